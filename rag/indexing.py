@@ -1,0 +1,187 @@
+"""Keeping the store in step with article files: new and changed files embedded, unchanged skipped, gone removed.
+
+The chunk-level bookkeeping is LangChain's indexing API (`index()` with a SQL record manager, keyed
+on the file path, `scoped_full` cleanup): chunks whose text and metadata did not change are never
+re-embedded, new chunks are written before stale ones are deleted, and stale ones are deleted only
+after the whole run succeeded. The catalog adds what the record manager does not know: file digests
+(so an unchanged file is not even parsed), article bodies, and duplicates across files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.documents import Document
+
+from .articles import ArticleError, content_hash, file_digest, is_supported, read_file
+from .chunking import chunk_article, embedding_text, make_splitter
+from .models import Article, IngestReport
+from .settings import Settings
+from .store import Store, chunk_metadata
+
+# on_progress(chunks_done, chunks_total, articles_done, articles_total)
+Progress = Callable[[int, int, int, int], None]
+
+
+@dataclass
+class _FilePlan:
+    """A changed file, read and chunked, waiting to be indexed."""
+
+    path: str
+    digest: str
+    rows: list = field(default_factory=list)  # (article, content hash, chunk count, duplicate_of)
+    docs: list[Document] = field(default_factory=list)
+
+
+def display_path(path: Path | str) -> str:
+    """A path as users see it: relative to the working directory when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Path], list[Path]]:
+    """(article files, folders) named by `paths`; a missing path is reported as failed."""
+    files: list[Path] = []
+    folders: list[Path] = []
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            folders.append(path.resolve())
+            files += sorted(p.resolve() for p in path.rglob("*")
+                            if p.is_file() and is_supported(p) and not p.name.startswith("."))
+        elif path.is_file():
+            files.append(path.resolve())
+        else:
+            report.failed.append({"path": str(path), "error": "no such file or folder"})
+    return list(dict.fromkeys(files)), folders
+
+
+def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: Progress | None = None) -> IngestReport:
+    """Bring the store in step with the given files and folders. A folder is synced whole:
+    files gone from it are removed from the store."""
+    report = IngestReport()
+    files, folders = collect_files(paths, report)
+    present = {str(f) for f in files}
+    gone = [p for p in store.catalog.paths()
+            if p not in present and any(Path(p).is_relative_to(d) for d in folders)]
+    recheck = set(store.catalog.paths_with_duplicates_of(gone))
+
+    plans: list[_FilePlan] = []
+    seen_hashes: dict[str, str] = {}
+    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    for file in files:
+        key = str(file)
+        try:
+            digest = file_digest(file)
+        except OSError as e:
+            report.failed.append({"path": display_path(file), "error": f"cannot read: {e.strerror}"})
+            continue
+        if digest == store.catalog.file_digest(key) and key not in recheck:
+            report.unchanged += sum(1 for _, dup in store.catalog.articles_in(key).values() if dup is None)
+            continue
+        plan = _plan_file(store, file, digest, settings, splitter, seen_hashes, set(gone), report)
+        if plan:
+            plans.append(plan)
+
+    _index(store, plans, on_progress, report)
+    for path in gone:
+        _remove_file(store, path)
+        report.deleted += store.catalog.forget_file(path)
+    return report
+
+
+def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitter, seen_hashes: dict,
+               gone: set[str], report: IngestReport) -> _FilePlan | None:
+    key = str(file)
+    try:
+        result = read_file(file, settings.max_file_mb, settings.max_jsonl_mb)
+    except ArticleError as e:
+        report.failed.append({"path": display_path(file), "error": str(e)})
+        return None  # whatever the file held before stays in the store
+    except OSError as e:
+        report.failed.append({"path": display_path(file), "error": f"cannot read: {e.strerror}"})
+        return None
+    for error in result.errors:
+        report.failed.append({"path": display_path(file), "error": error})
+    if not result.articles:
+        return None
+    before = store.catalog.articles_in(key)
+    if result.errors:  # records that no longer read stay as they were stored
+        read_ids = {a.id for a in result.articles}
+        result.articles += [a for aid, (_, dup) in before.items()
+                            if aid not in read_ids and dup is None and (a := store.catalog.article(aid))]
+    plan = _FilePlan(path=key, digest=digest)
+    for article in result.articles:
+        article.path = key
+        if article.id in {a.id for a, *_ in plan.rows}:
+            article.id = f"{article.id}-{len(plan.rows)}"  # two records sharing an id in one file
+        h = content_hash(article.title + "\n" + article.body)
+        duplicate_of = seen_hashes.get(h) or _stored_duplicate(store, h, key, gone)
+        if duplicate_of:
+            plan.rows.append((article, h, 0, duplicate_of))
+            report.unchanged += 1
+            continue
+        seen_hashes[h] = article.id
+        chunks = chunk_article(article, splitter)
+        plan.docs += [Document(page_content=embedding_text(c), metadata=chunk_metadata(c)) for c in chunks]
+        plan.rows.append((article, h, len(chunks), None))
+        old = before.get(article.id)
+        if old is None or old[1] is not None:
+            report.added += 1
+        elif old[0] != h:
+            report.updated += 1
+        else:
+            report.unchanged += 1
+    new_ids = {a.id for a, *_ in plan.rows}
+    report.deleted += sum(1 for aid, (_, dup) in before.items() if aid not in new_ids and dup is None)
+    return plan
+
+
+def _stored_duplicate(store: Store, h: str, path: str, gone: set[str]) -> str | None:
+    canonical = store.catalog.canonical_for(h, path)
+    if canonical is None:
+        return None
+    article = store.catalog.article(canonical)
+    return canonical if article and article.path not in gone else None
+
+
+def _index(store: Store, plans: list[_FilePlan], on_progress: Progress | None, report: IngestReport) -> None:
+    """Embed and write the planned files' chunks in one `index()` run, then record them in the catalog."""
+    from langchain_classic.indexes import index
+
+    total_chunks = sum(len(p.docs) for p in plans)
+    total_articles = sum(len(p.rows) for p in plans)
+    if on_progress:
+        on_progress(0, total_chunks, 0, total_articles)
+
+    def documents() -> Iterator[Document]:
+        chunks_done = articles_done = 0
+        for plan in plans:
+            for doc in plan.docs:
+                yield doc
+                chunks_done += 1
+                if on_progress and chunks_done % 32 == 0:
+                    on_progress(chunks_done, total_chunks, articles_done, total_articles)
+            articles_done += len(plan.rows)
+        if on_progress:
+            on_progress(total_chunks, total_chunks, total_articles, total_articles)
+
+    if total_chunks:
+        result = index(documents(), store.records, store.vectors, cleanup="scoped_full", source_id_key="path",
+                       key_encoder="sha256", batch_size=128)
+        report.chunks_embedded = result["num_added"]
+    for plan in plans:
+        if not plan.docs:  # everything in it is now a duplicate: its old chunks go
+            _remove_file(store, plan.path)
+        store.catalog.replace_file(plan.path, plan.digest, plan.rows)
+
+
+def _remove_file(store: Store, path: str) -> None:
+    while keys := store.records.list_keys(group_ids=[path], limit=1000):
+        store.vectors.delete(keys)
+        store.records.delete_keys(keys)

@@ -1,0 +1,284 @@
+"""Finding the passages for a query: dense (Chroma) and BM25 (bm25s) results fused, with date and
+outlet filters applied inside each search, and a time prior around the "as of" date."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from .models import Chunk
+from .store import Store, chunk_from_metadata, date_number
+
+
+@dataclass
+class Filters:
+    """Limits on what may be retrieved. Dates are YYYY-MM-DD; "" means no limit."""
+
+    since: str = ""
+    until: str = ""
+    source: str = ""
+    as_of: str = ""  # nothing published after it is used; the time prior is measured from it
+
+    def latest_day(self) -> int:
+        days = [date_number(d) for d in (self.until, self.as_of) if d]
+        return min(days) if days else 0
+
+    def describe(self) -> str:
+        parts = []
+        if self.since or self.until:
+            parts.append(f"published {self.since or '…'} to {self.until or '…'}")
+        if self.source:
+            parts.append(f"outlet {self.source}")
+        if self.as_of:
+            parts.append(f"as of {self.as_of}")
+        return ", ".join(parts) or "no filters"
+
+
+# ---------------------------------------------------------------- time in questions
+
+_WINDOWS = [  # phrase -> (days before as-of where the window starts, where it ends)
+    (r"\b(today|this morning|tonight)\b", 0, 0),
+    (r"\byesterday\b", 1, 1),
+    (r"\b(this week|past week|this weekend|recent days|days ago)\b", 7, 0),
+    (r"\blast week\b", 14, 5),
+    (r"\b(this month|past month|recent weeks)\b", 31, 0),
+    (r"\blast month\b", 62, 25),
+    (r"\b(this year|past year)\b", 366, 0),
+]
+
+
+def time_window(question: str, as_of: str) -> tuple[int, int] | None:
+    """(first day, last day) as YYYYMMDD numbers that a phrase like "this week" points at."""
+    if not as_of:
+        return None
+    anchor = date.fromisoformat(as_of)
+    for pattern, start, end in _WINDOWS:
+        if re.search(pattern, question, re.I):
+            first, last = anchor - timedelta(days=start), anchor - timedelta(days=end)
+            return int(first.strftime("%Y%m%d")), int(last.strftime("%Y%m%d"))
+    return None
+
+
+def _days_between(a: int, b: int) -> int:
+    if not a or not b:
+        return 10_000
+    da = date(a // 10000, a // 100 % 100, a % 100)
+    db = date(b // 10000, b // 100 % 100, b % 100)
+    return abs((da - db).days)
+
+
+def time_prior(day: int, as_of_day: int, window: tuple[int, int] | None) -> float:
+    """A bonus in [0, 1]: 1 inside the question's time window, decaying with distance from it."""
+    if not as_of_day or not day:
+        return 0.0
+    if window:
+        if window[0] <= day <= window[1]:
+            return 1.0
+        distance = min(_days_between(day, window[0]), _days_between(day, window[1]))
+    else:
+        distance = _days_between(day, as_of_day)
+    return math.exp(-distance / 14)
+
+
+# ---------------------------------------------------------------- filters in the store query
+
+def chroma_where(filters: Filters) -> dict | None:
+    clauses: list[dict] = []
+    if filters.since:
+        clauses.append({"day": {"$gte": date_number(filters.since)}})
+    if filters.until:
+        clauses.append({"day": {"$lte": date_number(filters.until)}})
+    if filters.as_of:  # undated articles stay usable; dated ones must not be from after the as-of date
+        clauses.append({"$or": [{"day": {"$lte": date_number(filters.as_of)}}, {"day": 0}]})
+    if filters.source:
+        clauses.append({"source": filters.source})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+# ---------------------------------------------------------------- BM25
+
+class LexicalIndex:
+    """A bm25s index over every stored chunk, saved beside the store and rebuilt only after it changed.
+
+    Written here rather than LangChain's BM25Retriever: that one wraps rank_bm25, which scores every
+    chunk in Python per query (seconds at 100,000 chunks) and cannot be saved; bm25s answers in
+    milliseconds and loads from disk.
+    """
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.dir = store.dir / "bm25"
+        self.stamp = ""
+        self.bm25 = None
+        self.ids: list[str] = []
+        self.days = np.zeros(0, dtype=np.int32)
+        self.sources: list[str] = []
+
+    def current_stamp(self) -> str:
+        return f"{self.store.catalog.meta('last_ingest')}|{self.store.collection.count()}"
+
+    def ensure_fresh(self) -> None:
+        stamp = self.current_stamp()
+        if stamp == self.stamp:
+            return
+        if not self._load(stamp):
+            self._build(stamp)
+
+    def _load(self, stamp: str) -> bool:
+        import bm25s
+
+        try:
+            if (self.dir / "stamp.txt").read_text() != stamp:
+                return False
+            extra = json.loads((self.dir / "chunks.json").read_text())
+            self.bm25 = bm25s.BM25.load(str(self.dir), show_progress=False) if extra["ids"] else None
+        except (OSError, ValueError, KeyError):
+            return False
+        self._set(stamp, extra["ids"], extra["days"], extra["sources"])
+        return True
+
+    def _build(self, stamp: str) -> None:
+        import bm25s
+
+        ids, texts, days, sources = [], [], [], []
+        total = self.store.collection.count()
+        for offset in range(0, total, 5000):
+            page = self.store.collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+            ids += page["ids"]
+            texts += page["documents"]
+            days += [int(m.get("day", 0)) for m in page["metadatas"]]
+            sources += [m.get("source", "") for m in page["metadatas"]]
+        self.bm25 = None
+        if ids:
+            self.bm25 = bm25s.BM25()
+            self.bm25.index(tokenize(texts), show_progress=False)
+            self.dir.mkdir(exist_ok=True)
+            self.bm25.save(str(self.dir), show_progress=False)
+        self.dir.mkdir(exist_ok=True)
+        (self.dir / "chunks.json").write_text(json.dumps({"ids": ids, "days": days, "sources": sources}))
+        (self.dir / "stamp.txt").write_text(stamp)
+        self._set(stamp, ids, days, sources)
+
+    def _set(self, stamp: str, ids: list[str], days: list[int], sources: list[str]) -> None:
+        self.stamp, self.ids, self.sources = stamp, ids, sources
+        self.days = np.asarray(days, dtype=np.int32)
+
+    def mask(self, filters: Filters) -> np.ndarray | None:
+        keep = np.ones(len(self.ids), dtype=bool)
+        if filters.since:
+            keep &= self.days >= date_number(filters.since)
+        if filters.until:
+            keep &= (self.days <= date_number(filters.until)) & (self.days > 0)
+        if filters.as_of:
+            keep &= (self.days <= date_number(filters.as_of)) | (self.days == 0)
+        if filters.source:
+            keep &= np.asarray([s == filters.source for s in self.sources])
+        return None if keep.all() else keep.astype(np.float32)
+
+    def search(self, query: str, filters: Filters, n: int) -> list[tuple[str, float]]:
+        self.ensure_fresh()
+        if self.bm25 is None:
+            return []
+        mask = self.mask(filters)
+        if mask is not None and not mask.any():
+            return []
+        tokens = tokenize([query])
+        if not tokens.vocab:
+            return []
+        n = min(n, len(self.ids))
+        docs, scores = self.bm25.retrieve(tokens, k=n, show_progress=False, weight_mask=mask, n_threads=1)
+        return [(self.ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0]) if s > 0]
+
+
+_stemmer = None
+
+
+def tokenize(texts: list[str]):
+    import bm25s
+
+    global _stemmer
+    if _stemmer is None:
+        import Stemmer
+
+        _stemmer = Stemmer.Stemmer("english")
+    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer.stemWords, show_progress=False)
+
+
+# ---------------------------------------------------------------- fusion
+
+@dataclass
+class RetrievalWeights:
+    rrf_k: int = 60
+    candidates: int = 50  # taken from each side before fusion
+    dense: float = 1.0
+    lexical: float = 1.0
+    time: float = 0.02  # weight of the time prior, in RRF units (1/61 = 0.016 is a first place)
+
+
+class HybridRetriever(BaseRetriever):
+    """Dense and BM25 results fused by reciprocal rank, plus a time prior."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Store
+    lexical: LexicalIndex
+    k: int = 10
+    filters: Filters = Filters()
+    weights: RetrievalWeights = RetrievalWeights()
+
+    def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:
+        filters = filters or self.filters
+        k = k or self.k
+        w = self.weights
+        scores: dict[str, float] = {}
+        vector = self.store.embeddings.embed_query(query)
+        dense = self._dense(vector, filters, w.candidates)
+        for rank, (chunk_id, _) in enumerate(dense):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + w.dense / (w.rrf_k + rank + 1)
+        for rank, (chunk_id, _) in enumerate(self.lexical.search(query, filters, w.candidates)):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + w.lexical / (w.rrf_k + rank + 1)
+        if not scores:
+            return []
+        metas = self._fetch(list(scores))
+        as_of_day = date_number(filters.as_of)
+        window = time_window(query, filters.as_of)
+        for chunk_id, (meta, _) in metas.items():
+            scores[chunk_id] += w.time * time_prior(int(meta.get("day", 0)), as_of_day, window)
+        best = sorted(metas, key=lambda i: scores[i], reverse=True)[:k]
+        similarity = self._similarities(vector, best)
+        return [chunk_from_metadata(metas[i][0], metas[i][1], score=similarity[i]) for i in best]
+
+    def _dense(self, vector: list[float], filters: Filters, n: int) -> list[tuple[str, float]]:
+        count = self.store.collection.count()
+        if not count:
+            return []
+        found = self.store.collection.query(query_embeddings=[vector], n_results=min(n, count),
+                                            where=chroma_where(filters), include=["distances"])
+        return [(i, 1.0 - d) for i, d in zip(found["ids"][0], found["distances"][0])]
+
+    def _similarities(self, vector: list[float], ids: list[str]) -> dict[str, float]:
+        """Cosine similarity of the query to each chunk: the score shown and used to judge relevance."""
+        got = self.store.collection.get(ids=ids, include=["embeddings"])
+        sims = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
+        return {i: float(s) for i, s in zip(got["ids"], sims)}
+
+    def _fetch(self, ids: list[str]) -> dict[str, tuple[dict, str]]:
+        got = self.store.collection.get(ids=ids, include=["metadatas", "documents"])
+        return {i: (m, d) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [Document(page_content=c.text, metadata={**c.article_ref(), "start": c.start, "end": c.end,
+                                                         "score": c.score})
+                for c in self.search(query)]

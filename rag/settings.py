@@ -1,0 +1,41 @@
+"""The one settings object, built at the edge (CLI flags over environment variables) and passed in."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass
+class Settings:
+    store_dir: Path = field(default_factory=lambda: Path(_env("RAG_STORE", "vectorstore")))
+    chroma_url: str = field(default_factory=lambda: _env("RAG_CHROMA_URL"))
+    # "" means the packaged all-MiniLM-L6-v2; otherwise any sentence-transformers path or name.
+    embedding_model: str = field(default_factory=lambda: _env("RAG_EMBEDDING_MODEL"))
+    articles_dir: Path = field(default_factory=lambda: Path(_env("RAG_ARTICLES", "seeds")))
+    chunk_size: int = 1000  # characters; see README "Chunking" for the measurement behind it
+    chunk_overlap: int = 150
+    max_file_mb: float = 10.0  # a single article file (txt, md, html); JSON/JSONL are read record by record
+    max_jsonl_mb: float = 1024.0
+    top_k: int = 10
+    # Answering: "extractive" (default, no model) or "ollama", "openai", "gguf".
+    answerer: str = field(default_factory=lambda: _env("RAG_ANSWERER", "extractive"))
+    llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL"))
+    llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL"))
+    llm_api_key: str = field(default_factory=lambda: _env("RAG_LLM_API_KEY", "not-needed"))
+    host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("RAG_PORT", "7860")))
+    auth: str = field(default_factory=lambda: _env("RAG_AUTH"))  # "user:password", required off loopback
+    watch: str = field(default_factory=lambda: _env("RAG_WATCH"))
+    max_upload_mb: float = 10.0
+
+    @property
+    def collection_name(self) -> str:
+        return "articles"
