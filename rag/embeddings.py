@@ -52,7 +52,7 @@ def _torch_threads(n: int):
 class SentenceEmbeddings(Embeddings):
     """LangChain embeddings over a sentence-transformers model, loaded on first use."""
 
-    def __init__(self, configured_model: str = "", batch_size: int = 64):
+    def __init__(self, configured_model: str = "", batch_size: int = 16):
         self.name, self.path = resolve_model(configured_model)
         self.batch_size = batch_size
 

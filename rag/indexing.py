@@ -17,7 +17,7 @@ from langchain_core.documents import Document
 
 from .articles import ArticleError, content_hash, file_digest, is_supported, read_file
 from .chunking import chunk_article, embedding_text, make_splitter
-from .models import Article, IngestReport
+from .models import IngestReport, display_path
 from .settings import Settings
 from .store import Store, chunk_metadata
 
@@ -33,15 +33,6 @@ class _FilePlan:
     digest: str
     rows: list = field(default_factory=list)  # (article, content hash, chunk count, duplicate_of)
     docs: list[Document] = field(default_factory=list)
-
-
-def display_path(path: Path | str) -> str:
-    """A path as users see it: relative to the working directory when inside it."""
-    path = Path(path)
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path.resolve())
 
 
 def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Path], list[Path]]:
@@ -160,14 +151,13 @@ def _index(store: Store, plans: list[_FilePlan], on_progress: Progress | None, r
         on_progress(0, total_chunks, 0, total_articles)
 
     def documents() -> Iterator[Document]:
-        chunks_done = articles_done = 0
-        for plan in plans:
-            for doc in plan.docs:
-                yield doc
-                chunks_done += 1
-                if on_progress and chunks_done % 32 == 0:
-                    on_progress(chunks_done, total_chunks, articles_done, total_articles)
-            articles_done += len(plan.rows)
+        articles_done, last_article = 0, None
+        for done, doc in enumerate((d for plan in plans for d in plan.docs), 1):
+            if doc.metadata["article_id"] != last_article:
+                articles_done, last_article = articles_done + 1, doc.metadata["article_id"]
+            yield doc
+            if on_progress and done % 32 == 0:
+                on_progress(done, total_chunks, articles_done, total_articles)
         if on_progress:
             on_progress(total_chunks, total_chunks, total_articles, total_articles)
 

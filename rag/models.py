@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def display_path(path: str) -> str:
+    """A stored (absolute) path as users see it: relative to the working directory when inside it."""
+    if not path:
+        return path
+    try:
+        return str(Path(path).relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return path
 
 
 @dataclass
@@ -26,7 +37,7 @@ class Article:
             "url": self.url,
             "published": self.published,
             "source": self.source,
-            "path": self.path,
+            "path": display_path(self.path),
         }
 
 
@@ -52,7 +63,7 @@ class Chunk:
             "url": self.url,
             "published": self.published,
             "source": self.source,
-            "path": self.path,
+            "path": display_path(self.path),
         }
 
     def to_json(self, rank: int) -> dict:
