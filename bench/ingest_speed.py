@@ -1,0 +1,90 @@
+"""Ingest speed on a RealTimeQA-RAG split, side by side with bare SentenceTransformer.encode.
+
+usage: python bench/ingest_speed.py [--split ../shared/bench/rtqa-2023-s150] [--limit N] [--store DIR]
+
+Prints: bare encode chunks/s, pipeline chunks/s and their ratio; re-ingest of the unchanged corpus;
+adding one new article; warm search latency p50/p95; peak memory (RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rag.articles import read_file  # noqa: E402
+from rag.chunking import chunk_article, embedding_text, make_splitter  # noqa: E402
+from rag.retrieval import Filters  # noqa: E402
+from rag.service import NewsChat  # noqa: E402
+from rag.settings import Settings  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--split", default=str(Path(__file__).resolve().parents[2] / "shared/bench/rtqa-2023-s150"))
+    ap.add_argument("--limit", type=int, default=0, help="first N articles only (0 = all)")
+    ap.add_argument("--store", help="store directory (default: a new temporary one)")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    corpus = work / "corpus.jsonl"
+    lines = open(Path(args.split) / "corpus.jsonl", encoding="utf-8").readlines()
+    corpus.write_text("".join(lines[: args.limit] if args.limit else lines), encoding="utf-8")
+    settings = Settings(store_dir=Path(args.store) if args.store else work / "store")
+    chat = NewsChat(settings)
+
+    articles = read_file(corpus, max_jsonl_mb=1024).articles
+    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    texts = [embedding_text(c) for a in articles for c in chunk_article(a, splitter)]
+    model = chat.embeddings.model
+    model.encode(texts[:32], batch_size=chat.embeddings.batch_size)  # warm up
+    started = time.perf_counter()
+    model.encode(texts, batch_size=chat.embeddings.batch_size, normalize_embeddings=True)
+    bare = len(texts) / (time.perf_counter() - started)
+    print(f"articles {len(articles)}, chunks {len(texts)}")
+    print(f"bare encode: {bare:.1f} chunks/s")
+
+    started = time.perf_counter()
+    report = chat.ingest([corpus])
+    seconds = time.perf_counter() - started
+    print(f"pipeline ingest: {report.chunks_embedded / seconds:.1f} chunks/s ({seconds:.0f} s), "
+          f"{100 * report.chunks_embedded / seconds / bare:.0f}% of bare encode")
+
+    started = time.perf_counter()
+    report = chat.ingest([corpus])
+    print(f"re-ingest unchanged: {time.perf_counter() - started:.2f} s, {report.chunks_embedded} chunks embedded")
+
+    new = work / "new-article.txt"
+    new.write_text("A new article\n\nThe city council of Springfield voted on Tuesday to build a new bridge "
+                   "over the river, at a cost of 12 million dollars.\n", encoding="utf-8")
+    started = time.perf_counter()
+    report = chat.ingest([new])
+    print(f"add one article: {time.perf_counter() - started:.2f} s ({report.added} added)")
+
+    questions = [json.loads(line) for line in open(Path(args.split) / "questions.jsonl", encoding="utf-8")]
+    chat.search("warm up", Filters())
+    started = time.perf_counter()
+    chat.search("bridge over the river in Springfield", Filters())
+    print(f"first search after the add (BM25 index refresh): {1000 * (time.perf_counter() - started):.0f} ms")
+    latencies = []
+    for q in questions:
+        started = time.perf_counter()
+        chat.search(q["question"], Filters(as_of=q["date"]))
+        latencies.append(1000 * (time.perf_counter() - started))
+    latencies.sort()
+    print(f"search warm: p50 {statistics.median(latencies):.0f} ms, "
+          f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms over {len(latencies)} queries")
+    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Optional generative answerers: a LangChain chat model asked to answer in quotes with passage numbers.
+
+Backends (install the matching extra): Ollama (`.[ollama]`), any OpenAI-compatible server
+(`.[openai]`), a local GGUF file through llama-cpp-python (`.[gguf]`). The model's reply is parsed
+into quotes; the caller verifies each one against the article before anything is shown.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from .citations import RawCitation
+from .models import Chunk
+
+if TYPE_CHECKING:
+    from .answering import Query
+    from .settings import Settings
+
+SYSTEM_PROMPT = """You answer questions about news articles using ONLY the numbered passages given.
+Answer with 1 to 3 quotes copied word for word from the passages, most relevant first.
+Write each quote on its own line exactly like this: "exact words from the passage" [n]
+where n is the number of the passage the words come from. Do not add facts that are not in the passages.
+If the passages do not answer the question, reply only: NOT COVERED"""
+
+_QUOTED = re.compile(r"[\"“]([^\"“”]{3,}?)[\"”]\s*\[(\d+)\]")
+
+
+class BackendError(RuntimeError):
+    """The configured language model cannot be used; the message says what to install or set."""
+
+
+def make_chat_model(settings: Settings):
+    kind = settings.answerer.lower()
+    try:
+        if kind == "ollama":
+            from langchain_ollama import ChatOllama
+
+            return ChatOllama(model=settings.llm_model or "llama3.2", base_url=settings.llm_base_url or None,
+                              temperature=0)
+        if kind == "openai":
+            from langchain_openai import ChatOpenAI
+
+            return ChatOpenAI(model=settings.llm_model or "gpt-4o-mini", base_url=settings.llm_base_url or None,
+                              api_key=settings.llm_api_key, temperature=0)
+        if kind == "gguf":
+            from langchain_community.chat_models import ChatLlamaCpp
+
+            if not settings.llm_model:
+                raise BackendError("set RAG_LLM_MODEL to the path of a .gguf file")
+            return ChatLlamaCpp(model_path=settings.llm_model, temperature=0, n_ctx=4096, max_tokens=400,
+                                n_threads=2, verbose=False)
+    except ImportError as e:
+        raise BackendError(f"the '{kind}' answerer needs an extra: pip install -e '.[{kind}]' ({e.name} missing)") from None
+    raise BackendError(f"unknown answerer '{settings.answerer}': use extractive, ollama, openai or gguf")
+
+
+def build_messages(question: str, chunks: list[Chunk]) -> list[tuple[str, str]]:
+    passages = "\n\n".join(f"[{i}] {c.title} ({c.source}, {c.published})\n{c.text}" for i, c in enumerate(chunks, 1))
+    return [("system", SYSTEM_PROMPT), ("human", f"Passages:\n\n{passages}\n\nQuestion: {question}")]
+
+
+def parse_quotes(reply: str) -> list[RawCitation]:
+    """Every `"quote" [n]` in the model's reply, in order."""
+    return [RawCitation(n=int(n), quote=q.strip()) for q, n in _QUOTED.findall(reply)]
+
+
+class LLMAnswerer:
+    def __init__(self, chat_model, name: str = "llm", max_passages: int = 6):
+        self.chat_model = chat_model
+        self.name = name
+        self.max_passages = max_passages
+
+    def propose(self, query: Query, chunks: list[Chunk]) -> tuple[str, list[RawCitation]]:
+        chunks = chunks[: self.max_passages]
+        reply = self.chat_model.invoke(build_messages(query.text, chunks))
+        text = reply.content if hasattr(reply, "content") else str(reply)
+        if isinstance(text, list):  # some chat models return content blocks
+            text = " ".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in text)
+        return "", parse_quotes(text)
