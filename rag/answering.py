@@ -85,7 +85,11 @@ def standalone_query(question: str, history: list[tuple[str, str]]) -> Query:
 
 
 def _is_follow_up(question: str, focus: list[str]) -> bool:
-    return bool(_FOLLOW_UP_START.match(question) or _PRONOUNS.search(question) or len(focus) <= 2)
+    """Opens like a follow-up, or leans on a pronoun or is very short without naming anyone new."""
+    if _FOLLOW_UP_START.match(question):
+        return True
+    names_someone = any(w[0].isupper() for w in _WORD.findall(question)[1:])
+    return not names_someone and bool(_PRONOUNS.search(question) or len(focus) <= 2)
 
 
 # ---------------------------------------------------------------- sentences

@@ -1,0 +1,66 @@
+"""Answers on the seed article: quotes with citations, refusals, follow-ups, a model that invents quotes."""
+
+from __future__ import annotations
+
+from langchain_core.language_models import FakeListChatModel
+
+from rag.answering import standalone_query
+from rag.llm import LLMAnswerer
+from rag.retrieval import Filters
+
+SOLDIERS = "What did Lukashenko say about sending soldiers?"
+
+
+def assert_quotes_verbatim(chat, answer):
+    for c in answer.citations:
+        assert chat.article(c.chunk.article_id).body[c.start:c.end] == c.quote
+
+
+def test_answer_is_quotes_with_numbered_citations(seeded_chat):
+    answer = seeded_chat.ask(SOLDIERS)
+    assert not answer.refused
+    assert "[1]" in answer.text
+    assert "send soldiers" in answer.citations[0].quote
+    assert answer.citations[0].chunk.source == "merkur"
+    assert_quotes_verbatim(seeded_chat, answer)
+    for c in answer.citations:
+        assert f"[{c.n}]" in answer.text and " ".join(c.quote.split()) in answer.text
+
+
+def test_question_the_articles_do_not_cover_is_refused(seeded_chat):
+    for question in ("Who won the 2018 football World Cup?", "What is the recipe for banana bread?"):
+        answer = seeded_chat.ask(question)
+        assert answer.refused, question
+        assert "do not cover" in answer.text and answer.citations == []
+        assert "widen" in answer.text
+
+
+def test_follow_up_keeps_the_topic_of_the_conversation():
+    query = standalone_query("and what did Peskov say?", [(SOLDIERS, "...")])
+    assert "Peskov" in query.text and "Lukashenko" in query.text
+    assert standalone_query("Who is Gustav Gressel?", [(SOLDIERS, "...")]).text == "Who is Gustav Gressel?"
+
+
+def test_follow_up_answer_quotes_the_new_subject(seeded_chat):
+    first = seeded_chat.ask(SOLDIERS)
+    answer = seeded_chat.ask("and what did Peskov say?", history=[(SOLDIERS, first.text)])
+    assert not answer.refused
+    assert "Peskov" in answer.citations[0].quote
+    assert_quotes_verbatim(seeded_chat, answer)
+
+
+def test_filters_that_exclude_everything_lead_to_a_refusal_naming_them(seeded_chat):
+    answer = seeded_chat.ask(SOLDIERS, filters=Filters(since="2023-01-01"))
+    assert answer.refused and "2023-01-01" in answer.text
+
+
+def test_invented_quotes_from_a_model_are_never_shown(seeded_chat):
+    # A fake chat model stands in for a remote LLM, which cannot run here; everything else is real.
+    reply = ('"We don\'t interfere, we don\'t kill anyone" [1]\n'
+             '"Lukashenko promised to send 10,000 soldiers" [1]\n"Peskov resigned" [42]')
+    seeded_chat._answerer = LLMAnswerer(FakeListChatModel(responses=[reply]), name="fake")
+    answer = seeded_chat.ask(SOLDIERS)
+    assert [c.quote for c in answer.citations] == ["We don't interfere, we don't kill anyone"]
+    assert "10,000" not in answer.text and "resigned" not in answer.text
+    assert len(answer.dropped) == 2 and "left out" in answer.text
+    assert_quotes_verbatim(seeded_chat, answer)

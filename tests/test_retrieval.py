@@ -1,0 +1,61 @@
+"""Hybrid retrieval over a real store: filters applied in the query, the as-of date, time phrases."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.retrieval import Filters, time_window
+from tests.news_fixtures import write_corpus
+
+
+@pytest.fixture
+def news_chat(chat, tmp_path):
+    report = chat.ingest([write_corpus(tmp_path)])
+    assert report.added == 5 and not report.failed
+    return chat
+
+
+def ids(chunks):
+    return [c.article_id for c in chunks]
+
+
+def test_finds_the_passage_that_answers(news_chat):
+    found = news_chat.search("Which team does Damar Hamlin play for?", Filters(as_of="2023-01-06"), k=3)
+    assert found[0].article_id == "hamlin-jan"
+    assert "Buffalo Bills" in found[0].text
+
+
+def test_as_of_date_never_uses_later_articles(news_chat):
+    found = news_chat.search("Damar Hamlin return to practice", Filters(as_of="2023-01-06"), k=10)
+    assert "hamlin-later" not in ids(found)
+    found = news_chat.search("Damar Hamlin return to practice", Filters(as_of="2023-05-01"), k=10)
+    assert found[0].article_id == "hamlin-later"
+
+
+def test_date_range_and_source_filters(news_chat):
+    found = news_chat.search("Damar Hamlin", Filters(since="2022-01-01", until="2022-12-31"), k=10)
+    assert set(ids(found)) == {"hamlin-old"}
+    found = news_chat.search("Damar Hamlin", Filters(source="theweek.com"), k=10)
+    assert set(ids(found)) == {"hamlin-later"}
+    assert news_chat.search("Damar Hamlin", Filters(source="no-such-outlet"), k=10) == []
+
+
+def test_this_week_favours_articles_near_the_as_of_date(news_chat):
+    question = "What happened to Damar Hamlin this week?"
+    found = news_chat.search(question, Filters(as_of="2023-01-06"), k=2)
+    assert found[0].article_id == "hamlin-jan"
+    assert time_window(question, "2023-01-06") == (20221230, 20230106)
+
+
+def test_lexical_index_is_saved_and_follows_new_articles(news_chat, tmp_path):
+    news_chat.search("Vatican funeral", Filters())
+    assert (news_chat.store.dir / "bm25" / "stamp.txt").exists()
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Zanzibar ferry\n\nThe new Zanzibar ferry line opened with a brass band.\n", encoding="utf-8")
+    news_chat.ingest([extra])
+    assert "Zanzibar" in news_chat.search("Zanzibar ferry brass band", Filters(), k=1)[0].text
+
+
+def test_results_carry_offsets_into_the_stored_body(news_chat):
+    for chunk in news_chat.search("negative Covid test China travelers", Filters(), k=5):
+        assert news_chat.article(chunk.article_id).body[chunk.start:chunk.end] == chunk.text
