@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from .models import Article
@@ -78,9 +79,9 @@ def read_file(path: Path, max_file_mb: float = 10.0, max_jsonl_mb: float = 1024.
     return ReadResult([parse_text(text, str(path))])
 
 
-def _decode(data: bytes, where: str = "") -> str:
+def _decode(data: bytes, where: str = "file ") -> str:
     if b"\x00" in data[:8192]:
-        raise ArticleError(f"{where}looks like a binary file, not text")
+        raise ArticleError(f"{where}is binary, not text")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
@@ -212,6 +213,12 @@ def parse_markdown(text: str, path: str) -> Article:
 
 _DROP_TAGS = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe",
               "svg", "button", "template"]
+_BLOCK_TAGS = ["p", "h2", "h3", "h4", "li", "blockquote"]
+
+
+def _outermost(blocks: list) -> list:
+    """The blocks not inside another block, so a <p> in a <blockquote> or <li> is read once."""
+    return [b for b in blocks if b.find_parent(_BLOCK_TAGS) is None]
 
 
 def parse_html(text: str, path: str) -> Article:
@@ -245,8 +252,12 @@ def parse_html(text: str, path: str) -> Article:
     root = soup.find("article") or soup.find("main") or soup.body or soup
     if root.find("h1") and root.h1.get_text(" ", strip=True) == title:
         root.h1.decompose()
-    blocks = [b.get_text(" ", strip=True) for b in root.find_all(["p", "h2", "h3", "h4", "li", "blockquote"])]
-    blocks = [" ".join(b.split()) for b in blocks if b.strip()]
+    for br in root.find_all("br"):
+        br.replace_with("\n")
+    for block in root.find_all(_BLOCK_TAGS):
+        block.append("\n")  # nested blocks stay apart; inline tags join their words as written
+    blocks = [" ".join(b.get_text().split()) for b in _outermost(root.find_all(_BLOCK_TAGS))]
+    blocks = [b for b in blocks if b]
     if not blocks:
         blocks = _paragraphs([ln.strip() for ln in root.get_text("\n").split("\n")])
     return _make_article(title or _title_from_path(path), "\n\n".join(blocks), path,
@@ -267,6 +278,8 @@ def _read_json(path: Path, text: str) -> ReadResult:
     for i, record in enumerate(records, 1):
         where = f"record {i}" if isinstance(data, list) else "the record"
         _add_record(result, record, str(path), where)
+    if not result.articles and not result.errors:
+        raise ArticleError("file has no records")
     return result
 
 
@@ -332,8 +345,9 @@ def _make_article(title: str, body: str, path: str, published: str = "", source:
 def _authors(value: object) -> list[str]:
     if isinstance(value, list):
         return [str(a).strip() for a in value if str(a).strip()]
-    if isinstance(value, str) and value.strip():
-        return [a.strip() for a in re.split(r",| and ", value) if a.strip()]
+    if isinstance(value, str) and value.strip():  # "A, B and C" or an inline list "[A, B]"
+        names = re.split(r",| and ", value.strip().strip("[]"))
+        return [a.strip().strip("\"'") for a in names if a.strip().strip("\"'")]
     return []
 
 
@@ -344,9 +358,12 @@ def _iso_date(value: str) -> str:
         return ""
     if re.match(r"^\d{4}-\d{2}-\d{2}", value):
         return value[:10]
-    for fmt in ("%a, %d %b %Y %H:%M:%S %z", "%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%Y/%m/%d"):
+    for fmt in ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y", "%Y/%m/%d"):
         try:
             return datetime.strptime(value, fmt).date().isoformat()
         except ValueError:
             continue
-    return ""
+    try:  # RFC 2822, as in RSS: "Tue, 20 Dec 2022 15:47:17 GMT"
+        return parsedate_to_datetime(value).date().isoformat()
+    except (TypeError, ValueError):
+        return ""

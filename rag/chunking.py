@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from .models import Article, Chunk
 
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
+_SENTENCE_START = re.compile(r"(?<=[.?!\"”])\s+(?=\S)|\n\s*")
+_WORD_START = re.compile(r"\s+(?=\S)")
 
 
 def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
@@ -15,17 +19,36 @@ def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterText
 
 
 def chunk_article(article: Article, splitter: RecursiveCharacterTextSplitter) -> list[Chunk]:
-    """The article's passages; each chunk's text is exactly `article.body[start:end]`."""
-    chunks = []
-    for doc in splitter.create_documents([article.body]):
+    """The article's passages; each chunk's text is exactly `article.body[start:end]`, and each
+    starts inside the one before it (by up to the splitter's overlap)."""
+    body, chunks = article.body, []
+    for doc in splitter.create_documents([body]):
         start = doc.metadata["start_index"]
         if start < 0:  # the splitter could not locate its own chunk; search from the top instead
-            start = article.body.find(doc.page_content)
+            start = body.find(doc.page_content)
         end = start + len(doc.page_content)
-        chunks.append(Chunk(text=article.body[start:end], start=start, end=end, article_id=article.id,
+        if chunks:
+            start = _overlapping_start(body, start, chunks[-1].end, splitter._chunk_overlap)
+        chunks.append(Chunk(text=body[start:end], start=start, end=end, article_id=article.id,
                             title=article.title, url=article.url, published=article.published,
                             source=article.source, path=article.path))
     return chunks
+
+
+def _overlapping_start(body: str, start: int, previous_end: int, overlap: int) -> int:
+    """Where a chunk should start to share about `overlap` characters with the previous one.
+
+    The splitter overlaps whole splits only, so after a paragraph longer than the overlap chunks
+    share nothing; then the chunk is moved back to the first sentence (else word) that begins in
+    the last `overlap` characters of the previous chunk."""
+    if start < previous_end:
+        return start
+    window_start = max(0, previous_end - overlap)
+    for pattern in (_SENTENCE_START, _WORD_START):
+        m = pattern.search(body, window_start, previous_end)
+        if m and m.end() < start:
+            return m.end()
+    return start
 
 
 def embedding_text(chunk: Chunk) -> str:

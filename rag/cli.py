@@ -108,9 +108,13 @@ def _open(settings: Settings):
 def cmd_ingest(args, settings: Settings) -> int:
     from .progress import TerminalProgress
 
+    if args.rebuild:  # before opening: a store built with another model only opens to be reset
+        from .embeddings import SentenceEmbeddings
+        from .store import Store
+
+        Store(settings.store_dir, SentenceEmbeddings(settings.embedding_model), settings.chroma_url,
+              check_model=False).reset()
     chat = _open(settings)
-    if args.rebuild:
-        chat.store.reset()
     with TerminalProgress(enabled=not args.quiet) as progress:
         report = chat.ingest(args.paths or None, on_progress=progress.update)
     if args.json:

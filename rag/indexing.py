@@ -35,8 +35,14 @@ class _FilePlan:
     docs: list[Document] = field(default_factory=list)
 
 
+def _fail(report: IngestReport, path: Path, error: str) -> None:
+    """Report a file that could not be ingested, named as the user sees it."""
+    report.failed.append({"path": display_path(str(path)), "error": error})
+
+
 def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Path], list[Path]]:
-    """(article files, folders) named by `paths`; a missing path is reported as failed."""
+    """(article files, folders) named by `paths`; a missing path is reported as failed.
+    Hidden files and folders (.git, .Trash, editor backups) inside a folder are left out."""
     files: list[Path] = []
     folders: list[Path] = []
     for path in paths:
@@ -44,11 +50,12 @@ def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Pat
         if path.is_dir():
             folders.append(path.resolve())
             files += sorted(p.resolve() for p in path.rglob("*")
-                            if p.is_file() and is_supported(p) and not p.name.startswith("."))
+                            if p.is_file() and is_supported(p)
+                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
         elif path.is_file():
             files.append(path.resolve())
         else:
-            report.failed.append({"path": str(path), "error": "no such file or folder"})
+            _fail(report, path, "no such file or folder")
     return list(dict.fromkeys(files)), folders
 
 
@@ -60,24 +67,30 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
     present = {str(f) for f in files}
     gone = [p for p in store.catalog.paths()
             if p not in present and any(Path(p).is_relative_to(d) for d in folders)]
-    recheck = set(store.catalog.paths_with_duplicates_of(gone))
+    digests = _digests(files, report)
+    changed = [key for key, digest in digests.items() if store.catalog.file_digest(key) not in (None, digest)]
+    # files holding copies of articles stored from changed or gone files are read again, wherever
+    # they are, so a copy stays stored when the original goes
+    recheck = set(store.catalog.paths_with_duplicates_of(gone + changed))
+    digests.update(_digests([Path(p) for p in sorted(recheck - set(gone) - set(digests)) if Path(p).is_file()],
+                            report))
 
     plans: list[_FilePlan] = []
     seen_hashes: dict[str, str] = {}
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
-    for file in files:
-        key = str(file)
-        try:
-            digest = file_digest(file)
-        except OSError as e:
-            report.failed.append({"path": display_path(file), "error": f"cannot read: {e.strerror}"})
-            continue
-        if digest == store.catalog.file_digest(key) and key not in recheck:
-            report.unchanged += sum(1 for _, dup in store.catalog.articles_in(key).values() if dup is None)
-            continue
-        plan = _plan_file(store, file, digest, settings, splitter, seen_hashes, set(gone), report)
-        if plan:
-            plans.append(plan)
+
+    def plan(keys: list[str], stale: set[str]) -> None:
+        for key in keys:
+            if digests[key] == store.catalog.file_digest(key) and key not in recheck:
+                report.unchanged += sum(1 for _, dup in store.catalog.articles_in(key).values() if dup is None)
+                continue
+            file_plan = _plan_file(store, Path(key), digests[key], settings, splitter, seen_hashes, stale, report)
+            if file_plan:
+                plans.append(file_plan)
+
+    # changed files first: once read, their old articles can no longer stand as originals of copies
+    plan(changed, set(gone + changed))
+    plan([key for key in digests if key not in changed], set(gone) | {p.path for p in plans})
 
     _index(store, plans, on_progress, report)
     for path in gone:
@@ -86,19 +99,30 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
     return report
 
 
+def _digests(files: list[Path], report: IngestReport) -> dict[str, str]:
+    """{path: content digest} of the files that can be read; the others are reported as failed."""
+    digests = {}
+    for file in files:
+        try:
+            digests[str(file)] = file_digest(file)
+        except OSError as e:
+            _fail(report, file, f"cannot read: {e.strerror}")
+    return digests
+
+
 def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitter, seen_hashes: dict,
-               gone: set[str], report: IngestReport) -> _FilePlan | None:
+               stale: set[str], report: IngestReport) -> _FilePlan | None:
     key = str(file)
     try:
         result = read_file(file, settings.max_file_mb, settings.max_jsonl_mb)
     except ArticleError as e:
-        report.failed.append({"path": display_path(file), "error": str(e)})
+        _fail(report, file, str(e))
         return None  # whatever the file held before stays in the store
     except OSError as e:
-        report.failed.append({"path": display_path(file), "error": f"cannot read: {e.strerror}"})
+        _fail(report, file, f"cannot read: {e.strerror}")
         return None
     for error in result.errors:
-        report.failed.append({"path": display_path(file), "error": error})
+        _fail(report, file, error)
     if not result.articles:
         return None
     before = store.catalog.articles_in(key)
@@ -107,12 +131,13 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
         result.articles += [a for aid, (_, dup) in before.items()
                             if aid not in read_ids and dup is None and (a := store.catalog.article(aid))]
     plan = _FilePlan(path=key, digest=digest)
+    new_ids_seen = 0  # articles whose id this file did not hold before
     for article in result.articles:
         article.path = key
         if article.id in {a.id for a, *_ in plan.rows}:
             article.id = f"{article.id}-{len(plan.rows)}"  # two records sharing an id in one file
         h = content_hash(article.title + "\n" + article.body)
-        duplicate_of = seen_hashes.get(h) or _stored_duplicate(store, h, key, gone)
+        duplicate_of = seen_hashes.get(h) or _stored_duplicate(store, h, key, stale)
         if duplicate_of:
             plan.rows.append((article, h, 0, duplicate_of))
             report.unchanged += 1
@@ -122,23 +147,31 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
         plan.docs += [Document(page_content=embedding_text(c), metadata=chunk_metadata(c)) for c in chunks]
         plan.rows.append((article, h, len(chunks), None))
         old = before.get(article.id)
-        if old is None or old[1] is not None:
+        if old is None:
+            new_ids_seen += 1
+        elif old[1] is not None:
             report.added += 1
         elif old[0] != h:
             report.updated += 1
         else:
             report.unchanged += 1
     new_ids = {a.id for a, *_ in plan.rows}
-    report.deleted += sum(1 for aid, (_, dup) in before.items() if aid not in new_ids and dup is None)
+    vanished = sum(1 for aid, (_, dup) in before.items() if aid not in new_ids and dup is None)
+    # an edited article without a stable id gets a new one (it follows the text): count it as updated
+    replaced = min(new_ids_seen, vanished)
+    report.added += new_ids_seen - replaced
+    report.updated += replaced
+    report.deleted += vanished - replaced
     return plan
 
 
-def _stored_duplicate(store: Store, h: str, path: str, gone: set[str]) -> str | None:
+def _stored_duplicate(store: Store, h: str, path: str, stale: set[str]) -> str | None:
+    """The stored article this content duplicates, unless it comes from a file that is changing or gone."""
     canonical = store.catalog.canonical_for(h, path)
     if canonical is None:
         return None
     article = store.catalog.article(canonical)
-    return canonical if article and article.path not in gone else None
+    return canonical if article and article.path not in stale else None
 
 
 def _index(store: Store, plans: list[_FilePlan], on_progress: Progress | None, report: IngestReport) -> None:

@@ -127,7 +127,7 @@ class LexicalIndex:
         self.sources: list[str] = []
 
     def current_stamp(self) -> str:
-        return f"{self.store.catalog.meta('last_ingest')}|{self.store.collection.count()}"
+        return f"{self.store.catalog.meta('revision')}|{self.store.collection.count()}"
 
     def ensure_fresh(self) -> None:
         stamp = self.current_stamp()

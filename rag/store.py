@@ -84,7 +84,7 @@ class Catalog:
                 [(path, a.id, h, a.title, a.url, a.published, a.source, json.dumps(a.authors), a.body, n, dup)
                  for a, h, n, dup in rows])
             self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?)", (path, digest, time.time()))
-            self.set_meta("last_ingest", time.strftime("%Y-%m-%d %H:%M:%S"))
+            self._touch()
 
     def forget_file(self, path: str) -> int:
         """Drop a file's rows; returns how many stored (non-duplicate) articles it held."""
@@ -94,8 +94,13 @@ class Catalog:
                                 (path,)).fetchone()[0]
             self.db.execute("DELETE FROM articles WHERE path = ?", (path,))
             self.db.execute("DELETE FROM files WHERE path = ?", (path,))
-            self.set_meta("last_ingest", time.strftime("%Y-%m-%d %H:%M:%S"))
+            self._touch()
         return n
+
+    def _touch(self) -> None:
+        """Mark the catalog changed: `revision` tells caches (the BM25 index) to refresh."""
+        self.set_meta("last_ingest", time.strftime("%Y-%m-%d %H:%M:%S"))
+        self.set_meta("revision", str(time.time_ns()))
 
     def article(self, article_id: str) -> Article | None:
         row = self.db.execute(
@@ -145,14 +150,16 @@ def date_number(iso_date: str) -> int:
 class Store:
     """Opens (creating if needed) the store directory for one embedding model."""
 
-    def __init__(self, store_dir: Path, embeddings, chroma_url: str = ""):
+    def __init__(self, store_dir: Path, embeddings, chroma_url: str = "", check_model: bool = True):
+        """`check_model=False` opens a store built with another model, only to `reset()` it."""
         self.dir = Path(store_dir)
         self.embeddings = embeddings
         self.chroma_url = chroma_url
         self._check_writable()
         self.catalog = Catalog(self.dir / "catalog.sqlite")
         self.client = self._client()
-        self._check_model()
+        if check_model:
+            self._check_model()
         from langchain_chroma import Chroma
 
         self.vectors = Chroma(client=self.client, collection_name="articles", embedding_function=embeddings,
@@ -170,6 +177,8 @@ class Store:
         return self.chroma_url or str(self.dir.resolve())
 
     def _check_writable(self) -> None:
+        if self.dir.exists() and not self.dir.is_dir():
+            raise StoreError(f"the store path {self.dir} is a file, not a folder; choose another with --store")
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:

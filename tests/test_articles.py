@@ -1,0 +1,283 @@
+"""Reading article files: the saved-page seed format, Markdown, HTML, JSON and JSONL, and bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import SEED
+from rag.articles import ArticleError, read_file
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def only_article(path: Path):
+    result = read_file(path)
+    assert result.errors == []
+    assert len(result.articles) == 1
+    return result.articles[0]
+
+
+# ---------------------------------------------------------------- the seed format (saved news page)
+
+@pytest.fixture(scope="module")
+def seed():
+    return only_article(SEED)
+
+
+def test_seed_metadata(seed):
+    assert seed.title == "US analysts claim that Putin rigorously rebuffed two plans from Lukashenko"
+    assert seed.published == "2022-12-20"
+    assert seed.authors == ["Patrick Mayer"]
+    assert seed.source == "merkur"
+    assert seed.path == str(SEED)
+
+
+@pytest.mark.parametrize("chrome", [
+    "The Limited Times",
+    "Now you can see non-English news",
+    "Created:",
+    "By: Patrick Mayer",
+    "also read",
+    "READ",
+    "Probably three dead in the explosion",
+    "Debate about wage increases for 1.7 million civil servants",
+    "I'm a bit ashamed",
+    "In the video:",
+    "Fancy a voyage of discovery?",
+    "My space",
+    "Source: merkur",
+    "All news articles on",
+    "You may like",
+    "Trends 24h",
+    "© Communities",
+    "IMAGO/Pavel Bednyakov",
+    "The information on this site is from external sources",
+])
+def test_seed_body_has_no_site_chrome(seed, chrome):
+    assert chrome not in seed.body
+
+
+def test_seed_teaser_and_title_are_not_repeated_in_the_body(seed):
+    assert seed.title not in seed.body
+    # the teaser runs the first paragraphs together; the body holds them once, as paragraphs
+    assert seed.body.count("Autocrats among themselves") == 1
+    assert seed.body.startswith("Autocrats among themselves: Belarusian President Alexander Lukashenko (left)")
+
+
+def test_seed_body_keeps_the_article_text(seed):
+    assert "We don't interfere, we don't kill anyone" in seed.body
+    assert "Munich/Minsk - There was something contradictory about the location of the meeting." in seed.body
+    assert "Kremlin spokesman Dmitry Peskov emphasized that Moscow was not trying to press Minsk." in seed.body
+    assert seed.body.rstrip().endswith("operation of the Russian Federation in Ukraine.")
+    # one paragraph per block, no stray blank lines
+    assert "\n\n\n" not in seed.body
+    assert "Vladimir Putin and Alexander Lukashenko meet in Minsk.\n\nAccording to one assessment" in seed.body
+
+
+def test_plain_text_first_short_paragraph_is_the_title(tmp_path):
+    article = only_article(write(tmp_path / "note.txt", "Harbour reopens after storm\n\nThe harbour reopened\non Monday.\n\n"
+                                                        "Ferries run again.\n"))
+    assert article.title == "Harbour reopens after storm"
+    assert article.body == "The harbour reopened on Monday.\n\nFerries run again."
+
+
+def test_plain_text_with_one_paragraph_is_titled_from_the_file_name(tmp_path):
+    article = only_article(write(tmp_path / "city_council-vote.txt", "The council voted nine to two.\n"))
+    assert article.title == "city council vote"
+    assert article.body == "The council voted nine to two."
+
+
+def test_same_text_in_two_files_gets_the_same_id(tmp_path):
+    text = "Harbour reopens after storm\n\nThe harbour reopened on Monday.\n"
+    a = only_article(write(tmp_path / "a.txt", text))
+    b = only_article(write(tmp_path / "b.txt", text.replace("\n", "\r\n")))
+    assert a.id == b.id
+
+
+# ---------------------------------------------------------------- Markdown
+
+def test_markdown_front_matter(tmp_path):
+    article = only_article(write(tmp_path / "drills.md", """---
+title: "Taiwan holds drills: day two"
+published: 2023-03-05T10:00:00Z
+source: reuters.com
+url: https://example.com/taiwan-drills
+authors: ["Jane Roe", "John Doe"]
+---
+# A heading that is not the title
+
+Ships sailed near
+the strait.
+
+Officials said little.
+"""))
+    assert article.title == "Taiwan holds drills: day two"
+    assert article.published == "2023-03-05"
+    assert article.source == "reuters.com"
+    assert article.url == "https://example.com/taiwan-drills"
+    assert article.authors == ["Jane Roe", "John Doe"]
+    assert "---" not in article.body and "published:" not in article.body
+    assert "Ships sailed near the strait.\n\nOfficials said little." in article.body
+
+
+def test_markdown_heading_is_the_title(tmp_path):
+    article = only_article(write(tmp_path / "x.md", "# Flood warning for the valley\n\nRivers rose overnight.\n"))
+    assert article.title == "Flood warning for the valley"
+    assert article.body == "Rivers rose overnight."
+    assert article.published == ""
+
+
+# ---------------------------------------------------------------- HTML
+
+PAGE = """<!doctype html><html><head>
+<title>Page title | Example News</title>
+<meta property="og:title" content="Minister resigns over budget">
+<meta property="og:site_name" content="cnn.com">
+<meta property="og:url" content="https://cnn.com/2023/04/01/minister">
+<meta property="article:published_time" content="2023-04-01T08:00:00Z">
+<meta name="author" content="Ann Lee">
+<style>.headline { color: red }</style>
+<script>var tracking = "SCRIPT-TEXT";</script>
+</head><body>
+<nav>Home | World | NAV-TEXT</nav><header>HEADER-TEXT</header>
+<article><h1>Minister resigns over budget</h1>
+<p>The finance minister <a href="/x">resigned</a> on <em>Saturday</em>, aides said.</p>
+<script>track("INLINE-SCRIPT")</script>
+<blockquote><p>"I take full responsibility," she said.</p></blockquote>
+<ul><li><p>Budget talks collapsed.</p></li><li>Elections may follow.</li></ul>
+<p>Her deputy<br>takes over.</p>
+<aside>ASIDE-TEXT</aside>
+</article>
+<footer>FOOTER-TEXT</footer></body></html>"""
+
+
+@pytest.fixture
+def page(tmp_path):
+    return only_article(write(tmp_path / "minister.html", PAGE))
+
+
+def test_html_metadata(page):
+    assert page.title == "Minister resigns over budget"
+    assert page.published == "2023-04-01"
+    assert page.source == "cnn.com"
+    assert page.url == "https://cnn.com/2023/04/01/minister"
+    assert page.authors == ["Ann Lee"]
+
+
+@pytest.mark.parametrize("dropped", ["SCRIPT-TEXT", "INLINE-SCRIPT", "NAV-TEXT", "HEADER-TEXT", "FOOTER-TEXT",
+                                     "ASIDE-TEXT", "color: red", "Page title"])
+def test_html_drops_scripts_styles_and_navigation(page, dropped):
+    assert dropped not in page.body
+
+
+def test_html_body_reads_like_the_page(page):
+    assert page.body == ("The finance minister resigned on Saturday, aides said.\n\n"
+                         "\"I take full responsibility,\" she said.\n\n"
+                         "Budget talks collapsed.\n\n"
+                         "Elections may follow.\n\n"
+                         "Her deputy takes over.")
+
+
+def test_html_without_meta_uses_title_tag_and_time(tmp_path):
+    article = only_article(write(tmp_path / "p.html", "<html><head><title>Storm hits coast</title></head><body>"
+                                                      "<time datetime='2023-02-11'>Feb 11</time>"
+                                                      "<div>Winds reached 120 km/h.</div></body></html>"))
+    assert article.title == "Storm hits coast"
+    assert article.published == "2023-02-11"
+    assert "Winds reached 120 km/h." in article.body
+
+
+# ---------------------------------------------------------------- JSON and JSONL
+
+def test_json_single_object(tmp_path):
+    article = only_article(write(tmp_path / "one.json", json.dumps(
+        {"id": "a-1", "title": "Port strike ends", "text": "Dockers returned\nto work.", "published": "2023-06-01",
+         "source": "bbc.com", "url": "https://bbc.com/port", "authors": ["Sam Smith"]})))
+    assert (article.id, article.title, article.published, article.source, article.url, article.authors) == (
+        "a-1", "Port strike ends", "2023-06-01", "bbc.com", "https://bbc.com/port", ["Sam Smith"])
+    assert article.body == "Dockers returned to work."
+
+
+def test_json_list(tmp_path):
+    result = read_file(write(tmp_path / "list.json", json.dumps(
+        [{"title": "One", "body": "First story."}, {"title": "Two", "content": "Second story."},
+         {"title": "No text"}])))
+    assert [a.title for a in result.articles] == ["One", "Two"]
+    assert [a.body for a in result.articles] == ["First story.", "Second story."]
+    assert len(result.errors) == 1 and result.errors[0].startswith("record 3: no article text")
+
+
+def test_newsapi_response(tmp_path):
+    result = read_file(write(tmp_path / "newsapi.json", json.dumps({"status": "ok", "totalResults": 1, "articles": [
+        {"source": {"id": None, "name": "BBC News"}, "author": "Sam Smith, Ann Lee", "title": "Rates rise",
+         "url": "https://bbc.com/rates", "publishedAt": "2023-05-01T12:00:00Z", "content": "The bank raised rates."}]})))
+    assert result.errors == []
+    [article] = result.articles
+    assert (article.title, article.source, article.published, article.url) == (
+        "Rates rise", "BBC News", "2023-05-01", "https://bbc.com/rates")
+    assert article.authors == ["Sam Smith", "Ann Lee"]
+    assert article.body == "The bank raised rates."
+
+
+def test_jsonl_field_variants(tmp_path):
+    lines = [
+        {"title": "T1", "text": "Text field.", "published": "2023-01-02", "author": "Kim Park"},
+        {"title": "T2", "body": "Body field.", "published_at": "2023-01-03T09:00:00+02:00", "authors": ["A", "B"]},
+        {"title": "T3", "content": "Content field.", "date": "Jan 4, 2023", "source": "ap.org"},
+        {"title": "T4", "text": "RSS date.", "published": "Thu, 05 Jan 2023 10:00:00 GMT"},
+    ]
+    result = read_file(write(tmp_path / "c.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n\n"))
+    assert result.errors == []
+    assert [a.body for a in result.articles] == ["Text field.", "Body field.", "Content field.", "RSS date."]
+    assert [a.published for a in result.articles] == ["2023-01-02", "2023-01-03", "2023-01-04", "2023-01-05"]
+    assert [a.authors for a in result.articles] == [["Kim Park"], ["A", "B"], [], []]
+    assert result.articles[2].source == "ap.org"
+
+
+def test_jsonl_bad_lines_are_named_and_good_ones_kept(tmp_path):
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b'{"title": "Good", "text": "Fine."}\n'
+                     b'{"title": "Broken", "text": \n'
+                     b'{"title": "Empty", "text": "   "}\n'
+                     b'["not", "an", "object"]\n'
+                     b'{"title": "Latin-1", "text": "caf\xe9"}\n'
+                     b'{"title": "Also good", "body": "Fine too."}\n')
+    result = read_file(path)
+    assert [a.title for a in result.articles] == ["Good", "Also good"]
+    assert [e.split(":")[0].split(" is")[0] for e in result.errors] == ["line 2", "line 3", "line 4", "line 5"]
+    assert "invalid JSON" in result.errors[0]
+    assert "no article text" in result.errors[1]
+    assert "expected an object" in result.errors[2]
+    assert "UTF-8" in result.errors[3]
+
+
+# ---------------------------------------------------------------- files that cannot be read
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("empty.txt", b"", "empty"),
+    ("blank.md", b"  \n\n \n", "empty"),
+    ("binary.txt", b"PK\x03\x04\x00\x00\x00binary", "binary"),
+    ("latin1.txt", "Café in Zürich\n\nText.".encode("latin-1"), "not valid UTF-8"),
+    ("bad.json", b'{"title": "x", "text": ', "invalid JSON"),
+    ("none.json", b'{"status": "ok", "articles": []}', "no records"),
+    ("blank.jsonl", b"\n\n", "no records"),
+    ("photo.png", b"\x89PNG", "unsupported file type"),
+])
+def test_unreadable_files_say_why(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ArticleError, match=reason):
+        read_file(path)
+
+
+def test_file_over_the_size_limit(tmp_path):
+    path = write(tmp_path / "big.txt", "word " * 50_000)
+    with pytest.raises(ArticleError, match=r"over the 0.1 MB limit"):
+        read_file(path, max_file_mb=0.1)
+    assert read_file(path, max_file_mb=1).articles  # the same file under a higher limit reads

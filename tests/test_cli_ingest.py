@@ -1,0 +1,182 @@
+"""`rag ingest`, `rag status` and `rag search` as a user runs them, with every kind of bad input in one batch."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from rag.service import NewsChat
+from rag.settings import Settings
+
+KEPT = "Harbour reopens after storm\n\nThe harbour reopened on Monday after a week of repairs.\n"
+RECORDS = [{"title": "Bridge closed for repairs", "text": "The old river bridge closed for six weeks.",
+            "published": "2023-04-03", "source": "local.example"},
+           {"title": "Library opens new wing", "text": "The city library opened a children's wing.",
+            "published": "2023-04-04", "source": "local.example"}]
+NEW = "---\ntitle: Taiwan holds naval drills\npublished: 2023-03-05\nsource: reuters.com\n---\n" \
+      "Warships from Taiwan's navy sailed through the strait on Sunday.\n"
+
+
+@pytest.fixture(autouse=True)
+def _local_settings(monkeypatch):
+    for name in ("RAG_STORE", "RAG_CHROMA_URL", "RAG_EMBEDDING_MODEL", "RAG_ARTICLES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def rag(capsys, *argv: str) -> tuple[int, str, str]:
+    """Run the `rag` command in this process (the model stays loaded); (exit status, stdout, stderr)."""
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def snapshot(store: Path) -> dict:
+    chat = NewsChat(Settings(store_dir=store, chroma_url="", embedding_model=""))
+    got = chat.store.collection.get(include=["documents"])
+    articles = {}
+    for aid in {m["article_id"] for m in chat.store.collection.get(include=["metadatas"])["metadatas"]}:
+        a = chat.article(aid)
+        articles[aid] = (a.title, a.body, a.published, a.source)
+    return {"vectors": dict(zip(got["ids"], got["documents"])), "articles": articles}
+
+
+@pytest.fixture
+def batch(tmp_path: Path, capsys) -> tuple[Path, Path, dict]:
+    """A folder ingested once with good files, then filled with every kind of bad input and one new article."""
+    folder, store = tmp_path / "inbox", tmp_path / "store"
+    folder.mkdir()
+    (folder / "kept.txt").write_text(KEPT)
+    (folder / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    status, out, _ = rag(capsys, "ingest", str(folder), "--store", str(store), "--json", "--quiet")
+    assert status == 0 and json.loads(out)["added"] == 3
+    before = snapshot(store)
+
+    (folder / "new.md").write_text(NEW)
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)
+    (folder / "kept.txt").write_bytes(KEPT.encode() + "Caf\xe9 owners cheered.\n".encode("latin-1"))
+    (folder / "feed.jsonl").write_text(json.dumps(RECORDS[0]) + "\n"
+                                       + '{"title": "Broken", "text": "no closing brace"\n'
+                                       + json.dumps({"title": "Photo only", "image": "x.jpg"}) + "\n"
+                                       + json.dumps(RECORDS[1]) + "\n")
+    with open(folder / "huge.txt", "wb") as f:
+        line = b"A very long saved page that goes on and on and on.\n"
+        f.write(line * (50 * 1024 * 1024 // len(line) + 1))
+    return folder, store, before
+
+
+EXPECTED_FAILURES = {  # file name -> the reason the user is told
+    "empty.txt": r"^file is empty$",
+    "binary.txt": r"^file is binary, not text$",
+    "kept.txt": r"^file is not valid UTF-8 \(bad byte at offset \d+\)$",
+    "huge.txt": r"^file is 50 MB, over the 10 MB limit",
+    "feed.jsonl": r"^line 2: invalid JSON|^line 3: no article text",
+    "missing.txt": r"no such file",
+}
+
+
+def test_bad_inputs_fail_one_by_one_and_good_ones_are_ingested(batch, capsys):
+    folder, store, before = batch
+    missing = folder.parent / "missing.txt"
+    status, out, err = rag(capsys, "ingest", str(folder), str(missing), "--store", str(store), "--json", "--quiet")
+    assert status == 1
+    report = json.loads(out)
+    assert (report["added"], report["updated"], report["deleted"]) == (1, 0, 0)
+    failed = report["failed"]
+    assert len(failed) == 7, failed
+    for failure in failed:
+        name = Path(failure["path"]).name
+        assert re.search(EXPECTED_FAILURES[name], failure["error"]), failure
+    assert {Path(f["path"]).name for f in failed} == set(EXPECTED_FAILURES)
+    jsonl_errors = sorted(f["error"] for f in failed if f["path"].endswith("feed.jsonl"))
+    assert [e[:6] for e in jsonl_errors] == ["line 2", "line 3"]
+
+    after = snapshot(store)
+    assert before["vectors"].items() <= after["vectors"].items()  # nothing stored before changed or went
+    assert before["articles"].items() <= after["articles"].items()
+    assert [a[0] for a in after["articles"].values() if a not in before["articles"].values()] == [
+        "Taiwan holds naval drills"]
+
+
+def test_bad_inputs_are_one_line_each_without_json(batch, capsys):
+    folder, store, _ = batch
+    missing = folder.parent / "missing.txt"
+    status, out, err = rag(capsys, "ingest", str(folder), str(missing), "--store", str(store), "--quiet")
+    assert status == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 7 and "Traceback" not in err
+    for line in lines:
+        match = re.match(r"failed: (.+?): (.+)$", line)
+        assert match, line
+        assert re.search(EXPECTED_FAILURES[Path(match[1]).name], match[2]), line
+    assert re.search(r"^1 added, 0 updated, \d+ unchanged, 0 deleted, 7 failed", out)
+
+
+def test_broken_file_stays_failed_until_fixed(tmp_path, capsys):
+    folder, store = tmp_path / "inbox", tmp_path / "store"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(b"\x00\x01\x02")
+    args = ["ingest", str(folder), "--store", str(store), "--json", "--quiet"]
+    for _ in range(2):  # reported on every run, not silently skipped the second time
+        status, out, _ = rag(capsys, *args)
+        assert status == 1 and "binary" in json.loads(out)["failed"][0]["error"]
+    (folder / "a.txt").write_text(KEPT)
+    status, out, _ = rag(capsys, *args)
+    assert status == 0 and json.loads(out)["added"] == 1
+
+
+def test_store_that_cannot_be_written(tmp_path, capsys):
+    folder, store = tmp_path / "inbox", tmp_path / "store"
+    folder.mkdir()
+    (folder / "kept.txt").write_text(KEPT)
+    store.write_text("a file where the store should be")  # (tests run as root, which ignores chmod)
+    status, out, err = rag(capsys, "ingest", str(folder), "--store", str(store), "--json", "--quiet")
+    assert status == 2 and out == ""
+    assert err.startswith(f"rag: the store path {store} is a file") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_status_json(tmp_path, capsys):
+    folder, store = tmp_path / "inbox", tmp_path / "store"
+    folder.mkdir()
+    (folder / "kept.txt").write_text(KEPT)
+    (folder / "new.md").write_text(NEW)
+    status, out, _ = rag(capsys, "status", "--store", str(store), "--json")
+    assert status == 0
+    empty = json.loads(out)
+    assert (empty["articles"], empty["chunks"], empty["last_ingest"]) == (0, 0, None)
+    rag(capsys, "ingest", str(folder), "--store", str(store), "--quiet")
+    status, out, _ = rag(capsys, "status", "--store", str(store), "--json")
+    got = json.loads(out)
+    assert status == 0
+    assert (got["articles"], got["chunks"], got["model"]) == (2, 2, "all-MiniLM-L6-v2")
+    assert got["store"] == str(store.resolve())
+    assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", got["last_ingest"])
+
+
+def test_search_json_points_into_article_bodies(tmp_path, capsys):
+    folder, store = tmp_path / "inbox", tmp_path / "store"
+    folder.mkdir()
+    (folder / "kept.txt").write_text(KEPT)
+    (folder / "new.md").write_text(NEW)
+    (folder / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    rag(capsys, "ingest", str(folder), "--store", str(store), "--quiet")
+    status, out, _ = rag(capsys, "search", "warships in the Taiwan strait", "--store", str(store), "--json")
+    assert status == 0
+    got = json.loads(out)
+    assert got["query"] == "warships in the Taiwan strait"
+    results = got["results"]
+    assert [r["rank"] for r in results] == list(range(1, len(results) + 1)) and results
+    chat = NewsChat(Settings(store_dir=store, chroma_url="", embedding_model=""))
+    for r in results:
+        assert set(r) >= {"rank", "score", "text", "article", "start", "end"}
+        assert set(r["article"]) >= {"id", "title", "url", "published", "source", "path"}
+        assert isinstance(r["score"], float)
+        assert r["text"] == chat.article(r["article"]["id"]).body[r["start"]:r["end"]]
+    top = results[0]["article"]
+    assert (top["title"], top["published"], top["source"]) == ("Taiwan holds naval drills", "2023-03-05", "reuters.com")
+    assert Path(top["path"]) == (folder / "new.md").resolve()

@@ -1,0 +1,223 @@
+"""Incremental ingest into a real Chroma store with the real model: add, skip, update, delete, dedupe."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.indexing import sync
+from rag.service import NewsChat
+from rag.settings import Settings
+
+DRILLS = """---
+title: Taiwan holds naval drills
+published: 2023-03-05
+source: reuters.com
+---
+Warships from Taiwan's navy sailed through the strait on Sunday in a two-day exercise.
+
+Officials said the drills were planned months ago and aimed at no one.
+"""
+HARVEST = """Record wheat harvest in Kansas
+
+Farmers in Kansas brought in the largest wheat harvest in a decade, helped by a wet spring.
+
+Grain elevators were full by the end of July, the state agriculture office said.
+"""
+RECORDS = [
+    {"title": "Bridge closed for repairs", "text": "The old river bridge closed on Monday for six weeks of repairs.",
+     "published": "2023-04-03", "source": "local.example"},
+    {"title": "Library opens new wing", "text": "The city library opened a new children's wing with 5,000 books.",
+     "published": "2023-04-04", "source": "local.example"},
+    {"title": "Marathon draws record field", "text": "More than 30,000 runners started the spring marathon.",
+     "published": "2023-04-05", "source": "local.example"},
+]
+
+
+@pytest.fixture
+def news(tmp_path: Path) -> Path:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "drills.md").write_text(DRILLS)
+    (folder / "harvest.txt").write_text(HARVEST)
+    return folder
+
+
+@pytest.fixture
+def news_chat(tmp_path: Path, news: Path) -> NewsChat:
+    return NewsChat(Settings(store_dir=tmp_path / "store", articles_dir=news, chroma_url="", embedding_model=""))
+
+
+def stored(chat: NewsChat) -> dict[str, tuple[str, dict]]:
+    """Every vector in the store: {id: (document, metadata)}."""
+    got = chat.store.collection.get(include=["documents", "metadatas"])
+    return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+
+
+def documents(chat: NewsChat) -> str:
+    return "\n".join(d for d, _ in stored(chat).values())
+
+
+def assert_consistent(chat: NewsChat) -> None:
+    """The catalog, the vectors and the record manager agree."""
+    status = chat.status()
+    assert status["chunks"] == status["vectors"] == len(chat.store.records.list_keys())
+
+
+def test_new_files_are_added(news_chat):
+    report = news_chat.ingest()
+    assert (report.added, report.updated, report.unchanged, report.deleted, report.failed) == (2, 0, 0, 0, [])
+    assert report.chunks_embedded == news_chat.status()["vectors"] > 0
+    assert news_chat.status()["articles"] == 2
+    assert "largest wheat harvest in a decade" in documents(news_chat)
+    assert_consistent(news_chat)
+
+
+def test_stored_chunks_lead_with_the_title_and_point_into_the_body(news_chat):
+    news_chat.ingest()
+    for document, meta in stored(news_chat).values():
+        body = news_chat.article(meta["article_id"]).body
+        assert document.startswith(meta["title"] + "\n\n")
+        assert document.endswith(body[meta["start"]:meta["end"]])
+
+
+def test_reingest_unchanged_embeds_nothing(news_chat):
+    news_chat.ingest()
+    before = stored(news_chat)
+    report = news_chat.ingest()
+    assert (report.added, report.updated, report.unchanged, report.deleted) == (0, 0, 2, 0)
+    assert report.chunks_embedded == 0
+    assert stored(news_chat) == before
+
+
+def test_edited_file_replaces_its_old_text(news_chat, news):
+    news_chat.ingest()
+    drills_ids = {i for i, (_, m) in stored(news_chat).items() if m["path"].endswith("drills.md")}
+    (news / "harvest.txt").write_text(HARVEST.replace("helped by a wet spring", "despite a dry spring"))
+    report = news_chat.ingest()
+    assert (report.added, report.updated, report.unchanged, report.deleted) == (0, 1, 1, 0)
+    text = documents(news_chat)
+    assert "helped by a wet spring" not in text
+    assert "despite a dry spring" in text
+    assert drills_ids <= set(stored(news_chat))  # the other file was not touched
+    assert report.chunks_embedded == len(stored(news_chat)) - len(drills_ids)
+    assert news_chat.status()["articles"] == 2
+    assert_consistent(news_chat)
+    [harvest_id] = {m["article_id"] for _, m in stored(news_chat).values() if m["path"].endswith("harvest.txt")}
+    assert "despite a dry spring" in news_chat.article(harvest_id).body
+
+
+def test_deleted_file_is_removed(news_chat, news):
+    news_chat.ingest()
+    (news / "drills.md").unlink()
+    report = news_chat.ingest()
+    assert (report.added, report.updated, report.unchanged, report.deleted) == (0, 0, 1, 1)
+    assert not any(m["path"].endswith("drills.md") for _, m in stored(news_chat).values())
+    assert "Warships" not in documents(news_chat)
+    assert news_chat.status()["articles"] == 1
+    assert_consistent(news_chat)
+
+
+def test_files_outside_a_synced_folder_are_kept(news_chat, news, tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("Ferry service resumes\n\nThe island ferry runs again after the storm.\n")
+    news_chat.ingest([news, other])
+    report = news_chat.ingest([news])  # other.txt was named on its own, not part of the folder
+    assert report.deleted == 0
+    assert "island ferry" in documents(news_chat)
+
+
+def test_same_article_under_two_names_is_stored_once(news_chat, news):
+    shutil.copy(news / "harvest.txt", news / "harvest_copy.txt")
+    report = news_chat.ingest()
+    assert report.added == 2 and report.failed == []
+    assert news_chat.status()["articles"] == 2
+    assert documents(news_chat).count("largest wheat harvest in a decade") == 1
+    assert_consistent(news_chat)
+
+
+def test_deleting_one_copy_keeps_the_article(news_chat, news):
+    shutil.copy(news / "harvest.txt", news / "harvest_copy.txt")
+    news_chat.ingest()
+    (news / "harvest.txt").unlink()
+    news_chat.ingest()
+    assert news_chat.status()["articles"] == 2
+    assert documents(news_chat).count("largest wheat harvest in a decade") == 1
+    assert_consistent(news_chat)
+
+
+def test_deleting_the_first_copy_keeps_a_copy_ingested_from_elsewhere(news_chat, news, tmp_path):
+    copy = tmp_path / "saved" / "harvest.txt"
+    copy.parent.mkdir()
+    shutil.copy(news / "harvest.txt", copy)
+    news_chat.ingest([news, copy])
+    assert news_chat.status()["articles"] == 2
+    (news / "harvest.txt").unlink()
+    news_chat.ingest([news])
+    assert news_chat.status()["articles"] == 2
+    assert "largest wheat harvest in a decade" in documents(news_chat)
+    assert_consistent(news_chat)
+
+
+def test_editing_the_first_copy_keeps_the_other_copy_searchable(news_chat, news):
+    shutil.copy(news / "harvest.txt", news / "harvest_copy.txt")
+    news_chat.ingest()
+    (news / "harvest.txt").write_text(HARVEST.replace("Kansas", "Nebraska"))
+    news_chat.ingest()
+    text = documents(news_chat)
+    assert "harvest in Nebraska" in text or "Farmers in Nebraska" in text
+    assert "Farmers in Kansas" in text  # still in "harvest_copy.txt"
+    assert news_chat.status()["articles"] == 3
+    assert_consistent(news_chat)
+
+
+@pytest.mark.parametrize("with_ids", [True, False], ids=["records with ids", "records without ids"])
+def test_jsonl_change_reembeds_only_that_record(news_chat, news, with_ids):
+    records = [dict(r, id=f"rec-{i}") if with_ids else dict(r) for i, r in enumerate(RECORDS)]
+    feed = news / "feed.jsonl"
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records))
+    news_chat.ingest()
+    before = stored(news_chat)
+    records[1]["text"] = "The city library opened a new wing for teenagers with 8,000 books."
+    feed.write_text("".join(json.dumps(r) + "\n" for r in records))
+    report = news_chat.ingest()
+    assert (report.added, report.updated, report.unchanged, report.deleted) == (0, 1, 4, 0)
+    after = stored(news_chat)
+    new_ids, gone_ids = set(after) - set(before), set(before) - set(after)
+    assert report.chunks_embedded == len(new_ids) == 1
+    assert [after[i][1]["title"] for i in new_ids] == ["Library opens new wing"]
+    assert [before[i][1]["title"] for i in gone_ids] == ["Library opens new wing"]
+    assert "8,000 books" in documents(news_chat) and "5,000 books" not in documents(news_chat)
+    assert_consistent(news_chat)
+
+
+def test_progress_reaches_the_total(news_chat):
+    calls = []
+    sync(news_chat.store, [news_chat.settings.articles_dir], news_chat.settings,
+         on_progress=lambda *args: calls.append(args))
+    chunks = news_chat.status()["chunks"]
+    assert calls[0] == (0, chunks, 0, 2)
+    assert calls[-1] == (chunks, chunks, 2, 2)
+
+
+def test_hidden_files_and_folders_are_not_ingested(news_chat, news):
+    (news / ".Trash").mkdir()
+    (news / ".Trash" / "old.txt").write_text("Deleted story\n\nA story the reader threw away.\n")
+    (news / ".draft.md").write_text("# Draft\n\nNot ready to publish.\n")
+    report = news_chat.ingest()
+    assert report.added == 2 and report.failed == []
+    assert "threw away" not in documents(news_chat) and "Not ready" not in documents(news_chat)
+
+
+def test_original_that_breaks_keeps_its_article_once(news_chat, news):
+    shutil.copy(news / "harvest.txt", news / "harvest_copy.txt")
+    news_chat.ingest()
+    before = stored(news_chat)
+    (news / "harvest.txt").write_bytes(b"\x00\x01 not text any more")
+    report = news_chat.ingest()
+    assert [f["error"] for f in report.failed] == ["file is binary, not text"]
+    assert stored(news_chat) == before
+    assert news_chat.status()["articles"] == 2
