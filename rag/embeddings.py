@@ -66,7 +66,11 @@ class SentenceEmbeddings(Embeddings):
         return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: list[str]) -> list[list[float]]:
+        """Short texts on the query path (a question, candidate sentences): one thread."""
         with _torch_threads(1):
-            vector = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True,
-                                       show_progress_bar=False)[0]
-        return vector.tolist()
+            vectors = self.model.encode(list(texts), batch_size=32, normalize_embeddings=True,
+                                        convert_to_numpy=True, show_progress_bar=False)
+        return vectors.tolist()

@@ -31,7 +31,7 @@ class NewsChat:
         if self._answerer is None:
             from .answering import make_answerer
 
-            self._answerer = make_answerer(self.settings)
+            self._answerer = make_answerer(self.settings, self.embeddings)
         return self._answerer
 
     def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None) -> IngestReport:
