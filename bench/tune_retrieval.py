@@ -23,6 +23,7 @@ from rag.evaluation import norm  # noqa: E402
 from rag.retrieval import Filters, RetrievalWeights, fuse  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.store import chunk_from_metadata  # noqa: E402
 
 
 def main() -> None:
@@ -43,7 +44,7 @@ def main() -> None:
         metas = retriever._fetch(list(dict.fromkeys(dense + lexical)))
         gold = norm(q["answer"])
         days = {i: int(m.get("day", 0)) for i, (m, _) in metas.items()}
-        has_gold = {i for i, (_, text) in metas.items() if gold in norm(text)}
+        has_gold = {i for i, (m, stored) in metas.items() if gold in norm(chunk_from_metadata(m, stored).text)}
         rows.append((q, filters, dense, lexical, days, has_gold))
     results = []
     grid = itertools.product([20, 60], [0.5, 0.7, 1.0], [0.0, 0.01, 0.02, 0.04], [7, 14, 30])

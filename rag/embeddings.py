@@ -71,6 +71,6 @@ class SentenceEmbeddings(Embeddings):
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Short texts on the query path (a question, candidate sentences): one thread."""
         with _torch_threads(1):
-            vectors = self.model.encode(list(texts), batch_size=32, normalize_embeddings=True,
+            vectors = self.model.encode(list(texts), batch_size=8, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()

@@ -96,8 +96,8 @@ def chroma_where(filters: Filters) -> dict | None:
     clauses: list[dict] = []
     if filters.since:
         clauses.append({"day": {"$gte": date_number(filters.since)}})
-    if filters.until:
-        clauses.append({"day": {"$lte": date_number(filters.until)}})
+    if filters.until:  # an explicit date range leaves undated articles out
+        clauses += [{"day": {"$lte": date_number(filters.until)}}, {"day": {"$gt": 0}}]
     if filters.as_of:  # undated articles stay usable; dated ones must not be from after the as-of date
         clauses.append({"$or": [{"day": {"$lte": date_number(filters.as_of)}}, {"day": 0}]})
     if filters.source:
@@ -125,6 +125,7 @@ class LexicalIndex:
         self.ids: list[str] = []
         self.days = np.zeros(0, dtype=np.int32)
         self.sources: list[str] = []
+        self.position: dict[str, int] = {}
 
     def current_stamp(self) -> str:
         return f"{self.store.catalog.meta('revision')}|{self.store.collection.count()}"
@@ -174,6 +175,15 @@ class LexicalIndex:
     def _set(self, stamp: str, ids: list[str], days: list[int], sources: list[str]) -> None:
         self.stamp, self.ids, self.sources = stamp, ids, sources
         self.days = np.asarray(days, dtype=np.int32)
+        self.position = {chunk_id: i for i, chunk_id in enumerate(ids)}
+
+    def filter(self, filters: Filters):
+        """A predicate chunk id -> passes the filters, or None when this index cannot tell."""
+        self.ensure_fresh()
+        mask = self.mask(filters)
+        if mask is None:
+            return lambda chunk_id: chunk_id in self.position
+        return lambda chunk_id: chunk_id in self.position and mask[self.position[chunk_id]] > 0
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         keep = np.ones(len(self.ids), dtype=bool)
@@ -227,7 +237,7 @@ class RetrievalWeights:
     dense: float = 0.5
     lexical: float = 1.0  # BM25 with stemming ranks slightly better than MiniLM on news questions
     time: float = 0.04  # weight of the time prior, in RRF units (1/21 = 0.048 is a first place)
-    time_scale_days: float = 14  # the prior falls to 1/e this many days from the as-of date (or window)
+    time_scale_days: float = 30  # the prior falls to 1/e this many days from the as-of date (or window)
 
 
 def fuse(dense: list[str], lexical: list[str], days: dict[str, int], query: str, filters: Filters,
@@ -270,11 +280,28 @@ class HybridRetriever(BaseRetriever):
         return [chunk_from_metadata(metas[i][0], metas[i][1], score=similarity[i]) for i in best]
 
     def _dense(self, vector: list[float], filters: Filters, n: int) -> list[tuple[str, float]]:
+        """The n nearest chunks that pass the filters.
+
+        A filtered Chroma query costs about 100 ms at 15,000 chunks (Chroma resolves the `where`
+        in SQLite first) against 2 ms unfiltered. So the unfiltered neighbours are fetched 4n deep
+        and checked against the filters; when at least n pass, they are exactly the filtered top n.
+        Otherwise the filtered query runs in the store."""
         count = self.store.collection.count()
         if not count:
             return []
-        found = self.store.collection.query(query_embeddings=[vector], n_results=min(n, count),
-                                            where=chroma_where(filters), include=["distances"])
+        where = chroma_where(filters)
+        if where is not None:
+            passes = self.lexical.filter(filters)
+            if passes is not None:
+                nearest = self._query(vector, min(4 * n, count), None)
+                kept = [(i, s) for i, s in nearest if passes(i)]
+                if len(kept) >= n or len(nearest) == count:
+                    return kept[:n]
+        return self._query(vector, min(n, count), where)
+
+    def _query(self, vector: list[float], n: int, where: dict | None) -> list[tuple[str, float]]:
+        found = self.store.collection.query(query_embeddings=[vector], n_results=n, where=where,
+                                            include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(found["ids"][0], found["distances"][0])]
 
     def _similarities(self, vector: list[float], ids: list[str]) -> dict[str, float]:
