@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -126,16 +127,18 @@ class LexicalIndex:
         self.days = np.zeros(0, dtype=np.int32)
         self.sources: list[str] = []
         self.position: dict[str, int] = {}
+        self._lock = threading.Lock()
 
     def current_stamp(self) -> str:
         return f"{self.store.catalog.meta('revision')}|{self.store.collection.count()}"
 
     def ensure_fresh(self) -> None:
-        stamp = self.current_stamp()
-        if stamp == self.stamp:
-            return
-        if not self._load(stamp):
-            self._build(stamp)
+        with self._lock:  # the web app refreshes after a sync while questions may be running
+            stamp = self.current_stamp()
+            if stamp == self.stamp:
+                return
+            if not self._load(stamp):
+                self._build(stamp)
 
     def _load(self, stamp: str) -> bool:
         import bm25s

@@ -157,6 +157,7 @@ class Backend:
             self.sync(None, label=_shown(self.settings.articles_dir))
         try:
             self.chat.embeddings.embed_query("warm up")  # load the model before the first question
+            self.chat.lexical.ensure_fresh()  # and the keyword index
         except Exception as e:
             print(f"rag: cannot load the embedding model: {e}", file=sys.stderr, flush=True)
         self.warm = True
@@ -192,6 +193,8 @@ class Backend:
                     bar.update(chunks_done, chunks_total, articles_done, articles_total)
 
                 report = chat.ingest(paths, on_progress=on_progress)
+                if report.added or report.updated or report.deleted:
+                    chat.lexical.ensure_fresh()  # rebuild the keyword index here, not in the next question
         except Exception as e:
             report = IngestReport(failed=[{"path": label, "error": f"sync failed: {e}"}])
         finally:
