@@ -223,15 +223,15 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(app, page):
 
     card.locator("button.open-article").click()
     mark = page.locator("#article-view mark")
-    mark.wait_for(timeout=10_000)
+    mark.wait_for(timeout=30_000)
     assert squash(mark.inner_text()) == squash(quote)
     assert "Autocrats among themselves" in page.inner_text("#article-view")  # the whole article
     page.wait_for_function("""() => {
         const m = document.querySelector('#article-view mark').getBoundingClientRect();
-        return m.top >= 0 && m.bottom <= window.innerHeight; }""", timeout=5000)  # scrolled into view
+        return m.top >= 0 && m.bottom <= window.innerHeight; }""", timeout=15_000)  # scrolled into view
     page.screenshot(path=str(ARTIFACTS / "article.png"))
     page.click("#close-article")
-    page.wait_for_selector("#article-view", state="hidden", timeout=5000)
+    page.wait_for_selector("#article-view", state="hidden", timeout=30_000)
 
 
 @needs_browser
@@ -241,7 +241,7 @@ def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(
     assert "Sources of answer 2" in page.inner_text("#sources-panel")
     page.locator("#chat [data-testid=bot]").first.click()
     page.wait_for_function(
-        "() => document.querySelector('#sources-panel').innerText.includes('Sources of answer 1')", timeout=5000)
+        "() => document.querySelector('#sources-panel').innerText.includes('Sources of answer 1')", timeout=30_000)
 
 
 @needs_browser
@@ -278,7 +278,7 @@ def test_markup_inside_an_article_is_shown_as_text_and_never_runs(page, tmp_path
     assert "[1]" in answer
     page.locator("#sources-panel .card button.open-article").first.click()
     page.wait_for_function("() => document.querySelector('#article-view')?.innerText.includes('Velmora')",
-                           timeout=10_000)
+                           timeout=30_000)
     shown = page.inner_text("#article-view")
     assert "<script>window.__pwned=1</script>" in shown
     assert '<img src=x onerror="window.__pwned=1">' in shown
