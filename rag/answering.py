@@ -146,8 +146,8 @@ class ExtractiveAnswerer:
     """
 
     name = "extractive"
-    candidates = 10  # sentences embedded per question: enough to reorder the best ones
-    embedded_chars = 200  # a long sentence is judged by its start: padding a batch to it is slow
+    candidates = 12  # sentences embedded per question: enough to reorder the best ones
+    embedded_chars = 150  # a long sentence is judged by its start: padding a batch to it is slow
 
     def __init__(self, embeddings=None):
         self.embeddings = embeddings
