@@ -143,11 +143,3 @@ class IngestReport:
             "chunks_embedded": self.chunks_embedded,
             "failed": self.failed,
         }
-
-    def summary(self) -> str:
-        line = f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted"
-        if self.failed:
-            reasons = "; ".join(f"{f['path']}: {f['error']}" for f in self.failed[:3])
-            more = f" (+{len(self.failed) - 3} more)" if len(self.failed) > 3 else ""
-            line += f", {len(self.failed)} failed: {reasons}{more}"
-        return line

@@ -30,10 +30,6 @@ class Filters:
     source: str = ""
     as_of: str = ""  # nothing published after it is used; the time prior is measured from it
 
-    def latest_day(self) -> int:
-        days = [date_number(d) for d in (self.until, self.as_of) if d]
-        return min(days) if days else 0
-
     def describe(self) -> str:
         parts = []
         if self.since or self.until:
