@@ -92,7 +92,9 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
     plan(changed, set(gone + changed))
     plan([key for key in digests if key not in changed], set(gone) | {p.path for p in plans})
 
-    _index(store, plans, on_progress, report)
+    if not _index(store, plans, on_progress, report):
+        report.added = report.updated = report.deleted = 0
+        return report  # nothing changed: files gone from the folder are removed by the next sync
     for path in gone:
         _remove_file(store, path)
         report.deleted += store.catalog.forget_file(path)
@@ -174,8 +176,12 @@ def _stored_duplicate(store: Store, h: str, path: str, stale: set[str]) -> str |
     return canonical if article and article.path not in stale else None
 
 
-def _index(store: Store, plans: list[_FilePlan], on_progress: Progress | None, report: IngestReport) -> None:
-    """Embed and write the planned files' chunks in one `index()` run, then record them in the catalog."""
+def _index(store: Store, plans: list[_FilePlan], on_progress: Progress | None, report: IngestReport) -> bool:
+    """Embed and write the planned files' chunks in one `index()` run, then record them in the catalog.
+
+    When the run fails midway (model error, disk full, server gone), every planned file is reported
+    as failed and False returned: stale chunks are only deleted at the end of a successful run and the
+    catalog is not updated, so the store still answers from what it held and the next sync retries."""
     from langchain_classic.indexes import index
 
     total_chunks = sum(len(p.docs) for p in plans)
@@ -195,13 +201,19 @@ def _index(store: Store, plans: list[_FilePlan], on_progress: Progress | None, r
             on_progress(total_chunks, total_chunks, total_articles, total_articles)
 
     if total_chunks:
-        result = index(documents(), store.records, store.vectors, cleanup="scoped_full", source_id_key="path",
-                       key_encoder="sha256", batch_size=128)
+        try:
+            result = index(documents(), store.records, store.vectors, cleanup="scoped_full",
+                           source_id_key="path", key_encoder="sha256", batch_size=128)
+        except Exception as e:
+            for plan in plans:
+                _fail(report, Path(plan.path), f"not indexed, the store keeps its earlier version: {e}")
+            return False
         report.chunks_embedded = result["num_added"]
     for plan in plans:
         if not plan.docs:  # everything in it is now a duplicate: its old chunks go
             _remove_file(store, plan.path)
         store.catalog.replace_file(plan.path, plan.digest, plan.rows)
+    return True
 
 
 def _remove_file(store: Store, path: str) -> None:

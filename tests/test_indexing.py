@@ -221,3 +221,28 @@ def test_original_that_breaks_keeps_its_article_once(news_chat, news):
     assert [f["error"] for f in report.failed] == ["file is binary, not text"]
     assert stored(news_chat) == before
     assert news_chat.status()["articles"] == 2
+
+
+def test_failed_reindex_keeps_what_was_stored(news_chat, news, monkeypatch):
+    news_chat.ingest()
+    before = stored(news_chat)
+    (news / "harvest.txt").write_text(HARVEST.replace("helped by a wet spring", "despite a dry spring"))
+    (news / "drills.md").unlink()
+
+    def out_of_memory(texts):  # a fault injected into the real model: the run fails while embedding
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(news_chat.embeddings, "embed_documents", out_of_memory)
+    report = news_chat.ingest()
+    assert [f["path"].endswith("harvest.txt") for f in report.failed] == [True]
+    assert "out of memory" in report.failed[0]["error"] and "earlier version" in report.failed[0]["error"]
+    assert (report.added, report.updated, report.deleted) == (0, 0, 0)
+    assert stored(news_chat) == before  # nothing lost, nothing half-written
+    assert "helped by a wet spring" in documents(news_chat)
+    assert_consistent(news_chat)
+
+    monkeypatch.undo()
+    report = news_chat.ingest()  # the next sync retries and completes
+    assert (report.updated, report.deleted, report.failed) == (1, 1, [])
+    assert "despite a dry spring" in documents(news_chat) and "helped by a wet spring" not in documents(news_chat)
+    assert_consistent(news_chat)
