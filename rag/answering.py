@@ -18,6 +18,7 @@ import numpy as np
 
 from .citations import RawCitation, verify
 from .models import Answer, Chunk
+from .retrieval import english_stemmer
 
 if TYPE_CHECKING:
     from .retrieval import Filters
@@ -46,16 +47,8 @@ _PRONOUNS = re.compile(r"\b(he|she|they|it|his|her|their|them|that|this|those|th
 
 # ---------------------------------------------------------------- words
 
-_stemmer = None
-
-
 def stem(word: str) -> str:
-    global _stemmer
-    if _stemmer is None:
-        import Stemmer
-
-        _stemmer = Stemmer.Stemmer("english")
-    return _stemmer.stemWord(word)
+    return english_stemmer().stemWord(word)
 
 
 def content_terms(text: str) -> list[str]:

@@ -3,6 +3,7 @@ outlet filters applied inside each search, and a time prior around the "as of" d
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -211,18 +212,18 @@ class LexicalIndex:
         return [(self.ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0]) if s > 0]
 
 
-_stemmer = None
+@functools.cache
+def english_stemmer():
+    """The Snowball English stemmer (PyStemmer), shared by BM25 and the answerer."""
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
 
 
 def tokenize(texts: list[str]):
     import bm25s
 
-    global _stemmer
-    if _stemmer is None:
-        import Stemmer
-
-        _stemmer = Stemmer.Stemmer("english")
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer.stemWords, show_progress=False)
+    return bm25s.tokenize(texts, stopwords="en", stemmer=english_stemmer().stemWords, show_progress=False)
 
 
 # ---------------------------------------------------------------- fusion

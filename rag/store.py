@@ -160,11 +160,7 @@ class Store:
         self.client = self._client()
         if check_model:
             self._check_model()
-        from langchain_chroma import Chroma
-
-        self.vectors = Chroma(client=self.client, collection_name="articles", embedding_function=embeddings,
-                              collection_metadata={"hnsw:space": "cosine", "embedding_model": embeddings.name})
-        self.collection = self.vectors._collection
+        self._open_vectors()
         from langchain_classic.indexes import SQLRecordManager
 
         self.records = SQLRecordManager(NAMESPACE, db_url=f"sqlite:///{self.dir / 'records.sqlite'}")
@@ -221,13 +217,14 @@ class Store:
             pass
         for table in ("files", "articles", "meta"):
             self.catalog.db.execute(f"DELETE FROM {table}")
-        from langchain_classic.indexes import SQLRecordManager
-
         keys = self.records.list_keys()
         if keys:
             self.records.delete_keys(keys)
-        self.records = SQLRecordManager(NAMESPACE, db_url=f"sqlite:///{self.dir / 'records.sqlite'}")
         self.catalog.set_meta("model", self.embeddings.name)
+        self._open_vectors()
+
+    def _open_vectors(self) -> None:
+        """The LangChain Chroma store over the "articles" collection (created, cosine, on first use)."""
         from langchain_chroma import Chroma
 
         self.vectors = Chroma(client=self.client, collection_name="articles", embedding_function=self.embeddings,
