@@ -192,13 +192,14 @@ class ExtractiveAnswerer:
             item[0] += 0.5 * float(similarity)
         return float(similarities.max())
 
-    def overlap(self, query: Query, chunks: list[Chunk]) -> float:
-        """Share of the question's words found in the best passage (a signal for refusing)."""
-        if not query.focus:
-            return 0.0
-        wanted = set(query.focus)
-        return max((len(wanted & set(content_terms(c.title + " " + c.text))) / len(wanted) for c in chunks),
-                   default=0.0)
+
+def passage_overlap(query: Query, chunks: list[Chunk]) -> float:
+    """Share of the question's words found in the best passage (a signal for refusing)."""
+    if not query.focus:
+        return 0.0
+    wanted = set(query.focus)
+    return max((len(wanted & set(content_terms(c.title + " " + c.text))) / len(wanted) for c in chunks),
+               default=0.0)
 
 
 def _similar(a: set, b: set) -> bool:
@@ -239,8 +240,7 @@ def answer_question(question: str, history: list[tuple[str, str]], filters: Filt
     answerer = chat.answerer
     answer = Answer(question=question, text="", retrieved=chunks, query=query.text,
                     answerer=getattr(answerer, "name", "extractive"))
-    extractive = ExtractiveAnswerer()
-    relevant = chunks and (chunks[0].score >= MIN_RELEVANCE or extractive.overlap(query, chunks) >= 0.75)
+    relevant = chunks and (chunks[0].score >= MIN_RELEVANCE or passage_overlap(query, chunks) >= 0.75)
     if not relevant:
         answer.refused, answer.text = True, refusal_text(query, filters, chunks)
         return answer

@@ -45,13 +45,13 @@ def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, w
             chunks = chat.search(q["question"], filters, k)
         latencies.append((time.perf_counter() - started) * 1000)
         row = {"id": q.get("id"), "question": q["question"], "results": [c.to_json(r + 1) for r, c in enumerate(chunks)]}
+        cited_bodies = []  # the body of each cited article, read once
         if answer:
             row["answer"] = answer.to_json()
             refused += answer.refused
-            for c in answer.citations:
-                quotes += 1
-                body = chat.article(c.chunk.article_id).body
-                bad_quotes += body[c.start:c.end] != c.quote
+            cited_bodies = [chat.article(c.chunk.article_id).body for c in answer.citations]
+            quotes += len(answer.citations)
+            bad_quotes += sum(body[c.start:c.end] != c.quote for c, body in zip(answer.citations, cited_bodies))
         gold = norm(q.get("answer", ""))
         if gold:
             scored += 1
@@ -59,8 +59,7 @@ def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, w
             for cutoff in hits:
                 hits[cutoff] += first is not None and first < cutoff
             mrr += 0 if first is None else 1 / (first + 1)
-            if answer and gold in norm(answer.text) and any(
-                    gold in norm(chat.article(c.chunk.article_id).body) for c in answer.citations):
+            if answer and gold in norm(answer.text) and any(gold in norm(body) for body in cited_bodies):
                 support += 1
         if sink:
             sink.write(json.dumps(row) + "\n")

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .models import Answer, Citation, IngestReport
+from .models import Answer, Citation, IngestReport, display_path
 from .settings import Settings
 
 UPLOAD_TYPES = [".txt", ".md", ".html", ".htm", ".json", ".jsonl"]
@@ -457,8 +457,6 @@ def _status_box(kind: str, text: str) -> str:
 
 
 def _shown(path) -> str:
-    from .models import display_path
-
     return display_path(str(Path(path).resolve())) + "/" if Path(path).is_dir() else display_path(str(path))
 
 
@@ -495,14 +493,8 @@ def make_card(chat, citation: Citation, context: int = 240) -> dict:
         hi = space if space >= 0 else hi
     return {"n": citation.n, "quote": citation.quote, "start": citation.start, "end": citation.end,
             "article_id": chunk.article_id, "title": chunk.title, "source": chunk.source,
-            "published": chunk.published, "url": chunk.url, "path": _card_path(chunk.path),
+            "published": chunk.published, "url": chunk.url, "path": display_path(chunk.path),
             "before": body[lo:s], "after": body[e:hi], "cut_before": lo > 0, "cut_after": hi < len(body)}
-
-
-def _card_path(path: str) -> str:
-    from .models import display_path
-
-    return display_path(path)
 
 
 def make_filters(since: str | None, until: str | None, outlet: str | None, as_of: str | None):
