@@ -249,10 +249,11 @@ def answer_question(question: str, history: list[tuple[str, str]], filters: Filt
     answer.citations, answer.dropped = verify(raw, chunks, bodies)
     if not answer.citations:
         answer.refused, answer.text = True, refusal_text(query, filters, chunks)
-        return answer
-    answer.text = compose(answer.citations, lead)
+    else:
+        answer.text = compose(answer.citations, lead)
     if answer.dropped:
-        answer.text += f"\n\n({len(answer.dropped)} quote(s) left out: not found word for word in the cited article.)"
+        answer.text += (f"\n\n({len(answer.dropped)} part(s) of the model's reply left out: "
+                        f"not found word for word in the cited articles.)")
     return answer
 
 

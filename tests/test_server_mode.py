@@ -14,13 +14,9 @@ import pytest
 from rag.retrieval import Filters
 from rag.service import NewsChat
 
+from processes import free_port
+
 CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import pytest
 
 from rag.settings import Settings
 from rag.ui import safe_name, save_uploads, serve
+
+from processes import free_port, stop, wait_http
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEED = PROJECT / "seeds" / "000_11f259bdbcec11cc.txt"
@@ -54,40 +55,12 @@ wildflower meadows along every road into Brindlecombe and to reopen the old quar
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def app_env() -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False",
                RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
     for name in ("RAG_AUTH", "RAG_HOST", "RAG_CHROMA_URL", "RAG_EMBEDDING_MODEL", "RAG_WATCH", "RAG_PORT"):
         env.pop(name, None)
     return env
-
-
-def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"the app exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except Exception:
-            time.sleep(0.25)
-    pytest.fail(f"the app did not answer at {url}:\n{log.read_text()}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
