@@ -36,7 +36,10 @@ class NewsChat:
 
     def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None) -> IngestReport:
         with self._ingest_lock:
-            return sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress)
+            report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress)
+            if report.added or report.updated or report.deleted:
+                self.lexical.ensure_fresh()  # here, rather than in the next question
+            return report
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:
         return self.retriever.search(query, filters or Filters(as_of=date.today().isoformat()), k)

@@ -193,8 +193,6 @@ class Backend:
                     bar.update(chunks_done, chunks_total, articles_done, articles_total)
 
                 report = chat.ingest(paths, on_progress=on_progress)
-                if report.added or report.updated or report.deleted:
-                    chat.lexical.ensure_fresh()  # rebuild the keyword index here, not in the next question
         except Exception as e:
             report = IngestReport(failed=[{"path": label, "error": f"sync failed: {e}"}])
         finally:

@@ -56,6 +56,33 @@ def test_lexical_index_is_saved_and_follows_new_articles(news_chat, tmp_path):
     assert "Zanzibar" in news_chat.search("Zanzibar ferry brass band", Filters(), k=1)[0].text
 
 
+def test_ingest_leaves_the_keyword_index_current_and_forgets_deleted_articles(chat, tmp_path):
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "ferry.txt").write_text("Zanzibar ferry\n\nThe new Zanzibar ferry line opened with a brass band.\n")
+    (folder / "quarry.txt").write_text("Quarry lake\n\nThe old quarry at Brindlecombe became a swimming lake.\n")
+    chat.ingest([folder])
+    saved = (chat.store.dir / "bm25" / "stamp.txt").read_text()
+    assert saved == chat.lexical.current_stamp()  # the next `rag search` loads it instead of rebuilding
+    assert chat.search("Zanzibar brass band", Filters(), k=1)[0].title == "Zanzibar ferry"
+    (folder / "ferry.txt").unlink()
+    report = chat.ingest([folder])
+    assert report.deleted == 1
+    assert chat.lexical.search("Zanzibar brass band", Filters(), 10) == []
+
+
+def test_a_question_during_a_keyword_index_rebuild_does_not_wait(news_chat):
+    import threading
+
+    news_chat.search("Damar Hamlin", Filters())
+    results = []
+    with news_chat.lexical._lock:  # another thread is rebuilding the keyword index
+        asker = threading.Thread(target=lambda: results.append(news_chat.search("Damar Hamlin", Filters())))
+        asker.start()
+        asker.join(timeout=30)
+        assert results and results[0][0].article_id.startswith("hamlin")
+
+
 def test_results_carry_offsets_into_the_stored_body(news_chat):
     for chunk in news_chat.search("negative Covid test China travelers", Filters(), k=5):
         assert news_chat.article(chunk.article_id).body[chunk.start:chunk.end] == chunk.text
