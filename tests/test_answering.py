@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import standalone_query
+from rag.answering import ExtractiveAnswerer, standalone_query
 from rag.llm import LLMAnswerer
+from rag.models import Chunk
 from rag.retrieval import Filters
 
 SOLDIERS = "What did Lukashenko say about sending soldiers?"
@@ -64,3 +65,13 @@ def test_invented_quotes_from_a_model_are_never_shown(seeded_chat):
     assert "10,000" not in answer.text and "resigned" not in answer.text
     assert len(answer.dropped) == 2 and "left out" in answer.text
     assert_quotes_verbatim(seeded_chat, answer)
+
+
+def test_of_two_passages_saying_the_same_the_quote_comes_from_this_weeks_article(chat):
+    said = "Damar Hamlin was cleared to return to practice with the Buffalo Bills on Tuesday."
+    older = Chunk(text=said, start=0, end=len(said), article_id="older", published="2022-04-20")
+    recent = Chunk(text=said, start=0, end=len(said), article_id="recent", published="2023-04-20")
+    question = "Who was cleared to return to practice this week?"
+    _, quotes = ExtractiveAnswerer(chat.embeddings).propose(
+        standalone_query(question, [], as_of="2023-04-21"), [older, recent])
+    assert [q.n for q in quotes] == [2]  # the syndicated copy from a year earlier is not quoted
