@@ -33,8 +33,8 @@ MIN_RELEVANCE = 0.30  # cosine similarity of the best passage; below it (and wit
 MIN_SENTENCE_SIMILARITY = 0.42
 
 # A question about the news wants the latest reporting: of two sentences that match equally, the one
-# from the article nearer the as-of date wins, gently (the prior is 0.37 a year away). Checked on three
-# question sets (README "Answers"): 0.2 over a year beat 0.1 over 30 days on each, by 0 to 2 questions.
+# from the article nearer the as-of date wins, gently (the prior is 0.37 a year away). Checked on
+# three question sets (README "Held-out questions"): 0.2 over a year beat 0.1 over 30 days on each.
 RECENCY_WEIGHT = 0.2
 RECENCY_SCALE_DAYS = 365
 
