@@ -16,6 +16,9 @@ _QUOTE_CHARS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u20
                               "\u00a0": " ", "\u2013": "-", "\u2014": "-"})
 
 
+UNQUOTED = -1  # RawCitation.n of a model's reply that quotes no passage at all (shown only as dropped)
+
+
 @dataclass
 class RawCitation:
     """A quote as proposed by an answerer: n is the 1-based number of the retrieved passage it cites."""
@@ -77,7 +80,7 @@ def verify(raw: list[RawCitation], retrieved: list[Chunk], bodies: dict[str, str
     citations: list[Citation] = []
     dropped: list[str] = []
     for item in raw:
-        if item.n == 0:
+        if item.n == UNQUOTED:
             dropped.append(f"a reply that quotes no passage: \"{item.quote[:60]}\"")
             continue
         if not 1 <= item.n <= len(retrieved):

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .citations import RawCitation
+from .citations import UNQUOTED, RawCitation
 from .models import Chunk
 
 if TYPE_CHECKING:
@@ -43,8 +43,9 @@ def make_chat_model(settings: Settings):
         if kind == "openai":
             from langchain_openai import ChatOpenAI
 
-            # ChatOpenAI sends the cap as `max_completion_tokens`, which servers such as llama.cpp's
-            # ignore; they read the older `max_tokens`, so other servers get that as well.
+            # ChatOpenAI sends the cap as `max_completion_tokens`, which some compatible servers
+            # (llama-cpp-python's, for one) ignore; they read the older `max_tokens`, so a server at
+            # RAG_LLM_BASE_URL gets both. OpenAI itself (no base URL) gets only the new one.
             other_server = {"extra_body": {"max_tokens": cap}} if settings.llm_base_url else {}
             return ChatOpenAI(model=settings.llm_model or "gpt-4o-mini", base_url=settings.llm_base_url or None,
                               api_key=settings.llm_api_key, temperature=0, max_tokens=cap,
@@ -100,5 +101,5 @@ class LLMAnswerer:
         if not quotes and text.strip() and "NOT COVERED" not in text:
             # A reply in the model's own words: passed on without a passage number, so it is
             # dropped by the check and the user is told, instead of a silent refusal.
-            return "", [RawCitation(n=0, quote=text.strip())]
+            return "", [RawCitation(n=UNQUOTED, quote=text.strip())]
         return "", quotes

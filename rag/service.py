@@ -36,7 +36,11 @@ class NewsChat:
 
     def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None) -> IngestReport:
         with self._ingest_lock:
-            report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress)
+            self.lexical.hold = True  # questions meanwhile use the keyword index as it was
+            try:
+                report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress)
+            finally:
+                self.lexical.hold = False
             if report.added or report.updated or report.deleted:
                 self.lexical.ensure_fresh()  # here, rather than in the next question
             return report

@@ -71,16 +71,34 @@ def test_ingest_leaves_the_keyword_index_current_and_forgets_deleted_articles(ch
     assert chat.lexical.search("Zanzibar brass band", Filters(), 10) == []
 
 
-def test_a_question_during_a_keyword_index_rebuild_does_not_wait(news_chat):
+def test_a_question_during_a_keyword_index_rebuild_uses_the_previous_index(news_chat, tmp_path, monkeypatch):
     import threading
 
-    news_chat.search("Damar Hamlin", Filters())
-    results = []
-    with news_chat.lexical._lock:  # another thread is rebuilding the keyword index
-        asker = threading.Thread(target=lambda: results.append(news_chat.search("Damar Hamlin", Filters())))
-        asker.start()
-        asker.join(timeout=30)
-        assert results and results[0][0].article_id.startswith("hamlin")
+    import bm25s
+
+    before = news_chat.lexical.search("Damar Hamlin", Filters(), 10)
+    assert before
+    indexing, release = threading.Event(), threading.Event()
+    original_index = bm25s.BM25.index
+
+    def slow_index(self, *args, **kwargs):  # hold the rebuild midway until the question was answered
+        indexing.set()
+        release.wait(30)
+        return original_index(self, *args, **kwargs)
+
+    monkeypatch.setattr(bm25s.BM25, "index", slow_index)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Zanzibar ferry\n\nThe new Zanzibar ferry line opened with a brass band.\n", encoding="utf-8")
+    ingest = threading.Thread(target=news_chat.ingest, args=([extra],))
+    ingest.start()
+    try:
+        assert indexing.wait(60)
+        assert news_chat.lexical.search("Damar Hamlin", Filters(), 10) == before
+        assert news_chat.lexical.search("Zanzibar brass band", Filters(), 10) == []  # not in the old index
+    finally:
+        release.set()
+        ingest.join(60)
+    assert news_chat.lexical.search("Zanzibar brass band", Filters(), 10)
 
 
 def test_results_carry_offsets_into_the_stored_body(news_chat):
