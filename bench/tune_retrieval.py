@@ -34,14 +34,10 @@ def main() -> None:
     chat = NewsChat(Settings(store_dir=Path(args.store)))
     retriever = chat.retriever
     questions = [json.loads(line) for line in open(Path(args.split) / "questions.jsonl", encoding="utf-8")]
-    depth = RetrievalWeights().candidates
     rows = []
     for q in questions:
         filters = Filters(as_of=q["date"])
-        vector = chat.embeddings.embed_query(q["question"])
-        dense = [i for i, _ in retriever._dense(vector, filters, depth)]
-        lexical = [i for i, _ in chat.lexical.search(q["question"], filters, depth)]
-        metas = retriever._fetch(list(dict.fromkeys(dense + lexical)))
+        _, dense, lexical, metas = retriever.candidates(q["question"], filters)
         gold = norm(q["answer"])
         days = {i: int(m.get("day", 0)) for i, (m, _) in metas.items()}
         has_gold = {i for i, (m, stored) in metas.items() if gold in norm(chunk_from_metadata(m, stored).text)}

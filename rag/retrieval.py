@@ -135,6 +135,23 @@ class _Snapshot:
             keep &= np.asarray([s == filters.source for s in self.sources])
         return None if keep.all() else keep.astype(np.float32)
 
+    def passes(self, mask: np.ndarray | None):
+        """A predicate chunk id -> in this index and let through by `mask` (None: every chunk)."""
+        if mask is None:
+            return lambda chunk_id: chunk_id in self.position
+        return lambda chunk_id: chunk_id in self.position and mask[self.position[chunk_id]] > 0
+
+    def search(self, query: str, mask: np.ndarray | None, n: int) -> list[tuple[str, float]]:
+        """The n best BM25 matches among the chunks `mask` lets through, with their scores."""
+        if self.bm25 is None or (mask is not None and not mask.any()):
+            return []
+        tokens = tokenize([query])
+        if not tokens.vocab:
+            return []
+        n = min(n, len(self.ids))
+        docs, scores = self.bm25.retrieve(tokens, k=n, show_progress=False, weight_mask=mask, n_threads=1)
+        return [(self.ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0]) if s > 0]
+
 
 class LexicalIndex:
     """A bm25s index over every stored chunk, saved beside the store and rebuilt only after it changed.
@@ -203,27 +220,9 @@ class LexicalIndex:
         (self.dir / "stamp.txt").write_text(stamp)
         return _Snapshot.of(stamp, bm25, ids, days, sources)
 
-    def filter(self, filters: Filters):
-        """A predicate chunk id -> passes the filters (by this index's record of each chunk)."""
-        snap = self.ensure_fresh(wait=False)
-        mask = snap.mask(filters)
-        if mask is None:
-            return lambda chunk_id: chunk_id in snap.position
-        return lambda chunk_id: chunk_id in snap.position and mask[snap.position[chunk_id]] > 0
-
     def search(self, query: str, filters: Filters, n: int) -> list[tuple[str, float]]:
         snap = self.ensure_fresh(wait=False)
-        if snap.bm25 is None:
-            return []
-        mask = snap.mask(filters)
-        if mask is not None and not mask.any():
-            return []
-        tokens = tokenize([query])
-        if not tokens.vocab:
-            return []
-        n = min(n, len(snap.ids))
-        docs, scores = snap.bm25.retrieve(tokens, k=n, show_progress=False, weight_mask=mask, n_threads=1)
-        return [(snap.ids[int(i)], float(s)) for i, s in zip(docs[0], scores[0]) if s > 0]
+        return snap.search(query, snap.mask(filters), n)
 
 
 @functools.cache
@@ -325,20 +324,29 @@ class HybridRetriever(BaseRetriever):
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:
         filters = filters or self.filters
-        vector = self.store.embeddings.embed_query(query)
-        dense = [i for i, _ in self._dense(vector, filters, self.weights.candidates)]
-        lexical = [i for i, _ in self.lexical.search(query, filters, self.weights.candidates)]
-        if not dense and not lexical:
+        vector, dense, lexical, metas = self.candidates(query, filters)
+        if not metas:
             return []
-        metas = self._fetch(list(dict.fromkeys(dense + lexical)))
         days = {i: int(meta.get("day", 0)) for i, (meta, _) in metas.items()}
         scores = fuse(dense, lexical, days, query, filters, self.weights)
         best = sorted(metas, key=lambda i: scores[i], reverse=True)[: k or self.k]
         similarity = self._similarities(vector, best)
         return [chunk_from_metadata(metas[i][0], metas[i][1], score=similarity[i]) for i in best]
 
-    def _dense(self, vector: list[float], filters: Filters, n: int) -> list[tuple[str, float]]:
-        """The n nearest chunks that pass the filters.
+    def candidates(self, query: str, filters: Filters):
+        """What fusion works on: the query vector, the dense and the BM25 ranked ids (`candidates`
+        of each), and the stored metadata and text of every one of them."""
+        n = self.weights.candidates
+        snap = self.lexical.ensure_fresh(wait=False)  # one keyword index for the whole question
+        mask = snap.mask(filters)
+        vector = self.store.embeddings.embed_query(query)
+        dense = [i for i, _ in self._dense(vector, filters, n, snap.passes(mask))]
+        lexical = [i for i, _ in snap.search(query, mask, n)]
+        metas = self._fetch(list(dict.fromkeys(dense + lexical))) if dense or lexical else {}
+        return vector, dense, lexical, metas
+
+    def _dense(self, vector: list[float], filters: Filters, n: int, passes) -> list[tuple[str, float]]:
+        """The n nearest chunks that pass the filters (`passes`: the same check, from the keyword index).
 
         A filtered Chroma query costs about 100 ms at 15,000 chunks (Chroma resolves the `where`
         in SQLite first) against 2 ms unfiltered. So the unfiltered neighbours are fetched 4n deep
@@ -349,12 +357,10 @@ class HybridRetriever(BaseRetriever):
             return []
         where = chroma_where(filters)
         if where is not None:
-            passes = self.lexical.filter(filters)
-            if passes is not None:
-                nearest = self._query(vector, min(4 * n, count), None)
-                kept = [(i, s) for i, s in nearest if passes(i)]
-                if len(kept) >= n or len(nearest) == count:
-                    return kept[:n]
+            nearest = self._query(vector, min(4 * n, count), None)
+            kept = [(i, s) for i, s in nearest if passes(i)]
+            if len(kept) >= n or len(nearest) == count:
+                return kept[:n]
         return self._query(vector, min(n, count), where)
 
     def _query(self, vector: list[float], n: int, where: dict | None) -> list[tuple[str, float]]:
