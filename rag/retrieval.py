@@ -136,10 +136,12 @@ class _Snapshot:
         return None if keep.all() else keep.astype(np.float32)
 
     def passes(self, mask: np.ndarray | None):
-        """A predicate chunk id -> in this index and let through by `mask` (None: every chunk)."""
-        if mask is None:
-            return lambda chunk_id: chunk_id in self.position
-        return lambda chunk_id: chunk_id in self.position and mask[self.position[chunk_id]] > 0
+        """A check chunk id -> let through by `mask` (None: every chunk), or None for a chunk this index
+        has not seen (written after it was built, as while an ingest runs): it cannot tell."""
+        def check(chunk_id: str) -> bool | None:
+            at = self.position.get(chunk_id)
+            return None if at is None else mask is None or bool(mask[at] > 0)
+        return check
 
     def search(self, query: str, mask: np.ndarray | None, n: int) -> list[tuple[str, float]]:
         """The n best BM25 matches among the chunks `mask` lets through, with their scores."""
@@ -351,16 +353,19 @@ class HybridRetriever(BaseRetriever):
         A filtered Chroma query costs about 100 ms at 15,000 chunks (Chroma resolves the `where`
         in SQLite first) against 2 ms unfiltered. So the unfiltered neighbours are fetched 4n deep
         and checked against the filters; when at least n pass, they are exactly the filtered top n.
-        Otherwise the filtered query runs in the store."""
+        Otherwise, or when the keyword index does not know some neighbour yet, the filtered query
+        runs in the store."""
         count = self.store.collection.count()
         if not count:
             return []
         where = chroma_where(filters)
         if where is not None:
             nearest = self._query(vector, min(4 * n, count), None)
-            kept = [(i, s) for i, s in nearest if passes(i)]
-            if len(kept) >= n or len(nearest) == count:
-                return kept[:n]
+            verdicts = [passes(i) for i, _ in nearest]
+            if None not in verdicts:
+                kept = [hit for hit, ok in zip(nearest, verdicts) if ok]
+                if len(kept) >= n or len(nearest) == count:
+                    return kept[:n]
         return self._query(vector, min(n, count), where)
 
     def _query(self, vector: list[float], n: int, where: dict | None) -> list[tuple[str, float]]:

@@ -101,6 +101,18 @@ def test_a_question_during_a_keyword_index_rebuild_uses_the_previous_index(news_
     assert news_chat.lexical.search("Zanzibar brass band", Filters(), 10)
 
 
+def test_while_an_ingest_runs_its_new_chunks_are_already_found_by_meaning(news_chat, tmp_path):
+    from rag.indexing import sync
+
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Zanzibar ferry\n\nThe new Zanzibar ferry line opened with a brass band.\n", encoding="utf-8")
+    news_chat.lexical.hold = True  # an ingest is running: the keyword index stays as it was
+    sync(news_chat.store, [extra], news_chat.settings)  # its chunks are in the vector store already
+    found = news_chat.search("Zanzibar ferry brass band", Filters(as_of="2026-01-01"), k=1)
+    assert found and found[0].title == "Zanzibar ferry"
+    assert news_chat.lexical.search("Zanzibar brass band", Filters(), 10) == []  # BM25 catches up later
+
+
 def test_results_carry_offsets_into_the_stored_body(news_chat):
     for chunk in news_chat.search("negative Covid test China travelers", Filters(), k=5):
         assert news_chat.article(chunk.article_id).body[chunk.start:chunk.end] == chunk.text
