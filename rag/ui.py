@@ -692,7 +692,7 @@ def build_ui(backend: Backend):
                 text = f"Embedding {p.chunks_done}/{p.chunks_total} chunks ({p.articles_done}/{p.articles_total} articles)…"
             else:
                 text = "Reading files…"
-            yield f"<div class='status status-busy'>{esc(text)}</div>"
+            yield _status_box("busy", text)
         if "error" in box:
             yield _status_box("error", box["error"])
             return
