@@ -25,7 +25,7 @@ from rag.articles import read_file  # noqa: E402
 from rag.chunking import chunk_article, embedding_text, make_splitter  # noqa: E402
 from rag.evaluation import norm  # noqa: E402
 from rag.retrieval import tokenize  # noqa: E402
-from rag.store import date_number  # noqa: E402
+from rag.dates import day_number  # noqa: E402
 
 SIZES = [(500, 75), (750, 110), (1000, 150), (1000, 0), (1250, 190), (1500, 225)]
 
@@ -44,12 +44,12 @@ def main() -> None:
         chunks = [c for a in articles for c in chunk_article(a, splitter)]
         index = bm25s.BM25()
         index.index(tokenize([embedding_text(c) for c in chunks]), show_progress=False)
-        days = np.asarray([date_number(c.published) for c in chunks])
+        days = np.asarray([day_number(c.published) for c in chunks])
         texts = [norm(c.text) for c in chunks]
         hits = {1: 0, 4: 0, 10: 0}
         mrr = 0.0
         for q in questions:
-            mask = (days <= date_number(q["date"])).astype(np.float32)
+            mask = (days <= day_number(q["date"])).astype(np.float32)
             found, _ = index.retrieve(tokenize([q["question"]]), k=10, weight_mask=mask, show_progress=False)
             gold = norm(q["answer"])
             first = next((r for r, i in enumerate(found[0]) if gold in texts[int(i)]), None)

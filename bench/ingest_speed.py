@@ -1,11 +1,12 @@
-"""Ingest speed on a RealTimeQA-RAG split, side by side with bare SentenceTransformer.encode.
+"""Ingest speed on a RealTimeQA-RAG split, side by side with bare fp32 SentenceTransformer.encode.
 
 usage: python bench/ingest_speed.py [--split ../shared/bench/rtqa-2023-s150] [--limit N] [--store DIR]
 
-Prints: bare encode chunks/s, pipeline chunks/s and their ratio (first N articles, a new store);
-then, on --store (default: that new store; give a store already holding the whole split to measure
-at full size): re-ingest of the unchanged corpus, adding one new article, warm search latency
-p50/p95; peak memory (RSS).
+Prints, on the same chunks in one run: bare encode with the published fp32 weights, bare encode
+with the default variant (int8 on a CPU), and the whole ingest pipeline (a new store, default
+variant) with its ratio to bare fp32; then, on --store (default: that new store; give a store already
+holding the whole split to measure at full size): re-ingest of the unchanged corpus, adding one new
+article, warm search and ask latency p50/p95; peak memory (RSS).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -26,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.articles import read_file  # noqa: E402
 from rag.chunking import chunk_article, embedding_text, make_splitter  # noqa: E402
-from rag.retrieval import Filters  # noqa: E402
+from rag.embeddings import Variant, load_model  # noqa: E402
+from rag.evaluation import percentile  # noqa: E402
+from rag.models import Filters  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -47,19 +49,23 @@ def main() -> None:
     articles = read_file(corpus, max_jsonl_mb=1024).articles
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
     texts = [embedding_text(c) for a in articles for c in chunk_article(a, splitter)]
-    model = chat.embeddings.model
-    model.encode(texts[:32], batch_size=chat.embeddings.batch_size)  # warm up
-    started = time.perf_counter()
-    model.encode(texts, batch_size=chat.embeddings.batch_size, normalize_embeddings=True)
-    bare = len(texts) / (time.perf_counter() - started)
     print(f"articles {len(articles)}, chunks {len(texts)}")
-    print(f"bare encode: {bare:.1f} chunks/s")
+    rates = {}
+    for variant in ("fp32", str(chat.embeddings.variant)):
+        model = load_model(chat.embeddings.path, Variant.parse(variant), "cpu")
+        model.encode(texts[:32], batch_size=chat.embeddings.batch_size)  # warm up
+        started = time.perf_counter()
+        model.encode(texts, batch_size=chat.embeddings.batch_size, normalize_embeddings=True)
+        rates[variant] = len(texts) / (time.perf_counter() - started)
+        print(f"bare encode, {variant}: {rates[variant]:.1f} chunks/s")
+    bare = rates["fp32"]
 
     started = time.perf_counter()
     report = chat.ingest([corpus])
     seconds = time.perf_counter() - started
     print(f"pipeline ingest: {report.chunks_embedded / seconds:.1f} chunks/s ({seconds:.0f} s), "
-          f"{100 * report.chunks_embedded / seconds / bare:.0f}% of bare encode")
+          f"{report.chunks_embedded / seconds / bare:.2f}x bare fp32 encode "
+          f"(variant {chat.embeddings.variant})")
 
     if args.store:  # the rest on the full-size store, with the split's own corpus file
         chat = NewsChat(Settings(store_dir=Path(args.store)))
@@ -87,9 +93,15 @@ def main() -> None:
         started = time.perf_counter()
         chat.search(q["question"], Filters(as_of=q["date"]))
         latencies.append(1000 * (time.perf_counter() - started))
-    latencies.sort()
-    print(f"search warm: p50 {statistics.median(latencies):.0f} ms, "
-          f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.0f} ms over {len(latencies)} queries")
+    print(f"search warm: p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms "
+          f"over {len(latencies)} queries")
+    latencies = []
+    for q in questions:
+        started = time.perf_counter()
+        chat.ask(q["question"], filters=Filters(as_of=q["date"]))
+        latencies.append(1000 * (time.perf_counter() - started))
+    print(f"ask warm: p50 {percentile(latencies, 50):.0f} ms, p95 {percentile(latencies, 95):.0f} ms "
+          f"over {len(latencies)} questions")
     new.unlink()
     chat.ingest([inbox])  # the folder is empty now: the new article leaves the store again
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

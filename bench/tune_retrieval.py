@@ -20,7 +20,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.evaluation import norm  # noqa: E402
-from rag.retrieval import Filters, RetrievalWeights, fuse  # noqa: E402
+from rag.models import Filters  # noqa: E402
+from rag.retrieval import RetrievalWeights, fuse  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import chunk_from_metadata  # noqa: E402

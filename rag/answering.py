@@ -1,70 +1,30 @@
-"""Turning retrieved passages into an answer made of verified quotes.
+"""Turning retrieved passages into an answer made of quotes.
 
-The default answerer needs no language model: it picks the sentences of the retrieved passages
-that best match the question. Optional answerers ask a chat model (Ollama, an OpenAI-compatible
-server, or a local GGUF file) for quotes with passage numbers. Either way every quote goes through
-`citations.verify` before it is shown.
+The default answerer needs no language model: the learned sentence ranker (`ranker.py`) orders the
+sentences of the retrieved passages by their probability of containing the answer, and the answer
+quotes the best ones, led by a real sentence (never a headline, caption or fragment). When even the
+best quotes are unlikely to answer, the reply says the articles do not answer it and offers the
+nearest sentences as related reading instead. Optional answerers ask a chat model (`llm.py`).
+Either way every quote goes through `citations.verify` before it is shown.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-import numpy as np
-
-from .citations import RawCitation, verify
-from .models import Answer, Chunk
-from .retrieval import english_stemmer, time_prior, time_window
-from .store import date_number
-
-if TYPE_CHECKING:
-    from .retrieval import Filters
-    from .service import NewsChat
-    from .settings import Settings
-
-MAX_QUOTES = 4
-MIN_RELEVANCE = 0.30  # cosine similarity of the best passage; below it (and with few shared words) we refuse
-# The closest sentence must be at least this near the question. On the rtqa-2023-s150 questions (all
-# answerable) the lowest was 0.45; off-topic questions over that store scored 0.38-0.40, over the seed < 0.35.
-MIN_SENTENCE_SIMILARITY = 0.42
-
-# A question about the news wants the latest reporting: of two sentences that match equally, the one
-# from the article nearer the as-of date wins, gently (the prior is 0.37 a year away). Checked on
-# three question sets (README "Held-out questions"): 0.2 over a year beat 0.1 over 30 days on each.
-RECENCY_WEIGHT = 0.2
-RECENCY_SCALE_DAYS = 365
-
-_STOPWORDS = set("""a about above after again against all am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had has have having
-he her here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
-now of off on once only or other our ours ourselves out over own same she should so some such than that the their
-theirs them themselves then there these they this those through to too under until up very was we were what when
-where which while who whom why will with would you your yours yourself yourselves said say says tell told week
-weeks year years month months day days today yesterday according also new one two three first last many much
-its it's did does""".split())
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
-_FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|so|then|what about|how about|and what|why|what else|more)\b", re.I)
-_ASKS_AMOUNT = re.compile(r"\bhow (many|much|long|old)\b|\bwhat (year|percentage|age)\b", re.I)
-_PRONOUNS = re.compile(r"\b(he|she|they|it|his|her|their|them|that|this|those|these|there|him)\b", re.I)
-
-
-# ---------------------------------------------------------------- words
-
-def stem(word: str) -> str:
-    return english_stemmer().stemWord(word)
-
-
-def content_terms(text: str) -> list[str]:
-    """Stemmed words of `text` that carry meaning (no stop words)."""
-    words = [w.lower().replace("’", "'").removesuffix("'s") for w in _WORD.findall(text)]
-    return [stem(w) for w in words if w not in _STOPWORDS and len(w) > 1]
-
+from .citations import RawCitation
+from .models import Chunk, Citation, Filters
+from .ranker import Candidate, Ranking, RankerWeights, SentenceRanker, question_view
+from .text import QUESTION_STOPWORDS, content_terms, words
 
 # ---------------------------------------------------------------- follow-up questions
+
+_FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|so|then|what about|how about|and what|why|what else|more)\b", re.I)
+_PRONOUNS = re.compile(r"\b(he|she|they|it|his|her|their|them|that|this|those|these|there|him)\b", re.I)
+_NAME = re.compile(r"\b[A-Z][\w'’\-]*")
+
 
 @dataclass
 class Query:
@@ -86,7 +46,7 @@ def standalone_query(question: str, history: list[tuple[str, str]], as_of: str =
     if not previous or not _is_follow_up(question, focus):
         return Query(question, focus, [], as_of)
     earlier = previous[-1]
-    carried = [w for w in _WORD.findall(earlier) if w.lower() not in _STOPWORDS and len(w) > 1]
+    carried = [w for w in re.findall(r"[\w'’\-]+", earlier) if w.lower() not in QUESTION_STOPWORDS and len(w) > 1]
     carried_terms = [t for t in content_terms(earlier) if t not in focus]
     return Query(f"{question} ({' '.join(carried)})", focus, carried_terms, as_of)
 
@@ -95,186 +55,103 @@ def _is_follow_up(question: str, focus: list[str]) -> bool:
     """Opens like a follow-up, or leans on a pronoun or is very short without naming anyone new."""
     if _FOLLOW_UP_START.match(question):
         return True
-    names_someone = any(w[0].isupper() for w in _WORD.findall(question)[1:])
+    names_someone = bool(_NAME.findall(question.strip()[1:]))
     return not names_someone and bool(_PRONOUNS.search(question) or len(focus) <= 2)
 
 
-# ---------------------------------------------------------------- sentences
-
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])|\n\s*\n")
-
+# ---------------------------------------------------------------- what an answerer proposes
 
 @dataclass
-class Sentence:
-    text: str
-    start: int  # offset in the article body
-    passage: int  # 1-based index of the retrieved passage
+class Proposal:
+    """An answerer's quotes (checked by `citations.verify` before anything is shown)."""
 
+    quotes: list[RawCitation]
+    confidence: float | None = None  # probability that the quotes contain the answer; None: unknown
+    related: list[RawCitation] = field(default_factory=list)  # offered when not confident enough
+    lead: str = ""
 
-def sentences_of(chunk: Chunk, passage: int) -> list[Sentence]:
-    """The chunk's sentences with their offsets in the article body (short ones joined to the next)."""
-    out: list[Sentence] = []
-    pos = 0
-    pieces = []
-    for m in _SENTENCE_END.finditer(chunk.text):
-        pieces.append((pos, m.start()))
-        pos = m.end()
-    pieces.append((pos, len(chunk.text)))
-    pending_start = None
-    for start, end in pieces:
-        if pending_start is not None:
-            start = pending_start
-        text = chunk.text[start:end].strip()
-        if len(text) < 40 and (start, end) != pieces[-1]:
-            pending_start = start
-            continue
-        pending_start = None
-        if text:
-            lead = len(chunk.text[start:end]) - len(chunk.text[start:end].lstrip())
-            out.append(Sentence(text=text, start=chunk.start + start + lead, passage=passage))
-    return out
-
-
-# ---------------------------------------------------------------- the extractive answerer
 
 class ExtractiveAnswerer:
-    """Quotes the retrieved sentences that best answer the question.
-
-    A sentence scores by the question words it shares (rarer words count more), its meaning's
-    closeness to the question (the embedding model, on the most promising sentences only), names
-    it adds that the question does not have, a number when the question asks how many, the rank
-    of its passage, and how near its article's date is to the as-of date (or to "this week").
-    The weights were chosen on the rtqa-2023-s150 dev questions and checked on held-out ones (README).
-    """
+    """Quotes the retrieved sentences the learned ranker finds most likely to contain the answer."""
 
     name = "extractive"
-    candidates = 12  # sentences embedded per question: enough to reorder the best ones
-    embedded_chars = 150  # a long sentence is judged by its start: padding a batch to it is slow
 
-    def __init__(self, embeddings=None):
-        self.embeddings = embeddings
+    def __init__(self, embeddings=None, weights: RankerWeights | None = None):
+        self.weights = weights or RankerWeights.load()
+        self.ranker = SentenceRanker(self.weights, embeddings)
 
-    def propose(self, query: Query, chunks: list[Chunk]) -> tuple[str, list[RawCitation]]:
-        sentences = [s for i, c in enumerate(chunks, 1) for s in sentences_of(c, i)]
-        if not sentences:
-            return "", []
-        sentence_terms = [set(content_terms(s.text)) for s in sentences]
-        df = Counter(t for terms in sentence_terms for t in terms)
-        n = len(sentences)
-
-        def weight(term: str) -> float:
-            return math.log(1 + n / (1 + df[term]))
-
-        wanted = {t: weight(t) for t in query.focus} | {t: 0.3 * weight(t) for t in query.context}
-        total = sum(wanted.values()) or 1.0
-        question_words = {w.lower() for w in _WORD.findall(query.text)}
-        asks_amount = bool(_ASKS_AMOUNT.search(query.text))
-        recency = passage_recency(query, chunks)
-        scored = []
-        for s, terms in zip(sentences, sentence_terms):
-            overlap = sum(w for t, w in wanted.items() if t in terms) / total
-            names = [w for w in _WORD.findall(s.text)[1:] if w[0].isupper() and w.lower() not in question_words]
-            score = (overlap + 0.3 / math.sqrt(s.passage) + 0.2 * min(len(names), 3) / 3
-                     + (0.1 if asks_amount and re.search(r"\d", s.text) else 0.0)
-                     + RECENCY_WEIGHT * recency[s.passage - 1])
-            scored.append([score, s, terms])
-        scored.sort(key=lambda x: x[0], reverse=True)
-        closest = self._add_similarity(query, scored[: self.candidates])
-        if closest < MIN_SENTENCE_SIMILARITY:
-            return "", []  # no sentence is about the question: the caller refuses
-        scored.sort(key=lambda x: x[0], reverse=True)
-        chosen: list[tuple[Sentence, set]] = []
-        for _, s, terms in scored:
-            if any(_similar(terms, other) for _, other in chosen):
-                continue  # a syndicated copy of a sentence already chosen
-            chosen.append((s, terms))
-            if len(chosen) == MAX_QUOTES:
-                break
-        return "", [RawCitation(n=s.passage, quote=s.text) for s, _ in chosen]
-
-    def _add_similarity(self, query: Query, top: list[list]) -> float:
-        """Add each sentence's closeness to the question to its score; returns the closest one's."""
-        if self.embeddings is None or not top:
-            return 1.0
-        texts = [query.text] + [s.text[: self.embedded_chars] for _, s, _ in top]
-        vectors = np.asarray(self.embeddings.embed_queries(texts))
-        similarities = vectors[1:] @ vectors[0]
-        for item, similarity in zip(top, similarities):
-            item[0] += 0.5 * float(similarity)
-        return float(similarities.max())
+    def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str],
+                idf: Callable[[str], float] | None = None) -> Proposal:
+        ranking = self.ranker.rank(question_view(query, idf), chunks, bodies)
+        chosen = choose_quotes(ranking, self.weights.max_quotes, self.weights.relative)
+        quotes = [RawCitation(n=c.passage, quote=c.span.text, at=c.span.start) for c in chosen]
+        if not quotes or ranking.answerable < self.weights.threshold:
+            return Proposal([], ranking.answerable, related=quotes[:3])
+        return Proposal(quotes, ranking.answerable)
 
 
-def passage_recency(query: Query, chunks: list[Chunk]) -> list[float]:
-    """For each passage, the retriever's time prior in [0, 1]: 1 inside the question's time window
-    ("this week"), falling off with distance from it or from the as-of date."""
-    as_of_day, window = date_number(query.as_of), time_window(query.text, query.as_of)
-    return [time_prior(date_number(c.published), as_of_day, window, RECENCY_SCALE_DAYS) for c in chunks]
+def choose_quotes(ranking: Ranking, max_quotes: int, relative: float) -> list[Candidate]:
+    """The quotes of an answer, best first: the most likely real sentence leads (a headline,
+    intertitle, caption or fragment never does), then any others at least `relative` times as
+    likely as it, leaving out copies of a quote already chosen (syndicated passages)."""
+    pairs = list(zip(ranking.candidates, ranking.probabilities))
+    leads = [pair for pair in pairs if pair[0].span.shape == "sentence"]
+    if not leads:
+        return []
+    lead, lead_p = leads[0]
+    chosen = [lead]
+    for cand, p in pairs:
+        if len(chosen) == max_quotes or p < relative * lead_p:
+            break
+        if cand is lead or any(_same_words(cand, other) for other in chosen):
+            continue
+        chosen.append(cand)
+    return chosen
 
 
-def passage_overlap(query: Query, chunks: list[Chunk]) -> float:
-    """Share of the question's words found in the best passage (a signal for refusing)."""
-    if not query.focus:
-        return 0.0
-    wanted = set(query.focus)
-    return max((len(wanted & set(content_terms(c.title + " " + c.text))) / len(wanted) for c in chunks),
-               default=0.0)
+def _same_words(a: Candidate, b: Candidate) -> bool:
+    x, y = set(a.terms), set(b.terms)
+    return bool(x and y) and len(x & y) / len(x | y) > 0.6
 
 
-def _similar(a: set, b: set) -> bool:
-    return bool(a and b) and len(a & b) / len(a | b) > 0.6
+# ---------------------------------------------------------------- the answer's text
+
+_QUOTE_MARKS = "\"“”‘’'«»„"
 
 
-# ---------------------------------------------------------------- wiring
-
-def make_answerer(settings: Settings, embeddings=None):
-    kind = (settings.answerer or "extractive").lower()
-    if kind == "extractive":
-        return ExtractiveAnswerer(embeddings)
-    from .llm import LLMAnswerer, make_chat_model
-
-    return LLMAnswerer(make_chat_model(settings), name=kind)
-
-
-def compose(citations, lead: str = "") -> str:
-    """The answer text: the quotes, most relevant first, each followed by its citation number."""
+def compose(citations: list[Citation], lead: str = "") -> str:
+    """The answer text: the quotes, most relevant first, each followed by its citation number. A quote
+    that opens or closes with quotation marks of its own is not wrapped in more."""
     parts = [lead.strip()] if lead.strip() else []
-    parts += [f"“{' '.join(c.quote.split())}” [{c.n}]" for c in citations]
+    for c in citations:
+        text = " ".join(c.quote.split())
+        quoted = text[0] in _QUOTE_MARKS or text[-1] in _QUOTE_MARKS
+        parts.append(f"{text if quoted else f'“{text}”'} [{c.n}]")
     return "\n\n".join(parts)
 
 
-def refusal_text(query: Query, filters: Filters, chunks: list[Chunk]) -> str:
-    searched = f"The articles do not cover this. I searched for “{query.text}” ({filters.describe()})"
+def searched(query: Query, filters: Filters) -> str:
+    return f"I searched for “{query.text}” ({filters.describe()})"
+
+
+def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence: float | None = None) -> str:
+    """Why there is no answer: nothing within the filters, or nothing that answers."""
     if not chunks:
-        return f"{searched} and found no article within those filters. Try widening the date or outlet filters."
-    looked_at = ", ".join(dict.fromkeys(f"“{c.title}”" for c in chunks[:3]))
-    return (f"{searched}; the closest passages were from {looked_at}, and none of them answers the question. "
-            f"Try other words, or widen the date or outlet filters.")
+        return (f"The articles do not cover this. {searched(query, filters)} and found no article within "
+                f"those filters. Try widening the date or outlet filters.")
+    sure = f" (confidence {confidence:.0%})" if confidence is not None else ""
+    return (f"The articles do not answer this{sure}. {searched(query, filters)}; the nearest passages are "
+            f"listed as related reading, not as an answer. Try other words, or widen the date or outlet filters.")
 
 
-def answer_question(question: str, history: list[tuple[str, str]], filters: Filters, chat: NewsChat,
-                    k: int) -> Answer:
-    query = standalone_query(question, history, as_of=filters.as_of)
-    chunks = chat.retriever.search(query.text, filters, k)
-    answerer = chat.answerer
-    answer = Answer(question=question, text="", retrieved=chunks, query=query.text,
-                    answerer=getattr(answerer, "name", "extractive"))
-    relevant = chunks and (chunks[0].score >= MIN_RELEVANCE or passage_overlap(query, chunks) >= 0.75)
-    if not relevant:
-        answer.refused, answer.text = True, refusal_text(query, filters, chunks)
-        return answer
-    lead, raw = answerer.propose(query, chunks)
-    bodies = {c.article_id: body for c in chunks if (body := _body(chat, c.article_id)) is not None}
-    answer.citations, answer.dropped = verify(raw, chunks, bodies)
-    if not answer.citations:
-        answer.refused, answer.text = True, refusal_text(query, filters, chunks)
-    else:
-        answer.text = compose(answer.citations, lead)
-    if answer.dropped:
-        answer.text += (f"\n\n({len(answer.dropped)} part(s) of the model's reply left out: "
-                        f"not found word for word in the cited articles.)")
-    return answer
+def empty_question_text() -> str:
+    return "Ask a question about the articles, for example: What did Lukashenko say about sending soldiers?"
 
 
-def _body(chat: NewsChat, article_id: str) -> str | None:
-    article = chat.article(article_id)
-    return article.body if article else None
+def no_words_text(question: str) -> str:
+    return (f"“{question.strip()[:80]}” has no words to search for. Ask about a person, a place or an event "
+            f"in the articles.")
+
+
+def has_words(question: str) -> bool:
+    return bool(words(question))

@@ -6,14 +6,14 @@ or file never stops a batch.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from .dates import DateError, iso_date
 from .models import Article
 
 TEXT_SUFFIXES = {".txt", ".text"}
@@ -34,7 +34,8 @@ class ArticleError(ValueError):
 @dataclass
 class ReadResult:
     articles: list[Article] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # e.g. "line 3: invalid JSON (...)"
+    errors: list[str] = field(default_factory=list)  # records not read, e.g. "line 3: invalid JSON (...)"
+    warnings: list[str] = field(default_factory=list)  # read, with a caveat, e.g. "line 4: ... kept without a date"
 
 
 def file_digest(path: Path) -> str:
@@ -54,6 +55,12 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
+def is_hidden(relative: Path) -> bool:
+    """A hidden file or one inside a hidden folder (.git, .Trash, editor backups), relative to the
+    folder being read: never read as an article."""
+    return any(part.startswith(".") for part in Path(relative).parts)
+
+
 def read_file(path: Path, max_file_mb: float = 10.0, max_jsonl_mb: float = 1024.0) -> ReadResult:
     """Read every article in one file. Raises ArticleError when the file as a whole is unusable."""
     suffix = path.suffix.lower()
@@ -67,25 +74,42 @@ def read_file(path: Path, max_file_mb: float = 10.0, max_jsonl_mb: float = 1024.
         raise ArticleError("file is empty")
     if suffix in JSONL_SUFFIXES:
         return _read_jsonl(path)
-    text = _decode(path.read_bytes())
+    result = ReadResult()
+    text = _decode(path.read_bytes(), result.warnings)
     if not text.strip():
         raise ArticleError("file is empty (only white space)")
     if suffix in JSON_SUFFIXES:
-        return _read_json(path, text)
-    if suffix in HTML_SUFFIXES:
-        return ReadResult([parse_html(text, str(path))])
-    if suffix in MARKDOWN_SUFFIXES:
-        return ReadResult([parse_markdown(text, str(path))])
-    return ReadResult([parse_text(text, str(path))])
+        return _read_json(path, text, result)
+    parse = parse_html if suffix in HTML_SUFFIXES else parse_markdown if suffix in MARKDOWN_SUFFIXES else parse_text
+    result.articles.append(parse(text, str(path), result.warnings))
+    return result
 
 
-def _decode(data: bytes, where: str = "file ") -> str:
-    if b"\x00" in data[:8192]:
+_BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _decode(data: bytes, notes: list[str], where: str = "file ") -> str:
+    """Text from bytes: UTF-8, or UTF-16/32 with a byte-order mark, or Windows-1252 (said in `notes`).
+    Control characters (NUL and the like) are removed wherever they are, and said."""
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
+    if encoding is None and b"\x00" in data[:8192]:
         raise ArticleError(f"{where}is binary, not text")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode(encoding or "utf-8")
     except UnicodeDecodeError as e:
-        raise ArticleError(f"{where}is not valid UTF-8 (bad byte at offset {e.start})") from None
+        if encoding:
+            raise ArticleError(f"{where}is not valid {encoding.upper()} (bad byte at offset {e.start})") from None
+        try:
+            text = data.decode("cp1252")
+        except UnicodeDecodeError:
+            raise ArticleError(f"{where}is not valid UTF-8 (bad byte at offset {e.start})") from None
+        notes.append(f"{where}is not UTF-8: read as Windows-1252")
+    cleaned, removed = _CONTROL.subn("", text)
+    if removed:
+        notes.append(f"{where}had {removed} control character(s) (such as NUL); removed")
+    return cleaned
 
 
 # ---------------------------------------------------------------- plain text and saved news pages
@@ -96,11 +120,11 @@ _CHROME_LINES = {"also read", "read", "fancy a voyage of discovery?", "my space"
 _FOOTER_START = re.compile(r"^(All news articles on |You may like$|Trends 24h$|© Communities )")
 
 
-def parse_text(text: str, path: str) -> Article:
+def parse_text(text: str, path: str, notes: list[str] | None = None) -> Article:
     """A .txt file: a saved news page (the seed format) when it looks like one, else title + body."""
     lines = [ln.strip() for ln in text.replace("\r\n", "\n").split("\n")]
     if _looks_like_saved_page(lines):
-        return _parse_saved_page(lines, path)
+        return _parse_saved_page(lines, path, notes)
     paragraphs = _paragraphs(lines)
     title = paragraphs[0] if len(paragraphs) > 1 and len(paragraphs[0]) < 200 else ""
     body_paragraphs = paragraphs[1:] if title else paragraphs
@@ -112,7 +136,7 @@ def _looks_like_saved_page(lines: list[str]) -> bool:
     return len(head) >= 4 and any(_ISO_TIMESTAMP.match(ln) for ln in head[:5])
 
 
-def _parse_saved_page(lines: list[str], path: str) -> Article:
+def _parse_saved_page(lines: list[str], path: str, notes: list[str] | None) -> Article:
     """The seed format: site header, title, ISO timestamp, a teaser line, then the page text.
 
     Site chrome (header, teaser, "Created:"/"By:" lines, photo credits, "also read ... READ"
@@ -121,7 +145,7 @@ def _parse_saved_page(lines: list[str], path: str) -> Article:
     head = [ln for ln in lines if ln]
     stamp_at = next(i for i, ln in enumerate(head[:5]) if _ISO_TIMESTAMP.match(ln))
     title = head[stamp_at - 1] if stamp_at else ""
-    published = head[stamp_at][:10]
+    published = _iso_date(head[stamp_at][:10], notes, "the page's date")
     rest = head[stamp_at + 1:]
     # The teaser repeats the title and runs the first paragraphs together; the page text starts
     # where the title stands alone again.
@@ -183,7 +207,7 @@ def _title_from_path(path: str) -> str:
 _FRONT_MATTER = re.compile(r"^---\n(.*?)\n---\n", re.S)
 
 
-def parse_markdown(text: str, path: str) -> Article:
+def parse_markdown(text: str, path: str, notes: list[str] | None = None) -> Article:
     """A Markdown article: optional YAML-ish front matter, the first `# ` heading as title."""
     text = text.replace("\r\n", "\n")
     meta: dict[str, str] = {}
@@ -204,7 +228,8 @@ def parse_markdown(text: str, path: str) -> Article:
                 break
     paragraphs = _paragraphs([ln.strip() for ln in lines])
     return _make_article(title or _title_from_path(path), "\n\n".join(paragraphs), path,
-                         published=_iso_date(next((meta[k] for k in DATE_FIELDS if meta.get(k)), "")),
+                         published=_iso_date(next((meta[k] for k in DATE_FIELDS if meta.get(k)), ""), notes,
+                                             "the front matter"),
                          source=meta.get("source", ""), url=meta.get("url", ""),
                          authors=_authors(meta.get("authors") or meta.get("author")))
 
@@ -221,7 +246,7 @@ def _outermost(blocks: list) -> list:
     return [b for b in blocks if b.find_parent(_BLOCK_TAGS) is None]
 
 
-def parse_html(text: str, path: str) -> Article:
+def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
     """A saved HTML page: text of <article> (else <main>, else <body>) without scripts and navigation."""
     from bs4 import BeautifulSoup
 
@@ -261,12 +286,13 @@ def parse_html(text: str, path: str) -> Article:
     if not blocks:
         blocks = _paragraphs([ln.strip() for ln in root.get_text("\n").split("\n")])
     return _make_article(title or _title_from_path(path), "\n\n".join(blocks), path,
-                         published=_iso_date(published), source=source, url=url, authors=authors)
+                         published=_iso_date(published, notes, "the page's date"), source=source, url=url,
+                         authors=authors)
 
 
 # ---------------------------------------------------------------- JSON and JSONL records
 
-def _read_json(path: Path, text: str) -> ReadResult:
+def _read_json(path: Path, text: str, result: ReadResult) -> ReadResult:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -274,7 +300,6 @@ def _read_json(path: Path, text: str) -> ReadResult:
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]  # the NewsAPI response shape
     records = data if isinstance(data, list) else [data]
-    result = ReadResult()
     for i, record in enumerate(records, 1):
         where = f"record {i}" if isinstance(data, list) else "the record"
         _add_record(result, record, str(path), where)
@@ -290,7 +315,7 @@ def _read_jsonl(path: Path) -> ReadResult:
             if not raw.strip():
                 continue
             try:
-                line = _decode(raw, f"line {lineno} ")
+                line = _decode(raw, result.warnings, f"line {lineno} ")
                 record = json.loads(line)
             except ArticleError as e:
                 result.errors.append(str(e))
@@ -306,12 +331,12 @@ def _read_jsonl(path: Path) -> ReadResult:
 
 def _add_record(result: ReadResult, record: object, path: str, where: str) -> None:
     try:
-        result.articles.append(parse_record(record, path))
+        result.articles.append(parse_record(record, path, result.warnings, where))
     except ArticleError as e:
         result.errors.append(f"{where}: {e}")
 
 
-def parse_record(record: object, path: str) -> Article:
+def parse_record(record: object, path: str, notes: list[str] | None = None, where: str = "the record") -> Article:
     """One JSON object from a news API export."""
     if not isinstance(record, dict):
         raise ArticleError(f"expected an object, got {type(record).__name__}")
@@ -323,23 +348,29 @@ def parse_record(record: object, path: str) -> Article:
         source = source.get("name") or source.get("id") or ""
     published = next((str(record[k]) for k in DATE_FIELDS if record.get(k)), "")
     body = "\n\n".join(_paragraphs([ln.strip() for ln in text.replace("\r\n", "\n").split("\n")]))
-    return _make_article(str(record.get("title") or "").strip() or _title_from_path(path), body, path,
-                         published=_iso_date(published), source=str(source), url=str(record.get("url") or ""),
+    title = str(record.get("title") or "").strip() or _title_from_path(path)
+    url = str(record.get("url") or "")
+    own_id = record.get("id")
+    return _make_article(title, body, path, published=_iso_date(published, notes, where), source=str(source), url=url,
                          authors=_authors(record.get("authors") or record.get("author")),
-                         article_id=str(record["id"]) if record.get("id") else "")
+                         record_id=str(own_id) if own_id not in (None, "") else _record_key(url, title, body))
 
 
 # ---------------------------------------------------------------- shared helpers
 
 def _make_article(title: str, body: str, path: str, published: str = "", source: str = "", url: str = "",
-                  authors: list[str] | None = None, article_id: str = "") -> Article:
+                  authors: list[str] | None = None, record_id: str = "") -> Article:
+    """An article; `record_id` "" for a file holding one article (its id then stays when it is edited)."""
     if not body.strip():
         raise ArticleError("no article text left after removing page chrome")
-    if not article_id:
-        key = url or f"{title}\n{body}"
-        article_id = hashlib.sha256(" ".join(key.split()).encode()).hexdigest()[:16]
-    return Article(id=article_id, title=" ".join(title.split()), body=body, path=path, url=url,
+    return Article(title=" ".join(title.split()), body=body, path=path, record_id=record_id, url=url,
                    published=published, source=source, authors=authors or [])
+
+
+def _record_key(url: str, title: str, body: str) -> str:
+    """The id of a record that has none of its own: its URL, else its text."""
+    key = url or f"{title}\n{body}"
+    return hashlib.sha256(" ".join(key.split()).encode()).hexdigest()[:16]
 
 
 def _authors(value: object) -> list[str]:
@@ -351,19 +382,12 @@ def _authors(value: object) -> list[str]:
     return []
 
 
-def _iso_date(value: str) -> str:
-    """YYYY-MM-DD from the date formats news exports use; "" when it cannot be read."""
-    value = (value or "").strip()
-    if not value:
-        return ""
-    if re.match(r"^\d{4}-\d{2}-\d{2}", value):
-        return value[:10]
-    for fmt in ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y", "%Y/%m/%d"):
-        try:
-            return datetime.strptime(value, fmt).date().isoformat()
-        except ValueError:
-            continue
-    try:  # RFC 2822, as in RSS: "Tue, 20 Dec 2022 15:47:17 GMT"
-        return parsedate_to_datetime(value).date().isoformat()
-    except (TypeError, ValueError):
+def _iso_date(value: str, notes: list[str] | None, where: str) -> str:
+    """YYYY-MM-DD, or "" when there is no date. An impossible date (2023-02-30) is said in `notes`: the
+    article is kept without a date."""
+    try:
+        return iso_date(value)
+    except DateError as e:
+        if notes is not None:
+            notes.append(f"{where}: {e}; the article is kept without a date")
         return ""

@@ -29,7 +29,7 @@ def chunk_article(article: Article, splitter: RecursiveCharacterTextSplitter) ->
         end = start + len(doc.page_content)
         if chunks:
             start = _overlapping_start(body, start, chunks[-1].end, splitter._chunk_overlap)
-        chunks.append(Chunk(text=body[start:end], start=start, end=end, article_id=article.id,
+        chunks.append(Chunk(text=body[start:end], start=start, end=end, article_id=article.id, record_id=article.record_id,
                             title=article.title, url=article.url, published=article.published,
                             source=article.source, path=article.path))
     return chunks
@@ -53,4 +53,8 @@ def _overlapping_start(body: str, start: int, previous_end: int, overlap: int) -
 
 def embedding_text(chunk: Chunk) -> str:
     """What is embedded and stored for a chunk: the headline first, so a passage is findable by its story."""
-    return f"{chunk.title}\n\n{chunk.text}" if chunk.title else chunk.text
+    return headed(chunk.title, chunk.text)
+
+
+def headed(title: str, text: str) -> str:
+    return f"{title}\n\n{text}" if title else text

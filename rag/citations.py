@@ -25,6 +25,7 @@ class RawCitation:
 
     n: int
     quote: str
+    at: int | None = None  # where the answerer took it from in the article body, when it knows
 
 
 def normalize_with_map(text: str) -> tuple[str, list[int]]:
@@ -88,7 +89,10 @@ def verify(raw: list[RawCitation], retrieved: list[Chunk], bodies: dict[str, str
             continue
         chunk = retrieved[item.n - 1]
         body = bodies.get(chunk.article_id)
-        span = locate(item.quote, body, near=chunk.start) if body else None
+        if body and item.at is not None and body[item.at:item.at + len(item.quote)] == item.quote:
+            span = (item.at, item.at + len(item.quote))
+        else:
+            span = locate(item.quote, body, near=chunk.start) if body else None
         if span is None:
             dropped.append(f"[{item.n}] quote not found in \"{chunk.title[:60]}\": \"{item.quote[:60]}\"")
             continue

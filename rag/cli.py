@@ -79,7 +79,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def filters_from(args: argparse.Namespace):
-    from .retrieval import Filters
+    from .models import Filters
 
     return Filters(since=args.since or "", until=args.until or "", source=args.source or "",
                    as_of=args.as_of or date.today().isoformat())
@@ -113,8 +113,9 @@ def cmd_ingest(args, settings: Settings) -> int:
         from .embeddings import SentenceEmbeddings
         from .store import Store
 
-        Store(settings.store_dir, SentenceEmbeddings(settings.embedding_model), settings.chroma_url,
-              check_model=False).reset()
+        embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
+                                        device=settings.device)
+        Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False).reset()
     chat = _open(settings)
     with TerminalProgress(enabled=not args.quiet) as progress:
         report = chat.ingest(args.paths or None, on_progress=progress.update)

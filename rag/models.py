@@ -2,43 +2,65 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 
 def display_path(path: str) -> str:
-    """A stored (absolute) path as users see it: relative to the working directory when inside it."""
+    """A stored (absolute) path as users see it: relative to the working directory when inside it, with
+    control characters (a newline in a file name) written as escapes so a name cannot forge a line."""
     if not path:
         return path
     try:
-        return str(Path(path).relative_to(Path.cwd().resolve()))
+        shown = str(Path(path).relative_to(Path.cwd().resolve()))
     except ValueError:
-        return path
+        shown = path
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in shown)
+
+
+def article_uid(path: str, record_id: str) -> str:
+    """An article's id, unique across files: its file and its id within the file (a news export's own
+    record id, "" for a file holding one article). Two exports that reuse an id hold two articles."""
+    return hashlib.sha256(f"{path}\n{record_id}".encode()).hexdigest()[:16]
 
 
 @dataclass
 class Article:
     """One news article: cleaned body text plus the metadata read from its file."""
 
-    id: str
     title: str
     body: str
-    path: str
+    path: str  # the file it was read from, as stored (absolute)
+    record_id: str = ""  # its id within the file ("" when the file holds one article)
     url: str = ""
     published: str = ""  # ISO date, YYYY-MM-DD, or "" when unknown
     source: str = ""  # the outlet, e.g. "merkur" or "cnn.com"
     authors: list[str] = field(default_factory=list)
 
-    def ref(self) -> dict:
-        """The article as it appears inside JSON results (no body)."""
-        return {
-            "id": self.id,
-            "title": self.title,
-            "url": self.url,
-            "published": self.published,
-            "source": self.source,
-            "path": display_path(self.path),
-        }
+    @property
+    def id(self) -> str:
+        return article_uid(self.path, self.record_id)
+
+
+@dataclass
+class Filters:
+    """Limits on what may be retrieved. Dates are YYYY-MM-DD; "" means no limit."""
+
+    since: str = ""
+    until: str = ""
+    source: str = ""
+    as_of: str = ""  # nothing published after it is used; the time prior is measured from it
+
+    def describe(self) -> str:
+        parts = []
+        if self.since or self.until:
+            parts.append(f"published {self.since or '…'} to {self.until or '…'}")
+        if self.source:
+            parts.append(f"outlet {self.source}")
+        if self.as_of:
+            parts.append(f"as of {self.as_of}")
+        return ", ".join(parts) or "no filters"
 
 
 @dataclass
@@ -48,7 +70,8 @@ class Chunk:
     text: str
     start: int
     end: int
-    article_id: str
+    article_id: str  # the article's unique id (models.article_uid)
+    record_id: str = ""  # the article's id within its file
     title: str = ""
     url: str = ""
     published: str = ""
@@ -59,6 +82,7 @@ class Chunk:
     def article_ref(self) -> dict:
         return {
             "id": self.article_id,
+            "record_id": self.record_id,
             "title": self.title,
             "url": self.url,
             "published": self.published,
@@ -109,16 +133,22 @@ class Answer:
     query: str = ""  # the standalone query actually searched (after follow-up rewriting)
     dropped: list[str] = field(default_factory=list)  # quotes that failed verification
     answerer: str = "extractive"
+    # The probability that the quotes contain the answer (None: the answerer cannot tell). Below the
+    # threshold the answer is refused and the nearest sentences are offered as related reading.
+    confidence: float | None = None
+    related: list[Citation] = field(default_factory=list)  # related reading, not an answer
 
     def to_json(self) -> dict:
         return {
             "question": self.question,
             "answer": self.text,
             "refused": self.refused,
+            "confidence": None if self.confidence is None else round(self.confidence, 3),
             "query": self.query,
             "answerer": self.answerer,
             "dropped_quotes": len(self.dropped),
             "citations": [c.to_json() for c in self.citations],
+            "related": [c.to_json() for c in self.related],
             "retrieved": [c.to_json(i + 1) for i, c in enumerate(self.retrieved)],
         }
 
@@ -133,6 +163,8 @@ class IngestReport:
     deleted: int = 0
     chunks_embedded: int = 0
     failed: list[dict] = field(default_factory=list)  # {"path": ..., "error": ...}
+    warnings: list[dict] = field(default_factory=list)  # {"path": ..., "warning": ...}: ingested, with a caveat
+    repaired: int = 0  # leftovers of an interrupted earlier sync that were removed
 
     def to_json(self) -> dict:
         return {
@@ -142,4 +174,6 @@ class IngestReport:
             "deleted": self.deleted,
             "chunks_embedded": self.chunks_embedded,
             "failed": self.failed,
+            "warnings": self.warnings,
+            "repaired": self.repaired,
         }

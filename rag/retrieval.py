@@ -3,89 +3,22 @@ outlet filters applied inside each search, and a time prior around the "as of" d
 
 from __future__ import annotations
 
-import functools
 import json
 import math
-import re
+import os
+import shutil
+import tempfile
 import threading
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from chromadb.errors import ChromaError
 
-from .models import Chunk
-from .store import Store, chunk_from_metadata, date_number
-
-
-@dataclass
-class Filters:
-    """Limits on what may be retrieved. Dates are YYYY-MM-DD; "" means no limit."""
-
-    since: str = ""
-    until: str = ""
-    source: str = ""
-    as_of: str = ""  # nothing published after it is used; the time prior is measured from it
-
-    def describe(self) -> str:
-        parts = []
-        if self.since or self.until:
-            parts.append(f"published {self.since or '…'} to {self.until or '…'}")
-        if self.source:
-            parts.append(f"outlet {self.source}")
-        if self.as_of:
-            parts.append(f"as of {self.as_of}")
-        return ", ".join(parts) or "no filters"
-
-
-# ---------------------------------------------------------------- time in questions
-
-_WINDOWS = [  # phrase -> (days before as-of where the window starts, where it ends)
-    (r"\b(today|this morning|tonight)\b", 0, 0),
-    (r"\byesterday\b", 1, 1),
-    (r"\b(this week|past week|this weekend|recent days|days ago)\b", 7, 0),
-    (r"\blast week\b", 14, 5),
-    (r"\b(this month|past month|recent weeks)\b", 31, 0),
-    (r"\blast month\b", 62, 25),
-    (r"\b(this year|past year)\b", 366, 0),
-]
-
-
-def time_window(question: str, as_of: str) -> tuple[int, int] | None:
-    """(first day, last day) as YYYYMMDD numbers that a phrase like "this week" points at."""
-    if not as_of:
-        return None
-    anchor = date.fromisoformat(as_of)
-    for pattern, start, end in _WINDOWS:
-        if re.search(pattern, question, re.I):
-            first, last = anchor - timedelta(days=start), anchor - timedelta(days=end)
-            return int(first.strftime("%Y%m%d")), int(last.strftime("%Y%m%d"))
-    return None
-
-
-def _days_between(a: int, b: int) -> int:
-    if not a or not b:
-        return 10_000
-    da = date(a // 10000, a // 100 % 100, a % 100)
-    db = date(b // 10000, b // 100 % 100, b % 100)
-    return abs((da - db).days)
-
-
-def time_prior(day: int, as_of_day: int, window: tuple[int, int] | None, scale_days: float = 14) -> float:
-    """A bonus in [0, 1]: 1 inside the question's time window, decaying with distance from it."""
-    if not as_of_day or not day:
-        return 0.0
-    if window:
-        if window[0] <= day <= window[1]:
-            return 1.0
-        distance = min(_days_between(day, window[0]), _days_between(day, window[1]))
-    else:
-        distance = _days_between(day, as_of_day)
-    return math.exp(-distance / scale_days)
+from .dates import day_number, time_prior, time_window
+from .models import Chunk, Filters, article_uid
+from .store import Store, chunk_from_metadata
+from .text import INDEX_STOPWORDS, english_stemmer
 
 
 # ---------------------------------------------------------------- filters in the store query
@@ -93,11 +26,11 @@ def time_prior(day: int, as_of_day: int, window: tuple[int, int] | None, scale_d
 def chroma_where(filters: Filters) -> dict | None:
     clauses: list[dict] = []
     if filters.since:
-        clauses.append({"day": {"$gte": date_number(filters.since)}})
+        clauses.append({"day": {"$gte": day_number(filters.since)}})
     if filters.until:  # an explicit date range leaves undated articles out
-        clauses += [{"day": {"$lte": date_number(filters.until)}}, {"day": {"$gt": 0}}]
+        clauses += [{"day": {"$lte": day_number(filters.until)}}, {"day": {"$gt": 0}}]
     if filters.as_of:  # undated articles stay usable; dated ones must not be from after the as-of date
-        clauses.append({"$or": [{"day": {"$lte": date_number(filters.as_of)}}, {"day": 0}]})
+        clauses.append({"$or": [{"day": {"$lte": day_number(filters.as_of)}}, {"day": 0}]})
     if filters.source:
         clauses.append({"source": filters.source})
     if not clauses:
@@ -118,19 +51,31 @@ class _Snapshot:
     sources: tuple[str, ...] = ()
     position: dict[str, int] = field(default_factory=dict)
 
+    frequencies: dict[str, int] = field(default_factory=dict)  # term -> how many chunks hold it
+
     @classmethod
     def of(cls, stamp: str, bm25, ids: list[str], days: list[int], sources: list[str]) -> _Snapshot:
+        frequencies = {}
+        if bm25 is not None:
+            counts = np.diff(np.asarray(bm25.scores["indptr"]))
+            frequencies = {term: int(counts[i]) for term, i in bm25.vocab_dict.items() if i < len(counts)}
         return cls(stamp, bm25, tuple(ids), np.asarray(days, dtype=np.int32), tuple(sources),
-                   {chunk_id: i for i, chunk_id in enumerate(ids)})
+                   {chunk_id: i for i, chunk_id in enumerate(ids)}, frequencies)
+
+    def idf(self, term: str) -> float:
+        """How rare a term (as `text.terms` gives it) is among the stored chunks: BM25's IDF, highest
+        for a term no chunk holds."""
+        n, df = len(self.ids), self.frequencies.get(term, 0)
+        return math.log(1 + (n - df + 0.5) / (df + 0.5)) if n else 1.0
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         keep = np.ones(len(self.ids), dtype=bool)
         if filters.since:
-            keep &= self.days >= date_number(filters.since)
+            keep &= self.days >= day_number(filters.since)
         if filters.until:
-            keep &= (self.days <= date_number(filters.until)) & (self.days > 0)
+            keep &= (self.days <= day_number(filters.until)) & (self.days > 0)
         if filters.as_of:
-            keep &= (self.days <= date_number(filters.as_of)) | (self.days == 0)
+            keep &= (self.days <= day_number(filters.as_of)) | (self.days == 0)
         if filters.source:
             keep &= np.asarray([s == filters.source for s in self.sources])
         return None if keep.all() else keep.astype(np.float32)
@@ -161,8 +106,10 @@ class LexicalIndex:
     Written here rather than LangChain's BM25Retriever: that one wraps rank_bm25, which scores every
     chunk in Python per query (seconds at 100,000 chunks) and cannot be saved; bm25s answers in
     milliseconds and loads from disk. A rebuild re-tokenizes only chunks it has not seen before
-    (their tokens are kept in bm25/tokens.sqlite). Questions asked during a rebuild, or while an
-    ingest is running (`hold`), use the previous index instead of waiting.
+    (their tokens are kept in bm25/tokens.sqlite). Each build is written to a folder of its own and
+    then named current (an atomic rename), so a crash mid-write or another process reading never
+    sees half an index. A question never waits for a rebuild: it uses the previous index, and a
+    rebuild it finds due (another process changed the store) starts in the background.
     """
 
     def __init__(self, store: Store):
@@ -177,28 +124,32 @@ class LexicalIndex:
 
     def ensure_fresh(self, wait: bool = True) -> _Snapshot:
         """Load or rebuild the index if the store changed since, and return it. With wait=False (a
-        question) the previous index is returned at once while a rebuild or an ingest is running."""
-        have_one = bool(self.snapshot.stamp)
-        if not wait and have_one and self.hold:
+        question) the index at hand is returned at once, and a due rebuild runs in the background."""
+        if not wait and self.snapshot.stamp:
+            if not self.hold and not self._lock.locked() and self.current_stamp() != self.snapshot.stamp:
+                threading.Thread(target=self.ensure_fresh, name="rag-bm25", daemon=True).start()
             return self.snapshot
-        if not self._lock.acquire(blocking=wait or not have_one):
-            return self.snapshot
-        try:
+        with self._lock:
             stamp = self.current_stamp()
             if stamp != self.snapshot.stamp:
                 self.snapshot = self._load(stamp) or self._build(stamp)
             return self.snapshot
-        finally:
-            self._lock.release()
+
+    def _current_dir(self) -> Path | None:
+        try:
+            return self.dir / (self.dir / "CURRENT").read_text().strip()
+        except OSError:
+            return None
 
     def _load(self, stamp: str) -> _Snapshot | None:
         import bm25s
 
+        folder = self._current_dir()
         try:
-            if (self.dir / "stamp.txt").read_text() != stamp:
+            if folder is None or (folder / "stamp.txt").read_text() != stamp:
                 return None
-            extra = json.loads((self.dir / "chunks.json").read_text())
-            bm25 = bm25s.BM25.load(str(self.dir), show_progress=False) if extra["ids"] else None
+            extra = json.loads((folder / "chunks.json").read_text())
+            bm25 = bm25s.BM25.load(str(folder), show_progress=False) if extra["ids"] else None
         except (OSError, ValueError, KeyError):
             return None
         return _Snapshot.of(stamp, bm25, extra["ids"], extra["days"], extra["sources"])
@@ -214,12 +165,19 @@ class LexicalIndex:
             cache.add_missing(collection, listed)
             ids, days, sources, tokens = cache.rows(listed)
         bm25 = None
+        folder = Path(tempfile.mkdtemp(prefix="index-", dir=self.dir))
         if ids:
             bm25 = bm25s.BM25()
             bm25.index(tokens, show_progress=False)
-            bm25.save(str(self.dir), show_progress=False)
-        (self.dir / "chunks.json").write_text(json.dumps({"ids": ids, "days": days, "sources": sources}))
-        (self.dir / "stamp.txt").write_text(stamp)
+            bm25.save(str(folder), show_progress=False)
+        (folder / "chunks.json").write_text(json.dumps({"ids": ids, "days": days, "sources": sources}))
+        (folder / "stamp.txt").write_text(stamp)
+        pointer = self.dir / f"CURRENT.{os.getpid()}.tmp"
+        pointer.write_text(folder.name)
+        os.replace(pointer, self.dir / "CURRENT")  # the new index is the current one, all at once
+        for old in self.dir.glob("index-*"):
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)  # another process may still read it: it keeps its copy in memory
         return _Snapshot.of(stamp, bm25, ids, days, sources)
 
     def search(self, query: str, filters: Filters, n: int) -> list[tuple[str, float]]:
@@ -227,19 +185,11 @@ class LexicalIndex:
         return snap.search(query, snap.mask(filters), n)
 
 
-@functools.cache
-def english_stemmer():
-    """The Snowball English stemmer (PyStemmer), shared by BM25 and the answerer."""
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
 def tokenize(texts: list[str], as_words: bool = False):
-    """Stemmed words without English stop words: bm25s token ids and vocabulary, or lists of words."""
+    """What the index holds of each text (`text.terms`): bm25s token ids and vocabulary, or lists of words."""
     import bm25s
 
-    return bm25s.tokenize(texts, stopwords="en", stemmer=english_stemmer().stemWords, show_progress=False,
+    return bm25s.tokenize(texts, stopwords=list(INDEX_STOPWORDS), stemmer=english_stemmer().stemWords, show_progress=False,
                           return_ids=not as_words)
 
 
@@ -251,7 +201,7 @@ class TokenCache:
     def __init__(self, path: Path):
         import sqlite3
 
-        self.db = sqlite3.connect(path)
+        self.db = sqlite3.connect(path, timeout=60)  # another process may be rebuilding too
         self.db.execute("CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, day INTEGER, source TEXT, words TEXT)")
 
     def __enter__(self) -> TokenCache:
@@ -306,34 +256,55 @@ def fuse(dense: list[str], lexical: list[str], days: dict[str, int], query: str,
     for weight, ranked in ((w.dense, dense), (w.lexical, lexical)):
         for rank, chunk_id in enumerate(ranked):
             scores[chunk_id] = scores.get(chunk_id, 0.0) + weight / (w.rrf_k + rank + 1)
-    as_of_day = date_number(filters.as_of)
+    as_of_day = day_number(filters.as_of)
     window = time_window(query, filters.as_of)
     for chunk_id in scores:
         scores[chunk_id] += w.time * time_prior(days.get(chunk_id, 0), as_of_day, window, w.time_scale_days)
     return scores
 
 
-class HybridRetriever(BaseRetriever):
-    """Dense and BM25 results fused by reciprocal rank, plus a time prior."""
+class HybridRetriever:
+    """Dense and BM25 results fused by reciprocal rank, plus a time prior; only chunks the catalog
+    vouches for (`Store.is_current`) are returned, so a half-written ingest is never seen."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    def __init__(self, store: Store, lexical: LexicalIndex, k: int = 10,
+                 weights: RetrievalWeights | None = None):
+        self.store = store
+        self.lexical = lexical
+        self.k = k
+        self.weights = weights or RetrievalWeights()
 
-    store: Store
-    lexical: LexicalIndex
-    k: int = 10
-    filters: Filters = Filters()
-    weights: RetrievalWeights = RetrievalWeights()
+    def search(self, query: str, filters: Filters, k: int | None = None) -> list[Chunk]:
+        self.store.catch_up()  # another process changed the store: read it afresh
+        try:
+            return self._search(query, filters, k or self.k)
+        except ChromaError:  # ids the local index still held were deleted meanwhile: read afresh, once
+            self.store.reopen()
+            return self._search(query, filters, k or self.k)
 
-    def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:
-        filters = filters or self.filters
-        vector, dense, lexical, metas = self.candidates(query, filters)
-        if not metas:
-            return []
-        days = {i: int(meta.get("day", 0)) for i, (meta, _) in metas.items()}
-        scores = fuse(dense, lexical, days, query, filters, self.weights)
-        best = sorted(metas, key=lambda i: scores[i], reverse=True)[: k or self.k]
-        similarity = self._similarities(vector, best)
-        return [chunk_from_metadata(metas[i][0], metas[i][1], score=similarity[i]) for i in best]
+    def _search(self, query: str, filters: Filters, k: int) -> list[Chunk]:
+        with self.store.lock.reading():
+            vector, dense, lexical, metas = self.candidates(query, filters)
+            if not metas:
+                return []
+            days = {i: int(meta.get("day", 0)) for i, (meta, _) in metas.items()}
+            scores = fuse(dense, lexical, days, query, filters, self.weights)
+            ranked = sorted(metas, key=lambda i: scores[i], reverse=True)
+            best = self._current(ranked, metas, k)
+            similarity = self._similarities(vector, best)
+        return [chunk_from_metadata(metas[i][0], metas[i][1], score=similarity.get(i, 0.0)) for i in best]
+
+    def _current(self, ranked: list[str], metas: dict[str, tuple[dict, str]], k: int) -> list[str]:
+        """The first k ranked chunks whose article the catalog holds with exactly their text."""
+        kept: list[str] = []
+        for start in range(0, len(ranked), 2 * k):
+            page = ranked[start:start + 2 * k]
+            uids = {i: article_uid(metas[i][0].get("path", ""), metas[i][0].get("article_id", "")) for i in page}
+            articles = self.store.catalog.articles(uids.values())
+            kept += [i for i in page if self.store.is_current(metas[i][0], metas[i][1], articles.get(uids[i]))]
+            if len(kept) >= k:
+                break
+        return kept[:k]
 
     def candidates(self, query: str, filters: Filters):
         """What fusion works on: the query vector, the dense and the BM25 ranked ids (`candidates`
@@ -382,8 +353,3 @@ class HybridRetriever(BaseRetriever):
     def _fetch(self, ids: list[str]) -> dict[str, tuple[dict, str]]:
         got = self.store.collection.get(ids=ids, include=["metadatas", "documents"])
         return {i: (m, d) for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])}
-
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [Document(page_content=c.text, metadata={**c.article_ref(), "start": c.start, "end": c.end,
-                                                         "score": c.score})
-                for c in self.search(query)]

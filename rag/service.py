@@ -1,4 +1,9 @@
-"""The services the CLI and the web UI share: ingest, search, ask, status. Wired once from Settings."""
+"""The services the CLI and the web app share: ingest, search, ask, status. Wired once from Settings.
+
+`NewsChat.ask` is the ask pipeline: the question made standalone (follow-ups), passages retrieved,
+quotes proposed by the answerer, every quote verified against its article, and the answer composed,
+or refused with the reason.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,27 @@ import threading
 from datetime import date
 from pathlib import Path
 
+from .answering import (ExtractiveAnswerer, compose, empty_question_text, has_words, no_words_text,
+                        refusal_text, standalone_query)
+from .citations import verify
 from .embeddings import SentenceEmbeddings
 from .indexing import Progress, sync
-from .models import Answer, Article, Chunk, IngestReport
-from .retrieval import Filters, HybridRetriever, LexicalIndex
+from .llm import BACKENDS, LLMAnswerer, make_chat_model
+from .ranker import RankerWeights
+from .models import Answer, Article, Chunk, Filters, IngestReport
+from .retrieval import HybridRetriever, LexicalIndex
 from .settings import Settings
 from .store import Store
+
+ANSWERERS = ("extractive", *BACKENDS)
+
+
+def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
+    """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
+    kind = (settings.answerer or "extractive").lower()
+    if kind == "extractive":
+        return ExtractiveAnswerer(embeddings, RankerWeights.load(settings.ranker_weights or None))
+    return LLMAnswerer(make_chat_model(settings), name=kind)
 
 
 class NewsChat:
@@ -19,20 +39,13 @@ class NewsChat:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.embeddings = SentenceEmbeddings(settings.embedding_model)
-        self.store = Store(settings.store_dir, self.embeddings, settings.chroma_url)
+        self.embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
+                                             device=settings.device)
+        self.answerer = make_answerer(settings, self.embeddings)
+        self.store = Store(settings.store_dir, self.embeddings, settings.chroma_url, settings.database_url)
         self.lexical = LexicalIndex(self.store)
-        self.retriever = HybridRetriever(store=self.store, lexical=self.lexical, k=settings.top_k)
-        self._answerer = None
+        self.retriever = HybridRetriever(self.store, self.lexical, k=settings.top_k)
         self._ingest_lock = threading.Lock()
-
-    @property
-    def answerer(self):
-        if self._answerer is None:
-            from .answering import make_answerer
-
-            self._answerer = make_answerer(self.settings, self.embeddings)
-        return self._answerer
 
     def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None) -> IngestReport:
         with self._ingest_lock:
@@ -50,10 +63,40 @@ class NewsChat:
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None,
             filters: Filters | None = None, k: int | None = None) -> Answer:
-        from .answering import answer_question
-
         filters = filters or Filters(as_of=date.today().isoformat())
-        return answer_question(question, history or [], filters, self, k or self.settings.top_k)
+        answer = Answer(question=question, text="", answerer=self.answerer.name)
+        if not has_words(question):
+            answer.refused = True
+            answer.text = no_words_text(question) if question.strip() else empty_question_text()
+            return answer
+        query = standalone_query(question, history or [], as_of=filters.as_of)
+        chunks = self.retriever.search(query.text, filters, k or self.settings.top_k)
+        answer.retrieved, answer.query = chunks, query.text
+        if not chunks:
+            answer.refused, answer.text = True, refusal_text(query, filters, chunks)
+            return answer
+        bodies = self.bodies(chunks)
+        proposal = self.answerer.propose(query, chunks, bodies, self.lexical.snapshot.idf)
+        answer.confidence = proposal.confidence
+        answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
+        if answer.citations:
+            answer.text = compose(answer.citations, proposal.lead)
+        else:
+            answer.refused = True
+            answer.text = refusal_text(query, filters, chunks, proposal.confidence)
+            answer.related, _ = verify(proposal.related, chunks, bodies)
+        if answer.dropped:
+            answer.text += (f"\n\n({len(answer.dropped)} quote(s) from the {answer.answerer} model left out: "
+                            f"not found word for word in the cited articles.)")
+        return answer
+
+    def bodies(self, chunks: list[Chunk]) -> dict[str, str]:
+        """{article id: stored body} of the articles the chunks come from."""
+        out = {}
+        for chunk in chunks:
+            if chunk.article_id not in out and (article := self.article(chunk.article_id)) is not None:
+                out[chunk.article_id] = article.body
+        return out
 
     def article(self, article_id: str) -> Article | None:
         return self.store.catalog.article(article_id)

@@ -1,23 +1,41 @@
-"""The store on disk: Chroma vectors of chunks, LangChain's record manager, and a catalog of articles.
+"""The store: Chroma vectors of chunks, LangChain's record manager, and the catalog of articles.
 
 Layout of a store directory:
     chroma/            the Chroma database (or a Chroma server, when RAG_CHROMA_URL is set)
     records.sqlite     LangChain SQLRecordManager: which chunk ids exist, per source file
     catalog.sqlite     one row per ingested file and per article (with its cleaned body)
+    bm25/              the keyword index, a cache rebuilt from the vectors' texts
+With RAG_DATABASE_URL the record manager and the catalog live in that database instead, and the
+folder holds only the keyword index: several machines can then share one store.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
-import time
+import threading
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .models import Article, Chunk
+import chromadb
+import sqlalchemy as sa
+from chromadb.api.client import SharedSystemClient
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import NotFoundError
+from filelock import FileLock, Timeout
+from langchain_chroma import Chroma
+from langchain_classic.indexes import SQLRecordManager
 
-NAMESPACE = "chroma/articles"
+from .dates import day_number
+from .embeddings import LEGACY_VARIANT
+from .catalog import Catalog, make_engine
+from .chunking import headed
+from .models import Article, Chunk, article_uid
+
+NAMESPACE = "chroma/articles"  # the record manager's namespace
+COLLECTION = "articles"
+WRITER_LOCK_KEY = 74_616_201  # the PostgreSQL advisory lock that admits one writer
 
 
 class StoreError(RuntimeError):
@@ -28,149 +46,93 @@ class ModelMismatchError(StoreError):
     pass
 
 
-class Catalog:
-    """Which files were ingested (with their digests) and the articles they hold."""
-
-    def __init__(self, path: Path):
-        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.executescript("""
-            CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, digest TEXT, ingested_at REAL);
-            CREATE TABLE IF NOT EXISTS articles (
-                path TEXT, id TEXT, content_hash TEXT, title TEXT, url TEXT, published TEXT,
-                source TEXT, authors TEXT, body TEXT, chunks INTEGER, duplicate_of TEXT,
-                PRIMARY KEY (path, id));
-            CREATE INDEX IF NOT EXISTS articles_hash ON articles(content_hash);
-            CREATE INDEX IF NOT EXISTS articles_id ON articles(id);
-            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-        """)
-
-    def file_digest(self, path: str) -> str | None:
-        row = self.db.execute("SELECT digest FROM files WHERE path = ?", (path,)).fetchone()
-        return row[0] if row else None
-
-    def paths(self) -> list[str]:
-        return [r[0] for r in self.db.execute("SELECT path FROM files")]
-
-    def articles_in(self, path: str) -> dict[str, tuple[str, str | None]]:
-        """{article id: (content hash, duplicate_of)} for one file."""
-        rows = self.db.execute("SELECT id, content_hash, duplicate_of FROM articles WHERE path = ?", (path,))
-        return {r[0]: (r[1], r[2]) for r in rows}
-
-    def canonical_for(self, content_hash: str, exclude_path: str) -> str | None:
-        """The id of an already stored (non-duplicate) article with this content in another file."""
-        row = self.db.execute(
-            "SELECT id FROM articles WHERE content_hash = ? AND duplicate_of IS NULL AND path != ? LIMIT 1",
-            (content_hash, exclude_path)).fetchone()
-        return row[0] if row else None
-
-    def paths_with_duplicates_of(self, paths: list[str]) -> list[str]:
-        """Files holding duplicates of articles stored from `paths` (they must be re-read when those go)."""
-        if not paths:
-            return []
-        marks = ",".join("?" * len(paths))
-        rows = self.db.execute(
-            f"SELECT DISTINCT d.path FROM articles d JOIN articles c ON d.duplicate_of = c.id "
-            f"WHERE c.path IN ({marks}) AND d.path NOT IN ({marks})", paths + paths)
-        return [r[0] for r in rows]
-
-    def replace_file(self, path: str, digest: str, rows: list[tuple[Article, str, int, str | None]]) -> None:
-        """Record a file's articles: (article, content hash, chunk count, duplicate_of)."""
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM articles WHERE path = ?", (path,))
-            self.db.executemany(
-                "INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [(path, a.id, h, a.title, a.url, a.published, a.source, json.dumps(a.authors), a.body, n, dup)
-                 for a, h, n, dup in rows])
-            self.db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?)", (path, digest, time.time()))
-            self._touch()
-
-    def forget_file(self, path: str) -> int:
-        """Drop a file's rows; returns how many stored (non-duplicate) articles it held."""
-        with self.db:
-            self.db.execute("BEGIN")
-            n = self.db.execute("SELECT COUNT(*) FROM articles WHERE path = ? AND duplicate_of IS NULL",
-                                (path,)).fetchone()[0]
-            self.db.execute("DELETE FROM articles WHERE path = ?", (path,))
-            self.db.execute("DELETE FROM files WHERE path = ?", (path,))
-            self._touch()
-        return n
-
-    def _touch(self) -> None:
-        """Mark the catalog changed: `revision` tells caches (the BM25 index) to refresh."""
-        self.set_meta("last_ingest", time.strftime("%Y-%m-%d %H:%M:%S"))
-        self.set_meta("revision", str(time.time_ns()))
-
-    def article(self, article_id: str) -> Article | None:
-        row = self.db.execute(
-            "SELECT id, title, body, path, url, published, source, authors FROM articles "
-            "WHERE id = ? AND duplicate_of IS NULL LIMIT 1", (article_id,)).fetchone()
-        if not row:
-            return None
-        return Article(id=row[0], title=row[1], body=row[2], path=row[3], url=row[4], published=row[5],
-                       source=row[6], authors=json.loads(row[7] or "[]"))
-
-    def counts(self) -> tuple[int, int]:
-        row = self.db.execute(
-            "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM articles WHERE duplicate_of IS NULL").fetchone()
-        return row[0], row[1]
-
-    def sources(self) -> list[str]:
-        rows = self.db.execute("SELECT DISTINCT source FROM articles WHERE source != '' ORDER BY source")
-        return [r[0] for r in rows]
-
-    def meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def set_meta(self, key: str, value: str) -> None:
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
-
-
 def chunk_metadata(chunk: Chunk) -> dict:
-    """Chroma metadata of a chunk; `day` (YYYYMMDD as an int, 0 = unknown) serves date filters."""
-    return {"article_id": chunk.article_id, "title": chunk.title, "url": chunk.url,
-            "published": chunk.published, "day": date_number(chunk.published), "source": chunk.source,
+    """Chroma metadata of a chunk; `day` (YYYYMMDD as an int, 0 = unknown) serves date filters.
+    `article_id` is the article's id within its file: with `path` it gives the article's unique id."""
+    return {"article_id": chunk.record_id, "title": chunk.title, "url": chunk.url,
+            "published": chunk.published, "day": day_number(chunk.published), "source": chunk.source,
             "path": chunk.path, "start": chunk.start, "end": chunk.end}
 
 
 def chunk_from_metadata(meta: dict, stored_text: str, score: float = 0.0) -> Chunk:
     start, end = int(meta["start"]), int(meta["end"])
+    path = meta.get("path", "")
     return Chunk(text=stored_text[len(stored_text) - (end - start):], start=start, end=end,
-                 article_id=meta["article_id"], title=meta.get("title", ""), url=meta.get("url", ""),
+                 article_id=article_uid(path, meta["article_id"]), record_id=meta["article_id"],
+                 title=meta.get("title", ""), url=meta.get("url", ""),
                  published=meta.get("published", ""), source=meta.get("source", ""), path=meta.get("path", ""),
                  score=score)
 
 
-def date_number(iso_date: str) -> int:
-    return int(iso_date[:10].replace("-", "")) if iso_date and len(iso_date) >= 10 else 0
+class ReadWriteLock:
+    """Many readers at once, or one writer: questions read Chroma while a reopen replaces its client."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def reading(self):
+        with self._cond:
+            while self._writing:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def writing(self):
+        with self._cond:
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
 
 
 class Store:
-    """Opens (creating if needed) the store directory for one embedding model."""
+    """Opens (creating if needed) a store for one embedding model: the vectors in Chroma (a folder, or a
+    server at `chroma_url`), the catalog and LangChain's record manager in SQL (SQLite files in the
+    folder, or the database at `database_url`)."""
 
-    def __init__(self, store_dir: Path, embeddings, chroma_url: str = "", check_model: bool = True):
+    def __init__(self, store_dir: Path, embeddings, chroma_url: str = "", database_url: str = "",
+                 check_model: bool = True):
         """`check_model=False` opens a store built with another model, only to `reset()` it."""
         self.dir = Path(store_dir)
         self.embeddings = embeddings
         self.chroma_url = chroma_url
+        self.database_url = database_url
         self._check_writable()
-        self.catalog = Catalog(self.dir / "catalog.sqlite")
+        self.catalog = Catalog(self._engine("catalog.sqlite"))
+        self.records = SQLRecordManager(NAMESPACE, engine=self._engine("records.sqlite"))
+        self.records.create_schema()
+        self.lock = ReadWriteLock()
         self.client = self._client()
         if check_model:
             self._check_model()
         self._open_vectors()
-        from langchain_classic.indexes import SQLRecordManager
-
-        self.records = SQLRecordManager(NAMESPACE, db_url=f"sqlite:///{self.dir / 'records.sqlite'}")
-        self.records.create_schema()
         if self.catalog.meta("model") is None:
-            self.catalog.set_meta("model", embeddings.name)
+            self._record_model()
+        self.seen_revision = self.catalog.meta("revision")
 
     @property
     def location(self) -> str:
         return self.chroma_url or str(self.dir.resolve())
+
+    def _engine(self, file_name: str):
+        try:
+            return make_engine(self.database_url or f"sqlite:///{self.dir / file_name}")
+        except Exception as e:  # a malformed URL or a missing driver
+            raise StoreError(f"cannot use the database {_redacted(self.database_url)}: {e}") from None
 
     def _check_writable(self) -> None:
         if self.dir.exists() and not self.dir.is_dir():
@@ -183,9 +145,6 @@ class Store:
             raise StoreError(f"the store directory {self.dir} is not writable; choose another with --store")
 
     def _client(self):
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
         settings = ChromaSettings(anonymized_telemetry=False)
         if self.chroma_url:
             url = urlparse(self.chroma_url)
@@ -196,12 +155,26 @@ class Store:
                 raise StoreError(f"cannot reach the Chroma server at {self.chroma_url}: {e}") from None
         return chromadb.PersistentClient(path=str(self.dir / "chroma"), settings=settings)
 
+    def _record_model(self) -> None:
+        self.catalog.set_meta("model", self.embeddings.name)
+        self.catalog.set_meta("embedding_variant", str(self.embeddings.variant))
+
     def _check_model(self) -> None:
+        """The store's model must be the configured one; its variant is adopted unless another was asked for."""
+        variant = self.catalog.meta("embedding_variant")
+        if variant is None and self.catalog.meta("model") is not None:
+            variant = LEGACY_VARIANT  # built before variants were recorded
+        self.embeddings.adopt(variant or "")
+        if variant and str(self.embeddings.variant) != variant:
+            raise ModelMismatchError(
+                f"the store {self.location} was built with the {variant} variant of its embedding model, not "
+                f"{self.embeddings.variant}. Leave RAG_EMBEDDING_VARIANT unset to use the store's own, or rebuild: "
+                f"`rag ingest --rebuild`.")
         recorded = self.catalog.meta("model")
-        if recorded is None:
+        if recorded is None:  # a catalog made before the model was recorded in it
             try:
-                recorded = (self.client.get_collection("articles").metadata or {}).get("embedding_model")
-            except Exception:
+                recorded = (self.client.get_collection(COLLECTION).metadata or {}).get("embedding_model")
+            except NotFoundError:
                 recorded = None
         if recorded and recorded != self.embeddings.name:
             raise ModelMismatchError(
@@ -210,29 +183,134 @@ class Store:
                 f"(re-embeds everything with the new model) or choose a new --store.")
 
     def reset(self) -> None:
-        """Delete every chunk, record and catalog row (used by `rag ingest --rebuild`)."""
+        """Delete every chunk, record and catalog row (used by `rag ingest --rebuild`). A failure to
+        delete the vectors stops here, before the catalog is touched."""
         try:
-            self.client.delete_collection("articles")
-        except Exception:
-            pass
-        for table in ("files", "articles", "meta"):
-            self.catalog.db.execute(f"DELETE FROM {table}")
+            self.client.delete_collection(COLLECTION)
+        except NotFoundError:
+            pass  # nothing was ever stored
+        self.catalog.clear()
         keys = self.records.list_keys()
         if keys:
             self.records.delete_keys(keys)
-        self.catalog.set_meta("model", self.embeddings.name)
+        self._record_model()
         self._open_vectors()
 
     def _open_vectors(self) -> None:
-        """The LangChain Chroma store over the "articles" collection (created, cosine, on first use)."""
-        from langchain_chroma import Chroma
+        """The "articles" collection (created, cosine, on first use), and LangChain's view of it for `index()`."""
+        self.collection = self.client.get_or_create_collection(
+            COLLECTION, metadata={"hnsw:space": "cosine", "embedding_model": self.embeddings.name})
+        self.vectors = Chroma(client=self.client, collection_name=COLLECTION, embedding_function=self.embeddings)
 
-        self.vectors = Chroma(client=self.client, collection_name="articles", embedding_function=self.embeddings,
-                              collection_metadata={"hnsw:space": "cosine", "embedding_model": self.embeddings.name})
-        self.collection = self.vectors._collection
+    def reopen(self) -> None:
+        """Read the vectors afresh. A local Chroma folder keeps its nearest-neighbour index in memory,
+        so after another process changed the store this process would search a stale index."""
+        with self.lock.writing():
+            if not self.chroma_url:
+                SharedSystemClient.clear_system_cache()
+            self.client = self._client()
+            self._open_vectors()
+
+    def catch_up(self) -> bool:
+        """Reopen when another process changed the store since we last looked; True when it did."""
+        revision = self.catalog.meta("revision")
+        if revision == self.seen_revision or revision in self.catalog.written:
+            self.seen_revision = revision
+            return False
+        self.seen_revision = revision
+        self.reopen()
+        return True
+
+    # -- one writer at a time, across processes and machines
+    @contextmanager
+    def writer(self, on_wait: Callable[[str], None] | None = None):
+        """Hold the store's writer lock: a file lock in the store folder, or, for a store in a
+        PostgreSQL database, an advisory lock in that database (shared by every machine using it)."""
+        if self.database_url.startswith("postgresql"):
+            with self.catalog.engine.connect() as db:
+                got = db.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY}).scalar()
+                if not got:
+                    if on_wait:
+                        on_wait(f"another ingest is writing to the store in {_redacted(self.database_url)}")
+                    db.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    db.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": WRITER_LOCK_KEY})
+                    db.commit()
+            return
+        lock = FileLock(self.dir / "writer.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait:
+                on_wait(f"another ingest is writing to the store {self.dir}")
+            lock.acquire()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    # -- consistency of vectors, records and catalog (see indexing.repair)
+    def is_current(self, meta: dict, stored_text: str, article: Article | None) -> bool:
+        """Whether a stored chunk belongs to the article as the catalog holds it now: same file, same
+        record, and its text exactly `body[start:end]`."""
+        if article is None or article.path != meta.get("path") or article.record_id != meta.get("article_id"):
+            return False
+        start, end = int(meta.get("start", -1)), int(meta.get("end", -1))
+        return 0 <= start < end <= len(article.body) and stored_text == headed(article.title, article.body[start:end])
+
+    def counts_disagree(self) -> bool:
+        return not (self.collection.count() == self.records_count() == self.catalog.counts()[1])
+
+    def records_count(self) -> int:
+        with self.records.engine.connect() as db:
+            return db.execute(sa.text("SELECT COUNT(*) FROM upsertion_record WHERE namespace = :n"),
+                              {"n": NAMESPACE}).scalar()
+
+    def all_paths(self) -> list[str]:
+        """Every path the catalog, the vectors or the records know of."""
+        paths = set(self.catalog.paths())
+        for offset in range(0, self.collection.count(), 5000):
+            got = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
+            paths |= {m.get("path", "") for m in got["metadatas"]}
+        with self.records.engine.connect() as db:
+            paths |= set(db.execute(sa.text("SELECT DISTINCT group_id FROM upsertion_record WHERE namespace = :n"),
+                                    {"n": NAMESPACE}).scalars())
+        return sorted(p for p in paths if p is not None)
+
+    def repair_path(self, path: str) -> int:
+        """Delete the path's vectors that the catalog does not vouch for and records without a vector;
+        add records for vouched vectors that lack one. Returns how many were removed."""
+        articles = {a.record_id: a for a in self.catalog.file_articles(path)}
+        got = self.collection.get(where={"path": path}, include=["metadatas", "documents"])
+        bad = [i for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
+               if not self.is_current(m, d, articles.get(m.get("article_id")))]
+        if bad:
+            self.collection.delete(ids=bad)
+        good = set(got["ids"]) - set(bad)
+        recorded = set(self.records.list_keys(group_ids=[path]))
+        stray = sorted(recorded - good)
+        if stray:
+            self.records.delete_keys(stray)
+        missing = sorted(good - recorded)
+        if missing:
+            self.records.update(missing, group_ids=[path] * len(missing))
+        return len(bad) + len(stray)
 
     def status(self) -> dict:
         articles, chunks = self.catalog.counts()
         return {"articles": articles, "chunks": chunks, "vectors": self.collection.count(),
-                "model": self.embeddings.name, "store": self.location,
+                "model": self.embeddings.name, "embedding_variant": str(self.embeddings.variant),
+                "store": self.location, "database": _redacted(self.database_url) or "sqlite (in the store folder)",
                 "last_ingest": self.catalog.meta("last_ingest")}
+
+
+def _redacted(url: str) -> str:
+    """A database URL without its password, for messages."""
+    if not url:
+        return ""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(a malformed database URL)"

@@ -497,7 +497,7 @@ def make_card(chat, citation: Citation, context: int = 240) -> dict:
 
 def make_filters(since: str | None, until: str | None, outlet: str | None, as_of: str | None):
     """Filters from the page's fields; raises ValueError with a message for a malformed date."""
-    from .retrieval import Filters
+    from .models import Filters
 
     def day(value, name):
         value = (value or "").strip()[:10]

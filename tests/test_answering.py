@@ -7,7 +7,7 @@ from langchain_core.language_models import FakeListChatModel
 from rag.answering import ExtractiveAnswerer, standalone_query
 from rag.llm import LLMAnswerer
 from rag.models import Chunk
-from rag.retrieval import Filters
+from rag.models import Filters
 
 SOLDIERS = "What did Lukashenko say about sending soldiers?"
 
@@ -32,7 +32,7 @@ def test_question_the_articles_do_not_cover_is_refused(seeded_chat):
     for question in ("Who won the 2018 football World Cup?", "What is the recipe for banana bread?"):
         answer = seeded_chat.ask(question)
         assert answer.refused, question
-        assert "do not cover" in answer.text and answer.citations == []
+        assert "do not answer" in answer.text and answer.citations == []
         assert "widen" in answer.text
 
 
@@ -59,7 +59,7 @@ def test_invented_quotes_from_a_model_are_never_shown(seeded_chat):
     # A fake chat model stands in for a remote LLM, which cannot run here; everything else is real.
     reply = ('"We don\'t interfere, we don\'t kill anyone" [1]\n'
              '"Lukashenko promised to send 10,000 soldiers" [1]\n"Peskov resigned" [42]')
-    seeded_chat._answerer = LLMAnswerer(FakeListChatModel(responses=[reply]), name="fake")
+    seeded_chat.answerer = LLMAnswerer(FakeListChatModel(responses=[reply]), name="fake")
     answer = seeded_chat.ask(SOLDIERS)
     assert [c.quote for c in answer.citations] == ["We don't interfere, we don't kill anyone"]
     assert "10,000" not in answer.text and "resigned" not in answer.text
@@ -72,6 +72,6 @@ def test_of_two_passages_saying_the_same_the_quote_comes_from_this_weeks_article
     older = Chunk(text=said, start=0, end=len(said), article_id="older", published="2022-04-20")
     recent = Chunk(text=said, start=0, end=len(said), article_id="recent", published="2023-04-20")
     question = "Who was cleared to return to practice this week?"
-    _, quotes = ExtractiveAnswerer(chat.embeddings).propose(
-        standalone_query(question, [], as_of="2023-04-21"), [older, recent])
-    assert [q.n for q in quotes] == [2]  # the syndicated copy from a year earlier is not quoted
+    proposal = ExtractiveAnswerer(chat.embeddings).propose(
+        standalone_query(question, [], as_of="2023-04-21"), [older, recent], {"older": said, "recent": said})
+    assert [q.n for q in proposal.quotes + proposal.related] == [2]  # the copy from a year earlier is not quoted

@@ -8,11 +8,16 @@ from pathlib import Path
 import pytest
 
 from conftest import SEED
-from rag.articles import ArticleError, read_file
+from rag.articles import ArticleError, content_hash, read_file
 
 
 def write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
     return path
 
 
@@ -93,11 +98,26 @@ def test_plain_text_with_one_paragraph_is_titled_from_the_file_name(tmp_path):
     assert article.body == "The council voted nine to two."
 
 
-def test_same_text_in_two_files_gets_the_same_id(tmp_path):
+def test_windows_1252_and_utf16_files_are_read_and_said(tmp_path):
+    result = read_file(write_bytes(tmp_path / "latin1.txt", "Café in Zürich\n\nThe café reopened.".encode("cp1252")))
+    assert result.articles[0].title == "Café in Zürich" and "read as Windows-1252" in result.warnings[0]
+    utf16 = read_file(write_bytes(tmp_path / "utf16.txt", "Zürich news\n\nThe lake froze.".encode("utf-16")))
+    assert (utf16.articles[0].title, utf16.articles[0].body, utf16.warnings) == ("Zürich news", "The lake froze.", [])
+
+
+def test_nul_bytes_anywhere_are_removed_and_said(tmp_path):
+    text = "Harbour news\n\n" + "The harbour reopened. " * 500 + "\x00Ferries run again."
+    result = read_file(write_bytes(tmp_path / "nul.txt", text.encode()))
+    assert "\x00" not in result.articles[0].body and result.articles[0].body.endswith("Ferries run again.")
+    assert "control character" in result.warnings[0]
+
+
+def test_same_text_in_two_files_is_two_articles_with_one_content(tmp_path):
     text = "Harbour reopens after storm\n\nThe harbour reopened on Monday.\n"
     a = only_article(write(tmp_path / "a.txt", text))
     b = only_article(write(tmp_path / "b.txt", text.replace("\n", "\r\n")))
-    assert a.id == b.id
+    assert a.id != b.id  # an id names one article in one file; the store keeps the text once (test_indexing)
+    assert content_hash(a.title + a.body) == content_hash(b.title + b.body)
 
 
 # ---------------------------------------------------------------- Markdown
@@ -199,7 +219,7 @@ def test_json_single_object(tmp_path):
     article = only_article(write(tmp_path / "one.json", json.dumps(
         {"id": "a-1", "title": "Port strike ends", "text": "Dockers returned\nto work.", "published": "2023-06-01",
          "source": "bbc.com", "url": "https://bbc.com/port", "authors": ["Sam Smith"]})))
-    assert (article.id, article.title, article.published, article.source, article.url, article.authors) == (
+    assert (article.record_id, article.title, article.published, article.source, article.url, article.authors) == (
         "a-1", "Port strike ends", "2023-06-01", "bbc.com", "https://bbc.com/port", ["Sam Smith"])
     assert article.body == "Dockers returned to work."
 
@@ -249,12 +269,13 @@ def test_jsonl_bad_lines_are_named_and_good_ones_kept(tmp_path):
                      b'{"title": "Latin-1", "text": "caf\xe9"}\n'
                      b'{"title": "Also good", "body": "Fine too."}\n')
     result = read_file(path)
-    assert [a.title for a in result.articles] == ["Good", "Also good"]
-    assert [e.split(":")[0].split(" is")[0] for e in result.errors] == ["line 2", "line 3", "line 4", "line 5"]
+    assert [a.title for a in result.articles] == ["Good", "Latin-1", "Also good"]
+    assert result.articles[1].body == "café"  # not UTF-8: read as Windows-1252, and said
+    assert result.warnings == ["line 5 is not UTF-8: read as Windows-1252"]
+    assert [e.split(":")[0].split(" is")[0] for e in result.errors] == ["line 2", "line 3", "line 4"]
     assert "invalid JSON" in result.errors[0]
     assert "no article text" in result.errors[1]
     assert "expected an object" in result.errors[2]
-    assert "UTF-8" in result.errors[3]
 
 
 # ---------------------------------------------------------------- files that cannot be read
@@ -263,7 +284,7 @@ def test_jsonl_bad_lines_are_named_and_good_ones_kept(tmp_path):
     ("empty.txt", b"", "empty"),
     ("blank.md", b"  \n\n \n", "empty"),
     ("binary.txt", b"PK\x03\x04\x00\x00\x00binary", "binary"),
-    ("latin1.txt", "Café in Zürich\n\nText.".encode("latin-1"), "not valid UTF-8"),
+    ("garbled.txt", b"Caf\x81 in Z\x8drich\n\nText.", "not valid UTF-8"),  # not Windows-1252 either
     ("bad.json", b'{"title": "x", "text": ', "invalid JSON"),
     ("none.json", b'{"status": "ok", "articles": []}', "no records"),
     ("blank.jsonl", b"\n\n", "no records"),

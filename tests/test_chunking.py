@@ -14,7 +14,7 @@ SIZE, OVERLAP = Settings().chunk_size, Settings().chunk_overlap
 
 
 def article(body: str, title: str = "Harbour reopens") -> Article:
-    return Article(id="a1", title=title, body=body, path="/news/a1.txt", url="https://example.com/a1",
+    return Article(record_id="a1", title=title, body=body, path="/news/a1.txt", url="https://example.com/a1",
                    published="2023-03-05", source="example.com")
 
 

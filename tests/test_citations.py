@@ -69,7 +69,7 @@ def test_parse_quotes_from_model_reply():
 def test_llm_answerer_parses_a_fake_models_reply():
     # A fake chat model stands in for a remote LLM API, which cannot run here.
     model = FakeListChatModel(responses=['"Work starts in May" [1]\n"The mayor resigned" [2]\n"boat" [9]'])
-    _, raw = LLMAnswerer(model).propose(Query("When does work start?", [], []), RETRIEVED)
-    citations, dropped = verify(raw, RETRIEVED, BODIES)
+    proposal = LLMAnswerer(model).propose(Query("When does work start?", [], []), RETRIEVED)
+    citations, dropped = verify(proposal.quotes, RETRIEVED, BODIES)
     assert [c.quote for c in citations] == ["Work starts   in May"]
     assert len(dropped) == 2

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
+from rag.models import article_uid
 from rag.service import NewsChat
 from rag.settings import Settings
 
@@ -38,7 +39,7 @@ def snapshot(store: Path) -> dict:
     chat = NewsChat(Settings(store_dir=store, chroma_url="", embedding_model=""))
     got = chat.store.collection.get(include=["documents"])
     articles = {}
-    for aid in {m["article_id"] for m in chat.store.collection.get(include=["metadatas"])["metadatas"]}:
+    for aid in {article_uid(m["path"], m["article_id"]) for m in chat.store.collection.get(include=["metadatas"])["metadatas"]}:
         a = chat.article(aid)
         articles[aid] = (a.title, a.body, a.published, a.source)
     return {"vectors": dict(zip(got["ids"], got["documents"])), "articles": articles}
@@ -58,7 +59,7 @@ def batch(tmp_path: Path, capsys) -> tuple[Path, Path, dict]:
     (folder / "new.md").write_text(NEW)
     (folder / "empty.txt").write_bytes(b"")
     (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)
-    (folder / "kept.txt").write_bytes(KEPT.encode() + "Caf\xe9 owners cheered.\n".encode("latin-1"))
+    (folder / "kept.txt").write_bytes(KEPT.encode() + b"Caf\x81 owners cheered.\n")  # neither UTF-8 nor cp1252
     (folder / "feed.jsonl").write_text(json.dumps(RECORDS[0]) + "\n"
                                        + '{"title": "Broken", "text": "no closing brace"\n'
                                        + json.dumps({"title": "Photo only", "image": "x.jpg"}) + "\n"

@@ -55,7 +55,7 @@ def test_eval_writes_contract_rows_and_scores(split, tmp_path, capsys):
         for c in row["answer"]["citations"]:
             assert set(c) >= {"n", "quote", "article", "start", "end"}
             assert f"[{c['n']}]" in row["answer"]["answer"]
-            assert c["quote"] in bodies[c["article"]["id"]]
+            assert c["quote"] in bodies[c["article"]["record_id"]]
     scorer = BENCH / "score_eval.py"
     if scorer.exists():  # the bench's own scorer agrees with rag eval
         run = subprocess.run([sys.executable, str(scorer), str(split), str(out)], capture_output=True, text=True)

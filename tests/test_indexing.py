@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.indexing import sync
+from rag.models import article_uid
 from rag.service import NewsChat
 from rag.settings import Settings
 
@@ -79,7 +80,7 @@ def test_new_files_are_added(news_chat):
 def test_stored_chunks_lead_with_the_title_and_point_into_the_body(news_chat):
     news_chat.ingest()
     for document, meta in stored(news_chat).values():
-        body = news_chat.article(meta["article_id"]).body
+        body = news_chat.article(article_uid(meta["path"], meta["article_id"])).body
         assert document.startswith(meta["title"] + "\n\n")
         assert document.endswith(body[meta["start"]:meta["end"]])
 
@@ -106,7 +107,8 @@ def test_edited_file_replaces_its_old_text(news_chat, news):
     assert report.chunks_embedded == len(stored(news_chat)) - len(drills_ids)
     assert news_chat.status()["articles"] == 2
     assert_consistent(news_chat)
-    [harvest_id] = {m["article_id"] for _, m in stored(news_chat).values() if m["path"].endswith("harvest.txt")}
+    [harvest_id] = {article_uid(m["path"], m["article_id"]) for _, m in stored(news_chat).values()
+                    if m["path"].endswith("harvest.txt")}
     assert "despite a dry spring" in news_chat.article(harvest_id).body
 
 
@@ -236,13 +238,13 @@ def test_failed_reindex_keeps_what_was_stored(news_chat, news, monkeypatch):
     report = news_chat.ingest()
     assert [f["path"].endswith("harvest.txt") for f in report.failed] == [True]
     assert "out of memory" in report.failed[0]["error"] and "earlier version" in report.failed[0]["error"]
-    assert (report.added, report.updated, report.deleted) == (0, 0, 0)
-    assert stored(news_chat) == before  # nothing lost, nothing half-written
-    assert "helped by a wet spring" in documents(news_chat)
+    assert (report.added, report.updated, report.deleted) == (0, 0, 1)  # the deleted file goes all the same
+    assert stored(news_chat) == {i: v for i, v in before.items() if not v[1]["path"].endswith("drills.md")}
+    assert "helped by a wet spring" in documents(news_chat)  # nothing lost, nothing half-written
     assert_consistent(news_chat)
 
     monkeypatch.undo()
     report = news_chat.ingest()  # the next sync retries and completes
-    assert (report.updated, report.deleted, report.failed) == (1, 1, [])
+    assert (report.updated, report.deleted, report.failed) == (1, 0, [])
     assert "despite a dry spring" in documents(news_chat) and "helped by a wet spring" not in documents(news_chat)
     assert_consistent(news_chat)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.retrieval import Filters, time_window
+from rag.dates import time_window
+from rag.models import Filters
 from tests.news_fixtures import write_corpus
 
 
@@ -16,12 +17,12 @@ def news_chat(chat, tmp_path):
 
 
 def ids(chunks):
-    return [c.article_id for c in chunks]
+    return [c.record_id for c in chunks]
 
 
 def test_finds_the_passage_that_answers(news_chat):
     found = news_chat.search("Which team does Damar Hamlin play for?", Filters(as_of="2023-01-06"), k=3)
-    assert found[0].article_id == "hamlin-jan"
+    assert found[0].record_id == "hamlin-jan"
     assert "Buffalo Bills" in found[0].text
 
 
@@ -29,7 +30,7 @@ def test_as_of_date_never_uses_later_articles(news_chat):
     found = news_chat.search("Damar Hamlin return to practice", Filters(as_of="2023-01-06"), k=10)
     assert "hamlin-later" not in ids(found)
     found = news_chat.search("Damar Hamlin return to practice", Filters(as_of="2023-05-01"), k=10)
-    assert found[0].article_id == "hamlin-later"
+    assert found[0].record_id == "hamlin-later"
 
 
 def test_date_range_and_source_filters(news_chat):
@@ -43,13 +44,13 @@ def test_date_range_and_source_filters(news_chat):
 def test_this_week_favours_articles_near_the_as_of_date(news_chat):
     question = "What happened to Damar Hamlin this week?"
     found = news_chat.search(question, Filters(as_of="2023-01-06"), k=2)
-    assert found[0].article_id == "hamlin-jan"
+    assert found[0].record_id == "hamlin-jan"
     assert time_window(question, "2023-01-06") == (20221230, 20230106)
 
 
 def test_lexical_index_is_saved_and_follows_new_articles(news_chat, tmp_path):
     news_chat.search("Vatican funeral", Filters())
-    assert (news_chat.store.dir / "bm25" / "stamp.txt").exists()
+    assert (news_chat.lexical._current_dir() / "stamp.txt").exists()
     extra = tmp_path / "extra.txt"
     extra.write_text("Zanzibar ferry\n\nThe new Zanzibar ferry line opened with a brass band.\n", encoding="utf-8")
     news_chat.ingest([extra])
@@ -62,7 +63,7 @@ def test_ingest_leaves_the_keyword_index_current_and_forgets_deleted_articles(ch
     (folder / "ferry.txt").write_text("Zanzibar ferry\n\nThe new Zanzibar ferry line opened with a brass band.\n")
     (folder / "quarry.txt").write_text("Quarry lake\n\nThe old quarry at Brindlecombe became a swimming lake.\n")
     chat.ingest([folder])
-    saved = (chat.store.dir / "bm25" / "stamp.txt").read_text()
+    saved = (chat.lexical._current_dir() / "stamp.txt").read_text()
     assert saved == chat.lexical.current_stamp()  # the next `rag search` loads it instead of rebuilding
     assert chat.search("Zanzibar brass band", Filters(), k=1)[0].title == "Zanzibar ferry"
     (folder / "ferry.txt").unlink()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.retrieval import Filters
+from rag.models import Filters
 from rag.service import NewsChat
 
 from processes import free_port

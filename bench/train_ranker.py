@@ -1,0 +1,222 @@
+"""Fit the sentence ranker and the answerability model, and write rag/data/sentence_ranker.json.
+
+usage: python bench/train_ranker.py --train DATA.pkl [DATA.pkl ...] [--exclude IDS.txt ...]
+           [--report NAME=DATA.pkl ...] [--out rag/data/sentence_ranker.json] [--no-write]
+
+DATA files come from bench/ranker_data.py: answerable questions (their sentences labelled by whether
+they hold the gold answer) and unanswerable ones made from them. Questions listed in an --exclude
+file are left out of training (the sets reported on). Every choice that is not a weight (C, how many
+sentences get embeddings, how many quotes, the refusal threshold) is made on out-of-fold predictions
+over the training questions only; --report files are scored with the final model, never fitted on.
+
+Stage 1: logistic regression over SENTENCE_FEATURES without the cosine, on every candidate sentence.
+Stage 2: the same over all features, on the `candidates` best sentences of stage 1.
+Answerability: logistic regression over QUESTION_FEATURES; label: the chosen quotes hold the answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import pickle
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rag.answering import choose_quotes  # noqa: E402
+from rag.ranker import (QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, LinearModel, Ranking,  # noqa: E402
+                        question_features)
+from rag.sentences import Span  # noqa: E402
+
+STAGE1 = [f for f in SENTENCE_FEATURES if f != "cosine"]
+STAGE2 = list(SENTENCE_FEATURES)
+CANDIDATES = (8, 12, 16, 24)
+QUOTES = (1, 2, 3, 4)
+RELATIVE = (0.0, 0.2, 0.35, 0.5, 0.7)
+CS = (0.03, 0.1, 0.3, 1.0)
+MAX_WRONGLY_REFUSED = 0.04  # the threshold keeps at least 96% of answerable training questions answered
+OUT = Path(__file__).resolve().parent.parent / "rag" / "data" / "sentence_ranker.json"
+
+
+def load(paths: list[Path]) -> list[dict]:
+    items = []
+    for p in paths:
+        with open(p, "rb") as f:
+            items += pickle.load(f)
+    return items
+
+
+def fit(rows: np.ndarray, labels: np.ndarray, names: list[str], all_names, c: float) -> LinearModel:
+    x = rows[:, [all_names.index(n) for n in names]].astype(np.float64)
+    mean, scale = x.mean(0), x.std(0)
+    scale[scale == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000).fit((x - mean) / scale, labels)
+    return LinearModel(list(names), [round(float(v), 6) for v in mean], [round(float(v), 6) for v in scale],
+                       [round(float(v), 6) for v in model.coef_[0]], round(float(model.intercept_[0]), 6))
+
+
+@dataclass
+class Fitted:
+    stage1: LinearModel
+    stage2: LinearModel
+    candidates: int
+
+
+def fit_sentences(items: list[dict], n_candidates: int, c: float) -> Fitted:
+    answerable = [it for it in items if it["answerable"] and it["labels"]]
+    rows = np.concatenate([it["rows"] for it in answerable])
+    labels = np.concatenate([it["labels"] for it in answerable]).astype(int)
+    stage1 = fit(rows, labels, STAGE1, SENTENCE_FEATURES, c)
+    top_rows, top_labels = [], []
+    for it in answerable:
+        best = np.argsort(-stage1.probabilities(it["rows"], SENTENCE_FEATURES))[:n_candidates]
+        top_rows.append(it["rows"][best])
+        top_labels.append(np.asarray(it["labels"])[best])
+    stage2 = fit(np.concatenate(top_rows), np.concatenate(top_labels).astype(int), STAGE2, SENTENCE_FEATURES, c)
+    return Fitted(stage1, stage2, n_candidates)
+
+
+def rank(it: dict, fitted: Fitted) -> tuple[Ranking, list[float]]:
+    """The item's Ranking as the answerer would make it, and the cosines of the re-ranked sentences."""
+    if not it["labels"]:
+        return Ranking([], [], 0.0), []
+    first = fitted.stage1.probabilities(it["rows"], SENTENCE_FEATURES)
+    best = np.argsort(-first)[: fitted.candidates]
+    second = fitted.stage2.probabilities(it["rows"][best], SENTENCE_FEATURES)
+    order = np.argsort(-second)
+    cands = [Candidate(Span("", 0, 0, False, it["shapes"][best[i]]), it["passages"][best[i]], None, 0,
+                       it["terms"][best[i]]) for i in order]
+    for cand, i in zip(cands, order):
+        cand.label = it["labels"][best[i]]
+    cosine = SENTENCE_FEATURES.index("cosine")
+    return Ranking(cands, [float(second[i]) for i in order], 0.0), [float(it["rows"][j, cosine]) for j in best]
+
+
+def supported(ranking: Ranking, max_quotes: int, relative: float) -> bool:
+    return any(c.label for c in choose_quotes(ranking, max_quotes, relative))
+
+
+def folds(items: list[dict], k: int = 5) -> list[list[int]]:
+    ids = sorted({it["id"] for it in items})
+    rng = np.random.default_rng(13)
+    rng.shuffle(ids)
+    fold_of = {q: i % k for i, q in enumerate(ids)}
+    return [[n for n, it in enumerate(items) if fold_of[it["id"]] == f] for f in range(k)]
+
+
+def out_of_fold(items: list[dict], n_candidates: int, c: float) -> list[tuple[Ranking, list[float]]]:
+    result: list = [None] * len(items)
+    for fold in folds(items):
+        held = set(fold)
+        fitted = fit_sentences([it for n, it in enumerate(items) if n not in held], n_candidates, c)
+        for n in fold:
+            result[n] = rank(items[n], fitted)
+    return result
+
+
+def question_rows(items, rankings) -> np.ndarray:
+    return np.concatenate([question_features(it["coverage"], r.probabilities, cos) for it, (r, cos)
+                           in zip(items, rankings)])
+
+
+def summary(name: str, items, rankings, answerable_model: LinearModel | None, threshold: float,
+            max_quotes: int, relative: float) -> dict:
+    scores = (answerable_model.probabilities(question_rows(items, rankings), QUESTION_FEATURES)
+              if answerable_model else np.ones(len(items)))
+    yes = [(it, r, s) for it, (r, _), s in zip(items, rankings, scores) if it["answerable"]]
+    no = [s for it, s in zip(items, scores) if not it["answerable"]]
+    out = {"set": name, "questions": len(items)}
+    if yes:
+        out |= {"answerable": len(yes),
+                "support": sum(s >= threshold and supported(r, max_quotes, relative) for _, r, s in yes) / len(yes),
+                "support_if_never_refused": sum(supported(r, max_quotes, relative) for _, r, _ in yes) / len(yes),
+                "gold_in_candidates": sum(any(it["labels"]) for it, _, _ in yes) / len(yes),
+                "wrongly_refused": sum(s < threshold for _, _, s in yes) / len(yes),
+                "quotes": float(np.mean([len(choose_quotes(r, max_quotes, relative)) for _, r, _ in yes]))}
+    if no:
+        out |= {"unanswerable": len(no), "refused": sum(s < threshold for s in no) / len(no)}
+    return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def train(items: list[dict], verbose: bool = True) -> tuple[dict, list]:
+    """Choose C, candidates and the quote rule on out-of-fold predictions, then fit everything."""
+    answerable = [it for it in items if it["answerable"]]
+    best = None
+    for c in CS:
+        for n_candidates in CANDIDATES:
+            rankings = out_of_fold(answerable, n_candidates, c)
+            for max_quotes in QUOTES:
+                for relative in RELATIVE:
+                    rate = np.mean([supported(r, max_quotes, relative) for r, _ in rankings])
+                    # fewer quotes when it costs less than one question in 200: answers are not padded
+                    key = (round(rate, 3) - 0.005 * max_quotes - 0.002 * (1 - relative), c, n_candidates,
+                           max_quotes, relative)
+                    if best is None or key > best[0]:
+                        best = (key, rate)
+            if verbose:
+                print(f"C={c} candidates={n_candidates}: best so far {best}", file=sys.stderr)
+    (_, c, n_candidates, max_quotes, relative), rate = best
+    # answerability: fitted on out-of-fold rankings of every training question, answerable or not
+    rankings = out_of_fold(items, n_candidates, c)
+    q_rows = question_rows(items, rankings)
+    q_labels = np.asarray([it["answerable"] and supported(r, max_quotes, relative)
+                           for it, (r, _) in zip(items, rankings)], dtype=int)
+    answerable_model = fit(q_rows, q_labels, list(QUESTION_FEATURES), QUESTION_FEATURES, 1.0)
+    scores = answerable_model.probabilities(q_rows, QUESTION_FEATURES)
+    yes_scores = np.sort([s for it, s in zip(items, scores) if it["answerable"]])
+    threshold = float(yes_scores[int(math.floor(MAX_WRONGLY_REFUSED * len(yes_scores)))])
+    fitted = fit_sentences(items, n_candidates, c)
+    weights = {
+        "about": {"made_by": "bench/train_ranker.py", "questions": len({it["id"] for it in items}),
+                  "sentences": int(sum(len(it["labels"]) for it in answerable)),
+                  "C": c, "out_of_fold_support_before_refusals": round(float(rate), 4),
+                  "threshold_rule": f"at most {MAX_WRONGLY_REFUSED:.0%} of answerable training questions refused"},
+        "stage1": fitted.stage1.to_json(), "stage2": fitted.stage2.to_json(),
+        "answerable": answerable_model.to_json(), "candidates": n_candidates,
+        "threshold": round(threshold, 4), "max_quotes": max_quotes, "relative": relative,
+    }
+    oof = summary("training (out of fold)", items, rankings, answerable_model, threshold, max_quotes, relative)
+    return weights, [oof]
+
+
+def score(weights: dict, name: str, items: list[dict]) -> dict:
+    fitted = Fitted(LinearModel(**weights["stage1"]), LinearModel(**weights["stage2"]), weights["candidates"])
+    rankings = [rank(it, fitted) for it in items]
+    return summary(name, items, rankings, LinearModel(**weights["answerable"]), weights["threshold"],
+                   weights["max_quotes"], weights["relative"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", nargs="+", type=Path, required=True)
+    ap.add_argument("--exclude", nargs="*", type=Path, default=[])
+    ap.add_argument("--report", nargs="*", default=[], help="NAME=DATA.pkl")
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    excluded = set()
+    for p in args.exclude:
+        excluded |= set(p.read_text().split())
+    items = [it for it in load(args.train) if it["id"] not in excluded]
+    weights, lines = train(items)
+    for spec in args.report:
+        name, _, path = spec.partition("=")
+        lines.append(score(weights, name, load([Path(path)])))
+    for line in lines:
+        print(json.dumps(line))
+    print(json.dumps({k: weights[k] for k in ("candidates", "threshold", "max_quotes", "relative")}))
+    if not args.no_write:
+        args.out.write_text(json.dumps(weights, indent=1) + "\n")
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

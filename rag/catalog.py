@@ -1,0 +1,256 @@
+"""The catalog: which files were ingested (with their digests) and the articles they hold, with their
+cleaned bodies. SQLite in the store folder by default; any SQLAlchemy database (PostgreSQL for a
+store shared by several machines) with `RAG_DATABASE_URL`.
+
+Every method opens its own connection from the engine's pool, so threads never share one, and each
+change is one transaction: a reader sees a file's articles before or after a change, never half.
+
+Layouts (`meta.layout`), migrated in place when an older store is opened:
+    1  articles keyed by (path, id), where id was the record's own id: two files could share one
+    2  `record_id` is the id within its file; `id` is unique across files (`models.article_uid`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+
+from .models import Article, article_uid
+
+LAYOUT = 2
+
+_metadata = sa.MetaData()
+FILES = sa.Table(
+    "files", _metadata,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("digest", sa.Text),
+    sa.Column("ingested_at", sa.Float),
+)
+ARTICLES = sa.Table(
+    "articles", _metadata,
+    sa.Column("path", sa.Text, primary_key=True),
+    sa.Column("record_id", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, index=True),
+    sa.Column("content_hash", sa.Text, index=True),
+    sa.Column("title", sa.Text), sa.Column("url", sa.Text), sa.Column("published", sa.Text),
+    sa.Column("source", sa.Text), sa.Column("authors", sa.Text), sa.Column("body", sa.Text),
+    sa.Column("chunks", sa.Integer),
+    sa.Column("duplicate_of", sa.Text),  # the id of the stored article with the same content
+)
+META = sa.Table(
+    "meta", _metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text),
+)
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine with a pool; SQLite files get WAL (readers never wait for the writer) and a busy timeout
+    so two processes take turns instead of failing."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record):
+            dbapi_connection.execute("PRAGMA journal_mode=WAL")
+            dbapi_connection.execute("PRAGMA busy_timeout=60000")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Catalog:
+    """Files, articles and store-wide settings (`meta`), in one SQL database."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self.written: set[str] = set()  # revisions this process wrote (others mean another process did)
+        with engine.begin() as db:
+            layout = self._layout(db)
+            if layout is not None and layout < LAYOUT:
+                _migrate(db, layout)
+            _metadata.create_all(db)
+            if layout is None:
+                self._set(db, "layout", str(LAYOUT))
+
+    def _layout(self, db) -> int | None:
+        """The layout of an existing catalog, or None for a new one."""
+        inspector = sa.inspect(db)
+        if not inspector.has_table("articles"):
+            return None
+        columns = {c["name"] for c in inspector.get_columns("articles")}
+        if "record_id" not in columns:
+            return 1
+        row = db.execute(sa.select(META.c.value).where(META.c.key == "layout")).first()
+        return int(row[0]) if row else LAYOUT
+
+    # -- files
+    def file_digest(self, path: str) -> str | None:
+        with self.engine.connect() as db:
+            return db.execute(sa.select(FILES.c.digest).where(FILES.c.path == path)).scalar()
+
+    def paths(self) -> list[str]:
+        with self.engine.connect() as db:
+            return list(db.execute(sa.select(FILES.c.path)).scalars())
+
+    def articles_in(self, path: str) -> dict[str, tuple[str, str | None]]:
+        """{record id: (content hash, duplicate_of)} for one file."""
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(ARTICLES.c.record_id, ARTICLES.c.content_hash, ARTICLES.c.duplicate_of)
+                              .where(ARTICLES.c.path == path))
+            return {r[0]: (r[1], r[2]) for r in rows}
+
+    def canonical_for(self, content_hash: str, exclude_path: str) -> Article | None:
+        """The stored (non-duplicate) article with this content in another file."""
+        with self.engine.connect() as db:
+            row = db.execute(sa.select(*_ARTICLE_COLUMNS).where(
+                ARTICLES.c.content_hash == content_hash, ARTICLES.c.duplicate_of.is_(None),
+                ARTICLES.c.path != exclude_path).limit(1)).first()
+        return _article(row) if row else None
+
+    def paths_with_duplicates_of(self, paths: list[str]) -> list[str]:
+        """Files holding duplicates of articles stored from `paths` (they must be re-read when those go)."""
+        if not paths:
+            return []
+        original = ARTICLES.alias("original")
+        query = (sa.select(ARTICLES.c.path).distinct()
+                 .join(original, ARTICLES.c.duplicate_of == original.c.id)
+                 .where(original.c.path.in_(paths), ARTICLES.c.path.not_in(paths)))
+        with self.engine.connect() as db:
+            return list(db.execute(query).scalars())
+
+    def write_articles(self, files: list[tuple[str, str | None, list, list[str] | None]]) -> None:
+        """Record articles of several files in one transaction. Per file: (path, digest, rows, kept):
+        `rows` are (article, content hash, chunk count, duplicate_of), replacing those with the same
+        record id; when the file is complete, `digest` is its new digest and `kept` the record ids it
+        now holds (the others are dropped); both are None while more of the file is still to come."""
+        with self.engine.begin() as db:
+            for path, digest, rows, kept in files:
+                for a, *_ in rows:
+                    db.execute(ARTICLES.delete().where(ARTICLES.c.path == path, ARTICLES.c.record_id == a.record_id))
+                if rows:
+                    db.execute(ARTICLES.insert(), [
+                        {"path": path, "record_id": a.record_id, "id": a.id, "content_hash": h, "title": a.title,
+                         "url": a.url, "published": a.published, "source": a.source,
+                         "authors": json.dumps(a.authors), "body": a.body, "chunks": n, "duplicate_of": dup}
+                        for a, h, n, dup in rows])
+                if digest is not None:
+                    db.execute(ARTICLES.delete().where(ARTICLES.c.path == path,
+                                                       ARTICLES.c.record_id.not_in(kept or [""])))
+                    db.execute(FILES.delete().where(FILES.c.path == path))
+                    db.execute(FILES.insert().values(path=path, digest=digest, ingested_at=time.time()))
+            self._touch(db)
+
+    def file_articles(self, path: str) -> list[Article]:
+        """The stored (non-duplicate) articles of one file."""
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(*_ARTICLE_COLUMNS).where(
+                ARTICLES.c.path == path, ARTICLES.c.duplicate_of.is_(None)))
+            return list(map(_article, rows))
+
+    # -- what a write in progress is touching (see indexing.repair)
+    def set_pending(self, paths: list[str]) -> None:
+        self.set_meta("pending", json.dumps(paths))
+
+    def pending(self) -> list[str]:
+        return json.loads(self.meta("pending") or "[]")
+
+    def clear_pending(self) -> None:
+        with self.engine.begin() as db:
+            db.execute(META.delete().where(META.c.key == "pending"))
+            self._touch(db)
+
+    def forget_file(self, path: str) -> int:
+        """Drop a file's rows; returns how many stored (non-duplicate) articles it held."""
+        with self.engine.begin() as db:
+            n = db.execute(sa.select(sa.func.count()).select_from(ARTICLES).where(
+                ARTICLES.c.path == path, ARTICLES.c.duplicate_of.is_(None))).scalar()
+            db.execute(ARTICLES.delete().where(ARTICLES.c.path == path))
+            db.execute(FILES.delete().where(FILES.c.path == path))
+            self._touch(db)
+        return n
+
+    # -- articles
+    def article(self, article_id: str) -> Article | None:
+        with self.engine.connect() as db:
+            row = db.execute(sa.select(*_ARTICLE_COLUMNS).where(
+                ARTICLES.c.id == article_id, ARTICLES.c.duplicate_of.is_(None)).limit(1)).first()
+        return _article(row) if row else None
+
+    def articles(self, ids: Iterable[str]) -> dict[str, Article]:
+        """The stored (non-duplicate) articles among `ids`, read in one query."""
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return {}
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(*_ARTICLE_COLUMNS).where(
+                ARTICLES.c.id.in_(ids), ARTICLES.c.duplicate_of.is_(None)))
+            return {a.id: a for a in map(_article, rows)}
+
+    def counts(self) -> tuple[int, int]:
+        with self.engine.connect() as db:
+            row = db.execute(sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(ARTICLES.c.chunks), 0))
+                             .where(ARTICLES.c.duplicate_of.is_(None))).first()
+        return int(row[0]), int(row[1])
+
+    def sources(self) -> list[str]:
+        with self.engine.connect() as db:
+            return list(db.execute(sa.select(ARTICLES.c.source).distinct()
+                                   .where(ARTICLES.c.source != "").order_by(ARTICLES.c.source)).scalars())
+
+    # -- store-wide settings
+    def meta(self, key: str) -> str | None:
+        with self.engine.connect() as db:
+            return db.execute(sa.select(META.c.value).where(META.c.key == key)).scalar()
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.engine.begin() as db:
+            self._set(db, key, value)
+
+    def clear(self) -> None:
+        """Forget every file and article (the store's settings stay)."""
+        with self.engine.begin() as db:
+            db.execute(ARTICLES.delete())
+            db.execute(FILES.delete())
+            self._touch(db)
+
+    @staticmethod
+    def _set(db, key: str, value: str) -> None:
+        db.execute(META.delete().where(META.c.key == key))
+        db.execute(META.insert().values(key=key, value=value))
+
+    def _touch(self, db) -> None:
+        """Mark the catalog changed: `revision` tells caches (the keyword index, other processes) to refresh."""
+        revision = f"{time.time_ns()}-{os.getpid()}"
+        self._set(db, "last_ingest", time.strftime("%Y-%m-%d %H:%M:%S"))
+        self._set(db, "revision", revision)
+        self.written.add(revision)
+
+
+_ARTICLE_COLUMNS = (ARTICLES.c.id, ARTICLES.c.record_id, ARTICLES.c.title, ARTICLES.c.body, ARTICLES.c.path,
+                    ARTICLES.c.url, ARTICLES.c.published, ARTICLES.c.source, ARTICLES.c.authors)
+
+
+def _article(row) -> Article:
+    return Article(record_id=row.record_id, title=row.title, body=row.body, path=row.path, url=row.url,
+                   published=row.published, source=row.source, authors=json.loads(row.authors or "[]"))
+
+
+def _migrate(db, layout: int) -> None:
+    """Bring an older catalog to LAYOUT in place (nothing is re-embedded, nothing deleted)."""
+    if layout == 1:
+        # v1 keyed articles by the record's own id; v2 keeps it as record_id and adds the unique id.
+        db.execute(sa.text("ALTER TABLE articles RENAME COLUMN id TO record_id"))
+        db.execute(sa.text("ALTER TABLE articles ADD COLUMN id TEXT"))
+        rows = db.execute(sa.text("SELECT rowid, path, record_id, content_hash, duplicate_of FROM articles")).all()
+        canonical = {h: article_uid(p, r) for _, p, r, h, dup in rows if dup is None}
+        for rowid, path, record_id, content_hash, dup in rows:
+            db.execute(sa.text("UPDATE articles SET id = :id, duplicate_of = :dup WHERE rowid = :rowid"),
+                       {"id": article_uid(path, record_id), "rowid": rowid,
+                        "dup": None if dup is None else canonical.get(content_hash)})
+        db.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_articles_id ON articles(id)"))
+    Catalog._set(db, "layout", str(LAYOUT))

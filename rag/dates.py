@@ -1,0 +1,102 @@
+"""Dates: reading them from article files, day numbers for filters, and the time a question points at.
+
+A day is kept as a YYYYMMDD integer (`day_number`), 0 when unknown; only real calendar dates get a
+number, so nothing stored can make date arithmetic fail later.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+_ISO_START = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_FORMATS = ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y", "%Y/%m/%d", "%d.%m.%Y")
+
+
+class DateError(ValueError):
+    """A date that is written like one but is not on the calendar (2023-02-30, 2023-00-00)."""
+
+
+def iso_date(value: object) -> str:
+    """YYYY-MM-DD from the date formats news exports use; "" when there is none.
+
+    Raises DateError for a value shaped like a date that does not exist, so the reader can say so."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    m = _ISO_START.match(text)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+        except ValueError:
+            raise DateError(f"'{text[:40]}' is not a real date") from None
+    for fmt in _FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    try:  # RFC 2822, as in RSS: "Tue, 20 Dec 2022 15:47:17 GMT"
+        return parsedate_to_datetime(text).date().isoformat()
+    except (TypeError, ValueError, IndexError):
+        return ""
+
+
+def day_number(iso: str) -> int:
+    """YYYYMMDD as an integer for a real date, else 0 (unknown)."""
+    m = _ISO_START.match(iso or "")
+    if not m:
+        return 0
+    try:
+        date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return 0
+    return int(m[1] + m[2] + m[3])
+
+
+def _as_date(day: int) -> date:
+    return date(day // 10000, day // 100 % 100, day % 100)
+
+
+def days_between(a: int, b: int) -> int:
+    """Days between two day numbers; very far when either is unknown."""
+    if not a or not b:
+        return 10_000
+    return abs((_as_date(a) - _as_date(b)).days)
+
+
+_WINDOWS = [  # phrase -> (days before as-of where the window starts, where it ends)
+    (r"\b(today|this morning|tonight)\b", 0, 0),
+    (r"\byesterday\b", 1, 1),
+    (r"\b(this week|past week|this weekend|recent days|days ago)\b", 7, 0),
+    (r"\blast week\b", 14, 5),
+    (r"\b(this month|past month|recent weeks)\b", 31, 0),
+    (r"\blast month\b", 62, 25),
+    (r"\b(this year|past year)\b", 366, 0),
+]
+
+
+def time_window(question: str, as_of: str) -> tuple[int, int] | None:
+    """(first day, last day) as day numbers that a phrase like "this week" points at."""
+    anchor = day_number(as_of)
+    if not anchor:
+        return None
+    for pattern, start, end in _WINDOWS:
+        if re.search(pattern, question, re.I):
+            first, last = _as_date(anchor) - timedelta(days=start), _as_date(anchor) - timedelta(days=end)
+            return int(first.strftime("%Y%m%d")), int(last.strftime("%Y%m%d"))
+    return None
+
+
+def time_prior(day: int, as_of_day: int, window: tuple[int, int] | None, scale_days: float = 14) -> float:
+    """A bonus in [0, 1]: 1 inside the question's time window, decaying with distance from it."""
+    if not as_of_day or not day:
+        return 0.0
+    if window:
+        if window[0] <= day <= window[1]:
+            return 1.0
+        distance = min(days_between(day, window[0]), days_between(day, window[1]))
+    else:
+        distance = days_between(day, as_of_day)
+    return math.exp(-distance / scale_days)

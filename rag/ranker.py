@@ -1,0 +1,334 @@
+"""Which sentence answers the question: a ranker learned from news-quiz questions with gold answers.
+
+For every sentence of the retrieved passages (whole sentences of the article body, so a quote never
+starts mid-sentence at a passage edge) `features()` describes how it relates to the question: shared
+words weighted by their rarity in the store, phrases, neighbouring sentences, the kind of answer the
+question asks for (a number, a date, a name, a place) and whether the sentence has one, names and
+numbers the other passages repeat, the sentence's shape (headline, intertitle, caption, fragment),
+its passage's rank and date, and its meaning's closeness to the question (the embedding model, on
+the most promising sentences only).
+
+Two logistic models over those features, and a third over the question as a whole, were fitted by
+`bench/train_ranker.py` on rtqa-2023 questions (never the ones reported on) and ship as
+`rag/data/sentence_ranker.json`: stage 1 ranks every sentence without embeddings, stage 2 re-ranks
+its best `candidates` with them, and the answerability model turns the result into the probability
+that the chosen quotes contain the answer.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+from .dates import day_number, time_prior, time_window
+from .models import Chunk
+from .sentences import Span, split
+from .text import content_terms, terms, words
+
+WEIGHTS_FILE = "sentence_ranker.json"
+EMBEDDED_CHARS = 200  # a long sentence is judged by its start: padding a batch to its full length is slow
+RECENCY_SCALE_DAYS = 365  # the date feature: a sentence a year older than the question keeps 1/e of it
+
+# The kind of answer a question asks for.
+ASKS = {
+    "amount": re.compile(r"\bhow (many|much|long|old|far|tall|big|large|high|fast)\b|"
+                         r"\bwhat (percentage|percent|share|number|age|amount|fraction|proportion)\b|"
+                         r"\b(what|which) (sum|price|rate|total)\b", re.I),
+    "date": re.compile(r"\bwhen\b|\b(what|which) (year|date|day|month|decade|century)\b|\bhow long ago\b", re.I),
+    "place": re.compile(r"\bwhere\b|\b(what|which) (country|countries|state|states|city|cities|nation|county|"
+                        r"island|region|continent|capital|town|province|territory|airport|port)\b", re.I),
+    "name": re.compile(r"\b(who|whom|whose)\b|\b(which|what) [a-z]+", re.I),
+}
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+                     r"forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|billions|"
+                     r"trillion|dozen|dozens|half|third|quarter)\b", re.I)
+_DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
+                   r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.|Monday|Tuesday|Wednesday|Thursday|Friday|"
+                   r"Saturday|Sunday|(1[89]|20)\d\d)\b")
+_PLACE = re.compile(r"\b(in|at|from|near|to|of|across|throughout) (the )?[A-Z][a-z]+")
+_CAPITALISED = re.compile(r"\b[A-Z][\w'’\-]*[A-Za-z0-9]|\b\d[\d,.]*\b")
+_QUOTE_START = re.compile(r"^[\"“‘']")
+
+SENTENCE_FEATURES = (
+    "overlap",          # share of the question's word rarity (store IDF) found in the sentence
+    "overlap_local",    # the same, with rarity among the candidate sentences
+    "matched",          # log(1 + question words found)
+    "missing_rare",     # the rarest question word is absent (its IDF over the question's highest)
+    "bigrams",          # share of the question's word pairs found as pairs
+    "context",          # share of the words carried over from earlier questions (follow-ups)
+    "neighbour_overlap",  # the better overlap of the sentences before and after it
+    "passage_overlap",  # the overlap of its whole passage (with the headline)
+    "novel_share",      # share of its words that the question does not have
+    "novel_names",      # names (capitalised words) the question does not have, up to 3, over 3
+    "votes",            # share of the other passages that repeat one of its new names or numbers
+    "has_number", "has_date",
+    "asks_amount", "asks_date", "asks_place", "asks_name",
+    "amount_match", "date_match", "place_match", "name_match",
+    "heading", "caption", "fragment", "is_question", "is_quote", "is_title",
+    "length",           # log of its length in characters, over log 300
+    "passage_rank",     # 1 / sqrt(rank of its passage)
+    "passage_score",    # its passage's cosine similarity to the question
+    "lead",             # near the top of its article: exp(-sentence index / 5)
+    "recency",          # the date prior (1 inside "this week"; falls off over a year)
+    "cosine",           # its embedding's cosine similarity to the question (stage 2 only)
+)
+QUESTION_FEATURES = (
+    "top_probability", "second_probability", "any_probability", "top_cosine", "passage_score",
+    "coverage", "rare_missing", "question_length",
+)
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage's article, in the passage where it ranks best."""
+
+    span: Span
+    passage: int  # 1-based rank of the retrieved passage
+    chunk: Chunk
+    index: int  # its position among its article's sentences
+    terms: list[str] = field(default_factory=list)
+    previous: str = ""
+    following: str = ""
+
+
+@dataclass
+class Ranking:
+    """The candidates in order with their probability of containing the answer, and of the question
+    being answered by the best of them."""
+
+    candidates: list[Candidate]
+    probabilities: list[float]
+    answerable: float
+    features: np.ndarray | None = None  # kept for training (bench/ranker_data.py)
+
+
+def candidates(passages: list[Chunk], bodies: dict[str, str]) -> list[Candidate]:
+    """The whole sentences each passage touches, each once (where its passage ranks best)."""
+    found: dict[tuple[str, int], Candidate] = {}
+    spans_of: dict[str, list[Span]] = {}
+    for rank, chunk in enumerate(passages, 1):
+        body = bodies.get(chunk.article_id)
+        if body is None or body[chunk.start:chunk.end] != chunk.text:
+            body, offset = chunk.text, chunk.start  # the article changed since: its passage only
+            key = f"{chunk.article_id}@{chunk.start}"
+        else:
+            offset, key = 0, chunk.article_id
+        if key not in spans_of:
+            spans_of[key] = split(body)
+        spans = spans_of[key]
+        lo, hi = chunk.start - offset, chunk.end - offset
+        for i, span in enumerate(spans):
+            if span.end <= lo or span.start >= hi:
+                continue
+            at = (chunk.article_id, span.start + offset)
+            if at in found:
+                continue
+            shifted = Span(span.text, span.start + offset, span.end + offset, span.paragraph_start, span.shape)
+            found[at] = Candidate(shifted, rank, chunk, i, terms(span.text),
+                                  spans[i - 1].text if i else "", spans[i + 1].text if i + 1 < len(spans) else "")
+    return list(found.values())
+
+
+class QuestionView:
+    """What the features need to know of the question, computed once."""
+
+    def __init__(self, text: str, focus: list[str], context: list[str], as_of: str,
+                 idf: Callable[[str], float] | None):
+        self.text = text
+        self.focus = list(dict.fromkeys(focus))
+        self.context = [t for t in dict.fromkeys(context) if t not in self.focus]
+        self.words = set(words(text))
+        sequence = terms(text)
+        self.bigrams = {(a, b) for a, b in zip(sequence, sequence[1:]) if a != b}
+        self.asks = {kind: bool(pattern.search(text)) for kind, pattern in ASKS.items()}
+        if self.asks["amount"] or self.asks["date"] or self.asks["place"]:
+            self.asks["name"] = False  # "which country" asks a place, not any name
+        self.as_of_day = day_number(as_of)
+        self.window = time_window(text, as_of)
+        self.idf = idf or (lambda term: 1.0)
+        self.weights = {t: self.idf(t) for t in self.focus}
+        self.context_weights = {t: self.idf(t) for t in self.context}
+
+    def overlap(self, found: set[str], weights: dict[str, float] | None = None) -> float:
+        weights = self.weights if weights is None else weights
+        total = sum(weights.values())
+        return sum(w for t, w in weights.items() if t in found) / total if total else 0.0
+
+
+def sentence_features(view: QuestionView, cands: list[Candidate], passages: list[Chunk]) -> np.ndarray:
+    """One row of SENTENCE_FEATURES per candidate; the cosine column is left at 0 (see `add_cosine`)."""
+    n = len(cands)
+    sets = [set(c.terms) for c in cands]
+    df = Counter(t for s in sets for t in s)
+    local = {t: math.log(1 + n / (1 + df[t])) for t in view.focus}
+    highest = max(view.weights.values(), default=0.0)
+    passage_terms = [set(terms(f"{p.title} {p.text}")) for p in passages]
+    passage_tokens = [set(_CAPITALISED.findall(f"{p.title} {p.text}")) for p in passages]
+    days = [day_number(p.published) for p in passages]
+    rows = np.zeros((n, len(SENTENCE_FEATURES)), dtype=np.float32)
+    col = {name: i for i, name in enumerate(SENTENCE_FEATURES)}
+    for r, (c, found) in enumerate(zip(cands, sets)):
+        text = c.span.text
+        sequence = c.terms
+        novel = [w for w in _CAPITALISED.findall(text)[1:] if w.lower() not in view.words]
+        names = [w for w in novel if not w[0].isdigit()]
+        others = [i for i in range(len(passages)) if i != c.passage - 1]
+        votes = max((sum(token in passage_tokens[i] for i in others) for token in set(novel)), default=0)
+        has_number, has_date = bool(_NUMBER.search(text)), bool(_DATE.search(text))
+        has_place = bool(_PLACE.search(text))
+        missing = [view.weights[t] for t in view.focus if t not in found]
+        pairs = set(zip(sequence, sequence[1:]))
+        values = {
+            "overlap": view.overlap(found),
+            "overlap_local": view.overlap(found, local),
+            "matched": math.log1p(sum(t in found for t in view.focus)),
+            "missing_rare": max(missing) / highest if missing and highest else 0.0,
+            "bigrams": len(view.bigrams & pairs) / len(view.bigrams) if view.bigrams else 0.0,
+            "context": view.overlap(found, view.context_weights) if view.context else 0.0,
+            "neighbour_overlap": max(view.overlap(set(terms(c.previous))), view.overlap(set(terms(c.following)))),
+            "passage_overlap": view.overlap(passage_terms[c.passage - 1]),
+            "novel_share": sum(t not in view.weights for t in found) / len(found) if found else 0.0,
+            "novel_names": min(len(set(names)), 3) / 3,
+            "votes": votes / len(others) if others else 0.0,
+            "has_number": has_number, "has_date": has_date,
+            "asks_amount": view.asks["amount"], "asks_date": view.asks["date"],
+            "asks_place": view.asks["place"], "asks_name": view.asks["name"],
+            "amount_match": view.asks["amount"] and has_number,
+            "date_match": view.asks["date"] and has_date,
+            "place_match": view.asks["place"] and has_place,
+            "name_match": view.asks["name"] and bool(names),
+            "heading": c.span.shape == "heading", "caption": c.span.shape == "caption",
+            "fragment": c.span.shape == "fragment", "is_question": text.rstrip("\"”’' ").endswith("?"),
+            "is_quote": bool(_QUOTE_START.match(text)),
+            "is_title": " ".join(text.split()) == " ".join(c.chunk.title.split()),
+            "length": math.log(max(len(text), 1)) / math.log(300),
+            "passage_rank": 1 / math.sqrt(c.passage),
+            "passage_score": c.chunk.score,
+            "lead": math.exp(-c.index / 5),
+            "recency": time_prior(days[c.passage - 1], view.as_of_day, view.window, RECENCY_SCALE_DAYS),
+        }
+        for name, value in values.items():
+            rows[r, col[name]] = float(value)
+    return rows
+
+
+def add_cosine(rows: np.ndarray, which: list[int], similarities: list[float]) -> None:
+    column = SENTENCE_FEATURES.index("cosine")
+    for i, s in zip(which, similarities):
+        rows[i, column] = s
+
+
+def coverage(view: QuestionView, passages: list[Chunk]) -> dict[str, float]:
+    """How much of the question the retrieved passages hold at all (the question features that do not
+    depend on sentence choice)."""
+    everywhere = set().union(*(set(terms(f"{p.title} {p.text}")) for p in passages)) if passages else set()
+    missing = [view.weights[t] for t in view.focus if t not in everywhere]
+    highest = max(view.weights.values(), default=0.0)
+    return {"passage_score": passages[0].score if passages else 0.0, "coverage": view.overlap(everywhere),
+            "rare_missing": max(missing) / highest if missing and highest else 0.0,
+            "question_length": math.log1p(len(view.focus))}
+
+
+def question_features(covered: dict[str, float], probabilities: list[float], cosines: list[float]) -> np.ndarray:
+    """One row of QUESTION_FEATURES: how sure the best sentences are, and how well the passages cover
+    the question."""
+    top = sorted(probabilities, reverse=True)[:3] + [0.0, 0.0, 0.0]
+    values = covered | {
+        "top_probability": top[0], "second_probability": top[1],
+        "any_probability": 1 - (1 - top[0]) * (1 - top[1]) * (1 - top[2]),
+        "top_cosine": max(cosines, default=0.0),
+    }
+    return np.asarray([[values[name] for name in QUESTION_FEATURES]], dtype=np.float32)
+
+
+@dataclass
+class LinearModel:
+    """A logistic model over named features (standardised with the training mean and scale)."""
+
+    features: list[str]
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+
+    def __post_init__(self):
+        self._mean = np.asarray(self.mean, dtype=np.float32)
+        self._scale = np.asarray(self.scale, dtype=np.float32)
+        self._coef = np.asarray(self.coef, dtype=np.float32)
+
+    def probabilities(self, rows: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+        columns = [names.index(f) for f in self.features]
+        z = ((rows[:, columns] - self._mean) / self._scale) @ self._coef + self.intercept
+        return 1 / (1 + np.exp(-z))
+
+    def to_json(self) -> dict:
+        return {"features": self.features, "mean": self.mean, "scale": self.scale, "coef": self.coef,
+                "intercept": self.intercept}
+
+
+@dataclass
+class RankerWeights:
+    """The contents of rag/data/sentence_ranker.json (written by bench/train_ranker.py)."""
+
+    stage1: LinearModel
+    stage2: LinearModel
+    answerable: LinearModel
+    candidates: int  # sentences re-ranked with embeddings
+    threshold: float  # below this answerability the reply says the articles do not answer
+    max_quotes: int
+    relative: float  # a further quote needs at least this share of the first quote's probability
+    about: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path=None) -> RankerWeights:
+        text = (open(path, encoding="utf-8").read() if path
+                else resources.files("rag.data").joinpath(WEIGHTS_FILE).read_text(encoding="utf-8"))
+        data = json.loads(text)
+        return cls(stage1=LinearModel(**data["stage1"]), stage2=LinearModel(**data["stage2"]),
+                   answerable=LinearModel(**data["answerable"]), candidates=data["candidates"],
+                   threshold=data["threshold"], max_quotes=data["max_quotes"], relative=data["relative"],
+                   about=data.get("about", {}))
+
+
+class SentenceRanker:
+    """Ranks the sentences of retrieved passages by their probability of containing the answer."""
+
+    def __init__(self, weights: RankerWeights, embeddings=None):
+        self.weights = weights
+        self.embeddings = embeddings
+
+    def rank(self, view: QuestionView, passages: list[Chunk], bodies: dict[str, str],
+             keep_features: bool = False) -> Ranking:
+        cands = candidates(passages, bodies)
+        if not cands:
+            return Ranking([], [], 0.0)
+        rows = sentence_features(view, cands, passages)
+        first = self.weights.stage1.probabilities(rows, SENTENCE_FEATURES)
+        best = [int(i) for i in np.argsort(-first)[: self.weights.candidates]]
+        cosines = self._similarities(view.text, [cands[i].span.text for i in best])
+        add_cosine(rows, best, cosines)
+        second = self.weights.stage2.probabilities(rows[best], SENTENCE_FEATURES)
+        order = np.argsort(-second)
+        ranked = [cands[best[i]] for i in order]
+        probabilities = [float(second[i]) for i in order]
+        answerable = float(self.weights.answerable.probabilities(
+            question_features(coverage(view, passages), probabilities, cosines), QUESTION_FEATURES)[0])
+        return Ranking(ranked, probabilities, answerable, rows if keep_features else None)
+
+    def _similarities(self, question: str, texts: list[str]) -> list[float]:
+        if self.embeddings is None or not texts:
+            return [0.0] * len(texts)
+        vectors = np.asarray(self.embeddings.embed_queries([question] + [t[:EMBEDDED_CHARS] for t in texts]))
+        return [float(s) for s in vectors[1:] @ vectors[0]]
+
+
+def question_view(query, idf: Callable[[str], float] | None) -> QuestionView:
+    """The view of a `answering.Query` (its text, subject words, carried-over words, as-of date)."""
+    return QuestionView(query.text, query.focus or content_terms(query.text), query.context, query.as_of, idf)
