@@ -92,12 +92,13 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def _decode(data: bytes, notes: list[str], where: str = "file ") -> str:
     """Text from bytes: UTF-8, or UTF-16/32 with a byte-order mark, or Windows-1252 (said in `notes`).
-    Control characters (NUL and the like) are removed wherever they are, and said."""
+    NUL bytes early on mean a binary file; later ones are removed with the article's other control
+    characters (`_make_article`)."""
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
     if encoding is None and b"\x00" in data[:8192]:
         raise ArticleError(f"{where}is binary, not text")
     try:
-        text = data.decode(encoding or "utf-8")
+        return data.decode(encoding or "utf-8")
     except UnicodeDecodeError as e:
         if encoding:
             raise ArticleError(f"{where}is not valid {encoding.upper()} (bad byte at offset {e.start})") from None
@@ -106,10 +107,7 @@ def _decode(data: bytes, notes: list[str], where: str = "file ") -> str:
         except UnicodeDecodeError:
             raise ArticleError(f"{where}is not valid UTF-8 (bad byte at offset {e.start})") from None
         notes.append(f"{where}is not UTF-8: read as Windows-1252")
-    cleaned, removed = _CONTROL.subn("", text)
-    if removed:
-        notes.append(f"{where}had {removed} control character(s) (such as NUL); removed")
-    return cleaned
+        return text
 
 
 # ---------------------------------------------------------------- plain text and saved news pages
@@ -128,7 +126,7 @@ def parse_text(text: str, path: str, notes: list[str] | None = None) -> Article:
     paragraphs = _paragraphs(lines)
     title = paragraphs[0] if len(paragraphs) > 1 and len(paragraphs[0]) < 200 else ""
     body_paragraphs = paragraphs[1:] if title else paragraphs
-    return _make_article(title or _title_from_path(path), "\n\n".join(body_paragraphs), path)
+    return _make_article(title or _title_from_path(path), "\n\n".join(body_paragraphs), path, notes=notes)
 
 
 def _looks_like_saved_page(lines: list[str]) -> bool:
@@ -182,7 +180,7 @@ def _parse_saved_page(lines: list[str], path: str, notes: list[str] | None) -> A
         if ln.startswith("©") or ln.startswith("In the video:") or low in _CHROME_LINES:
             continue
         body.append(ln)
-    return _make_article(title or _title_from_path(path), "\n\n".join(body), path, published=published,
+    return _make_article(title or _title_from_path(path), "\n\n".join(body), path, notes=notes, published=published,
                          source=source, authors=authors)
 
 
@@ -227,7 +225,7 @@ def parse_markdown(text: str, path: str, notes: list[str] | None = None) -> Arti
                 del lines[i]
                 break
     paragraphs = _paragraphs([ln.strip() for ln in lines])
-    return _make_article(title or _title_from_path(path), "\n\n".join(paragraphs), path,
+    return _make_article(title or _title_from_path(path), "\n\n".join(paragraphs), path, notes=notes,
                          published=_iso_date(next((meta[k] for k in DATE_FIELDS if meta.get(k)), ""), notes,
                                              "the front matter"),
                          source=meta.get("source", ""), url=meta.get("url", ""),
@@ -285,7 +283,7 @@ def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
     blocks = [b for b in blocks if b]
     if not blocks:
         blocks = _paragraphs([ln.strip() for ln in root.get_text("\n").split("\n")])
-    return _make_article(title or _title_from_path(path), "\n\n".join(blocks), path,
+    return _make_article(title or _title_from_path(path), "\n\n".join(blocks), path, notes=notes,
                          published=_iso_date(published, notes, "the page's date"), source=source, url=url,
                          authors=authors)
 
@@ -351,16 +349,22 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
     title = str(record.get("title") or "").strip() or _title_from_path(path)
     url = str(record.get("url") or "")
     own_id = record.get("id")
-    return _make_article(title, body, path, published=_iso_date(published, notes, where), source=str(source), url=url,
+    return _make_article(title, body, path, notes=notes, where=where,
+                         published=_iso_date(published, notes, where), source=str(source), url=url,
                          authors=_authors(record.get("authors") or record.get("author")),
                          record_id=str(own_id) if own_id not in (None, "") else _record_key(url, title, body))
 
 
 # ---------------------------------------------------------------- shared helpers
 
-def _make_article(title: str, body: str, path: str, published: str = "", source: str = "", url: str = "",
-                  authors: list[str] | None = None, record_id: str = "") -> Article:
-    """An article; `record_id` "" for a file holding one article (its id then stays when it is edited)."""
+def _make_article(title: str, body: str, path: str, notes: list[str] | None = None, where: str = "the file",
+                  published: str = "", source: str = "", url: str = "", authors: list[str] | None = None,
+                  record_id: str = "") -> Article:
+    """An article; `record_id` "" for a file holding one article (its id then stays when it is edited).
+    Control characters (NUL and the like), wherever they came from, are removed and said in `notes`."""
+    (title, n_title), (body, n_body) = _CONTROL.subn("", title), _CONTROL.subn("", body)
+    if (n_title or n_body) and notes is not None:
+        notes.append(f"{where}: {n_title + n_body} control character(s) (such as NUL) removed")
     if not body.strip():
         raise ArticleError("no article text left after removing page chrome")
     return Article(title=" ".join(title.split()), body=body, path=path, record_id=record_id, url=url,

@@ -118,7 +118,8 @@ def cmd_ingest(args, settings: Settings) -> int:
         Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False).reset()
     chat = _open(settings)
     with TerminalProgress(enabled=not args.quiet) as progress:
-        report = chat.ingest(args.paths or None, on_progress=progress.update)
+        report = chat.ingest(args.paths or None, on_progress=progress.update,
+                             on_wait=lambda why: print(f"rag: waiting: {why}", file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(report.to_json()))
     else:

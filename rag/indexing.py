@@ -28,6 +28,7 @@ from langchain_classic.indexes import index
 from langchain_core.documents import Document
 
 from .articles import ArticleError, content_hash, file_digest, is_hidden, is_supported, read_file
+from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path
 from .settings import Settings
@@ -120,6 +121,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         gone = [p for p in store.catalog.paths()
                 if p not in present and any(Path(p).is_relative_to(d) for d in folders)]
         plans = _plan(store, files, gone, settings, report)
+        reached("planned")
         _write(store, plans, on_progress, report)
         for path in gone:
             report.deleted += _remove_file(store, path)
@@ -272,6 +274,8 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
             for n, doc in enumerate(docs, 1):
                 if on_progress and n % BATCH == 0:
                     on_progress(done_chunks + n, total_chunks, done_articles, total_articles)
+                if n == BATCH + 1:
+                    reached("batch-written")  # the unit's first batch is in the vectors and records
                 yield doc
 
         try:
@@ -279,7 +283,9 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
                 result = index(feed(), store.records, store.vectors, cleanup=None, source_id_key="path",
                                key_encoder="sha256", batch_size=BATCH)
                 report.chunks_embedded += result["num_added"]
+            reached("vectors-written")
             finished = _commit(store, unit)
+            reached("committed")
         except Exception as e:
             repair(store, paths)  # what this unit wrote goes; the catalog never saw it
             for plan in plans:

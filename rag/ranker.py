@@ -30,7 +30,7 @@ import numpy as np
 from .dates import day_number, time_prior, time_window
 from .models import Chunk
 from .sentences import Span, split
-from .text import content_terms, terms, words
+from .text import content_terms, english_stemmer, terms, words
 
 WEIGHTS_FILE = "sentence_ranker.json"
 EMBEDDED_CHARS = 200  # a long sentence is judged by its start: padding a batch to its full length is slow
@@ -65,6 +65,8 @@ SENTENCE_FEATURES = (
     "context",          # share of the words carried over from earlier questions (follow-ups)
     "neighbour_overlap",  # the better overlap of the sentences before and after it
     "passage_overlap",  # the overlap of its whole passage (with the headline)
+    "headline_overlap",  # the overlap of its article's headline
+    "proximity",        # a new name or number close to a question word: 1 / (1 + words between them)
     "novel_share",      # share of its words that the question does not have
     "novel_names",      # names (capitalised words) the question does not have, up to 3, over 3
     "votes",            # share of the other passages that repeat one of its new names or numbers
@@ -170,6 +172,7 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
     local = {t: math.log(1 + n / (1 + df[t])) for t in view.focus}
     highest = max(view.weights.values(), default=0.0)
     passage_terms = [set(terms(f"{p.title} {p.text}")) for p in passages]
+    headline_terms = [set(terms(p.title)) for p in passages]
     passage_tokens = [set(_CAPITALISED.findall(f"{p.title} {p.text}")) for p in passages]
     days = [day_number(p.published) for p in passages]
     rows = np.zeros((n, len(SENTENCE_FEATURES)), dtype=np.float32)
@@ -194,6 +197,8 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
             "context": view.overlap(found, view.context_weights) if view.context else 0.0,
             "neighbour_overlap": max(view.overlap(set(terms(c.previous))), view.overlap(set(terms(c.following)))),
             "passage_overlap": view.overlap(passage_terms[c.passage - 1]),
+            "headline_overlap": view.overlap(headline_terms[c.passage - 1]),
+            "proximity": _proximity(text, view, novel),
             "novel_share": sum(t not in view.weights for t in found) / len(found) if found else 0.0,
             "novel_names": min(len(set(names)), 3) / 3,
             "votes": votes / len(others) if others else 0.0,
@@ -217,6 +222,20 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
         for name, value in values.items():
             rows[r, col[name]] = float(value)
     return rows
+
+
+def _proximity(text: str, view: QuestionView, novel: list[str]) -> float:
+    """1 / (1 + the fewest words between a question word and a name or number the question lacks)."""
+    if not novel:
+        return 0.0
+    tokens = text.split()
+    stems = english_stemmer().stemWords([t.strip(".,;:!?\"“”'’()").lower() for t in tokens])
+    asked = [i for i, t in enumerate(stems) if t in view.weights]
+    new = set(novel)
+    answers = [i for i, t in enumerate(tokens) if t.strip(".,;:!?\"“”'’()") in new]
+    if not asked or not answers:
+        return 0.0
+    return 1 / (1 + min(abs(a - b) for a in asked for b in answers))
 
 
 def add_cosine(rows: np.ndarray, which: list[int], similarities: list[float]) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from chromadb.errors import ChromaError
 
+from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
 from .models import Chunk, Filters, article_uid
 from .store import Store, chunk_from_metadata
@@ -172,6 +173,7 @@ class LexicalIndex:
             bm25.save(str(folder), show_progress=False)
         (folder / "chunks.json").write_text(json.dumps({"ids": ids, "days": days, "sources": sources}))
         (folder / "stamp.txt").write_text(stamp)
+        reached("keyword-index")
         pointer = self.dir / f"CURRENT.{os.getpid()}.tmp"
         pointer.write_text(folder.name)
         os.replace(pointer, self.dir / "CURRENT")  # the new index is the current one, all at once
@@ -263,6 +265,10 @@ def fuse(dense: list[str], lexical: list[str], days: dict[str, int], query: str,
     return scores
 
 
+class StaleIndex(RuntimeError):
+    """This process's copy of the vector index is older than the store (another process wrote to it)."""
+
+
 class HybridRetriever:
     """Dense and BM25 results fused by reciprocal rank, plus a time prior; only chunks the catalog
     vouches for (`Store.is_current`) are returned, so a half-written ingest is never seen."""
@@ -278,13 +284,15 @@ class HybridRetriever:
         self.store.catch_up()  # another process changed the store: read it afresh
         try:
             return self._search(query, filters, k or self.k)
-        except ChromaError:  # ids the local index still held were deleted meanwhile: read afresh, once
+        except (ChromaError, StaleIndex):  # ids the local index still held were deleted meanwhile
             self.store.reopen()
             return self._search(query, filters, k or self.k)
 
     def _search(self, query: str, filters: Filters, k: int) -> list[Chunk]:
         with self.store.lock.reading():
             vector, dense, lexical, metas = self.candidates(query, filters)
+            if any(i not in metas for i in dense):
+                raise StaleIndex("the nearest-neighbour index holds chunks the store no longer has")
             if not metas:
                 return []
             days = {i: int(meta.get("day", 0)) for i, (meta, _) in metas.items()}

@@ -8,6 +8,7 @@ or refused with the reason.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -47,11 +48,14 @@ class NewsChat:
         self.retriever = HybridRetriever(self.store, self.lexical, k=settings.top_k)
         self._ingest_lock = threading.Lock()
 
-    def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None) -> IngestReport:
+    def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None,
+               on_wait: Callable[[str], None] | None = None) -> IngestReport:
+        """Sync files and folders into the store (default: the articles folder). `on_wait` hears it when
+        another process holds the store's writer lock."""
         with self._ingest_lock:
             self.lexical.hold = True  # questions meanwhile use the keyword index as it was
             try:
-                report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress)
+                report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress, on_wait)
             finally:
                 self.lexical.hold = False
             if report.added or report.updated or report.deleted:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,3 +44,68 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+# ---------------------------------------------------------------- real servers for shared mode
+
+CHROMA = Path(sys.executable).parent / "chroma"
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), None) \
+    if Path("/usr/lib/postgresql").exists() else None
+
+
+def wait_port(port: int, proc: subprocess.Popen, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"{what} did not start within {timeout:.0f} s")
+
+
+@contextmanager
+def chroma_server(folder: Path):
+    """`chroma run` on a free loopback port; yields its URL."""
+    command = str(CHROMA) if CHROMA.exists() else shutil.which("chroma")
+    if not command:
+        pytest.skip("the chroma command is not installed (it comes with chromadb)")
+    port = free_port()
+    proc = subprocess.Popen([command, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc, "chroma run")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def postgres_server(folder: Path):
+    """A PostgreSQL server (Debian's `postgresql` package) in `folder` on a free loopback port, run as the
+    `postgres` user when the tests run as root (initdb refuses root); yields an SQLAlchemy URL."""
+    if PG_BIN is None or not (PG_BIN / "initdb").exists():
+        pytest.skip("PostgreSQL is not installed (Debian package postgresql; `make postgres`)")
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # a folder the postgres user can reach (pytest's own are private to root)
+        as_user = ["runuser", "-u", "postgres", "--"]
+        folder = Path(tempfile.mkdtemp(prefix="rag-pg-"))
+        os.chmod(folder, 0o755)
+        shutil.chown(folder, "postgres")
+    folder.mkdir(parents=True, exist_ok=True)
+    data, port = folder / "data", free_port()
+    subprocess.run(as_user + [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "rag", "--no-sync"],
+                   check=True, capture_output=True)
+    subprocess.run(as_user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "start",
+                              "-o", f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=off"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://rag@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(as_user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True)
+        if as_user:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -1,9 +1,11 @@
-"""Server mode: the same ingest and search against a real `chroma run` server (RAG_CHROMA_URL)."""
+"""Shared mode, on real servers: vectors in `chroma run` (RAG_CHROMA_URL), catalog and record manager
+in PostgreSQL (RAG_DATABASE_URL, Debian's postgresql started here on a free loopback port). Two
+instances with different local folders share one store: what one ingests, the other answers, with
+verified quotes and the whole article; only one writes at a time."""
 
 from __future__ import annotations
 
-import shutil
-import socket
+import json
 import subprocess
 import sys
 import time
@@ -11,43 +13,69 @@ from pathlib import Path
 
 import pytest
 
+from processes import chroma_server, postgres_server
 from rag.models import Filters
 from rag.service import NewsChat
+from rag.settings import Settings
 
-from processes import free_port
+PROJECT = Path(__file__).resolve().parent.parent
+FERRY = """Ferry line to Zanzibar opens
 
-CHROMA = Path(sys.executable).parent / "chroma"
+The new ferry line from Dar es Salaam to Zanzibar opened on Monday with a brass band on the quay.
+The operator said the crossing takes ninety minutes and runs six times a day.
+"""
 
 
 @pytest.fixture
-def chroma_server(tmp_path):
-    if not CHROMA.exists() and not shutil.which("chroma"):
-        pytest.skip("the chroma command is not installed")
-    port = free_port()
-    proc = subprocess.Popen([str(CHROMA) if CHROMA.exists() else "chroma", "run", "--path", str(tmp_path / "server"),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start within 60 s")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=20)
+def servers(tmp_path):
+    """A fresh Chroma server and PostgreSQL server for each test, so no test depends on another."""
+    with chroma_server(tmp_path / "chroma") as chroma_url, postgres_server(tmp_path / "pg") as database_url:
+        yield chroma_url, database_url
 
 
-def test_ingest_and_search_through_a_chroma_server(settings, chroma_server):
-    settings.chroma_url = chroma_server
-    chat = NewsChat(settings)
-    assert chat.ingest().added == 1
-    assert chat.status()["store"] == chroma_server
-    assert chat.status()["vectors"] == chat.status()["chunks"] > 0
-    top = chat.search("Lukashenko soldiers", Filters(), k=1)[0]
-    assert "soldiers" in top.text and top.source == "merkur"
-    assert NewsChat(settings).ingest().unchanged == 1  # a second process sees the same server store
+def instance(folder: Path, servers, articles: Path | None = None) -> NewsChat:
+    chroma_url, database_url = servers
+    return NewsChat(Settings(store_dir=folder, chroma_url=chroma_url, database_url=database_url,
+                             articles_dir=articles or folder / "articles", embedding_model=""))
+
+
+def test_two_instances_share_one_store(servers, tmp_path, articles_dir):
+    one = instance(tmp_path / "one", servers, articles_dir)
+    assert one.ingest().added == 1
+    status = one.status()
+    assert status["store"] == servers[0] and "postgresql" in status["database"] and "rag@" in status["database"]
+    assert status["vectors"] == status["chunks"] > 0
+    assert not (tmp_path / "one" / "catalog.sqlite").exists()  # nothing but caches in the local folder
+
+    two = instance(tmp_path / "two", servers)  # another machine: its own, empty local folder
+    assert two.status()["articles"] == 1
+    answer = two.ask("What did Lukashenko say about sending soldiers?")
+    assert not answer.refused and "soldiers" in answer.citations[0].quote
+    article = two.article(answer.citations[0].chunk.article_id)
+    assert article.body[answer.citations[0].start:answer.citations[0].end] == answer.citations[0].quote
+
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "ferry.txt").write_text(FERRY)
+    started = time.monotonic()
+    assert two.ingest([news]).added == 1
+    answer = one.ask("How long does the ferry crossing to Zanzibar take?")
+    print(f"\ningested on one instance, answered with verified quotes on the other after "
+          f"{time.monotonic() - started:.2f} s")
+    assert not answer.refused and "ninety minutes" in " ".join(c.quote for c in answer.citations)
+    assert one.article(answer.citations[0].chunk.article_id).title == "Ferry line to Zanzibar opens"
+    # the first instance's keyword index caught up from the shared store
+    assert "Zanzibar" in one.search("Zanzibar brass band quay", Filters(), k=1)[0].text
+
+
+def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articles_dir):
+    assert instance(tmp_path / "app", servers, articles_dir).ingest().added == 1
+    chroma_url, database_url = servers
+    env = {"RAG_CHROMA_URL": chroma_url, "RAG_DATABASE_URL": database_url, "HF_HUB_OFFLINE": "1",
+           "PATH": "/usr/bin:/bin", "ANONYMIZED_TELEMETRY": "False"}
+    out = subprocess.run([sys.executable, "-m", "rag", "status", "--json", "--store", str(tmp_path / "cli")],
+                         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    status = json.loads(out.stdout)
+    assert status["articles"] == 1 and status["store"] == chroma_url
+    assert "postgresql" in status["database"]

@@ -1,0 +1,140 @@
+"""Real `rag ingest` processes killed (SIGKILL) at named moments of a write (rag/checkpoints.py), then
+a normal re-run: the store must equal a clean ingest of the same files, checked on Chroma's own ids
+and texts, the record manager's keys and the catalog's articles. Right after the kill, before any
+re-run, a search must never return a chunk whose article cannot be opened or whose text is not the
+article's body[start:end]; an article being edited is found in its old version, never in neither.
+Also: two `rag ingest` processes at once on one store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from rag.service import NewsChat
+from rag.settings import Settings
+
+PROJECT = Path(__file__).resolve().parent.parent
+MOMENTS = ["planned", "batch-written", "vectors-written", "committed", "keyword-index"]
+OLD = "The harbour master said the old lighthouse keeper retired after forty quiet years."
+NEW = "The harbour master said the new lighthouse runs on solar panels and needs no keeper."
+
+
+def records(n: int = 80) -> list[dict]:
+    """Short distinct news records: one chunk each, enough for two batches of a unit."""
+    return [{"id": f"r{i}", "title": f"Council story {i}", "published": "2023-05-01", "source": "town.example",
+             "text": f"The town council of Ashby met for session {i} and voted on motion {i * 7} about road {i}."}
+            for i in range(n)]
+
+
+def write_version(folder: Path, version: int) -> None:
+    """Version 1: forty records and the harbour story; version 2: eighty records, the story edited."""
+    folder.mkdir(exist_ok=True)
+    rows = records(40 if version == 1 else 80)
+    (folder / "council.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "harbour.txt").write_text(f"Lighthouse news\n\n{OLD if version == 1 else NEW}\n")
+
+
+def env(pause_at: str = "", pause_file: Path | None = None) -> dict:
+    out = dict(os.environ, HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False", PYTHONUNBUFFERED="1")
+    for name in ("RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_EMBEDDING_MODEL", "RAG_EMBEDDING_VARIANT"):
+        out.pop(name, None)
+    if pause_at:
+        out |= {"RAG_PAUSE_AT": pause_at, "RAG_PAUSE_FILE": str(pause_file)}
+    return out
+
+
+def ingest_process(store: Path, folder: Path, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "rag", "ingest", str(folder), "--store", str(store), "--json",
+                             "--quiet"], cwd=PROJECT, env=env(**kw), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def ingest(store: Path, folder: Path) -> dict:
+    proc = ingest_process(store, folder)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return json.loads(out)
+
+
+def snapshot(store: Path) -> dict:
+    """The store as its three parts hold it, read with their own APIs."""
+    chat = NewsChat(Settings(store_dir=store, chroma_url="", database_url="", embedding_model=""))
+    got = chat.store.collection.get(include=["documents"])
+    with chat.store.catalog.engine.connect() as db:
+        articles = sorted(db.execute(sa.text("SELECT id, path, record_id, title, body, chunks, duplicate_of "
+                                             "FROM articles")).all())
+    return {"vectors": dict(zip(got["ids"], got["documents"])), "records": sorted(chat.store.records.list_keys()),
+            "articles": [tuple(a) for a in articles]}
+
+
+def searches_see_only_whole_articles(store: Path) -> list[str]:
+    """Search as a user would (a new process); every hit must open and match its article. Returns the
+    texts found for the harbour story."""
+    probe = subprocess.run([sys.executable, str(PROJECT / "tests" / "store_probe.py"), str(store),
+                            "lighthouse keeper harbour master", "council motion road", "solar panels lighthouse"],
+                           cwd=PROJECT, env=env(), capture_output=True, text=True, timeout=300)
+    assert probe.returncode == 0, probe.stderr
+    found = json.loads(probe.stdout)
+    assert found["hits"] and found["bad"] == []
+    return [t for t in found["texts"] if "lighthouse" in t]
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> tuple[Path, dict]:
+    """Version 2 ingested cleanly into a new store, from the folder every test below uses."""
+    root = tmp_path_factory.mktemp("crash")
+    folder = root / "news"
+    write_version(folder, 2)
+    ingest(root / "clean-store", folder)
+    return root, snapshot(root / "clean-store")
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_killed_ingest_then_a_rerun_equals_a_clean_ingest(clean, moment):
+    root, expected = clean
+    folder, store = root / "news", root / f"store-{moment}"
+    write_version(folder, 1)
+    ingest(store, folder)
+    write_version(folder, 2)  # eighty records now, and the harbour story edited
+    pause = root / f"pause-{moment}"
+    pause.unlink(missing_ok=True)
+    proc = ingest_process(store, folder, pause_at=moment, pause_file=pause)
+    deadline = time.monotonic() + 240
+    while not pause.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, f"the ingest never reached {moment}"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+
+    lighthouse = searches_see_only_whole_articles(store)
+    assert lighthouse, "the story being edited must stay searchable in one of its versions"
+    assert all(OLD in t for t in lighthouse) or all(NEW in t for t in lighthouse)  # never both
+
+    report = ingest(store, folder)
+    assert report["failed"] == []
+    assert snapshot(store) == expected
+    assert all(NEW in t for t in searches_see_only_whole_articles(store))
+    write_version(folder, 2)
+
+
+def test_two_ingests_at_once_take_turns(clean):
+    root, expected = clean
+    folder, store = root / "news", root / "store-together"
+    write_version(folder, 2)
+    first, second = ingest_process(store, folder), ingest_process(store, folder)
+    outs = [p.communicate(timeout=300) for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0], outs
+    assert any("waiting: another ingest" in err for _, err in outs)
+    reports = [json.loads(out) for out, _ in outs]
+    assert sorted(r["added"] for r in reports) == [0, 81]  # one wrote everything, the other found it done
+    assert snapshot(store) == expected
