@@ -56,8 +56,14 @@ def examples(chat: NewsChat, q: dict, mode: str, k: int) -> dict | None:
     if cands:
         vectors = np.asarray(chat.embeddings.embed_queries([query.text] + [c.span.text[:EMBEDDED_CHARS] for c in cands]))
         add_cosine(rows, list(range(len(cands))), list(vectors[1:] @ vectors[0]))
-    return {"id": q["id"], "mode": mode, "answerable": mode == "answerable", "gold": gold,
+    return {"id": q["id"], "mode": mode, "answerable": mode == "answerable" and q.get("answerable", True) is not False,
+            "gold": gold,
             "rows": rows, "labels": [gold in norm(c.span.text) for c in cands],
+            "lengths": [len(c.span.text) for c in cands],
+            "before": [(gold in norm(c.previous.text), len(c.previous.text), c.previous.shape) if c.previous
+                       else None for c in cands],
+            "after": [(gold in norm(c.following.text), len(c.following.text), c.following.shape) if c.following
+                      else None for c in cands],
             "shapes": [c.span.shape for c in cands], "terms": [c.terms for c in cands],
             "passages": [c.passage for c in cands], "coverage": coverage(view, chunks),
             "hit10": any(gold in norm(c.text) for c in chunks)}

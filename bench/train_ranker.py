@@ -31,7 +31,7 @@ from sklearn.linear_model import LogisticRegression
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.answering import choose_quotes  # noqa: E402
+from rag.answering import choose_quotes, lead_window  # noqa: E402
 from rag.ranker import (QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, LinearModel, Ranking,  # noqa: E402
                         question_features)
 from rag.sentences import Span  # noqa: E402
@@ -41,6 +41,11 @@ STAGE2 = list(SENTENCE_FEATURES)
 CANDIDATES = (8, 12, 16, 24)
 QUOTES = (1, 2, 3, 4)
 RELATIVE = (0.0, 0.2, 0.35, 0.5, 0.7)
+CONTEXTS = ("none", "after", "around")
+# Answers stay short: on the training questions the hand-set answerer quoted four sentences (about 700
+# characters) for 0.58 support; a lead passage with its context and up to three more sentences within 900
+# characters reaches 0.64 (the table train() prints shows the whole trade-off, in docs/BENCHMARKS.md).
+LENGTH_BUDGET = 900
 CS = (0.03, 0.1, 0.3, 1.0)
 MAX_WRONGLY_REFUSED = 0.04  # the threshold keeps at least 96% of answerable training questions answered
 OUT = Path(__file__).resolve().parent.parent / "rag" / "data" / "sentence_ranker.json"
@@ -92,16 +97,39 @@ def rank(it: dict, fitted: Fitted) -> tuple[Ranking, list[float]]:
     best = np.argsort(-first)[: fitted.candidates]
     second = fitted.stage2.probabilities(it["rows"][best], SENTENCE_FEATURES)
     order = np.argsort(-second)
-    cands = [Candidate(Span("", 0, 0, False, it["shapes"][best[i]]), it["passages"][best[i]], None, 0,
-                       it["terms"][best[i]]) for i in order]
-    for cand, i in zip(cands, order):
-        cand.label = it["labels"][best[i]]
+    cands = []
+    n = len(it["labels"])
+    befores, afters, lengths = it.get("before", [None] * n), it.get("after", [None] * n), it.get("lengths", [0] * n)
+    for i in order:
+        j = best[i]
+        before, after = befores[j], afters[j]
+        cand = Candidate(Span("", 0, lengths[j], False, it["shapes"][j]), it["passages"][j], None, 0,
+                         it["terms"][j], Span("", 0, before[1], False, before[2]) if before else None,
+                         Span("", 0, after[1], False, after[2]) if after else None)
+        cand.label, cand.before, cand.after = it["labels"][j], before, after
+        cands.append(cand)
     cosine = SENTENCE_FEATURES.index("cosine")
     return Ranking(cands, [float(second[i]) for i in order], 0.0), [float(it["rows"][j, cosine]) for j in best]
 
 
-def supported(ranking: Ranking, max_quotes: int, relative: float) -> bool:
-    return any(c.label for c in choose_quotes(ranking, max_quotes, relative))
+def answer(ranking: Ranking, max_quotes: int, relative: float, context: str) -> tuple[bool, int]:
+    """(whether the answer's quotes hold the gold answer, the answer's length in characters), as
+    `answering.quote_spans` would make it."""
+    chosen = choose_quotes(ranking, max_quotes, relative)
+    if not chosen:
+        return False, 0
+    lead = chosen[0]
+    first, last = lead_window(lead, context)
+    held = lead.label or (first is not lead.span and lead.before[0]) or (last is not lead.span and lead.after[0])
+    chars = lead.span.end + (first.end if first is not lead.span else 0) + (last.end if last is not lead.span else 0)
+    for c in chosen[1:]:
+        held = held or c.label
+        chars += c.span.end
+    return bool(held), chars
+
+
+def supported(ranking: Ranking, max_quotes: int, relative: float, context: str = "none") -> bool:
+    return answer(ranking, max_quotes, relative, context)[0]
 
 
 def folds(items: list[dict], k: int = 5) -> list[list[int]]:
@@ -128,7 +156,7 @@ def question_rows(items, rankings) -> np.ndarray:
 
 
 def summary(name: str, items, rankings, answerable_model: LinearModel | None, threshold: float,
-            max_quotes: int, relative: float) -> dict:
+            max_quotes: int, relative: float, context: str) -> dict:
     scores = (answerable_model.probabilities(question_rows(items, rankings), QUESTION_FEATURES)
               if answerable_model else np.ones(len(items)))
     yes = [(it, r, s) for it, (r, _), s in zip(items, rankings, scores) if it["answerable"]]
@@ -136,14 +164,35 @@ def summary(name: str, items, rankings, answerable_model: LinearModel | None, th
     out = {"set": name, "questions": len(items)}
     if yes:
         out |= {"answerable": len(yes),
-                "support": sum(s >= threshold and supported(r, max_quotes, relative) for _, r, s in yes) / len(yes),
-                "support_if_never_refused": sum(supported(r, max_quotes, relative) for _, r, _ in yes) / len(yes),
+                "support": sum(s >= threshold and supported(r, max_quotes, relative, context)
+                               for _, r, s in yes) / len(yes),
+                "support_if_never_refused": sum(supported(r, max_quotes, relative, context) for _, r, _ in yes) / len(yes),
                 "gold_in_candidates": sum(any(it["labels"]) for it, _, _ in yes) / len(yes),
                 "wrongly_refused": sum(s < threshold for _, _, s in yes) / len(yes),
-                "quotes": float(np.mean([len(choose_quotes(r, max_quotes, relative)) for _, r, _ in yes]))}
+                "quotes": float(np.mean([len(choose_quotes(r, max_quotes, relative)) for _, r, _ in yes])),
+                "answer_chars": float(np.mean([answer(r, max_quotes, relative, context)[1] for _, r, _ in yes]))}
     if no:
         out |= {"unanswerable": len(no), "refused": sum(s < threshold for s in no) / len(no)}
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in out.items()}
+
+
+def quote_rules(rankings) -> list[tuple[float, float, int, float, str]]:
+    """(support, mean answer length, max_quotes, relative, context) of every quote rule."""
+    rules = []
+    for max_quotes in QUOTES:
+        for relative in RELATIVE:
+            for context in CONTEXTS:
+                made = [answer(r, max_quotes, relative, context) for r, _ in rankings]
+                rules.append((float(np.mean([m[0] for m in made])), float(np.mean([m[1] for m in made])),
+                              max_quotes, relative, context))
+    return rules
+
+
+def best_rule(rules, budget: float):
+    """The rule with the most support among those whose answers stay within `budget` characters on
+    average (ties: the shorter answers)."""
+    within = [r for r in rules if r[1] <= budget]
+    return max(within, key=lambda r: (round(r[0], 3), -r[1]))
 
 
 def train(items: list[dict], verbose: bool = True) -> tuple[dict, list]:
@@ -153,21 +202,24 @@ def train(items: list[dict], verbose: bool = True) -> tuple[dict, list]:
     for c in CS:
         for n_candidates in CANDIDATES:
             rankings = out_of_fold(answerable, n_candidates, c)
-            for max_quotes in QUOTES:
-                for relative in RELATIVE:
-                    rate = np.mean([supported(r, max_quotes, relative) for r, _ in rankings])
-                    # fewer quotes when it costs less than one question in 200: answers are not padded
-                    key = (round(rate, 3) - 0.005 * max_quotes - 0.002 * (1 - relative), c, n_candidates,
-                           max_quotes, relative)
-                    if best is None or key > best[0]:
-                        best = (key, rate)
+            top = best_rule(quote_rules(rankings), LENGTH_BUDGET)
+            if best is None or top[0] > best[0][0]:
+                best = (top, c, n_candidates, rankings)
             if verbose:
-                print(f"C={c} candidates={n_candidates}: best so far {best}", file=sys.stderr)
-    (_, c, n_candidates, max_quotes, relative), rate = best
+                print(f"C={c} candidates={n_candidates}: support {top[0]:.3f} at {top[1]:.0f} chars "
+                      f"with {top[2:]}", file=sys.stderr)
+    (rate, length, max_quotes, relative, context), c, n_candidates, rankings = best
+    if verbose:
+        print("support / mean answer length of the best rule within each length budget (out of fold):",
+              file=sys.stderr)
+        rules = quote_rules(rankings)
+        for budget in (200, 300, 400, 500, 600, 700, 800, 1000, 1200, 1600):
+            r = best_rule(rules, budget)
+            print(f"  <= {budget} chars: support {r[0]:.3f}, {r[1]:.0f} chars, rule {r[2:]}", file=sys.stderr)
     # answerability: fitted on out-of-fold rankings of every training question, answerable or not
     rankings = out_of_fold(items, n_candidates, c)
     q_rows = question_rows(items, rankings)
-    q_labels = np.asarray([it["answerable"] and supported(r, max_quotes, relative)
+    q_labels = np.asarray([it["answerable"] and supported(r, max_quotes, relative, context)
                            for it, (r, _) in zip(items, rankings)], dtype=int)
     answerable_model = fit(q_rows, q_labels, list(QUESTION_FEATURES), QUESTION_FEATURES, 1.0)
     scores = answerable_model.probabilities(q_rows, QUESTION_FEATURES)
@@ -181,9 +233,10 @@ def train(items: list[dict], verbose: bool = True) -> tuple[dict, list]:
                   "threshold_rule": f"at most {MAX_WRONGLY_REFUSED:.0%} of answerable training questions refused"},
         "stage1": fitted.stage1.to_json(), "stage2": fitted.stage2.to_json(),
         "answerable": answerable_model.to_json(), "candidates": n_candidates,
-        "threshold": round(threshold, 4), "max_quotes": max_quotes, "relative": relative,
+        "threshold": round(threshold, 4), "max_quotes": max_quotes, "relative": relative, "context": context,
     }
-    oof = summary("training (out of fold)", items, rankings, answerable_model, threshold, max_quotes, relative)
+    oof = summary("training (out of fold)", items, rankings, answerable_model, threshold, max_quotes, relative,
+                  context)
     return weights, [oof]
 
 
@@ -191,7 +244,7 @@ def score(weights: dict, name: str, items: list[dict]) -> dict:
     fitted = Fitted(LinearModel(**weights["stage1"]), LinearModel(**weights["stage2"]), weights["candidates"])
     rankings = [rank(it, fitted) for it in items]
     return summary(name, items, rankings, LinearModel(**weights["answerable"]), weights["threshold"],
-                   weights["max_quotes"], weights["relative"])
+                   weights["max_quotes"], weights["relative"], weights["context"])
 
 
 def main() -> None:
@@ -212,7 +265,7 @@ def main() -> None:
         lines.append(score(weights, name, load([Path(path)])))
     for line in lines:
         print(json.dumps(line))
-    print(json.dumps({k: weights[k] for k in ("candidates", "threshold", "max_quotes", "relative")}))
+    print(json.dumps({k: weights[k] for k in ("candidates", "threshold", "max_quotes", "relative", "context")}))
     if not args.no_write:
         args.out.write_text(json.dumps(weights, indent=1) + "\n")
         print(f"wrote {args.out}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .citations import RawCitation
 from .models import Chunk, Citation, Filters
 from .ranker import Candidate, Ranking, RankerWeights, SentenceRanker, question_view
+from .sentences import Span
 from .text import QUESTION_STOPWORDS, content_terms, words
 
 # ---------------------------------------------------------------- follow-up questions
@@ -84,10 +85,47 @@ class ExtractiveAnswerer:
                 idf: Callable[[str], float] | None = None) -> Proposal:
         ranking = self.ranker.rank(question_view(query, idf), chunks, bodies)
         chosen = choose_quotes(ranking, self.weights.max_quotes, self.weights.relative)
-        quotes = [RawCitation(n=c.passage, quote=c.span.text, at=c.span.start) for c in chosen]
+        quotes = [RawCitation(n=c.passage, quote=text, at=start)
+                  for c, start, text in quote_spans(chosen, self.weights.context, bodies)]
         if not quotes or ranking.answerable < self.weights.threshold:
             return Proposal([], ranking.answerable, related=quotes[:3])
         return Proposal(quotes, ranking.answerable)
+
+
+def lead_window(lead: Candidate, context: str) -> tuple[Span, Span]:
+    """The first and last sentence of the lead quote: the lead sentence, with the sentence after it
+    ("after") or the sentences on both sides ("around") when they are sentences of the article's text
+    (a caption never; a headline or intertitle never opens the quote)."""
+    first = last = lead.span
+    if context == "around" and lead.previous and lead.previous.shape in ("sentence", "fragment"):
+        first = lead.previous
+    if context in ("after", "around") and lead.following and lead.following.shape != "caption":
+        last = lead.following
+    return first, last
+
+
+def quote_spans(chosen: list[Candidate], context: str, bodies: dict[str, str]) -> list[tuple[Candidate, int, str]]:
+    """(candidate, start, text) of each quote: the lead widened by `context`, the others as they are;
+    a quote already inside the lead's window is left out."""
+    if not chosen:
+        return []
+    lead = chosen[0]
+    first, last = lead_window(lead, context)
+    out = [(lead, first.start, _text(lead, first.start, last.end, bodies))]
+    for c in chosen[1:]:
+        if c.chunk.article_id == lead.chunk.article_id and first.start <= c.span.start < last.end:
+            continue
+        out.append((c, c.span.start, c.span.text))
+    return out
+
+
+def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
+    """body[start:end] of the candidate's article (its passage's text when the body is not at hand)."""
+    body = bodies.get(c.chunk.article_id)
+    if body is not None and body[c.span.start:c.span.end] == c.span.text:
+        return body[start:end]
+    lo, hi = max(start, c.chunk.start), min(end, c.chunk.end)
+    return c.chunk.text[lo - c.chunk.start:hi - c.chunk.start] if lo < hi else c.span.text
 
 
 def choose_quotes(ranking: Ranking, max_quotes: int, relative: float) -> list[Candidate]:

@@ -13,6 +13,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import lxml.etree
+import lxml.html
+import trafilatura
+
 from .dates import DateError, iso_date
 from .models import Article
 
@@ -234,58 +238,43 @@ def parse_markdown(text: str, path: str, notes: list[str] | None = None) -> Arti
 
 # ---------------------------------------------------------------- HTML
 
-_DROP_TAGS = ["script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe",
-              "svg", "button", "template"]
-_BLOCK_TAGS = ["p", "h2", "h3", "h4", "li", "blockquote"]
-
-
-def _outermost(blocks: list) -> list:
-    """The blocks not inside another block, so a <p> in a <blockquote> or <li> is read once."""
-    return [b for b in blocks if b.find_parent(_BLOCK_TAGS) is None]
+_DATE_META = ("article:published_time", "og:article:published_time", "datePublished", "date", "pubdate",
+              "parsely-pub-date", "dc.date", "DC.date.issued")
 
 
 def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
-    """A saved HTML page: text of <article> (else <main>, else <body>) without scripts and navigation."""
-    from bs4 import BeautifulSoup
+    """A saved news page, read with trafilatura: the article's text without navigation, related
+    stories, captions, banners or footers, and its title, author, outlet and date. The date is the
+    page's own (its meta tags) when it has one, else what htmldate finds in the page."""
+    doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=True,
+                                      include_images=False)
+    if doc is None or not (doc.text or "").strip():
+        raise ArticleError("no article text found in the page (is it a list of links, a login page, or "
+                           "a page drawn by scripts?)")
+    title = " ".join((doc.title or "").split()) or _title_from_path(path)
+    paragraphs = [" ".join(line.split()) for line in doc.text.split("\n")]
+    paragraphs = [p for p in paragraphs if p]
+    if paragraphs and paragraphs[0] == title:
+        paragraphs = paragraphs[1:]  # the headline, repeated above the text
+    own_date = _meta_content(text, _DATE_META)
+    published = _iso_date(own_date, notes, "the page's date") if own_date else _iso_date(doc.date or "", None, "")
+    return _make_article(title, "\n\n".join(paragraphs), path, notes=notes, published=published,
+                         source=doc.sitename or "", url=doc.url or "",
+                         authors=_authors((doc.author or "").replace("; ", ", ")))
 
-    soup = BeautifulSoup(text, "html.parser")
 
-    def meta(*names: str) -> str:
-        for name in names:
-            tag = soup.find("meta", attrs={"property": name}) or soup.find("meta", attrs={"name": name})
-            if tag and tag.get("content"):
-                return tag["content"].strip()
+def _meta_content(text: str, names: tuple[str, ...]) -> str:
+    """The first of these <meta> tags (by property, name or itemprop) that the page has."""
+    try:
+        tree = lxml.html.fromstring(text)
+    except (ValueError, lxml.etree.ParserError):
         return ""
-
-    title = meta("og:title", "twitter:title")
-    if not title and soup.h1:
-        title = soup.h1.get_text(" ", strip=True)
-    if not title and soup.title:
-        title = soup.title.get_text(" ", strip=True)
-    published = meta("article:published_time", "datePublished", "date", "pubdate")
-    if not published and soup.find("time", attrs={"datetime": True}):
-        published = soup.find("time", attrs={"datetime": True})["datetime"]
-    url = meta("og:url")
-    if not url and soup.find("link", rel="canonical"):
-        url = soup.find("link", rel="canonical").get("href", "")
-    source = meta("og:site_name")
-    authors = _authors(meta("author", "article:author"))
-    for tag in soup(_DROP_TAGS):
-        tag.decompose()
-    root = soup.find("article") or soup.find("main") or soup.body or soup
-    if root.find("h1") and root.h1.get_text(" ", strip=True) == title:
-        root.h1.decompose()
-    for br in root.find_all("br"):
-        br.replace_with("\n")
-    for block in root.find_all(_BLOCK_TAGS):
-        block.append("\n")  # nested blocks stay apart; inline tags join their words as written
-    blocks = [" ".join(b.get_text().split()) for b in _outermost(root.find_all(_BLOCK_TAGS))]
-    blocks = [b for b in blocks if b]
-    if not blocks:
-        blocks = _paragraphs([ln.strip() for ln in root.get_text("\n").split("\n")])
-    return _make_article(title or _title_from_path(path), "\n\n".join(blocks), path, notes=notes,
-                         published=_iso_date(published, notes, "the page's date"), source=source, url=url,
-                         authors=authors)
+    for name in names:
+        for attribute in ("property", "name", "itemprop"):
+            found = tree.xpath(f"//meta[@{attribute}=$v]/@content", v=name)
+            if found and found[0].strip():
+                return found[0].strip()
+    return ""
 
 
 # ---------------------------------------------------------------- JSON and JSONL records

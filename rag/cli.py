@@ -1,22 +1,51 @@
-"""The `rag` command: ingest, search, ask, eval, status, serve (see DESIGN.md for the JSON shapes)."""
+"""The `rag` command: ingest, search, ask, eval, status, serve, follow (../shared/DESIGN.md has the JSON shapes).
+
+A thin shell over `service.NewsChat`: it builds the settings (flags over the environment), runs one
+command, prints the result (JSON with --json), and turns known failures into one line and exit 2.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import logging
+import shutil
 import sys
+import textwrap
+import warnings
 from datetime import date
 from pathlib import Path
 
-from .settings import Settings
+from .dates import DateError, iso_date
+from .embeddings import EmbeddingError, SentenceEmbeddings
+from .evaluation import run_eval
+from .feeds import FeedRunner, FeedStore, FetchError
+from .llm import BackendError
+from .models import Answer, Filters, display_path
+from .progress import TerminalProgress
+from .service import NewsChat
+from .settings import Settings, SettingsError, offline_environment
+from .store import Store, StoreError
 
 
-def _iso_date(value: str) -> str:
+def _date(value: str) -> str:
     try:
-        return date.fromisoformat(value).isoformat()
+        day = iso_date(value)
+    except DateError:
+        day = ""
+    if not day or len(value.strip()) != 10:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a date; use YYYY-MM-DD")
+    return day
+
+
+def _k(value: str) -> int:
+    try:
+        k = int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a date; use YYYY-MM-DD") from None
+        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
+    if not 1 <= k <= 100:
+        raise argparse.ArgumentTypeError(f"k must be from 1 to 100, not {k}")
+    return k
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,10 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--store", type=Path, help="store directory (default vectorstore/, env RAG_STORE)")
     common.add_argument("--model", help="sentence-transformers model path or name (default: packaged all-MiniLM-L6-v2)")
     filters = argparse.ArgumentParser(add_help=False)
-    filters.add_argument("-k", type=int, default=10, help="how many passages to retrieve")
-    filters.add_argument("--as-of", type=_iso_date, help="date the question is asked (default today)")
-    filters.add_argument("--since", type=_iso_date, help="only articles published on or after this date")
-    filters.add_argument("--until", type=_iso_date, help="only articles published on or before this date")
+    filters.add_argument("-k", type=_k, default=10, help="how many passages to retrieve (1-100)")
+    filters.add_argument("--as-of", type=_date, help="date the question is asked (default today)")
+    filters.add_argument("--since", type=_date, help="only articles published on or after this date")
+    filters.add_argument("--until", type=_date, help="only articles published on or before this date")
     filters.add_argument("--source", help="only articles from this outlet, e.g. cnn.com")
     filters.add_argument("--json", action="store_true", help="print JSON")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -44,10 +73,11 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common, filters], help="an answer in quotes with citations")
     p.add_argument("question")
     p.add_argument("--answerer", help="extractive (default), ollama, openai or gguf")
+    p.add_argument("--quiet", action="store_true", help="only the answer's text, for scripts")
 
     p = sub.add_parser("eval", parents=[common], help="run a question file through search and ask")
     p.add_argument("questions", type=Path)
-    p.add_argument("-k", type=int, default=10)
+    p.add_argument("-k", type=_k, default=10)
     p.add_argument("--out", type=Path, help="write one JSON line per question")
     p.add_argument("--answers", action="store_true", help="also answer each question (not only retrieve)")
     p.add_argument("--answerer", help="extractive (default), ollama, openai or gguf")
@@ -61,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--watch", help="folder to watch for new articles")
     p.add_argument("--no-ingest", action="store_true", help="do not sync the articles folder at start")
     p.add_argument("--answerer", help="extractive (default), ollama, openai or gguf")
+
+    p = sub.add_parser("follow", parents=[common], help="follow RSS/Atom/JSON feeds: new items saved and indexed")
+    p.add_argument("urls", nargs="*", help="feed addresses to add to the followed feeds")
+    p.add_argument("--once", action="store_true", help="poll every followed feed once, then stop")
+    p.add_argument("--remove", nargs="+", metavar="URL", help="stop following these feeds")
+    p.add_argument("--list", action="store_true", help="list the followed feeds and their last poll")
+    p.add_argument("--json", action="store_true")
     return parser
 
 
@@ -75,49 +112,44 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for name in ("host", "port", "watch"):
         if getattr(args, name, None):
             setattr(settings, name, getattr(args, name))
-    return settings
+    return settings.validate()
 
 
-def filters_from(args: argparse.Namespace):
-    from .models import Filters
-
+def filters_from(args: argparse.Namespace) -> Filters:
     return Filters(since=args.since or "", until=args.until or "", source=args.source or "",
                    as_of=args.as_of or date.today().isoformat())
 
 
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    args = _parser().parse_args(argv)
-    settings = settings_from(args)
-    from .store import StoreError
+def quiet_libraries() -> None:
+    """Only our own output on a normal run: third-party warnings and progress bars are switched off."""
+    warnings.filterwarnings("ignore")
+    warnings.filterwarnings("default", module=r"rag(\.|$)")
+    logging.basicConfig(level=logging.WARNING, format="rag: %(message)s")
+    for name in ("httpx", "chromadb", "sentence_transformers", "transformers", "bm25s", "urllib3"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
+
+def main(argv: list[str] | None = None) -> int:
+    offline_environment()
+    quiet_libraries()
+    args = _parser().parse_args(argv)
     try:
+        settings = settings_from(args)
         return COMMANDS[args.command](args, settings)
-    except StoreError as e:
+    except (SettingsError, StoreError, BackendError, EmbeddingError) as e:
         print(f"rag: {e}", file=sys.stderr)
         return 2
-
-
-def _open(settings: Settings):
-    from .service import NewsChat
-
-    return NewsChat(settings)
+    except BrokenPipeError:  # `rag ask ... | head`
+        return 0
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    from .progress import TerminalProgress
-
     if args.rebuild:  # before opening: a store built with another model only opens to be reset
-        from .embeddings import SentenceEmbeddings
-        from .store import Store
-
         embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
                                         device=settings.device)
         Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False).reset()
-    chat = _open(settings)
-    with TerminalProgress(enabled=not args.quiet) as progress:
+    chat = NewsChat(settings)
+    with TerminalProgress(enabled=not args.quiet and sys.stderr.isatty()) as progress:
         report = chat.ingest(args.paths or None, on_progress=progress.update,
                              on_wait=lambda why: print(f"rag: waiting: {why}", file=sys.stderr, flush=True))
     if args.json:
@@ -125,52 +157,70 @@ def cmd_ingest(args, settings: Settings) -> int:
     else:
         for failure in report.failed:
             print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+        for warning in report.warnings:
+            print(f"warning: {warning['path']}: {warning['warning']}", file=sys.stderr)
+        repaired = f"; {report.repaired} leftovers of an interrupted ingest removed" if report.repaired else ""
         print(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-              f"{report.deleted} deleted, {len(report.failed)} failed ({report.chunks_embedded} chunks embedded)")
+              f"{report.deleted} deleted, {len(report.failed)} failed ({report.chunks_embedded} chunks embedded{repaired})")
     return 1 if report.failed else 0
 
 
 def cmd_search(args, settings: Settings) -> int:
-    chat = _open(settings)
-    chunks = chat.search(args.query, filters_from(args), args.k)
+    chat = NewsChat(settings)
+    found = chat.search_json(args.query, filters_from(args), args.k)
     if args.json:
-        print(json.dumps({"query": args.query, "results": [c.to_json(i + 1) for i, c in enumerate(chunks)]}))
+        print(json.dumps(found))
         return 0
-    if not chunks:
+    if not found["results"]:
         print("No passages found.")
-    for i, c in enumerate(chunks, 1):
-        print(f"{i}. [{c.score:.2f}] {c.title} ({c.source or 'unknown outlet'}, {c.published or 'undated'})")
-        print(f"   {' '.join(c.text.split())[:300]}")
+    width = _width()
+    for r in found["results"]:
+        a = r["article"]
+        print(f"{r['rank']}. [{r['score']:.2f}] {a['title']} ({a['source'] or 'unknown outlet'}, {a['published'] or 'undated'})")
+        print(textwrap.fill(" ".join(r["text"].split())[:300], width, initial_indent="   ", subsequent_indent="   "))
     return 0
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    chat = _open(settings)
+    chat = NewsChat(settings)
     answer = chat.ask(args.question, filters=filters_from(args), k=args.k)
     if args.json:
         print(json.dumps(answer.to_json()))
-        return 0
-    print(answer.text)
-    if answer.citations:
-        print()
-    for c in answer.citations:
-        print(f"[{c.n}] {c.chunk.title} ({c.chunk.source or 'unknown outlet'}, {c.chunk.published or 'undated'})"
-              f" {c.chunk.url or c.chunk.path}")
+    else:
+        print(answer.text if args.quiet else answer_for_terminal(answer, _width()))
     return 0
 
 
-def cmd_eval(args, settings: Settings) -> int:
-    from .evaluation import run_eval
+def answer_for_terminal(answer: Answer, width: int) -> str:
+    """The answer wrapped to the terminal, then its numbered sources (or the related reading)."""
+    lines = [textwrap.fill(" ".join(p.split()), width) for p in answer.text.split("\n\n")]
+    listed = answer.citations or answer.related
+    if listed:
+        lines += ["", "Sources:" if answer.citations else "Related reading (not an answer):"]
+    for c in listed:
+        where = c.chunk.url or display_path(c.chunk.path)
+        head = f"[{c.n}] " if answer.citations else "- "
+        lines.append(textwrap.fill(f"{head}{c.chunk.title} ({c.chunk.source or 'unknown outlet'}, "
+                                   f"{c.chunk.published or 'undated'}) {where}", width, subsequent_indent="    "))
+        if not answer.citations:
+            lines.append(textwrap.fill(f"“{' '.join(c.quote.split())}”", width, initial_indent="    ",
+                                       subsequent_indent="    "))
+    return "\n".join(lines)
 
-    chat = _open(settings)
+
+def _width() -> int:
+    return max(40, min(100, shutil.get_terminal_size((100, 24)).columns))
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    chat = NewsChat(settings)
     summary = run_eval(chat, args.questions, k=args.k, out=args.out, with_answers=args.answers)
     print(json.dumps(summary))
     return 0
 
 
 def cmd_status(args, settings: Settings) -> int:
-    chat = _open(settings)
-    status = chat.status()
+    status = NewsChat(settings).status()
     if args.json:
         print(json.dumps(status))
     else:
@@ -180,11 +230,55 @@ def cmd_status(args, settings: Settings) -> int:
 
 
 def cmd_serve(args, settings: Settings) -> int:
-    from .ui import serve
+    # Imported here, not at the top: Gradio and its web stack take about 1.5 s to import, which every
+    # other command (ingest, ask, search) would pay for nothing.
+    from .web.app import serve
 
     serve(settings, ingest_at_start=not args.no_ingest)
     return 0
 
 
+def cmd_follow(args, settings: Settings) -> int:
+    """Add or remove followed feeds, list them, poll them once (--once) or every RAG_FEED_MINUTES."""
+    feeds = FeedStore(settings.articles_dir)
+    try:
+        for url in args.urls:
+            feeds.add(url)
+    except FetchError as e:
+        print(f"rag: {e}", file=sys.stderr)
+        return 2
+    for url in args.remove or []:
+        if not feeds.remove(url):
+            print(f"rag: not followed: {url}", file=sys.stderr)
+    if args.list or (args.remove and not args.urls and not args.once):
+        listed = [f.to_json() for f in feeds.list()]
+        if args.json:
+            print(json.dumps(listed))
+        for f in [] if args.json else listed:
+            print(f"{f['url']}\n    last poll {f['last_poll'] or 'never'}: {f['last_result'] or '-'}")
+        return 0
+    if not feeds.list():
+        print("rag: no feeds followed yet: rag follow URL [URL ...]", file=sys.stderr)
+        return 2
+    chat = NewsChat(settings)
+    runner = FeedRunner(lambda paths: chat.ingest(paths), settings.articles_dir, feeds)
+
+    def said(result) -> None:
+        print(json.dumps(result.to_json()) if args.json else result.line(), flush=True)
+
+    if args.once:
+        results = runner.poll_all()
+        for r in results:
+            said(r)
+        return 1 if any(r.errors for r in results) else 0
+    print(f"rag: following {len(feeds.list())} feed(s), every {settings.feed_minutes:g} minutes (Ctrl-C stops)",
+          file=sys.stderr, flush=True)
+    try:
+        runner.run(settings.feed_minutes * 60, on_result=said)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval,
-            "status": cmd_status, "serve": cmd_serve}
+            "status": cmd_status, "serve": cmd_serve, "follow": cmd_follow}

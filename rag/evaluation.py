@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .models import Filters
+from .models import Filters, results_json
 
 
 def norm(text: str) -> str:
@@ -47,7 +47,7 @@ def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, w
             answer = None
             chunks = chat.search(q["question"], filters, k)
         latencies.append((time.perf_counter() - started) * 1000)
-        row = {"id": q.get("id"), "question": q["question"], "results": [c.to_json(r + 1) for r, c in enumerate(chunks)]}
+        row = {"id": q.get("id"), "question": q["question"], "results": results_json(chunks)}
         cited_bodies = []  # the body of each cited article, read once
         if answer:
             row["answer"] = answer.to_json()

@@ -101,6 +101,11 @@ class Chunk:
         }
 
 
+def results_json(chunks: list[Chunk]) -> list[dict]:
+    """Ranked passages as `rag search --json` and the API give them."""
+    return [c.to_json(rank) for rank, c in enumerate(chunks, 1)]
+
+
 @dataclass
 class Citation:
     """A verified quote: `quote == body[start:end]` of the cited article."""
@@ -149,7 +154,7 @@ class Answer:
             "dropped_quotes": len(self.dropped),
             "citations": [c.to_json() for c in self.citations],
             "related": [c.to_json() for c in self.related],
-            "retrieved": [c.to_json(i + 1) for i, c in enumerate(self.retrieved)],
+            "retrieved": results_json(self.retrieved),
         }
 
 

@@ -96,8 +96,8 @@ class Candidate:
     chunk: Chunk
     index: int  # its position among its article's sentences
     terms: list[str] = field(default_factory=list)
-    previous: str = ""
-    following: str = ""
+    previous: Span | None = None  # the sentences before and after it in the article, for context
+    following: Span | None = None
 
 
 @dataclass
@@ -132,10 +132,14 @@ def candidates(passages: list[Chunk], bodies: dict[str, str]) -> list[Candidate]
             at = (chunk.article_id, span.start + offset)
             if at in found:
                 continue
-            shifted = Span(span.text, span.start + offset, span.end + offset, span.paragraph_start, span.shape)
-            found[at] = Candidate(shifted, rank, chunk, i, terms(span.text),
-                                  spans[i - 1].text if i else "", spans[i + 1].text if i + 1 < len(spans) else "")
+            found[at] = Candidate(_shifted(span, offset), rank, chunk, i, terms(span.text),
+                                  _shifted(spans[i - 1], offset) if i else None,
+                                  _shifted(spans[i + 1], offset) if i + 1 < len(spans) else None)
     return list(found.values())
+
+
+def _shifted(span: Span, offset: int) -> Span:
+    return Span(span.text, span.start + offset, span.end + offset, span.paragraph_start, span.shape)
 
 
 class QuestionView:
@@ -195,7 +199,7 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
             "missing_rare": max(missing) / highest if missing and highest else 0.0,
             "bigrams": len(view.bigrams & pairs) / len(view.bigrams) if view.bigrams else 0.0,
             "context": view.overlap(found, view.context_weights) if view.context else 0.0,
-            "neighbour_overlap": max(view.overlap(set(terms(c.previous))), view.overlap(set(terms(c.following)))),
+            "neighbour_overlap": max(view.overlap(set(terms(n.text))) if n else 0.0 for n in (c.previous, c.following)),
             "passage_overlap": view.overlap(passage_terms[c.passage - 1]),
             "headline_overlap": view.overlap(headline_terms[c.passage - 1]),
             "proximity": _proximity(text, view, novel),
@@ -303,6 +307,7 @@ class RankerWeights:
     threshold: float  # below this answerability the reply says the articles do not answer
     max_quotes: int
     relative: float  # a further quote needs at least this share of the first quote's probability
+    context: str = "none"  # the lead quote's neighbours that join it: "none", "after" or "around"
     about: dict = field(default_factory=dict)
 
     @classmethod
@@ -313,7 +318,7 @@ class RankerWeights:
         return cls(stage1=LinearModel(**data["stage1"]), stage2=LinearModel(**data["stage2"]),
                    answerable=LinearModel(**data["answerable"]), candidates=data["candidates"],
                    threshold=data["threshold"], max_quotes=data["max_quotes"], relative=data["relative"],
-                   about=data.get("about", {}))
+                   context=data.get("context", "none"), about=data.get("about", {}))
 
 
 class SentenceRanker:

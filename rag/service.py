@@ -17,15 +17,12 @@ from .answering import (ExtractiveAnswerer, compose, empty_question_text, has_wo
 from .citations import verify
 from .embeddings import SentenceEmbeddings
 from .indexing import Progress, sync
-from .llm import BACKENDS, LLMAnswerer, make_chat_model
+from .llm import LLMAnswerer, make_chat_model
 from .ranker import RankerWeights
-from .models import Answer, Article, Chunk, Filters, IngestReport
+from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import Settings
 from .store import Store
-
-ANSWERERS = ("extractive", *BACKENDS)
-
 
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
@@ -64,6 +61,19 @@ class NewsChat:
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:
         return self.retriever.search(query, filters or Filters(as_of=date.today().isoformat()), k)
+
+    def search_json(self, query: str, filters: Filters | None = None, k: int | None = None) -> dict:
+        """The `rag search --json` shape: {"query", "results": [...]}."""
+        return {"query": query, "results": results_json(self.search(query, filters, k))}
+
+    def outlets(self) -> list[str]:
+        """The outlets of the stored articles, for the outlet filter."""
+        return self.store.catalog.sources()
+
+    def warm_up(self) -> None:
+        """Load the embedding model and the keyword index now, before the first question needs them."""
+        self.embeddings.embed_query("warm up")
+        self.lexical.ensure_fresh()
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None,
             filters: Filters | None = None, k: int | None = None) -> Answer:

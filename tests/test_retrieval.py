@@ -6,7 +6,8 @@ import pytest
 
 from rag.dates import time_window
 from rag.models import Filters
-from tests.news_fixtures import write_corpus
+from rag.retrieval import chroma_where
+from news_fixtures import write_corpus
 
 
 @pytest.fixture
@@ -20,30 +21,30 @@ def ids(chunks):
     return [c.record_id for c in chunks]
 
 
-def test_finds_the_passage_that_answers(news_chat):
-    found = news_chat.search("Which team does Damar Hamlin play for?", Filters(as_of="2023-01-06"), k=3)
+def test_finds_the_passage_that_answers(news_chat_ro):
+    found = news_chat_ro.search("Which team does Damar Hamlin play for?", Filters(as_of="2023-01-06"), k=3)
     assert found[0].record_id == "hamlin-jan"
     assert "Buffalo Bills" in found[0].text
 
 
-def test_as_of_date_never_uses_later_articles(news_chat):
-    found = news_chat.search("Damar Hamlin return to practice", Filters(as_of="2023-01-06"), k=10)
+def test_as_of_date_never_uses_later_articles(news_chat_ro):
+    found = news_chat_ro.search("Damar Hamlin return to practice", Filters(as_of="2023-01-06"), k=10)
     assert "hamlin-later" not in ids(found)
-    found = news_chat.search("Damar Hamlin return to practice", Filters(as_of="2023-05-01"), k=10)
+    found = news_chat_ro.search("Damar Hamlin return to practice", Filters(as_of="2023-05-01"), k=10)
     assert found[0].record_id == "hamlin-later"
 
 
-def test_date_range_and_source_filters(news_chat):
-    found = news_chat.search("Damar Hamlin", Filters(since="2022-01-01", until="2022-12-31"), k=10)
+def test_date_range_and_source_filters(news_chat_ro):
+    found = news_chat_ro.search("Damar Hamlin", Filters(since="2022-01-01", until="2022-12-31"), k=10)
     assert set(ids(found)) == {"hamlin-old"}
-    found = news_chat.search("Damar Hamlin", Filters(source="theweek.com"), k=10)
+    found = news_chat_ro.search("Damar Hamlin", Filters(source="theweek.com"), k=10)
     assert set(ids(found)) == {"hamlin-later"}
-    assert news_chat.search("Damar Hamlin", Filters(source="no-such-outlet"), k=10) == []
+    assert news_chat_ro.search("Damar Hamlin", Filters(source="no-such-outlet"), k=10) == []
 
 
-def test_this_week_favours_articles_near_the_as_of_date(news_chat):
+def test_this_week_favours_articles_near_the_as_of_date(news_chat_ro):
     question = "What happened to Damar Hamlin this week?"
-    found = news_chat.search(question, Filters(as_of="2023-01-06"), k=2)
+    found = news_chat_ro.search(question, Filters(as_of="2023-01-06"), k=2)
     assert found[0].record_id == "hamlin-jan"
     assert time_window(question, "2023-01-06") == (20221230, 20230106)
 
@@ -114,6 +115,42 @@ def test_while_an_ingest_runs_its_new_chunks_are_already_found_by_meaning(news_c
     assert news_chat.lexical.search("Zanzibar brass band", Filters(), 10) == []  # BM25 catches up later
 
 
-def test_results_carry_offsets_into_the_stored_body(news_chat):
-    for chunk in news_chat.search("negative Covid test China travelers", Filters(), k=5):
-        assert news_chat.article(chunk.article_id).body[chunk.start:chunk.end] == chunk.text
+def test_results_carry_offsets_into_the_stored_body(news_chat_ro):
+    for chunk in news_chat_ro.search("negative Covid test China travelers", Filters(), k=5):
+        assert news_chat_ro.article(chunk.article_id).body[chunk.start:chunk.end] == chunk.text
+
+
+def test_the_two_filter_paths_agree(chat, tmp_path):
+    """Filters run as a Chroma `where` (dense search) and as a mask over the keyword index: the same chunks."""
+    from itertools import product
+
+    from news_fixtures import RECORDS
+
+    undated = {"id": "undated", "title": "An undated note", "text": "Damar Hamlin sent thanks to fans.",
+               "source": "cnn.com"}
+    chat.ingest([write_corpus(tmp_path, RECORDS + [undated])])
+    snap = chat.lexical.ensure_fresh()
+    every = chat.store.collection.get(include=[])["ids"]
+    for since, until, source, as_of in product(["", "2023-01-04"], ["", "2023-01-05"], ["", "cnn.com"],
+                                               ["", "2023-01-03", "2026-01-01"]):
+        filters = Filters(since=since, until=until, source=source, as_of=as_of)
+        where = chroma_where(filters)
+        by_chroma = set(chat.store.collection.get(where=where, include=[])["ids"] if where else every)
+        mask = snap.mask(filters)
+        by_mask = {i for n, i in enumerate(snap.ids) if mask is None or mask[n] > 0}
+        assert by_chroma == by_mask, filters
+
+
+def test_the_time_prior_decides_between_two_copies(chat, tmp_path):
+    """Two copies of one story a year apart, the older one a little closer in words: "this week" takes
+    the recent one. With the time prior switched off the older one would win."""
+    said = "Damar Hamlin was cleared to return to practice with the Buffalo Bills, the team said."
+    records = [{"id": "older", "title": "Hamlin cleared to practice", "published": "2022-04-20", "source": "a.example",
+                "text": said + " Hamlin practice cleared."},
+               {"id": "recent", "title": "Hamlin cleared to practice", "published": "2023-04-20", "source": "b.example",
+                "text": said}]
+    chat.ingest([write_corpus(tmp_path, records)])
+    question = "Who was cleared to return to practice this week, Hamlin?"
+    assert ids(chat.search(question, Filters(as_of="2023-04-21"), k=2))[0] == "recent"
+    chat.retriever.weights.time = 0.0
+    assert ids(chat.search(question, Filters(as_of="2023-04-21"), k=2))[0] == "older"

@@ -1,12 +1,14 @@
 """End-to-end tests of the web chat: the real app (`python app.py`) in a subprocess, driven by Chromium.
 
-Needs Debian's chromium (`make browser`); skipped when it is missing. Screenshots go to tests/artifacts/.
+Each test opens its own page (a new browser context), so none depends on another's conversation; a
+test that adds articles adds its own and asserts only about them. Needs Debian's chromium
+(`make browser`); skipped when it is missing. Screenshots go to tests/artifacts/.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -14,12 +16,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
-
-from rag.settings import Settings
-from rag.ui import safe_name, save_uploads, serve
 
 from processes import free_port, stop, wait_http
 
@@ -29,8 +28,10 @@ ARTIFACTS = PROJECT / "tests" / "artifacts"
 CHROMIUM = os.environ.get("RAG_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
+AXE = PROJECT / "node_modules" / "axe-core" / "axe.min.js"
+SOLDIERS = "What did Lukashenko say about sending soldiers?"
 
-needs_browser = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing (run `make browser`)")
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} missing (run `make browser`)")
 
 HARBOR = """Harbor master warns Port Zephyr lighthouse is failing
 
@@ -40,14 +41,16 @@ told the town council.
 
 The council agreed to fund a temporary beacon on the breakwater until the lighthouse is repaired.
 """
+OTHER_HARBOR = """Harbor festival draws sailors to Kelp Bay
 
+Hundreds of sailors came to Kelp Bay for the harbor festival, where the oldest schooner won the regatta.
+"""
 MARKUP = """Velmora canal festival breaks its record
 
 The Velmora canal festival drew 40,000 visitors on Saturday, organisers said. <script>window.__pwned=1</script>
 The organisers said the fireworks over the Velmora canal <img src=x onerror="window.__pwned=1"> were the largest
 the festival has ever staged.
 """
-
 WATCHED = """Quarry town elects its first beekeeper mayor
 
 Residents of Brindlecombe elected the beekeeper Tomas Okafor as mayor on Sunday. Okafor promised to plant
@@ -58,7 +61,8 @@ wildflower meadows along every road into Brindlecombe and to reopen the old quar
 def app_env() -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False",
                RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
-    for name in ("RAG_AUTH", "RAG_HOST", "RAG_CHROMA_URL", "RAG_EMBEDDING_MODEL", "RAG_WATCH", "RAG_PORT"):
+    for name in ("RAG_AUTH", "RAG_HOST", "RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_EMBEDDING_MODEL", "RAG_WATCH",
+                 "RAG_PORT", "RAG_EMBEDDING_VARIANT"):
         env.pop(name, None)
     return env
 
@@ -86,12 +90,11 @@ def app(tmp_path_factory):
                "page_up": time.monotonic() - started, "started": started}
     finally:
         stop(proc)
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} missing (run `make browser`)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -100,20 +103,24 @@ def browser():
         b.close()
 
 
-@pytest.fixture(scope="module")
+def open_page(app, browser, path: str = "", width: int = 1400, height: int = 950, dark: bool = False):
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  color_scheme="dark" if dark else "light")
+    page = context.new_page()
+    page.requests = []
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.goto(app["url"] + path, wait_until="domcontentloaded")
+    page.wait_for_selector("#status-line .status-ready", timeout=180_000)
+    return page
+
+
+@pytest.fixture
 def page(app, browser):
-    """One page for the whole conversation; every request it makes is recorded."""
+    """A fresh page (its own conversation) on the running app."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 950})
-    pg = context.new_page()
-    pg.requests = []
-    pg.on("request", lambda r: pg.requests.append(r.url))
-    pg.goto(app["url"], wait_until="domcontentloaded")
-    pg.wait_for_selector("#status-line .status-ready", timeout=120_000)
-    app["ready"] = time.monotonic() - app["started"]
-    print(f"\npage up after {app['page_up']:.1f} s, ready (seed ingested) after {app['ready']:.1f} s")
+    pg = open_page(app, browser)
     yield pg
-    context.close()
+    pg.context.close()
 
 
 def ask(page, question: str, timeout: float = 60_000) -> str:
@@ -137,97 +144,128 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-# ---------------------------------------------------------------- without a browser
+# ---------------------------------------------------------------- answers, cards, articles
 
-def test_upload_names_cannot_leave_the_folder(tmp_path):
-    folder, elsewhere = tmp_path / "articles", tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    names = ["../../evil.txt", "..\\..\\win.md", "/etc/passwd.json", ".hidden.txt", "a/b/../c.html", "..", "ok.jsonl",
-             "bad.exe", "<script>.txt"]
-    uploads = []
-    for i, name in enumerate(names):
-        src = elsewhere / f"u{i}"
-        src.write_text("Title\n\nSome text.\n")
-        uploads.append(type("Upload", (), {"name": str(src), "orig_name": name})())
-    saved, failed = save_uploads(uploads, folder, max_mb=1)
-    assert all(p.parent == folder.resolve() for p in saved)
-    assert sorted(p.name for p in saved) == sorted(
-        ["evil.txt", "win.md", "passwd.json", "hidden.txt", "c.html", "ok.jsonl", "script_.txt"])
-    assert {f["path"] for f in failed} == {"article", "bad.exe"}
-    assert not any(p.name.startswith(".") for p in folder.iterdir())
-    assert safe_name("../../../x.txt") == "x.txt"
-
-
-def test_refuses_to_listen_off_loopback_without_login(tmp_path, capsys):
-    settings = Settings(store_dir=tmp_path / "store", articles_dir=tmp_path, host="0.0.0.0", auth="", chroma_url="")
-    with pytest.raises(SystemExit) as refused:
-        serve(settings)
-    assert "RAG_AUTH" in str(refused.value) and "0.0.0.0" in str(refused.value)
-    with pytest.raises(SystemExit):
-        serve(Settings(store_dir=tmp_path / "store", host="0.0.0.0", auth="no-colon"))
-
-
-# ---------------------------------------------------------------- the page
-
-@needs_browser
 def test_first_start_syncs_the_seed_and_shows_the_index(app, page):
-    assert "1 article, " in page.inner_text("#status-line")
+    assert "Ready:" in page.inner_text("#status-line")
     index = page.inner_text("#index-panel")
-    assert re.search(r"Articles\s+1\b", index) and "all-MiniLM-L6-v2" in index and "Last update" in index
+    assert "all-MiniLM-L6-v2" in index and "Last update" in index
     assert "extractive" in page.inner_text("#answerer")
     assert "1 added" in app["log"].read_text()
+    print(f"\npage up after {app['page_up']:.1f} s")
 
 
-@needs_browser
-def test_answer_cites_the_seed_with_cards_and_the_article_view(app, page):
+def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     started = time.monotonic()
-    answer = ask(page, "What did Lukashenko say about sending soldiers?")
-    print(f"answer on the seed after {time.monotonic() - started:.2f} s")
+    answer = ask(page, SOLDIERS)
+    print(f"\nanswer on the seed after {time.monotonic() - started:.2f} s")
     assert "[1]" in answer and "soldiers" in answer
     assert "Filters: as of" in answer  # the active filters, next to the answer
     card = page.locator("#src-0-1")
-    quote = card.locator("mark").inner_text()
-    assert quote and squash(quote) in squash(answer)
+    quote_text = card.locator("mark").inner_text()
+    assert quote_text and squash(quote_text) in squash(answer)
     assert "merkur" in card.inner_text() and "2022-12-20" in card.inner_text()
     page.screenshot(path=str(ARTIFACTS / "answer.png"))
 
-    page.locator("#chat [data-testid=bot]").last.locator("a[href='#src-0-2']").click()
-    page.wait_for_selector("#src-0-2.flash", timeout=5000)  # [2] leads to card 2
+    page.locator("#chat [data-testid=bot]").last.locator("a.cite").last.click()
+    page.locator("#sources-panel .card.flash").wait_for(timeout=10_000)  # [n] leads to its card
 
     card.locator("button.open-article").click()
     mark = page.locator("#article-view mark")
     mark.wait_for(timeout=30_000)
-    assert squash(mark.inner_text()) == squash(quote)
+    assert squash(mark.inner_text()) == squash(quote_text)
     assert "Autocrats among themselves" in page.inner_text("#article-view")  # the whole article
     page.wait_for_function("""() => {
         const m = document.querySelector('#article-view mark').getBoundingClientRect();
         return m.top >= 0 && m.bottom <= window.innerHeight; }""", timeout=15_000)  # scrolled into view
-    page.screenshot(path=str(ARTIFACTS / "article.png"))
     page.click("#close-article")
     page.wait_for_selector("#article-view", state="hidden", timeout=30_000)
 
 
-@needs_browser
+def test_citation_popover_on_hover_and_keyboard_focus(page):
+    answer = ask(page, SOLDIERS)
+    assert "[1]" in answer
+    marker = page.locator("#chat a.cite").first
+    marker.hover()
+    popover = page.locator(".cite-popover")
+    popover.wait_for(timeout=10_000)
+    text = popover.inner_text()
+    assert "merkur" in text and "2022-12-20" in text and "Open the whole article" in text
+    assert squash(page.locator("#src-0-1 mark").inner_text()) in squash(popover.locator("mark").inner_text())
+    line, box = marker.bounding_box(), popover.bounding_box()
+    assert box["y"] >= line["y"] + line["height"] - 1 or box["y"] + box["height"] <= line["y"] + 1  # not over the line
+    page.screenshot(path=str(ARTIFACTS / "popover.png"))
+    page.mouse.move(5, 5)
+    popover.wait_for(state="detached", timeout=5_000)
+
+    marker.focus()  # the keyboard: focus shows it, Escape closes it
+    popover.wait_for(timeout=5_000)
+    assert marker.get_attribute("aria-describedby") == "cite-popover"
+    page.keyboard.press("Escape")
+    popover.wait_for(state="detached", timeout=5_000)
+
+
+def test_the_article_has_its_own_address_with_the_quote_in_view(page):
+    ask(page, SOLDIERS)
+    with page.context.expect_page() as opened:
+        page.locator("#src-0-1 a.article-page").click()
+    article = opened.value
+    article.wait_for_load_state("domcontentloaded")
+    assert urlparse(article.url).path.startswith("/article/") and "quote=" in article.url
+    mark = article.locator("mark#quote")
+    assert squash(mark.inner_text()) == squash(page.locator("#src-0-1 mark").inner_text())
+    article.wait_for_function("""() => { const m = document.querySelector('mark#quote').getBoundingClientRect();
+                                 return m.top >= 0 && m.bottom <= window.innerHeight; }""", timeout=10_000)
+    assert "Autocrats among themselves" in article.inner_text("main")
+    article.screenshot(path=str(ARTIFACTS / "article-page.png"))
+    with urllib.request.urlopen(article.url) as response:  # the same address works on its own (a bookmark)
+        assert "<mark id='quote'>" in response.read().decode()
+
+
+def test_a_question_can_be_linked_with_its_filters(app, browser):
+    link = f"?q={quote(SOLDIERS)}&outlet=merkur&since=2022-01-01"
+    page = open_page(app, browser, link)
+    try:
+        page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length > 0", timeout=60_000)
+        answer = page.locator("#chat [data-testid=bot]").last.inner_text()
+        assert "[1]" in answer and "outlet merkur" in answer and "2022-01-01" in answer
+        href = page.locator("#chat a.question-link").last.get_attribute("href")
+        assert "q=" in href and "outlet=merkur" in href  # and the answer offers its own link
+    finally:
+        page.context.close()
+
+
 def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(page):
+    ask(page, SOLDIERS)
     answer = ask(page, "and what did Peskov say?")
-    assert "Peskov" in answer and "searched for" in answer  # the question was searched with the earlier topic
+    assert "Peskov" in answer and "searched for" in answer  # searched with the earlier topic
     assert "Sources of answer 2" in page.inner_text("#sources-panel")
     page.locator("#chat [data-testid=bot]").first.click()
     page.wait_for_function(
         "() => document.querySelector('#sources-panel').innerText.includes('Sources of answer 1')", timeout=30_000)
 
 
-@needs_browser
-def test_a_question_the_articles_do_not_cover_is_refused(page):
+def test_a_question_the_articles_do_not_answer_is_refused_with_related_reading(page):
     answer = ask(page, "Who won the 2018 football World Cup?")
-    assert "do not cover" in answer and "widen" in answer and "[1]" not in answer
+    assert "do not answer" in answer and "[1]" not in answer
     panel = page.inner_text("#sources-panel")
     assert "Nothing quoted" in panel and "Who won the 2018 football World Cup?" in panel
-    assert page.locator("#sources-panel mark").count() == 0
+    assert "not an answer" in panel  # what is listed is labelled related reading
     page.screenshot(path=str(ARTIFACTS / "refused.png"))
 
 
-@needs_browser
+def test_copy_as_markdown_gives_the_answer_with_numbered_sources(page):
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    ask(page, SOLDIERS)
+    page.click("#sources-panel button.copy-md")
+    page.wait_for_function("() => document.querySelector('#sources-panel button.copy-md').innerText === 'Copied'")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith(f"**{SOLDIERS}**") and "[1]" in copied
+    assert "\n1. US analysts claim that Putin rigorously rebuffed two plans from Lukashenko, merkur, 2022-12-20" in copied
+
+
+# ---------------------------------------------------------------- adding articles
+
 def test_uploaded_articles_can_be_asked_about_at_once(app, page, tmp_path):
     (tmp_path / "harbor.txt").write_text(HARBOR)
     (tmp_path / "empty.txt").write_text("")
@@ -238,15 +276,24 @@ def test_uploaded_articles_can_be_asked_about_at_once(app, page, tmp_path):
 
     answer = ask(page, "What did the harbor master of Port Zephyr say about the lighthouse?")
     assert "[1]" in answer
-    quote = page.locator("#src-3-1 mark").inner_text()
-    assert squash(quote) in squash(HARBOR)
-    assert "Port Zephyr" in page.inner_text("#src-3-1 .card-title")
+    assert squash(page.locator("#src-0-1 mark").inner_text()) in squash(HARBOR)
+    assert "Port Zephyr" in page.inner_text("#src-0-1 .card-title")
 
 
-@needs_browser
+def test_an_upload_never_replaces_a_different_file_of_the_same_name(app, page, tmp_path):
+    (app["articles"] / "festival.txt").write_text(OTHER_HARBOR)  # the user's own file, already there
+    (tmp_path / "festival.txt").write_text(HARBOR.replace("Port Zephyr", "Port Quillon"))
+    result = upload(page, tmp_path / "festival.txt")
+    assert "saved as festival-2.txt" in result
+    assert (app["articles"] / "festival.txt").read_text() == OTHER_HARBOR
+    assert "Port Quillon" in (app["articles"] / "festival-2.txt").read_text()
+    again = upload(page, tmp_path / "festival.txt")  # the same bytes a second time: nothing new
+    assert "0 added, 0 updated" in again and not (app["articles"] / "festival-3.txt").exists()
+
+
 def test_markup_inside_an_article_is_shown_as_text_and_never_runs(page, tmp_path):
-    (tmp_path / "festival.txt").write_text(MARKUP)
-    assert "1 added" in upload(page, tmp_path / "festival.txt")
+    (tmp_path / "canal.txt").write_text(MARKUP)
+    assert "1 added" in upload(page, tmp_path / "canal.txt")
     answer = ask(page, "How many visitors did the Velmora canal festival draw, and what about the fireworks?")
     assert "[1]" in answer
     page.locator("#sources-panel .card button.open-article").first.click()
@@ -255,57 +302,87 @@ def test_markup_inside_an_article_is_shown_as_text_and_never_runs(page, tmp_path
     shown = page.inner_text("#article-view")
     assert "<script>window.__pwned=1</script>" in shown
     assert '<img src=x onerror="window.__pwned=1">' in shown
-    time.sleep(0.5)
+    page.locator("#chat a.cite").first.hover()
+    page.locator(".cite-popover").wait_for(timeout=10_000)
     assert page.evaluate("() => window.__pwned") is None
-    assert page.locator("#article-view img, #sources-panel img, #chat img, #article-view script").count() == 0
-    page.screenshot(path=str(ARTIFACTS / "markup.png"))
+    assert page.locator("#article-view img, #sources-panel img, #chat img, .cite-popover img, script#x").count() == 0
 
 
-@needs_browser
-def test_watched_folder_is_synced_and_the_api_answers_in_the_cli_shapes(app, page):
+def test_watched_folder_is_synced_and_the_api_answers_in_the_cli_shapes(app):
     from gradio_client import Client
 
     (app["watch"] / "mayor.txt").write_text(WATCHED)
-    page.wait_for_function(
-        "() => /Articles\\s+4\\b/.test(document.querySelector('#index-panel').innerText)", timeout=30_000)
     # download_files=False: otherwise gradio_client takes every {"path": ...} in the JSON for a file to fetch
     client = Client(app["url"], verbose=False, download_files=False)
+    deadline = time.monotonic() + 60
+
+    def found_in_store() -> bool:
+        results = client.predict(query="Brindlecombe beekeeper mayor", k=1, api_name="/search")["results"]
+        return bool(results) and "Brindlecombe" in results[0]["text"]
+
+    while not found_in_store():  # each search is a round trip of its own: no sleep needed
+        assert time.monotonic() < deadline, "the watched folder was not synced within a minute"
     result = client.predict(question="What did the beekeeper mayor of Brindlecombe promise?", api_name="/ask")
-    assert {"question", "answer", "refused", "citations", "retrieved"} <= set(result)
+    assert {"question", "answer", "refused", "citations", "retrieved", "confidence"} <= set(result)
     assert not result["refused"] and result["citations"]
     citation = result["citations"][0]
     assert {"n", "quote", "article", "start", "end"} <= set(citation)
     assert citation["article"]["path"].endswith("mayor.txt") and squash(citation["quote"]) in squash(WATCHED)
-    found = client.predict(query="Port Zephyr lighthouse", k=3, api_name="/search")
-    assert found["query"] == "Port Zephyr lighthouse" and 1 <= len(found["results"]) <= 3
-    first = found["results"][0]
-    assert {"rank", "score", "text", "article", "start", "end"} <= set(first) and first["rank"] == 1
-    assert client.predict(api_name="/status")["articles"] == 4
+    found = client.predict(query="Lukashenko soldiers", k=3, api_name="/search")
+    assert found["query"] == "Lukashenko soldiers" and 1 <= len(found["results"]) <= 3
+    assert {"rank", "score", "text", "article", "start", "end"} <= set(found["results"][0])
+    assert client.predict(api_name="/status")["articles"] >= 2
+    with pytest.raises(Exception, match="k must be"):
+        client.predict(query="Lukashenko", k=0, api_name="/search")
 
 
-@needs_browser
 def test_filters_in_the_page_narrow_the_search(page):
     page.click("#outlet input")
     page.get_by_role("option", name="merkur").click()  # the outlets come from the store
     page.fill("#since input", "2023-01-01")
     page.press("#since input", "Enter")
-    answer = ask(page, "What did Lukashenko say about sending soldiers?")
+    answer = ask(page, SOLDIERS)
     assert "do not cover" in answer and "published 2023-01-01 to …, outlet merkur" in answer
     page.fill("#since input", "")
     page.press("#since input", "Enter")
-    answer = ask(page, "What did Lukashenko say about sending soldiers?")
+    answer = ask(page, SOLDIERS)
     assert "[1]" in answer and "Filters: outlet merkur, as of" in answer
 
 
-@needs_browser
-def test_the_page_asks_nothing_from_outside_the_machine(app, page):
+# ---------------------------------------------------------------- the page as a whole
+
+def test_narrow_screen_dark_mode_puts_the_sources_below_the_answer(app, browser):
+    page = open_page(app, browser, f"?q={quote(SOLDIERS)}", width=390, height=844, dark=True)
+    try:
+        page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length > 0", timeout=60_000)
+        chat, sources = page.locator("#chat").bounding_box(), page.locator("#sources-panel").bounding_box()
+        assert sources["y"] >= chat["y"] + chat["height"] - 1  # below, not beside
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= 392  # nothing runs off the side
+        background = page.evaluate("() => getComputedStyle(document.querySelector('.card')).backgroundColor")
+        assert background != "rgb(255, 255, 255)"  # the cards follow the dark theme
+        page.screenshot(path=str(ARTIFACTS / "phone-dark.png"), full_page=True)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed (npm install, as `make test` does)")
+def test_the_page_passes_an_accessibility_check(page):
+    ask(page, SOLDIERS)
+    page.add_script_tag(content=AXE.read_text())
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]
+               if v["impact"] in ("serious", "critical")]
+    assert serious == [], json.dumps(serious, indent=1)
+
+
+def test_the_page_asks_nothing_from_outside_the_machine(page):
+    ask(page, SOLDIERS)
     page.screenshot(path=str(ARTIFACTS / "page.png"), full_page=True)
     outside = [u for u in page.requests if urlparse(u).hostname not in ("127.0.0.1", "localhost")
                and not u.startswith(("data:", "blob:"))]
     assert page.requests and not outside
 
 
-@needs_browser
 def test_off_loopback_the_page_requires_the_login(browser, tmp_path):
     port = free_port()
     log = tmp_path / "app.log"
@@ -320,6 +397,9 @@ def test_off_loopback_the_page_requires_the_login(browser, tmp_path):
         assert "login is required" in log.read_text()
         with pytest.raises(urllib.error.HTTPError):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/config", timeout=5)
+        with pytest.raises(urllib.error.HTTPError) as denied:  # an article's page asks for the same login
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/article/x", timeout=5)
+        assert denied.value.code == 401
         context = browser.new_context()
         pg = context.new_page()
         pg.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
@@ -331,3 +411,17 @@ def test_off_loopback_the_page_requires_the_login(browser, tmp_path):
         context.close()
     finally:
         stop(proc)
+
+
+def test_a_port_in_use_is_one_clear_line(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = subprocess.run([sys.executable, str(PROJECT / "app.py"), "--port", str(port), "--no-ingest",
+                              "--store", str(tmp_path / "store")], cwd=tmp_path, env=app_env(),
+                             capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "Traceback" not in out.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in out.stderr and "--port" in out.stderr

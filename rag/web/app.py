@@ -1,0 +1,304 @@
+"""The web chat (`rag serve`, `python app.py`): the Gradio page's layout and the wiring of its events to
+`handlers`, each article's own page (/article/ID), and the server itself.
+
+The server comes up first; the store is opened and the articles folder synced in a background thread
+(`runtime.Backend`), with the progress in the page's status line and in the terminal.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import logging
+import secrets
+import socket
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import gradio as gr
+import uvicorn
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from gradio.themes.utils.fonts import Font
+
+from ..articles import SUPPORTED_SUFFIXES
+from ..settings import Settings, SettingsError
+from . import handlers, render
+from .runtime import Backend, FolderWatcher, NotReady
+from .turns import ALL_OUTLETS, make_filters
+
+STATIC = Path(__file__).resolve().parent / "static"
+CSS = (STATIC / "app.css").read_text(encoding="utf-8")
+PAGE_JS = (STATIC / "app.js").read_text(encoding="utf-8")
+POLL_SECONDS = 2.0
+
+# A card's "Show the whole article here" asks the server for the article (the sources panel's own event).
+SOURCES_JS = """
+element.addEventListener('click', (event) => {
+  const button = event.target.closest('button.open-article');
+  if (button) trigger('click', {turn: parseInt(button.dataset.turn), n: parseInt(button.dataset.n),
+                                related: parseInt(button.dataset.related || '0')});
+});
+"""
+# The article panel scrolls its highlighted quote into view whenever it shows an article.
+ARTICLE_JS = """
+const reveal = () => {
+  const mark = element.querySelector('mark');
+  if (mark) mark.scrollIntoView({block: 'center'});
+};
+const later = () => { setTimeout(reveal, 50); setTimeout(reveal, 400); };
+watch('value', later);
+later();
+"""
+
+
+# ---------------------------------------------------------------- who may connect
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str) -> tuple[str, str] | None:
+    """ "user:password" -> (user, password); "" -> None."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise SystemExit("rag serve: RAG_AUTH must look like 'user:password'")
+    return user, password
+
+
+def check_binding(settings: Settings) -> tuple[str, str] | None:
+    """The login to require, or SystemExit when the page would be open to the network without one."""
+    auth = parse_auth(settings.auth)
+    if not is_loopback(settings.host) and auth is None:
+        raise SystemExit(
+            f"rag serve: refusing to listen on {settings.host} without a login. Anyone who can reach this "
+            f"machine could read and add articles. Set RAG_AUTH=user:password (or bind to 127.0.0.1).")
+    return auth
+
+
+def check_port(host: str, port: int) -> None:
+    """SystemExit with a clear message when the port is taken (instead of the server's traceback)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will: a closing socket is no conflict
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise SystemExit(f"rag serve: cannot listen on {host}:{port}: {e.strerror}. Another program "
+                             f"(or another `rag serve`) uses it; choose another port with --port or RAG_PORT.") from None
+
+
+# ---------------------------------------------------------------- the page
+
+def make_theme():
+    # System fonts only: the page loads nothing from outside this machine.
+    return gr.themes.Default(font=[Font("system-ui"), Font("Segoe UI"), Font("Helvetica"), "sans-serif"],
+                             font_mono=[Font("ui-monospace"), Font("Menlo"), Font("Consolas"), "monospace"])
+
+
+def linked_question(request: gr.Request):
+    """A link to a question (/?q=...&since=...&until=...&outlet=...&as_of=...) fills the page."""
+    params = dict(request.query_params) if request else {}
+    if not params.get("q"):
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), date.today().isoformat()
+    return (params["q"], params.get("since") or None, params.get("until") or None,
+            params.get("outlet") or ALL_OUTLETS, params.get("as_of") or date.today().isoformat())
+
+
+def build_ui(backend: Backend) -> gr.Blocks:
+    settings = backend.settings
+    types = sorted(SUPPORTED_SUFFIXES)
+    private = {"api_visibility": "private"}
+    with gr.Blocks(title="News chat", fill_width=True) as demo:
+        turns = gr.State([])
+        seen = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=240):
+                gr.Markdown("# News chat", elem_id="app-title")
+            with gr.Column(scale=5, min_width=240):
+                status = gr.HTML(handlers.status_html(backend), elem_id="status-line")
+            with gr.Column(scale=3, min_width=240):
+                gr.HTML(f"<div class='answerer-note' id='answerer'>Answerer: "
+                        f"<b>{render.esc(handlers.answerer_label(settings.answerer, settings.llm_model))}</b></div>")
+        with gr.Row(equal_height=False, elem_id="main-row"):
+            with gr.Column(scale=3, min_width=300):
+                chatbot = gr.Chatbot(
+                    label="Chat", elem_id="chat", height=560, latex_delimiters=[], feedback_options=None,
+                    buttons=["copy"], sanitize_html=True,
+                    placeholder="Ask about the articles, for example: <i>What did Lukashenko say about "
+                                "sending soldiers?</i> Follow-up questions use the conversation.")
+                with gr.Row():
+                    question = gr.Textbox(placeholder="Ask a question about the articles…", label="Question",
+                                          show_label=False, scale=5, elem_id="question", autofocus=True,
+                                          lines=1, max_lines=4)
+                    send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-button")
+                with gr.Row(elem_id="filters"):
+                    since = gr.DateTime(None, include_time=False, type="string", label="Published since",
+                                        elem_id="since")
+                    until = gr.DateTime(None, include_time=False, type="string", label="Published until",
+                                        elem_id="until")
+                    outlet = gr.Dropdown([ALL_OUTLETS] + backend.outlets(), value=ALL_OUTLETS, label="Outlet",
+                                         elem_id="outlet")
+                    as_of = gr.DateTime(date.today().isoformat(), include_time=False, type="string",
+                                        label="As of (for “this week”)", elem_id="as-of")
+            with gr.Column(scale=2, min_width=300):
+                sources = gr.HTML(render.EMPTY_SOURCES, elem_id="sources-panel", js_on_load=SOURCES_JS,
+                                  max_height=620, padding=True, container=True)
+                with gr.Column(visible=False) as article_box:
+                    article = gr.HTML("", elem_id="article-view", js_on_load=ARTICLE_JS, padding=False,
+                                      container=True)
+                    close = gr.Button("Close the article", size="sm", elem_id="close-article")
+        popovers = gr.HTML("", elem_id="popovers")
+        with gr.Row(equal_height=False):
+            with gr.Column(min_width=300):
+                gr.Markdown("### Add articles")
+                files = gr.File(label=f"Upload {' '.join(types)} (up to {settings.max_upload_mb:g} MB each)",
+                                file_count="multiple", file_types=types, elem_id="upload", height=140)
+                upload_result = gr.HTML("", elem_id="upload-result")
+            with gr.Column(min_width=300):
+                gr.Markdown("### Index")
+                index = gr.HTML(handlers.index_html(backend), elem_id="index-panel")
+                resync_button = gr.Button("Re-sync now", size="sm", elem_id="resync")
+                resync_result = gr.HTML("", elem_id="resync-result")
+
+        ask_inputs = [question, chatbot, turns, since, until, outlet, as_of]
+        ask_outputs = [chatbot, turns, sources, question, article_box, popovers]
+        respond = functools.partial(handlers.respond, backend)
+        question.submit(respond, ask_inputs, ask_outputs, **private)
+        send.click(respond, ask_inputs, ask_outputs, **private)
+        chatbot.select(handlers.show_turn, [turns], [sources], **private)
+        chatbot.clear(handlers.clear_chat, None, [turns, sources, article_box, popovers], **private)
+        sources.click(functools.partial(handlers.open_article, backend), [turns], [article, article_box], **private)
+        close.click(lambda: gr.Column(visible=False), None, [article_box], **private)
+        files.upload(functools.partial(handlers.upload, backend), [files], [upload_result, files], **private)
+        resync_button.click(functools.partial(handlers.resync, backend), None, [resync_result], **private)
+        tick = functools.partial(handlers.tick, backend)
+        gr.Timer(POLL_SECONDS).tick(tick, [seen], [status, index, outlet, seen], show_progress="hidden", **private)
+        demo.load(tick, [seen], [status, index, outlet, seen], show_progress="hidden", **private)
+        demo.load(linked_question, None, [question, since, until, outlet, as_of], show_progress="hidden",
+                  **private).then(respond, ask_inputs, ask_outputs, **private)
+
+        # The API: the same JSON as `rag ask --json`, `rag search --json` and `rag status --json`.
+        def ask(question: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
+                k: int = 10) -> dict:
+            """Answer a question from the articles: {question, answer, refused, citations, retrieved, ...}."""
+            return api_chat(backend).ask(question, filters=api_filters(since, until, source, as_of),
+                                         k=api_k(k)).to_json()
+
+        def search(query: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
+                   k: int = 10) -> dict:
+            """Ranked passages for a query: {query, results: [{rank, score, text, article, start, end}]}."""
+            return api_chat(backend).search_json(query, api_filters(since, until, source, as_of), api_k(k))
+
+        def status_api() -> dict:
+            """What the store holds: {articles, chunks, model, store, ...}."""
+            return api_chat(backend).status()
+
+        gr.api(ask, api_name="ask")
+        gr.api(search, api_name="search")
+        gr.api(status_api, api_name="status")
+    return demo
+
+
+def api_chat(backend: Backend):
+    try:
+        return backend.wait()
+    except NotReady as e:
+        raise gr.Error(str(e)) from None
+
+
+def api_filters(since, until, source, as_of):
+    try:
+        return make_filters(since, until, source, as_of)
+    except ValueError as e:
+        raise gr.Error(str(e)) from None
+
+
+def api_k(k) -> int:
+    try:
+        k = int(k)
+    except (TypeError, ValueError):
+        raise gr.Error(f"k must be a whole number from 1 to 100, not {k!r}") from None
+    if not 1 <= k <= 100:
+        raise gr.Error(f"k must be from 1 to 100, not {k}")
+    return k
+
+
+# ---------------------------------------------------------------- each article's own page
+
+def add_article_pages(app: FastAPI, backend: Backend, auth: tuple[str, str] | None) -> None:
+    """/article/ID?quote=START-END: the whole article, the quote highlighted and scrolled into view.
+    With a login (RAG_AUTH) the page asks for the same user and password."""
+    basic = HTTPBasic(auto_error=bool(auth))
+
+    def allowed(credentials: HTTPBasicCredentials | None = Depends(basic)) -> None:
+        if auth is None:
+            return
+        ok = credentials is not None and secrets.compare_digest(credentials.username.encode(), auth[0].encode()) \
+            and secrets.compare_digest(credentials.password.encode(), auth[1].encode())
+        if not ok:
+            raise HTTPException(401, "log in with the user and password from RAG_AUTH",
+                                headers={"WWW-Authenticate": "Basic"})
+
+    @app.get("/article/{article_id}", response_class=HTMLResponse, dependencies=[Depends(allowed)])
+    def article_page(article_id: str, request: Request) -> HTMLResponse:
+        start, end = _span(request.query_params.get("quote", ""))
+        try:
+            article = backend.wait(timeout=30).article(article_id)
+        except NotReady as e:
+            return HTMLResponse(f"<p>{render.esc(e)}</p>", status_code=503)
+        if article is None:
+            return HTMLResponse(render.missing_article_page(CSS), status_code=404)
+        return HTMLResponse(render.article_page(article, start, end, CSS))
+
+
+def _span(value: str) -> tuple[int | None, int | None]:
+    start, _, end = value.partition("-")
+    return (int(start), int(end)) if start.isdigit() and end.isdigit() else (None, None)
+
+
+# ---------------------------------------------------------------- the server
+
+def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
+    """Start the web chat. Returns (server, backend) when `block` is False (tests)."""
+    try:
+        settings.validate()
+    except SettingsError as e:
+        raise SystemExit(f"rag serve: {e}") from None
+    auth = check_binding(settings)
+    check_port(settings.host, settings.port)
+    logging.basicConfig(level=logging.WARNING, format="rag: %(levelname)s %(name)s: %(message)s")
+    backend = Backend(settings)
+    demo = build_ui(backend)
+    demo.queue(default_concurrency_limit=4)
+    app = FastAPI()
+    add_article_pages(app, backend, auth)
+    app = gr.mount_gradio_app(app, demo, path="", auth=auth,
+                              auth_message="Log in with the user and password from RAG_AUTH." if auth else None,
+                              show_error=True, max_file_size=f"{settings.max_upload_mb:g}mb", footer_links=["api"],
+                              theme=make_theme(), css=CSS, js=PAGE_JS)
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    threading.Thread(target=backend.start, args=(ingest_at_start,), name="rag-open", daemon=True).start()
+    if settings.watch:
+        FolderWatcher(backend, Path(settings.watch)).start()
+    where = f"http://{settings.host}:{settings.port}/"
+    if auth:
+        print(f"rag: listening on {settings.host}: a login is required (user '{auth[0]}', from RAG_AUTH)", flush=True)
+    print(f"rag: the chat is at {where}", flush=True)
+    if block:
+        server.run()
+        return server, backend
+    thread = threading.Thread(target=server.run, name="rag-server", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    return server, backend

@@ -1,0 +1,221 @@
+"""What the page's events do: plain functions over the Backend and the page's state, wired to the
+layout in `app.py` (and callable from tests without a browser).
+
+Page state: `messages` (the Chatbot's list of {"role", "content"}) and `turns` (one dict per answer,
+see `turns.py`), both kept by Gradio per browser tab.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from ..models import IngestReport
+from . import render
+from .runtime import Backend, NotReady, shown
+from .turns import ALL_OUTLETS, find_card, make_filters, make_turn
+from .uploads import save_uploads
+
+log = logging.getLogger("rag.web")
+
+
+def respond(backend: Backend, question, messages, turns, since, until, outlet, as_of):
+    """Ask: the question shows at once with "Searching…", then the answer and its sources.
+    Yields (messages, turns, sources, question box, article view, popovers)."""
+    question = (question or "").strip()
+    messages, turns = list(messages or []), list(turns or [])
+    skip = (gr.skip(),) * 6
+    if not question:
+        yield skip
+        return
+    try:
+        filters = make_filters(since, until, outlet, as_of)
+    except ValueError as e:
+        gr.Warning(str(e))
+        yield skip
+        return
+    messages.append({"role": "user", "content": render.md_text(question)})
+    messages.append({"role": "assistant", "content": "*Searching the articles…*"})
+    yield messages, turns, gr.skip(), "", gr.skip(), gr.skip()
+    history = [(t["question"], t["answer"]) for t in turns]
+    try:
+        chat = backend.wait()
+        answer = chat.ask(question, history=history, filters=filters)
+        turn = make_turn(chat, answer, filters)
+    except NotReady as e:
+        gr.Warning(str(e))
+        yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
+        return
+    except Exception as e:  # said in the page and logged with its traceback, not left as "Searching…"
+        log.exception("the question %r failed", question)
+        gr.Warning(f"The search failed: {e}")
+        yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
+        return
+    progress = backend.progress()
+    if progress is not None:
+        done = f"{progress.articles_done} of {progress.articles_total} articles" if progress.articles_total else "some articles"
+        turn["note"] = f"still indexing ({done} so far): this answer uses the articles indexed until now"
+    turns.append(turn)
+    index = len(turns) - 1
+    messages[-1] = {"role": "assistant", "content": render.answer_markdown(turn, index)}
+    yield (messages, turns, render.sources_html(turns, index), "", gr.Column(visible=False),
+           popovers(turns))
+
+
+def popovers(turns: list[dict]) -> str:
+    """Every citation's popover, as templates the page's script shows on hover or focus of [n]."""
+    return "".join(f"<template id='pop-{t}-{c['n']}'>{render.popover_html(c)}</template>"
+                   for t, turn in enumerate(turns) for c in turn["cards"])
+
+
+def show_turn(turns, evt: gr.SelectData):
+    """Clicking an answer (or a question) shows that answer's sources."""
+    index = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else 0)
+    turn = index // 2  # messages alternate: question, answer
+    if not turns or turn >= len(turns):
+        return gr.skip()
+    return render.sources_html(turns, turn)
+
+
+def open_article(backend: Backend, turns, evt: gr.EventData):
+    """A card's "Show the whole article here": the article in the side panel, quote highlighted."""
+    card = find_card(turns or [], getattr(evt, "turn", None), getattr(evt, "n", None), getattr(evt, "related", 0))
+    if card is None:
+        return gr.skip(), gr.skip()
+    article = backend.wait().article(card["article_id"])
+    if article is None:
+        return "<p>This article is no longer in the store.</p>", gr.Column(visible=True)
+    return render.article_panel(article, card), gr.Column(visible=True)
+
+
+def clear_chat():
+    return [], render.sources_html([], None), gr.Column(visible=False), ""
+
+
+def run_sync(backend: Backend, start, result_label: str):
+    """Run `start()` (a sync) in a thread and stream its progress; the last yield is the result."""
+    box: dict = {}
+
+    def work():
+        try:
+            box["report"] = start()
+        except Exception as e:  # shown, not raised
+            log.exception("%s failed", result_label)
+            box["error"] = str(e)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.4)
+        progress = backend.progress()
+        if progress and progress.chunks_total:
+            text = (f"Embedding {progress.chunks_done}/{progress.chunks_total} chunks "
+                    f"({progress.articles_done}/{progress.articles_total} articles)…")
+        else:
+            text = "Reading files…"
+        yield render.status_box("busy", text)
+    if "error" in box:
+        yield render.status_box("error", f"{result_label} failed: {box['error']}", result=True)
+        return
+    report = box["report"]
+    kind = "error" if report.failed else "ready"
+    yield render.status_box(kind, f"{result_label}: {render.report_line(report)}", result=True) + \
+        render.failed_list(report.failed)
+
+
+def upload(backend: Backend, files):
+    """Uploaded files are saved into the articles folder (never over a different file) and indexed."""
+    if not files:
+        yield gr.skip(), gr.skip()
+        return
+    settings = backend.settings
+    saved = save_uploads(list(files), Path(settings.articles_dir), settings.max_upload_mb)
+    names = ", ".join(p.name for p in saved.paths) or "nothing"
+
+    def start():
+        report = backend.sync(saved.paths, label=f"upload ({names})") if saved.paths else IngestReport()
+        report.failed = saved.failed + report.failed
+        return report
+
+    uploaded = ", ".join(dict.fromkeys([p.name for p in saved.paths] + [f["path"] for f in saved.failed]))
+    last = ""
+    for last in run_sync(backend, start, f"Upload of {uploaded}"):
+        yield last, gr.skip()
+    notes = "".join(f"<p class='muted upload-note'>{render.esc(n)}</p>" for n in saved.notes)
+    yield last + notes, None
+
+
+def resync(backend: Backend):
+    yield from run_sync(backend, backend.resync, "Re-sync")
+
+
+def status_html(backend: Backend) -> str:
+    """The status line: starting, indexing (you can already ask), an error, or ready with the counts."""
+    if not backend.opened.is_set():
+        return render.status_box("busy", "Starting: opening the store and loading the embedding model…")
+    if backend.chat is None or backend.error:
+        return render.status_box("error", backend.error)
+    progress = backend.progress()
+    if progress is not None:
+        if progress.chunks_total:
+            detail = (f"{progress.chunks_done}/{progress.chunks_total} chunks embedded "
+                      f"({progress.articles_done}/{progress.articles_total} articles)")
+        else:
+            detail = "reading files"
+        return render.status_box("busy", f"Indexing {progress.label}: {detail}… You can already ask: "
+                                         f"answers use what is indexed so far.")
+    if not backend.ready.is_set():
+        return render.status_box("busy", "Loading the embedding model…")
+    s = backend.status()
+    if "error" in s:
+        return render.status_box("error", s["error"])
+    counts = f"{render.plural(s.get('articles', 0), 'article')}, {render.plural(s.get('chunks', 0), 'chunk')}"
+    with backend.state_lock:
+        last = backend.last_sync
+    return render.status_box("ready", f"Ready: {counts}." + (f" Last sync {last}" if last else ""))
+
+
+def index_html(backend: Backend) -> str:
+    s = backend.status()
+    if not s:
+        return "<p class='muted'>The store is not open yet.</p>"
+    if "error" in s:
+        return f"<p class='failed'>{render.esc(s['error'])}</p>"
+    settings = backend.settings
+    rows = [("Articles", s.get("articles", "")), ("Chunks", s.get("chunks", "")),
+            ("Embedding model", f"{s.get('model', '')} ({s.get('embedding_variant', '')})"),
+            ("Store", s.get("store", "")), ("Last update", s.get("last_ingest") or "never"),
+            ("Articles folder", shown(settings.articles_dir))]
+    if settings.watch:
+        rows.append(("Watching", shown(settings.watch)))
+    rows.append(("Answerer", answerer_label(settings.answerer, settings.llm_model)))
+    with backend.state_lock:
+        last, failed = backend.last_sync, backend.last_failed
+    return render.index_table(rows, last, failed)
+
+
+ANSWERER_NOTES = {
+    "extractive": "verbatim sentences picked from the articles, no language model",
+    "ollama": "a local Ollama chat model picks the quotes",
+    "openai": "an OpenAI-compatible chat server picks the quotes",
+    "gguf": "a local GGUF model picks the quotes",
+}
+
+
+def answerer_label(kind: str, model: str = "") -> str:
+    kind = (kind or "extractive").lower()
+    model = f" ({model})" if kind != "extractive" and model else ""
+    return f"{kind}{model}: {ANSWERER_NOTES.get(kind, 'a chat model picks the quotes')}"
+
+
+def tick(backend: Backend, seen):
+    """The page's poll: status line, index panel and outlets, sent only when they changed."""
+    status, index, outlets = status_html(backend), index_html(backend), backend.outlets()
+    key = [status, index, outlets]
+    if key == seen:
+        return gr.skip(), gr.skip(), gr.skip(), seen
+    outlet_update = gr.skip() if seen and seen[2] == outlets else gr.update(choices=[ALL_OUTLETS] + outlets)
+    return status, index, outlet_update, key

@@ -1,0 +1,246 @@
+"""The page's HTML, built from plain data: everything taken from an article (titles, quotes, bodies,
+file names) or typed by a user is escaped here, so nothing in an article can run in the page.
+
+Functions take the page's state (`turns.Turn` dicts) and return strings; none reads the store.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+from ..models import IngestReport, display_path
+
+
+def esc(value) -> str:
+    return html.escape(str(value), quote=True)
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]()~|$!{}])")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.M)
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+def md_text(text: str) -> str:
+    """Plain text for the Chatbot's Markdown: Markdown syntax and HTML both neutralised."""
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return html.escape(text, quote=False)
+
+
+def article_link(article_id: str, start: int | None = None, end: int | None = None) -> str:
+    """The address of an article's own page, with the quoted span to highlight."""
+    query = f"?{urlencode({'quote': f'{start}-{end}'})}" if start is not None and end is not None else ""
+    return f"/article/{esc(article_id)}{query}"
+
+
+def answer_markdown(turn: dict, index: int) -> str:
+    """The assistant message: escaped answer text, each [n] a link to its article with a popover
+    (headline, outlet, date, the quote in its sentence), and the filters used."""
+    cards = {c["n"]: c for c in turn["cards"]}
+    paragraphs = []
+    for para in turn["answer"].split("\n\n"):
+        pieces = _MARKER.split(para)
+        out = []
+        for i, piece in enumerate(pieces):
+            if i % 2 == 0:
+                out.append(md_text(piece))
+            elif int(piece) in cards:
+                out.append(citation_marker(cards[int(piece)], index))
+            else:
+                out.append(md_text(f"[{piece}]"))
+        paragraphs.append("".join(out))
+    return "\n\n".join(paragraphs) + "\n\n" + meta_line(turn, index)
+
+
+def citation_marker(card: dict, turn: int) -> str:
+    """[n] as a link to the article's page; hovering or focusing it shows the popover (app.js), which
+    finds its card by the `cite=TURN-N` in the address (the Chatbot keeps an href, not data attributes)."""
+    n = card["n"]
+    href = f"{article_link(card['article_id'], card['start'], card['end'])}&amp;cite={turn}-{n}"
+    return (f'<a class="cite" href="{href}" target="_blank" rel="noopener">[{n}]'
+            f'<span class="visually-hidden"> source: {esc(card["title"] or "untitled")}</span></a>')
+
+
+def popover_html(card: dict) -> str:
+    """What hovering [n] shows: headline, outlet, date, and the quote with the words around it."""
+    before = ("…" if card["cut_before"] else "") + card["before"][-160:]
+    after = card["after"][:160] + ("…" if card["cut_after"] else "")
+    return (f"<div class='pop-title'>{esc(card['title'] or 'untitled')}</div>"
+            f"<div class='pop-meta'>{esc(card['source'] or 'unknown outlet')} · {esc(card['published'] or 'undated')}</div>"
+            f"<div class='pop-text'>{esc(before)}<mark>{esc(card['quote'])}</mark>{esc(after)}</div>"
+            f"<a class='pop-open' href='{article_link(card['article_id'], card['start'], card['end'])}' "
+            f"target='_blank' rel='noopener'>Open the whole article</a>")
+
+
+def meta_line(turn: dict, index: int | None = None) -> str:
+    parts = [f"Filters: {turn['filters']}"]
+    if turn.get("query") and turn["query"] != turn["question"]:
+        parts.append(f"searched for “{turn['query']}”")
+    if turn.get("confidence") is not None:
+        parts.append(f"confidence {turn['confidence']:.0%}")
+    parts.append(f"answerer: {turn['answerer']}")
+    if turn.get("note"):
+        parts.append(turn["note"])
+    link = ""
+    if turn.get("link"):
+        link = f' · <a class="question-link" href="{esc(turn["link"])}" target="_blank" rel="noopener">link to this question</a>'
+    return f'<span class="answer-meta">{esc(" · ".join(parts))}{link}</span>'
+
+
+def article_meta(source: str, published: str, url: str, path: str = "") -> str:
+    bits = [f"<span class='outlet'>{esc(source or 'unknown outlet')}</span>",
+            f"<span class='date'>{esc(published or 'undated')}</span>"]
+    if _is_web(url):
+        bits.append(f"<a href='{esc(url)}' target='_blank' rel='noopener noreferrer nofollow'>original page</a>")
+    elif path:
+        bits.append(f"<span class='path'>{esc(path)}</span>")
+    return " · ".join(bits)
+
+
+def _is_web(url: str) -> bool:
+    return bool(url) and urlparse(url).scheme in ("http", "https")
+
+
+EMPTY_SOURCES = ("<div class='sources-empty'>Ask a question: the sources of the answer appear here, "
+                 "each with its quoted words highlighted.</div>")
+
+
+def sources_html(turns: list[dict], index: int | None) -> str:
+    """The side panel for answer `index`: a card per citation, or what was searched when nothing was
+    quoted (with the nearest passages as related reading)."""
+    if not turns or index is None or not 0 <= index < len(turns):
+        return EMPTY_SOURCES
+    turn = turns[index]
+    head = (f"<div class='sources-head'><span>Sources of answer {index + 1}: <q>{esc(turn['question'])}</q></span>"
+            f"<button type='button' class='copy-md' data-turn='{index}'>Copy as Markdown</button></div>"
+            f"<textarea class='md-source' hidden aria-hidden='true' readonly>{esc(answer_as_markdown(turn))}</textarea>")
+    if not turn["cards"]:
+        searched = (f"<p>Nothing quoted. Searched for <q>{esc(turn['query'] or turn['question'])}</q> "
+                    f"({esc(turn['filters'])}).</p>")
+        if turn.get("related"):
+            related = "".join(_card(c, index, related=True) for c in turn["related"])
+            listing = (f"<p class='related-head'>Related reading: the nearest passages. "
+                       f"<strong>They are not an answer.</strong></p>{related}")
+        elif turn["closest"]:
+            closest = "".join(f"<li><b>{esc(c['title'] or 'untitled')}</b> "
+                              f"({article_meta(c['source'], c['published'], '')})</li>" for c in turn["closest"])
+            listing = f"<p>Closest passages were from:</p><ul>{closest}</ul>"
+        else:
+            listing = "<p>No passages matched.</p>"
+        return f"<div class='sources' data-turn='{index}'>{head}{searched}{listing}</div>"
+    cards = "".join(_card(c, index) for c in turn["cards"])
+    return f"<div class='sources' data-turn='{index}'>{head}{cards}</div>"
+
+
+def _card(c: dict, index: int, related: bool = False) -> str:
+    before = ("…" if c["cut_before"] else "") + c["before"]
+    after = c["after"] + ("…" if c["cut_after"] else "")
+    label = "related" if related else f"[{c['n']}]"
+    anchor = f"rel-{index}-{c['n']}" if related else f"src-{index}-{c['n']}"
+    return (f"<div class='card{' related' if related else ''}' id='{anchor}' data-n='{c['n']}'>"
+            f"<div class='card-head'><span class='card-n'>{esc(label)}</span> "
+            f"<span class='card-title'>{esc(c['title'] or 'untitled')}</span></div>"
+            f"<div class='card-meta'>{article_meta(c['source'], c['published'], c['url'], c['path'])}</div>"
+            f"<p class='snippet'>{esc(before)}<mark>{esc(c['quote'])}</mark>{esc(after)}</p>"
+            f"<div class='card-actions'>"
+            f"<button type='button' class='open-article' data-turn='{index}' data-n='{c['n']}' "
+            f"data-related='{int(related)}'>Show the whole article here</button> "
+            f"<a class='article-page' href='{article_link(c['article_id'], c['start'], c['end'])}' target='_blank' "
+            f"rel='noopener'>Open the whole article<span class='visually-hidden'> (new tab)</span></a></div></div>")
+
+
+def answer_as_markdown(turn: dict) -> str:
+    """The answer with its quotes and a numbered source list, for pasting into a report."""
+    lines = [f"**{turn['question']}**", "", turn["answer"], ""]
+    for c in turn["cards"]:
+        where = c["url"] if _is_web(c["url"]) else c["path"]
+        lines.append(f"{c['n']}. {c['title'] or 'untitled'}, {c['source'] or 'unknown outlet'}, "
+                     f"{c['published'] or 'undated'}" + (f", {where}" if where else ""))
+    return "\n".join(lines).strip() + "\n"
+
+
+def highlighted_body(body: str, start: int, end: int, quote: str) -> tuple[str, bool]:
+    """The body as HTML with `body[start:end]` marked; when the article changed since, the quote is
+    looked for again. Returns (html, whether the quote was found)."""
+    if not (0 <= start < end <= len(body)) or (quote and body[start:end] != quote):
+        found = body.find(quote) if quote else -1
+        if found < 0:
+            return esc(body), False
+        start, end = found, found + len(quote)
+    return f"{esc(body[:start])}<mark id='quote'>{esc(body[start:end])}</mark>{esc(body[end:])}", True
+
+
+def article_panel(article, card: dict) -> str:
+    """The whole article inside the page, the quote highlighted (scrolled into view by app.js)."""
+    text, _ = highlighted_body(article.body, card["start"], card["end"], card["quote"])
+    return (f"<div class='article' data-article='{esc(article.id)}'>"
+            f"<div class='article-head'><span class='card-n'>[{esc(card['n'])}]</span> "
+            f"<span class='article-title'>{esc(article.title or 'untitled')}</span>"
+            f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, card['path'])}"
+            f"</div></div><div class='article-body'>{text}</div></div>")
+
+
+def article_page(article, start: int | None, end: int | None, css: str) -> str:
+    """An article's own page (/article/ID?quote=START-END): the whole text, the quote highlighted
+    and scrolled into view, linkable and bookmarkable."""
+    if start is not None and end is not None:
+        text, found = highlighted_body(article.body, start, end, article.body[start:end] if 0 <= start < end <= len(article.body) else "")
+    else:
+        text, found = esc(article.body), False
+    authors = f"<div class='page-authors'>By {esc(', '.join(article.authors))}</div>" if article.authors else ""
+    scroll = ("<script>document.getElementById('quote')?.scrollIntoView({block: 'center'});</script>"
+              if found else "")
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{esc(article.title or 'untitled')}</title><style>{css}</style></head>"
+            f"<body class='article-page'><main><h1>{esc(article.title or 'untitled')}</h1>"
+            f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, display_path(article.path))}</div>"
+            f"{authors}<div class='article-body'>{text}</div>"
+            f"<p class='page-foot'><a href='/'>Ask a question about the articles</a></p></main>{scroll}</body></html>")
+
+
+def missing_article_page(css: str) -> str:
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Article not found</title>"
+            f"<style>{css}</style></head><body class='article-page'><main><h1>Article not found</h1>"
+            f"<p>This article is no longer in the store: its file was removed or changed.</p>"
+            f"<p><a href='/'>Ask a question about the articles</a></p></main></body></html>")
+
+
+def failed_list(failed: list[dict]) -> str:
+    if not failed:
+        return ""
+    items = "".join(f"<li><b>{esc(Path(f['path']).name)}</b>: {esc(f['error'])}</li>" for f in failed)
+    return f"<ul class='failed'>{items}</ul>"
+
+
+def report_line(report: IngestReport) -> str:
+    """ "2 added, 1 updated, 1 failed: empty.txt: file is empty" """
+    parts = [f"{report.added} added", f"{report.updated} updated"]
+    if report.unchanged:
+        parts.append(f"{report.unchanged} unchanged")
+    if report.deleted:
+        parts.append(f"{report.deleted} deleted")
+    line = ", ".join(parts)
+    if report.failed:
+        reasons = "; ".join(f"{Path(f['path']).name}: {f['error']}" for f in report.failed[:3])
+        more = f" (+{len(report.failed) - 3} more)" if len(report.failed) > 3 else ""
+        line += f", {len(report.failed)} failed: {reasons}{more}"
+    return line
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def status_box(kind: str, text: str, result: bool = False) -> str:
+    done = " data-result='done'" if result else ""
+    return f"<div class='status status-{kind}' data-state='{kind}' role='status'{done}>{esc(text)}</div>"
+
+
+def index_table(rows: list[tuple[str, object]], last_sync: str, failed: list[dict]) -> str:
+    body = "".join(f"<tr><th scope='row'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    extra = f"<p class='muted'>Last sync {esc(last_sync)}</p>" if last_sync else ""
+    return f"<table class='index-table'>{body}</table>{extra}{failed_list(failed)}"

@@ -1,0 +1,191 @@
+"""The web app's background side: the NewsChat opened in a thread (the page comes up at once), syncs
+of the articles folder with their progress, the status the page polls, and the watched folder."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..articles import is_hidden, is_supported
+from ..models import IngestReport, display_path
+from ..progress import TerminalProgress
+from ..service import NewsChat
+from ..settings import Settings
+from .render import report_line
+
+log = logging.getLogger("rag.web")
+STATUS_SECONDS = 10.0  # how long the store's counts are reused by the page's status line
+
+
+@dataclass
+class SyncProgress:
+    label: str
+    chunks_done: int = 0
+    chunks_total: int = 0
+    articles_done: int = 0
+    articles_total: int = 0
+
+
+class NotReady(RuntimeError):
+    """The store is not open (yet, or at all); the message says which."""
+
+
+def shown(path) -> str:
+    """A folder or file as the page names it: relative when under the working directory."""
+    p = Path(path)
+    return display_path(str(p.resolve())) + "/" if p.is_dir() else display_path(str(p))
+
+
+class Backend:
+    """The NewsChat (opened in a background thread), the state of syncs, and the watched folder."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.chat: NewsChat | None = None
+        self.error = ""  # why the store could not be opened or the model loaded
+        self.opened = threading.Event()
+        self.ready = threading.Event()  # opened, first sync done, model and keyword index loaded
+        self.state_lock = threading.Lock()
+        self.running: list[SyncProgress] = []
+        self.last_sync = ""  # "HH:MM:SS label: summary"
+        self.last_failed: list[dict] = []
+        self._status: dict = {}
+        self._status_at = 0.0
+
+    # -- start-up
+    def start(self, ingest_at_start: bool) -> None:
+        try:
+            self.chat = NewsChat(self.settings)
+        except Exception as e:  # StoreError, a bad model path...: said in the page and the terminal
+            log.exception("cannot open the store")
+            self.error = f"cannot open the store: {e}"
+            self.opened.set()
+            return
+        self.opened.set()
+        if ingest_at_start:
+            self.sync(None, label=shown(self.settings.articles_dir))
+        try:
+            self.chat.warm_up()
+        except Exception as e:
+            log.exception("cannot load the embedding model")
+            self.error = f"cannot load the embedding model: {e}"
+            return
+        self.ready.set()
+        print("rag: ready", flush=True)
+
+    def wait(self, timeout: float = 300.0) -> NewsChat:
+        """The NewsChat, once open; NotReady when it could not be opened."""
+        if not self.opened.wait(timeout):
+            raise NotReady("The store is still opening; try again in a moment.")
+        if self.chat is None:
+            raise NotReady(self.error or "The store could not be opened.")
+        return self.chat
+
+    # -- syncing
+    def sync(self, paths: list[Path] | None, label: str, quiet: bool = False) -> IngestReport:
+        """Sync files or folders (None: the articles folder). `quiet`: say nothing when nothing changed."""
+        chat = self.wait()
+        progress = SyncProgress(label)
+        with self.state_lock:
+            self.running.append(progress)
+        if not quiet:
+            print(f"rag: syncing {label} ...", flush=True)
+        started = time.monotonic()
+        try:
+            with TerminalProgress(enabled=sys.stderr.isatty()) as bar:
+                def on_progress(chunks_done, chunks_total, articles_done, articles_total):
+                    progress.chunks_done, progress.chunks_total = chunks_done, chunks_total
+                    progress.articles_done, progress.articles_total = articles_done, articles_total
+                    bar.update(chunks_done, chunks_total, articles_done, articles_total)
+
+                report = chat.ingest(paths, on_progress=on_progress,
+                                     on_wait=lambda why: print(f"rag: waiting: {why}", flush=True))
+        except Exception as e:
+            log.exception("sync of %s failed", label)
+            report = IngestReport(failed=[{"path": label, "error": f"sync failed: {e}"}])
+        finally:
+            with self.state_lock:
+                self.running.remove(progress)
+        line = report_line(report)
+        changed = report.added or report.updated or report.deleted or report.failed
+        if quiet and not changed:
+            return report
+        print(f"rag: {label}: {line} ({report.chunks_embedded} chunks embedded, "
+              f"{time.monotonic() - started:.1f} s)", flush=True)
+        for failure in report.failed:
+            print(f"rag: failed: {failure['path']}: {failure['error']}", flush=True)
+        with self.state_lock:
+            self.last_sync = f"{time.strftime('%H:%M:%S')} {label}: {line}"
+            self.last_failed = report.failed
+            self._status_at = 0.0
+        return report
+
+    def resync(self) -> IngestReport:
+        """The articles folder, and the watched folder when there is one."""
+        paths = [Path(self.settings.articles_dir)]
+        if self.settings.watch and Path(self.settings.watch).resolve() != paths[0].resolve():
+            paths.append(Path(self.settings.watch))
+        return self.sync(paths, label=", ".join(shown(p) for p in paths))
+
+    def progress(self) -> SyncProgress | None:
+        with self.state_lock:
+            return self.running[0] if self.running else None
+
+    # -- what the page shows
+    def status(self) -> dict:
+        """The store's counts (cached for a few seconds); {"error": ...} when they cannot be read."""
+        if self.chat is None:
+            return {}
+        now = time.monotonic()
+        if now - self._status_at > STATUS_SECONDS or not self._status:
+            try:
+                self._status = self.chat.status()
+            except Exception as e:
+                log.exception("cannot read the store's status")
+                self._status = {"error": f"cannot read the store: {e}"}
+            self._status_at = now
+        return self._status
+
+    def outlets(self) -> list[str]:
+        if self.chat is None:
+            return []
+        try:
+            return self.chat.outlets()
+        except Exception:
+            log.exception("cannot list the outlets")
+            return []
+
+
+class FolderWatcher(threading.Thread):
+    """Syncs a folder whenever article files in it change (watchfiles: the system's file events, with a
+    debounce so a file still being written is synced once it holds still)."""
+
+    def __init__(self, backend: Backend, folder: Path):
+        super().__init__(name="rag-watch", daemon=True)
+        self.backend, self.folder = backend, Path(folder)
+        self.stopped = threading.Event()
+
+    def wanted(self, _change, path: str) -> bool:
+        p = Path(path)
+        try:
+            relative = p.relative_to(self.folder.resolve())
+        except ValueError:
+            relative = Path(p.name)
+        return is_supported(p) and not is_hidden(relative)
+
+    def run(self) -> None:
+        from watchfiles import watch
+
+        self.backend.opened.wait()
+        if self.backend.chat is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        print(f"rag: watching {shown(self.folder)} for new articles", flush=True)
+        self.backend.sync([self.folder], label=shown(self.folder), quiet=True)  # whatever it holds now
+        for _changes in watch(self.folder, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000,
+                              step=200, raise_interrupt=False):
+            self.backend.sync([self.folder], label=shown(self.folder), quiet=True)

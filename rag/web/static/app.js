@@ -1,0 +1,76 @@
+() => {
+  // Citations in answers: hover or focus shows a popover (headline, outlet, date, the quote in its
+  // sentence) under the line; Escape closes it. A click shows the card in the sources panel; with
+  // Ctrl, Cmd or the middle button it opens the article's own page like any link.
+  let popover = null, hideTimer = null, owner = null;
+  const hide = () => {
+    if (popover) { popover.remove(); popover = null; }
+    if (owner) { owner.removeAttribute('aria-describedby'); owner = null; }
+  };
+  const citeKey = (link) => new URL(link.href, location.href).searchParams.get('cite');  // "TURN-N"
+  const show = (link) => {
+    const template = document.getElementById(`pop-${citeKey(link)}`);
+    if (!template) return;
+    clearTimeout(hideTimer);
+    hide();
+    popover = document.createElement('div');
+    popover.className = 'cite-popover';
+    popover.id = 'cite-popover';
+    popover.setAttribute('role', 'tooltip');
+    popover.appendChild(template.content.cloneNode(true));
+    popover.addEventListener('mouseenter', () => clearTimeout(hideTimer));
+    popover.addEventListener('mouseleave', () => { hideTimer = setTimeout(hide, 200); });
+    document.body.appendChild(popover);
+    const line = link.getBoundingClientRect();
+    const width = popover.offsetWidth;
+    const left = Math.max(8, Math.min(window.scrollX + line.left, window.scrollX + document.documentElement.clientWidth - width - 8));
+    let top = window.scrollY + line.bottom + 6;  // below the line being read
+    if (line.bottom + popover.offsetHeight + 12 > window.innerHeight && line.top > popover.offsetHeight + 12) {
+      top = window.scrollY + line.top - popover.offsetHeight - 6;  // no room below: above it
+    }
+    popover.style.left = `${left}px`;
+    popover.style.top = `${top}px`;
+    owner = link;
+    link.setAttribute('aria-describedby', 'cite-popover');
+  };
+  const citeOf = (event) => event.target.closest ? event.target.closest('a.cite') : null;
+  document.addEventListener('mouseover', (e) => { const l = citeOf(e); if (l) show(l); });
+  document.addEventListener('mouseout', (e) => { if (citeOf(e)) hideTimer = setTimeout(hide, 300); });
+  document.addEventListener('focusin', (e) => {
+    const l = citeOf(e);
+    if (l) show(l); else if (popover && !popover.contains(e.target)) hide();
+  });
+  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && popover) { const o = owner; hide(); if (o) o.focus(); } });
+  document.addEventListener('click', (e) => {
+    const link = citeOf(e);
+    if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1) return;
+    e.preventDefault();
+    const id = `src-${citeKey(link)}`;
+    let tries = 0;
+    const reveal = () => {
+      const card = document.getElementById(id);
+      if (card) {
+        card.scrollIntoView({block: 'nearest'});
+        card.classList.add('flash');
+        setTimeout(() => card.classList.remove('flash'), 1500);
+      } else if (tries++ < 50) {
+        setTimeout(reveal, 100);
+      }
+    };
+    reveal();
+  }, true);
+  // "Copy as Markdown": the answer with its quotes and a numbered source list.
+  document.addEventListener('click', async (e) => {
+    const button = e.target.closest ? e.target.closest('button.copy-md') : null;
+    if (!button) return;
+    const text = button.closest('.sources').querySelector('textarea.md-source').value;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (err) {
+      const area = document.createElement('textarea');
+      area.value = text; document.body.appendChild(area); area.select(); document.execCommand('copy'); area.remove();
+    }
+    button.textContent = 'Copied';
+    setTimeout(() => { button.textContent = 'Copy as Markdown'; }, 1500);
+  });
+}

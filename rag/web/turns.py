@@ -1,0 +1,84 @@
+"""What the page keeps of each answer (a "turn"): plain dicts in Gradio state, built from an `Answer`
+and the articles its quotes come from. `render.py` turns them into HTML."""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import urlencode
+
+from ..models import Answer, Citation, Filters, display_path
+
+ALL_OUTLETS = "All outlets"
+CONTEXT_CHARS = 240  # characters of the article shown around a quote on its card
+
+
+def make_turn(chat, answer: Answer, filters: Filters) -> dict:
+    return {"question": answer.question, "answer": answer.text, "refused": answer.refused,
+            "query": answer.query, "answerer": answer.answerer, "filters": filters.describe(),
+            "confidence": answer.confidence, "link": question_link(answer.question, filters),
+            "cards": [make_card(chat, c) for c in answer.citations],
+            "related": [make_card(chat, c) for c in answer.related],
+            "closest": [{"title": c.title, "source": c.source, "published": c.published}
+                        for c in list({c.article_id: c for c in answer.retrieved[:5]}.values())[:3]]}
+
+
+def make_card(chat, citation: Citation, context: int = CONTEXT_CHARS) -> dict:
+    """A citation with the words around its quote, cut at word boundaries."""
+    chunk = citation.chunk
+    article = chat.article(chunk.article_id)
+    if article is not None and article.body[citation.start:citation.end] == citation.quote:
+        body, offset = article.body, 0
+    else:
+        body, offset = chunk.text, chunk.start
+    s, e = citation.start - offset, citation.end - offset
+    lo, hi = max(0, s - context), min(len(body), e + context)
+    if lo > 0:
+        space = body.find(" ", lo, s)
+        lo = space + 1 if space >= 0 else lo
+    if hi < len(body):
+        space = body.rfind(" ", e, hi)
+        hi = space if space >= 0 else hi
+    return {"n": citation.n, "quote": citation.quote, "start": citation.start, "end": citation.end,
+            "article_id": chunk.article_id, "title": chunk.title, "source": chunk.source,
+            "published": chunk.published, "url": chunk.url, "path": display_path(chunk.path),
+            "before": body[lo:s], "after": body[e:hi], "cut_before": lo > 0, "cut_after": hi < len(body)}
+
+
+def question_link(question: str, filters: Filters) -> str:
+    """The page's address that asks this question again with these filters."""
+    params = {"q": question}
+    if filters.since:
+        params["since"] = filters.since
+    if filters.until:
+        params["until"] = filters.until
+    if filters.source:
+        params["outlet"] = filters.source
+    if filters.as_of and filters.as_of != date.today().isoformat():
+        params["as_of"] = filters.as_of
+    return "/?" + urlencode(params)
+
+
+def make_filters(since: str | None, until: str | None, outlet: str | None, as_of: str | None) -> Filters:
+    """Filters from the page's fields; raises ValueError with a message for a malformed date."""
+
+    def day(value, name):
+        value = (value or "").strip()[:10]
+        if not value:
+            return ""
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            raise ValueError(f"“{value}” is not a date for “{name}”: use YYYY-MM-DD") from None
+
+    source = "" if not outlet or outlet == ALL_OUTLETS else outlet
+    return Filters(since=day(since, "since"), until=day(until, "until"), source=source,
+                   as_of=day(as_of, "as of") or date.today().isoformat())
+
+
+def find_card(turns: list[dict], turn: object, n: object, related: object = 0) -> dict | None:
+    """The card `n` of answer `turn` (from the page's data attributes), or None."""
+    try:
+        cards = turns[int(turn)]["related" if int(related or 0) else "cards"]
+        return next(c for c in cards if c["n"] == int(n))
+    except (TypeError, ValueError, IndexError, KeyError, StopIteration):
+        return None

@@ -1,0 +1,195 @@
+"""The web app without a browser: HTML rendering (escaping), page state, uploads, who may connect, and
+the handlers over a real store (the browser tests in test_ui.py drive the same code through Chromium)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from rag.models import Filters, IngestReport
+from rag.settings import Settings
+from rag.web import handlers, render
+from rag.web.app import check_binding, serve
+from rag.web.runtime import Backend
+from rag.web.turns import find_card, make_filters, question_link
+from rag.web.uploads import safe_name, save_uploads
+
+class Tags(HTMLParser):
+    """The elements and attributes a browser would build from some HTML."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[tuple[str, list]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.seen.append((tag, attrs))
+
+
+NASTY = "<script>alert(1)</script>\"'&<img src=x onerror=alert(2)>"
+
+
+def card(**kw) -> dict:
+    base = {"n": 1, "quote": NASTY, "start": 0, "end": 5, "article_id": "a<b", "title": NASTY, "source": NASTY,
+            "published": NASTY, "url": "javascript:alert(3)", "path": NASTY, "before": NASTY, "after": NASTY,
+            "cut_before": True, "cut_after": False}
+    return base | kw
+
+
+def turn(**kw) -> dict:
+    base = {"question": NASTY, "answer": f"“{NASTY}” [1]", "refused": False, "query": NASTY, "answerer": "extractive",
+            "filters": NASTY, "confidence": 0.5, "link": "/?q=x", "cards": [card()], "related": [], "closest": []}
+    return base | kw
+
+
+@pytest.mark.parametrize("html", [
+    render.sources_html([turn()], 0), render.popover_html(card()), render.answer_markdown(turn(), 0),
+    render.sources_html([turn(cards=[], related=[card()])], 0), render.failed_list([{"path": NASTY, "error": NASTY}]),
+    render.index_table([(NASTY, NASTY)], NASTY, [{"path": NASTY, "error": NASTY}]), render.status_box("ready", NASTY),
+])
+def test_article_text_never_becomes_markup(html):
+    tags = Tags()
+    tags.feed(html)
+    assert not {"script", "img"} & {t for t, _ in tags.seen}  # the article's markup stayed text
+    assert not [a for _, attrs in tags.seen for a, _ in attrs if a.startswith("on")]  # no event handlers
+    assert not [v for _, attrs in tags.seen for a, v in attrs if a == "href" and not v.startswith(("/", "http"))]
+
+
+def test_article_page_escapes_the_body_and_marks_the_quote():
+    from rag.models import Article
+
+    article = Article(title=NASTY, body=f"Before. {NASTY} After.", path="/x.txt", source="s")
+    start = article.body.index(NASTY)
+    page = render.article_page(article, start, start + len(NASTY), "")
+    assert "<script>alert" not in page and f"<mark id='quote'>{render.esc(NASTY)}</mark>" in page
+    moved = render.article_page(article, 0, 3, "")  # a span that is not the quote any more: no mark, no error
+    assert "<mark" in moved or "Before." in moved
+
+
+def test_answer_markdown_links_each_citation_to_its_article():
+    md = render.answer_markdown(turn(answer="“x” [1] and [7]"), 2)
+    assert 'href="/article/a&lt;b?quote=0-5&amp;cite=2-1"' in md
+    assert "\\[7\\]" in md  # a number with no citation stays plain text
+
+
+def test_copy_as_markdown_lists_the_sources():
+    text = render.answer_as_markdown(turn(question="Q?", answer="“A.” [1]", cards=[card(title="T", source="S", published="2023-01-02", url="https://e.x/a", quote="A.")]))
+    assert text == "**Q?**\n\n“A.” [1]\n\n1. T, S, 2023-01-02, https://e.x/a\n"
+
+
+def test_page_state_helpers():
+    assert make_filters("2023-01-01", "", "All outlets", "").source == ""
+    with pytest.raises(ValueError, match="not a date"):
+        make_filters("yesterday", "", "", "")
+    link = question_link("What now?", Filters(since="2023-01-01", source="cnn.com", as_of="2023-02-01"))
+    assert link == "/?q=What+now%3F&since=2023-01-01&outlet=cnn.com&as_of=2023-02-01"
+    assert find_card([turn()], "0", "1")["n"] == 1 and find_card([turn()], "x", "1") is None
+    assert find_card([turn()], 5, 1) is None
+
+
+def test_upload_names_cannot_leave_the_folder(tmp_path):
+    folder, elsewhere = tmp_path / "articles", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    names = ["../../evil.txt", "..\\..\\win.md", "/etc/passwd.json", ".hidden.txt", "a/b/../c.html", "..", "ok.jsonl",
+             "bad.exe", "<script>.txt"]
+    uploads = []
+    for i, name in enumerate(names):
+        src = elsewhere / f"u{i}"
+        src.write_text(f"Title {i}\n\nSome text {i}.\n")
+        uploads.append(type("Upload", (), {"name": str(src), "orig_name": name})())
+    saved = save_uploads(uploads, folder, max_mb=1)
+    assert all(p.parent == folder.resolve() for p in saved.paths)
+    assert sorted(p.name for p in saved.paths) == sorted(
+        ["evil.txt", "win.md", "passwd.json", "hidden.txt", "c.html", "ok.jsonl", "script_.txt"])
+    assert {f["path"] for f in saved.failed} == {"article", "bad.exe"}
+    assert not any(p.name.startswith(".") for p in folder.iterdir())
+    assert safe_name("../../../x.txt") == "x.txt"
+
+
+def test_an_upload_keeps_a_different_file_of_the_same_name(tmp_path):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "harbor.txt").write_text("Mine\n\nThe user's own harbor story.\n")
+    new = tmp_path / "harbor.txt"
+    new.write_text("Theirs\n\nAnother harbor story.\n")
+    saved = save_uploads([new], folder, max_mb=1)
+    assert [p.name for p in saved.paths] == ["harbor-2.txt"] and "saved as harbor-2.txt" in saved.notes[0]
+    assert (folder / "harbor.txt").read_text().startswith("Mine")
+    again = save_uploads([new], folder, max_mb=1)  # the same upload twice: it is there already, as harbor-2
+    assert [p.name for p in again.paths] == ["harbor-2.txt"] and again.notes == []
+    assert sorted(p.name for p in folder.iterdir()) == ["harbor-2.txt", "harbor.txt"]
+
+
+def test_refuses_to_listen_off_loopback_without_login(tmp_path):
+    settings = Settings(store_dir=tmp_path / "store", articles_dir=tmp_path, host="0.0.0.0", auth="", chroma_url="")
+    with pytest.raises(SystemExit) as refused:
+        serve(settings)
+    assert "RAG_AUTH" in str(refused.value) and "0.0.0.0" in str(refused.value)
+    with pytest.raises(SystemExit):
+        check_binding(Settings(store_dir=tmp_path / "store", host="0.0.0.0", auth="no-colon"))
+
+
+# ---------------------------------------------------------------- handlers over a real store
+
+@pytest.fixture
+def backend(settings):
+    backend = Backend(settings)
+    backend.start(ingest_at_start=True)
+    assert backend.ready.is_set(), backend.error
+    return backend
+
+
+def run(generator):
+    *_, last = list(generator)
+    return last
+
+
+def test_respond_answers_with_cards_and_popovers(backend):
+    messages, turns, sources, box, article_box, popovers = run(handlers.respond(
+        backend, "What did Lukashenko say about sending soldiers?", [], [], None, None, "All outlets", ""))
+    assert len(messages) == 2 and "cite=0-1" in messages[1]["content"] and turns[0]["cards"]
+    assert "Sources of answer 1" in sources and "<template id='pop-0-1'>" in popovers and box == ""
+    assert "Ready: 1 article" in handlers.status_html(backend)
+
+
+def test_respond_reports_a_failure_instead_of_searching_forever(backend, monkeypatch):
+    def broken(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(backend.chat, "ask", broken)
+    warnings = []
+    monkeypatch.setattr(handlers.gr, "Warning", warnings.append)
+    messages, turns, *_ = run(handlers.respond(backend, "Anything?", [], [], None, None, None, ""))
+    assert messages == [] and turns == [] and "disk on fire" in warnings[0]
+
+
+def test_a_store_that_cannot_open_is_shown_as_an_error_not_ready(tmp_path):
+    (tmp_path / "store").write_text("a file where the store folder should be")
+    backend = Backend(Settings(store_dir=tmp_path / "store", articles_dir=tmp_path))
+    backend.start(ingest_at_start=False)
+    status = handlers.status_html(backend)
+    assert "status-error" in status and "is a file, not a folder" in status and "Ready" not in status
+
+
+def test_a_question_during_the_first_indexing_is_answered_from_what_is_there(settings, tmp_path):
+    backend = Backend(settings)
+    backend.chat = None
+    from rag.service import NewsChat
+
+    backend.chat = NewsChat(settings)
+    backend.opened.set()
+    backend.chat.ingest()  # the seed is in; now a sync is running (its progress is showing)
+    from rag.web.runtime import SyncProgress
+
+    backend.running.append(SyncProgress("articles/", 128, 9000, 12, 800))
+    messages, turns, *_ = run(handlers.respond(backend, "What did Lukashenko say about sending soldiers?",
+                                               [], [], None, None, None, ""))
+    assert turns[0]["cards"] and "still indexing (12 of 800 articles so far)" in messages[1]["content"]
+    assert "Indexing articles/" in handlers.status_html(backend) and "You can already ask" in handlers.status_html(backend)
+
+
+def test_run_sync_streams_progress_then_the_result(backend):
+    last = run(handlers.run_sync(backend, lambda: IngestReport(added=2, failed=[{"path": "x.txt", "error": "bad"}]),
+                                 "Upload of x.txt"))
+    assert "data-result='done'" in last and "2 added" in last and "x.txt" in last and "status-error" in last
