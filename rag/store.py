@@ -112,17 +112,30 @@ class Store:
         self.chroma_url = chroma_url
         self.database_url = database_url
         self._check_writable()
-        self.catalog = Catalog(self._engine("catalog.sqlite"))
-        self.records = SQLRecordManager(NAMESPACE, engine=self._engine("records.sqlite"))
-        self.records.create_schema()
         self.lock = ReadWriteLock()
-        self.client = self._client()
-        if check_model:
-            self._check_model()
-        self._open_vectors()
-        if self.catalog.meta("model") is None:
-            self._record_model()
+        # Creating the SQLite files and Chroma's tables is not safe from two processes at once (Chroma
+        # fails with "table collections already exists"), so a local store is opened under a file lock.
+        with self._opening():
+            self.catalog = Catalog(self._engine("catalog.sqlite"))
+            self.records = SQLRecordManager(NAMESPACE, engine=self._engine("records.sqlite"))
+            self.records.create_schema()
+            self.client = self._client()
+            if check_model:
+                self._check_model()
+            self._open_vectors()
+            if self.catalog.meta("model") is None:
+                self._record_model()
         self.seen_revision = self.catalog.meta("revision")
+
+    @contextmanager
+    def _opening(self):
+        """Held while this process creates or opens the store's files (a local store only: a server
+        and a database make their own schemas safe)."""
+        if self.chroma_url and self.database_url:
+            yield
+            return
+        with FileLock(self.dir / "open.lock"):
+            yield
 
     @property
     def location(self) -> str:

@@ -134,9 +134,16 @@ def ask(page, question: str, timeout: float = 60_000) -> str:
 
 
 def upload(page, *files: Path) -> str:
+    """Upload in the page; returns the result of this upload (not the one an earlier upload left there)."""
+    done = "#upload-result [data-result=done]"
+    before = page.inner_text(done) if page.locator(done).count() else ""
     page.set_input_files("#upload input[type=file]", [str(f) for f in files])
-    done = page.locator("#upload-result [data-result=done]", has_text=", ".join(f.name for f in files))
-    done.wait_for(timeout=120_000)
+    names = ", ".join(f.name for f in files)
+    page.wait_for_function(
+        """([selector, names, before]) => {
+            const done = document.querySelector(selector);
+            return done && done.innerText.includes(names) && done.innerText !== before;
+        }""", arg=[done, names, before], timeout=120_000)
     return page.inner_text("#upload-result")
 
 

@@ -105,13 +105,15 @@ def make_theme():
                              font_mono=[Font("ui-monospace"), Font("Menlo"), Font("Consolas"), "monospace"])
 
 
-def linked_question(request: gr.Request):
+def linked_question(backend: Backend, request: gr.Request):
     """A link to a question (/?q=...&since=...&until=...&outlet=...&as_of=...) fills the page."""
     params = dict(request.query_params) if request else {}
     if not params.get("q"):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), date.today().isoformat()
+    outlet = params.get("outlet") or ALL_OUTLETS
+    choices = list(dict.fromkeys([ALL_OUTLETS, *backend.outlets(), outlet]))
     return (params["q"], params.get("since") or None, params.get("until") or None,
-            params.get("outlet") or ALL_OUTLETS, params.get("as_of") or date.today().isoformat())
+            gr.update(choices=choices, value=outlet), params.get("as_of") or date.today().isoformat())
 
 
 def build_ui(backend: Backend) -> gr.Blocks:
@@ -177,14 +179,20 @@ def build_ui(backend: Backend) -> gr.Blocks:
         send.click(respond, ask_inputs, ask_outputs, **private)
         chatbot.select(handlers.show_turn, [turns], [sources], **private)
         chatbot.clear(handlers.clear_chat, None, [turns, sources, article_box, popovers], **private)
-        sources.click(functools.partial(handlers.open_article, backend), [turns], [article, article_box], **private)
+        def open_article(turns_state, evt: gr.EventData):  # Gradio finds `evt` by this signature's type hint
+            return handlers.open_article(backend, turns_state, evt)
+
+        sources.click(open_article, [turns], [article, article_box], **private)
         close.click(lambda: gr.Column(visible=False), None, [article_box], **private)
         files.upload(functools.partial(handlers.upload, backend), [files], [upload_result, files], **private)
         resync_button.click(functools.partial(handlers.resync, backend), None, [resync_result], **private)
         tick = functools.partial(handlers.tick, backend)
         gr.Timer(POLL_SECONDS).tick(tick, [seen], [status, index, outlet, seen], show_progress="hidden", **private)
         demo.load(tick, [seen], [status, index, outlet, seen], show_progress="hidden", **private)
-        demo.load(linked_question, None, [question, since, until, outlet, as_of], show_progress="hidden",
+        def from_link(request: gr.Request):  # Gradio passes the request by this signature's type hint
+            return linked_question(backend, request)
+
+        demo.load(from_link, None, [question, since, until, outlet, as_of], show_progress="hidden",
                   **private).then(respond, ask_inputs, ask_outputs, **private)
 
         # The API: the same JSON as `rag ask --json`, `rag search --json` and `rag status --json`.
@@ -209,27 +217,33 @@ def build_ui(backend: Backend) -> gr.Blocks:
     return demo
 
 
+def bad_request(message: str) -> gr.Error:
+    """An API caller's mistake (or a store still opening): the message goes back to the caller, and no
+    traceback goes to the log, which is kept for the app's own failures."""
+    return gr.Error(message, print_exception=False)
+
+
 def api_chat(backend: Backend):
     try:
         return backend.wait()
     except NotReady as e:
-        raise gr.Error(str(e)) from None
+        raise bad_request(str(e)) from None
 
 
 def api_filters(since, until, source, as_of):
     try:
         return make_filters(since, until, source, as_of)
     except ValueError as e:
-        raise gr.Error(str(e)) from None
+        raise bad_request(str(e)) from None
 
 
 def api_k(k) -> int:
     try:
         k = int(k)
     except (TypeError, ValueError):
-        raise gr.Error(f"k must be a whole number from 1 to 100, not {k!r}") from None
+        raise bad_request(f"k must be a whole number from 1 to 100, not {k!r}") from None
     if not 1 <= k <= 100:
-        raise gr.Error(f"k must be from 1 to 100, not {k}")
+        raise bad_request(f"k must be from 1 to 100, not {k}")
     return k
 
 

@@ -17,7 +17,7 @@ from ..models import IngestReport
 from . import render
 from .runtime import Backend, NotReady, shown
 from .turns import ALL_OUTLETS, find_card, make_filters, make_turn
-from .uploads import save_uploads
+from .uploads import save_uploads, upload_name
 
 log = logging.getLogger("rag.web")
 
@@ -140,7 +140,7 @@ def upload(backend: Backend, files):
         report.failed = saved.failed + report.failed
         return report
 
-    uploaded = ", ".join(dict.fromkeys([p.name for p in saved.paths] + [f["path"] for f in saved.failed]))
+    uploaded = ", ".join(dict.fromkeys(upload_name(f) for f in files))
     last = ""
     for last in run_sync(backend, start, f"Upload of {uploaded}"):
         yield last, gr.skip()

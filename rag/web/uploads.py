@@ -38,6 +38,12 @@ def safe_name(name: str) -> str:
     return base[-150:]
 
 
+def upload_name(item) -> str:
+    """The name the user's file had (Gradio passes a temporary path ending in it, or a file object)."""
+    src = Path(item) if isinstance(item, (str, os.PathLike)) else Path(item.name)
+    return safe_name(getattr(item, "orig_name", None) or src.name)
+
+
 def save_uploads(files: list, folder: Path, max_mb: float) -> Saved:
     """Copy uploaded temp files (paths, or Gradio file objects with `orig_name`) into `folder`."""
     folder = Path(folder)
@@ -46,7 +52,7 @@ def save_uploads(files: list, folder: Path, max_mb: float) -> Saved:
     result = Saved()
     for item in files:
         src = Path(item) if isinstance(item, (str, os.PathLike)) else Path(item.name)
-        name = safe_name(getattr(item, "orig_name", None) or src.name)
+        name = upload_name(item)
         if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES or is_hidden(Path(name)):
             kinds = " ".join(sorted(SUPPORTED_SUFFIXES))
             result.failed.append({"path": name, "error": f"unsupported file type (use {kinds})"})
