@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test install install-test browser
+.PHONY: run test install install-test system
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,16 @@ install: $(VENV)/bin/python
 install-test: $(VENV)/bin/python
 	$(PIP) install --quiet torch==2.13.0 -e ".[test]"
 
-# Debian's chromium for the browser tests (Playwright cannot download its own browser offline).
-browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+# What the tests run besides Python: Debian's chromium for the browser tests (Playwright cannot
+# download its own browser offline), Debian's postgresql for the shared-store tests (the tests start
+# their own server in a temporary folder), and axe-core from npm for the accessibility check.
+system:
+	@command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		(apt-get update -qq && apt-get install -y -qq chromium postgresql >/dev/null)
+	@test -f node_modules/axe-core/axe.min.js || npm install --no-save --no-audit --no-fund --silent axe-core@4.10
 
 run: install
 	$(VENV)/bin/python app.py
 
-test: install-test browser
+test: install-test system
 	$(VENV)/bin/python -m pytest -q

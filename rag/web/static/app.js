@@ -36,11 +36,26 @@
   const citeOf = (event) => event.target.closest ? event.target.closest('a.cite') : null;
   document.addEventListener('mouseover', (e) => { const l = citeOf(e); if (l) show(l); });
   document.addEventListener('mouseout', (e) => { if (citeOf(e)) hideTimer = setTimeout(hide, 300); });
+  let refocused = null;  // the link Escape gave the focus back to: its focus must not reopen the popover
   document.addEventListener('focusin', (e) => {
     const l = citeOf(e);
+    if (l && l === refocused) { refocused = null; return; }
     if (l) show(l); else if (popover && !popover.contains(e.target)) hide();
   });
-  document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && popover) { const o = owner; hide(); if (o) o.focus(); } });
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || !popover) return;
+    const o = owner, inside = popover.contains(document.activeElement);
+    hide();
+    if (o && inside) { refocused = o; o.focus(); }  // focus was in the popover: back to its [n]
+  });
+  // Gradio's date pickers have icon-only calendar buttons: give each the name of its field.
+  const namePickers = () => document.querySelectorAll('.timebox > .calendar:not([aria-label])').forEach((b) => {
+    const field = b.closest('[id]');
+    const label = field ? field.querySelector('label, [data-testid=block-info]') : null;
+    b.setAttribute('aria-label', `Choose a date${label ? ': ' + label.textContent.trim() : ''}`);
+  });
+  new MutationObserver(namePickers).observe(document.body, {childList: true, subtree: true});
+  namePickers();
   document.addEventListener('click', (e) => {
     const link = citeOf(e);
     if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1) return;
