@@ -202,6 +202,13 @@ class Catalog:
             return list(db.execute(sa.select(ARTICLES.c.source).distinct()
                                    .where(ARTICLES.c.source != "").order_by(ARTICLES.c.source)).scalars())
 
+    def sample_text(self, n: int = 200, chars: int = 400) -> str:
+        """The titles and first `chars` characters of up to `n` stored articles (what they are written in)."""
+        with self.engine.connect() as db:
+            rows = db.execute(sa.select(ARTICLES.c.title, sa.func.substr(ARTICLES.c.body, 1, chars))
+                              .where(ARTICLES.c.duplicate_of.is_(None)).limit(n))
+            return "\n".join(f"{title or ''}\n{body or ''}" for title, body in rows)
+
     # -- store-wide settings
     def meta(self, key: str) -> str | None:
         with self.engine.connect() as db:

@@ -23,6 +23,7 @@ from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import Settings
 from .store import Store
+from .text import script_hint, written_in
 
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
@@ -30,6 +31,12 @@ def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     if kind == "extractive":
         return ExtractiveAnswerer(embeddings, RankerWeights.load(settings.ranker_weights or None))
     return LLMAnswerer(make_chat_model(settings), name=kind)
+
+
+def still_indexing_text(done: int, total: int) -> str:
+    """The reply to a question that finds nothing while a sync is still running."""
+    so_far = f"{done} of {total} articles so far" if total else "reading the article files"
+    return f"Still indexing: {so_far}; ask again in a moment."
 
 
 class NewsChat:
@@ -44,6 +51,7 @@ class NewsChat:
         self.lexical = LexicalIndex(self.store)
         self.retriever = HybridRetriever(self.store, self.lexical, k=settings.top_k)
         self._ingest_lock = threading.Lock()
+        self._written_in: tuple[str | None, tuple[str | None, str]] | None = None  # (revision, text.written_in)
 
     def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None,
                on_wait: Callable[[str], None] | None = None) -> IngestReport:
@@ -76,7 +84,10 @@ class NewsChat:
         self.lexical.ensure_fresh()
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None,
-            filters: Filters | None = None, k: int | None = None) -> Answer:
+            filters: Filters | None = None, k: int | None = None,
+            indexing: tuple[int, int] | None = None) -> Answer:
+        """`indexing`: (articles done, articles in all) of a sync running now, when one is: a question
+        that finds nothing meanwhile is told to ask again, not that the articles do not cover it."""
         filters = filters or Filters(as_of=date.today().isoformat())
         answer = Answer(question=question, text="", answerer=self.answerer.name)
         if not has_words(question):
@@ -87,7 +98,9 @@ class NewsChat:
         chunks = self.retriever.search(query.text, filters, k or self.settings.top_k)
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:
-            answer.refused, answer.text = True, refusal_text(query, filters, chunks)
+            answer.refused = True
+            answer.text = (still_indexing_text(*indexing) if indexing is not None
+                           else self._with_script_hint(refusal_text(query, filters, chunks), question))
             return answer
         bodies = self.bodies(chunks)
         proposal = self.answerer.propose(query, chunks, bodies, self.lexical.snapshot.idf)
@@ -97,12 +110,20 @@ class NewsChat:
             answer.text = compose(answer.citations, proposal.lead)
         else:
             answer.refused = True
-            answer.text = refusal_text(query, filters, chunks, proposal.confidence)
+            answer.text = self._with_script_hint(refusal_text(query, filters, chunks, proposal.confidence), question)
             answer.related, _ = verify(proposal.related, chunks, bodies)
         if answer.dropped:
             answer.text += (f"\n\n({len(answer.dropped)} quote(s) from the {answer.answerer} model left out: "
                             f"not found word for word in the cited articles.)")
         return answer
+
+    def _with_script_hint(self, refusal: str, question: str) -> str:
+        """A refusal, with a hint when the question is in another script than the stored articles."""
+        revision = self.store.catalog.meta("revision")
+        if self._written_in is None or self._written_in[0] != revision:
+            self._written_in = (revision, written_in(self.store.catalog.sample_text()))
+        hint = script_hint(question, self._written_in[1])
+        return f"{refusal} {hint}" if hint else refusal
 
     def bodies(self, chunks: list[Chunk]) -> dict[str, str]:
         """{article id: stored body} of the articles the chunks come from."""

@@ -93,4 +93,8 @@ class Settings:
         if self.database_url and not self.chroma_url:
             raise SettingsError("RAG_DATABASE_URL shares the catalog between machines; set RAG_CHROMA_URL too, "
                                 "so the vectors are shared with it")
+        if self.chroma_url and not self.database_url:  # each machine's own catalog: one's repair deletes another's chunks
+            raise SettingsError("RAG_CHROMA_URL shares the vectors between machines; set RAG_DATABASE_URL too (the "
+                                "SQLAlchemy URL of a PostgreSQL database, postgresql+psycopg://user:password@host/db), "
+                                "so the catalog is shared with them")
         return self

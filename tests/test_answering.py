@@ -75,3 +75,28 @@ def test_of_two_passages_saying_the_same_the_quote_comes_from_this_weeks_article
     proposal = ExtractiveAnswerer(chat.embeddings).propose(
         standalone_query(question, [], as_of="2023-04-21"), [older, recent], {"older": said, "recent": said})
     assert [q.n for q in proposal.quotes + proposal.related] == [2]  # the copy from a year earlier is not quoted
+
+
+def test_scripts_are_told_apart_by_their_letters():
+    from rag.text import main_script, script_hint, written_in
+
+    assert main_script("Что сказал Лукашенко о NATO?") == "Cyrillic" and main_script("Lukashenko, 2023") == "Latin"
+    assert main_script("2023 ... ?") is None and main_script("北京の天気") == "Chinese/Japanese"
+    assert written_in("The president said on Monday that the talks were over.") == ("Latin", "English")
+    assert written_in("Der Präsident sagte am Montag, die Gespräche seien beendet.") == ("Latin", "")
+    english = ("Latin", "English")
+    assert script_hint("Что сказал Песков?", english) == "The articles appear to be in English; ask in English."
+    assert script_hint("What did Peskov say?", english) == "" and script_hint("2023?", english) == ""
+    assert script_hint("What did Peskov say?", ("Cyrillic", "")) == (
+        "The articles appear to be written in the Cyrillic script; ask in their language.")
+    assert script_hint("Что сказал Песков?", (None, "")) == ""  # an empty store: nothing to compare
+
+
+def test_a_question_in_another_script_is_told_the_language_of_the_articles(seeded_chat):
+    hint = "The articles appear to be in English; ask in English."
+    for question in ("Что сказал Песков?", "Что Лукашенко сказал об отправке солдат?"):
+        answer = seeded_chat.ask(question)
+        assert answer.refused and answer.text.endswith(hint), answer.text
+    english = seeded_chat.ask("Who won the 2018 football World Cup?")
+    assert english.refused and "appear to be" not in english.text
+    assert "appear to be" not in seeded_chat.ask(SOLDIERS).text

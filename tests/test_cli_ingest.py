@@ -181,3 +181,19 @@ def test_search_json_points_into_article_bodies(tmp_path, capsys):
     top = results[0]["article"]
     assert (top["title"], top["published"], top["source"]) == ("Taiwan holds naval drills", "2023-03-05", "reuters.com")
     assert Path(top["path"]) == (folder / "new.md").resolve()
+
+
+def test_a_chroma_server_without_a_shared_database_is_refused(tmp_path, capsys, monkeypatch):
+    # Vectors shared while each machine keeps its own catalog: one machine's repair would delete the
+    # chunks another machine's catalog lists. Refused before anything is opened or contacted.
+    monkeypatch.setenv("RAG_CHROMA_URL", "http://chroma.example:8000")
+    monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
+    for command in (["status"], ["ingest", str(tmp_path)], ["ask", "Anything?"]):
+        status, out, err = rag(capsys, *command, "--store", str(tmp_path / "store"))
+        assert status == 2 and out == "" and len(err.strip().splitlines()) == 1, (command, err)
+        assert "RAG_CHROMA_URL" in err and "set RAG_DATABASE_URL too" in err and "PostgreSQL" in err
+    assert not (tmp_path / "store").exists()
+    with pytest.raises(ValueError, match="set RAG_DATABASE_URL too"):
+        Settings(chroma_url="http://127.0.0.1:8000", database_url="").validate()
+    both = Settings(chroma_url="http://chroma.example:8000", database_url="postgresql+psycopg://u:p@db/rag")
+    assert both.validate() is both

@@ -55,13 +55,15 @@ def test_eval_writes_contract_rows_and_scores(split, tmp_path, capsys):
             assert set(c) >= {"n", "quote", "article", "start", "end"}
             assert f"[{c['n']}]" in row["answer"]["answer"]
             assert c["quote"] in bodies[c["article"]["record_id"]]
-    scorer = BENCH / "score_eval.py"
-    if scorer.exists():  # the bench's own scorer agrees with rag eval
-        run = subprocess.run([sys.executable, str(scorer), str(split), str(out)], capture_output=True, text=True)
-        assert run.returncode == 0, run.stdout + run.stderr
-        scored = json.loads(run.stdout.strip().splitlines()[-1])
-        assert scored["hits@10"] == summary["hits@10"] and scored["bad_quotes"] == 0
-        assert scored["answer_support"] == pytest.approx(summary["answer_support"], abs=1e-3)
+    scorer = BENCH / "score_eval.py"  # the bench's own scorer agrees with rag eval
+    if not scorer.exists():  # said, not passed in silence: on a clean clone the check below did not run
+        pytest.skip(f"the benchmark scorer {scorer} is absent (../shared/bench/score_eval.py beside the "
+                    f"checkout); rag eval's own summary was checked, the scorer's agreement was not")
+    run = subprocess.run([sys.executable, str(scorer), str(split), str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    scored = json.loads(run.stdout.strip().splitlines()[-1])
+    assert scored["hits@10"] == summary["hits@10"] and scored["bad_quotes"] == 0
+    assert scored["answer_support"] == pytest.approx(summary["answer_support"], abs=1e-3)
 
 
 def test_ask_json_shape(tmp_path, capsys):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.indexing import sync
-from rag.models import article_uid
+from rag.models import Filters, article_uid
 from rag.service import NewsChat
 from rag.settings import Settings
 
@@ -248,3 +248,31 @@ def test_failed_reindex_keeps_what_was_stored(news_chat, news, monkeypatch):
     assert (report.updated, report.deleted, report.failed) == (1, 0, [])
     assert "despite a dry spring" in documents(news_chat) and "helped by a wet spring" not in documents(news_chat)
     assert_consistent(news_chat)
+
+
+def test_two_files_reusing_a_record_id_hold_two_articles(tmp_path):
+    folder = tmp_path / "feeds"
+    folder.mkdir()
+    first = {"id": "1", "title": "Bridge closed for repairs", "published": "2023-04-03", "source": "a.example",
+             "text": "The old river bridge closed on Monday for six weeks of repairs to its steel deck."}
+    second = {"id": "1", "title": "Lighthouse keeper retires", "published": "2023-04-04", "source": "b.example",
+              "text": "After forty years on the cliff, the lighthouse keeper of Saint Aldhelm retired on Tuesday."}
+    (folder / "feed_a.jsonl").write_text(json.dumps(first) + "\n")
+    (folder / "feed_b.jsonl").write_text(json.dumps(second) + "\n")
+    chat = NewsChat(Settings(store_dir=tmp_path / "store", articles_dir=folder, chroma_url="", database_url="",
+                             embedding_model=""))
+    report = chat.ingest()
+    assert (report.added, report.failed) == (2, []) and chat.status()["articles"] == 2
+    assert_consistent(chat)
+
+    answer = chat.ask("How long was the lighthouse keeper of Saint Aldhelm on the cliff?",
+                      filters=Filters(as_of="2023-04-05"))
+    assert not answer.refused, answer.text
+    cited = answer.citations[0]
+    assert cited.chunk.path.endswith("feed_b.jsonl") and cited.chunk.record_id == "1"
+    assert "forty years" in cited.quote and cited.quote in second["text"]
+    article = chat.article(cited.chunk.article_id)
+    assert (article.title, article.body, article.path) == (second["title"], second["text"], cited.chunk.path)
+    other = chat.ask("Why did the old river bridge close?", filters=Filters(as_of="2023-04-05")).citations[0]
+    assert other.chunk.path.endswith("feed_a.jsonl") and other.chunk.article_id != cited.chunk.article_id
+    assert chat.article(other.chunk.article_id).body == first["text"]

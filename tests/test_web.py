@@ -193,3 +193,21 @@ def test_run_sync_streams_progress_then_the_result(backend):
     last = run(handlers.run_sync(backend, lambda: IngestReport(added=2, failed=[{"path": "x.txt", "error": "bad"}]),
                                  "Upload of x.txt"))
     assert "data-result='done'" in last and "2 added" in last and "x.txt" in last and "status-error" in last
+
+
+def test_a_question_before_anything_is_searchable_says_it_is_still_indexing(settings):
+    from rag.service import NewsChat
+    from rag.web.runtime import SyncProgress
+
+    backend = Backend(settings)
+    backend.chat = NewsChat(settings)  # an empty store: the first sync has not written anything yet
+    backend.opened.set()
+    backend.running.append(SyncProgress("articles/", 0, 9000, 12, 800))
+    question = "What did Lukashenko say about sending soldiers?"
+    messages, turns, *_ = run(handlers.respond(backend, question, [], [], None, None, None, ""))
+    reply = messages[1]["content"]
+    assert turns[0]["refused"] and "do not cover" not in reply and "note" not in turns[0]
+    assert "Still indexing: 12 of 800 articles so far; ask again in a moment" in reply
+    backend.running.clear()  # the sync is over (and wrote nothing): now it is a plain refusal
+    messages, turns, *_ = run(handlers.respond(backend, question, [], [], None, None, None, ""))
+    assert "The articles do not cover this" in messages[1]["content"]

@@ -206,7 +206,7 @@ def build_ui(backend: Backend) -> gr.Blocks:
                 k: int = 10) -> dict:
             """Answer a question from the articles: {question, answer, refused, citations, retrieved, ...}."""
             return api_chat(backend).ask(question, filters=api_filters(since, until, source, as_of),
-                                         k=api_k(k)).to_json()
+                                         k=api_k(k), indexing=handlers.indexing(backend)).to_json()
 
         def search(query: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
                    k: int = 10) -> dict:

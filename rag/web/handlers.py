@@ -43,7 +43,7 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
     history = [(t["question"], t["answer"]) for t in turns]
     try:
         chat = backend.wait()
-        answer = chat.ask(question, history=history, filters=filters)
+        answer = chat.ask(question, history=history, filters=filters, indexing=indexing(backend))
         turn = make_turn(chat, answer, filters)
     except NotReady as e:
         gr.Warning(str(e))
@@ -55,7 +55,7 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
         yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
         return
     progress = backend.progress()
-    if progress is not None:
+    if progress is not None and answer.retrieved:  # (with nothing found, the answer says it is still indexing)
         done = f"{progress.articles_done} of {progress.articles_total} articles" if progress.articles_total else "some articles"
         turn["note"] = f"still indexing ({done} so far): this answer uses the articles indexed until now"
     turns.append(turn)
@@ -63,6 +63,12 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
     messages[-1] = {"role": "assistant", "content": render.answer_markdown(turn, index)}
     yield (messages, turns, render.sources_html(turns, index), "", gr.Column(visible=False),
            popovers(turns))
+
+
+def indexing(backend: Backend) -> tuple[int, int] | None:
+    """(articles done, articles in all) of the sync running now, for `NewsChat.ask`; None when none is."""
+    progress = backend.progress()
+    return None if progress is None else (progress.articles_done, progress.articles_total)
 
 
 def popovers(turns: list[dict]) -> str:
