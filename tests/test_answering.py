@@ -100,3 +100,12 @@ def test_a_question_in_another_script_is_told_the_language_of_the_articles(seede
     english = seeded_chat.ask("Who won the 2018 football World Cup?")
     assert english.refused and "appear to be" not in english.text
     assert "appear to be" not in seeded_chat.ask(SOLDIERS).text
+
+
+def test_the_answer_leads_with_the_sentence_that_answers(seeded_chat):
+    # The seed's intertitle "Alexander Lukashenko: Belarusian army probably too weak for Ukraine
+    # invasion" shares most words with the question; the sentence with the number must lead.
+    answer = seeded_chat.ask("How big is the Belarusian army, according to Lukashenko?")
+    assert not answer.refused
+    assert "35,000 to 40,000 men" in answer.citations[0].quote
+    assert_quotes_verbatim(seeded_chat, answer)
