@@ -8,6 +8,7 @@ change is one transaction: a reader sees a file's articles before or after a cha
 Layouts (`meta.layout`), migrated in place when an older store is opened:
     1  articles keyed by (path, id), where id was the record's own id: two files could share one
     2  `record_id` is the id within its file; `id` is unique across files (`models.article_uid`)
+A layout newer than LAYOUT is refused (`NewerLayoutError`), untouched: this code cannot know it.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+class NewerLayoutError(RuntimeError):
+    """The catalog was written by a newer version of news-rag, in a layout this one does not know."""
+
+
 class Catalog:
     """Files, articles and store-wide settings (`meta`), in one SQL database."""
 
@@ -71,6 +76,9 @@ class Catalog:
         self.written: set[str] = set()  # revisions this process wrote (others mean another process did)
         with engine.begin() as db:
             layout = self._layout(db)
+            if layout is not None and layout > LAYOUT:  # before anything is created, migrated or read
+                raise NewerLayoutError(f"this store was written by a newer version of news-rag (layout {layout}); "
+                                       f"upgrade, or use another --store")
             if layout is not None and layout < LAYOUT:
                 _migrate(db, layout)
             _metadata.create_all(db)

@@ -1,7 +1,8 @@
 """Dates: reading them from article files, day numbers for filters, and the time a question points at.
 
 A day is kept as a YYYYMMDD integer (`day_number`), 0 when unknown; only real calendar dates get a
-number, so nothing stored can make date arithmetic fail later.
+number, so nothing stored can make date arithmetic fail later; and a day an older version stored
+that is not on the calendar (20230230) counts as unknown wherever days are compared.
 """
 
 from __future__ import annotations
@@ -55,15 +56,27 @@ def day_number(iso: str) -> int:
     return int(m[1] + m[2] + m[3])
 
 
-def _as_date(day: int) -> date:
-    return date(day // 10000, day // 100 % 100, day % 100)
+def _as_date(day: int) -> date | None:
+    """The date of a day number; None when it is unknown or not on the calendar. A store written by an
+    older version may hold one like 20230230 in its metadata: that is an unknown date, never an error."""
+    try:
+        day = int(day)
+        return date(day // 10000, day // 100 % 100, day % 100) if day > 0 else None
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _known(day: int) -> int:
+    """`day` as a day number when it is a real date, else 0 (unknown)."""
+    return int(day) if _as_date(day) else 0
 
 
 def days_between(a: int, b: int) -> int:
-    """Days between two day numbers; very far when either is unknown."""
-    if not a or not b:
+    """Days between two day numbers; very far when either is unknown (or not a real date)."""
+    first, second = _as_date(a), _as_date(b)
+    if first is None or second is None:
         return 10_000
-    return abs((_as_date(a) - _as_date(b)).days)
+    return abs((first - second).days)
 
 
 _WINDOWS = [  # phrase -> (days before as-of where the window starts, where it ends)
@@ -90,7 +103,9 @@ def time_window(question: str, as_of: str) -> tuple[int, int] | None:
 
 
 def time_prior(day: int, as_of_day: int, window: tuple[int, int] | None, scale_days: float = 14) -> float:
-    """A bonus in [0, 1]: 1 inside the question's time window, decaying with distance from it."""
+    """A bonus in [0, 1]: 1 inside the question's time window, decaying with distance from it; 0 for
+    an unknown day (or one that is not on the calendar)."""
+    day, as_of_day = _known(day), _known(as_of_day)
     if not as_of_day or not day:
         return 0.0
     if window:

@@ -29,7 +29,7 @@ from langchain_classic.indexes import SQLRecordManager
 
 from .dates import day_number
 from .embeddings import LEGACY_VARIANT
-from .catalog import Catalog, make_engine
+from .catalog import Catalog, NewerLayoutError, make_engine
 from .chunking import headed
 from .models import Article, Chunk, article_uid
 
@@ -116,7 +116,10 @@ class Store:
         # Creating the SQLite files and Chroma's tables is not safe from two processes at once (Chroma
         # fails with "table collections already exists"), so a local store is opened under a file lock.
         with self._opening():
-            self.catalog = Catalog(self._engine("catalog.sqlite"))
+            try:
+                self.catalog = Catalog(self._engine("catalog.sqlite"))
+            except NewerLayoutError as e:  # neither used nor migrated: this code cannot read it
+                raise StoreError(str(e)) from None
             self.records = SQLRecordManager(NAMESPACE, engine=self._engine("records.sqlite"))
             self.records.create_schema()
             self.client = self._client()

