@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.articles import read_file  # noqa: E402
 from rag.chunking import chunk_article, embedding_text, make_splitter  # noqa: E402
-from rag.evaluation import norm  # noqa: E402
+from rag.evaluation import MRR_DEPTH, RankScores, first_hit, norm  # noqa: E402
 from rag.retrieval import tokenize  # noqa: E402
 from rag.dates import day_number  # noqa: E402
 
@@ -46,18 +46,15 @@ def main() -> None:
         index.index(tokenize([embedding_text(c) for c in chunks]), show_progress=False)
         days = np.asarray([day_number(c.published) for c in chunks])
         texts = [norm(c.text) for c in chunks]
-        hits = {1: 0, 4: 0, 10: 0}
-        mrr = 0.0
+        ranks = RankScores()
         for q in questions:
             mask = (days <= day_number(q["date"])).astype(np.float32)
-            found, _ = index.retrieve(tokenize([q["question"]]), k=10, weight_mask=mask, show_progress=False)
+            found, _ = index.retrieve(tokenize([q["question"]]), k=MRR_DEPTH, weight_mask=mask, show_progress=False)
             gold = norm(q["answer"])
-            first = next((r for r, i in enumerate(found[0]) if gold in texts[int(i)]), None)
-            for k in hits:
-                hits[k] += first is not None and first < k
-            mrr += 0 if first is None else 1 / (first + 1)
-        n = len(questions)
-        print(f"{size} {overlap} {len(chunks)} | {hits[1] / n:.3f} {hits[4] / n:.3f} {hits[10] / n:.3f} {mrr / n:.3f}")
+            ranks.add(first_hit(gold in texts[int(i)] for i in found[0]))
+        s = ranks.summary()
+        scores = f"{s['hits@1']:.3f} {s['hits@4']:.3f} {s['hits@10']:.3f} {s['mrr@10']:.3f}"
+        print(f"{size} {overlap} {len(chunks)} | {scores}")
 
 
 if __name__ == "__main__":

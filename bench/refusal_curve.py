@@ -31,7 +31,7 @@ def scored(weights: dict, items: list[dict]) -> tuple[np.ndarray, list[bool]]:
     fitted = Fitted(LinearModel(**weights["stage1"]), LinearModel(**weights["stage2"]), weights["candidates"])
     rankings = [rank(it, fitted) for it in items]
     scores = LinearModel(**weights["answerable"]).probabilities(question_rows(items, rankings), QUESTION_FEATURES)
-    held = [it["answerable"] and supported(r, weights["max_quotes"], weights["relative"], weights["context"])
+    held = [it["answerable"] and supported(r, weights["max_quotes"], weights["relative"], weights.get("context", "none"))
             for it, (r, _) in zip(items, rankings)]
     return np.asarray(scores), held
 

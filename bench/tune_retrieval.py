@@ -19,7 +19,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.evaluation import norm  # noqa: E402
+from rag.evaluation import RankScores, first_hit, norm  # noqa: E402
 from rag.models import Filters  # noqa: E402
 from rag.retrieval import RetrievalWeights, fuse  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
@@ -48,17 +48,13 @@ def main() -> None:
     for rrf_k, dense_weight, time_weight, scale in grid:
         weights = replace(RetrievalWeights(), rrf_k=rrf_k, dense=dense_weight, time=time_weight,
                           time_scale_days=scale)
-        hits = {1: 0, 4: 0, 10: 0}
-        mrr = 0.0
+        ranks = RankScores()
         for q, filters, dense, lexical, days, has_gold in rows:
             scores = fuse(dense, lexical, days, q["question"], filters, weights)
-            ranked = sorted(scores, key=scores.get, reverse=True)[:10]
-            first = next((n for n, i in enumerate(ranked) if i in has_gold), None)
-            for k in hits:
-                hits[k] += first is not None and first < k
-            mrr += 0 if first is None else 1 / (first + 1)
-        n = len(rows)
-        results.append((hits[10] / n, mrr / n, hits[1] / n, hits[4] / n, rrf_k, dense_weight, time_weight, scale))
+            ranked = sorted(scores, key=scores.get, reverse=True)
+            ranks.add(first_hit(i in has_gold for i in ranked))
+        s = ranks.summary()
+        results.append((s["hits@10"], s["mrr@10"], s["hits@1"], s["hits@4"], rrf_k, dense_weight, time_weight, scale))
     results.sort(key=lambda r: r[0] + r[1], reverse=True)
     print("hits@10 mrr@10 hits@1 hits@4 | rrf_k w_dense w_time time_scale_days   (w_lexical = 1)")
     for row in results[:15]:

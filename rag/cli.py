@@ -24,8 +24,11 @@ from .llm import BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress
 from .service import NewsChat
-from .settings import Settings, SettingsError, offline_environment
+from .settings import ANSWERERS, Settings, SettingsError, offline_environment
 from .store import Store, StoreError
+
+
+ANSWERER_HELP = f"{ANSWERERS[0]} (default), {', '.join(ANSWERERS[1:-1])} or {ANSWERERS[-1]}"
 
 
 def _date(value: str) -> str:
@@ -72,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p = sub.add_parser("ask", parents=[common, filters], help="an answer in quotes with citations")
     p.add_argument("question")
-    p.add_argument("--answerer", help="extractive (default), ollama, openai or gguf")
+    p.add_argument("--answerer", help=ANSWERER_HELP)
     p.add_argument("--quiet", action="store_true", help="only the answer's text, for scripts")
 
     p = sub.add_parser("eval", parents=[common], help="run a question file through search and ask")
@@ -80,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=_k, default=10)
     p.add_argument("--out", type=Path, help="write one JSON line per question")
     p.add_argument("--answers", action="store_true", help="also answer each question (not only retrieve)")
-    p.add_argument("--answerer", help="extractive (default), ollama, openai or gguf")
+    p.add_argument("--answerer", help=ANSWERER_HELP)
 
     p = sub.add_parser("status", parents=[common], help="what the store holds")
     p.add_argument("--json", action="store_true")
@@ -90,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default 7860)")
     p.add_argument("--watch", help="folder to watch for new articles")
     p.add_argument("--no-ingest", action="store_true", help="do not sync the articles folder at start")
-    p.add_argument("--answerer", help="extractive (default), ollama, openai or gguf")
+    p.add_argument("--answerer", help=ANSWERER_HELP)
 
     p = sub.add_parser("follow", parents=[common], help="follow RSS/Atom/JSON feeds: new items saved and indexed")
     p.add_argument("urls", nargs="*", help="feed addresses to add to the followed feeds")
@@ -242,8 +245,7 @@ def cmd_follow(args, settings: Settings) -> int:
     """Add or remove followed feeds, list them, poll them once (--once) or every RAG_FEED_MINUTES."""
     feeds = FeedStore(settings.articles_dir)
     try:
-        for url in args.urls:
-            feeds.add(url)
+        follow(feeds, settings.feeds, args.urls)
     except FetchError as e:
         print(f"rag: {e}", file=sys.stderr)
         return 2
@@ -251,25 +253,19 @@ def cmd_follow(args, settings: Settings) -> int:
         if not feeds.remove(url):
             print(f"rag: not followed: {url}", file=sys.stderr)
     if args.list or (args.remove and not args.urls and not args.once):
-        listed = [f.to_json() for f in feeds.list()]
-        if args.json:
-            print(json.dumps(listed))
-        for f in [] if args.json else listed:
-            print(f"{f['url']}\n    last poll {f['last_poll'] or 'never'}: {f['last_result'] or '-'}")
+        print_feeds(feeds.list(), args.json)
         return 0
     if not feeds.list():
-        print("rag: no feeds followed yet: rag follow URL [URL ...]", file=sys.stderr)
+        print("rag: no feeds followed yet: rag follow URL [URL ...] (or set RAG_FEEDS)", file=sys.stderr)
         return 2
     chat = NewsChat(settings)
-    runner = FeedRunner(lambda paths: chat.ingest(paths), settings.articles_dir, feeds)
+    runner = FeedRunner(lambda paths: chat.ingest(paths), feeds)
 
     def said(result) -> None:
         print(json.dumps(result.to_json()) if args.json else result.line(), flush=True)
 
     if args.once:
-        results = runner.poll_all()
-        for r in results:
-            said(r)
+        results = runner.poll_all(on_result=said)
         return 1 if any(r.errors for r in results) else 0
     print(f"rag: following {len(feeds.list())} feed(s), every {settings.feed_minutes:g} minutes (Ctrl-C stops)",
           file=sys.stderr, flush=True)
@@ -278,6 +274,27 @@ def cmd_follow(args, settings: Settings) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def follow(feeds: FeedStore, from_settings: list[str], urls: list[str]) -> None:
+    """Add the feeds of RAG_FEEDS and of the command line (FetchError, naming where, for a bad address)."""
+    for url in from_settings:
+        try:
+            feeds.add(url)
+        except FetchError as e:
+            raise FetchError(f"RAG_FEEDS: {e}") from None
+    for url in urls:
+        feeds.add(url)
+
+
+def print_feeds(listed, as_json: bool) -> None:
+    """`rag follow --list`: each followed feed, its last poll and what it added."""
+    if as_json:
+        print(json.dumps([f.to_json() for f in listed]))
+        return
+    for f in listed:
+        print(f"{f.url}{f' ({f.title})' if f.title else ''}\n    last poll {f.last_poll or 'never'}: "
+              f"{f.last_result or '-'}; {f.added} added in all")
 
 
 COMMANDS = {"ingest": cmd_ingest, "search": cmd_search, "ask": cmd_ask, "eval": cmd_eval,

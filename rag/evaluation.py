@@ -11,14 +11,48 @@ import json
 import re
 import sys
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
 from .models import Filters, results_json
+
+HITS_AT = (1, 4, 10)  # the bench's cutoffs: Hits@1, Hits@4, Hits@10
+MRR_DEPTH = 10  # MRR@10: a gold answer found lower down counts as not found
 
 
 def norm(text: str) -> str:
     text = (text or "").replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"')
     return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def first_hit(holds_gold: Iterable[bool]) -> int | None:
+    """The rank (0 = first) of the first result that holds the gold answer, looking at the first
+    MRR_DEPTH results in ranked order; None when none of them does."""
+    return next((rank for rank, hit in enumerate(islice(holds_gold, MRR_DEPTH)) if hit), None)
+
+
+@dataclass
+class RankScores:
+    """Hits@k and MRR@10 over a set of questions, added one question at a time by its `first_hit`."""
+
+    hits: dict[int, int] = field(default_factory=lambda: dict.fromkeys(HITS_AT, 0))
+    reciprocal_ranks: float = 0.0
+    questions: int = 0
+
+    def add(self, first: int | None) -> None:
+        """One more question, whose first result holding the gold answer is at rank `first`."""
+        self.questions += 1
+        for k in self.hits:
+            self.hits[k] += first is not None and first < k
+        self.reciprocal_ranks += 0 if first is None else 1 / (first + 1)
+
+    def summary(self) -> dict[str, float]:
+        """{"hits@1": ..., "hits@4": ..., "hits@10": ..., "mrr@10": ...}, each a share of the questions."""
+        n = max(self.questions, 1)
+        shares = {f"hits@{k}": hits / n for k, hits in self.hits.items()}
+        return shares | {f"mrr@{MRR_DEPTH}": self.reciprocal_ranks / n}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -31,8 +65,8 @@ def percentile(values: list[float], p: float) -> float:
 def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, with_answers: bool = False) -> dict:
     questions = [json.loads(line) for line in open(questions_path, encoding="utf-8") if line.strip()]
     sink = open(out, "w", encoding="utf-8") if out else None
-    hits = {1: 0, 4: 0, 10: 0}
-    mrr = support = scored = quotes = bad_quotes = refused = 0
+    ranks = RankScores()
+    support = quotes = bad_quotes = refused = 0
     unanswerable = refused_unanswerable = refused_answerable = 0
     latencies: list[float] = []
     for i, q in enumerate(questions, 1):
@@ -65,20 +99,15 @@ def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, w
             refused_answerable += answer.refused
         gold = norm(q.get("answer", ""))
         if gold:
-            scored += 1
-            first = next((r for r, c in enumerate(chunks[:10]) if gold in norm(c.text)), None)
-            for cutoff in hits:
-                hits[cutoff] += first is not None and first < cutoff
-            mrr += 0 if first is None else 1 / (first + 1)
+            ranks.add(first_hit(gold in norm(c.text) for c in chunks))
             if answer and gold in norm(answer.text) and any(gold in norm(body) for body in cited_bodies):
                 support += 1
         if sink:
             sink.write(json.dumps(row) + "\n")
     if sink:
         sink.close()
-    n = max(scored, 1)
-    summary = {"questions": len(questions), "scored": scored,
-               "hits@1": hits[1] / n, "hits@4": hits[4] / n, "hits@10": hits[10] / n, "mrr@10": mrr / n,
+    n = max(ranks.questions, 1)
+    summary = {"questions": len(questions), "scored": ranks.questions, **ranks.summary(),
                "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95)}
     if with_answers:
         answerable = len(questions) - unanswerable

@@ -1,30 +1,36 @@
 """Following news feeds (RSS 2.0, Atom, JSON Feed): new items are fetched, saved into the articles
 folder and indexed like any other file, so the folder stays the one source of truth.
 
-Each item becomes `<articles>/feeds/<host>/<slug>.json`, a record with the item's text (the full page
-at its link, read by the HTML reader, or the feed's own content when it carries the whole text),
-title, URL, date, outlet and authors. What was seen is kept in `<articles>/feeds/.state.json` (a
-hidden file, never read as an article): an item already saved is not fetched again unless the feed
-says it changed (another date or content); a feed is asked only for what changed since the last
-poll (ETag / Last-Modified).
+Each item becomes `<articles>/feeds/<outlet>/<slug>-<id>.json`, a record with the item's text (the
+full page at its link, read by the HTML reader, or the feed's own content when it carries the whole
+text), title, URL, date, outlet and authors. What was seen is kept in `<articles>/feeds/.state.json`
+(a hidden file, never read as an article): an item already seen (the same id, the same URL, or the
+same content in the feed) is not fetched again unless the feed says it changed (another date, title
+or content); a changed item replaces its own file. A feed is asked only for what changed since the
+last poll (ETag / Last-Modified).
 
-Polite and safe: one User-Agent naming the app, a timeout and a size limit per request, a pause
-between requests to the same host, only http(s), and no redirect to a file:// address or to this
-machine's own or private network addresses unless the feed itself is there. One broken feed or page
-never stops the others; each failure is listed with its reason.
+Polite and safe: one User-Agent naming the app, one deadline and a size limit per request (a page
+that trickles in byte by byte is cut off too), a pause between requests to the same host, only
+http(s), and no redirect to a file:// address, nor any request to this machine's own or private
+network addresses, unless the feed itself is there. One broken feed or page never stops the others;
+each failure is listed with its reason, and an item that failed is tried again at the next polls.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import html
+import io
 import ipaddress
 import json
+import logging
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
@@ -32,83 +38,110 @@ import feedparser
 import httpx
 
 from .articles import ArticleError, parse_html
-from .models import IngestReport
+from .dates import DateError, iso_date
+from .models import Article, IngestReport
 
-USER_AGENT = "news-rag/0.1 (a local news chat following the feeds its user subscribed to)"
-TIMEOUT_SECONDS = 15.0
+log = logging.getLogger("rag.feeds")
+
+USER_AGENT = "news-rag/0.1 (a local news chat reading the feeds its user follows)"
+TIMEOUT_SECONDS = 15.0  # for a whole request: connecting, every redirect, and the body's last byte
 MAX_BYTES = 5 * 1024 * 1024  # a feed or a page larger than this is not read
 HOST_DELAY_SECONDS = 1.0  # between two requests to the same host
 MAX_REDIRECTS = 5
 FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is taken as the whole article
+MAX_ITEM_TRIES = 3  # polls in a row an item may fail before it is given up (until the feed changes it)
+FEEDS_FOLDER = "feeds"
 STATE_FILE = ".state.json"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 
 
 class FetchError(RuntimeError):
-    """A feed or page that could not be fetched; the message says why."""
+    """A feed or page that could not be fetched or read; the message says why."""
 
+
+# ---------------------------------------------------------------- fetching
 
 @dataclass
 class Fetched:
-    url: str  # where it was finally read from (after redirects)
+    url: str  # where it was read from (after redirects)
     status: int
     body: bytes
-    headers: dict
+    headers: dict  # lower-case names
+    location: str = ""  # for a redirect: where it points (checked to be http(s))
 
 
 class Fetcher:
-    """HTTP GET with the rules above. `allow_local`: the first URL was on this machine or its network,
-    so its redirects may stay there."""
+    """HTTP GET with the rules above; one fetcher serves a whole poll, so the per-host pause spans
+    every feed and page of it. Limits left at None take the module's values."""
 
-    def __init__(self, timeout: float = TIMEOUT_SECONDS, max_bytes: int = MAX_BYTES,
-                 host_delay: float = HOST_DELAY_SECONDS):
-        self.client = httpx.Client(timeout=timeout, follow_redirects=False, headers={"User-Agent": USER_AGENT})
-        self.max_bytes = max_bytes
-        self.host_delay = host_delay
+    def __init__(self, timeout: float | None = None, max_bytes: int | None = None,
+                 host_delay: float | None = None):
+        self.timeout = TIMEOUT_SECONDS if timeout is None else timeout
+        self.max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+        self.host_delay = HOST_DELAY_SECONDS if host_delay is None else host_delay
+        self.client = httpx.Client(follow_redirects=False, headers={"User-Agent": USER_AGENT})
         self._last: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def get(self, url: str, etag: str = "", modified: str = "") -> Fetched:
-        check_scheme(url)
-        allow_local = is_local(url)
-        headers = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if modified:
-            headers["If-Modified-Since"] = modified
+    def get(self, url: str, etag: str = "", modified: str = "", allow_local: bool | None = None) -> Fetched:
+        """GET `url`, following redirects one by one (each checked), all within one deadline. A 304
+        (not modified) comes back as such. `allow_local`: whether addresses on this machine or its
+        private network may be read (None: only when `url` itself is one, a feed the user runs there)."""
+        check_url(url)
+        allow_local = is_local(url) if allow_local is None else allow_local
+        headers = {name: value for name, value in (("If-None-Match", etag), ("If-Modified-Since", modified)) if value}
+        deadline = 0.0
         for _ in range(MAX_REDIRECTS + 1):
             if not allow_local and is_local(url):
                 raise FetchError(f"refused: {url} is an address on this machine or its private network")
             self._wait_for(urlparse(url).hostname or "")
-            try:
-                with self.client.stream("GET", url, headers=headers) as response:
-                    if response.is_redirect:
-                        target = urljoin(url, response.headers.get("location", ""))
-                        check_scheme(target, redirect=True)
-                        url = target
-                        continue
-                    body = self._read(response)
-                    if response.status_code == 304:
-                        return Fetched(url, 304, b"", dict(response.headers))
-                    if response.status_code >= 400:
-                        raise FetchError(f"the server answered {response.status_code} {response.reason_phrase}")
-                    return Fetched(url, response.status_code, body, dict(response.headers))
-            except httpx.TimeoutException:
-                raise FetchError(f"no answer within {self.client.timeout.read:g} s") from None
-            except httpx.HTTPError as e:
-                raise FetchError(f"cannot fetch it: {e}") from None
+            deadline = deadline or time.monotonic() + self.timeout  # the pause before the first request is not counted
+            fetched = self._once(url, headers, deadline)
+            if not fetched.location:
+                return fetched
+            url = fetched.location
         raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
-    def _read(self, response: httpx.Response) -> bytes:
+    def _once(self, url: str, headers: dict, deadline: float) -> Fetched:
+        """One request. A redirect comes back with its checked target as `location` and no body."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._late()
+        try:
+            with self.client.stream("GET", url, headers=headers, timeout=remaining) as response:
+                if response.has_redirect_location:  # (not `is_redirect`: that is any 3xx, 304 included)
+                    target = urljoin(url, response.headers["location"])
+                    check_url(target, redirect=True)
+                    return Fetched(url, response.status_code, b"", dict(response.headers), location=target)
+                if response.status_code == 304:
+                    return Fetched(url, 304, b"", dict(response.headers))
+                if response.status_code >= 300:
+                    raise FetchError(f"the server answered {response.status_code} {response.reason_phrase}")
+                return Fetched(url, response.status_code, self._read(response, deadline), dict(response.headers))
+        except httpx.TimeoutException:
+            raise self._late() from None
+        except httpx.InvalidURL as e:
+            raise FetchError(f"not a valid address: {e}") from None
+        except httpx.HTTPError as e:
+            raise FetchError(f"cannot fetch it: {e}") from None
+
+    def _read(self, response: httpx.Response, deadline: float) -> bytes:
+        """The body, stopped as soon as it passes the size limit or the deadline."""
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(f"it is {int(declared) / 1024 / 1024:.1f} MB, over the {self.max_bytes / 1024 / 1024:g} MB limit")
+            raise FetchError(f"it is {_mb(int(declared))} MB, over the {_mb(self.max_bytes)} MB limit")
         chunks, size = [], 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > self.max_bytes:
-                raise FetchError(f"it is over the {self.max_bytes / 1024 / 1024:g} MB limit")
+                raise FetchError(f"it is over the {_mb(self.max_bytes)} MB limit")
+            if time.monotonic() > deadline:
+                raise self._late()
             chunks.append(chunk)
         return b"".join(chunks)
+
+    def _late(self) -> FetchError:
+        return FetchError(f"no complete answer within {self.timeout:g} s")
 
     def _wait_for(self, host: str) -> None:
         with self._lock:
@@ -118,16 +151,23 @@ class Fetcher:
             time.sleep(wait)
 
 
-def check_scheme(url: str, redirect: bool = False) -> None:
-    scheme = urlparse(url).scheme.lower()
-    if scheme not in ("http", "https"):
-        what = "a redirect to" if redirect else "the address"
+def _mb(size: int) -> str:
+    return f"{size / 1024 / 1024:.2g}"
+
+
+def check_url(url: str, redirect: bool = False) -> None:
+    """FetchError unless `url` is an http(s) address with a host."""
+    parts = urlparse(url)
+    what = "a redirect to" if redirect else "the address"
+    if parts.scheme.lower() not in ("http", "https"):
         raise FetchError(f"refused: {what} {url!r} is not http(s)")
+    if not parts.hostname:
+        raise FetchError(f"refused: {what} {url!r} names no host")
 
 
 def is_local(url: str) -> bool:
     """Whether the URL's host is this machine or a private, link-local or reserved network address."""
-    host = (urlparse(url).hostname or "").strip("[]")
+    host = urlparse(url).hostname or ""
     if not host:
         return False
     if host == "localhost" or host.endswith(".localhost"):
@@ -136,10 +176,104 @@ def is_local(url: str) -> bool:
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
         try:
-            addresses = [ipaddress.ip_address(info[4][0]) for info in socket.getaddrinfo(host, None)]
-        except OSError:
-            return False
-    return any(a.is_loopback or a.is_private or a.is_link_local or a.is_reserved for a in addresses)
+            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)]
+        except (OSError, UnicodeError, ValueError):
+            return False  # not resolvable: the request fails on its own
+    return any(_is_private(a) for a in addresses)
+
+
+def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:127.0.0.1 is 127.0.0.1
+    return (address.is_loopback or address.is_private or address.is_link_local or address.is_reserved
+            or address.is_unspecified or address.is_multicast)
+
+
+# ---------------------------------------------------------------- reading a feed
+
+@dataclass
+class Item:
+    """One item of a feed, whatever the feed's format."""
+
+    key: str  # its id (RSS guid, Atom id, JSON Feed id), else its link; "" when it has neither
+    link: str
+    title: str = ""
+    content: str = ""  # the feed's own HTML for it (its full content, else its summary)
+    updated: str = ""  # as the feed wrote it
+    published: str = ""  # YYYY-MM-DD, "" when the feed gives no date
+    authors: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        """What the feed says of the item: another version means the item changed upstream."""
+        return _digest(f"{self.updated}\n{self.title}\n{self.content}")
+
+
+@dataclass
+class ParsedFeed:
+    title: str
+    link: str  # the site's own address, when the feed names it
+    items: list[Item]
+
+
+def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
+    """RSS 2.0, Atom or JSON Feed; FetchError when the body is none of them. Relative links are read
+    against `url`."""
+    if "json" in content_type.lower() or body.lstrip()[:1] == b"{":
+        return parse_json_feed(body, url)
+    headers = {"content-location": url} | ({"content-type": content_type} if content_type else {})
+    # A stream, never the bytes themselves: given bytes that name a file, feedparser reads that file.
+    parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    if not parsed.entries and not parsed.version:
+        detail = "; ".join(x for x in (content_type.split(";")[0].strip(), str(parsed.get("bozo_exception") or "")) if x)
+        raise FetchError("not a feed: no RSS, Atom or JSON Feed in it" + (f" ({detail})" if detail else ""))
+    return ParsedFeed(parsed.feed.get("title", ""), parsed.feed.get("link", ""),
+                      [_feedparser_item(entry, url) for entry in parsed.entries])
+
+
+def _feedparser_item(entry, url: str) -> Item:
+    link = urljoin(url, entry["link"]) if entry.get("link") else ""
+    contents = [c.get("value", "") for c in entry.get("content") or []]
+    # `in` before reading "updated": feedparser's own fallback to "published" warns on every read
+    updated = entry["updated"] if "updated" in entry else entry.get("published", "")
+    when = entry.get("published_parsed") or (entry["updated_parsed"] if "updated_parsed" in entry else None)
+    return Item(key=entry.get("id") or link, link=link, title=entry.get("title", ""),
+                content=max(contents, key=len, default="") or entry.get("summary", ""), updated=updated,
+                published=time.strftime("%Y-%m-%d", when) if when else "",
+                authors=[a["name"] for a in entry.get("authors", []) if a.get("name")])
+
+
+def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
+    """A JSON Feed (https://jsonfeed.org, versions 1 and 1.1)."""
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise FetchError(f"not a feed: invalid JSON ({e})") from None
+    if not isinstance(data, dict) or not str(data.get("version", "")).startswith(JSON_FEED_VERSION):
+        raise FetchError("not a feed: JSON, but not a JSON Feed (no jsonfeed.org version in it)")
+    feed_authors = _json_authors(data)
+    items = [_json_item(item, url, feed_authors) for item in data.get("items") or [] if isinstance(item, dict)]
+    return ParsedFeed(str(data.get("title") or ""), str(data.get("home_page_url") or ""), items)
+
+
+def _json_item(item: dict, url: str, feed_authors: list[str]) -> Item:
+    raw_link = str(item.get("url") or item.get("external_url") or "")
+    link = urljoin(url, raw_link) if raw_link else ""
+    text = str(item.get("content_text") or "")
+    content = str(item.get("content_html") or "") or "".join(
+        f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip()) or str(item.get("summary") or "")
+    try:
+        published = iso_date(item.get("date_published") or item.get("date_modified") or "")
+    except DateError:
+        published = ""
+    return Item(key=str(item.get("id") or "") or link, link=link, title=str(item.get("title") or ""), content=content,
+                updated=str(item.get("date_modified") or item.get("date_published") or ""), published=published,
+                authors=_json_authors(item) or feed_authors)
+
+
+def _json_authors(holder: dict) -> list[str]:
+    """JSON Feed 1.1 `authors` (a list), or 1.0 `author` (one object)."""
+    people = holder.get("authors") or ([holder["author"]] if isinstance(holder.get("author"), dict) else [])
+    return [str(p["name"]) for p in people if isinstance(p, dict) and p.get("name")]
 
 
 # ---------------------------------------------------------------- what is followed and what was seen
@@ -147,29 +281,41 @@ def is_local(url: str) -> bool:
 @dataclass
 class Feed:
     url: str
+    title: str = ""
     etag: str = ""
     modified: str = ""
     last_poll: str = ""
     last_result: str = ""
     added: int = 0  # items saved from it, over all polls
+    updated: int = 0  # items it changed upstream, over all polls
     errors: list[str] = field(default_factory=list)  # of the last poll
+
+    @classmethod
+    def from_json(cls, data: dict) -> Feed:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
 class FeedStore:
-    """The followed feeds and the items seen, in <articles>/feeds/.state.json."""
+    """The followed feeds and the items seen, in <articles>/feeds/.state.json. An item's record:
+    {"version", "content", "file" (relative to the feeds folder), "url", "id", and "tries" while it
+    fails}."""
 
     def __init__(self, articles_dir: Path):
-        self.folder = Path(articles_dir) / "feeds"
+        self.folder = Path(articles_dir) / FEEDS_FOLDER
         self.path = self.folder / STATE_FILE
         self._lock = threading.Lock()
 
     def _read(self) -> dict:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except FileNotFoundError:
+            data = {}
+        except (OSError, ValueError) as e:
+            log.warning("cannot read %s (%s): starting from no feeds", self.path, e)
             data = {}
         return {"feeds": data.get("feeds", {}), "items": data.get("items", {})}
 
@@ -181,34 +327,56 @@ class FeedStore:
 
     def list(self) -> list[Feed]:
         with self._lock:
-            return [Feed(**f) for f in self._read()["feeds"].values()]
+            return [Feed.from_json(f) for f in self._read()["feeds"].values()]
 
     def add(self, url: str) -> Feed:
+        """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is."""
         url = url.strip()
-        check_scheme(url)
+        check_url(url)
         with self._lock:
             data = self._read()
-            data["feeds"].setdefault(url, asdict(Feed(url)))
-            self._write(data)
-            return Feed(**data["feeds"][url])
+            if url not in data["feeds"]:
+                data["feeds"][url] = asdict(Feed(url))
+                self._write(data)
+            return Feed.from_json(data["feeds"][url])
 
     def remove(self, url: str) -> bool:
+        """Stop following a feed (the items saved from it stay in the articles folder)."""
         with self._lock:
             data = self._read()
             found = data["feeds"].pop(url.strip(), None) is not None
-            self._write(data)
+            if found:
+                self._write(data)
             return found
 
     def save_feed(self, feed: Feed) -> None:
         with self._lock:
             data = self._read()
-            if feed.url in data["feeds"]:
+            if feed.url in data["feeds"]:  # not when it was removed while being polled
                 data["feeds"][feed.url] = asdict(feed)
                 self._write(data)
 
-    def seen(self, key: str) -> dict | None:
+    def seen(self, item: Item) -> tuple[str, dict] | None:
+        """(key, record) of the item as seen before: by its id; else, under another id, by its page
+        (the same URL, when the article is read from there) or by the same content in a feed."""
         with self._lock:
-            return self._read()["items"].get(key)
+            items = self._read()["items"]
+        if item.key in items:
+            return item.key, items[item.key]
+        if _needs_page(item):
+            found = next(((k, r) for k, r in items.items() if r.get("url") == item.link), None)
+            if found:
+                return found
+        if item.content:
+            return next(((k, r) for k, r in items.items() if r.get("version") == item.version), None)
+        return None
+
+    def saved_with(self, content: str) -> dict | None:
+        """The record of an item whose article, with this content digest, is saved in a file here."""
+        with self._lock:
+            items = self._read()["items"]
+        return next((r for r in items.values() if r.get("content") == content and r.get("file")
+                     and (self.folder / r["file"]).exists()), None)
 
     def remember(self, key: str, record: dict) -> None:
         with self._lock:
@@ -225,139 +393,235 @@ class PollResult:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    not_modified: bool = False  # the feed answered 304: nothing new since the last poll
     errors: list[str] = field(default_factory=list)
-    report: IngestReport | None = None
+    report: IngestReport | None = None  # the indexing of what was saved, when anything was
 
-    def line(self) -> str:
-        text = f"{self.url}: {self.added} new, {self.updated} updated, {self.unchanged} already seen"
+    def summary(self) -> str:
+        """ "2 new, 1 updated, 5 already seen, 1 failed: URL: reason" """
+        text = "not modified since the last poll" if self.not_modified else \
+            f"{self.added} new, {self.updated} updated, {self.unchanged} already seen"
         if self.errors:
             text += f", {len(self.errors)} failed: " + "; ".join(self.errors[:3])
             if len(self.errors) > 3:
                 text += f" (+{len(self.errors) - 3} more)"
         return text
 
+    def line(self) -> str:
+        return f"{self.url}: {self.summary()}"
+
     def to_json(self) -> dict:
         return {"url": self.url, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "errors": self.errors}
+                "not_modified": self.not_modified, "errors": self.errors}
 
 
 class FeedRunner:
     """Polls the followed feeds and saves their new or changed items; `ingest` indexes what was saved
     (NewsChat.ingest, or the web app's sync that shows progress)."""
 
-    def __init__(self, ingest: Callable[[list[Path]], IngestReport], articles_dir: Path, feeds: FeedStore,
-                 fetcher: Fetcher | None = None):
+    def __init__(self, ingest: Callable[[list[Path]], IngestReport], feeds: FeedStore, fetcher: Fetcher | None = None):
         self.ingest = ingest
-        self.articles_dir = Path(articles_dir)
         self.feeds = feeds
         self.fetcher = fetcher or Fetcher()
         self.stopped = threading.Event()
+        self.wake = threading.Event()  # set: poll now, without waiting for the rest of the interval
 
-    def poll_all(self) -> list[PollResult]:
-        return [self.poll(feed) for feed in self.feeds.list()]
+    def poll_all(self, on_result: Callable[[PollResult], None] | None = None) -> list[PollResult]:
+        """Every followed feed, one after the other; `on_result` hears each as it is done."""
+        results = []
+        for feed in self.feeds.list():
+            if self.stopped.is_set():
+                break
+            results.append(self.poll(feed))
+            if on_result:
+                on_result(results[-1])
+        return results
 
     def poll(self, feed: Feed) -> PollResult:
+        """One feed: its new and changed items saved and indexed. Never raises: what went wrong is in
+        the result's errors (and, when it was not an expected failure, in the log with its traceback)."""
         result = PollResult(feed.url)
         saved: list[Path] = []
         try:
-            fetched = self.fetcher.get(feed.url, feed.etag, feed.modified)
-            if fetched.status != 304:
-                parsed = feedparser.parse(fetched.body, response_headers={"content-location": fetched.url})
-                if not parsed.entries and (parsed.bozo or not parsed.version):
-                    raise FetchError("not a feed (no RSS, Atom or JSON Feed items in it)")
-                feed.etag = fetched.headers.get("etag", "")
-                feed.modified = fetched.headers.get("last-modified", "")
-                source = urlparse(parsed.feed.get("link") or feed.url).hostname or ""
-                for entry in parsed.entries:
-                    self._item(entry, fetched.url, source, result, saved)
+            self._read_feed(feed, result, saved)
         except FetchError as e:
             result.errors.insert(0, f"the feed: {e}")
-        if saved:
-            result.report = self.ingest(saved)
-            result.errors += [f"{Path(f['path']).name}: {f['error']}" for f in result.report.failed]
+        except Exception as e:  # whatever breaks in one feed must not stop the others
+            log.exception("polling the feed %s failed", feed.url)
+            result.errors.insert(0, f"the feed: unexpected error: {e}")
+        self._index(saved, result)
         feed.last_poll = time.strftime("%Y-%m-%d %H:%M:%S")
         feed.added += result.added
+        feed.updated += result.updated
         feed.errors = result.errors
-        feed.last_result = result.line().split(": ", 1)[1]
-        self.feeds.save_feed(feed)
+        feed.last_result = result.summary()
+        try:
+            self.feeds.save_feed(feed)
+        except OSError as e:
+            log.exception("cannot save the state of %s", feed.url)
+            result.errors.append(f"cannot save what was seen: {e}")
         return result
 
-    def _item(self, entry, feed_url: str, source: str, result: PollResult, saved: list[Path]) -> None:
-        link = urljoin(feed_url, entry.get("link") or "")
-        key = entry.get("id") or link
-        if not key:
+    def _read_feed(self, feed: Feed, result: PollResult, saved: list[Path]) -> None:
+        fetched = self.fetcher.get(feed.url, feed.etag, feed.modified)
+        if fetched.status == 304:
+            result.not_modified = True
+            return
+        parsed = parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", ""))
+        local = is_local(feed.url)
+        outlet = _outlet(parsed.link or fetched.url)
+        retry = False
+        for item in parsed.items:
+            retry = self._item(item, local, outlet, result, saved) or retry
+        feed.title = parsed.title or feed.title
+        if not retry:  # else the next poll reads the whole feed again and tries the failed items again
+            feed.etag, feed.modified = fetched.headers.get("etag", ""), fetched.headers.get("last-modified", "")
+
+    def _item(self, item: Item, local: bool, outlet: str, result: PollResult, saved: list[Path]) -> bool:
+        """Save one item when it is new or changed. True when it failed and is to be tried again."""
+        if not item.key:
             result.errors.append("an item without a link or id: skipped")
-            return
-        own = _entry_html(entry)
-        version = hashlib.sha256(f"{entry.get('updated', '')}\n{entry.get('title', '')}\n{own}".encode()).hexdigest()[:16]
-        before = self.feeds.seen(key)
-        if before and before.get("version") == version:
+            return False
+        key, before = self.feeds.seen(item) or (item.key, None)
+        retrying = before is not None and 0 < before.get("tries", 0) < MAX_ITEM_TRIES
+        if before and not retrying and (key != item.key or before.get("version") == item.version):
+            # seen and unchanged since (or given up after MAX_ITEM_TRIES failures), or its page or its
+            # content seen under another id: not fetched again
+            if key != item.key:  # noted under its own id too, so the next poll knows it at once
+                self.feeds.remember(item.key, _alias(item, key, before))
             result.unchanged += 1
-            return
+            return False
         try:
-            record = self._record(entry, link, own, source)
+            record = self._record(item, outlet, local, before)
+            self._save(key, item, before, record, result, saved)
         except (FetchError, ArticleError) as e:
-            result.errors.append(f"{link or key}: {e}")
-            return
-        path = self.articles_dir / "feeds" / _safe(source or "feed") / f"{_slug(record['title'])}-{_digest(key)}.json"
-        content = json.dumps(record, ensure_ascii=False, indent=1)
-        same = before and before.get("content") == _digest(content) and path.exists()
-        self.feeds.remember(key, {"version": version, "content": _digest(content), "file": str(path), "url": link})
-        if same:  # the feed changed its wording of the item, the article did not
+            return self._failed(key, item, before, str(e), result)
+        except OSError as e:
+            log.exception("cannot save the item %s", item.link or item.key)
+            return self._failed(key, item, before, f"cannot save it: {e}", result)
+        except Exception as e:  # one strange item must not stop the others
+            log.exception("reading the item %s failed", item.link or item.key)
+            return self._failed(key, item, before, f"unexpected error: {e}", result)
+        return False
+
+    def _record(self, item: Item, outlet: str, local: bool, before: dict | None) -> dict:
+        """The item as a JSON record: the feed's own text when it is the whole article, else the page."""
+        if _needs_page(item):
+            page = self.fetcher.get(item.link, allow_local=local)
+            article = parse_html(_page_text(page), page.url)
+        else:
+            article = _feed_article(item)
+        return {"id": (before or {}).get("id") or item.key, "title": item.title or article.title,
+                "url": item.link or article.url, "published": item.published or article.published,
+                "source": outlet or article.source, "authors": item.authors or article.authors, "text": article.body}
+
+    def _save(self, key: str, item: Item, before: dict | None, record: dict, result: PollResult,
+              saved: list[Path]) -> None:
+        """Write the record (over the item's own earlier file, if it has one) unless its article is
+        already saved: from this item with the same text, or from another item."""
+        content = _digest(f"{record['title']}\n{record['text']}")
+        memo = {"version": item.version, "content": content, "url": item.link, "id": record["id"]}
+        own = self.feeds.folder / before["file"] if before and before.get("file") else None
+        if own and own.exists() and before.get("content") == content:  # the feed reworded it; same article
+            self.feeds.remember(key, memo | {"file": before["file"]})
             result.unchanged += 1
             return
+        twin = None if own and own.exists() else self.feeds.saved_with(content)
+        if twin:  # another item, of this feed or another, carries the same article
+            self.feeds.remember(key, memo | {"file": twin["file"]})
+            result.unchanged += 1
+            return
+        path = own or self.feeds.folder / _safe(record["source"] or "feed") / \
+            f"{_slug(record['title'])}-{_digest(item.key)}.json"
+        updated = path.exists()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.part")
-        tmp.write_text(content, encoding="utf-8")
+        tmp = path.with_name(f".{path.name}.part")  # hidden: a folder watcher never reads it half-written
+        tmp.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
         tmp.replace(path)
+        self.feeds.remember(key, memo | {"file": path.relative_to(self.feeds.folder).as_posix()})
         saved.append(path)
-        if before:
+        if updated:
             result.updated += 1
         else:
             result.added += 1
 
-    def _record(self, entry, link: str, own: str, source: str) -> dict:
-        """The item as a JSON record: the feed's own text when it is the whole article, else the page."""
-        article = None
-        if len(_text_of(own)) >= FULL_TEXT_CHARS or not link:
-            article = parse_html(f"<html><body><article>{own}</article></body></html>", link or "feed-item")
-        else:
-            page = self.fetcher.get(link)
-            article = parse_html(page.body.decode(_charset(page.headers), errors="replace"), page.url)
-        published = ""
-        when = entry.get("published_parsed") or entry.get("updated_parsed")
-        if when:
-            published = time.strftime("%Y-%m-%d", when)
-        authors = [a.get("name", "") for a in entry.get("authors", []) if a.get("name")] or article.authors
-        return {"id": entry.get("id") or link, "title": entry.get("title") or article.title, "url": link,
-                "published": published or article.published, "source": source or article.source,
-                "authors": authors, "text": article.body}
+    def _failed(self, key: str, item: Item, before: dict | None, error: str, result: PollResult) -> bool:
+        """Report a failed item and count its tries; True while it is to be tried again."""
+        tries = before.get("tries", 0) + 1 if before and before.get("version") == item.version else 1
+        self.feeds.remember(key, (before or {}) | {"version": item.version, "url": item.link, "tries": tries,
+                                                   "error": error})
+        result.errors.append(f"{item.link or item.key}: {error}")
+        return tries < MAX_ITEM_TRIES
+
+    def _index(self, saved: list[Path], result: PollResult) -> None:
+        if not saved:
+            return
+        try:
+            result.report = self.ingest(saved)
+        except Exception as e:  # the files are saved: the next sync of the articles folder indexes them
+            log.exception("indexing the items of %s failed", result.url)
+            result.errors.append(f"indexing failed: {e} (the items are saved in {self.feeds.folder})")
+            return
+        result.errors += [f"{Path(f['path']).name}: {f['error']}" for f in result.report.failed]
 
     def run(self, interval_seconds: float, on_result: Callable[[PollResult], None] | None = None) -> None:
-        """Poll every followed feed now and then every `interval_seconds`, until `stopped` is set."""
+        """Poll every followed feed now and then every `interval_seconds` (sooner after `poll_soon`),
+        until `stop`."""
         while not self.stopped.is_set():
-            for feed in self.feeds.list():
-                if self.stopped.is_set():
-                    return
-                result = self.poll(feed)
-                if on_result:
-                    on_result(result)
-            self.stopped.wait(interval_seconds)
+            self.poll_all(on_result)
+            self.wake.wait(interval_seconds)
+            self.wake.clear()
+
+    def poll_soon(self) -> None:
+        self.wake.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.wake.set()
 
 
-def _entry_html(entry) -> str:
-    contents = entry.get("content") or []
-    best = max((c.get("value", "") for c in contents), key=len, default="")
-    return best or entry.get("summary", "")
+def _alias(item: Item, key: str, before: dict) -> dict:
+    """The record of an item that is another's (`key`) under its own id: for the same page, the same
+    file (a later change replaces it); for the same content elsewhere, a file of its own if it changes."""
+    same_page = before.get("url") == item.link
+    kept = {name: before[name] for name in ("file", "content", "id") if same_page and name in before}
+    return kept | {"version": item.version, "url": item.link, "same_as": key}
+
+
+def _needs_page(item: Item) -> bool:
+    """Whether the item's article is read from its link (the feed carries only a summary of it)."""
+    return bool(item.link) and len(_text_of(item.content)) < FULL_TEXT_CHARS
+
+
+def _feed_article(item: Item) -> Article:
+    """The article as the feed itself carries it (no page fetched)."""
+    if not _text_of(item.content):
+        raise ArticleError("the item has no link and no text of its own")
+    page = (f"<html><head><title>{html.escape(item.title)}</title></head>"
+            f"<body><article>{item.content}</article></body></html>")
+    return parse_html(page, item.link or "feed item")
+
+
+def _page_text(page: Fetched) -> str:
+    """The page decoded with the charset its server or its <meta> names (else UTF-8)."""
+    named = re.search(r"charset=[\"']?([\w.:-]+)", page.headers.get("content-type", ""), re.I) or \
+        re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", page.body[:4096], re.I)
+    charset = named.group(1) if named else "utf-8"
+    charset = charset.decode("ascii", "replace") if isinstance(charset, bytes) else charset
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    return page.body.decode(charset, errors="replace")
+
+
+def _outlet(url: str) -> str:
+    host = urlparse(url).hostname or ""
+    return host[len("www."):] if host.startswith("www.") else host
 
 
 def _text_of(html_text: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", html_text).split())
-
-
-def _charset(headers: dict) -> str:
-    m = re.search(r"charset=([\w-]+)", headers.get("content-type", ""))
-    return m.group(1) if m else "utf-8"
 
 
 def _digest(text: str) -> str:

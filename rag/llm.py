@@ -10,14 +10,11 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from .answering import Proposal, Query
 from .citations import UNQUOTED, RawCitation
 from .models import Chunk
-
-if TYPE_CHECKING:
-    from .settings import Settings
+from .settings import ANSWERERS, EXTRACTIVE, Settings
 
 SYSTEM_PROMPT = """You answer questions about news articles using ONLY the numbered passages given.
 Answer with 1 to 3 quotes copied word for word from the passages, most relevant first.
@@ -64,13 +61,14 @@ def _gguf(settings: Settings):
 
 # The generative backends by name: each builds a LangChain chat model from the settings.
 BACKENDS = {"ollama": _ollama, "openai": _openai, "gguf": _gguf}
+assert set(BACKENDS) == set(ANSWERERS) - {EXTRACTIVE}, "settings.ANSWERERS names every answerer, BACKENDS the others"
 
 
 def make_chat_model(settings: Settings):
     kind = settings.answerer.lower()
     build = BACKENDS.get(kind)
     if build is None:
-        raise BackendError(f"unknown answerer '{settings.answerer}': use extractive, {', '.join(BACKENDS)}")
+        raise BackendError(f"unknown answerer '{settings.answerer}': use {', '.join(ANSWERERS)}")
     try:
         return build(settings)
     except ImportError as e:

@@ -7,11 +7,13 @@ import json
 import math
 import os
 import shutil
+import sqlite3
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import bm25s
 import numpy as np
 from chromadb.errors import ChromaError
 
@@ -143,8 +145,6 @@ class LexicalIndex:
             return None
 
     def _load(self, stamp: str) -> _Snapshot | None:
-        import bm25s
-
         folder = self._current_dir()
         try:
             if folder is None or (folder / "stamp.txt").read_text() != stamp:
@@ -156,8 +156,6 @@ class LexicalIndex:
         return _Snapshot.of(stamp, bm25, extra["ids"], extra["days"], extra["sources"])
 
     def _build(self, stamp: str) -> _Snapshot:
-        import bm25s
-
         collection = self.store.collection
         listed = [i for offset in range(0, collection.count(), 5000)
                   for i in collection.get(include=[], limit=5000, offset=offset)["ids"]]
@@ -189,8 +187,6 @@ class LexicalIndex:
 
 def tokenize(texts: list[str], as_words: bool = False):
     """What the index holds of each text (`text.terms`): bm25s token ids and vocabulary, or lists of words."""
-    import bm25s
-
     return bm25s.tokenize(texts, stopwords=list(INDEX_STOPWORDS), stemmer=english_stemmer().stemWords, show_progress=False,
                           return_ids=not as_words)
 
@@ -201,8 +197,6 @@ class TokenCache:
     chunks: 1.2 s after one new article, against 4.8 s reading and tokenizing every text again."""
 
     def __init__(self, path: Path):
-        import sqlite3
-
         self.db = sqlite3.connect(path, timeout=60)  # another process may be rebuilding too
         self.db.execute("CREATE TABLE IF NOT EXISTS tokens (id TEXT PRIMARY KEY, day INTEGER, source TEXT, words TEXT)")
 

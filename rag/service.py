@@ -21,14 +21,14 @@ from .llm import LLMAnswerer, make_chat_model
 from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
 from .retrieval import HybridRetriever, LexicalIndex
-from .settings import Settings
+from .settings import EXTRACTIVE, Settings
 from .store import Store
 from .text import script_hint, written_in
 
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
-    kind = (settings.answerer or "extractive").lower()
-    if kind == "extractive":
+    kind = (settings.answerer or EXTRACTIVE).lower()
+    if kind == EXTRACTIVE:
         return ExtractiveAnswerer(embeddings, RankerWeights.load(settings.ranker_weights or None))
     return LLMAnswerer(make_chat_model(settings), name=kind)
 

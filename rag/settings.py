@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-ANSWERERS = ("extractive", "ollama", "openai", "gguf")
+EXTRACTIVE = "extractive"  # the default answerer: sentences of the articles, no language model
+# Every answerer's name, the default first; `llm.BACKENDS` builds the others (a chat model each).
+ANSWERERS = (EXTRACTIVE, "ollama", "openai", "gguf")
 
 # Set for every entry point (CLI, app.py, tests): no model hub, no telemetry, no analytics.
 OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False",
@@ -43,6 +45,16 @@ def _env_int(name: str, default: int) -> int:
         raise SettingsError(f"{name} must be a whole number, not '{raw}'") from None
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "")
+    if not raw.strip():
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not '{raw}'") from None
+
+
 @dataclass
 class Settings:
     store_dir: Path = field(default_factory=lambda: Path(_env("RAG_STORE", "vectorstore")))
@@ -63,8 +75,7 @@ class Settings:
     max_file_mb: float = 10.0  # a single article file (txt, md, html); JSON/JSONL are read record by record
     max_jsonl_mb: float = 1024.0
     top_k: int = 10
-    # Answering: "extractive" (default, no model) or "ollama", "openai", "gguf".
-    answerer: str = field(default_factory=lambda: _env("RAG_ANSWERER", "extractive"))
+    answerer: str = field(default_factory=lambda: _env("RAG_ANSWERER", EXTRACTIVE))  # one of ANSWERERS
     # The sentence ranker's weights; "" = the ones shipped in rag/data (for benchmarks of other fits).
     ranker_weights: str = field(default_factory=lambda: _env("RAG_RANKER_WEIGHTS"))
     llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL"))
@@ -77,8 +88,8 @@ class Settings:
     port: int = field(default_factory=lambda: _env_int("RAG_PORT", 7860))
     auth: str = field(default_factory=lambda: _env("RAG_AUTH"))  # "user:password", required off loopback
     watch: str = field(default_factory=lambda: _env("RAG_WATCH"))
-    feeds: list[str] = field(default_factory=lambda: _env("RAG_FEEDS").split())
-    feed_minutes: float = field(default_factory=lambda: float(_env_int("RAG_FEED_MINUTES", 15)))
+    feeds: list[str] = field(default_factory=lambda: _env("RAG_FEEDS").split())  # followed besides `rag follow`'s
+    feed_minutes: float = field(default_factory=lambda: _env_float("RAG_FEED_MINUTES", 15.0))  # between two polls
     max_upload_mb: float = 10.0
 
     def validate(self) -> Settings:
@@ -90,6 +101,8 @@ class Settings:
             raise SettingsError(f"RAG_PORT must be from 1 to 65535, not {self.port}")
         if not 1 <= self.top_k <= 100:
             raise SettingsError(f"k must be from 1 to 100, not {self.top_k}")
+        if not self.feed_minutes > 0:  # (also false for NaN)
+            raise SettingsError(f"RAG_FEED_MINUTES must be more than 0, not {self.feed_minutes:g}")
         if self.database_url and not self.chroma_url:
             raise SettingsError("RAG_DATABASE_URL shares the catalog between machines; set RAG_CHROMA_URL too, "
                                 "so the vectors are shared with it")

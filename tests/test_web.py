@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from rag.models import Filters, IngestReport
-from rag.settings import Settings
+from rag.service import NewsChat
+from rag.settings import ANSWERERS, Settings
 from rag.web import handlers, render
 from rag.web.app import check_binding, serve
 from rag.web.runtime import Backend
@@ -170,6 +171,35 @@ def test_a_store_that_cannot_open_is_shown_as_an_error_not_ready(tmp_path):
     backend.start(ingest_at_start=False)
     status = handlers.status_html(backend)
     assert "status-error" in status and "is a file, not a folder" in status and "Ready" not in status
+
+
+@pytest.mark.parametrize("trouble", ["every file fails", "the sync itself fails", "no files"])
+def test_a_first_sync_that_leaves_the_store_empty_by_failing_is_an_error_not_ready(settings, monkeypatch, trouble):
+    articles = Path(settings.articles_dir)
+    if trouble == "every file fails":
+        for f in articles.iterdir():
+            f.write_bytes(b"")
+    elif trouble == "the sync itself fails":
+        def broken(*a, **k):
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(NewsChat, "ingest", broken)
+    else:
+        for f in articles.iterdir():
+            f.unlink()
+    backend = Backend(settings)
+    backend.start(ingest_at_start=True)
+    status = handlers.status_html(backend)
+    if trouble == "no files":  # an empty folder is no failure: the page is ready for uploads
+        assert "status-ready" in status and "Ready: 0 articles" in status
+        return
+    assert "status-error" in status and "Ready" not in status and "No articles to search" in status
+    assert ("file is empty" if trouble == "every file fails" else "disk on fire") in status
+
+
+def test_every_answerer_has_a_note():
+    assert set(handlers.ANSWERER_NOTES) == set(ANSWERERS)
+    assert handlers.answerer_label("") == f"{ANSWERERS[0]}: {handlers.ANSWERER_NOTES[ANSWERERS[0]]}"
 
 
 def test_a_question_during_the_first_indexing_is_answered_from_what_is_there(settings, tmp_path):

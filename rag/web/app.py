@@ -27,13 +27,14 @@ from gradio.themes.utils.fonts import Font
 from ..articles import SUPPORTED_SUFFIXES
 from ..settings import Settings, SettingsError
 from . import handlers, render
-from .runtime import Backend, FolderWatcher, NotReady
+from .runtime import Backend, FeedPoller, FolderWatcher, NotReady
 from .turns import ALL_OUTLETS, make_filters
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
 PAGE_JS = (STATIC / "app.js").read_text(encoding="utf-8")
 POLL_SECONDS = 2.0
+FEEDS_POLL_SECONDS = 5.0  # how often the feeds panel is refreshed (a feed's poll takes seconds, not less)
 
 # A card's "Show the whole article here" asks the server for the article (the sources panel's own event).
 SOURCES_JS = """
@@ -177,6 +178,18 @@ def build_ui(backend: Backend) -> gr.Blocks:
                 index = gr.HTML(handlers.index_html(backend), elem_id="index-panel")
                 resync_button = gr.Button("Re-sync now", size="sm", elem_id="resync")
                 resync_result = gr.HTML("", elem_id="resync-result")
+            with gr.Column(min_width=300):
+                gr.Markdown("### Feeds")
+                feeds_panel = gr.HTML(handlers.feeds_html(backend), elem_id="feeds-panel")
+                with gr.Row():
+                    feed_url = gr.Textbox(label="Feed address (RSS, Atom or JSON Feed)", elem_id="feed-url",
+                                          placeholder="https://example.com/rss.xml", scale=4)
+                    follow = gr.Button("Follow", size="sm", elem_id="follow-feed", scale=1, min_width=80)
+                with gr.Row():
+                    followed = gr.Dropdown(handlers.feed_choices(backend), value=None, label="Followed feeds",
+                                           elem_id="followed-feeds", scale=4)
+                    unfollow = gr.Button("Stop following", size="sm", elem_id="unfollow-feed", scale=1, min_width=80)
+                feed_result = gr.HTML("", elem_id="feed-result")
 
         ask_inputs = [question, chatbot, turns, since, until, outlet, as_of]
         ask_outputs = [chatbot, turns, sources, question, article_box, popovers]
@@ -192,6 +205,15 @@ def build_ui(backend: Backend) -> gr.Blocks:
         close.click(lambda: gr.Column(visible=False), None, [article_box], **private)
         files.upload(functools.partial(handlers.upload, backend), [files], [upload_result, files], **private)
         resync_button.click(functools.partial(handlers.resync, backend), None, [resync_result], **private)
+        follow_feed, feed_outputs = functools.partial(handlers.follow_feed, backend), [feed_result, feed_url,
+                                                                                    feeds_panel, followed]
+        follow.click(follow_feed, [feed_url], feed_outputs, **private)
+        feed_url.submit(follow_feed, [feed_url], feed_outputs, **private)
+        unfollow.click(functools.partial(handlers.unfollow_feed, backend), [followed],
+                       [feed_result, feeds_panel, followed], **private)
+        feeds_seen = gr.State([])
+        gr.Timer(FEEDS_POLL_SECONDS).tick(functools.partial(handlers.feeds_tick, backend), [feeds_seen],
+                                          [feeds_panel, followed, feeds_seen], show_progress="hidden", **private)
         tick = functools.partial(handlers.tick, backend)
         gr.Timer(POLL_SECONDS).tick(tick, [seen], [status, index, outlet, seen], show_progress="hidden", **private)
         demo.load(tick, [seen], [status, index, outlet, seen], show_progress="hidden", **private)
@@ -310,6 +332,8 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
     threading.Thread(target=backend.start, args=(ingest_at_start,), name="rag-open", daemon=True).start()
     if settings.watch:
         FolderWatcher(backend, Path(settings.watch)).start()
+    backend.poller = FeedPoller(backend)  # RAG_FEEDS and the followed feeds, every RAG_FEED_MINUTES
+    backend.poller.start()
     where = f"http://{settings.host}:{settings.port}/"
     if auth:
         print(f"rag: listening on {settings.host}: a login is required (user '{auth[0]}', from RAG_AUTH)", flush=True)

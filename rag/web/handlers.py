@@ -13,7 +13,9 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..feeds import FetchError
 from ..models import IngestReport
+from ..settings import ANSWERERS, EXTRACTIVE
 from . import render
 from .runtime import Backend, NotReady, shown
 from .turns import ALL_OUTLETS, find_card, make_filters, make_turn
@@ -178,9 +180,11 @@ def status_html(backend: Backend) -> str:
     s = backend.status()
     if "error" in s:
         return render.status_box("error", s["error"])
-    counts = f"{render.plural(s.get('articles', 0), 'article')}, {render.plural(s.get('chunks', 0), 'chunk')}"
     with backend.state_lock:
-        last = backend.last_sync
+        last, failed = backend.last_sync, backend.last_failed
+    if failed and not s.get("articles"):  # nothing to search, because the sync that was to fill the store failed
+        return render.status_box("error", f"No articles to search: the last sync failed. Last sync {last}")
+    counts = f"{render.plural(s.get('articles', 0), 'article')}, {render.plural(s.get('chunks', 0), 'chunk')}"
     return render.status_box("ready", f"Ready: {counts}." + (f" Last sync {last}" if last else ""))
 
 
@@ -203,17 +207,19 @@ def index_html(backend: Backend) -> str:
     return render.index_table(rows, last, failed)
 
 
-ANSWERER_NOTES = {
-    "extractive": "verbatim sentences picked from the articles, no language model",
+ANSWERER_NOTES = {  # one for each of settings.ANSWERERS
+    EXTRACTIVE: "verbatim sentences picked from the articles, no language model",
     "ollama": "a local Ollama chat model picks the quotes",
     "openai": "an OpenAI-compatible chat server picks the quotes",
     "gguf": "a local GGUF model picks the quotes",
 }
+assert set(ANSWERER_NOTES) == set(ANSWERERS), "a note for each answerer of settings.ANSWERERS"
 
 
 def answerer_label(kind: str, model: str = "") -> str:
-    kind = (kind or "extractive").lower()
-    model = f" ({model})" if kind != "extractive" and model else ""
+    """The answerer as the index panel names it: its name, its model, and how it picks the quotes."""
+    kind = (kind or EXTRACTIVE).lower()
+    model = f" ({model})" if kind != EXTRACTIVE and model else ""
     return f"{kind}{model}: {ANSWERER_NOTES.get(kind, 'a chat model picks the quotes')}"
 
 
@@ -225,3 +231,59 @@ def tick(backend: Backend, seen):
         return gr.skip(), gr.skip(), gr.skip(), seen
     outlet_update = gr.skip() if seen and seen[2] == outlets else gr.update(choices=[ALL_OUTLETS] + outlets)
     return status, index, outlet_update, key
+
+
+# ---------------------------------------------------------------- the feeds panel
+
+def feeds_html(backend: Backend) -> str:
+    """The followed feeds: each one's last poll, what it added, and the errors of that poll."""
+    return render.feeds_table(backend.feeds.list(), backend.settings.feed_minutes)
+
+
+def feed_choices(backend: Backend) -> list[str]:
+    return [f.url for f in backend.feeds.list()]
+
+
+def follow_feed(backend: Backend, url):
+    """The page's "Follow": the address is added to the followed feeds and polled at once.
+    Returns (message, address box, feeds panel, the list to remove from)."""
+    url = (url or "").strip()
+    if not url:
+        return render.status_box("error", "Type a feed's address first (http:// or https://)."), gr.skip(), \
+            gr.skip(), gr.skip()
+    try:
+        backend.feeds.add(url)
+    except FetchError as e:
+        return render.status_box("error", str(e)), gr.skip(), gr.skip(), gr.skip()
+    if backend.poller is not None:
+        backend.poller.poll_soon()
+        when = f"now, then every {backend.settings.feed_minutes:g} minutes"
+    else:
+        when = "while the app runs"
+    return (render.status_box("ready", f"Following {url}: its items are fetched {when}."), "", feeds_html(backend),
+            gr.update(choices=feed_choices(backend), value=None))
+
+
+def unfollow_feed(backend: Backend, url):
+    """The page's "Stop following": the feed is polled no more (the articles saved from it stay).
+    Returns (message, feeds panel, the list to remove from)."""
+    url = (url or "").strip()
+    if not url:
+        return render.status_box("error", "Choose a followed feed first."), gr.skip(), gr.skip()
+    if not backend.feeds.remove(url):
+        return render.status_box("error", f"Not followed: {url}"), feeds_html(backend), \
+            gr.update(choices=feed_choices(backend), value=None)
+    note = " It is also in RAG_FEEDS, so it comes back when the app starts again." \
+        if url in backend.settings.feeds else ""
+    return (render.status_box("ready", f"No longer following {url}; the articles saved from it stay.{note}"),
+            feeds_html(backend), gr.update(choices=feed_choices(backend), value=None))
+
+
+def feeds_tick(backend: Backend, seen):
+    """The feeds panel's poll: the panel and the list, sent only when they changed."""
+    panel, choices = feeds_html(backend), feed_choices(backend)
+    key = [panel, choices]
+    if key == seen:
+        return gr.skip(), gr.skip(), seen
+    list_update = gr.skip() if seen and seen[1] == choices else gr.update(choices=choices)
+    return panel, list_update, key

@@ -244,3 +244,21 @@ def index_table(rows: list[tuple[str, object]], last_sync: str, failed: list[dic
     body = "".join(f"<tr><th scope='row'>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     extra = f"<p class='muted'>Last sync {esc(last_sync)}</p>" if last_sync else ""
     return f"<table class='index-table'>{body}</table>{extra}{failed_list(failed)}"
+
+
+def feeds_table(feeds: list, minutes: float) -> str:
+    """The followed feeds (`feeds.Feed`s): each one's title and address, its last poll and what it
+    brought, items added in all, and the errors of its last poll."""
+    if not feeds:
+        return ("<p class='muted'>No feeds followed yet. Add an RSS, Atom or JSON Feed address below "
+                "(or run <code>rag follow URL</code>).</p>")
+    rows = []
+    for f in feeds:
+        name = f"{esc(f.title)}<br><span class='muted'>{esc(f.url)}</span>" if f.title else esc(f.url)
+        errors = "".join(f"<li>{esc(e)}</li>" for e in f.errors)
+        failed = f"<ul class='failed'>{errors}</ul>" if errors else ""
+        rows.append(f"<tr><th scope='row'>{name}</th><td>Last poll: {esc(f.last_poll or 'not yet')}"
+                    f"{': ' + esc(f.last_result) if f.last_result else ''}. {plural(f.added, 'item')} added in all."
+                    f"{failed}</td></tr>")
+    return (f"<table class='index-table feeds-table'>{''.join(rows)}</table>"
+            f"<p class='muted'>Polled every {minutes:g} minutes (RAG_FEED_MINUTES).</p>")

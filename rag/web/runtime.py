@@ -1,5 +1,6 @@
 """The web app's background side: the NewsChat opened in a thread (the page comes up at once), syncs
-of the articles folder with their progress, the status the page polls, and the watched folder."""
+of the articles folder with their progress, the status the page polls, the watched folder, and the
+followed feeds polled on a schedule."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..articles import is_hidden, is_supported
+from ..feeds import FeedRunner, FeedStore, FetchError, Fetcher, PollResult
 from ..models import IngestReport, display_path
 from ..progress import TerminalProgress
 from ..service import NewsChat
@@ -55,6 +57,8 @@ class Backend:
         self.last_failed: list[dict] = []
         self._status: dict = {}
         self._status_at = 0.0
+        self.feeds = FeedStore(settings.articles_dir)  # the followed feeds, shown in the page
+        self.poller: FeedPoller | None = None  # polls them while the app runs (started by `serve`)
 
     # -- start-up
     def start(self, ingest_at_start: bool) -> None:
@@ -189,3 +193,42 @@ class FolderWatcher(threading.Thread):
         for _changes in watch(self.folder, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000,
                               step=200, raise_interrupt=False):
             self.backend.sync([self.folder], label=shown(self.folder), quiet=True)
+
+
+class FeedPoller(threading.Thread):
+    """Polls the followed feeds (RAG_FEEDS, and those `rag follow` or the page added) every
+    RAG_FEED_MINUTES while the app runs; their new and changed items are synced like uploads."""
+
+    def __init__(self, backend: Backend, fetcher: Fetcher | None = None):
+        super().__init__(name="rag-feeds", daemon=True)
+        self.backend = backend
+        self.runner = FeedRunner(self.ingest, backend.feeds, fetcher)
+        for url in backend.settings.feeds:
+            try:
+                backend.feeds.add(url)
+            except (FetchError, OSError) as e:  # said, and the app comes up all the same
+                log.warning("RAG_FEEDS: cannot follow %s: %s", url, e)
+
+    def ingest(self, paths: list[Path]) -> IngestReport:
+        return self.backend.sync(paths, label="feeds", quiet=True)
+
+    def poll_soon(self) -> None:
+        """Poll now (a feed was added in the page) rather than at the end of the interval."""
+        self.runner.poll_soon()
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def run(self) -> None:
+        self.backend.opened.wait()
+        if self.backend.chat is None:
+            return
+        minutes = self.backend.settings.feed_minutes
+        if self.backend.feeds.list():
+            print(f"rag: following {len(self.backend.feeds.list())} feed(s), every {minutes:g} minutes", flush=True)
+        self.runner.run(minutes * 60, on_result=self.said)
+
+    @staticmethod
+    def said(result: PollResult) -> None:
+        if result.added or result.updated or result.errors:
+            print(f"rag: feed {result.line()}", flush=True)

@@ -1,0 +1,504 @@
+"""Following feeds from a real HTTP server on a loopback port: `rag follow --once`, answers quoted from
+the saved items, later polls that fetch only what is new or changed (and a 304 when nothing is),
+every kind of broken feed or page reported with its reason while the rest goes on, the rules about
+this machine's own addresses, Atom and JSON Feed, and the web app's background polling and panel.
+
+The site's stories are invented for these tests."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from conftest import make_settings
+from rag import feeds
+from rag.cli import main
+from rag.feeds import FeedRunner, FeedStore, FetchError, Fetcher
+from rag.models import IngestReport
+from rag.service import NewsChat
+from rag.web import handlers
+from rag.web.app import build_ui
+from rag.web.runtime import Backend, FeedPoller
+
+OUTLET = "The Elsmere Courier"
+
+
+# ---------------------------------------------------------------- the news site
+
+@dataclass
+class Page:
+    body: bytes
+    type: str = "text/html; charset=utf-8"
+    status: int = 200
+    headers: dict = field(default_factory=dict)
+    etag: str = ""  # a request naming it in If-None-Match is answered 304
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True  # a page still trickling never holds up the end of a test
+
+    def handle_error(self, request, client_address):
+        pass  # a reader that hung up on an oversized or slow page is what those tests want
+
+
+class Site:
+    """A news site on a loopback port. Its `routes` (path -> Page, or a function answering the request
+    itself) may change between polls; every request is logged with its headers and the answer's status."""
+
+    def __init__(self):
+        self.routes: dict[str, Page | Callable] = {}
+        self.log: list[dict] = []
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                site.answer(self)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()  # quick to stop
+
+    def answer(self, request: BaseHTTPRequestHandler) -> None:
+        entry = {"path": request.path, "headers": {k.lower(): v for k, v in request.headers.items()},
+                 "at": time.monotonic(), "status": 200}
+        self.log.append(entry)
+        route = self.routes.get(request.path) or Page(b"<html><body><h1>Not found</h1></body></html>", status=404)
+        if callable(route):
+            route(request)
+            return
+        if route.etag and request.headers.get("If-None-Match") == route.etag:
+            entry["status"] = 304
+            request.send_response(304)
+            request.send_header("ETag", route.etag)
+            request.end_headers()
+            return
+        entry["status"] = route.status
+        request.send_response(route.status)
+        for name, value in {"Content-Type": route.type, "Content-Length": str(len(route.body)),
+                            **({"ETag": route.etag} if route.etag else {}), **route.headers}.items():
+            request.send_header(name, value)
+        request.end_headers()
+        try:
+            request.wfile.write(route.body)
+        except OSError:  # the reader hung up (an oversized page)
+            pass
+
+    def paths(self) -> list[str]:
+        return [e["path"] for e in self.log]
+
+
+@pytest.fixture
+def site():
+    site = Site()
+    yield site
+    site.server.shutdown()
+    site.server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def _no_rag_environment(monkeypatch):
+    for name in ("RAG_STORE", "RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_EMBEDDING_MODEL", "RAG_ARTICLES",
+                 "RAG_FEEDS", "RAG_FEED_MINUTES", "RAG_ANSWERER"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class Story:
+    slug: str
+    title: str
+    day: str
+    author: str
+    paragraphs: list[str]
+
+    def text(self) -> str:
+        return " ".join(self.paragraphs)
+
+
+SOLAR = Story("solar", "Floating solar farm opens on Holloway reservoir", "2026-11-24", "Maren Lund", [
+    "A floating solar farm of 4,200 panels began supplying power to Port Elsmere on Tuesday, the town council said.",
+    "The array covers about a third of the Holloway reservoir and is expected to meet roughly a fifth of the "
+    "town's electricity demand.",
+    "Engineers anchored the platforms to the reservoir bed with cables long enough to ride out the seasonal "
+    "rise and fall of the water.",
+    "Council leader Ines Okafor said the project had cost 6.8 million euros, most of it paid by a regional "
+    "climate fund."])
+TRAINS = Story("trains", "Night trains return to the coast line", "2026-11-25", "Tomas Brenner", [
+    "Regional operator Coastlink will run night trains between Port Elsmere and Garrow from next month, ending "
+    "a twelve-year gap in late services.",
+    "Two trains a night will leave Garrow at 23:40 and 01:10, stopping at every station on the line.",
+    "Coastlink said tickets would cost the same as daytime fares."])
+TRAINS_CHANGED = Story("trains", "Night trains return to the coast line, with a third added", "2026-11-25",
+                       "Tomas Brenner", [
+    "Regional operator Coastlink will run night trains between Port Elsmere and Garrow from next month, ending "
+    "a twelve-year gap in late services.",
+    "After strong advance bookings, Coastlink added a third night train, which will leave Garrow at 02:50.",
+    "Coastlink said tickets would cost the same as daytime fares."])
+CANOE = Story("canoe", "Museum returns carved canoe to Tavu islanders", "2026-11-26", "Aiyana Roe", [
+    "The Elsmere Maritime Museum handed a carved wooden canoe back to the people of Tavu island at a ceremony "
+    "on Saturday.",
+    "The seven-metre canoe was taken from the island in 1911 and had been on display in the museum since 1953.",
+    "Island elders said it would be kept in the new community hall in Tavu's main village."])
+BAKERY = Story("bakery", "Bakers' cooperative reopens the old mill bakery", "2026-11-27", "Lena Ferris", [
+    "A cooperative of eleven bakers reopened the Lindqvist mill bakery in Port Elsmere on Monday, three years "
+    "after it closed.",
+    "The bakers bought the building with loans from about three hundred residents, who are repaid in bread."])
+
+
+def news_page(story: Story) -> bytes:
+    """The story as a news site serves it: navigation, a byline, related links and a footer around it."""
+    paragraphs = "".join(f"<p>{escape(p)}</p>" for p in story.paragraphs)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(story.title)} | {OUTLET}</title>
+<meta property="og:site_name" content="{OUTLET}">
+<meta property="article:published_time" content="{story.day}T07:30:00Z">
+<meta name="author" content="{story.author}"></head>
+<body><header><nav><a href="/">Home</a> <a href="/local">Local</a> <a href="/sport">Sport</a>
+<a href="/subscribe">Subscribe</a></nav></header>
+<main><article><h1>{escape(story.title)}</h1><p class="byline">By {story.author}</p>{paragraphs}</article>
+<aside><h2>Most read</h2><ul><li><a href="/news/bus-shelters">Council approves new bus shelters</a></li>
+<li><a href="/news/ferry">Ferry timetable changes for winter</a></li></ul></aside></main>
+<footer><p>&copy; 2026 {OUTLET}. All rights reserved.</p><a href="/privacy">Privacy</a></footer></body></html>
+""".encode()
+
+
+def rfc822(day: str) -> str:
+    return format_datetime(datetime.fromisoformat(day).replace(hour=7, minute=30, tzinfo=timezone.utc))
+
+
+def rss_item(site: Site, story: Story, guid: str = "", path: str = "") -> str:
+    return (f"<item><title>{escape(story.title)}</title><link>{site.url}{path or '/news/' + story.slug}</link>"
+            f"<guid isPermaLink='false'>{guid or 'courier-' + story.slug}</guid><pubDate>{rfc822(story.day)}</pubDate>"
+            f"<description>{escape(story.paragraphs[0])}</description></item>")
+
+
+def rss(items: list[str], title: str = OUTLET) -> bytes:
+    return (f"<?xml version='1.0' encoding='UTF-8'?><rss version='2.0'><channel><title>{title}</title>"
+            f"<link>http://courier.example/</link><description>Local news</description>{''.join(items)}"
+            f"</channel></rss>").encode()
+
+
+def publish(site: Site, stories: list[Story], etag: str = "", items: list[str] | None = None) -> str:
+    """The feed at /feed.xml lists these stories (or these raw items), each page at /news/SLUG."""
+    for story in stories:
+        site.routes[f"/news/{story.slug}"] = Page(news_page(story))
+    body = rss(items if items is not None else [rss_item(site, s) for s in stories])
+    site.routes["/feed.xml"] = Page(body, type="application/rss+xml; charset=utf-8", etag=etag)
+    return f"{site.url}/feed.xml"
+
+
+def saved_files(articles: Path) -> list[Path]:
+    """The items saved as articles (not the hidden record of what was seen)."""
+    return sorted(p for p in (articles / "feeds").rglob("*.json") if not p.name.startswith("."))
+
+
+def no_store(saved: list) -> Callable:
+    """An `ingest` that only notes what it was given (for tests about fetching, not indexing)."""
+    return lambda paths: saved.extend(paths) or IngestReport(added=len(paths))
+
+
+# ---------------------------------------------------------------- follow, ask, poll again
+
+def test_follow_once_then_later_polls_fetch_only_new_and_changed_items(site, tmp_path, monkeypatch, capsys):
+    articles, store = tmp_path / "articles", tmp_path / "store"
+    monkeypatch.setenv("RAG_ARTICLES", str(articles))
+    monkeypatch.setattr(feeds, "HOST_DELAY_SECONDS", 0.0)  # the one host here is ours
+    feed = publish(site, [SOLAR, TRAINS, CANOE], etag='"v1"')
+
+    status = main(["follow", feed, "--once", "--store", str(store), "--json"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    first = json.loads(out.strip().splitlines()[-1])
+    assert (first["url"], first["added"], first["updated"], first["errors"]) == (feed, 3, 0, [])
+    assert sorted(site.paths()) == ["/feed.xml", "/news/canoe", "/news/solar", "/news/trains"]
+    assert {e["headers"]["user-agent"] for e in site.log} == {feeds.USER_AGENT}
+    assert len(saved_files(articles)) == 3
+
+    chat = NewsChat(make_settings(store, articles))
+    answer = chat.ask("How many panels does the floating solar farm on the reservoir have?")
+    assert answer.citations and not answer.refused, answer.text
+    top = answer.citations[0]
+    assert "4,200 panels" in top.quote and " ".join(top.quote.split()) in SOLAR.text()
+    assert (top.chunk.url, top.chunk.source, top.chunk.published) == (f"{site.url}/news/solar", "courier.example",
+                                                                      "2026-11-24")
+
+    # Upstream: the trains story changed, a bakery story is new, the canoe story is listed again under a
+    # new id and date (the same page), and a wire feed carries the solar story under its own id and
+    # address (the same content).
+    site.log.clear()
+    items = [rss_item(site, SOLAR), rss_item(site, TRAINS_CHANGED),
+             rss_item(site, replace(CANOE, day="2026-11-28"), guid="courier-canoe-2"), rss_item(site, BAKERY)]
+    publish(site, [SOLAR, TRAINS_CHANGED, CANOE, BAKERY], etag='"v2"', items=items)
+    site.routes["/wire.xml"] = Page(rss([rss_item(site, SOLAR, guid="wire-1", path="/wire/solar")], "Wire"),
+                                    type="application/rss+xml")
+    followed = FeedStore(articles)
+    followed.add(f"{site.url}/wire.xml")
+    given = []
+
+    def ingest(paths):
+        given.append(sorted(p.name for p in paths))
+        return chat.ingest(paths)
+
+    runner = FeedRunner(ingest, followed, Fetcher(host_delay=0))
+    trains_file = next(p for p in saved_files(articles) if "night-trains" in p.name)
+    second, wire = runner.poll_all()
+    assert (second.added, second.updated, second.unchanged, second.errors) == (1, 1, 2, [])
+    assert (wire.added, wire.updated, wire.unchanged, wire.errors) == (0, 0, 1, [])
+    assert site.log[0]["headers"]["if-none-match"] == '"v1"'
+    assert sorted(site.paths()) == ["/feed.xml", "/news/bakery", "/news/trains", "/wire.xml"]
+    assert len(given) == 1 and len(given[0]) == 2 and trains_file.name in given[0]
+    assert (second.report.added, second.report.updated, second.report.failed) == (1, 1, [])
+    assert len(saved_files(articles)) == 4 and trains_file.exists()  # replaced, not beside a duplicate
+    assert "02:50" in json.loads(trains_file.read_text())["text"]
+    assert chat.status()["articles"] == 4
+
+    answer = chat.ask("When does the third night train leave Garrow?")
+    assert answer.citations and "02:50" in answer.citations[0].quote, answer.text
+    body = chat.article(answer.citations[0].chunk.article_id).body
+    assert "02:50" in body and "23:40" not in body  # the old version is gone from the store
+
+    site.log.clear()
+    third, wire = runner.poll_all()
+    assert third.not_modified and (third.added, third.updated, third.errors, third.report) == (0, 0, [], None)
+    assert [(e["path"], e["status"]) for e in site.log] == [("/feed.xml", 304), ("/wire.xml", 200)]
+    assert wire.unchanged == 1 and len(given) == 1
+
+    status = main(["follow", "--list", "--json"])
+    listed = json.loads(capsys.readouterr().out)
+    assert status == 0 and [(f["url"], f["title"], f["added"]) for f in listed] == [
+        (feed, OUTLET, 4), (f"{site.url}/wire.xml", "Wire", 0)]
+
+
+# ---------------------------------------------------------------- what goes wrong
+
+def trickle(request: BaseHTTPRequestHandler) -> None:
+    """A page that comes a byte at a time, never quite finished."""
+    request.send_response(200)
+    request.send_header("Content-Type", "text/html")
+    request.end_headers()
+    try:
+        for _ in range(300):
+            request.wfile.write(b" ")
+            request.wfile.flush()
+            time.sleep(0.1)
+    except OSError:  # the reader gave up
+        pass
+
+
+def endless(request: BaseHTTPRequestHandler) -> None:
+    """A page without a length that goes on and on (blank, so that reading it all would be quick)."""
+    request.send_response(200)
+    request.send_header("Content-Type", "text/html")
+    request.end_headers()
+    try:
+        for _ in range(1000):
+            request.wfile.write(b" " * 16384)
+    except OSError:
+        pass
+
+
+BROKEN = {  # path -> (its route, the reason the user is told)
+    "/news/missing": (None, r"^the server answered 404 Not Found$"),
+    "/news/slow": (trickle, r"^no complete answer within 1 s$"),
+    "/news/huge": (Page(b"<p>big</p>" * 10_000), r"^it is 0\.095 MB, over the 0\.031 MB limit$"),
+    "/news/endless": (endless, r"^it is over the 0\.031 MB limit$"),
+    "/news/moved": (Page(b"", status=302, headers={"Location": "file:///etc/passwd"}),
+                    r"^refused: a redirect to 'file:///etc/passwd' is not http\(s\)$"),
+}
+
+
+def test_broken_feeds_and_pages_are_reported_and_change_nothing_else(site, tmp_path):
+    articles = tmp_path / "articles"
+    chat = NewsChat(make_settings(tmp_path / "store", articles))
+    feed = publish(site, [SOLAR], etag='"v1"')
+    followed = FeedStore(articles)
+    followed.add(feed)
+    runner = FeedRunner(chat.ingest, followed, Fetcher(timeout=1.0, max_bytes=32 * 1024, host_delay=0))
+    [first] = runner.poll_all()
+    assert first.added == 1 and not first.errors
+    vectors, files = sorted(chat.store.collection.get()["ids"]), saved_files(articles)
+
+    broken = [Story(path.rsplit("/", 1)[1], f"Broken story {path}", "2026-11-28", "Nobody", ["Never read."])
+              for path in BROKEN]
+    publish(site, [SOLAR], etag='"v2"', items=[rss_item(site, SOLAR)] + [rss_item(site, s) for s in broken])
+    for path, (route, _) in BROKEN.items():
+        site.routes.pop(path, None)
+        if route is not None:
+            site.routes[path] = route
+    site.routes["/not-xml"] = Page(news_page(CANOE))  # an article page, not a feed
+    elsewhere = tmp_path / "local-feed.xml"  # a feed on this machine, named by a remote feed's body
+    elsewhere.write_text(rss([rss_item(site, BAKERY)], "Local file").decode())
+    site.routes["/path.xml"] = Page(str(elsewhere).encode(), type="application/rss+xml")
+    followed.add(f"{site.url}/not-xml")
+    followed.add(f"{site.url}/path.xml")
+
+    site.log.clear()
+    started = time.monotonic()
+    courier, not_xml, path_feed = runner.poll_all()
+    assert time.monotonic() - started < 8  # the slow page was cut off at its deadline, not read for 30 s
+    assert (courier.added, courier.updated, courier.unchanged, courier.report) == (0, 0, 1, None)
+    reasons = dict(e.split(": ", 1) for e in courier.errors)
+    assert set(reasons) == {f"{site.url}{path}" for path in BROKEN}
+    for path, (_, expected) in BROKEN.items():
+        assert re.search(expected, reasons[f"{site.url}{path}"]), (path, reasons[f"{site.url}{path}"])
+    assert re.match(r"^the feed: not a feed: no RSS, Atom or JSON Feed in it \(text/html", not_xml.errors[0])
+    assert len(not_xml.errors) == 1 and not_xml.added == 0
+    assert path_feed.errors and path_feed.errors[0].startswith("the feed: not a feed") and path_feed.added == 0
+    assert "/etc/passwd" not in site.paths() and "Local file" not in followed.path.read_text()
+    assert sorted(chat.store.collection.get()["ids"]) == vectors and saved_files(articles) == files
+    lines = [f.last_result for f in followed.list()]
+    assert "5 failed" in lines[0] and "not a feed" in lines[1]
+
+    # The missing page appears: the next poll reads the feed again (its new ETag was not kept while
+    # items failed) and fetches it; the others are tried again and reported again.
+    site.routes["/news/missing"] = Page(news_page(BAKERY))
+    site.log.clear()
+    courier, _, _ = runner.poll_all()
+    assert (site.log[0]["headers"]["if-none-match"], site.log[0]["status"]) == ('"v1"', 200)
+    assert (courier.added, courier.unchanged, len(courier.errors)) == (1, 1, 4)
+    assert chat.status()["articles"] == 2
+
+
+def test_a_remote_feed_may_not_send_us_to_this_machine(site, tmp_path, monkeypatch):
+    feed = publish(site, [SOLAR])
+    really_local = feeds.is_local
+    monkeypatch.setattr(feeds, "is_local", lambda url: False if url == feed else really_local(url))  # "remote"
+    followed = FeedStore(tmp_path / "articles")
+    followed.add(feed)
+    given = []
+    runner = FeedRunner(no_store(given), followed, Fetcher(host_delay=0))
+    [result] = runner.poll_all()
+    link = f"{site.url}/news/solar"
+    assert result.errors == [f"{link}: refused: {link} is an address on this machine or its private network"]
+    assert site.paths() == ["/feed.xml"] and given == []
+    with pytest.raises(FetchError, match="refused"):  # nor a redirect there: every address is checked
+        Fetcher(host_delay=0).get(link, allow_local=False)
+    assert site.paths() == ["/feed.xml"]
+
+    monkeypatch.setattr(feeds, "is_local", really_local)  # the feed is local after all: so may its links be
+    [result] = runner.poll_all()
+    assert (result.added, result.errors) == (1, []) and site.paths()[-1] == "/news/solar" and len(given) == 1
+
+
+def test_requests_to_one_host_are_spaced_out(site):
+    for path in ("/a", "/b", "/c"):
+        site.routes[path] = Page(b"<p>ok</p>")
+    fetcher = Fetcher(host_delay=0.3)
+    for path in ("/a", "/b", "/c"):
+        assert fetcher.get(site.url + path).body == b"<p>ok</p>"
+    times = [e["at"] for e in site.log]
+    assert all(later - earlier >= 0.28 for earlier, later in zip(times, times[1:])), times
+
+
+# ---------------------------------------------------------------- other formats
+
+ATOM = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Courier (Atom)</title><link href="http://courier.example/"/>
+<id>urn:courier</id><updated>2026-11-26T08:00:00Z</updated>
+<entry><title>{title}</title><link href="/news/canoe"/><id>urn:courier:canoe</id>
+<published>2026-11-26T07:30:00Z</published><updated>2026-11-26T08:00:00Z</updated>
+<author><name>Aiyana Roe</name></author><summary>{summary}</summary></entry></feed>"""
+
+
+def test_atom_and_json_feed_items_are_saved(site, tmp_path):
+    site.routes["/news/canoe"] = Page(news_page(CANOE))
+    site.routes["/news/bakery"] = Page(news_page(BAKERY))
+    site.routes["/atom.xml"] = Page(ATOM.format(title=escape(CANOE.title), summary=escape(CANOE.paragraphs[0])).encode(),
+                                    type="application/atom+xml")
+    whole = [f"Paragraph {i} of the council's report on the harbour wall says the repairs are on schedule "
+             f"and within the budget agreed in the spring." for i in range(1, 20)]
+    json_feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Courier (JSON)",
+                 "home_page_url": "http://courier.example/", "authors": [{"name": "Newsroom"}],
+                 "items": [{"id": "harbour-wall", "url": "/news/harbour-wall", "title": "Harbour wall repairs on schedule",
+                            "content_html": "".join(f"<p>{p}</p>" for p in whole), "date_published": "2026-11-29T06:00:00Z",
+                            "authors": [{"name": "Ines Okafor"}]},
+                           {"id": "bakery", "url": f"{site.url}/news/bakery", "title": BAKERY.title,
+                            "content_text": BAKERY.paragraphs[0], "date_published": "2026-11-27T07:30:00+00:00"}]}
+    site.routes["/feed.json"] = Page(json.dumps(json_feed).encode(), type="application/feed+json")
+    followed = FeedStore(tmp_path / "articles")
+    for path in ("/atom.xml", "/feed.json"):
+        followed.add(site.url + path)
+    given = []
+    atom, jsonfeed = FeedRunner(no_store(given), followed, Fetcher(host_delay=0)).poll_all()
+    assert (atom.added, atom.errors, jsonfeed.added, jsonfeed.errors) == (1, [], 2, [])
+    assert "/news/harbour-wall" not in site.paths()  # the feed carried the whole article
+    records = {r["title"]: r for r in (json.loads(p.read_text()) for p in given)}
+    canoe = records[CANOE.title]
+    assert (canoe["url"], canoe["published"], canoe["authors"], canoe["source"]) == (
+        f"{site.url}/news/canoe", "2026-11-26", ["Aiyana Roe"], "courier.example")
+    assert "taken from the island in 1911" in canoe["text"] and "Most read" not in canoe["text"]
+    harbour = records["Harbour wall repairs on schedule"]
+    assert (harbour["url"], harbour["published"], harbour["authors"]) == (
+        f"{site.url}/news/harbour-wall", "2026-11-29", ["Ines Okafor"])
+    assert harbour["text"].split("\n\n") == whole
+    bakery = records[BAKERY.title]
+    assert (bakery["authors"], bakery["published"]) == (["Newsroom"], "2026-11-27")
+    assert "repaid in bread" in bakery["text"]  # read from its page: the feed had only the first paragraph
+
+
+# ---------------------------------------------------------------- the web app
+
+def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_the_web_app_polls_feeds_in_the_background_and_lists_them(site, tmp_path):
+    feed = publish(site, [SOLAR, TRAINS])
+    settings = make_settings(tmp_path / "store", tmp_path / "articles")
+    settings.feeds, settings.feed_minutes = [feed], 60.0
+    backend = Backend(settings)
+    backend.start(ingest_at_start=False)
+    assert backend.ready.is_set(), backend.error
+    backend.poller = FeedPoller(backend, Fetcher(host_delay=0))
+    backend.poller.start()
+    try:
+        wait_for(lambda: backend.chat.status()["articles"] == 2 and backend.feeds.list()[0].last_poll)
+        panel = handlers.feeds_html(backend)
+        assert OUTLET in panel and "2 new, 0 updated" in panel and "2 items added in all" in panel
+        assert "every 60 minutes" in panel
+
+        publish(site, [SOLAR, TRAINS, BAKERY])  # polled at once when asked, not in an hour
+        backend.poller.poll_soon()
+        wait_for(lambda: backend.chat.status()["articles"] == 3)
+
+        message, *_ = handlers.follow_feed(backend, "file:///etc/passwd")
+        assert "status-error" in message and "not http(s)" in message
+        nasty = f"{site.url}/<script>alert(1)</script>"
+        message, box, panel, _ = handlers.follow_feed(backend, nasty)
+        assert "status-ready" in message and box == "" and "<script>" not in panel
+        assert handlers.feed_choices(backend) == [feed, nasty]
+        wait_for(lambda: backend.feeds.list()[1].errors)
+        assert "404" in handlers.feeds_html(backend) and "<script>" not in handlers.feeds_html(backend)
+        message, panel, _ = handlers.unfollow_feed(backend, nasty)
+        assert "No longer following" in message and handlers.feed_choices(backend) == [feed]
+        message, _, _ = handlers.unfollow_feed(backend, feed)
+        assert "RAG_FEEDS" in message and handlers.feed_choices(backend) == []
+    finally:
+        backend.poller.stop()
+        backend.poller.join(10)
+
+
+def test_the_page_has_a_feeds_panel(tmp_path):
+    backend = Backend(make_settings(tmp_path / "store", tmp_path / "articles"))
+    backend.feeds.add("https://news.example/rss.xml")
+    demo = build_ui(backend)
+    shown = {block.elem_id: block for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+    assert {"feeds-panel", "feed-url", "follow-feed", "followed-feeds", "unfollow-feed"} <= set(shown)
+    assert "https://news.example/rss.xml" in shown["feeds-panel"].value
+    assert [c[0] for c in shown["followed-feeds"].choices] == ["https://news.example/rss.xml"]
