@@ -150,8 +150,11 @@ def upload(backend: Backend, files):
 
     uploaded = ", ".join(dict.fromkeys(upload_name(f) for f in files))
     last = ""
-    for last in run_sync(backend, start, f"Upload of {uploaded}"):
-        yield last, gr.skip()
+    for step in run_sync(backend, start, f"Upload of {uploaded}"):
+        if last:
+            yield last, gr.skip()
+        last = step
+    # The result and the notes about renamed files arrive together, so the result is never shown without them.
     notes = "".join(f"<p class='muted upload-note'>{render.esc(n)}</p>" for n in saved.notes)
     yield last + notes, None
 
