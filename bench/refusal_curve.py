@@ -80,7 +80,7 @@ def main() -> None:
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="center right")
-        ax.set_title(f"{len(yes)} answerable, {len(no)} unanswerable held-out questions")
+        ax.set_title(f"{len(yes)} answerable, {len(no)} unanswerable questions, none used in training")
         fig.tight_layout()
         fig.savefig(args.plot)
         print(f"wrote {args.plot}")

@@ -13,12 +13,20 @@ _SENTENCE_START = re.compile(r"(?<=[.?!\"”])\s+(?=\S)|\n\s*")
 _WORD_START = re.compile(r"\s+(?=\S)")
 
 
-def make_splitter(chunk_size: int, chunk_overlap: int) -> RecursiveCharacterTextSplitter:
-    return RecursiveCharacterTextSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap,
-                                          separators=SEPARATORS, keep_separator="end", add_start_index=True)
+class PassageSplitter(RecursiveCharacterTextSplitter):
+    """LangChain's recursive splitter that also says, as a public attribute, the overlap it was made with."""
+
+    def __init__(self, chunk_size: int, chunk_overlap: int):
+        super().__init__(chunk_size=chunk_size, chunk_overlap=chunk_overlap, separators=SEPARATORS,
+                         keep_separator="end", add_start_index=True)
+        self.overlap = chunk_overlap
 
 
-def chunk_article(article: Article, splitter: RecursiveCharacterTextSplitter) -> list[Chunk]:
+def make_splitter(chunk_size: int, chunk_overlap: int) -> PassageSplitter:
+    return PassageSplitter(chunk_size, chunk_overlap)
+
+
+def chunk_article(article: Article, splitter: PassageSplitter) -> list[Chunk]:
     """The article's passages; each chunk's text is exactly `article.body[start:end]`, and each
     starts inside the one before it (by up to the splitter's overlap)."""
     body, chunks = article.body, []
@@ -28,7 +36,7 @@ def chunk_article(article: Article, splitter: RecursiveCharacterTextSplitter) ->
             start = body.find(doc.page_content)
         end = start + len(doc.page_content)
         if chunks:
-            start = _overlapping_start(body, start, chunks[-1].end, splitter._chunk_overlap)
+            start = _overlapping_start(body, start, chunks[-1].end, splitter.overlap)
         chunks.append(Chunk(text=body[start:end], start=start, end=end, article_id=article.id, record_id=article.record_id,
                             title=article.title, url=article.url, published=article.published,
                             source=article.source, path=article.path))

@@ -32,7 +32,11 @@ from .models import Chunk
 from .sentences import Span, split
 from .text import content_terms, english_stemmer, terms, words
 
-WEIGHTS_FILE = "sentence_ranker.json"
+WEIGHTS_FILE = "sentence_ranker.json"  # the default: the earlier hand-set rule written as weights
+# Weights learned by bench/train_ranker.py (RAG_RANKER_WEIGHTS=learned). Not the default yet: on held-out
+# questions they refuse far more unanswerable questions, but on a store of a single article their coverage
+# features (word rarity over that store) are degenerate and the seed's own questions were refused.
+LEARNED_FILE = "sentence_ranker_learned.json"
 EMBEDDED_CHARS = 200  # a long sentence is judged by its start: padding a batch to its full length is slow
 RECENCY_SCALE_DAYS = 365  # the date feature: a sentence a year older than the question keeps 1/e of it
 
@@ -312,8 +316,12 @@ class RankerWeights:
 
     @classmethod
     def load(cls, path=None) -> RankerWeights:
-        text = (open(path, encoding="utf-8").read() if path
-                else resources.files("rag.data").joinpath(WEIGHTS_FILE).read_text(encoding="utf-8"))
+        """`path`: a weights file; "learned" for the shipped learned weights; None for the default."""
+        if path and path != "learned":
+            text = open(path, encoding="utf-8").read()
+        else:
+            name = LEARNED_FILE if path == "learned" else WEIGHTS_FILE
+            text = resources.files("rag.data").joinpath(name).read_text(encoding="utf-8")
         data = json.loads(text)
         return cls(stage1=LinearModel(**data["stage1"]), stage2=LinearModel(**data["stage2"]),
                    answerable=LinearModel(**data["answerable"]), candidates=data["candidates"],
