@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import re
 from pathlib import Path
 
@@ -197,3 +200,22 @@ def test_a_chroma_server_without_a_shared_database_is_refused(tmp_path, capsys, 
         Settings(chroma_url="http://127.0.0.1:8000", database_url="").validate()
     both = Settings(chroma_url="http://chroma.example:8000", database_url="postgresql+psycopg://u:p@db/rag")
     assert both.validate() is both
+
+
+def test_a_normal_ask_prints_the_answer_and_sources_and_nothing_from_libraries(tmp_path):
+    """A real `rag` process (third-party progress bars and warnings are written by native code and
+    by libraries straight to the terminal, which an in-process capture would not see)."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    for name in ("RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_ANSWERER", "RAG_RANKER_WEIGHTS"):
+        env.pop(name, None)
+    store = str(tmp_path / "store")
+    seed = str(Path(__file__).resolve().parent.parent / "seeds")
+    subprocess.run([sys.executable, "-m", "rag", "ingest", seed, "--store", store], env=env, check=True,
+                   capture_output=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "rag", "ask", "What did Lukashenko say about sending soldiers?",
+                           "--store", store], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # no "Loading weights" bars, no warnings
+    assert "[1]" in done.stdout and "send soldiers" in done.stdout
+    assert "merkur" in done.stdout and "2022-12-20" in done.stdout  # the numbered source list
+    assert max(len(line) for line in done.stdout.splitlines()) <= 100  # wrapped, not a wall of text
