@@ -109,3 +109,9 @@ def test_the_answer_leads_with_the_sentence_that_answers(seeded_chat):
     assert not answer.refused
     assert "35,000 to 40,000 men" in answer.citations[0].quote
     assert_quotes_verbatim(seeded_chat, answer)
+
+
+def test_a_quote_that_repeats_part_of_another_is_left_out(seeded_chat):
+    # The seed repeats "We don't interfere, we don't kill anyone, we don't send soldiers there" as a pull quote.
+    answer = seeded_chat.ask(SOLDIERS)
+    assert sum("we don't kill anyone" in c.quote for c in answer.citations) == 1
