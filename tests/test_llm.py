@@ -162,14 +162,22 @@ def ollama_stand_in():
     server.shutdown()
 
 
-def test_ollama_backend_shows_only_the_quote_found_in_the_article(settings, ollama_stand_in):
-    OllamaStandIn.reply = ('"We don\'t interfere, we don\'t kill anyone" [1]\n'
-                           '"Lukashenko promised to send 10,000 soldiers" [1]\n'
-                           'Belarus will join the war next spring.')
-    host, port = ollama_stand_in.server_address
-    settings.answerer, settings.llm_base_url, settings.llm_model = "ollama", f"http://{host}:{port}", "llama3.2"
+def ollama_chat(settings, stand_in, reply: str, model: str = "") -> NewsChat:
+    """A NewsChat over the seed whose ollama backend is the stand-in, scripted to give `reply`."""
+    OllamaStandIn.reply = reply
+    host, port = stand_in.server_address
+    settings.answerer, settings.llm_base_url = "ollama", f"http://{host}:{port}"
+    if model:
+        settings.llm_model = model
     chat = NewsChat(settings)
     chat.ingest()
+    return chat
+
+
+def test_ollama_backend_shows_only_the_quote_found_in_the_article(settings, ollama_stand_in):
+    chat = ollama_chat(settings, ollama_stand_in, '"We don\'t interfere, we don\'t kill anyone" [1]\n'
+                                                  '"Lukashenko promised to send 10,000 soldiers" [1]\n'
+                                                  'Belarus will join the war next spring.', model="llama3.2")
     answer, reply = ask_the_model(chat, SOLDIERS)
     assert reply == OllamaStandIn.reply and len(OllamaStandIn.requests) == 1
     request = OllamaStandIn.requests[-1]
@@ -185,11 +193,8 @@ def test_ollama_backend_shows_only_the_quote_found_in_the_article(settings, olla
 
 
 def test_a_reply_in_the_models_own_words_is_reported_not_shown(settings, ollama_stand_in):
-    OllamaStandIn.reply = "Lukashenko said Belarus would send its whole army to Ukraine in March."
-    host, port = ollama_stand_in.server_address
-    settings.answerer, settings.llm_base_url = "ollama", f"http://{host}:{port}"
-    chat = NewsChat(settings)
-    chat.ingest()
+    chat = ollama_chat(settings, ollama_stand_in,
+                       "Lukashenko said Belarus would send its whole army to Ukraine in March.")
     answer, reply = ask_the_model(chat, SOLDIERS)
     assert answer.refused and answer.citations == []
     assert "whole army" not in answer.text and "left out" in answer.text
@@ -198,11 +203,7 @@ def test_a_reply_in_the_models_own_words_is_reported_not_shown(settings, ollama_
 
 def test_a_refusal_or_an_unasked_model_does_not_pass_the_checks(settings, ollama_stand_in):
     """What the real-model tests above rely on: a model that says NOT COVERED, or is never asked, fails them."""
-    OllamaStandIn.reply = "NOT COVERED"
-    host, port = ollama_stand_in.server_address
-    settings.answerer, settings.llm_base_url = "ollama", f"http://{host}:{port}"
-    chat = NewsChat(settings)
-    chat.ingest()
+    chat = ollama_chat(settings, ollama_stand_in, "NOT COVERED")
     answer, reply = ask_the_model(chat, SOLDIERS)
     assert answer.refused and answer.citations == answer.dropped == [] and "left out" not in answer.text
     assert_only_verified_quotes_shown(chat, answer)  # the old check alone let this pass
