@@ -362,8 +362,7 @@ def _make_article(title: str, body: str, path: str, notes: list[str] | None = No
 
 def _record_key(url: str, title: str, body: str) -> str:
     """The id of a record that has none of its own: its URL, else its text."""
-    key = url or f"{title}\n{body}"
-    return hashlib.sha256(" ".join(key.split()).encode()).hexdigest()[:16]
+    return content_hash(url or f"{title}\n{body}")
 
 
 def _authors(value: object) -> list[str]:
