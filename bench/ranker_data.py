@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.answering import standalone_query  # noqa: E402
 from rag.evaluation import norm  # noqa: E402
 from rag.models import Filters  # noqa: E402
-from rag.ranker import (EMBEDDED_CHARS, add_cosine, candidates, coverage, question_view,  # noqa: E402
+from rag.ranker import (EMBEDDED_CHARS, add_column, candidates, coverage, question_view,  # noqa: E402
                         sentence_features)
 from rag.service import NewsChat  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -55,7 +55,7 @@ def examples(chat: NewsChat, q: dict, mode: str, k: int) -> dict | None:
     rows = sentence_features(view, cands, chunks)
     if cands:
         vectors = np.asarray(chat.embeddings.embed_queries([query.text] + [c.span.text[:EMBEDDED_CHARS] for c in cands]))
-        add_cosine(rows, list(range(len(cands))), list(vectors[1:] @ vectors[0]))
+        add_column(rows, "cosine", list(range(len(cands))), list(vectors[1:] @ vectors[0]))
     return {"id": q["id"], "mode": mode, "answerable": mode == "answerable" and q.get("answerable", True) is not False,
             "gold": gold,
             "rows": rows, "labels": [gold in norm(c.span.text) for c in cands],
@@ -65,6 +65,8 @@ def examples(chat: NewsChat, q: dict, mode: str, k: int) -> dict | None:
             "after": [(gold in norm(c.following.text), len(c.following.text), c.following.shape) if c.following
                       else None for c in cands],
             "shapes": [c.span.shape for c in cands], "terms": [c.terms for c in cands],
+            "question": query.text, "texts": [c.span.text for c in cands],
+            "titles": [c.chunk.title for c in cands],
             "passages": [c.passage for c in cands], "coverage": coverage(view, chunks),
             "hit10": any(gold in norm(c.text) for c in chunks)}
 

@@ -40,8 +40,8 @@ from rag.sentences import Span  # noqa: E402
 # Left out of the learned models: "recency". In the app the as-of date is today, so in an archive every
 # sentence has a recency near 0, while in training (as-of = the question's date) it is near 1: with it,
 # the probabilities fell for every old article and the seed's own questions were refused as unanswerable.
-LEFT_OUT = ("recency",)
-STAGE1 = [f for f in SENTENCE_FEATURES if f != "cosine" and f not in LEFT_OUT]
+LEFT_OUT = ("recency",) + tuple(f for f in os.environ.get("RANKER_LEAVE_OUT", "").split(",") if f)
+STAGE1 = [f for f in SENTENCE_FEATURES if f not in ("cosine", "reader") and f not in LEFT_OUT]
 STAGE2 = [f for f in SENTENCE_FEATURES if f not in LEFT_OUT]
 CANDIDATES = (12, 16, 24)  # sentences embedded per question: more costs ask latency (about 4 ms each here)
 QUOTES = (1, 2, 3, 4)
@@ -58,10 +58,15 @@ OBJECTIVE = os.environ.get("RANKER_OBJECTIVE", "listwise")  # or "pointwise", fo
 
 
 def load(paths: list[Path]) -> list[dict]:
+    """Data items, with the reader's scores (bench/train_reader.py) in the "reader" column when present."""
     items = []
     for p in paths:
         with open(p, "rb") as f:
             items += pickle.load(f)
+    column = SENTENCE_FEATURES.index("reader")
+    for it in items:
+        if "reader" in it and len(it["labels"]):
+            it["rows"][:, column] = it["reader"]
     return items
 
 
@@ -139,10 +144,11 @@ def fit_sentences(items: list[dict], n_candidates: int, c: float) -> Fitted:
     return Fitted(stage1, stage2, n_candidates)
 
 
-def rank(it: dict, fitted: Fitted) -> tuple[Ranking, list[float]]:
-    """The item's Ranking as the answerer would make it, and the cosines of the re-ranked sentences."""
+def rank(it: dict, fitted: Fitted) -> tuple[Ranking, tuple[list[float], list[float]]]:
+    """The item's Ranking as the answerer would make it, and the cosines and reader scores of the
+    re-ranked sentences."""
     if not it["labels"]:
-        return Ranking([], [], 0.0), []
+        return Ranking([], [], 0.0), ([], [])
     first = fitted.stage1.probabilities(it["rows"], SENTENCE_FEATURES)
     best = np.argsort(-first)[: fitted.candidates]
     second = fitted.stage2.probabilities(it["rows"][best], SENTENCE_FEATURES)
@@ -158,8 +164,9 @@ def rank(it: dict, fitted: Fitted) -> tuple[Ranking, list[float]]:
                          Span("", 0, after[1], False, after[2]) if after else None)
         cand.label, cand.before, cand.after = it["labels"][j], before, after
         cands.append(cand)
-    cosine = SENTENCE_FEATURES.index("cosine")
-    return Ranking(cands, [float(second[i]) for i in order], 0.0), [float(it["rows"][j, cosine]) for j in best]
+    cosine, reader = SENTENCE_FEATURES.index("cosine"), SENTENCE_FEATURES.index("reader")
+    return (Ranking(cands, [float(second[i]) for i in order], 0.0),
+            ([float(it["rows"][j, cosine]) for j in best], [float(it["rows"][j, reader]) for j in best]))
 
 
 def answer(ranking: Ranking, max_quotes: int, relative: float, context: str) -> tuple[bool, int]:
@@ -201,8 +208,8 @@ def out_of_fold(items: list[dict], n_candidates: int, c: float) -> list[tuple[Ra
 
 
 def question_rows(items, rankings) -> np.ndarray:
-    return np.concatenate([question_features(it["coverage"], r.probabilities, cos) for it, (r, cos)
-                           in zip(items, rankings)])
+    return np.concatenate([question_features(it["coverage"], r.probabilities, cos, reads)
+                           for it, (r, (cos, reads)) in zip(items, rankings)])
 
 
 def summary(name: str, items, rankings, answerable_model: LinearModel | None, threshold: float,
@@ -271,7 +278,7 @@ def train(items: list[dict], verbose: bool = True) -> tuple[dict, list]:
     q_rows = question_rows(items, rankings)
     q_labels = np.asarray([it["answerable"] and supported(r, max_quotes, relative, context)
                            for it, (r, _) in zip(items, rankings)], dtype=int)
-    answerable_model = fit(q_rows, q_labels, list(QUESTION_FEATURES), QUESTION_FEATURES, 1.0)
+    answerable_model = fit(q_rows, q_labels, [f for f in QUESTION_FEATURES if f not in LEFT_OUT], QUESTION_FEATURES, 1.0)
     scores = answerable_model.probabilities(q_rows, QUESTION_FEATURES)
     yes_scores = np.sort([s for it, s in zip(items, scores) if it["answerable"]])
     threshold = float(yes_scores[int(math.floor(MAX_WRONGLY_REFUSED * len(yes_scores)))])

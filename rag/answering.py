@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from .citations import RawCitation
 from .models import Chunk, Citation, Filters
 from .ranker import Candidate, Ranking, RankerWeights, SentenceRanker, question_view
+from .reader import SentenceReader
 from .sentences import Span
 from .text import QUESTION_STOPWORDS, content_terms, words
 
@@ -80,6 +81,8 @@ class ExtractiveAnswerer:
     def __init__(self, embeddings=None, weights: RankerWeights | None = None):
         self.weights = weights or RankerWeights.load()
         self.ranker = SentenceRanker(self.weights, embeddings)
+        if self.ranker.uses_reader:
+            self.ranker.reader = SentenceReader()
 
     def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str],
                 idf: Callable[[str], float] | None = None) -> Proposal:

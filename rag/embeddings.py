@@ -108,7 +108,7 @@ def load_model(path: str, variant: Variant, device: str):
 
 
 @contextmanager
-def _torch_threads(n: int):
+def torch_threads(n: int):
     """Queries run on one thread: with two, torch under load slows a query tens of times."""
     import torch
 
@@ -152,7 +152,7 @@ class SentenceEmbeddings(Embeddings):
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Short texts on the query path (a question, candidate sentences): one thread."""
-        with _torch_threads(1):
+        with torch_threads(1):
             vectors = self.model.encode(list(texts), batch_size=32, normalize_embeddings=True,
                                         convert_to_numpy=True, show_progress_bar=False)
         return vectors.tolist()

@@ -84,10 +84,11 @@ SENTENCE_FEATURES = (
     "lead",             # near the top of its article: exp(-sentence index / 5)
     "recency",          # the date prior (1 inside "this week"; falls off over a year)
     "cosine",           # its embedding's cosine similarity to the question (stage 2 only)
+    "reader",           # the reader's score of the question and the sentence read together (stage 2 only)
 )
 QUESTION_FEATURES = (
     "top_probability", "second_probability", "any_probability", "top_cosine", "passage_score",
-    "coverage", "rare_missing", "question_length",
+    "coverage", "rare_missing", "question_length", "top_reader",
 )
 
 
@@ -173,7 +174,7 @@ class QuestionView:
 
 
 def sentence_features(view: QuestionView, cands: list[Candidate], passages: list[Chunk]) -> np.ndarray:
-    """One row of SENTENCE_FEATURES per candidate; the cosine column is left at 0 (see `add_cosine`)."""
+    """One row of SENTENCE_FEATURES per candidate; the cosine column is left at 0 (see `add_column`)."""
     n = len(cands)
     sets = [set(c.terms) for c in cands]
     df = Counter(t for s in sets for t in s)
@@ -246,10 +247,11 @@ def _proximity(text: str, view: QuestionView, novel: list[str]) -> float:
     return 1 / (1 + min(abs(a - b) for a in asked for b in answers))
 
 
-def add_cosine(rows: np.ndarray, which: list[int], similarities: list[float]) -> None:
-    column = SENTENCE_FEATURES.index("cosine")
-    for i, s in zip(which, similarities):
-        rows[i, column] = s
+def add_column(rows: np.ndarray, name: str, which: list[int], values: list[float]) -> None:
+    """Fill a stage-2 feature ("cosine", "reader") for the rows `which`."""
+    column = SENTENCE_FEATURES.index(name)
+    for i, v in zip(which, values):
+        rows[i, column] = v
 
 
 def coverage(view: QuestionView, passages: list[Chunk]) -> dict[str, float]:
@@ -263,14 +265,15 @@ def coverage(view: QuestionView, passages: list[Chunk]) -> dict[str, float]:
             "question_length": math.log1p(len(view.focus))}
 
 
-def question_features(covered: dict[str, float], probabilities: list[float], cosines: list[float]) -> np.ndarray:
+def question_features(covered: dict[str, float], probabilities: list[float], cosines: list[float],
+                      readings: list[float]) -> np.ndarray:
     """One row of QUESTION_FEATURES: how sure the best sentences are, and how well the passages cover
     the question."""
     top = sorted(probabilities, reverse=True)[:3] + [0.0, 0.0, 0.0]
     values = covered | {
         "top_probability": top[0], "second_probability": top[1],
         "any_probability": 1 - (1 - top[0]) * (1 - top[1]) * (1 - top[2]),
-        "top_cosine": max(cosines, default=0.0),
+        "top_cosine": max(cosines, default=0.0), "top_reader": max(readings, default=0.0),
     }
     return np.asarray([[values[name] for name in QUESTION_FEATURES]], dtype=np.float32)
 
@@ -332,9 +335,13 @@ class RankerWeights:
 class SentenceRanker:
     """Ranks the sentences of retrieved passages by their probability of containing the answer."""
 
-    def __init__(self, weights: RankerWeights, embeddings=None):
+    def __init__(self, weights: RankerWeights, embeddings=None, reader=None):
         self.weights = weights
         self.embeddings = embeddings
+        self.reader = reader  # a reader.SentenceReader, when the weights use its scores
+        uses = set(weights.stage2.features) | set(weights.answerable.features)
+        self.uses_cosine = bool(uses & {"cosine", "top_cosine"})
+        self.uses_reader = bool(uses & {"reader", "top_reader"})
 
     def rank(self, view: QuestionView, passages: list[Chunk], bodies: dict[str, str],
              keep_features: bool = False) -> Ranking:
@@ -344,14 +351,17 @@ class SentenceRanker:
         rows = sentence_features(view, cands, passages)
         first = self.weights.stage1.probabilities(rows, SENTENCE_FEATURES)
         best = [int(i) for i in np.argsort(-first)[: self.weights.candidates]]
-        cosines = self._similarities(view.text, [cands[i].span.text for i in best])
-        add_cosine(rows, best, cosines)
+        texts = [cands[i].span.text for i in best]
+        cosines = self._similarities(view.text, texts) if self.uses_cosine else [0.0] * len(best)
+        readings = self._readings(view.text, texts) if self.uses_reader else [0.0] * len(best)
+        add_column(rows, "cosine", best, cosines)
+        add_column(rows, "reader", best, readings)
         second = self.weights.stage2.probabilities(rows[best], SENTENCE_FEATURES)
         order = np.argsort(-second)
         ranked = [cands[best[i]] for i in order]
         probabilities = [float(second[i]) for i in order]
         answerable = float(self.weights.answerable.probabilities(
-            question_features(coverage(view, passages), probabilities, cosines), QUESTION_FEATURES)[0])
+            question_features(coverage(view, passages), probabilities, cosines, readings), QUESTION_FEATURES)[0])
         return Ranking(ranked, probabilities, answerable, rows if keep_features else None)
 
     def _similarities(self, question: str, texts: list[str]) -> list[float]:
@@ -359,6 +369,11 @@ class SentenceRanker:
             return [0.0] * len(texts)
         vectors = np.asarray(self.embeddings.embed_queries([question] + [t[:EMBEDDED_CHARS] for t in texts]))
         return [float(s) for s in vectors[1:] @ vectors[0]]
+
+    def _readings(self, question: str, texts: list[str]) -> list[float]:
+        if self.reader is None:
+            return [0.0] * len(texts)
+        return self.reader.scores(question, texts)
 
 
 def question_view(query, idf: Callable[[str], float] | None) -> QuestionView:

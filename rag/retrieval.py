@@ -21,7 +21,9 @@ from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
 from .models import Chunk, Filters, article_uid
 from .store import Store, chunk_from_metadata
-from .text import INDEX_STOPWORDS, english_stemmer
+from .text import INDEX_STOPWORDS, english_idf, english_stemmer
+
+BACKGROUND_CHUNKS = 500  # English rarity counts as much as this many stored chunks (see _Snapshot.idf)
 
 
 # ---------------------------------------------------------------- filters in the store query
@@ -66,10 +68,15 @@ class _Snapshot:
                    {chunk_id: i for i, chunk_id in enumerate(ids)}, frequencies)
 
     def idf(self, term: str) -> float:
-        """How rare a term (as `text.terms` gives it) is among the stored chunks: BM25's IDF, highest
-        for a term no chunk holds."""
+        """How rare a term (as `text.terms` gives it) is: BM25's IDF among the stored chunks, blended
+        with its rarity in English (`text.english_idf`) in proportion to the store's size. In a store
+        of a few articles every word of their subject is in every chunk and its own IDF says nothing
+        (the learned ranker then refused the seed's own questions); in a store of the size the ranker
+        was trained on (9,558 chunks and more) the store's own IDF keeps at least 95% of the weight."""
         n, df = len(self.ids), self.frequencies.get(term, 0)
-        return math.log(1 + (n - df + 0.5) / (df + 0.5)) if n else 1.0
+        own = math.log(1 + (n - df + 0.5) / (df + 0.5)) if n else 0.0
+        trust = n / (n + BACKGROUND_CHUNKS)
+        return trust * own + (1 - trust) * english_idf(term)
 
     def mask(self, filters: Filters) -> np.ndarray | None:
         keep = np.ones(len(self.ids), dtype=bool)

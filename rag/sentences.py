@@ -35,6 +35,9 @@ _CREDIT = re.compile(r"(\b(photo|image|video|illustration|graphic)s?\b\s*(by|:|/
                      r"reuters/|afp via|shutterstock|\bfile photo\b|©|\(photo\b|\bcredit:|"
                      r"^(watch|read more|related|see also|click here|sign up|subscribe)\b)", re.I)
 _CAPTION_END = re.compile(r"\((ap|afp|reuters|getty|photo|file)[^)]*\)\s*$", re.I)
+# Who is where in a picture: "Lukashenko (left) and Putin", "(pictured)", "(second from right)".
+_PICTURE_PLACE = re.compile(r"\((left|right|center|centre|top|bottom|pictured|front|background|foreground|"
+                            r"(second|third) from (left|right)|[lr]\.? ?to ?[lr]\.?)\)", re.I)
 
 
 @dataclass
@@ -125,7 +128,7 @@ def shape_of(span: Span) -> str:
     a headline or intertitle), "fragment" (starts mid-sentence or has no verb-sized length), else
     "sentence"."""
     text = span.text
-    if _CREDIT.search(text[:80]) or _CAPTION_END.search(text):
+    if _CREDIT.search(text[:80]) or _CAPTION_END.search(text) or _PICTURE_PLACE.search(text):
         return "caption"
     if span.paragraph_start and not _END_PUNCT.search(text) and len(text) < 200:
         return "heading"

@@ -10,6 +10,7 @@ its subject ("said", "week", "according").
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 from bm25s.stopwords import STOPWORDS_EN
@@ -59,6 +60,33 @@ def content_terms(text: str) -> list[str]:
 @functools.cache
 def _index_stopwords() -> frozenset[str]:
     return frozenset(INDEX_STOPWORDS)
+
+
+# ---------------------------------------------------------------- how rare a word is in English
+
+CHUNK_WORDS = 250  # about the words of a 1,500-character passage
+UNLISTED_FREQUENCY = 1e-8  # a word wordfreq does not list: rarer than any it does (its rarest are ~2e-8)
+
+
+@functools.cache
+def _english_frequencies() -> dict[str, float]:
+    """{stem: share of English running words} from wordfreq, the words of one stem added up.
+    Built once per process (about 1.5 s)."""
+    from wordfreq import get_frequency_dict
+
+    listed = get_frequency_dict("en")
+    out: dict[str, float] = {}
+    for word, stem in zip(listed, english_stemmer().stemWords(list(listed))):
+        out[stem] = out.get(stem, 0.0) + listed[word]
+    return out
+
+
+def english_idf(term: str) -> float:
+    """How rare a term (as `terms()` gives it) is in English at large, on BM25's IDF scale: -ln of the
+    chance that a passage of CHUNK_WORDS words holds it. Stands in for the store's own IDF where the
+    store is too small to tell (a folder of a few articles holds its own subject in every passage)."""
+    frequency = _english_frequencies().get(term, UNLISTED_FREQUENCY)
+    return -math.log(-math.expm1(-CHUNK_WORDS * frequency))
 
 
 # ---------------------------------------------------------------- scripts

@@ -1,0 +1,224 @@
+"""Train the reader (rag/reader.py): LoRA adapters and a one-number head on all-MiniLM-L6-v2 read as
+a cross-encoder, so that a sentence holding the answer to a question scores above the other
+sentences retrieved for it. Writes rag/data/sentence_reader.json, and a copy of every data file with
+a "reader" score for each of its candidate sentences (what bench/train_ranker.py learns from).
+
+usage: python bench/train_reader.py --train DATA.pkl [...] [--exclude IDS.txt ...]
+           [--score DATA.pkl ...] [--folds 2] [--epochs 3] [--out-dir bench/out/reader] [--no-write]
+
+DATA files come from bench/ranker_data.py. The training questions' own reader scores are out of
+fold: with --folds 2 each half is scored by a reader trained on the other half, so the ranker that
+learns to weigh the reader sees it as it will be on questions it never read. --score files (the sets
+reported on, unanswerable questions) are scored by the final reader, trained on every training
+question. Scores are made by `rag.reader` itself (the adapters merged, int8), as the app makes them.
+
+Loss: for each question, its answer sentences (up to POSITIVES) against the sentences the current
+stage-1 ranker likes best that lack the answer (HARD) and a few others (EASY), as one softmax: the
+share of the answer sentences is maximised (the listwise objective the ranker itself uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+from peft import LoraConfig, get_peft_model  # noqa: E402
+from transformers import AutoModelForSequenceClassification, AutoTokenizer  # noqa: E402
+from transformers.utils import logging as hf_logging  # noqa: E402
+
+from rag.embeddings import DEFAULT_MODEL_NAME, resolve_model  # noqa: E402
+from rag.ranker import SENTENCE_FEATURES, RankerWeights  # noqa: E402
+from rag.reader import SENTENCE_TOKENS, ReaderWeights, SentenceReader, pack, pair_texts  # noqa: E402
+
+OUT = Path(__file__).resolve().parent.parent / "rag" / "data" / "sentence_reader.json"
+RANK, ALPHA, DROPOUT = 8, 16, 0.1
+TARGETS = ["query", "key", "value", "dense"]  # every linear layer of the encoder (and the pooler)
+POSITIVES, HARD, EASY = 3, 12, 4
+QUESTIONS_PER_STEP = 2
+LEARNING_RATE = 4e-4
+SEED = 13
+
+
+def load(paths: list[Path]) -> list[dict]:
+    items = []
+    for p in paths:
+        with open(p, "rb") as f:
+            items += pickle.load(f)
+    return items
+
+
+def stage1_order(item: dict, stage1) -> np.ndarray:
+    return np.argsort(-stage1.probabilities(item["rows"], SENTENCE_FEATURES))
+
+
+def groups(items: list[dict], stage1, rng: random.Random) -> list[tuple[str, list[str], int]]:
+    """(question, sentences, number of answer sentences first) for every question with an answer sentence."""
+    out = []
+    for it in items:
+        labels = np.asarray(it["labels"], dtype=bool)
+        if not labels.any():
+            continue
+        positives = [int(i) for i in np.flatnonzero(labels)]
+        rng.shuffle(positives)
+        order = [int(i) for i in stage1_order(it, stage1) if not labels[i]]
+        hard, rest = order[:HARD], order[HARD:]
+        easy = rng.sample(rest, min(EASY, len(rest)))
+        chosen = positives[:POSITIVES] + hard + easy
+        out.append((it["question"], [it["texts"][i] for i in chosen], min(POSITIVES, len(positives))))
+    return out
+
+
+def train(items: list[dict], stage1, epochs: int, log=print) -> ReaderWeights:
+    torch.manual_seed(SEED)
+    rng = random.Random(SEED)
+    _, path = resolve_model("")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    config = LoraConfig(r=RANK, lora_alpha=ALPHA, lora_dropout=DROPOUT, target_modules=TARGETS,
+                        modules_to_save=["classifier"])
+    model = get_peft_model(model, config)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.01)
+    steps = epochs * ((len(items) + QUESTIONS_PER_STEP - 1) // QUESTIONS_PER_STEP)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / 20) * max(0.0, 1 - s / steps))
+    model.train()
+    started, step = time.perf_counter(), 0
+    for epoch in range(epochs):
+        batch_groups = groups(items, stage1, rng)
+        rng.shuffle(batch_groups)
+        total = 0.0
+        for at in range(0, len(batch_groups), QUESTIONS_PER_STEP):
+            chunk = batch_groups[at:at + QUESTIONS_PER_STEP]
+            pairs = [pair_texts(q, s) for q, sentences, _ in chunk for s in sentences]
+            batch = tokenizer([a for a, _ in pairs], [b for _, b in pairs], truncation=True,
+                              max_length=SENTENCE_TOKENS, padding=True, return_tensors="pt")
+            logits = model(**batch).logits[:, 0]
+            loss, offset = 0.0, 0
+            for _, sentences, n_pos in chunk:
+                scores = logits[offset:offset + len(sentences)]
+                loss = loss - (torch.logsumexp(scores[:n_pos], 0) - torch.logsumexp(scores, 0))
+                offset += len(sentences)
+            loss = loss / len(chunk)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            total += float(loss.detach()) * len(chunk)
+            step += 1
+        log(f"  epoch {epoch + 1}: loss {total / max(len(batch_groups), 1):.3f}, "
+            f"{time.perf_counter() - started:.0f} s, {step} steps")
+    return export(model, len(items), epochs)
+
+
+def export(model, questions: int, epochs: int) -> ReaderWeights:
+    """The adapters and head of a trained peft model, as rag.reader loads them."""
+    adapters = {}
+    for name, module in model.named_modules():
+        if hasattr(module, "lora_A") and "default" in module.lora_A:
+            base_name = name.removeprefix("base_model.model.")
+            adapters[base_name] = (module.lora_A["default"].weight.detach().numpy().copy(),
+                                   module.lora_B["default"].weight.detach().numpy().copy())
+    head = model.base_model.model.classifier.modules_to_save["default"]
+    about = {"made_by": "bench/train_reader.py", "questions": questions, "epochs": epochs, "rank": RANK,
+             "alpha": ALPHA, "targets": TARGETS, "positives_hard_easy": [POSITIVES, HARD, EASY],
+             "learning_rate": LEARNING_RATE}
+    # float16 round trip, as the file will hold them
+    return ReaderWeights(DEFAULT_MODEL_NAME, ALPHA / RANK,
+                         {k: (a.astype(np.float16).astype(np.float32), b.astype(np.float16).astype(np.float32))
+                          for k, (a, b) in adapters.items()},
+                         head.weight.detach().numpy().astype(np.float16).astype(np.float32),
+                         float(head.bias.detach()[0]), about)
+
+
+def to_json(w: ReaderWeights) -> dict:
+    return {"about": w.about, "base_model": w.base_model, "scale": w.scale,
+            "adapters": {name: {"A": pack(a), "B": pack(b)} for name, (a, b) in w.adapters.items()},
+            "head": {"weight": pack(w.head_weight), "bias": round(w.head_bias, 6)}}
+
+
+def score(weights: ReaderWeights, items: list[dict], log=print) -> None:
+    """Every candidate sentence's reader score, into item["reader"] (as the app computes it)."""
+    reader = SentenceReader(weights)
+    started = time.perf_counter()
+    for n, it in enumerate(items, 1):
+        it["reader"] = np.asarray(reader.scores(it["question"], it["texts"]), dtype=np.float32)
+        if n % 100 == 0:
+            log(f"  scored {n}/{len(items)} questions, {time.perf_counter() - started:.0f} s")
+
+
+def report(name: str, items: list[dict], stage1) -> dict:
+    """How often the best sentence holds the answer, and the best four, by stage 1 and by the reader."""
+    rows = [it for it in items if it["answerable"] and any(it["labels"])]
+    out = {"set": name, "questions_with_answer_sentence": len(rows)}
+    for label, order_of in (("stage1", lambda it: stage1_order(it, stage1)),
+                            ("reader", lambda it: np.argsort(-it["reader"]))):
+        for k in (1, 4, 16):
+            out[f"{label}_top{k}"] = round(float(np.mean([any(np.asarray(it["labels"])[order_of(it)[:k]])
+                                                          for it in rows])), 3) if rows else 0.0
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train", nargs="+", type=Path, required=True)
+    ap.add_argument("--exclude", nargs="*", type=Path, default=[])
+    ap.add_argument("--score", nargs="*", type=Path, default=[])
+    ap.add_argument("--folds", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--out-dir", type=Path, default=Path("bench/out/reader"))
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    torch.set_num_threads(os.cpu_count() or 2)
+    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+    excluded = set()
+    for p in args.exclude:
+        excluded |= set(p.read_text().split())
+    items = [it for it in load(args.train) if it["id"] not in excluded and it["answerable"]]
+    stage1 = RankerWeights.load("learned").stage1
+    ids = sorted({it["id"] for it in items})
+    random.Random(SEED).shuffle(ids)
+    fold_of = {q: i % args.folds for i, q in enumerate(ids)}
+    for f in range(args.folds):
+        log(f"fold {f + 1}/{args.folds}: training on {sum(fold_of[it['id']] != f for it in items)} questions")
+        weights = train([it for it in items if fold_of[it["id"]] != f], stage1, args.epochs, log)
+        score(weights, [it for it in items if fold_of[it["id"]] == f], log)
+    lines = [report("training (out of fold)", items, stage1)]
+    log(f"final: training on {len(items)} questions")
+    weights = train(items, stage1, args.epochs, log)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    with open(args.out_dir / "train.pkl", "wb") as f:
+        pickle.dump(items, f)
+    for path in args.score:
+        scored = load([path])
+        score(weights, scored, log)
+        lines.append(report(path.stem, scored, stage1))
+        with open(args.out_dir / path.name, "wb") as f:
+            pickle.dump(scored, f)
+    for line in lines:
+        print(json.dumps(line))
+    if not args.no_write:
+        args.out.write_text(json.dumps(to_json(weights)) + "\n")
+        print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
+
+
+if __name__ == "__main__":
+    main()

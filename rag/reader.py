@@ -1,0 +1,130 @@
+"""The reader: the embedding model fine-tuned to read a question and a sentence together and score
+whether the sentence answers it (a cross-encoder).
+
+The packaged all-MiniLM-L6-v2 compares a question and a sentence as two separate vectors, which
+tells a sentence on the topic from one that holds the answer poorly (the sentence ranker gained
+nothing from that cosine, docs/BENCHMARKS.md). Read together, every word of the question attends to
+every word of the sentence. `bench/train_reader.py` trains low-rank adapters (LoRA) for the model's
+linear layers and a one-number head on rtqa-2023 questions (never the ones reported on), and ships
+them as `rag/data/sentence_reader.json`: a small text file, so no other model is installed or
+downloaded. At load the adapters are added into a copy of the model's weights, which then runs like
+the embedding model (int8 on a CPU).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import warnings
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from .embeddings import resolve_model, torch_threads
+
+READER_FILE = "sentence_reader.json"
+SENTENCE_TOKENS = 96  # question and sentence together; a longer sentence is judged by its start
+
+_loaded: dict[tuple, object] = {}
+_lock = threading.Lock()
+
+
+def pack(array: np.ndarray) -> dict:
+    """An array as JSON: its shape and its float16 bytes in base64."""
+    return {"shape": list(array.shape), "f16": base64.b64encode(np.asarray(array, np.float16).tobytes()).decode()}
+
+
+def unpack(packed: dict) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(packed["f16"]), dtype=np.float16).astype(np.float32).reshape(packed["shape"])
+
+
+@dataclass
+class ReaderWeights:
+    """The contents of rag/data/sentence_reader.json (written by bench/train_reader.py)."""
+
+    base_model: str  # the model the adapters were trained on (the store's embedding model by default)
+    scale: float  # LoRA's alpha / rank
+    adapters: dict[str, tuple[np.ndarray, np.ndarray]]  # linear layer name -> (A: r x in, B: out x r)
+    head_weight: np.ndarray  # 1 x hidden
+    head_bias: float
+    about: dict
+
+    @classmethod
+    def load(cls, path: str | None = None) -> ReaderWeights:
+        text = (open(path, encoding="utf-8").read() if path
+                else resources.files("rag.data").joinpath(READER_FILE).read_text(encoding="utf-8"))
+        data = json.loads(text)
+        adapters = {name: (unpack(ab["A"]), unpack(ab["B"])) for name, ab in data["adapters"].items()}
+        return cls(data["base_model"], float(data["scale"]), adapters, unpack(data["head"]["weight"]),
+                   float(data["head"]["bias"]), data.get("about", {}))
+
+
+def pair_texts(question: str, sentence: str) -> tuple[str, str]:
+    """What the reader reads: the question, then the sentence (one rule for training and use)."""
+    return question, " ".join(sentence.split())
+
+
+def build_model(weights: ReaderWeights, path: str, int8: bool):
+    """The base model as a one-output sequence classifier with the adapters merged into its weights."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    previous = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the head is "newly initialised": it is set from the file below
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+            tokenizer = AutoTokenizer.from_pretrained(path)
+    finally:
+        hf_logging.set_verbosity(previous)
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name, (a, b) in weights.adapters.items():
+            linear = modules[name]
+            linear.weight += torch.from_numpy(b @ a * weights.scale)
+        model.classifier.weight.copy_(torch.from_numpy(weights.head_weight))
+        model.classifier.bias.fill_(weights.head_bias)
+    model.eval()
+    if int8:
+        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+    return model, tokenizer
+
+
+class SentenceReader:
+    """Scores (question, sentence) pairs: higher means more likely to hold the answer (a logit)."""
+
+    def __init__(self, weights: ReaderWeights | None = None, int8: bool = True):
+        self.weights = weights or ReaderWeights.load()
+        name, self.path = resolve_model("")  # the packaged model, whatever model embeds the store
+        if name != self.weights.base_model:
+            raise ValueError(f"the reader's adapters were trained on {self.weights.base_model}, not {name}")
+        self.int8 = int8
+
+    def _model(self):
+        key = (self.path, id(self.weights), self.int8)
+        with _lock:
+            if key not in _loaded:
+                _loaded[key] = build_model(self.weights, self.path, self.int8)
+            return _loaded[key]
+
+    def scores(self, question: str, sentences: list[str]) -> list[float]:
+        if not sentences:
+            return []
+        import torch
+
+        model, tokenizer = self._model()
+        pairs = [pair_texts(question, s) for s in sentences]
+        batch = tokenizer([q for q, _ in pairs], [s for _, s in pairs], truncation=True,
+                          max_length=SENTENCE_TOKENS, padding=True, return_tensors="pt")
+        with torch_threads(1), torch.inference_mode():
+            logits = model(**batch).logits[:, 0]
+        return [float(x) for x in logits]

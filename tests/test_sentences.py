@@ -1,0 +1,53 @@
+"""Sentences of an article and their shapes (what may lead an answer), and how rare a word counts as."""
+
+from __future__ import annotations
+
+from rag.retrieval import _Snapshot
+from rag.sentences import split
+from rag.text import english_idf
+
+BODY = """Bridge collapse in Baltimore
+
+Rescuers searched the river on Tuesday. The first recall, issued on Dec. 11, according to the FDA, covered oats.
+
+Gov. Wes Moore (left) and Mayor Brandon Scott speak to reporters near the site.
+
+Photo by Jane Doe/Getty Images
+
+Six workers died, officials said."""
+
+
+def shapes(body: str) -> list[tuple[str, str]]:
+    return [(s.shape, s.text) for s in split(body)]
+
+
+def test_offsets_give_back_the_sentence():
+    for span in split(BODY):
+        assert BODY[span.start:span.end] == span.text
+
+
+def test_abbreviations_do_not_end_a_sentence():
+    texts = [s.text for s in split(BODY)]
+    assert "The first recall, issued on Dec. 11, according to the FDA, covered oats." in texts
+
+
+def test_headlines_captions_and_credits_are_told_from_sentences():
+    found = dict((text, shape) for shape, text in shapes(BODY))
+    assert found["Bridge collapse in Baltimore"] == "heading"
+    assert found["Gov. Wes Moore (left) and Mayor Brandon Scott speak to reporters near the site."] == "caption"
+    assert found["Photo by Jane Doe/Getty Images"] == "caption"
+    assert found["Six workers died, officials said."] == "sentence"
+    assert found["Rescuers searched the river on Tuesday."] == "sentence"
+
+
+def test_a_rare_name_outweighs_a_common_word_in_english():
+    assert english_idf("lukashenko") > english_idf("armi") > english_idf("said")
+
+
+def test_in_a_store_of_a_few_chunks_word_rarity_comes_from_english():
+    # Four chunks that all mention the subject: the store's own IDF would call "lukashenko" as common
+    # as "said"; blended with English rarity the subject keeps its weight.
+    snapshot = _Snapshot.of("x", None, ["a", "b", "c", "d"], [0] * 4, [""] * 4)
+    tiny = _Snapshot(**{**snapshot.__dict__, "frequencies": {"lukashenko": 4, "said": 4, "armi": 2}})
+    assert tiny.idf("lukashenko") > tiny.idf("armi") > tiny.idf("said")
+    assert tiny.idf("lukashenko") > 5
