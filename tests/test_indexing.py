@@ -276,3 +276,46 @@ def test_two_files_reusing_a_record_id_hold_two_articles(tmp_path):
     other = chat.ask("Why did the old river bridge close?", filters=Filters(as_of="2023-04-05")).citations[0]
     assert other.chunk.path.endswith("feed_a.jsonl") and other.chunk.article_id != cited.chunk.article_id
     assert chat.article(other.chunk.article_id).body == first["text"]
+
+
+def test_a_disk_full_in_the_second_batch_leaves_the_first_batch_nowhere(tmp_path):
+    # 100 one-chunk records make one unit of two batches (64 + 36); the disk fills while the second is
+    # written, after the first batch's vectors and records are already in the store.
+    folder = tmp_path / "news"
+    folder.mkdir()
+
+    def write(version: str) -> None:
+        rows = [{"id": f"r{i}", "title": f"Council note {i}", "published": "2023-04-03",
+                 "text": f"The council {version} motion {i} about the harbour road on Monday."} for i in range(100)]
+        (folder / "council.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    write("passed")
+    chat = NewsChat(Settings(store_dir=tmp_path / "store", articles_dir=folder, chroma_url="", embedding_model=""))
+    chat.ingest()
+    before = stored(chat)
+    write("rejected")
+    real, calls = chat.embeddings.embed_documents, []
+
+    def disk_full_on_the_second_batch(texts):  # a fault injected into the real model's second call
+        calls.append(len(texts))
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(texts)
+
+    chat.embeddings.embed_documents = disk_full_on_the_second_batch
+    report = chat.ingest()
+    assert calls == [64, 36]
+    assert [f["path"].endswith("council.jsonl") for f in report.failed] == [True]
+    assert "No space left on device" in report.failed[0]["error"]
+    assert "earlier version" in report.failed[0]["error"]
+    assert stored(chat) == before  # the first batch's 64 new vectors are gone again
+    assert "rejected" not in documents(chat)
+    hits = chat.search("council motion harbour road", Filters(), k=20)
+    assert hits and all("passed" in c.text for c in hits)
+    assert_consistent(chat)
+
+    chat.embeddings.embed_documents = real
+    report = chat.ingest()  # the next sync retries and completes
+    assert (report.updated, report.failed) == (100, [])
+    assert "passed" not in documents(chat) and documents(chat).count("rejected") == 100
+    assert_consistent(chat)
