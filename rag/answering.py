@@ -19,7 +19,7 @@ from .models import Chunk, Citation, Filters
 from .ranker import Candidate, Ranking, RankerWeights, SentenceRanker, question_view
 from .reader import SentenceReader
 from .sentences import Span
-from .text import QUESTION_STOPWORDS, content_terms, words
+from .text import QUESTION_STOPWORDS, content_terms, english_idf, words
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -83,6 +83,12 @@ class ExtractiveAnswerer:
         self.ranker = SentenceRanker(self.weights, embeddings)
         if self.ranker.uses_reader:
             self.ranker.reader = SentenceReader()
+
+    def warm_up(self) -> None:
+        """Load the reader and the English word frequencies now, not at the first question."""
+        if self.ranker.reader is not None:
+            self.ranker.reader.scores("warm up", ["Warm up."])
+        english_idf("warm")
 
     def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str],
                 idf: Callable[[str], float] | None = None) -> Proposal:

@@ -101,6 +101,9 @@ class LLMAnswerer:
         self.name = name
         self.max_passages = max_passages
 
+    def warm_up(self) -> None:
+        """Nothing to load ahead: the chat model is a server or loads on its first reply."""
+
     def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str] | None = None,
                 idf=None) -> Proposal:
         chunks = chunks[: self.max_passages]

@@ -14,6 +14,7 @@ the embedding model (int8 on a CPU).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import threading
 import warnings
@@ -61,6 +62,12 @@ class ReaderWeights:
                    float(data["head"]["bias"]), data.get("about", {}))
 
 
+@functools.cache
+def shipped_weights() -> ReaderWeights:
+    """rag/data/sentence_reader.json, read once per process (its model is built once too)."""
+    return ReaderWeights.load()
+
+
 def pair_texts(question: str, sentence: str) -> tuple[str, str]:
     """What the reader reads: the question, then the sentence (one rule for training and use)."""
     return question, " ".join(sentence.split())
@@ -102,12 +109,13 @@ def build_model(weights: ReaderWeights, path: str, int8: bool):
 class SentenceReader:
     """Scores (question, sentence) pairs: higher means more likely to hold the answer (a logit)."""
 
-    def __init__(self, weights: ReaderWeights | None = None, int8: bool = True):
-        self.weights = weights or ReaderWeights.load()
+    def __init__(self, weights: ReaderWeights | None = None, int8: bool = True, threads: int = 1):
+        self.weights = weights or shipped_weights()
         name, self.path = resolve_model("")  # the packaged model, whatever model embeds the store
         if name != self.weights.base_model:
             raise ValueError(f"the reader's adapters were trained on {self.weights.base_model}, not {name}")
         self.int8 = int8
+        self.threads = threads  # 1 on the query path (see embeddings.torch_threads)
 
     def _model(self):
         key = (self.path, id(self.weights), self.int8)
@@ -125,6 +133,6 @@ class SentenceReader:
         pairs = [pair_texts(question, s) for s in sentences]
         batch = tokenizer([q for q, _ in pairs], [s for _, s in pairs], truncation=True,
                           max_length=SENTENCE_TOKENS, padding=True, return_tensors="pt")
-        with torch_threads(1), torch.inference_mode():
+        with torch_threads(self.threads), torch.inference_mode():
             logits = model(**batch).logits[:, 0]
         return [float(x) for x in logits]

@@ -79,8 +79,9 @@ class NewsChat:
         return self.store.catalog.sources()
 
     def warm_up(self) -> None:
-        """Load the embedding model and the keyword index now, before the first question needs them."""
+        """Load the models and the keyword index now, before the first question needs them."""
         self.embeddings.embed_query("warm up")
+        self.answerer.warm_up()
         self.lexical.ensure_fresh()
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None,

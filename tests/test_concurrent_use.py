@@ -110,6 +110,9 @@ def test_questions_while_another_process_ingests(tmp_path):
             except Exception:
                 assert time.monotonic() < ready_by, log.read_text()
                 time.sleep(0.3)
+        while "rag: ready" not in log.read_text():  # models loaded: the questions below are warm ones
+            assert time.monotonic() < ready_by and app.poll() is None, log.read_text()
+            time.sleep(0.3)
 
         failures: list[str] = []
         asked = opened = 0
@@ -136,11 +139,11 @@ def test_questions_while_another_process_ingests(tmp_path):
             return result
 
         questions = [question(*facts) for facts in FIRST + LATER]
-        stop_by = time.monotonic() + 30
+        stop_by = time.monotonic() + 60
 
-        def keep_asking(offset: int, user) -> None:
+        def keep_asking(offset: int, user) -> None:  # while the ingest runs, and at least twice
             n = offset
-            while (ingest.poll() is None or n < offset + 2) and time.monotonic() < stop_by:
+            while (ingest.poll() is None or n < offset + 4) and time.monotonic() < stop_by:
                 ask_and_open(questions[n % len(questions)], user)
                 n += 2
 
