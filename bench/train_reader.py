@@ -3,17 +3,18 @@ a cross-encoder, so that a sentence holding the answer to a question scores abov
 sentences retrieved for it. Writes rag/data/sentence_reader.json, and a copy of every data file with
 a "reader" score for each of its candidate sentences (what bench/train_ranker.py learns from).
 
-usage: python bench/train_reader.py --train DATA.pkl [...] [--exclude IDS.txt ...]
+usage: python bench/train_reader.py --train DATA.pkl [...] [--exclude IDS.txt ...] [--oof DATA.pkl ...]
            [--score DATA.pkl ...] [--folds 2] [--epochs 3] [--out-dir bench/out/reader] [--no-write]
 
 DATA files come from bench/ranker_data.py. The training questions' own reader scores are out of
 fold: with --folds 2 each half is scored by a reader trained on the other half, so the ranker that
-learns to weigh the reader sees it as it will be on questions it never read. --score files (the sets
+learns to weigh the reader sees it as it will be on questions it never read. --oof files hold other
+data of the training questions (the same questions made unanswerable) and are scored the same way. --score files (the sets
 reported on, unanswerable questions) are scored by the final reader, trained on every training
 question. Scores are made by `rag.reader` itself (the adapters merged, int8), as the app makes them.
 
 Loss: for each question, its answer sentences (up to POSITIVES) against the sentences the current
-stage-1 ranker likes best that lack the answer (HARD) and a few others (EASY), as one softmax: the
+hand-set rule (sentence_ranker_handset.json) ranks highest that lack the answer (HARD) and a few others (EASY), as one softmax: the
 share of the answer sentences is maximised (the listwise objective the ranker itself uses).
 """
 
@@ -154,7 +155,7 @@ def to_json(w: ReaderWeights) -> dict:
 
 def score(weights: ReaderWeights, items: list[dict], log=print) -> None:
     """Every candidate sentence's reader score, into item["reader"] (as the app computes it)."""
-    reader = SentenceReader(weights)
+    reader = SentenceReader(weights, threads=os.cpu_count() or 2)
     started = time.perf_counter()
     for n, it in enumerate(items, 1):
         it["reader"] = np.asarray(reader.scores(it["question"], it["texts"]), dtype=np.float32)
@@ -178,6 +179,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--train", nargs="+", type=Path, required=True)
     ap.add_argument("--exclude", nargs="*", type=Path, default=[])
+    ap.add_argument("--oof", nargs="*", type=Path, default=[],
+                    help="more data of the training questions (made unanswerable): scored out of fold too")
     ap.add_argument("--score", nargs="*", type=Path, default=[])
     ap.add_argument("--folds", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=3)
@@ -193,20 +196,24 @@ def main() -> None:
     for p in args.exclude:
         excluded |= set(p.read_text().split())
     items = [it for it in load(args.train) if it["id"] not in excluded and it["answerable"]]
-    stage1 = RankerWeights.load("learned").stage1
+    stage1 = RankerWeights.load("handset").stage1  # hard negatives: the hand-set rule's favourites
     ids = sorted({it["id"] for it in items})
     random.Random(SEED).shuffle(ids)
     fold_of = {q: i % args.folds for i, q in enumerate(ids)}
+    extra = {path: [it for it in load([path]) if it["id"] in fold_of] for path in args.oof}
     for f in range(args.folds):
         log(f"fold {f + 1}/{args.folds}: training on {sum(fold_of[it['id']] != f for it in items)} questions")
         weights = train([it for it in items if fold_of[it["id"]] != f], stage1, args.epochs, log)
-        score(weights, [it for it in items if fold_of[it["id"]] == f], log)
+        score(weights, [it for it in items + sum(extra.values(), []) if fold_of[it["id"]] == f], log)
     lines = [report("training (out of fold)", items, stage1)]
     log(f"final: training on {len(items)} questions")
     weights = train(items, stage1, args.epochs, log)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     with open(args.out_dir / "train.pkl", "wb") as f:
         pickle.dump(items, f)
+    for path, scored in extra.items():
+        with open(args.out_dir / path.name, "wb") as f:
+            pickle.dump(scored, f)
     for path in args.score:
         scored = load([path])
         score(weights, scored, log)

@@ -73,30 +73,56 @@ class Proposal:
     lead: str = ""
 
 
+# Below this many chunks the hand-set rule (rag/data/sentence_ranker_handset.json) chooses the sentences.
+# The learned weights were fitted and measured on stores of 9,558 to 54,126 chunks, where they lean on
+# what many articles tell apart (passage rank, names other passages repeat, a sentence's place in its
+# article). On the seed alone (one article, 15 chunks) they led 3 of the 4 seed questions in
+# tests/test_answering.py with the wrong sentence, where the hand-set rule leads with the answer.
+# 500 chunks is also where a store's own word rarity starts to outweigh English rarity
+# (retrieval.BACKGROUND_CHUNKS). Stores between 15 and 9,558 chunks were not measured.
+SMALL_STORE_CHUNKS = 500
+
+
 class ExtractiveAnswerer:
-    """Quotes the retrieved sentences the learned ranker finds most likely to contain the answer."""
+    """Quotes the retrieved sentences the sentence ranker finds most likely to contain the answer."""
 
     name = "extractive"
 
-    def __init__(self, embeddings=None, weights: RankerWeights | None = None):
-        self.weights = weights or RankerWeights.load()
-        self.ranker = SentenceRanker(self.weights, embeddings)
-        if self.ranker.uses_reader:
-            self.ranker.reader = SentenceReader()
+    def __init__(self, embeddings=None, weights: RankerWeights | None = None,
+                 small_store_weights: RankerWeights | None = None):
+        """`weights`: the ranker's (default: the learned ones in rag/data); `small_store_weights`: used
+        instead on a store of fewer than SMALL_STORE_CHUNKS chunks (None: `weights` on every store)."""
+        reader = None
+        rankers = []
+        for w in (weights or RankerWeights.load(), small_store_weights):
+            ranker = SentenceRanker(w, embeddings) if w is not None else rankers[0]
+            if ranker.uses_reader:
+                reader = reader or SentenceReader()
+                ranker.reader = reader
+            rankers.append(ranker)
+        self.ranker, self.small_store_ranker = rankers
+
+    def ranker_for(self, store_chunks: int | None) -> SentenceRanker:
+        """The ranker for a store of this many chunks (None: unknown, the main one)."""
+        small = store_chunks is not None and store_chunks < SMALL_STORE_CHUNKS
+        return self.small_store_ranker if small else self.ranker
 
     def warm_up(self) -> None:
         """Load the reader and the English word frequencies now, not at the first question."""
-        if self.ranker.reader is not None:
-            self.ranker.reader.scores("warm up", ["Warm up."])
+        for ranker in (self.ranker, self.small_store_ranker):
+            if ranker.reader is not None:
+                ranker.reader.scores("warm up", ["Warm up."])
         english_idf("warm")
 
     def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str],
-                idf: Callable[[str], float] | None = None) -> Proposal:
-        ranking = self.ranker.rank(question_view(query, idf), chunks, bodies)
-        chosen = choose_quotes(ranking, self.weights.max_quotes, self.weights.relative)
+                idf: Callable[[str], float] | None = None, store_chunks: int | None = None) -> Proposal:
+        ranker = self.ranker_for(store_chunks)
+        weights = ranker.weights
+        ranking = ranker.rank(question_view(query, idf), chunks, bodies)
+        chosen = choose_quotes(ranking, weights.max_quotes, weights.relative)
         quotes = [RawCitation(n=c.passage, quote=text, at=start)
-                  for c, start, text in quote_spans(chosen, self.weights.context, bodies)]
-        if not quotes or ranking.answerable < self.weights.threshold:
+                  for c, start, text in quote_spans(chosen, weights.context, bodies)]
+        if not quotes or ranking.answerable < weights.threshold:
             return Proposal([], ranking.answerable, related=quotes[:3])
         return Proposal(quotes, ranking.answerable)
 
@@ -140,19 +166,25 @@ def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
 def choose_quotes(ranking: Ranking, max_quotes: int, relative: float) -> list[Candidate]:
     """The quotes of an answer, best first: the most likely real sentence leads (a headline,
     intertitle, caption or fragment never does), then any others at least `relative` times as
-    likely as it, leaving out copies of a quote already chosen (syndicated passages)."""
+    likely as it. Of copies of one quote (syndicated passages) the most recent is quoted."""
     pairs = list(zip(ranking.candidates, ranking.probabilities))
     leads = [pair for pair in pairs if pair[0].span.shape == "sentence"]
     if not leads:
         return []
     lead, lead_p = leads[0]
     chosen = [lead]
+    full = False
     for cand, p in pairs:
-        if len(chosen) == max_quotes or p < relative * lead_p:
-            break
-        if cand is lead or any(_same_words(cand, other) for other in chosen):
+        if cand is lead:
             continue
-        chosen.append(cand)
+        twin = next((i for i, other in enumerate(chosen) if _same_words(cand, other)), None)
+        if twin is not None:
+            if (cand.chunk.published or "") > (chosen[twin].chunk.published or ""):
+                chosen[twin] = cand
+            continue
+        full = full or len(chosen) == max_quotes or p < relative * lead_p
+        if not full:
+            chosen.append(cand)
     return chosen
 
 

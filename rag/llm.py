@@ -105,7 +105,7 @@ class LLMAnswerer:
         """Nothing to load ahead: the chat model is a server or loads on its first reply."""
 
     def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str] | None = None,
-                idf=None) -> Proposal:
+                idf=None, store_chunks: int | None = None) -> Proposal:
         chunks = chunks[: self.max_passages]
         reply = self.chat_model.invoke(build_messages(query.text, chunks))
         text = reply.content if hasattr(reply, "content") else str(reply)

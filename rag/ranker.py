@@ -32,11 +32,8 @@ from .models import Chunk
 from .sentences import Span, split
 from .text import content_terms, english_stemmer, terms, words
 
-WEIGHTS_FILE = "sentence_ranker.json"  # the default: the earlier hand-set rule written as weights
-# Weights learned by bench/train_ranker.py (RAG_RANKER_WEIGHTS=learned). Not the default yet: on held-out
-# questions they refuse far more unanswerable questions, but on a store of a single article their coverage
-# features (word rarity over that store) are degenerate and the seed's own questions were refused.
-LEARNED_FILE = "sentence_ranker_learned.json"
+WEIGHTS_FILE = "sentence_ranker.json"  # the default: learned by bench/train_ranker.py
+HANDSET_FILE = "sentence_ranker_handset.json"  # RAG_RANKER_WEIGHTS=handset: the earlier hand-set rule as weights
 EMBEDDED_CHARS = 200  # a long sentence is judged by its start: padding a batch to its full length is slow
 RECENCY_SCALE_DAYS = 365  # the date feature: a sentence a year older than the question keeps 1/e of it
 
@@ -319,11 +316,12 @@ class RankerWeights:
 
     @classmethod
     def load(cls, path=None) -> RankerWeights:
-        """`path`: a weights file; "learned" for the shipped learned weights; None for the default."""
-        if path and path != "learned":
+        """`path`: a weights file; "handset" for the earlier hand-set rule; None or "learned" for the
+        learned weights (bench/train_ranker.py)."""
+        if path and path not in ("handset", "learned"):
             text = open(path, encoding="utf-8").read()
         else:
-            name = LEARNED_FILE if path == "learned" else WEIGHTS_FILE
+            name = HANDSET_FILE if path == "handset" else WEIGHTS_FILE
             text = resources.files("rag.data").joinpath(name).read_text(encoding="utf-8")
         data = json.loads(text)
         return cls(stage1=LinearModel(**data["stage1"]), stage2=LinearModel(**data["stage2"]),

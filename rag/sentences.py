@@ -40,6 +40,11 @@ _PICTURE_PLACE = re.compile(r"\((left|right|center|centre|top|bottom|pictured|fr
                             r"(second|third) from (left|right)|[lr]\.? ?to ?[lr]\.?)\)", re.I)
 
 
+# The second line of a caption ("Lukashenko (left) and Putin.", then "Putin and Lukashenko meet in
+# Minsk.") is a short paragraph of its own, right under the first line or the photo credit.
+CAPTION_CHARS = 150
+
+
 @dataclass
 class Span:
     """A sentence of a body: `body[start:end] == text`, with its shape."""
@@ -67,6 +72,11 @@ def split(body: str, min_chars: int = 25) -> list[Span]:
             spans.append(Span(body[s:e], s, e, paragraph_start=s == pieces[0][0]))
     for span in spans:
         span.shape = shape_of(span)
+    under_caption = [False] + [bool(_PICTURE_PLACE.search(s.text) or _CAPTION_END.search(s.text)) for s in spans[:-1]]
+    for i, span in enumerate(spans):
+        alone = span.paragraph_start and (i + 1 == len(spans) or spans[i + 1].paragraph_start)
+        if under_caption[i] and alone and span.shape == "sentence" and len(span.text) < CAPTION_CHARS:
+            span.shape = "caption"  # a short paragraph of its own right under a caption or photo credit
     return spans
 
 

@@ -29,7 +29,9 @@ def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
     kind = (settings.answerer or EXTRACTIVE).lower()
     if kind == EXTRACTIVE:
-        return ExtractiveAnswerer(embeddings, RankerWeights.load(settings.ranker_weights or None))
+        if settings.ranker_weights:  # one set of weights for every store
+            return ExtractiveAnswerer(embeddings, RankerWeights.load(settings.ranker_weights))
+        return ExtractiveAnswerer(embeddings, RankerWeights.load(), small_store_weights=RankerWeights.load("handset"))
     return LLMAnswerer(make_chat_model(settings), name=kind)
 
 
@@ -104,7 +106,8 @@ class NewsChat:
                            else self._with_script_hint(refusal_text(query, filters, chunks), question))
             return answer
         bodies = self.bodies(chunks)
-        proposal = self.answerer.propose(query, chunks, bodies, self.lexical.snapshot.idf)
+        snapshot = self.lexical.snapshot
+        proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
         answer.confidence = proposal.confidence
         answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
         if answer.citations:

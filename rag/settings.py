@@ -76,7 +76,8 @@ class Settings:
     max_jsonl_mb: float = 1024.0
     top_k: int = 10
     answerer: str = field(default_factory=lambda: _env("RAG_ANSWERER", EXTRACTIVE))  # one of ANSWERERS
-    # The sentence ranker's weights; "" = the ones shipped in rag/data (for benchmarks of other fits).
+    # The sentence ranker's weights: "" = the learned ones in rag/data, the hand-set rule on a small store
+    # (answering.SMALL_STORE_CHUNKS); "learned" or "handset" for those on every store; or a weights file.
     ranker_weights: str = field(default_factory=lambda: _env("RAG_RANKER_WEIGHTS"))
     llm_model: str = field(default_factory=lambda: _env("RAG_LLM_MODEL"))
     llm_base_url: str = field(default_factory=lambda: _env("RAG_LLM_BASE_URL"))

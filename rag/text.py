@@ -14,6 +14,7 @@ import math
 import re
 
 from bm25s.stopwords import STOPWORDS_EN
+from wordfreq import get_frequency_dict
 
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s's default: runs of two or more word characters
 _TOKEN = re.compile(TOKEN_PATTERN)
@@ -72,8 +73,6 @@ UNLISTED_FREQUENCY = 1e-8  # a word wordfreq does not list: rarer than any it do
 def _english_frequencies() -> dict[str, float]:
     """{stem: share of English running words} from wordfreq, the words of one stem added up.
     Built once per process (about 1.5 s)."""
-    from wordfreq import get_frequency_dict
-
     listed = get_frequency_dict("en")
     out: dict[str, float] = {}
     for word, stem in zip(listed, english_stemmer().stemWords(list(listed))):

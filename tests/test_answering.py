@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import ExtractiveAnswerer, standalone_query
+from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, standalone_query
 from rag.llm import LLMAnswerer
 from rag.models import Chunk
 from rag.models import Filters
+from rag.ranker import RankerWeights
+
+from news_fixtures import write_corpus
 
 SOLDIERS = "What did Lukashenko say about sending soldiers?"
 
@@ -115,3 +118,48 @@ def test_a_quote_that_repeats_part_of_another_is_left_out(seeded_chat):
     # The seed repeats "We don't interfere, we don't kill anyone, we don't send soldiers there" as a pull quote.
     answer = seeded_chat.ask(SOLDIERS)
     assert sum("we don't kill anyone" in c.quote for c in answer.citations) == 1
+
+
+BRIDGE = [
+    {"id": "bridge", "title": "Cargo ship strikes Baltimore's Key Bridge, which collapses into the river",
+     "published": "2024-03-27", "source": "cnn.com", "url": "https://example.com/bridge",
+     "text": "A container ship lost power and struck the Francis Scott Key Bridge in Baltimore early on "
+             "Tuesday, and the bridge collapsed into the Patapsco River.\n\nSix construction workers who were "
+             "filling potholes on the bridge died; two others were pulled from the water alive.\n\n"
+             "The port of Baltimore, one of the busiest on the East Coast, was closed to ships until further "
+             "notice.\n\nDivers recovered the bodies of two of the workers on Wednesday."},
+    {"id": "guns", "title": "Gun violence in American cities fell last year",
+     "published": "2024-03-20", "source": "usatoday.com", "url": "https://example.com/guns",
+     "text": "Fewer people died from gun violence in most large American cities last year, a report found."
+             "\n\nIn Baltimore, homicides fell by a fifth, the city's police department said.\n\n"
+             "Researchers credited violence interruption programs and summer jobs for teenagers."},
+    {"id": "covid-deaths", "title": "Covid deaths reach their lowest level since the pandemic began",
+     "published": "2024-03-15", "source": "theweek.com", "url": "https://example.com/covid-deaths",
+     "text": "Fewer Americans died of Covid-19 this winter than in any winter since 2020, federal data "
+             "show.\n\nHospital workers said the wards were quieter than in earlier years."},
+]
+
+
+def test_an_answer_is_not_padded_with_sentences_that_only_share_a_word(chat, tmp_path):
+    # After a question about the bridge, "and how many workers died?" is answered from the bridge article;
+    # the gun violence and Covid sentences that merely share "died" or "workers" are not quoted as answers.
+    # The learned weights decide this; the app uses them on stores of SMALL_STORE_CHUNKS chunks or more
+    # (three articles are far fewer, so they are set here; the hand-set rule pads this answer).
+    report = chat.ingest([write_corpus(tmp_path, BRIDGE)])
+    assert report.added == 3 and not report.failed
+    chat.answerer = ExtractiveAnswerer(chat.embeddings, RankerWeights.load("learned"))
+    first = "What happened to the Key Bridge in Baltimore?"
+    as_of = Filters(as_of="2024-03-28")
+    opening = chat.ask(first, filters=as_of)
+    answer = chat.ask("And how many workers died?", history=[(first, opening.text)], filters=as_of)
+    assert not answer.refused, answer.text
+    assert "Six construction workers" in answer.citations[0].quote
+    assert {chat.article(c.chunk.article_id).title for c in answer.citations} == {BRIDGE[0]["title"]}, answer.text
+    assert_quotes_verbatim(chat, answer)
+
+
+def test_the_learned_weights_choose_on_a_large_store_and_the_hand_set_rule_on_a_small_one(seeded_chat):
+    answerer = seeded_chat.answerer
+    assert answerer.ranker_for(SMALL_STORE_CHUNKS).weights == RankerWeights.load("learned")
+    assert answerer.ranker_for(SMALL_STORE_CHUNKS - 1).weights == RankerWeights.load("handset")
+    assert answerer.ranker_for(SMALL_STORE_CHUNKS).reader is not None  # the learned weights read sentences

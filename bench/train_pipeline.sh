@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The whole recipe behind rag/data/sentence_reader.json and rag/data/sentence_ranker.json, from the
+# benchmark files in ../shared/bench to the weights, with the sets reported on kept out of training.
+#
+# usage: bench/train_pipeline.sh WORK_DIR     (about 2 hours on 2 CPU cores; most of it embedding)
+#
+# Sets (docs/BENCHMARKS.md):
+#   reported on, never trained on: rtqa-2023-s150 (150 questions) and held-out A (heldout_split --offset 0)
+#   training: held-out B (--offset 150) and the rest (--offset 300), 254 questions, asked over the whole
+#             rtqa-2023 year (6,786 articles), so every training question meets the distractors of all others
+#   unanswerable: a question whose gold answer is in none of a store's articles; the training ones are
+#             training questions over the s150 and A stores, the reported ones are A's questions over the
+#             s150 store and s150's over the A store
+set -euo pipefail
+W=${1:?usage: bench/train_pipeline.sh WORK_DIR}
+B=../shared/bench
+P=${PYTHON:-.venv/bin/python}
+export HF_HUB_OFFLINE=1
+mkdir -p "$W"
+
+for offset in 0 150 300; do $P bench/heldout_split.py "$W/split$offset" --offset $offset; done
+cat "$W/split150/questions.jsonl" "$W/split300/questions.jsonl" > "$W/train.jsonl"
+cat "$W/split0/questions.jsonl" "$B/rtqa-2023-s150/questions.jsonl" | $P -c \
+  'import json, sys; print("\n".join(json.loads(l)["id"] for l in sys.stdin))' > "$W/reported_ids.txt"
+
+store() { [ -d "$W/store_$1" ] || $P -m rag ingest "$2" --store "$W/store_$1" --json --quiet > /dev/null; }
+store s150 "$B/rtqa-2023-s150/corpus.jsonl"
+store A "$W/split0/corpus.jsonl"
+store full "$B/rtqa-2023/corpus.jsonl"
+
+unanswerable() { $P bench/unanswerable_split.py --questions "$1" --corpus "$2" --out "$3"; }
+unanswerable "$W/split0/questions.jsonl" "$B/rtqa-2023-s150/corpus.jsonl" "$W/unans_s150_fromA.jsonl"
+unanswerable "$B/rtqa-2023-s150/questions.jsonl" "$W/split0/corpus.jsonl" "$W/unans_A_froms150.jsonl"
+unanswerable "$W/train.jsonl" "$B/rtqa-2023-s150/corpus.jsonl" "$W/unans_s150_fromtrain.jsonl"
+unanswerable "$W/train.jsonl" "$W/split0/corpus.jsonl" "$W/unans_A_fromtrain.jsonl"
+
+data() { $P bench/ranker_data.py --store "$W/store_$1" --questions "$2" --out "$W/$3.pkl" "${@:4}"; }
+data full "$W/train.jsonl" rd_train
+data full "$W/train.jsonl" rd_train_nogold --mode without-gold
+data s150 "$B/rtqa-2023-s150/questions.jsonl" rd_s150
+data A "$W/split0/questions.jsonl" rd_A
+data s150 "$W/unans_s150_fromA.jsonl" ru_s150_fromA
+data A "$W/unans_A_froms150.jsonl" ru_A_froms150
+data s150 "$W/unans_s150_fromtrain.jsonl" ru_s150_fromtrain
+data A "$W/unans_A_fromtrain.jsonl" ru_A_fromtrain
+
+# the reader: out-of-fold scores for the training questions, the final reader's for everything else
+R="$W/reader"
+$P bench/train_reader.py --train "$W/rd_train.pkl" --exclude "$W/reported_ids.txt" --out-dir "$R" \
+  --oof "$W/rd_train_nogold.pkl" "$W/ru_s150_fromtrain.pkl" "$W/ru_A_fromtrain.pkl" \
+  --score "$W/rd_s150.pkl" "$W/rd_A.pkl" "$W/ru_s150_fromA.pkl" "$W/ru_A_froms150.pkl"
+
+# the ranker and the answerability model, on the reader's scores; reported sets scored, never fitted
+$P bench/train_ranker.py --train "$R/train.pkl" "$R/rd_train_nogold.pkl" "$R/ru_s150_fromtrain.pkl" \
+  "$R/ru_A_fromtrain.pkl" --exclude "$W/reported_ids.txt" \
+  --report "s150=$R/rd_s150.pkl" "A=$R/rd_A.pkl" "s150-unanswerable=$R/ru_s150_fromA.pkl" \
+           "A-unanswerable=$R/ru_A_froms150.pkl"
+$P bench/refusal_curve.py --answerable "$R/rd_s150.pkl" "$R/rd_A.pkl" \
+  --unanswerable "$R/ru_s150_fromA.pkl" "$R/ru_A_froms150.pkl" --plot docs/refusal_curve.png
