@@ -35,7 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.answering import choose_quotes, lead_window  # noqa: E402
 from rag.ranker import (QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, LinearModel, Ranking,  # noqa: E402
                         question_features)
+from rag.models import Chunk  # noqa: E402
 from rag.sentences import Span  # noqa: E402
+
+NO_PASSAGE = Chunk("", 0, 0, "")  # the recorded data keeps no passage: every candidate gets this one
 
 # Left out of the learned models: "recency". In the app the as-of date is today, so in an archive every
 # sentence has a recency near 0, while in training (as-of = the question's date) it is near 1: with it,
@@ -43,7 +46,7 @@ from rag.sentences import Span  # noqa: E402
 LEFT_OUT = ("recency",) + tuple(f for f in os.environ.get("RANKER_LEAVE_OUT", "").split(",") if f)
 STAGE1 = [f for f in SENTENCE_FEATURES if f not in ("cosine", "reader") and f not in LEFT_OUT]
 STAGE2 = [f for f in SENTENCE_FEATURES if f not in LEFT_OUT]
-CANDIDATES = (12,)  # sentences embedded and read per question
+CANDIDATES = (12, 16, 24)  # sentences embedded and read per question: more costs ask latency (see BENCHMARKS.md)
 QUOTES = (1, 2, 3, 4)
 RELATIVE = (0.0, 0.2, 0.35, 0.5, 0.7)
 CONTEXTS = ("none", "after", "around")
@@ -160,7 +163,7 @@ def rank(it: dict, fitted: Fitted) -> tuple[Ranking, tuple[list[float], list[flo
     for i in order:
         j = best[i]
         before, after = befores[j], afters[j]
-        cand = Candidate(Span("", 0, lengths[j], False, it["shapes"][j]), it["passages"][j], None, 0,
+        cand = Candidate(Span("", 0, lengths[j], False, it["shapes"][j]), it["passages"][j], NO_PASSAGE, 0,
                          it["terms"][j], Span("", 0, before[1], False, before[2]) if before else None,
                          Span("", 0, after[1], False, after[2]) if after else None)
         cand.label, cand.before, cand.after = it["labels"][j], before, after

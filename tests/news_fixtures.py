@@ -36,6 +36,28 @@ RECORDS = [
 ]
 
 
+# A follow-up whose answer is in one article, with two others that share its words ("died", "workers"):
+# an answer padded with their sentences misleads.
+BRIDGE = [
+    {"id": "bridge", "title": "Cargo ship strikes Baltimore's Key Bridge, which collapses into the river",
+     "published": "2024-03-27", "source": "cnn.com", "url": "https://example.com/bridge",
+     "text": "A container ship lost power and struck the Francis Scott Key Bridge in Baltimore early on "
+             "Tuesday, and the bridge collapsed into the Patapsco River.\n\nSix construction workers who were "
+             "filling potholes on the bridge died; two others were pulled from the water alive.\n\n"
+             "The port of Baltimore, one of the busiest on the East Coast, was closed to ships until further "
+             "notice.\n\nDivers recovered the bodies of two of the workers on Wednesday."},
+    {"id": "guns", "title": "Gun violence in American cities fell last year",
+     "published": "2024-03-20", "source": "usatoday.com", "url": "https://example.com/guns",
+     "text": "Fewer people died from gun violence in most large American cities last year, a report found."
+             "\n\nIn Baltimore, homicides fell by a fifth, the city's police department said.\n\n"
+             "Researchers credited violence interruption programs and summer jobs for teenagers."},
+    {"id": "covid-deaths", "title": "Covid deaths reach their lowest level since the pandemic began",
+     "published": "2024-03-15", "source": "theweek.com", "url": "https://example.com/covid-deaths",
+     "text": "Fewer Americans died of Covid-19 this winter than in any winter since 2020, federal data "
+             "show.\n\nHospital workers said the wards were quieter than in earlier years."},
+]
+
+
 def write_corpus(folder: Path, records: list[dict] = RECORDS) -> Path:
     path = folder / "news.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")

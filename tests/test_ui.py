@@ -20,6 +20,7 @@ from urllib.parse import quote, urlparse
 
 import pytest
 
+from news_fixtures import BRIDGE, write_corpus
 from processes import free_port, stop, wait_http
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -361,6 +362,35 @@ def test_filters_in_the_page_narrow_the_search(page):
     page.press("#since input", "Enter")
     answer = ask(page, SOLDIERS)
     assert "[1]" in answer and "Filters: outlet merkur, as of" in answer
+
+
+def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(browser, tmp_path):
+    # Three articles: the Baltimore bridge collapse, and gun violence and Covid deaths, which share "died"
+    # and "workers" with the follow-up. The app uses the learned weights on stores of 500 chunks or more;
+    # RAG_RANKER_WEIGHTS=learned sets them for these three articles.
+    articles = tmp_path / "articles"
+    articles.mkdir()
+    write_corpus(articles, BRIDGE)
+    port, log = free_port(), tmp_path / "app.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(PROJECT / "app.py"), "--store", str(tmp_path / "store"), "--port", str(port)],
+            cwd=tmp_path, env=dict(app_env(), RAG_ARTICLES=str(articles), RAG_RANKER_WEIGHTS="learned"),
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", proc, log)
+        page = open_page({"url": f"http://127.0.0.1:{port}/"}, browser)
+        ask(page, "What happened to the Key Bridge in Baltimore?")
+        answer = ask(page, "And how many workers died?")
+        assert "Six construction workers" in answer, answer
+        assert "Covid" not in answer and "gun violence" not in answer, answer
+        titles = page.locator("#sources-panel .card-title").all_inner_texts()
+        assert titles and all("Key Bridge" in t for t in titles), titles
+        page.screenshot(path=str(ARTIFACTS / "follow-up-not-padded.png"))
+        page.context.close()
+    finally:
+        stop(proc)
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 # ---------------------------------------------------------------- the page as a whole
