@@ -2,7 +2,8 @@
 # The whole recipe behind rag/data/sentence_reader.json and rag/data/sentence_ranker.json, from the
 # benchmark files in ../shared/bench to the weights, with the sets reported on kept out of training.
 #
-# usage: bench/train_pipeline.sh WORK_DIR     (about 2 hours on 2 CPU cores; most of it embedding)
+# usage: bench/train_pipeline.sh WORK_DIR     (about 3 hours on 2 CPU cores: embedding the stores, about
+#        1 h 45 min, and training the reader, about 45 min; needs `pip install -e ".[bench]"`)
 #
 # Sets (docs/BENCHMARKS.md):
 #   reported on, never trained on: rtqa-2023-s150 (150 questions) and held-out A (heldout_split --offset 0)
