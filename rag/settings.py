@@ -98,6 +98,10 @@ class Settings:
         if self.answerer.lower() not in ANSWERERS:
             raise SettingsError(f"unknown answerer '{self.answerer}' (RAG_ANSWERER or --answerer): "
                                 f"use {', '.join(ANSWERERS)}")
+        named = self.ranker_weights in ("", "learned", "handset")
+        if not named and not os.path.isfile(self.ranker_weights):
+            raise SettingsError(f"RAG_RANKER_WEIGHTS must be learned, handset or a weights file; "
+                                f"'{self.ranker_weights}' is none of them")
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"RAG_PORT must be from 1 to 65535, not {self.port}")
         if not 1 <= self.top_k <= 100:

@@ -35,6 +35,14 @@ def test_an_unknown_answerer_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "store").exists()
 
 
+def test_unknown_sentence_weights_are_one_line_and_exit_2(tmp_path):
+    done = rag(tmp_path, "ask", "x", RAG_RANKER_WEIGHTS="learnt")
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        "rag: RAG_RANKER_WEIGHTS must be learned, handset or a weights file; 'learnt' is none of them"]
+    assert not (tmp_path / "store").exists()
+
+
 def test_the_answerer_names_have_one_source():
     assert ANSWERERS[0] == EXTRACTIVE == Settings(answerer=EXTRACTIVE).validate().answerer
     assert set(llm.BACKENDS) == set(ANSWERERS) - {EXTRACTIVE}
