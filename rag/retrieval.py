@@ -16,6 +16,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 from chromadb.errors import ChromaError
+from filelock import FileLock
 
 from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
@@ -163,10 +164,16 @@ class LexicalIndex:
         return _Snapshot.of(stamp, bm25, extra["ids"], extra["days"], extra["sources"])
 
     def _build(self, stamp: str) -> _Snapshot:
+        """Build the index for `stamp`, one process at a time: a process that waited for another's
+        build loads it (that one removes the older folders, which must not be one still being written)."""
+        self.dir.mkdir(exist_ok=True)
+        with FileLock(str(self.dir / "build.lock")):
+            return self._load(stamp) or self._build_now(stamp)
+
+    def _build_now(self, stamp: str) -> _Snapshot:
         collection = self.store.collection
         listed = [i for offset in range(0, collection.count(), 5000)
                   for i in collection.get(include=[], limit=5000, offset=offset)["ids"]]
-        self.dir.mkdir(exist_ok=True)
         with TokenCache(self.dir / "tokens.sqlite") as cache:
             cache.add_missing(collection, listed)
             ids, days, sources, tokens = cache.rows(listed)

@@ -154,3 +154,54 @@ def test_the_time_prior_decides_between_two_copies(chat, tmp_path):
     assert ids(chat.search(question, Filters(as_of="2023-04-21"), k=2))[0] == "recent"
     chat.retriever.weights.time = 0.0
     assert ids(chat.search(question, Filters(as_of="2023-04-21"), k=2))[0] == "older"
+
+
+def test_two_processes_rebuilding_the_keyword_index_at_once_leave_one_whole_index(news_chat, monkeypatch):
+    # Two LexicalIndex objects on one store stand for two processes (the lock is a file lock). The first
+    # build is held midway; the second waits for it and loads it, instead of building too and removing
+    # the folder being written.
+    import shutil
+    import threading
+
+    import bm25s
+
+    from rag.retrieval import LexicalIndex
+
+    shutil.rmtree(news_chat.lexical.dir)
+    first, second = LexicalIndex(news_chat.store), LexicalIndex(news_chat.store)
+    indexing, release = threading.Event(), threading.Event()
+    original_index = bm25s.BM25.index
+
+    builds = []
+
+    def held_index(self, *args, **kwargs):
+        builds.append(threading.current_thread().name)
+        if threading.current_thread().name == "first":
+            indexing.set()
+            release.wait(30)
+        return original_index(self, *args, **kwargs)
+
+    monkeypatch.setattr(bm25s.BM25, "index", held_index)
+    results, errors = {}, []
+
+    def build(index, name):
+        try:
+            results[name] = index.ensure_fresh().search("Damar Hamlin", None, 10)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(f"{name}: {type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=build, args=(first, "first"), name="first"),
+               threading.Thread(target=build, args=(second, "second"), name="second")]
+    threads[0].start()
+    assert indexing.wait(60)
+    threads[1].start()
+    threads[1].join(3)
+    release.set()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert builds == ["first"]  # built once; the second process loaded that build
+    assert results["first"] and results["first"] == results["second"]
+    current = first._current_dir()
+    assert (current / "stamp.txt").read_text() == first.current_stamp()
+    assert [p.name for p in first.dir.glob("index-*")] == [current.name]  # one whole index, no leftovers
