@@ -92,15 +92,13 @@ class ExtractiveAnswerer:
                  small_store_weights: RankerWeights | None = None):
         """`weights`: the ranker's (default: the learned ones in rag/data); `small_store_weights`: used
         instead on a store of fewer than SMALL_STORE_CHUNKS chunks (None: `weights` on every store)."""
-        reader = None
-        rankers = []
-        for w in (weights or RankerWeights.load(), small_store_weights):
-            ranker = SentenceRanker(w, embeddings) if w is not None else rankers[0]
-            if ranker.uses_reader:
-                reader = reader or SentenceReader()
-                ranker.reader = reader
-            rankers.append(ranker)
-        self.ranker, self.small_store_ranker = rankers
+        self.ranker = SentenceRanker(weights or RankerWeights.load(), embeddings)
+        self.small_store_ranker = (SentenceRanker(small_store_weights, embeddings) if small_store_weights
+                                   else self.ranker)
+        reading = [r for r in (self.ranker, self.small_store_ranker) if r.uses_reader]
+        self.reader = SentenceReader() if reading else None  # one reader, whichever ranker reads
+        for ranker in reading:
+            ranker.reader = self.reader
 
     def ranker_for(self, store_chunks: int | None) -> SentenceRanker:
         """The ranker for a store of this many chunks (None: unknown, the main one)."""
@@ -109,9 +107,8 @@ class ExtractiveAnswerer:
 
     def warm_up(self) -> None:
         """Load the reader and the English word frequencies now, not at the first question."""
-        for ranker in (self.ranker, self.small_store_ranker):
-            if ranker.reader is not None:
-                ranker.reader.scores("warm up", ["Warm up."])
+        if self.reader is not None:
+            self.reader.scores("warm up", ["Warm up."])
         english_idf("warm")
 
     def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str],

@@ -30,6 +30,7 @@ import numpy as np
 from .dates import day_number, time_prior, time_window
 from .models import Chunk
 from .sentences import Span, split
+from .settings import RANKER_WEIGHT_NAMES
 from .text import content_terms, english_stemmer, terms, words
 
 WEIGHTS_FILE = "sentence_ranker.json"  # the default: learned by bench/train_ranker.py
@@ -318,7 +319,7 @@ class RankerWeights:
     def load(cls, path=None) -> RankerWeights:
         """`path`: a weights file; "handset" for the earlier hand-set rule; None or "learned" for the
         learned weights (bench/train_ranker.py)."""
-        if path and path not in ("handset", "learned"):
+        if path and path not in RANKER_WEIGHT_NAMES:
             text = open(path, encoding="utf-8").read()
         else:
             name = HANDSET_FILE if path == "handset" else WEIGHTS_FILE

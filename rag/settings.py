@@ -15,6 +15,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXTRACTIVE = "extractive"  # the default answerer: sentences of the articles, no language model
 # Every answerer's name, the default first; `llm.BACKENDS` builds the others (a chat model each).
 ANSWERERS = (EXTRACTIVE, "ollama", "openai", "gguf")
+# The shipped sentence weights RAG_RANKER_WEIGHTS can name (rag/data; anything else is a weights file).
+RANKER_WEIGHT_NAMES = ("learned", "handset")
 
 # Set for every entry point (CLI, app.py, tests): no model hub, no telemetry, no analytics.
 OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False",
@@ -98,7 +100,7 @@ class Settings:
         if self.answerer.lower() not in ANSWERERS:
             raise SettingsError(f"unknown answerer '{self.answerer}' (RAG_ANSWERER or --answerer): "
                                 f"use {', '.join(ANSWERERS)}")
-        named = self.ranker_weights in ("", "learned", "handset")
+        named = not self.ranker_weights or self.ranker_weights in RANKER_WEIGHT_NAMES
         if not named and not os.path.isfile(self.ranker_weights):
             raise SettingsError(f"RAG_RANKER_WEIGHTS must be learned, handset or a weights file; "
                                 f"'{self.ranker_weights}' is none of them")

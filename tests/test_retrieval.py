@@ -6,7 +6,7 @@ import pytest
 
 from rag.dates import time_window
 from rag.models import Filters
-from rag.retrieval import chroma_where
+from rag.retrieval import LexicalIndex, chroma_where
 from news_fixtures import write_corpus
 
 
@@ -164,8 +164,6 @@ def test_two_processes_rebuilding_the_keyword_index_at_once_leave_one_whole_inde
     import threading
 
     import bm25s
-
-    from rag.retrieval import LexicalIndex
 
     shutil.rmtree(news_chat.lexical.dir)
     first, second = LexicalIndex(news_chat.store), LexicalIndex(news_chat.store)
