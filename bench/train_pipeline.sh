@@ -58,3 +58,8 @@ $P bench/train_ranker.py --train "$R/train.pkl" "$R/rd_train_nogold.pkl" "$R/ru_
            "A-unanswerable=$R/ru_A_froms150.pkl"
 $P bench/refusal_curve.py --answerable "$R/rd_s150.pkl" "$R/rd_A.pkl" \
   --unanswerable "$R/ru_s150_fromA.pkl" "$R/ru_A_froms150.pkl" --plot docs/refusal_curve.png
+
+# the hand-set rule used on small stores: its scores calibrated and its quote rule chosen on the same
+# training questions (it reads no reader scores; the recorded candidates are enough)
+$P bench/train_ranker.py --train "$R/train.pkl" --exclude "$W/reported_ids.txt" \
+  --calibrate-handset rag/data/sentence_ranker_handset.json
