@@ -14,6 +14,7 @@ import secrets
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -123,126 +124,218 @@ def linked_question(backend: Backend, request: gr.Request):
             gr.update(choices=choices, value=outlet), params.get("as_of") or date.today().isoformat())
 
 
+PRIVATE = {"api_visibility": "private"}  # the page's own events are not part of the API
+
+
+@dataclass
+class ChatParts:
+    """The conversation column: the chat, the question box and the filters."""
+
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    send: gr.Button
+    since: gr.DateTime
+    until: gr.DateTime
+    outlet: gr.Dropdown
+    as_of: gr.DateTime
+
+    def filters(self) -> list:
+        return [self.since, self.until, self.outlet, self.as_of]
+
+
+@dataclass
+class SourceParts:
+    """The sources column: the source cards, the article panel, and the citations' popovers."""
+
+    sources: gr.HTML
+    article_box: gr.Column
+    article: gr.HTML
+    close: gr.Button
+    popovers: gr.HTML
+
+
+@dataclass
+class LibraryParts:
+    """The row under the chat: uploads, the index and its re-sync, the followed feeds."""
+
+    files: gr.File
+    upload_result: gr.HTML
+    index: gr.HTML
+    resync: gr.Button
+    resync_result: gr.HTML
+    feeds: gr.HTML
+    feed_url: gr.Textbox
+    follow: gr.Button
+    followed: gr.Dropdown
+    unfollow: gr.Button
+    feed_result: gr.HTML
+
+
 def build_ui(backend: Backend) -> gr.Blocks:
-    settings = backend.settings
-    types = sorted(SUPPORTED_SUFFIXES)
-    private = {"api_visibility": "private"}
+    """The page: a header, the chat beside its sources, the library row; then its events and its API."""
     with gr.Blocks(title="News chat", fill_width=True) as demo:
         turns = gr.State([])
-        seen = gr.State([])
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=240):
-                gr.Markdown("# News chat", elem_id="app-title")
-            with gr.Column(scale=5, min_width=240):
-                status = gr.HTML(handlers.status_html(backend), elem_id="status-line")
-            with gr.Column(scale=3, min_width=240):
-                gr.HTML(f"<div class='answerer-note' id='answerer'>Answerer: "
-                        f"<b>{render.esc(handlers.answerer_label(settings.answerer, settings.llm_model))}</b></div>")
+        status = header(backend)
         with gr.Row(equal_height=False, elem_id="main-row"):
-            with gr.Column(scale=3, min_width=300):
-                chatbot = gr.Chatbot(
-                    label="Chat", elem_id="chat", height=560, latex_delimiters=[], feedback_options=None,
-                    buttons=["copy"], sanitize_html=True,
-                    placeholder="Ask about the articles, for example: <i>What did Lukashenko say about "
-                                "sending soldiers?</i> Follow-up questions use the conversation.")
-                with gr.Row():
-                    question = gr.Textbox(placeholder="Ask a question about the articles…", label="Question",
-                                          show_label=False, scale=5, elem_id="question", autofocus=True,
-                                          lines=1, max_lines=4)
-                    send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-button")
-                with gr.Row(elem_id="filters"):
-                    since = gr.DateTime(None, include_time=False, type="string", label="Published since",
-                                        elem_id="since")
-                    until = gr.DateTime(None, include_time=False, type="string", label="Published until",
-                                        elem_id="until")
-                    outlet = gr.Dropdown([ALL_OUTLETS] + backend.outlets(), value=ALL_OUTLETS, label="Outlet",
-                                         elem_id="outlet")
-                    as_of = gr.DateTime(date.today().isoformat(), include_time=False, type="string",
-                                        label="As of (for “this week”)", elem_id="as-of")
-            with gr.Column(scale=2, min_width=300):
-                sources = gr.HTML(render.EMPTY_SOURCES, elem_id="sources-panel", js_on_load=SOURCES_JS,
-                                  max_height=620, padding=True, container=True)
-                with gr.Column(visible=False) as article_box:
-                    article = gr.HTML("", elem_id="article-view", js_on_load=ARTICLE_JS, padding=False,
-                                      container=True)
-                    close = gr.Button("Close the article", size="sm", elem_id="close-article")
-        popovers = gr.HTML("", elem_id="popovers")
-        with gr.Row(equal_height=False):
-            with gr.Column(min_width=300):
-                gr.Markdown("### Add articles")
-                files = gr.File(label=f"Upload {' '.join(types)} (up to {settings.max_upload_mb:g} MB each)",
-                                file_count="multiple", file_types=types, elem_id="upload", height=140)
-                upload_result = gr.HTML("", elem_id="upload-result")
-            with gr.Column(min_width=300):
-                gr.Markdown("### Index")
-                index = gr.HTML(handlers.index_html(backend), elem_id="index-panel")
-                resync_button = gr.Button("Re-sync now", size="sm", elem_id="resync")
-                resync_result = gr.HTML("", elem_id="resync-result")
-            with gr.Column(min_width=300):
-                gr.Markdown("### Feeds")
-                feeds_panel = gr.HTML(handlers.feeds_html(backend), elem_id="feeds-panel")
-                with gr.Row():
-                    feed_url = gr.Textbox(label="Feed address (RSS, Atom or JSON Feed)", elem_id="feed-url",
-                                          placeholder="https://example.com/rss.xml", scale=4)
-                    follow = gr.Button("Follow", size="sm", elem_id="follow-feed", scale=1, min_width=80)
-                with gr.Row():
-                    followed = gr.Dropdown(handlers.feed_choices(backend), value=None, label="Followed feeds",
-                                           elem_id="followed-feeds", scale=4)
-                    unfollow = gr.Button("Stop following", size="sm", elem_id="unfollow-feed", scale=1, min_width=80)
-                feed_result = gr.HTML("", elem_id="feed-result")
-
-        ask_inputs = [question, chatbot, turns, since, until, outlet, as_of]
-        ask_outputs = [chatbot, turns, sources, question, article_box, popovers]
-        respond = functools.partial(handlers.respond, backend)
-        question.submit(respond, ask_inputs, ask_outputs, **private)
-        send.click(respond, ask_inputs, ask_outputs, **private)
-        chatbot.select(handlers.show_turn, [turns], [sources], **private)
-        chatbot.clear(handlers.clear_chat, None, [turns, sources, article_box, popovers], **private)
-        def open_article(turns_state, evt: gr.EventData):  # Gradio finds `evt` by this signature's type hint
-            return handlers.open_article(backend, turns_state, evt)
-
-        sources.click(open_article, [turns], [article, article_box], **private)
-        close.click(lambda: gr.Column(visible=False), None, [article_box], **private)
-        files.upload(functools.partial(handlers.upload, backend), [files], [upload_result, files], **private)
-        resync_button.click(functools.partial(handlers.resync, backend), None, [resync_result], **private)
-        follow_feed, feed_outputs = functools.partial(handlers.follow_feed, backend), [feed_result, feed_url,
-                                                                                    feeds_panel, followed]
-        follow.click(follow_feed, [feed_url], feed_outputs, **private)
-        feed_url.submit(follow_feed, [feed_url], feed_outputs, **private)
-        unfollow.click(functools.partial(handlers.unfollow_feed, backend), [followed],
-                       [feed_result, feeds_panel, followed], **private)
-        feeds_seen = gr.State([])
-        gr.Timer(FEEDS_POLL_SECONDS).tick(functools.partial(handlers.feeds_tick, backend), [feeds_seen],
-                                          [feeds_panel, followed, feeds_seen], show_progress="hidden", **private)
-        tick = functools.partial(handlers.tick, backend)
-        gr.Timer(POLL_SECONDS).tick(tick, [seen], [status, index, outlet, seen], show_progress="hidden", **private)
-        demo.load(tick, [seen], [status, index, outlet, seen], show_progress="hidden", **private)
-        def from_link(request: gr.Request):  # Gradio passes the request by this signature's type hint
-            return linked_question(backend, request)
-
-        demo.load(from_link, None, [question, since, until, outlet, as_of], show_progress="hidden",
-                  **private).then(respond, ask_inputs, ask_outputs, **private)
-
-        # The API: the same JSON as `rag ask --json`, `rag search --json` and `rag status --json`.
-        def ask(question: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
-                k: int = 10) -> dict:
-            """Answer a question from the articles: {question, answer, refused, citations, retrieved, ...}."""
-            return api_chat(backend).ask(question, filters=api_filters(since, until, source, as_of),
-                                         k=api_k(k), indexing=handlers.indexing(backend)).to_json()
-
-        def search(query: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
-                   k: int = 10) -> dict:
-            """Ranked passages for a query: {query, results: [{rank, score, text, article, start, end}]}."""
-            return api_chat(backend).search_json(query, api_filters(since, until, source, as_of), api_k(k))
-
-        def status_api() -> dict:
-            """What the store holds: {articles, chunks, model, store, ...}."""
-            return api_chat(backend).status()
-
-        gr.api(ask, api_name="ask")
-        gr.api(search, api_name="search")
-        gr.api(status_api, api_name="status")
+            chat = chat_column(backend)
+            shown = sources_column()
+        library = library_row(backend)
+        wire_chat(backend, demo, chat, shown, turns)
+        wire_library(backend, library)
+        wire_polling(backend, demo, status, library, chat.outlet)
+        add_api(backend)
     return demo
+
+
+def header(backend: Backend) -> gr.HTML:
+    """The title, the status line (returned: it is refreshed) and which answerer answers."""
+    settings = backend.settings
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=240):
+            gr.Markdown("# News chat", elem_id="app-title")
+        with gr.Column(scale=5, min_width=240):
+            status = gr.HTML(handlers.status_html(backend), elem_id="status-line")
+        with gr.Column(scale=3, min_width=240):
+            gr.HTML(f"<div class='answerer-note' id='answerer'>Answerer: "
+                    f"<b>{render.esc(handlers.answerer_label(settings.answerer, settings.llm_model))}</b></div>")
+    return status
+
+
+def chat_column(backend: Backend) -> ChatParts:
+    with gr.Column(scale=3, min_width=300):
+        chatbot = gr.Chatbot(
+            label="Chat", elem_id="chat", height=560, latex_delimiters=[], feedback_options=None,
+            buttons=["copy"], sanitize_html=True,
+            placeholder="Ask about the articles, for example: <i>What did Lukashenko say about "
+                        "sending soldiers?</i> Follow-up questions use the conversation.")
+        with gr.Row():
+            question = gr.Textbox(placeholder="Ask a question about the articles…", label="Question",
+                                  show_label=False, scale=5, elem_id="question", autofocus=True,
+                                  lines=1, max_lines=4)
+            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask-button")
+        with gr.Row(elem_id="filters"):
+            since = gr.DateTime(None, include_time=False, type="string", label="Published since", elem_id="since")
+            until = gr.DateTime(None, include_time=False, type="string", label="Published until", elem_id="until")
+            outlet = gr.Dropdown([ALL_OUTLETS] + backend.outlets(), value=ALL_OUTLETS, label="Outlet",
+                                 elem_id="outlet")
+            as_of = gr.DateTime(date.today().isoformat(), include_time=False, type="string",
+                                label="As of (for “this week”)", elem_id="as-of")
+    return ChatParts(chatbot, question, send, since, until, outlet, as_of)
+
+
+def sources_column() -> SourceParts:
+    with gr.Column(scale=2, min_width=300):
+        sources = gr.HTML(render.EMPTY_SOURCES, elem_id="sources-panel", js_on_load=SOURCES_JS,
+                          max_height=620, padding=True, container=True)
+        with gr.Column(visible=False) as article_box:
+            article = gr.HTML("", elem_id="article-view", js_on_load=ARTICLE_JS, padding=False, container=True)
+            close = gr.Button("Close the article", size="sm", elem_id="close-article")
+    popovers = gr.HTML("", elem_id="popovers")
+    return SourceParts(sources, article_box, article, close, popovers)
+
+
+def library_row(backend: Backend) -> LibraryParts:
+    types = sorted(SUPPORTED_SUFFIXES)
+    with gr.Row(equal_height=False):
+        with gr.Column(min_width=300):
+            gr.Markdown("### Add articles")
+            files = gr.File(label=f"Upload {' '.join(types)} (up to {backend.settings.max_upload_mb:g} MB each)",
+                            file_count="multiple", file_types=types, elem_id="upload", height=140)
+            upload_result = gr.HTML("", elem_id="upload-result")
+        with gr.Column(min_width=300):
+            gr.Markdown("### Index")
+            index = gr.HTML(handlers.index_html(backend), elem_id="index-panel")
+            resync = gr.Button("Re-sync now", size="sm", elem_id="resync")
+            resync_result = gr.HTML("", elem_id="resync-result")
+        with gr.Column(min_width=300):
+            gr.Markdown("### Feeds")
+            feeds = gr.HTML(handlers.feeds_html(backend), elem_id="feeds-panel")
+            with gr.Row():
+                feed_url = gr.Textbox(label="Feed address (RSS, Atom or JSON Feed)", elem_id="feed-url",
+                                      placeholder="https://example.com/rss.xml", scale=4)
+                follow = gr.Button("Follow", size="sm", elem_id="follow-feed", scale=1, min_width=80)
+            with gr.Row():
+                followed = gr.Dropdown(handlers.feed_choices(backend), value=None, label="Followed feeds",
+                                       elem_id="followed-feeds", scale=4)
+                unfollow = gr.Button("Stop following", size="sm", elem_id="unfollow-feed", scale=1, min_width=80)
+            feed_result = gr.HTML("", elem_id="feed-result")
+    return LibraryParts(files, upload_result, index, resync, resync_result, feeds, feed_url, follow, followed,
+                        unfollow, feed_result)
+
+
+def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceParts, turns: gr.State) -> None:
+    """Asking (the button, Enter, or a linked question on load), choosing a turn, clearing, and opening
+    an article from a source card."""
+    ask_inputs = [chat.question, chat.chatbot, turns, *chat.filters()]
+    ask_outputs = [chat.chatbot, turns, shown.sources, chat.question, shown.article_box, shown.popovers]
+    respond = functools.partial(handlers.respond, backend)
+    chat.question.submit(respond, ask_inputs, ask_outputs, **PRIVATE)
+    chat.send.click(respond, ask_inputs, ask_outputs, **PRIVATE)
+    chat.chatbot.select(handlers.show_turn, [turns], [shown.sources], **PRIVATE)
+    chat.chatbot.clear(handlers.clear_chat, None, [turns, shown.sources, shown.article_box, shown.popovers],
+                       **PRIVATE)
+
+    def open_article(turns_state, evt: gr.EventData):  # Gradio finds `evt` by this signature's type hint
+        return handlers.open_article(backend, turns_state, evt)
+
+    shown.sources.click(open_article, [turns], [shown.article, shown.article_box], **PRIVATE)
+    shown.close.click(lambda: gr.Column(visible=False), None, [shown.article_box], **PRIVATE)
+
+    def from_link(request: gr.Request):  # Gradio passes the request by this signature's type hint
+        return linked_question(backend, request)
+
+    demo.load(from_link, None, [chat.question, *chat.filters()], show_progress="hidden",
+              **PRIVATE).then(respond, ask_inputs, ask_outputs, **PRIVATE)
+
+
+def wire_library(backend: Backend, library: LibraryParts) -> None:
+    """Uploads, re-sync, and following or unfollowing feeds."""
+    library.files.upload(functools.partial(handlers.upload, backend), [library.files],
+                         [library.upload_result, library.files], **PRIVATE)
+    library.resync.click(functools.partial(handlers.resync, backend), None, [library.resync_result], **PRIVATE)
+    follow_feed = functools.partial(handlers.follow_feed, backend)
+    feed_outputs = [library.feed_result, library.feed_url, library.feeds, library.followed]
+    library.follow.click(follow_feed, [library.feed_url], feed_outputs, **PRIVATE)
+    library.feed_url.submit(follow_feed, [library.feed_url], feed_outputs, **PRIVATE)
+    library.unfollow.click(functools.partial(handlers.unfollow_feed, backend), [library.followed],
+                           [library.feed_result, library.feeds, library.followed], **PRIVATE)
+
+
+def wire_polling(backend: Backend, demo: gr.Blocks, status: gr.HTML, library: LibraryParts,
+                 outlet: gr.Dropdown) -> None:
+    """The status line, the index panel and the outlet list refresh every POLL_SECONDS (and on load); the
+    feeds panel and the followed feeds every FEEDS_POLL_SECONDS."""
+    seen, feeds_seen = gr.State([]), gr.State([])
+    tick = functools.partial(handlers.tick, backend)
+    gr.Timer(POLL_SECONDS).tick(tick, [seen], [status, library.index, outlet, seen], show_progress="hidden",
+                                **PRIVATE)
+    demo.load(tick, [seen], [status, library.index, outlet, seen], show_progress="hidden", **PRIVATE)
+    gr.Timer(FEEDS_POLL_SECONDS).tick(functools.partial(handlers.feeds_tick, backend), [feeds_seen],
+                                      [library.feeds, library.followed, feeds_seen], show_progress="hidden",
+                                      **PRIVATE)
+
+
+def add_api(backend: Backend) -> None:
+    """The API: the same JSON as `rag ask --json`, `rag search --json` and `rag status --json`."""
+
+    def ask(question: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
+            k: int = 10) -> dict:
+        """Answer a question from the articles: {question, answer, refused, citations, retrieved, ...}."""
+        return api_chat(backend).ask(question, filters=api_filters(since, until, source, as_of),
+                                     k=api_k(k), indexing=handlers.indexing(backend)).to_json()
+
+    def search(query: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
+               k: int = 10) -> dict:
+        """Ranked passages for a query: {query, results: [{rank, score, text, article, start, end}]}."""
+        return api_chat(backend).search_json(query, api_filters(since, until, source, as_of), api_k(k))
+
+    def status_api() -> dict:
+        """What the store holds: {articles, chunks, model, store, ...}."""
+        return api_chat(backend).status()
+
+    gr.api(ask, api_name="ask")
+    gr.api(search, api_name="search")
+    gr.api(status_api, api_name="status")
 
 
 def bad_request(message: str) -> gr.Error:
