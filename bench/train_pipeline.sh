@@ -2,13 +2,14 @@
 # The whole recipe behind rag/data/sentence_reader.json and rag/data/sentence_ranker.json, from the
 # benchmark files in ../shared/bench to the weights, with the sets reported on kept out of training.
 #
-# usage: bench/train_pipeline.sh WORK_DIR     (about 3 hours on 2 CPU cores: embedding the stores, about
-#        1 h 45 min, and training the reader, about 45 min; needs `pip install -e ".[bench]"`)
+# usage: bench/train_pipeline.sh WORK_DIR     (about 4 hours on 2 CPU cores: embedding the stores, about
+#        2 h, and training the reader, about 65 min; needs `pip install -e ".[bench]"`)
 #
 # Sets (docs/BENCHMARKS.md):
 #   reported on, never trained on: rtqa-2023-s150 (150 questions) and held-out A (heldout_split --offset 0)
 #   training: held-out B (--offset 150) and the rest (--offset 300), 254 questions, asked over the whole
-#             rtqa-2023 year (6,786 articles), so every training question meets the distractors of all others
+#             rtqa-2023 year (6,786 articles), so every training question meets the distractors of all others,
+#             and again over their own split's store (about 1,500-1,900 articles, like the reported stores)
 #   unanswerable: a question whose gold answer is in none of a store's articles; the training ones are
 #             training questions over the s150 and A stores, the reported ones are A's questions over the
 #             s150 store and s150's over the A store
@@ -28,6 +29,8 @@ store() { [ -d "$W/store_$1" ] || $P -m rag ingest "$2" --store "$W/store_$1" --
 store s150 "$B/rtqa-2023-s150/corpus.jsonl"
 store A "$W/split0/corpus.jsonl"
 store full "$B/rtqa-2023/corpus.jsonl"
+store b150 "$W/split150/corpus.jsonl"  # the training questions over small stores of their own as well,
+store b300 "$W/split300/corpus.jsonl"  # so the refusal threshold is set on stores the size users have
 
 unanswerable() { $P bench/unanswerable_split.py --questions "$1" --corpus "$2" --out "$3"; }
 unanswerable "$W/split0/questions.jsonl" "$B/rtqa-2023-s150/corpus.jsonl" "$W/unans_s150_fromA.jsonl"
@@ -40,6 +43,8 @@ data full "$W/train.jsonl" rd_train
 data full "$W/train.jsonl" rd_train_nogold --mode without-gold
 data s150 "$B/rtqa-2023-s150/questions.jsonl" rd_s150
 data A "$W/split0/questions.jsonl" rd_A
+data b150 "$W/split150/questions.jsonl" rd_b150
+data b300 "$W/split300/questions.jsonl" rd_b300
 data s150 "$W/unans_s150_fromA.jsonl" ru_s150_fromA
 data A "$W/unans_A_froms150.jsonl" ru_A_froms150
 data s150 "$W/unans_s150_fromtrain.jsonl" ru_s150_fromtrain
@@ -48,12 +53,12 @@ data A "$W/unans_A_fromtrain.jsonl" ru_A_fromtrain
 # the reader: out-of-fold scores for the training questions, the final reader's for everything else
 R="$W/reader"
 $P bench/train_reader.py --train "$W/rd_train.pkl" --exclude "$W/reported_ids.txt" --out-dir "$R" \
-  --oof "$W/rd_train_nogold.pkl" "$W/ru_s150_fromtrain.pkl" "$W/ru_A_fromtrain.pkl" \
+  --oof "$W/rd_train_nogold.pkl" "$W/ru_s150_fromtrain.pkl" "$W/ru_A_fromtrain.pkl" "$W/rd_b150.pkl" "$W/rd_b300.pkl" \
   --score "$W/rd_s150.pkl" "$W/rd_A.pkl" "$W/ru_s150_fromA.pkl" "$W/ru_A_froms150.pkl"
 
 # the ranker and the answerability model, on the reader's scores; reported sets scored, never fitted
 $P bench/train_ranker.py --train "$R/train.pkl" "$R/rd_train_nogold.pkl" "$R/ru_s150_fromtrain.pkl" \
-  "$R/ru_A_fromtrain.pkl" --exclude "$W/reported_ids.txt" \
+  "$R/ru_A_fromtrain.pkl" "$R/rd_b150.pkl" "$R/rd_b300.pkl" --exclude "$W/reported_ids.txt" \
   --report "s150=$R/rd_s150.pkl" "A=$R/rd_A.pkl" "s150-unanswerable=$R/ru_s150_fromA.pkl" \
            "A-unanswerable=$R/ru_A_froms150.pkl"
 $P bench/refusal_curve.py --answerable "$R/rd_s150.pkl" "$R/rd_A.pkl" \

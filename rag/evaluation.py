@@ -63,7 +63,8 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run_eval(chat, questions_path: Path, k: int = 10, out: Path | None = None, with_answers: bool = False) -> dict:
-    questions = [json.loads(line) for line in open(questions_path, encoding="utf-8") if line.strip()]
+    questions = [json.loads(line) for line in Path(questions_path).read_text(encoding="utf-8").splitlines()
+                 if line.strip()]
     sink = open(out, "w", encoding="utf-8") if out else None
     ranks = RankScores()
     support = quotes = bad_quotes = refused = 0
