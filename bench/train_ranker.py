@@ -50,7 +50,7 @@ NO_PASSAGE = Chunk("", 0, 0, "")  # the recorded data keeps no passage: every ca
 LEFT_OUT = ("recency", "cosine", "top_cosine") + tuple(f for f in os.environ.get("RANKER_LEAVE_OUT", "").split(",") if f)
 STAGE1 = [f for f in SENTENCE_FEATURES if f not in ("cosine", "reader") and f not in LEFT_OUT]
 STAGE2 = [f for f in SENTENCE_FEATURES if f not in LEFT_OUT]
-CANDIDATES = (12, 16, 24)  # sentences embedded and read per question: more costs ask latency (see BENCHMARKS.md)
+CANDIDATES = (12, 16, 24)  # sentences the reader reads per question: more costs ask latency (see BENCHMARKS.md)
 QUOTES = (1, 2, 3, 4)
 RELATIVE = (0.0, 0.2, 0.35, 0.5, 0.7)
 CONTEXTS = ("none", "after", "around")
@@ -328,10 +328,9 @@ def calibrate_handset(items: list[dict], path: Path, verbose: bool = True) -> di
     answerable = [it for it in items if it["answerable"] and it["labels"]]
     scores, labels = [], []
     for it in answerable:
-        best = np.argsort(-handset.stage1.probabilities(it["rows"], SENTENCE_FEATURES))[:handset.candidates]
-        p = handset.stage2.probabilities(it["rows"][best], SENTENCE_FEATURES)
-        scores += list(np.log(p / (1 - p)))
-        labels += list(np.asarray(it["labels"])[best])
+        ranking, _ = rank(it, Fitted(handset.stage1, handset.stage2, handset.candidates))
+        scores += [math.log(p / (1 - p)) for p in ranking.probabilities]
+        labels += [c.label for c in ranking.candidates]
     fitted = LogisticRegression(C=100.0, max_iter=2000).fit(np.asarray(scores)[:, None], np.asarray(labels, int))
     a, b = float(fitted.coef_[0, 0]), float(fitted.intercept_[0])
     stage2 = data["stage2"]
