@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -202,18 +203,17 @@ def test_a_chroma_server_without_a_shared_database_is_refused(tmp_path, capsys, 
     assert both.validate() is both
 
 
-def test_a_normal_ask_prints_the_answer_and_sources_and_nothing_from_libraries(tmp_path):
+def test_a_normal_ask_prints_the_answer_and_sources_and_nothing_from_libraries(seed_store, tmp_path):
     """A real `rag` process (third-party progress bars and warnings are written by native code and
-    by libraries straight to the terminal, which an in-process capture would not see)."""
+    by libraries straight to the terminal, which an in-process capture would not see), asking a copy of
+    the seed's store (built once by conftest)."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
     for name in ("RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_ANSWERER", "RAG_RANKER_WEIGHTS"):
         env.pop(name, None)
-    store = str(tmp_path / "store")
-    seed = str(Path(__file__).resolve().parent.parent / "seeds")
-    subprocess.run([sys.executable, "-m", "rag", "ingest", seed, "--store", store], env=env, check=True,
-                   capture_output=True, timeout=300)
+    store = tmp_path / "store"
+    shutil.copytree(seed_store[0], store)
     done = subprocess.run([sys.executable, "-m", "rag", "ask", "What did Lukashenko say about sending soldiers?",
-                           "--store", store], env=env, capture_output=True, text=True, timeout=300)
+                           "--store", str(store)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # no "Loading weights" bars, no warnings
     assert "[1]" in done.stdout and "send soldiers" in done.stdout

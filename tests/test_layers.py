@@ -17,8 +17,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rag"
 LAYERS: list[set[str]] = [
     {"__init__", "models", "settings", "data"},  # plain records, the settings, the shipped ranker weights
     {"text", "dates", "progress", "checkpoints"},  # words, dates, the progress bar, crash-test moments
-    {"articles", "sentences", "chunking", "embeddings", "catalog"},
-    {"reader"},  # the embedding model fine-tuned to read a question and a sentence together  # reading, splitting, embedding, cataloguing
+    {"articles", "sentences", "chunking", "embeddings", "catalog"},  # reading, splitting, embedding, cataloguing
+    {"reader"},  # the embedding model with adapters that read a question and a sentence together
     {"store"},
     {"indexing", "retrieval", "ranker", "citations", "feeds"},
     {"answering", "evaluation"},
