@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.answering import choose_quotes, lead_window  # noqa: E402
 from rag.ranker import (QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, LinearModel, Ranking,  # noqa: E402
-                        RankerWeights, question_features)
+                        RankerWeights, lead_reading, question_features)
 from rag.models import Chunk  # noqa: E402
 from rag.sentences import Span  # noqa: E402
 
@@ -154,7 +154,7 @@ def fit_sentences(items: list[dict], n_candidates: int, c: float) -> Fitted:
 
 def rank(it: dict, fitted: Fitted) -> tuple[Ranking, tuple[list[float], list[float]]]:
     """The item's Ranking as the answerer would make it, and the cosines and reader scores of the
-    re-ranked sentences."""
+    re-ranked sentences in its order."""
     if not it["labels"]:
         return Ranking([], [], 0.0), ([], [])
     first = fitted.stage1.probabilities(it["rows"], SENTENCE_FEATURES)
@@ -173,8 +173,9 @@ def rank(it: dict, fitted: Fitted) -> tuple[Ranking, tuple[list[float], list[flo
         cand.label, cand.before, cand.after = it["labels"][j], before, after
         cands.append(cand)
     cosine, reader = SENTENCE_FEATURES.index("cosine"), SENTENCE_FEATURES.index("reader")
+    ranked = [best[i] for i in order]
     return (Ranking(cands, [float(second[i]) for i in order], 0.0),
-            ([float(it["rows"][j, cosine]) for j in best], [float(it["rows"][j, reader]) for j in best]))
+            ([float(it["rows"][j, cosine]) for j in ranked], [float(it["rows"][j, reader]) for j in ranked]))
 
 
 def answer(ranking: Ranking, max_quotes: int, relative: float, context: str) -> tuple[bool, int]:
@@ -216,7 +217,8 @@ def out_of_fold(items: list[dict], n_candidates: int, c: float) -> list[tuple[Ra
 
 
 def question_rows(items, rankings) -> np.ndarray:
-    return np.concatenate([question_features(it["coverage"], r.probabilities, cos, reads)
+    return np.concatenate([question_features(it["coverage"], r.probabilities, cos, reads,
+                                             lead_reading(r.candidates, reads))
                            for it, (r, (cos, reads)) in zip(items, rankings)])
 
 
@@ -340,10 +342,14 @@ def calibrate_handset(items: list[dict], path: Path, verbose: bool = True) -> di
     rankings = [rank(it, calibrated) for it in answerable]
     support, length, max_quotes, relative, context = best_rule(quote_rules(rankings), LENGTH_BUDGET)
     data |= {"max_quotes": max_quotes, "relative": relative, "context": context}
+    # Calibrating a calibrated file again composes: the scale and shift recorded are the whole change
+    # from the hand-set scores.
+    before = data.get("about", {})
+    scale, shift = before.get("score_scale", 1.0), before.get("score_shift", 0.0)
     data["about"] = {"note": "the earlier hand-set rule as weights, for stores under answering.SMALL_STORE_CHUNKS",
                      "calibrated_by": "bench/train_ranker.py --calibrate-handset",
-                     "questions": len({it["id"] for it in answerable}), "score_scale": round(a, 4),
-                     "score_shift": round(b, 4), "training_support_before_refusals": round(support, 4),
+                     "questions": len({it["id"] for it in answerable}), "score_scale": round(scale * a, 4),
+                     "score_shift": round(shift * a + b, 4), "training_support_before_refusals": round(support, 4),
                      "mean_answer_chars": round(length)}
     if verbose:
         print(f"hand-set rule: scores x {a:.3f} {b:+.3f}; quote rule {max_quotes, relative, context}: "

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .citations import RawCitation
 from .models import Chunk, Citation, Filters
-from .ranker import Candidate, Ranking, RankerWeights, SentenceRanker, question_view
+from .ranker import Candidate, Ranking, RankerWeights, SentenceRanker, can_lead, can_quote, question_view
 from .reader import SentenceReader
 from .sentences import Span
 from .text import QUESTION_STOPWORDS, content_terms, english_idf, words
@@ -163,16 +163,17 @@ def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
 def choose_quotes(ranking: Ranking, max_quotes: int, relative: float) -> list[Candidate]:
     """The quotes of an answer, best first: the most likely real sentence leads (a headline,
     intertitle, caption or fragment never does), then any others at least `relative` times as
-    likely as it. Of copies of one quote (syndicated passages) the most recent is quoted."""
+    likely as it (never an intertitle or caption). Of copies of one quote (syndicated passages) the
+    most recent is quoted."""
     pairs = list(zip(ranking.candidates, ranking.probabilities))
-    leads = [pair for pair in pairs if pair[0].span.shape == "sentence"]
+    leads = [pair for pair in pairs if can_lead(pair[0])]
     if not leads:
         return []
     lead, lead_p = leads[0]
     chosen = [lead]
     full = False
     for cand, p in pairs:
-        if cand is lead:
+        if cand is lead or not can_quote(cand):
             continue
         twin = next((i for i, other in enumerate(chosen) if _same_words(cand, other)), None)
         if twin is not None:

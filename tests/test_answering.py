@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, standalone_query
+from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, standalone_query
 from rag.llm import LLMAnswerer
 from rag.models import Chunk
 from rag.models import Filters
-from rag.ranker import RankerWeights
+from rag.ranker import Candidate, Ranking, RankerWeights, lead_reading
+from rag.sentences import Span
 
 from news_fixtures import BRIDGE, write_corpus
 
@@ -112,6 +113,18 @@ def test_the_answer_leads_with_the_sentence_that_answers(seeded_chat):
     assert not answer.refused
     assert "35,000 to 40,000 men" in answer.citations[0].quote
     assert_quotes_verbatim(seeded_chat, answer)
+
+
+def test_the_answerability_model_judges_the_sentence_that_leads_the_answer():
+    # The reader's score that the refusal model reads ("lead_reader") is the score of the sentence the
+    # answer opens with: a headline ranked above it, however well the reader scores it, is not that lead.
+    def candidate(text, shape):
+        return Candidate(Span(text, 0, len(text), True, shape), 1, Chunk(text, 0, len(text), "a"), 0)
+
+    ranked = [candidate("Belarusian army too weak", "heading"), candidate("The army has 40,000 men.", "sentence")]
+    lead = choose_quotes(Ranking(ranked, [0.9, 0.6], 1.0), max_quotes=1, relative=0.5)[0]
+    assert lead is ranked[1]
+    assert lead_reading(ranked, [5.0, 1.5]) == 1.5
 
 
 def test_a_quote_that_repeats_part_of_another_is_left_out(seeded_chat):

@@ -124,9 +124,9 @@ def clean(tmp_path_factory) -> tuple[Path, dict]:
     return root, snapshot(root / "clean-store")
 
 
-def kill_then_rerun(root: Path, store: Path, moment: str, servers: tuple[str, str] | None = None) -> dict:
+def kill_at(root: Path, store: Path, moment: str, servers: tuple[str, str] | None = None) -> None:
     """Version 1 in the store, then version 2's ingest killed at `moment`; checks what searches see right
-    after the kill, re-runs the ingest and returns the store's snapshot."""
+    after the kill."""
     folder = root / "news"
     if servers:
         write_version(folder, 1)
@@ -149,20 +149,43 @@ def kill_then_rerun(root: Path, store: Path, moment: str, servers: tuple[str, st
     assert lighthouse, "the story being edited must stay searchable in one of its versions"
     assert all(OLD in t for t in lighthouse) or all(NEW in t for t in lighthouse)  # never both
 
-    # The re-run, here rather than in another `rag ingest` process (5 s of loading the model saved; the
-    # command itself is tested in test_cli_ingest.py): a new NewsChat on the killed store's own folder.
+
+def rerun(store: Path, folder: Path, servers: tuple[str, str] | None = None) -> tuple[NewsChat, dict]:
+    """The re-run, here rather than in another `rag ingest` process (5 s of loading the model saved; the
+    command itself is tested in test_cli_ingest.py): a new NewsChat on the killed store's own folder.
+    Returns it and the store's snapshot."""
     servers = servers or ("", "")
     chat = NewsChat(Settings(store_dir=store, articles_dir=folder, chroma_url=servers[0], database_url=servers[1]))
     report = chat.ingest([folder])
     assert report.failed == []
+    return chat, snapshot(store, servers)
+
+
+def kill_then_rerun(root: Path, store: Path, moment: str, servers: tuple[str, str] | None = None) -> dict:
+    """kill_at, then a re-run, after which searches find only the edited story; the store's snapshot."""
+    kill_at(root, store, moment, servers)
+    chat, got = rerun(store, root / "news", servers)
     assert all(NEW in t for t in searches_see_only_whole_articles(chat))
-    return snapshot(store, servers)
+    return got
 
 
 @pytest.mark.parametrize("moment", MOMENTS)
 def test_killed_ingest_then_a_rerun_equals_a_clean_ingest(clean, moment):
     root, expected = clean
     assert kill_then_rerun(root, root / f"store-{moment}", moment) == expected
+    write_version(root / "news", 2)
+
+
+def test_an_edit_undone_after_a_killed_ingest_leaves_nothing_of_it(clean):
+    # Killed once the edit's first vectors are written, then the files are put back as they were: the
+    # catalog still vouches for version 1, so the re-run finds nothing to sync, and only the repair of
+    # what the killed process wrote keeps its vectors from staying in Chroma for ever.
+    root, _ = clean
+    store = root / "store-undone"
+    kill_at(root, store, "vectors-written")
+    write_version(root / "news", 1)
+    rerun(store, root / "news")
+    assert snapshot(store) == snapshot(root / "version-one")
     write_version(root / "news", 2)
 
 
