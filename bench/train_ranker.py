@@ -161,11 +161,11 @@ def rank(it: dict, fitted: Fitted) -> tuple[Ranking, tuple[list[float], list[flo
     best = np.argsort(-first)[: fitted.candidates]
     second = fitted.stage2.probabilities(it["rows"][best], SENTENCE_FEATURES)
     order = np.argsort(-second)
+    ranked = best[order]  # the item's sentence indices, best first
     cands = []
     n = len(it["labels"])
     befores, afters, lengths = it.get("before", [None] * n), it.get("after", [None] * n), it.get("lengths", [0] * n)
-    for i in order:
-        j = best[i]
+    for j in ranked:
         before, after = befores[j], afters[j]
         cand = Candidate(Span("", 0, lengths[j], False, it["shapes"][j]), it["passages"][j], NO_PASSAGE, 0,
                          it["terms"][j], Span("", 0, before[1], False, before[2]) if before else None,
@@ -173,7 +173,6 @@ def rank(it: dict, fitted: Fitted) -> tuple[Ranking, tuple[list[float], list[flo
         cand.label, cand.before, cand.after = it["labels"][j], before, after
         cands.append(cand)
     cosine, reader = SENTENCE_FEATURES.index("cosine"), SENTENCE_FEATURES.index("reader")
-    ranked = [best[i] for i in order]
     return (Ranking(cands, [float(second[i]) for i in order], 0.0),
             ([float(it["rows"][j, cosine]) for j in ranked], [float(it["rows"][j, reader]) for j in ranked]))
 

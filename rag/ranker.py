@@ -265,7 +265,7 @@ def coverage(view: QuestionView, passages: list[Chunk]) -> dict[str, float]:
 
 
 def question_features(covered: dict[str, float], probabilities: list[float], cosines: list[float],
-                      readings: list[float], lead_reading: float = 0.0) -> np.ndarray:
+                      readings: list[float], lead_score: float) -> np.ndarray:
     """One row of QUESTION_FEATURES: how sure the best sentences are, how well the passages cover the
     question, and how well the reader thinks the answer's first sentence answers it."""
     top = sorted(probabilities, reverse=True)[:3] + [0.0, 0.0, 0.0]
@@ -273,7 +273,7 @@ def question_features(covered: dict[str, float], probabilities: list[float], cos
         "top_probability": top[0], "second_probability": top[1],
         "any_probability": 1 - (1 - top[0]) * (1 - top[1]) * (1 - top[2]),
         "top_cosine": max(cosines, default=0.0), "top_reader": max(readings, default=0.0),
-        "lead_reader": lead_reading,
+        "lead_reader": lead_score,
     }
     return np.asarray([[values[name] for name in QUESTION_FEATURES]], dtype=np.float32)
 
