@@ -64,6 +64,13 @@ $P bench/train_ranker.py --train "$R/train.pkl" "$R/rd_train_nogold.pkl" "$R/ru_
 $P bench/refusal_curve.py --answerable "$R/rd_s150.pkl" "$R/rd_A.pkl" \
   --unanswerable "$R/ru_s150_fromA.pkl" "$R/ru_A_froms150.pkl" --plot docs/refusal_curve.png
 
+# the refusal threshold on folders of mixed news under 9,000 chunks: the training questions over stores
+# of 10-1,000 of their articles (bench/small_stores.py; about 25 minutes); run it after train_ranker.py,
+# which writes the weights file afresh
+$P bench/small_stores.py "$W/mixed_train" --questions "$W/split150/questions.jsonl" "$W/split300/questions.jsonl" \
+  --corpus "$W/split150/corpus.jsonl" "$W/split300/corpus.jsonl" --exclude "$W/reported_ids.txt" \
+  --write rag/data/sentence_ranker.json
+
 # the hand-set rule used on small stores: its scores calibrated and its quote rule chosen on the same
 # training questions (it reads no reader scores; the recorded candidates are enough)
 $P bench/train_ranker.py --train "$R/train.pkl" --exclude "$W/reported_ids.txt" \

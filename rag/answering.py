@@ -119,7 +119,7 @@ class ExtractiveAnswerer:
         chosen = choose_quotes(ranking, weights.max_quotes, weights.relative)
         quotes = [RawCitation(n=c.passage, quote=text, at=start)
                   for c, start, text in quote_spans(chosen, weights.context, bodies)]
-        if not quotes or ranking.answerable < weights.threshold:
+        if not quotes or ranking.answerable < weights.threshold_for(store_chunks):
             return Proposal([], ranking.answerable, related=quotes[:3])
         return Proposal(quotes, ranking.answerable)
 

@@ -217,6 +217,7 @@ def _width() -> int:
 
 def cmd_eval(args, settings: Settings) -> int:
     chat = NewsChat(settings)
+    chat.warm_up()  # the models load before the clock starts, as the app loads them before its first question
     summary = run_eval(chat, args.questions, k=args.k, out=args.out, with_answers=args.answers)
     print(json.dumps(summary))
     return 0

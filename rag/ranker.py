@@ -335,6 +335,17 @@ class RankerWeights:
     relative: float  # a further quote needs at least this share of the first quote's probability
     context: str = "none"  # the lead quote's neighbours that join it: "none", "after" or "around"
     about: dict = field(default_factory=dict)
+    # {"below_chunks": N, "threshold": T}: the threshold on a store of fewer than N chunks, set by
+    # bench/small_stores.py. The answerability scores run lower on a small folder of mixed news than on
+    # the benchmark's stores the threshold was set on: there it refused 8-19% of answerable questions.
+    small_store_threshold: dict | None = None
+
+    def threshold_for(self, store_chunks: int | None) -> float:
+        """The refusal threshold on a store of this many chunks (None: unknown, the main one)."""
+        small = self.small_store_threshold
+        if small and store_chunks is not None and store_chunks < small["below_chunks"]:
+            return float(small["threshold"])
+        return self.threshold
 
     @classmethod
     def load(cls, path=None) -> RankerWeights:
@@ -349,7 +360,8 @@ class RankerWeights:
         return cls(stage1=LinearModel(**data["stage1"]), stage2=LinearModel(**data["stage2"]),
                    answerable=LinearModel(**data["answerable"]), candidates=data["candidates"],
                    threshold=data["threshold"], max_quotes=data["max_quotes"], relative=data["relative"],
-                   context=data.get("context", "none"), about=data.get("about", {}))
+                   context=data.get("context", "none"), about=data.get("about", {}),
+                   small_store_threshold=data.get("small_store_threshold"))
 
 
 class SentenceRanker:
