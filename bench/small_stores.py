@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
 import subprocess
@@ -35,12 +34,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from train_ranker import MAX_WRONGLY_REFUSED, threshold_at  # noqa: E402
+
 from rag.answering import SMALL_STORE_CHUNKS  # noqa: E402
 from rag.evaluation import norm  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ("learned", "handset")
-MAX_WRONGLY_REFUSED = 0.04  # as bench/train_ranker.py
 # Stores under this many chunks get the small-store threshold. The mixed stores measured reach 8,081
 # chunks (1,000 articles); the smallest benchmark store, rtqa-2023-s150 (9,558 chunks), keeps the
 # threshold set on stores of 11,000-54,000 chunks, and refuses 4.7% of its answerable questions with it.
@@ -99,7 +99,7 @@ def run(folder: Path) -> None:
         if done.exists() and sum(1 for line in open(done) if line.strip()) == asked:
             continue  # asked already (delete the file to ask again)
         out = subprocess.run(python + ["eval", str(folder / "questions.jsonl"), "--store", str(folder / "store"),
-                                       "--answers", "--out", str(folder / f"eval_{weights}.jsonl")],
+                                       "--answers", "--out", str(done)],
                              cwd=ROOT, env=env | {"RAG_RANKER_WEIGHTS": weights}, capture_output=True, text=True)
         if out.returncode:
             raise SystemExit(f"{folder}: rag eval failed: {out.stderr[-2000:]}")
@@ -121,11 +121,10 @@ def summary(rows: list[tuple[bool, float, bool, bool]]) -> dict:
     below which 4% of the answerable questions fall."""
     yes = [r for r in rows if r[0]]
     no = [r for r in rows if not r[0]]
-    scores = sorted(r[1] for r in yes)
     return {"answerable": len(yes), "support": round(sum(r[3] for r in yes) / len(yes), 3) if yes else None,
             "wrongly_refused": round(sum(r[2] for r in yes) / len(yes), 3) if yes else None,
             "unanswerable": len(no), "unanswerable_refused": round(sum(r[2] for r in no) / len(no), 3) if no else None,
-            "threshold_at_4pct": round(scores[int(math.floor(MAX_WRONGLY_REFUSED * len(scores)))], 4) if scores else None}
+            "threshold_at_4pct": round(threshold_at([r[1] for r in yes]), 4) if yes else None}
 
 
 def balanced_threshold(sizes: list[list[tuple[bool, float, bool, bool]]]) -> float:

@@ -221,6 +221,12 @@ def question_rows(items, rankings) -> np.ndarray:
                            for it, (r, (cos, reads)) in zip(items, rankings)])
 
 
+def threshold_at(answerable_scores) -> float:
+    """The answerability score below which MAX_WRONGLY_REFUSED of the answerable questions fall."""
+    ordered = np.sort(np.asarray(answerable_scores, dtype=float))
+    return float(ordered[int(math.floor(MAX_WRONGLY_REFUSED * len(ordered)))])
+
+
 def summary(name: str, items, rankings, answerable_model: LinearModel | None, threshold: float,
             max_quotes: int, relative: float, context: str) -> dict:
     scores = (answerable_model.probabilities(question_rows(items, rankings), QUESTION_FEATURES)
@@ -294,8 +300,7 @@ def train(items: list[dict], verbose: bool = True) -> tuple[dict, list]:
                            for it, (r, _) in zip(items, rankings)], dtype=int)
     answerable_model = fit(q_rows, q_labels, [f for f in QUESTION_FEATURES if f not in LEFT_OUT], QUESTION_FEATURES, 1.0)
     scores = answerable_model.probabilities(q_rows, QUESTION_FEATURES)
-    yes_scores = np.sort([s for it, s in zip(items, scores) if it["answerable"]])
-    threshold = float(yes_scores[int(math.floor(MAX_WRONGLY_REFUSED * len(yes_scores)))])
+    threshold = threshold_at([s for it, s in zip(items, scores) if it["answerable"]])
     fitted = fit_sentences(items, n_candidates, c)
     weights = {
         "about": {"made_by": "bench/train_ranker.py", "questions": len({it["id"] for it in items}),
