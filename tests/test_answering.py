@@ -166,16 +166,21 @@ def test_a_small_folder_is_refused_at_its_own_threshold(seeded_chat):
     # the main threshold was set on: in folders of 100-1,000 articles it refused 5.5-15% of answerable
     # training questions (bench/small_stores.py).
     shipped = RankerWeights.load("learned")
-    assert shipped.small_store_threshold["threshold"] < shipped.threshold
+    small = shipped.small_store_threshold
+    assert small["threshold"] < shipped.threshold
     assert shipped.threshold_for(None) == shipped.threshold
-    below = shipped.small_store_threshold["below_chunks"]
-    assert shipped.threshold_for(below - 1) < shipped.threshold_for(below) == shipped.threshold
+    assert shipped.threshold_for(small["up_to_chunks"]) == small["threshold"]
+    assert shipped.threshold_for(small["main_from_chunks"]) == shipped.threshold
+    # in between, where neither was measured, it rises with the store's size and never by a step
+    between = [shipped.threshold_for(n) for n in range(small["up_to_chunks"], small["main_from_chunks"] + 1, 25)]
+    assert small["threshold"] < between[len(between) // 2] < shipped.threshold
+    assert all(0 <= b - a < 0.002 for a, b in zip(between, between[1:]))
 
     weights = RankerWeights.load("learned")  # on this one-article store: a main threshold nothing reaches
     weights.threshold = 1.0
     seeded_chat.answerer = ExtractiveAnswerer(seeded_chat.embeddings, weights)
-    weights.small_store_threshold = {"below_chunks": 1, "threshold": 0.0}  # the store is not small by it
+    weights.small_store_threshold = {"threshold": 0.0, "up_to_chunks": 1, "main_from_chunks": 2}  # not small by it
     assert seeded_chat.ask(SOLDIERS).refused
-    weights.small_store_threshold = {"below_chunks": 10_000, "threshold": 0.0}
+    weights.small_store_threshold = {"threshold": 0.0, "up_to_chunks": 10_000, "main_from_chunks": 20_000}
     answer = seeded_chat.ask(SOLDIERS)  # (which sentences the learned weights pick on the seed is not the point)
     assert not answer.refused and answer.citations
