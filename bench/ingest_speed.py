@@ -3,8 +3,8 @@
 usage: python bench/ingest_speed.py [--split ../shared/bench/rtqa-2023-s150] [--limit N] [--store DIR]
 
 Prints, on the same chunks in one run: bare encode with the published fp32 weights, bare encode
-with the default variant (int8 on a CPU), and the whole ingest pipeline (a new store, default
-variant) with its ratio to bare fp32; then, on --store (default: that new store; give a store already
+with the variant the app uses (fp32 by default; RAG_EMBEDDING_VARIANT=int8 for the faster one), and
+the whole ingest pipeline (a new store, that variant) with its ratio to bare fp32; then, on --store (default: that new store; give a store already
 holding the whole split to measure at full size): re-ingest of the unchanged corpus, adding one new
 article, warm search and ask latency p50/p95; peak memory (RSS).
 """
@@ -51,7 +51,7 @@ def main() -> None:
     texts = [embedding_text(c) for a in articles for c in chunk_article(a, splitter)]
     print(f"articles {len(articles)}, chunks {len(texts)}")
     rates = {}
-    for variant in ("fp32", str(chat.embeddings.variant)):
+    for variant in dict.fromkeys(("fp32", str(chat.embeddings.variant))):
         model = load_model(chat.embeddings.path, Variant.parse(variant), "cpu")
         model.encode(texts[:32], batch_size=chat.embeddings.batch_size)  # warm up
         started = time.perf_counter()

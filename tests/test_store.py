@@ -83,6 +83,27 @@ def test_other_model_is_refused_before_it_is_loaded(built, news, tmp_path):
     assert open_chat(built, news).status()["articles"] == 1  # the store is untouched
 
 
+def test_a_store_keeps_the_embedding_variant_it_was_built_with(tmp_path, news):
+    # Vectors of two variants are not one space. A new store is built with fp32; one built with int8
+    # (asked for, or the default before) is searched with int8 by a chat that asks for no variant, and
+    # asking for fp32 on it is refused with the way to rebuild.
+    def chat_with(variant: str, store: str = "store") -> NewsChat:
+        return NewsChat(Settings(store_dir=tmp_path / store, articles_dir=news, chroma_url="", embedding_model="",
+                                 embedding_variant=variant))
+
+    assert chat_with("int8").ingest().added == 1
+    reopened = chat_with("")
+    assert reopened.status()["embedding_variant"] == "int8" and str(reopened.embeddings.variant) == "int8"
+    assert "reopened on Monday" in reopened.search("When did the harbour reopen?")[0].text
+    with pytest.raises(ModelMismatchError) as caught:
+        chat_with("fp32")
+    assert "int8" in str(caught.value) and "rag ingest --rebuild" in str(caught.value)
+
+    fresh = chat_with("", store="fresh")
+    assert fresh.ingest().added == 1
+    assert fresh.status()["embedding_variant"] == "fp32" and str(fresh.embeddings.variant) == "fp32"
+
+
 def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("RAG_CHROMA_URL", raising=False)
     other = tmp_path / "other-model"  # the same weights under another name: a different model to the store
