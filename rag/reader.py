@@ -7,8 +7,9 @@ nothing from that cosine, docs/BENCHMARKS.md). Read together, every word of the 
 every word of the sentence. `bench/train_reader.py` trains low-rank adapters (LoRA) for the model's
 linear layers and a one-number head on rtqa-2023 questions (never the ones reported on), and ships
 them as `rag/data/sentence_reader.json`: a small text file, so no other model is installed or
-downloaded. At load the adapters are added into a copy of the model's weights, which then runs like
-the embedding model (int8 on a CPU).
+downloaded. At load the adapters are added into a copy of the model's weights, which then runs with
+its linear layers in int8 (the sentence ranker learned from its int8 scores; the embedding model's variant
+is fp32 by default, rag/embeddings.py).
 """
 
 from __future__ import annotations
