@@ -3,11 +3,12 @@
 usage: python bench/compare_evals.py QUESTIONS.jsonl BASE.jsonl OTHER.jsonl [--names fp32,int8]
 
 For each run: Hits@1/4/10 and MRR@10 (the gold answer in the retrieved passages, scored as
-`rag eval` scores them), and answer support when the runs hold answers. Then OTHER minus BASE with
-its paired standard error (the standard deviation of the per-question differences over the square
-root of the number of questions): the test the answers issue sets for a faster embedding variant,
-"no worse beyond one standard error", on the app's own retrieval rather than dense search alone
-(bench/variant_check.py).
+`rag eval` scores them), and answer support when the runs hold answers (the gold answer in an
+answer that was not refused: its quotes are verbatim from the articles they cite, which `rag eval`
+checks). Then OTHER minus BASE with its paired standard error (the standard deviation of the
+per-question differences over the square root of the number of questions): the test the answers
+issue sets for a faster embedding variant, "no worse beyond one standard error", on the app's own
+retrieval rather than dense search alone (bench/variant_check.py).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ usage: python bench/ingest_speed.py [--split ../shared/bench/rtqa-2023-s150] [--
 
 Prints, on the same chunks in one run: bare encode with the published fp32 weights, bare encode
 with the variant the app uses (fp32 by default; RAG_EMBEDDING_VARIANT=int8 for the faster one), and
-the whole ingest pipeline (a new store, that variant) with its ratio to bare fp32; then, on --store (default: that new store; give a store already
-holding the whole split to measure at full size): re-ingest of the unchanged corpus, adding one new
-article, warm search and ask latency p50/p95; peak memory (RSS).
+the whole ingest pipeline (a new store, that variant) with its ratio to bare fp32; then, on --store
+(default: that new store; give a store already holding the whole split to measure at full size):
+re-ingest of the unchanged corpus, adding one new article, warm search and ask latency p50/p95; peak
+memory (RSS).
 """
 
 from __future__ import annotations
