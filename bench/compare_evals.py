@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.evaluation import HITS_AT, first_hit, norm  # noqa: E402
+from rag.evaluation import RankScores, first_hit, norm  # noqa: E402
 
 
 def per_question(questions: dict[str, dict], path: Path) -> dict[str, dict[str, float]]:
@@ -35,9 +35,9 @@ def per_question(questions: dict[str, dict], path: Path) -> dict[str, dict[str, 
         if q is None or q.get("answerable") is False:
             continue
         gold = norm(q["answer"])
-        first = first_hit(gold in norm(r["text"]) for r in row["results"])
-        scores = {f"hits@{k}": float(first is not None and first < k) for k in HITS_AT}
-        scores["mrr@10"] = 0.0 if first is None else 1 / (first + 1)
+        one = RankScores()  # the question's own Hits@k and MRR@10, by the rule `rag eval` sums
+        one.add(first_hit(gold in norm(r["text"]) for r in row["results"]))
+        scores = one.summary()
         answer = row.get("answer")
         if answer is not None:
             scores["support"] = float(not answer.get("refused") and gold in norm(answer.get("answer", "")))

@@ -64,9 +64,9 @@ $P bench/train_ranker.py --train "$R/train.pkl" "$R/rd_train_nogold.pkl" "$R/ru_
 $P bench/refusal_curve.py --answerable "$R/rd_s150.pkl" "$R/rd_A.pkl" \
   --unanswerable "$R/ru_s150_fromA.pkl" "$R/ru_A_froms150.pkl" --plot docs/refusal_curve.png
 
-# the refusal threshold on folders of mixed news (up to the largest made, then rising to the main one): the training questions over stores
-# of 10-1,000 of their articles (bench/small_stores.py; about 25 minutes); run it after train_ranker.py,
-# which writes the weights file afresh
+# the refusal threshold on folders of mixed news (up to the largest made, then rising to the main one):
+# the training questions over stores of 10-1,000 of their articles (bench/small_stores.py; about 25
+# minutes); run it after train_ranker.py, which writes the weights file afresh
 $P bench/small_stores.py "$W/mixed_train" --questions "$W/split150/questions.jsonl" "$W/split300/questions.jsonl" \
   --corpus "$W/split150/corpus.jsonl" "$W/split300/corpus.jsonl" --exclude "$W/reported_ids.txt" \
   --write rag/data/sentence_ranker.json
