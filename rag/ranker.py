@@ -1,9 +1,10 @@
 """Which sentence answers the question: a ranker learned from news-quiz questions with gold answers.
 
 For every sentence of the retrieved passages (whole sentences of the article body, so a quote never
-starts mid-sentence at a passage edge) `features()` describes how it relates to the question: shared
+starts mid-sentence at a passage edge) `sentence_features()` describes how it relates to the question: shared
 words weighted by their rarity in the store, phrases, neighbouring sentences, the kind of answer the
-question asks for (a number, a date, a name, a place) and whether the sentence has one, names and
+question asks for (a number, a date, a name, a place) and whether the sentence has one (for a listed
+kind such as a country or a US state, whether it names one the question does not), names and
 numbers the other passages repeat, the sentence's shape (headline, intertitle, caption, fragment),
 its passage's rank and date, and its meaning's closeness to the question (the embedding model, on
 the most promising sentences only).
@@ -17,6 +18,7 @@ that the chosen quotes contain the answer.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -35,6 +37,7 @@ from .text import content_terms, english_stemmer, terms, words
 
 WEIGHTS_FILE = "sentence_ranker.json"  # the default: learned by bench/train_ranker.py
 HANDSET_FILE = "sentence_ranker_handset.json"  # RAG_RANKER_WEIGHTS=handset: the earlier hand-set rule as weights
+KINDS_FILE = "answer_kinds.json"  # answers that are one of a list of names: countries, US states, months ...
 EMBEDDED_CHARS = 200  # a long sentence is judged by its start: padding a batch to its full length is slow
 RECENCY_SCALE_DAYS = 365  # the date feature: a sentence a year older than the question keeps 1/e of it
 
@@ -83,12 +86,50 @@ SENTENCE_FEATURES = (
     "recency",          # the date prior (1 inside "this week"; falls off over a year)
     "cosine",           # its embedding's cosine similarity to the question (stage 2 only)
     "reader",           # the reader's score of the question and the sentence read together (stage 2 only)
+    "kind_match",       # the question asks for a listed kind ("which country") and it names one the question
+                        # does not (stage 2 only; see NamedKind)
 )
 QUESTION_FEATURES = (
     "top_probability", "second_probability", "any_probability", "top_cosine", "passage_score",
     "coverage", "rare_missing", "question_length", "top_reader",
     "lead_reader",  # the reader's score of the sentence that would lead the answer
 )
+
+
+@dataclass(frozen=True)
+class NamedKind:
+    """A kind of answer that is one of a known list of names, such as a country or a US state
+    (rag/data/answer_kinds.json). About one training question in five asks for one ("Which country
+    ...?", "Which state ...?"), and the general features only knew that such an answer is a place."""
+
+    name: str
+    asked: re.Pattern  # matches a question that asks for one
+    names: re.Pattern  # matches any of its names in a text
+    same: dict[str, str] = field(default_factory=dict)  # a name (lower case) -> the first of its group of names
+
+    def found(self, text: str) -> set[str]:
+        """The names of this kind in the text, lower case, each of a group of names as the first of them
+        ("US" and "U.S." as "united states")."""
+        return {self.same.get(name, name) for name in (m.group(0).lower() for m in self.names.finditer(text))}
+
+
+@functools.cache
+def named_kinds() -> tuple[NamedKind, ...]:
+    """The kinds in rag/data/answer_kinds.json, read once."""
+    data = json.loads(resources.files("rag.data").joinpath(KINDS_FILE).read_text(encoding="utf-8"))
+    kinds = []
+    for name, kind in data["kinds"].items():
+        longest_first = sorted(kind["names"], key=len, reverse=True)  # "South Sudan" before "Sudan"
+        flags = re.I if kind["ignore_case"] else 0
+        pattern = re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, longest_first)) + r")(?!\w)", flags)
+        same = {alias.lower(): group[0].lower() for group in kind.get("same", []) for alias in group}
+        kinds.append(NamedKind(name, re.compile(kind["asked"], re.I), pattern, same))
+    return tuple(kinds)
+
+
+def asked_kind(question: str) -> NamedKind | None:
+    """The listed kind of answer the question asks for, if any."""
+    return next((kind for kind in named_kinds() if kind.asked.search(question)), None)
 
 
 @dataclass
@@ -160,11 +201,17 @@ class QuestionView:
         self.asks = {kind: bool(pattern.search(text)) for kind, pattern in ASKS.items()}
         if self.asks["amount"] or self.asks["date"] or self.asks["place"]:
             self.asks["name"] = False  # "which country" asks a place, not any name
+        self.kind = asked_kind(text)
+        self.kind_named = self.kind.found(text) if self.kind else set()
         self.as_of_day = day_number(as_of)
         self.window = time_window(text, as_of)
         self.idf = idf or (lambda term: 1.0)
         self.weights = {t: self.idf(t) for t in self.focus}
         self.context_weights = {t: self.idf(t) for t in self.context}
+
+    def names_new_of_kind(self, text: str) -> bool:
+        """Whether the text names one of the kind of answer asked for that the question does not name."""
+        return bool(self.kind and self.kind.found(text) - self.kind_named)
 
     def overlap(self, found: set[str], weights: dict[str, float] | None = None) -> float:
         weights = self.weights if weights is None else weights
@@ -226,6 +273,7 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
             "passage_score": c.chunk.score,
             "lead": math.exp(-c.index / 5),
             "recency": time_prior(days[c.passage - 1], view.as_of_day, view.window, RECENCY_SCALE_DAYS),
+            "kind_match": view.names_new_of_kind(text),
         }
         for name, value in values.items():
             rows[r, col[name]] = float(value)
@@ -348,7 +396,7 @@ class RankerWeights:
         Between the largest folder the small-store threshold was measured on and the smallest store the
         main one was, neither was measured, so the threshold moves from one to the other in proportion
         to the logarithm of the store's size: a few more articles never change it by a step. (With a
-        step at 9,000 chunks, a store of 8,999 chunks would refuse at 0.074 where one of 9,000 refuses at
+        step at 9,000 chunks, a store of 8,999 chunks would have refused at 0.074 where one of 9,000 did at
         0.1198: on held-out set A's questions, 15% of unanswerable ones refused against 58%.)"""
         small = self.small_store_threshold
         if not small or store_chunks is None or store_chunks >= small["main_from_chunks"]:

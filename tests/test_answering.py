@@ -8,7 +8,7 @@ from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes,
 from rag.llm import LLMAnswerer
 from rag.models import Chunk
 from rag.models import Filters
-from rag.ranker import Candidate, Ranking, RankerWeights, lead_reading
+from rag.ranker import Candidate, QuestionView, Ranking, RankerWeights, lead_reading
 from rag.sentences import Span
 
 from news_fixtures import BRIDGE, write_corpus
@@ -113,6 +113,27 @@ def test_the_answer_leads_with_the_sentence_that_answers(seeded_chat):
     assert not answer.refused
     assert "35,000 to 40,000 men" in answer.citations[0].quote
     assert_quotes_verbatim(seeded_chat, answer)
+
+
+def test_asked_which_country_the_answer_leads_with_the_sentence_that_names_one():
+    # "Which country ...?" asks for one of a list of names (rag/data/answer_kinds.json). Of two sentences
+    # alike but for the name, the reader alone ranks the one naming a city or a US state first.
+    answerer = ExtractiveAnswerer(None, RankerWeights.load("learned"))
+    question = standalone_query("The US and which other country this week launched their largest joint military "
+                                "drills in decades?", [])
+    for other, country in (("Manila", "Japan"), ("Hawaii", "Australia")):
+        text = f"Troops from {other} joined the drills on Tuesday.\n\nTroops from {country} joined the drills on Tuesday."
+        proposal = answerer.propose(question, [Chunk(text, 0, len(text), "drills", title="Drills")], {"drills": text})
+        lead = (proposal.quotes or proposal.related)[0].quote
+        assert lead.startswith(f"Troops from {country}"), lead
+
+
+def test_a_name_the_question_already_gives_is_not_an_answer_whatever_it_is_called():
+    view = QuestionView("The US and which other country launched drills in the South China Sea?", [], [], "", None)
+    assert view.names_new_of_kind("Troops from the Philippines joined them.")
+    assert not view.names_new_of_kind("The United States and the U.S. Navy began them near China.")
+    assert QuestionView("Which state passed the bill?", [], [], "", None).names_new_of_kind("It passed in New Mexico.")
+    assert not QuestionView("Who passed the bill?", [], [], "", None).names_new_of_kind("It passed in New Mexico.")
 
 
 def test_the_answerability_model_judges_the_sentence_that_leads_the_answer():
