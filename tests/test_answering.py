@@ -117,7 +117,7 @@ def test_the_answer_leads_with_the_sentence_that_answers(seeded_chat):
 
 def test_asked_which_country_the_answer_leads_with_the_sentence_that_names_one():
     # "Which country ...?" asks for one of a list of names (rag/data/answer_kinds.json). Of two sentences
-    # alike but for the name, the reader alone ranks the one naming a city or a US state first.
+    # alike but for the name, the weights before the kind feature put the first, naming a city or a US state, first.
     answerer = ExtractiveAnswerer(None, RankerWeights.load("learned"))
     question = standalone_query("The US and which other country this week launched their largest joint military "
                                 "drills in decades?", [])
