@@ -71,7 +71,8 @@ $P bench/small_stores.py "$W/mixed_train" --questions "$W/split150/questions.jso
   --corpus "$W/split150/corpus.jsonl" "$W/split300/corpus.jsonl" --exclude "$W/reported_ids.txt" \
   --write rag/data/sentence_ranker.json
 
-# the hand-set rule used on small stores: its scores calibrated and its quote rule chosen on the same
-# training questions (it reads no reader scores; the recorded candidates are enough)
-$P bench/train_ranker.py --train "$R/train.pkl" --exclude "$W/reported_ids.txt" \
+# the hand-set rule used on small stores: its scores calibrated, its kind_match weight and its quote rule
+# chosen on the same training questions, over the whole year and over their own splits' stores (it reads
+# no reader scores; the recorded candidates are enough)
+$P bench/train_ranker.py --train "$R/train.pkl" "$R/rd_b150.pkl" "$R/rd_b300.pkl" --exclude "$W/reported_ids.txt" \
   --calibrate-handset rag/data/sentence_ranker_handset.json

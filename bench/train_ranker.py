@@ -63,6 +63,7 @@ CONTEXTS = ("none", "after", "around")
 # characters reaches 0.64 (the table train() prints shows the whole trade-off, in docs/BENCHMARKS.md).
 LENGTH_BUDGET = 900
 SUPPORT_TIE = 0.004  # one question of the ~250 training questions
+KIND_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0)  # tried for the hand-set rule's kind_match
 CS = (0.01, 0.03, 0.1, 0.3)  # strong L2: with ~250 training questions weaker penalties ranked worse out of fold
 MAX_WRONGLY_REFUSED = 0.04  # the threshold keeps at least 96% of answerable training questions answered
 OUT = Path(__file__).resolve().parent.parent / "rag" / "data" / "sentence_ranker.json"
@@ -338,6 +339,19 @@ def score(weights: dict, name: str, items: list[dict]) -> dict:
                    weights["max_quotes"], weights["relative"], weights["context"])
 
 
+def with_feature(model: dict, name: str, coef: float) -> dict:
+    """A copy of a LinearModel's JSON with the feature `name` (unstandardised) at weight `coef`."""
+    model = {key: list(value) if isinstance(value, list) else value for key, value in model.items()}
+    if name in model["features"]:
+        model["coef"][model["features"].index(name)] = coef
+    else:
+        model["features"].append(name)
+        model["coef"].append(coef)
+        model["mean"].append(0.0)
+        model["scale"].append(1.0)
+    return model
+
+
 def calibrate_handset(items: list[dict], path: Path, verbose: bool = True) -> dict:
     """The hand-set rule (used on small stores) with its second-stage scores made probabilities, and its
     quote rule chosen like the learned one's. Its hand-set scores squeeze every sentence into
@@ -357,9 +371,15 @@ def calibrate_handset(items: list[dict], path: Path, verbose: bool = True) -> di
     stage2 = data["stage2"]
     stage2["coef"] = [round(c * a, 6) for c in stage2["coef"]]
     stage2["intercept"] = round(stage2["intercept"] * a + b, 6)
-    calibrated = Fitted(handset.stage1, LinearModel(**stage2), handset.candidates)
-    rankings = [rank(it, calibrated) for it in answerable]
-    support, length, max_quotes, relative, context = best_rule(quote_rules(rankings), LENGTH_BUDGET)
+    # The hand-set rule has no kind_match of its own: its weight (in calibrated units) is the smallest with the
+    # best support on the training questions, each with its best quote rule.
+    tried = []
+    for weight in KIND_WEIGHTS:
+        with_kind = with_feature(stage2, "kind_match", weight)
+        rankings = [rank(it, Fitted(handset.stage1, LinearModel(**with_kind), handset.candidates)) for it in answerable]
+        tried.append((best_rule(quote_rules(rankings), LENGTH_BUDGET), weight, with_kind))
+    (support, length, max_quotes, relative, context), kind_weight, stage2 = max(tried, key=lambda t: (t[0][0], -t[1]))
+    data["stage2"] = stage2
     data |= {"max_quotes": max_quotes, "relative": relative, "context": context}
     # Calibrating a calibrated file again composes: the scale and shift recorded are the whole change
     # from the hand-set scores.
@@ -368,11 +388,15 @@ def calibrate_handset(items: list[dict], path: Path, verbose: bool = True) -> di
     data["about"] = {"note": "the earlier hand-set rule as weights, for stores under answering.SMALL_STORE_CHUNKS",
                      "calibrated_by": "bench/train_ranker.py --calibrate-handset",
                      "questions": len({it["id"] for it in answerable}), "score_scale": round(scale * a, 4),
-                     "score_shift": round(shift * a + b, 4), "training_support_before_refusals": round(support, 4),
+                     "score_shift": round(shift * a + b, 4), "kind_match_weight": kind_weight,
+                     "training_support_before_refusals": round(support, 4),
                      "mean_answer_chars": round(length)}
     if verbose:
-        print(f"hand-set rule: scores x {a:.3f} {b:+.3f}; quote rule {max_quotes, relative, context}: "
-              f"support {support:.3f} at {length:.0f} chars on the training questions", file=sys.stderr)
+        for (rule_support, *_), weight, _ in tried:
+            print(f"hand-set rule with kind_match {weight}: support {rule_support:.3f}", file=sys.stderr)
+        print(f"hand-set rule: scores x {a:.3f} {b:+.3f}; kind_match {kind_weight}; quote rule "
+              f"{max_quotes, relative, context}: support {support:.3f} at {length:.0f} chars on the training questions",
+              file=sys.stderr)
     return data
 
 
