@@ -53,7 +53,8 @@ def main() -> None:
     ap.add_argument("--names", default="base,other")
     args = ap.parse_args()
     names = args.names.split(",")
-    questions = {q["id"]: q for q in map(json.loads, args.questions.read_text(encoding="utf-8").splitlines()) if q}
+    lines = args.questions.read_text(encoding="utf-8").splitlines()
+    questions = {q["id"]: q for q in (json.loads(line) for line in lines if line.strip())}
     base, other = per_question(questions, args.base), per_question(questions, args.other)
     shared = sorted(set(base) & set(other))
     metrics = [m for m in base[shared[0]] if m in other[shared[0]]]
