@@ -116,7 +116,7 @@ class ExtractiveAnswerer:
         ranker = self.ranker_for(store_chunks)
         weights = ranker.weights
         ranking = ranker.rank(question_view(query, idf), chunks, bodies)
-        chosen = choose_quotes(ranking, weights.max_quotes, weights.relative)
+        chosen = choose_quotes(ranking, weights.max_quotes, weights.relative, weights.context)
         quotes = [RawCitation(n=c.passage, quote=text, at=start)
                   for c, start, text in quote_spans(chosen, weights.context, bodies)]
         if not quotes or ranking.answerable < weights.threshold_for(store_chunks):
@@ -136,6 +136,12 @@ def lead_window(lead: Candidate, context: str) -> tuple[Span, Span]:
     return first, last
 
 
+def in_lead_window(cand: Candidate, lead: Candidate, context: str) -> bool:
+    """Whether the lead's quote (widened by `context`) already holds this sentence."""
+    first, last = lead_window(lead, context)
+    return cand.chunk.article_id == lead.chunk.article_id and first.start <= cand.span.start < last.end
+
+
 def quote_spans(chosen: list[Candidate], context: str, bodies: dict[str, str]) -> list[tuple[Candidate, int, str]]:
     """(candidate, start, text) of each quote: the lead widened by `context`, the others as they are;
     a quote already inside the lead's window is left out."""
@@ -145,7 +151,7 @@ def quote_spans(chosen: list[Candidate], context: str, bodies: dict[str, str]) -
     first, last = lead_window(lead, context)
     out = [(lead, first.start, _text(lead, first.start, last.end, bodies))]
     for c in chosen[1:]:
-        if c.chunk.article_id == lead.chunk.article_id and first.start <= c.span.start < last.end:
+        if in_lead_window(c, lead, context):
             continue
         out.append((c, c.span.start, c.span.text))
     return out
@@ -160,11 +166,13 @@ def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
     return c.chunk.text[lo - c.chunk.start:hi - c.chunk.start] if lo < hi else c.span.text
 
 
-def choose_quotes(ranking: Ranking, max_quotes: int, relative: float) -> list[Candidate]:
+def choose_quotes(ranking: Ranking, max_quotes: int, relative: float, context: str | None = None) -> list[Candidate]:
     """The quotes of an answer, best first: the most likely real sentence leads (a headline,
     intertitle, caption or fragment never does), then any others at least `relative` times as
     likely as it (never an intertitle or caption). Of copies of one quote (syndicated passages) the
-    most recent is quoted."""
+    most recent is quoted. With `context`, a sentence the lead's quote already holds (the sentence
+    after it, say) takes none of the `max_quotes` places; without it (the training script's
+    recorded candidates know no positions) it takes one."""
     pairs = list(zip(ranking.candidates, ranking.probabilities))
     leads = [pair for pair in pairs if can_lead(pair[0])]
     if not leads:
@@ -174,6 +182,8 @@ def choose_quotes(ranking: Ranking, max_quotes: int, relative: float) -> list[Ca
     full = False
     for cand, p in pairs:
         if cand is lead or not can_quote(cand):
+            continue
+        if context is not None and in_lead_window(cand, lead, context):
             continue
         twin = next((i for i, other in enumerate(chosen) if _same_words(cand, other)), None)
         if twin is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, standalone_query
+from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, quote_spans, standalone_query
 from rag.llm import LLMAnswerer
 from rag.models import Chunk
 from rag.models import Filters
@@ -149,6 +149,21 @@ def test_the_answerability_model_judges_the_sentence_that_leads_the_answer():
     lead = choose_quotes(Ranking(ranked, [0.9, 0.6], 1.0), max_quotes=1, relative=0.5)[0]
     assert lead is ranked[1]
     assert lead_reading(ranked, [5.0, 1.5]) == 1.5
+
+
+def test_the_sentence_after_the_lead_does_not_take_another_quotes_place():
+    # The lead is quoted with the sentence after it; when that sentence also ranks second, it is already
+    # shown, and the next sentence (here the one naming the answer) gets the second place instead.
+    body = "The talks ended on Friday. Both sides met in the capital. Officials named Geneva as the venue."
+    spans = [Span(t, body.index(t), body.index(t) + len(t), True, "sentence") for t in
+             ("The talks ended on Friday.", "Both sides met in the capital.", "Officials named Geneva as the venue.")]
+    chunk = Chunk(body, 0, len(body), "a")
+    lead, after, other = (Candidate(span, 1, chunk, i) for i, span in enumerate(spans))
+    lead.following, after.previous = spans[1], spans[0]
+    ranking = Ranking([lead, after, other], [0.5, 0.4, 0.3], 0.9)
+    chosen = choose_quotes(ranking, max_quotes=2, relative=0.2, context="after")
+    quoted = [text for _, _, text in quote_spans(chosen, "after", {"a": body})]
+    assert quoted == ["The talks ended on Friday. Both sides met in the capital.", "Officials named Geneva as the venue."]
 
 
 def test_a_quote_that_repeats_part_of_another_is_left_out(seeded_chat):
