@@ -183,7 +183,8 @@ def choose_quotes(ranking: Ranking, max_quotes: int, relative: float, context: s
     for cand, p in pairs:
         if cand is lead or not can_quote(cand):
             continue
-        if context is not None and in_lead_window(cand, lead, context):
+        # chosen[0], not `lead`: the lead as it will be quoted (a newer copy of it may replace it below)
+        if context is not None and in_lead_window(cand, chosen[0], context):
             continue
         twin = next((i for i, other in enumerate(chosen) if _same_words(cand, other)), None)
         if twin is not None:
