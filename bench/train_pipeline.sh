@@ -38,7 +38,7 @@ unanswerable "$B/rtqa-2023-s150/questions.jsonl" "$W/split0/corpus.jsonl" "$W/un
 unanswerable "$W/train.jsonl" "$B/rtqa-2023-s150/corpus.jsonl" "$W/unans_s150_fromtrain.jsonl"
 unanswerable "$W/train.jsonl" "$W/split0/corpus.jsonl" "$W/unans_A_fromtrain.jsonl"
 
-data() { $P bench/ranker_data.py --store "$W/store_$1" --questions "$2" --out "$W/$3.pkl" "${@:4}"; }
+data() { [ -f "$W/$3.pkl" ] || $P bench/ranker_data.py --store "$W/store_$1" --questions "$2" --out "$W/$3.pkl" "${@:4}"; }
 data full "$W/train.jsonl" rd_train
 data full "$W/train.jsonl" rd_train_nogold --mode without-gold
 data s150 "$B/rtqa-2023-s150/questions.jsonl" rd_s150
