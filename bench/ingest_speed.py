@@ -3,7 +3,7 @@
 usage: python bench/ingest_speed.py [--split ../shared/bench/rtqa-2023-s150] [--limit N] [--store DIR]
 
 Prints, on the same chunks in one run: bare encode with the published fp32 weights, bare encode
-with the variant the app uses (fp32 by default; RAG_EMBEDDING_VARIANT=int8 for the faster one), and
+with the variant the app uses (bf16 on a CPU with AMX, fp32 elsewhere; RAG_EMBEDDING_VARIANT to choose), and
 the whole ingest pipeline (a new store, that variant) with its ratio to bare fp32; then, on --store
 (default: that new store; give a store already holding the whole split to measure at full size):
 re-ingest of the unchanged corpus, adding one new article, warm search and ask latency p50/p95; peak
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.articles import read_file  # noqa: E402
 from rag.chunking import chunk_article, embedding_text, make_splitter  # noqa: E402
-from rag.embeddings import Variant, load_model  # noqa: E402
+from rag.embeddings import Variant, encode, load_model  # noqa: E402
 from rag.evaluation import percentile  # noqa: E402
 from rag.models import Filters  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
@@ -54,9 +54,9 @@ def main() -> None:
     rates = {}
     for variant in dict.fromkeys(("fp32", str(chat.embeddings.variant))):
         model = load_model(chat.embeddings.path, Variant.parse(variant), "cpu")
-        model.encode(texts[:32], batch_size=chat.embeddings.batch_size)  # warm up
+        encode(model, Variant.parse(variant), texts[:32], chat.embeddings.batch_size)  # warm up
         started = time.perf_counter()
-        model.encode(texts, batch_size=chat.embeddings.batch_size, normalize_embeddings=True)
+        encode(model, Variant.parse(variant), texts, chat.embeddings.batch_size)
         rates[variant] = len(texts) / (time.perf_counter() - started)
         print(f"bare encode, {variant}: {rates[variant]:.1f} chunks/s")
     bare = rates["fp32"]

@@ -1,10 +1,11 @@
-"""Does the int8 embedding variant retrieve as well as fp32? Dense-only retrieval on one store, both
-variants side by side, paired per question.
+"""Does a faster embedding variant (bf16, int8) retrieve as well as fp32? Dense-only retrieval on one
+store, the variants side by side, paired per question.
 
-usage: python bench/variant_check.py --store STORE --questions QUESTIONS.jsonl [--k 10]
+usage: python bench/variant_check.py --store STORE --questions QUESTIONS.jsonl [--variants bf16 int8] [--k 10]
 
 The store's chunks are read back (the text that was embedded: headline + passage) and embedded again
-with fp32 (and with int8, unless the store already holds int8 vectors, which are used as they are).
+with each variant (the store's own vectors are used for its own variant). Questions are embedded as
+the app embeds them (`Variant.query_variant`: fp32 for bf16).
 Each question's top k is exact cosine over the chunks its as-of date allows (the app's filter), so
 the comparison is the embedding alone, not Chroma's approximate index or the keyword side. Prints
 Hits@1/4/10 and MRR@10 of each variant, the paired difference in MRR with its standard error, and
@@ -27,7 +28,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.dates import day_number  # noqa: E402
-from rag.embeddings import Variant, load_model, resolve_model  # noqa: E402
+from rag.embeddings import Variant, encode, load_model, resolve_model  # noqa: E402
 from rag.evaluation import RankScores, first_hit, norm  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 from rag.store import Store  # noqa: E402
@@ -47,11 +48,10 @@ def read_chunks(store: Store) -> tuple[list[str], list[str], np.ndarray, np.ndar
     return ids, texts, np.asarray(days), np.concatenate(vectors)
 
 
-def embed(path: str, variant: str, texts: list[str]) -> tuple[np.ndarray, float]:
-    model = load_model(path, Variant.parse(variant), "cpu")
+def embed(path: str, variant: Variant, texts: list[str]) -> tuple[np.ndarray, float]:
+    model = load_model(path, variant, "cpu")
     started = time.perf_counter()
-    vectors = model.encode(texts, batch_size=16, normalize_embeddings=True, convert_to_numpy=True,
-                           show_progress_bar=False)
+    vectors = encode(model, variant, texts, 16)
     return vectors.astype(np.float32), len(texts) / (time.perf_counter() - started)
 
 
@@ -77,6 +77,7 @@ def main() -> None:
     ap.add_argument("--store", required=True, type=Path)
     ap.add_argument("--questions", required=True, type=Path)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--variants", nargs="+", default=["int8"], help="compared with fp32")
     args = ap.parse_args()
     settings = Settings(store_dir=args.store)
     store = Store(args.store, SentenceEmbeddings(settings.embedding_model, device="cpu"))
@@ -86,24 +87,26 @@ def main() -> None:
     questions = [json.loads(line) for line in open(args.questions, encoding="utf-8") if line.strip()]
     _, path = resolve_model(settings.embedding_model)
     results, per_question, rates = [], {}, {}
-    for variant in ("fp32", "int8"):
+    for variant in dict.fromkeys(["fp32", *args.variants]):
         if variant == recorded:
             vectors, rate = stored, None
         else:
             print(f"embedding {len(texts)} chunks with {variant} ...", file=sys.stderr)
-            vectors, rate = embed(path, variant, texts)
+            vectors, rate = embed(path, Variant.parse(variant), texts)
         rates[variant] = rate
-        q_vectors, _ = embed(path, variant, [q["question"] for q in questions])
+        q_vectors, _ = embed(path, Variant.parse(variant).query_variant, [q["question"] for q in questions])
         summary, per_question[variant] = scores(variant, questions, q_vectors, vectors, days, texts, args.k)
         results.append(summary | ({"chunks_per_s": round(rate, 1)} if rate else {}))
     for line in results:
         print(json.dumps(line))
     paired = {"questions": len(questions)}
-    for metric, of in (("mrr@10", lambda f: 0.0 if f is None else 1 / (f + 1)),
-                       (f"hits@{args.k}", lambda f: float(f is not None))):
-        diff = np.asarray([of(a) - of(b) for a, b in zip(per_question["int8"], per_question["fp32"])])
-        paired[f"{metric}_int8_minus_fp32"] = round(float(diff.mean()), 4)
-        paired[f"{metric}_standard_error"] = round(float(diff.std(ddof=1) / np.sqrt(len(diff))), 4)
+    for variant in args.variants:
+        for metric, of in (("mrr@10", lambda f: 0.0 if f is None else 1 / (f + 1)),
+                           ("hits@1", lambda f: float(f == 0)),
+                           (f"hits@{args.k}", lambda f: float(f is not None))):
+            diff = np.asarray([of(a) - of(b) for a, b in zip(per_question[variant], per_question["fp32"])])
+            paired[f"{metric}_{variant}_minus_fp32"] = round(float(diff.mean()), 4)
+            paired[f"{metric}_{variant}_standard_error"] = round(float(diff.std(ddof=1) / np.sqrt(len(diff))), 4)
     print(json.dumps(paired))
 
 

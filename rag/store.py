@@ -28,7 +28,7 @@ from langchain_chroma import Chroma
 from langchain_classic.indexes import SQLRecordManager
 
 from .dates import day_number
-from .embeddings import LEGACY_VARIANT
+from .embeddings import LEGACY_VARIANT, Variant
 from .catalog import Catalog, NewerLayoutError, make_engine
 from .chunking import headed
 from .models import Article, Chunk, article_uid
@@ -176,12 +176,13 @@ class Store:
         self.catalog.set_meta("embedding_variant", str(self.embeddings.variant))
 
     def _check_model(self) -> None:
-        """The store's model must be the configured one; its variant is adopted unless another was asked for."""
+        """The store's model must be the configured one, and the variant one of its space (rag/embeddings.py);
+        the store's own is adopted unless another was asked for."""
         variant = self.catalog.meta("embedding_variant")
         if variant is None and self.catalog.meta("model") is not None:
             variant = LEGACY_VARIANT  # built before variants were recorded
         self.embeddings.adopt(variant or "")
-        if variant and str(self.embeddings.variant) != variant:
+        if variant and self.embeddings.variant.space != Variant.parse(variant).space:
             raise ModelMismatchError(
                 f"the store {self.location} was built with the {variant} variant of its embedding model, not "
                 f"{self.embeddings.variant}. Leave RAG_EMBEDDING_VARIANT unset to use the store's own, or rebuild: "
@@ -315,9 +316,11 @@ class Store:
         return len(bad) + len(stray)
 
     def status(self) -> dict:
+        """Counts and settings; `embedding_variant` is the one that built the store (rag/embeddings.py)."""
         articles, chunks = self.catalog.counts()
+        built_with = self.catalog.meta("embedding_variant") or str(self.embeddings.variant)
         return {"articles": articles, "chunks": chunks, "vectors": self.collection.count(),
-                "model": self.embeddings.name, "embedding_variant": str(self.embeddings.variant),
+                "model": self.embeddings.name, "embedding_variant": built_with,
                 "store": self.location, "database": _redacted(self.database_url) or "sqlite (in the store folder)",
                 "last_ingest": self.catalog.meta("last_ingest")}
 
