@@ -8,8 +8,8 @@ every word of the sentence. `bench/train_reader.py` trains low-rank adapters (Lo
 linear layers and a one-number head on rtqa-2023 questions (never the ones reported on), and ships
 them as `rag/data/sentence_reader.json`: a small text file, so no other model is installed or
 downloaded. At load the adapters are added into a copy of the model's weights, which then runs with
-its linear layers in int8 (the sentence ranker learned from its int8 scores; the embedding model's variant
-is fp32 by default, rag/embeddings.py).
+its linear layers in int8 (the sentence ranker learned from its int8 scores), whatever variant embeds
+the store (rag/embeddings.py).
 """
 
 from __future__ import annotations
