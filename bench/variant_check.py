@@ -5,7 +5,7 @@ usage: python bench/variant_check.py --store STORE --questions QUESTIONS.jsonl [
 
 The store's chunks are read back (the text that was embedded: headline + passage) and embedded again
 with each variant (the store's own vectors are used for its own variant). Questions are embedded as
-the app embeds them (`Variant.query_variant`: fp32 for bf16).
+the app embeds them (`Variant.base`: fp32 for bf16).
 Each question's top k is exact cosine over the chunks its as-of date allows (the app's filter), so
 the comparison is the embedding alone, not Chroma's approximate index or the keyword side. Prints
 Hits@1/4/10 and MRR@10 of each variant, the paired difference in MRR with its standard error, and
@@ -94,7 +94,7 @@ def main() -> None:
             print(f"embedding {len(texts)} chunks with {variant} ...", file=sys.stderr)
             vectors, rate = embed(path, Variant.parse(variant), texts)
         rates[variant] = rate
-        q_vectors, _ = embed(path, Variant.parse(variant).query_variant, [q["question"] for q in questions])
+        q_vectors, _ = embed(path, Variant.parse(variant).base, [q["question"] for q in questions])
         summary, per_question[variant] = scores(variant, questions, q_vectors, vectors, days, texts, args.k)
         results.append(summary | ({"chunks_per_s": round(rate, 1)} if rate else {}))
     for line in results:

@@ -8,7 +8,7 @@ A model runs in one of three variants, and the store records which one built it:
   about 3x faster than fp32 (93 against 31 chunks/s on 400 s150 chunks, 2 cores) with vectors within
   0.00003 cosine of fp32's: the same space, so an fp32 store takes bf16 passages and the other way
   round, and queries always run in fp32 (one short text is no faster in bf16: 19.7 against 16.5 ms).
-  Without such units bfloat16 is emulated and slower than fp32, so it is never chosen there.
+  Without such units bfloat16 takes slower paths (not measured here), so it is not chosen there.
 - "int8": the model's linear layers quantized to int8 per output channel (torch dynamic
   quantization), on the CPU: about twice as fast to embed, and slightly worse at ranking. The answers
   issue allowed it as the default only if retrieval on the whole 554-question rtqa-2023 year were no
@@ -67,18 +67,18 @@ class Variant:
         return f"{self.dtype}@{self.max_tokens}" if self.max_tokens else self.dtype
 
     @property
-    def space(self) -> str:
-        """Variants with the same space make vectors that can share a store (fp32 and bf16 do)."""
-        return str(Variant(SPACE_OF[self.dtype], self.max_tokens))
+    def base(self) -> Variant:
+        """The variant without bf16's autocast (fp32 for bf16): the model that is loaded, and what embeds
+        questions (one short text is no faster in bf16)."""
+        return Variant("fp32" if self.dtype == "bf16" else self.dtype, self.max_tokens)
 
     @property
-    def query_variant(self) -> Variant:
-        """What embeds questions: fp32 for a bf16 store (the same space, and no slower for one text)."""
-        return Variant(SPACE_OF[self.dtype], self.max_tokens)
+    def space(self) -> str:
+        """Variants of one space make vectors that can share a store: fp32 and bf16 do, int8 does not."""
+        return str(self.base)
 
 
 DTYPES = ("fp32", "bf16", "int8")
-SPACE_OF = {"fp32": "fp32", "bf16": "fp32", "int8": "int8"}
 
 
 def native_bf16() -> bool:
@@ -122,7 +122,7 @@ def load_model(path: str, variant: Variant, device: str):
     """The model at `path` in `variant` (cached). int8 runs on the CPU whatever the device; bf16 is the
     fp32 model (autocast is applied when it encodes: `encode`)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    variant = variant.query_variant if variant.dtype == "bf16" else variant
+    variant = variant.base
     key = (path, str(variant), device if variant.dtype == "fp32" else "cpu")
     with _load_lock:
         if key not in _loaded_models:
@@ -173,7 +173,7 @@ def torch_threads(n: int):
 class SentenceEmbeddings(Embeddings):
     """LangChain embeddings over a sentence-transformers model, loaded on first use.
 
-    `variant` "" means: one of the store's space (see `adopt`), else the default (`default_variant`)."""
+    `variant` "" means: one of the store's vector space (see `adopt`), else `default_variant`."""
 
     def __init__(self, configured_model: str = "", batch_size: int = 16, variant: str = "", device: str = "auto"):
         self.name, self.path = resolve_model(configured_model)
@@ -200,7 +200,7 @@ class SentenceEmbeddings(Embeddings):
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Short texts on the query path (a question, candidate sentences): one thread."""
-        variant = self.variant.query_variant
+        variant = self.variant.base
         with torch_threads(1):
             return encode(load_model(self.path, variant, self.device), variant, texts, 32).tolist()
 
