@@ -12,7 +12,8 @@ fold: with --folds 2 each half is scored by a reader trained on the other half, 
 learns to weigh the reader sees it as it will be on questions it never read. --oof files hold other
 data of the training questions (the same questions made unanswerable) and are scored the same way. --score files (the sets
 reported on, unanswerable questions) are scored by the final reader, trained on every training
-question. Scores are made by `rag.reader` itself (the adapters merged, int8), as the app makes them.
+question. Scores are made by `rag.reader` itself (the adapters merged, int8), as the app makes them
+on a CPU without AMX (with AMX the app reads in bf16, whose scores are close: rag/reader.py).
 
 Loss: for each question, its answer sentences (up to POSITIVES) against the sentences the current
 hand-set rule (sentence_ranker_handset.json) ranks highest that lack the answer (HARD) and a few others (EASY), as one softmax: the
@@ -193,7 +194,7 @@ def to_json(w: ReaderWeights) -> dict:
 
 def score(weights: ReaderWeights, items: list[dict], log=print) -> None:
     """Every candidate sentence's reader score, into item["reader"] (as the app computes it)."""
-    reader = SentenceReader(weights, threads=os.cpu_count() or 2)
+    reader = SentenceReader(weights, precision="int8", threads=os.cpu_count() or 2)  # what the ranker learns from
     started = time.perf_counter()
     for n, it in enumerate(items, 1):
         it["reader"] = np.asarray(reader.scores(it["question"], it["texts"]), dtype=np.float32)
