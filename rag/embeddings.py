@@ -200,7 +200,6 @@ class SentenceEmbeddings(Embeddings):
 
     def embed_queries(self, texts: list[str]) -> list[list[float]]:
         """Short texts on the query path (a question, candidate sentences): one thread."""
-        variant = self.variant.base
-        with torch_threads(1):
-            return encode(load_model(self.path, variant, self.device), variant, texts, 32).tolist()
+        with torch_threads(1):  # in the store's space without bf16's autocast (Variant.base)
+            return encode(self.model, self.variant.base, texts, 32).tolist()
 

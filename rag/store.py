@@ -175,13 +175,18 @@ class Store:
         self.catalog.set_meta("model", self.embeddings.name)
         self.catalog.set_meta("embedding_variant", str(self.embeddings.variant))
 
+    def _built_with(self) -> str:
+        """The embedding variant recorded in the store ("" for a store with nothing recorded yet)."""
+        variant = self.catalog.meta("embedding_variant")
+        if variant is None and self.catalog.meta("model") is not None:
+            return LEGACY_VARIANT  # built before variants were recorded
+        return variant or ""
+
     def _check_model(self) -> None:
         """The store's model must be the configured one, and the variant one of its space (rag/embeddings.py);
         the store's own is adopted unless another was asked for."""
-        variant = self.catalog.meta("embedding_variant")
-        if variant is None and self.catalog.meta("model") is not None:
-            variant = LEGACY_VARIANT  # built before variants were recorded
-        self.embeddings.adopt(variant or "")
+        variant = self._built_with()
+        self.embeddings.adopt(variant)
         if variant and self.embeddings.variant.space != Variant.parse(variant).space:
             raise ModelMismatchError(
                 f"the store {self.location} was built with the {variant} variant of its embedding model, not "
@@ -318,9 +323,8 @@ class Store:
     def status(self) -> dict:
         """Counts and settings; `embedding_variant` is the one that built the store (rag/embeddings.py)."""
         articles, chunks = self.catalog.counts()
-        built_with = self.catalog.meta("embedding_variant") or str(self.embeddings.variant)
         return {"articles": articles, "chunks": chunks, "vectors": self.collection.count(),
-                "model": self.embeddings.name, "embedding_variant": built_with,
+                "model": self.embeddings.name, "embedding_variant": self._built_with() or str(self.embeddings.variant),
                 "store": self.location, "database": _redacted(self.database_url) or "sqlite (in the store folder)",
                 "last_ingest": self.catalog.meta("last_ingest")}
 

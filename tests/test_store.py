@@ -36,8 +36,9 @@ def news(tmp_path: Path) -> Path:
     return folder
 
 
-def open_chat(store: Path, news: Path, model: str = "") -> NewsChat:
-    return NewsChat(Settings(store_dir=store, articles_dir=news, chroma_url="", embedding_model=model))
+def open_chat(store: Path, news: Path, model: str = "", variant: str = "") -> NewsChat:
+    return NewsChat(Settings(store_dir=store, articles_dir=news, chroma_url="", embedding_model=model,
+                             embedding_variant=variant))
 
 
 @pytest.fixture
@@ -87,12 +88,11 @@ def test_other_model_is_refused_before_it_is_loaded(built, news, tmp_path):
 
 
 def test_a_store_keeps_the_embedding_variant_it_was_built_with(tmp_path, news):
-    # Vectors of two variants are not one space. A new store is built with fp32; one built with int8
-    # (asked for, or the default before) is searched with int8 by a chat that asks for no variant, and
-    # asking for fp32 on it is refused with the way to rebuild.
+    # int8 vectors are not fp32's space. A new store is built with this machine's default (bf16 with
+    # AMX, else fp32); one built with int8 (asked for, or the default before) is searched with int8 by a
+    # chat that asks for no variant, and asking for fp32 on it is refused with the way to rebuild.
     def chat_with(variant: str, store: str = "store") -> NewsChat:
-        return NewsChat(Settings(store_dir=tmp_path / store, articles_dir=news, chroma_url="", embedding_model="",
-                                 embedding_variant=variant))
+        return open_chat(tmp_path / store, news, variant=variant)
 
     assert chat_with("int8").ingest().added == 1
     reopened = chat_with("")
@@ -117,8 +117,7 @@ def test_bf16_and_fp32_passages_share_a_store(tmp_path):
     corpus = write_corpus(tmp_path)
 
     def chat_with(variant: str, store: str) -> NewsChat:
-        return NewsChat(Settings(store_dir=tmp_path / store, articles_dir=tmp_path, chroma_url="",
-                                 embedding_model="", embedding_variant=variant))
+        return open_chat(tmp_path / store, tmp_path, variant=variant)
 
     by_variant = {}
     for variant in ("fp32", "bf16"):
