@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
+from rag import embeddings, reader
 from rag.reader import SentenceReader
 
 QUESTION = "How big is the Belarusian army, according to Lukashenko?"
@@ -21,7 +23,7 @@ def test_a_sentence_scores_the_same_whatever_is_scored_beside_it(precision, tole
     # int8 layers scale their inputs by the largest value in a batch: scored in one padded batch, a
     # sentence's score moved with its neighbours (by up to 2 logits), so the app (24 sentences) and
     # training (every candidate) saw different scores for the same sentence; int8 reads one pair at a
-    # time. bf16 (the default on a CPU with AMX) reads the 24 as one batch: the padding may move a score
+    # time. bf16 (the reader's default on a CPU with AMX) reads the 24 as one batch: the padding may move a score
     # by a bfloat16 step (0.02 here), never by enough to reorder these sentences.
     reader = SentenceReader(precision=precision)
     alone = reader.scores(QUESTION, [ANSWER])[0]
@@ -37,3 +39,22 @@ def test_bf16_orders_sentences_as_the_int8_scores_the_ranker_learned_from():
     bf16 = SentenceReader(precision="bf16").scores(QUESTION, sentences)
     assert sorted(range(3), key=int8.__getitem__) == sorted(range(3), key=bf16.__getitem__)
     assert max(abs(a - b) for a, b in zip(int8, bf16)) < 2.0
+
+
+@pytest.mark.parametrize("cpu, passages, sentences", [
+    ({"_is_amx_tile_supported": True, "_is_avx512_bf16_supported": True}, "bf16", "bf16"),  # Intel Sapphire Rapids
+    ({"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": True}, "bf16", "int8"),  # AMD Zen 4
+    ({"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False}, "fp32", "int8"),  # older x86, ARM
+])
+def test_each_cpu_gets_the_precisions_measured_fastest_on_it(monkeypatch, cpu, passages, sentences):
+    # What the CPU offers decides the defaults (docs/BENCHMARKS.md, "bf16 against fp32"): passages embed
+    # in bf16 wherever bfloat16 is multiplied in hardware (AMX 2.8-3x fp32's speed, AVX512-BF16 alone
+    # 1.6-1.9x), the reader reads in bf16 only with AMX (with AVX512-BF16 alone its 24 pairs took 288 ms
+    # against int8's 182 ms). One CPU is all a machine has, so torch's CPU checks are replaced here to
+    # stand for the other two; a GPU embeds in fp32.
+    for check, answer in cpu.items():
+        monkeypatch.setattr(torch.cpu, check, lambda answer=answer: answer)
+    assert str(embeddings.default_variant("cpu")) == passages
+    assert str(embeddings.default_variant("cuda")) == "fp32"
+    assert reader.default_precision() == sentences
+    assert SentenceReader().precision == sentences

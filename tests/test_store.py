@@ -88,9 +88,10 @@ def test_other_model_is_refused_before_it_is_loaded(built, news, tmp_path):
 
 
 def test_a_store_keeps_the_embedding_variant_it_was_built_with(tmp_path, news):
-    # int8 vectors are not fp32's space. A new store is built with this machine's default (bf16 with
-    # AMX, else fp32); one built with int8 (asked for, or the default before) is searched with int8 by a
-    # chat that asks for no variant, and asking for fp32 on it is refused with the way to rebuild.
+    # int8 vectors are not fp32's space. A new store is built with this machine's default (bf16 where the
+    # CPU multiplies bfloat16 in hardware, else fp32); one built with int8 (asked for, or the default
+    # before) is searched with int8 by a chat that asks for no variant, and asking for fp32 on it is
+    # refused with the way to rebuild.
     def chat_with(variant: str, store: str = "store") -> NewsChat:
         return open_chat(tmp_path / store, news, variant=variant)
 
@@ -104,16 +105,16 @@ def test_a_store_keeps_the_embedding_variant_it_was_built_with(tmp_path, news):
 
     fresh = chat_with("", store="fresh")
     assert fresh.ingest().added == 1
-    chosen = str(embeddings.default_variant("cpu"))  # bf16 on a CPU with AMX, fp32 elsewhere
+    chosen = str(embeddings.default_variant("cpu"))  # bf16 with AMX or AVX512-BF16, fp32 elsewhere
     assert fresh.status()["embedding_variant"] == chosen and str(fresh.embeddings.variant) == chosen
     with pytest.raises(ModelMismatchError):
         chat_with("int8", store="fresh")
 
 
 def test_bf16_and_fp32_passages_share_a_store(tmp_path):
-    # bf16 (the default on a CPU with AMX, about 3x faster there) runs the passages' matrix products in
-    # bfloat16. Its vectors are fp32's to within 0.0001 cosine, so a store built by either variant is
-    # searched and extended by the other without a rebuild, with the same hits.
+    # bf16 (the default on a CPU with AMX or AVX512-BF16, 1.6-3x faster there) runs the passages' matrix
+    # products in bfloat16. Its vectors are fp32's to within 0.0001 cosine, so a store built by either
+    # variant is searched and extended by the other without a rebuild, with the same hits.
     corpus = write_corpus(tmp_path)
 
     def chat_with(variant: str, store: str) -> NewsChat:
