@@ -91,9 +91,10 @@ def amx() -> bool:
 
 def native_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware: AMX, or AVX512-BF16's dot products (AMD Zen 4
-    and later, Intel Cooper Lake). Without either, torch emulates bfloat16 and it is slower than fp32.
-    Measured (docs/BENCHMARKS.md, "bf16 against fp32"): passages embed 2.8-3x faster than fp32 with
-    AMX, 1.6-1.9x with AVX512-BF16 alone, the vectors within 0.00005 cosine of fp32's on both."""
+    and later, Intel Cooper Lake). Measured (docs/BENCHMARKS.md, "bf16 against fp32"): passages embed
+    2.8-3x faster than fp32 with AMX, 1.6-2x with AVX512-BF16 alone, and the vectors are within 0.00005
+    cosine of fp32's on both. Without either, torch has no bfloat16 instructions to use (no such CPU
+    was measured), so fp32 stays."""
     import torch
 
     return amx() or bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())

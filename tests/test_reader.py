@@ -23,8 +23,8 @@ def test_a_sentence_scores_the_same_whatever_is_scored_beside_it(precision, tole
     # int8 layers scale their inputs by the largest value in a batch: scored in one padded batch, a
     # sentence's score moved with its neighbours (by up to 2 logits), so the app (24 sentences) and
     # training (every candidate) saw different scores for the same sentence; int8 reads one pair at a
-    # time. bf16 (the reader's default on a CPU with AMX) reads the 24 as one batch: the padding may move a score
-    # by a bfloat16 step (0.02 here), never by enough to reorder these sentences.
+    # time. bf16 (the reader's default on a CPU with AMX) reads the 24 as one batch: the padding may move
+    # a score by a bfloat16 step (0.02 here), never by enough to reorder these sentences.
     reader = SentenceReader(precision=precision)
     alone = reader.scores(QUESTION, [ANSWER])[0]
     assert abs(reader.scores(QUESTION, [ANSWER, *OTHERS])[0] - alone) <= tolerance
@@ -41,19 +41,19 @@ def test_bf16_orders_sentences_as_the_int8_scores_the_ranker_learned_from():
     assert max(abs(a - b) for a, b in zip(int8, bf16)) < 2.0
 
 
-@pytest.mark.parametrize("cpu, passages, sentences", [
-    ({"_is_amx_tile_supported": True, "_is_avx512_bf16_supported": True}, "bf16", "bf16"),  # Intel Sapphire Rapids
-    ({"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": True}, "bf16", "int8"),  # AMD Zen 4
-    ({"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False}, "fp32", "int8"),  # older x86, ARM
+@pytest.mark.parametrize("amx, avx512_bf16, passages, sentences", [
+    (True, True, "bf16", "bf16"),  # Intel Sapphire Rapids and later
+    (False, True, "bf16", "int8"),  # AMD Zen 4
+    (False, False, "fp32", "int8"),  # older x86, ARM
 ])
-def test_each_cpu_gets_the_precisions_measured_fastest_on_it(monkeypatch, cpu, passages, sentences):
+def test_each_cpu_gets_the_precisions_measured_fastest_on_it(monkeypatch, amx, avx512_bf16, passages, sentences):
     # What the CPU offers decides the defaults (docs/BENCHMARKS.md, "bf16 against fp32"): passages embed
     # in bf16 wherever bfloat16 is multiplied in hardware (AMX 2.8-3x fp32's speed, AVX512-BF16 alone
     # 1.6-1.9x), the reader reads in bf16 only with AMX (with AVX512-BF16 alone its 24 pairs took 288 ms
     # against int8's 182 ms). One CPU is all a machine has, so torch's CPU checks are replaced here to
     # stand for the other two; a GPU embeds in fp32.
-    for check, answer in cpu.items():
-        monkeypatch.setattr(torch.cpu, check, lambda answer=answer: answer)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
     assert str(embeddings.default_variant("cpu")) == passages
     assert str(embeddings.default_variant("cuda")) == "fp32"
     assert reader.default_precision() == sentences
