@@ -3,7 +3,7 @@
 usage: python bench/ingest_speed.py [--split ../shared/bench/rtqa-2023-s150] [--limit N] [--store DIR]
 
 Prints, on the same chunks in one run: bare encode with the published fp32 weights, bare encode
-with the variant the app uses (bf16 on a CPU with AMX, fp32 elsewhere; RAG_EMBEDDING_VARIANT to
+with the variant the app uses (bf16 on a CPU with AMX or AVX512-BF16, fp32 elsewhere; RAG_EMBEDDING_VARIANT to
 choose), and the whole ingest pipeline (a new store, that variant) with its ratio to bare fp32; then, on --store
 (default: that new store; give a store already holding the whole split to measure at full size):
 re-ingest of the unchanged corpus, adding one new article, warm search and ask latency p50/p95; peak

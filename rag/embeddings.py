@@ -2,13 +2,14 @@
 
 A model runs in one of three variants, and the store records which one built it:
 - "fp32": the model as published. The default on a GPU (`RAG_DEVICE`) and on a CPU without
-  bfloat16 matrix units.
+  bfloat16 instructions.
 - "bf16": the same fp32 weights, with the matrix products of passages run in bfloat16 (torch
   autocast; layer norms and softmax stay fp32). The default on a CPU with Intel AMX, where it embeds
-  about 3x faster than fp32 (93 against 31 chunks/s on 400 s150 chunks, 2 cores) with vectors within
-  0.00003 cosine of fp32's: the same space, so an fp32 store takes bf16 passages and the other way
-  round, and queries always run in fp32 (one short text is no faster in bf16: 19.7 against 16.5 ms).
-  Without such units bfloat16 takes slower paths (not measured here), so it is not chosen there.
+  about 3x faster than fp32 (93 against 31 chunks/s on 400 s150 chunks, 2 cores), or with AVX512-BF16
+  (AMD Zen 4: about 1.7x), with vectors within 0.00005 cosine of fp32's: the same space, so an fp32
+  store takes bf16 passages and the other way round, and queries always run in fp32 (one short text
+  is no faster in bf16: 19.7 against 16.5 ms). Without either, torch has no bfloat16 instructions to
+  use (not measured here), so it is not chosen there.
 - "int8": the model's linear layers quantized to int8 per output channel (torch dynamic
   quantization), on the CPU: about twice as fast to embed, and slightly worse at ranking. The answers
   issue allowed it as the default only if retrieval on the whole 554-question rtqa-2023 year were no
@@ -81,12 +82,17 @@ class Variant:
 DTYPES = ("fp32", "bf16", "int8")
 
 
-def amx() -> bool:
-    """Whether this CPU has Intel AMX, whose tiles multiply bfloat16 matrices in hardware. The check is
-    torch's own (a private helper in torch.cpu, so a torch without it reads as no)."""
+def _cpu_reports(check: str) -> bool:
+    """One of torch's own CPU checks, e.g. "_is_amx_tile_supported": private helpers in torch.cpu, so a
+    torch without the helper reads as no."""
     import torch
 
-    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+    return bool(getattr(torch.cpu, check, lambda: False)())
+
+
+def amx() -> bool:
+    """Whether this CPU has Intel AMX, whose tiles multiply bfloat16 matrices in hardware."""
+    return _cpu_reports("_is_amx_tile_supported")
 
 
 def native_bf16() -> bool:
@@ -95,9 +101,7 @@ def native_bf16() -> bool:
     2.8-3x faster than fp32 with AMX, 1.6-2x with AVX512-BF16 alone, and the vectors are within 0.00005
     cosine of fp32's on both. Without either, torch has no bfloat16 instructions to use (no such CPU
     was measured), so fp32 stays."""
-    import torch
-
-    return amx() or bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)())
+    return amx() or _cpu_reports("_is_avx512_bf16_supported")
 
 
 def default_variant(device: str) -> Variant:

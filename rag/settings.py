@@ -66,7 +66,8 @@ class Settings:
     database_url: str = field(default_factory=lambda: _env("RAG_DATABASE_URL"))
     # "" means the packaged all-MiniLM-L6-v2; otherwise any sentence-transformers path or name.
     embedding_model: str = field(default_factory=lambda: _env("RAG_EMBEDDING_MODEL"))
-    # "" means one of the store's vector space, else bf16 on a CPU with AMX and fp32 elsewhere (rag/embeddings.py).
+    # "" means one of the store's vector space, else bf16 on a CPU with AMX or AVX512-BF16 and fp32
+    # elsewhere (rag/embeddings.py).
     embedding_variant: str = field(default_factory=lambda: _env("RAG_EMBEDDING_VARIANT"))
     device: str = field(default_factory=lambda: _env("RAG_DEVICE", "auto"))  # auto, cpu, cuda or mps
     articles_dir: Path = field(default_factory=lambda: Path(_env("RAG_ARTICLES", "seeds")))

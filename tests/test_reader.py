@@ -49,7 +49,7 @@ def test_bf16_orders_sentences_as_the_int8_scores_the_ranker_learned_from():
 def test_each_cpu_gets_the_precisions_measured_fastest_on_it(monkeypatch, amx, avx512_bf16, passages, sentences):
     # What the CPU offers decides the defaults (docs/BENCHMARKS.md, "bf16 against fp32"): passages embed
     # in bf16 wherever bfloat16 is multiplied in hardware (AMX 2.8-3x fp32's speed, AVX512-BF16 alone
-    # 1.6-1.9x), the reader reads in bf16 only with AMX (with AVX512-BF16 alone its 24 pairs took 288 ms
+    # 1.6-2x), the reader reads in bf16 only with AMX (with AVX512-BF16 alone its 24 pairs took 288 ms
     # against int8's 182 ms). One CPU is all a machine has, so torch's CPU checks are replaced here to
     # stand for the other two; a GPU embeds in fp32.
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
