@@ -2,7 +2,7 @@
 
 usage: python bench/small_stores.py WORK_DIR --questions Q.jsonl [...] --corpus C.jsonl [...]
            [--exclude IDS.txt ...] [--sizes 10:12,30:4,100:2,300:1,600:1,1000:1] [--seed 2026]
-           [--write rag/data/sentence_ranker.json]
+           [--write rag/data/sentence_ranker.json] [--weights learned handset [FILE ...]]
 
 The benchmark's own stores are the articles a web search returned for their questions, so every
 question meets several articles on its topic. A user's folder is a mix. For each size (in articles)
@@ -20,6 +20,9 @@ fall, every store size where the learned weights answer (SMALL_STORE_CHUNKS chun
 the same. Between that size and MAIN_THRESHOLD_CHUNKS the app moves from it to the main threshold
 (RankerWeights.threshold_for). Run it on training questions only; run it again
 on the questions reported on (without --write) to measure.
+
+--weights asks with other weights as well (RAG_RANKER_WEIGHTS: "learned", "handset" or a weights
+file), on the same folders: a variant of the quote rule, say, measured against the shipped one.
 """
 
 from __future__ import annotations
@@ -83,7 +86,12 @@ def make_stores(work: Path, questions: list[dict], articles: dict[str, dict], si
     return folders
 
 
-def run(folder: Path) -> None:
+def eval_name(weights: str) -> str:
+    """The name a set of weights is reported and saved under: "learned", "handset" or a file's stem."""
+    return weights if weights in WEIGHTS else Path(weights).stem
+
+
+def run(folder: Path, weights_asked: list[str]) -> None:
     """Ingest the folder's corpus, then ask its questions with each set of weights."""
     env = os.environ | {"HF_HUB_OFFLINE": "1"}
     python = [sys.executable, "-m", "rag"]
@@ -94,8 +102,8 @@ def run(folder: Path) -> None:
             raise SystemExit(f"{folder}: rag ingest failed: {out.stderr[-2000:]}")
         (folder / "ingest.json").write_text(out.stdout)
     asked = sum(1 for line in open(folder / "questions.jsonl") if line.strip())
-    for weights in WEIGHTS:
-        done = folder / f"eval_{weights}.jsonl"
+    for weights in weights_asked:
+        done = folder / f"eval_{eval_name(weights)}.jsonl"
         if done.exists() and sum(1 for line in open(done) if line.strip()) == asked:
             continue  # asked already (delete the file to ask again)
         out = subprocess.run(python + ["eval", str(folder / "questions.jsonl"), "--store", str(folder / "store"),
@@ -109,7 +117,7 @@ def answers(folder: Path, weights: str) -> list[tuple[bool, float, bool, bool]]:
     """(answerable, answerability score, refused, supported) per question of one eval."""
     gold = {q["id"]: q for q in map(json.loads, open(folder / "questions.jsonl"))}
     out = []
-    for row in map(json.loads, open(folder / f"eval_{weights}.jsonl")):
+    for row in map(json.loads, open(folder / f"eval_{eval_name(weights)}.jsonl")):
         q, answer = gold[row["id"]], row["answer"]
         supported = not answer["refused"] and norm(q["answer"]) in norm(answer["answer"])
         out.append((q.get("answerable", True), answer.get("confidence") or 0.0, answer["refused"], supported))
@@ -149,7 +157,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="10:12,30:4,100:2,300:1,600:1,1000:1", help="ARTICLES:DRAWS,...")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--write", type=Path, help="a weights file to set the small-store threshold in")
+    ap.add_argument("--weights", nargs="+", default=list(WEIGHTS),
+                    help="learned, handset or weights files (RAG_RANKER_WEIGHTS), each asked on every folder")
     args = ap.parse_args()
+    if args.write and "learned" not in args.weights:
+        ap.error("--write needs learned among --weights: the threshold is the learned weights'")
+    args.weights = [w if w in WEIGHTS else str(Path(w).resolve()) for w in args.weights]
     excluded = set().union(*(set(p.read_text().split()) for p in args.exclude)) if args.exclude else set()
     questions = [q for p in args.questions for q in map(json.loads, open(p)) if q["id"] not in excluded]
     articles = {a["id"]: a for p in args.corpus for a in map(json.loads, open(p))}
@@ -160,22 +173,24 @@ def main() -> None:
     largest = 0  # chunks of the largest folder
     for n, folder in enumerate(folders, 1):
         print(f"{n}/{len(folders)} {folder.name}", file=sys.stderr, flush=True)
-        run(folder)
+        run(folder, args.weights)
         size = int(folder.name.removeprefix("articles").split("_")[0])
         made = json.loads((folder / "ingest.json").read_text())["chunks_embedded"]
         chunks[size] += made
         largest = max(largest, made)
-        for weights in WEIGHTS:
+        for weights in args.weights:
             per_size[(weights, size)] += answers(folder, weights)
-    for weights in WEIGHTS:
+    for weights in args.weights:
         for size, draws in sizes.items():
-            print(json.dumps({"weights": weights, "articles": size, "stores": draws,
+            print(json.dumps({"weights": eval_name(weights), "articles": size, "stores": draws,
                               "chunks_per_store": chunks[size] // draws} | summary(per_size[(weights, size)])))
         pooled = summary([r for size in sizes for r in per_size[(weights, size)]])
-        print(json.dumps({"weights": weights, "articles": "all"} | pooled))
+        print(json.dumps({"weights": eval_name(weights), "articles": "all"} | pooled))
     # the learned weights answer stores of SMALL_STORE_CHUNKS chunks and more; the hand-set rule the others
     learned = [per_size[("learned", size)] for size, draws in sizes.items()
                if chunks[size] // draws >= SMALL_STORE_CHUNKS and any(r[0] for r in per_size[("learned", size)])]
+    if not learned:
+        return  # no store where the learned weights answer, or they were not asked
     threshold = balanced_threshold(learned)
     print(json.dumps({"small_store_threshold": threshold, "sizes": len(learned),
                       "rule": f"{MAX_WRONGLY_REFUSED:.0%} of answerable questions refused, every size counting the same, "

@@ -33,9 +33,9 @@ from sklearn.linear_model import LogisticRegression
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.answering import choose_quotes, lead_window  # noqa: E402
-from rag.ranker import (QUESTION_FEATURES, SENTENCE_FEATURES, Candidate, LinearModel, QuestionView,  # noqa: E402
-                        Ranking, RankerWeights, lead_reading, question_features)
+from rag.answering import choose_quotes, lead_quotes  # noqa: E402
+from rag.ranker import (QUESTION_FEATURES, QUOTE_CONTEXTS, SENTENCE_FEATURES, Candidate, LinearModel,  # noqa: E402
+                        QuestionView, Ranking, RankerWeights, lead_reading, question_features)
 from rag.models import Chunk  # noqa: E402
 from rag.sentences import Span  # noqa: E402
 
@@ -57,7 +57,6 @@ STAGE2 = [f for f in SENTENCE_FEATURES if f not in LEFT_OUT]
 CANDIDATES = (12, 16, 24)  # sentences the reader reads per question: more costs ask latency (see BENCHMARKS.md)
 QUOTES = (1, 2, 3, 4)
 RELATIVE = (0.0, 0.2, 0.35, 0.5, 0.7)
-CONTEXTS = ("none", "after", "around")
 # Answers stay short: on the training questions the hand-set answerer quoted four sentences (about 700
 # characters) for 0.58 support; a lead passage with its context and up to three more sentences within 900
 # characters reaches 0.64 (the table train() prints shows the whole trade-off, in docs/BENCHMARKS.md).
@@ -204,9 +203,9 @@ def answer(ranking: Ranking, max_quotes: int, relative: float, context: str) -> 
     if not chosen:
         return False, 0
     lead = chosen[0]
-    first, last = lead_window(lead, context)
-    held = lead.label or (first is not lead.span and lead.before[0]) or (last is not lead.span and lead.after[0])
-    chars = lead.span.end + (first.end if first is not lead.span else 0) + (last.end if last is not lead.span else 0)
+    (_, last), *before = lead_quotes(lead, context)  # the lead with the sentence after it; the one before
+    held = lead.label or (last is not lead.span and lead.after[0]) or (before and lead.before[0])
+    chars = lead.span.end + (last.end if last is not lead.span else 0) + (lead.previous.end if before else 0)
     for c in chosen[1:]:
         held = held or c.label
         chars += c.span.end
@@ -273,7 +272,7 @@ def quote_rules(rankings) -> list[tuple[float, float, int, float, str]]:
     rules = []
     for max_quotes in QUOTES:
         for relative in RELATIVE:
-            for context in CONTEXTS:
+            for context in QUOTE_CONTEXTS:
                 made = [answer(r, max_quotes, relative, context) for r, _ in rankings]
                 rules.append((float(np.mean([m[0] for m in made])), float(np.mean([m[1] for m in made])),
                               max_quotes, relative, context))

@@ -124,46 +124,50 @@ class ExtractiveAnswerer:
         return Proposal(quotes, ranking.answerable)
 
 
-def lead_window(lead: Candidate, context: str) -> tuple[Span, Span]:
-    """The first and last sentence of the lead quote: the lead sentence, with the sentence after it
-    ("after") or the sentences on both sides ("around") when they are sentences of the article's text
-    (a caption never; a headline or intertitle never opens the quote)."""
-    first = last = lead.span
-    if context == "around" and lead.previous and lead.previous.shape in ("sentence", "fragment"):
-        first = lead.previous
+def lead_quotes(lead: Candidate, context: str) -> list[tuple[Span, Span]]:
+    """The first and last sentence of each quote the lead brings, in the order they are shown. The lead
+    opens the answer, with the sentence after it ("after" and "around"; a caption never). With "around"
+    the sentence before it follows as a quote of its own (a sentence of the article's text, never a
+    headline or intertitle): it holds the answer when the lead goes on from it ("It has 35,000 men,
+    he said."), but the answer never opens with it (ranker.QUOTE_CONTEXTS)."""
+    last = lead.span
     if context in ("after", "around") and lead.following and lead.following.shape != "caption":
         last = lead.following
-    return first, last
+    quotes = [(lead.span, last)]
+    if context == "around" and lead.previous and lead.previous.shape in ("sentence", "fragment"):
+        quotes.append((lead.previous, lead.previous))
+    return quotes
 
 
-def in_lead_window(cand: Candidate, lead: Candidate, context: str) -> bool:
-    """Whether the lead's quote (widened by `context`) already holds this sentence."""
-    first, last = lead_window(lead, context)
-    return cand.chunk.article_id == lead.chunk.article_id and first.start <= cand.span.start < last.end
+def in_lead_quotes(cand: Candidate, lead: Candidate, context: str) -> bool:
+    """Whether the quotes the lead brings (`lead_quotes`) already hold this sentence."""
+    return cand.chunk.article_id == lead.chunk.article_id and any(
+        first.start <= cand.span.start < last.end for first, last in lead_quotes(lead, context))
 
 
 def quote_spans(chosen: list[Candidate], context: str, bodies: dict[str, str]) -> list[tuple[Candidate, int, str]]:
-    """(candidate, start, text) of each quote: the lead widened by `context`, the others as they are;
-    a quote already inside the lead's window is left out."""
+    """(candidate, start, text) of each quote: the lead's (`lead_quotes`), then the others as they are;
+    a quote the lead's already hold is left out."""
     if not chosen:
         return []
     lead = chosen[0]
-    first, last = lead_window(lead, context)
-    out = [(lead, first.start, _text(lead, first.start, last.end, bodies))]
+    out = [(lead, first.start, text) for first, last in lead_quotes(lead, context)
+           if (text := _text(lead, first.start, last.end, bodies))]
     for c in chosen[1:]:
-        if in_lead_window(c, lead, context):
+        if in_lead_quotes(c, lead, context):
             continue
         out.append((c, c.span.start, c.span.text))
     return out
 
 
 def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
-    """body[start:end] of the candidate's article (its passage's text when the body is not at hand)."""
+    """body[start:end] of the candidate's article; when the body is not at hand, the part of it in the
+    candidate's passage ("" when none is)."""
     body = bodies.get(c.chunk.article_id)
     if body is not None and body[c.span.start:c.span.end] == c.span.text:
         return body[start:end]
     lo, hi = max(start, c.chunk.start), min(end, c.chunk.end)
-    return c.chunk.text[lo - c.chunk.start:hi - c.chunk.start] if lo < hi else c.span.text
+    return c.chunk.text[lo - c.chunk.start:hi - c.chunk.start] if lo < hi else ""
 
 
 def choose_quotes(ranking: Ranking, max_quotes: int, relative: float, context: str | None = None) -> list[Candidate]:
@@ -184,7 +188,7 @@ def choose_quotes(ranking: Ranking, max_quotes: int, relative: float, context: s
         if cand is lead or not can_quote(cand):
             continue
         # chosen[0], not `lead`: the lead as it will be quoted (a newer copy of it may replace it below)
-        if context is not None and in_lead_window(cand, chosen[0], context):
+        if context is not None and in_lead_quotes(cand, chosen[0], context):
             continue
         twin = next((i for i, other in enumerate(chosen) if _same_words(cand, other)), None)
         if twin is not None:

@@ -38,6 +38,12 @@ from .text import content_terms, english_stemmer, terms, words
 WEIGHTS_FILE = "sentence_ranker.json"  # the default: learned by bench/train_ranker.py
 HANDSET_FILE = "sentence_ranker_handset.json"  # RAG_RANKER_WEIGHTS=handset: the earlier hand-set rule as weights
 KINDS_FILE = "answer_kinds.json"  # answers that are one of a list of names: countries, US states, months ...
+# The sentences the lead brings to the answer (answering.lead_quotes): none, the sentence after it, or
+# ("around") the sentence after it and, as a quote of its own after the lead's, the sentence before it.
+# The answer always opens with the lead: "around" quoted the sentences on both sides as one passage, so
+# most small-store answers opened with a sentence that does not answer (docs/BENCHMARKS.md, "The answer
+# opens with its best sentence").
+QUOTE_CONTEXTS = ("none", "after", "around")
 EMBEDDED_CHARS = 200  # a long sentence is judged by its start: padding a batch to its full length is slow
 RECENCY_SCALE_DAYS = 365  # the date feature: a sentence a year older than the question keeps 1/e of it
 
@@ -381,7 +387,7 @@ class RankerWeights:
     threshold: float  # below this answerability the reply says the articles do not answer
     max_quotes: int
     relative: float  # a further quote needs at least this share of the first quote's probability
-    context: str = "none"  # the lead quote's neighbours that join it: "none", "after" or "around"
+    context: str = "none"  # the lead quote's neighbours that join it: one of QUOTE_CONTEXTS
     about: dict = field(default_factory=dict)
     # {"threshold": T, "up_to_chunks": N, "main_from_chunks": M}: the threshold on a store of up to N
     # chunks, set by bench/small_stores.py. The answerability scores run lower on a folder of mixed news
@@ -417,6 +423,9 @@ class RankerWeights:
             name = HANDSET_FILE if path == "handset" else WEIGHTS_FILE
             text = resources.files("rag.data").joinpath(name).read_text(encoding="utf-8")
         data = json.loads(text)
+        if data.get("context", "none") not in QUOTE_CONTEXTS:
+            raise ValueError(f"{path or WEIGHTS_FILE}: context must be one of {', '.join(QUOTE_CONTEXTS)}, "
+                             f"not {data['context']!r}")
         return cls(stage1=LinearModel(**data["stage1"]), stage2=LinearModel(**data["stage2"]),
                    answerable=LinearModel(**data["answerable"]), candidates=data["candidates"],
                    threshold=data["threshold"], max_quotes=data["max_quotes"], relative=data["relative"],

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
+import pytest
 from langchain_core.language_models import FakeListChatModel
 
 from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, quote_spans, standalone_query
 from rag.llm import LLMAnswerer
 from rag.models import Chunk
 from rag.models import Filters
-from rag.ranker import Candidate, QuestionView, Ranking, RankerWeights, lead_reading, question_view
-from rag.sentences import Span
+from rag.ranker import (HANDSET_FILE, Candidate, QuestionView, Ranking, RankerWeights, lead_reading,
+                        question_view)
+from rag.sentences import Span, split
 
 from news_fixtures import BRIDGE, write_corpus
 
@@ -113,6 +118,46 @@ def test_the_answer_leads_with_the_sentence_that_answers(seeded_chat):
     assert not answer.refused
     assert "35,000 to 40,000 men" in answer.citations[0].quote
     assert_quotes_verbatim(seeded_chat, answer)
+
+
+def test_the_first_sentence_a_reader_sees_is_the_one_that_answers(seeded_chat):
+    # The hand-set rule (small stores) quoted the lead with the sentences on both sides, so these answers
+    # opened with the sentence before the answer ("Thus, the device of the Belarusian army is considered
+    # completely outdated." before the tanks); now the lead opens its quote.
+    for question, answering in (("What tanks does the Belarusian army rely on?", "T-72 tanks"),
+                                ("What did Kremlin spokesman Peskov say?", "Peskov emphasized"),
+                                ("When did Lukashenko reaffirm Belarusian independence?", "on December 16"),
+                                ("Where was the ODKB summit held?", "summit in Yerevan")):
+        answer = seeded_chat.ask(question)
+        assert not answer.refused, question
+        first = split(answer.citations[0].quote)[0].text
+        assert answering in first, (question, first)
+        assert_quotes_verbatim(seeded_chat, answer)
+
+
+def test_the_sentence_before_the_lead_follows_it_as_a_quote_of_its_own():
+    # "around": the sentence before the lead holds the answer when the lead goes on from it; it is quoted,
+    # after the lead's quote, and takes none of the other quotes' places.
+    body = "Officials named Geneva as the venue. It was chosen in May. The talks ended on Friday. Both sides left."
+    texts = ("Officials named Geneva as the venue.", "It was chosen in May.", "The talks ended on Friday.",
+             "Both sides left.")
+    spans = [Span(t, body.index(t), body.index(t) + len(t), True, "sentence") for t in texts]
+    chunk = Chunk(body, 0, len(body), "a")
+    before, lead, after, other = (Candidate(span, 1, chunk, i) for i, span in enumerate(spans))
+    lead.previous, lead.following = spans[0], spans[2]
+    ranking = Ranking([lead, before, other], [0.5, 0.4, 0.3], 0.9)
+    chosen = choose_quotes(ranking, max_quotes=2, relative=0.2, context="around")
+    quoted = [text for _, _, text in quote_spans(chosen, "around", {"a": body})]
+    assert quoted == ["It was chosen in May. The talks ended on Friday.", "Officials named Geneva as the venue.",
+                      "Both sides left."]
+
+
+def test_a_weights_file_with_an_unknown_quote_context_is_refused_by_name(tmp_path):
+    path = tmp_path / "weights.json"
+    data = json.loads(resources.files("rag.data").joinpath(HANDSET_FILE).read_text(encoding="utf-8"))
+    path.write_text(json.dumps(data | {"context": "both"}))
+    with pytest.raises(ValueError, match="weights.json: context must be one of none, after, around, not 'both'"):
+        RankerWeights.load(str(path))
 
 
 def test_asked_which_country_the_answer_leads_with_the_sentence_that_names_one(chat):
