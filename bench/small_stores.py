@@ -22,7 +22,9 @@ the same. Between that size and MAIN_THRESHOLD_CHUNKS the app moves from it to t
 on the questions reported on (without --write) to measure.
 
 --weights asks with other weights as well (RAG_RANKER_WEIGHTS: "learned", "handset" or a weights
-file), on the same folders: a variant of the quote rule, say, measured against the shipped one.
+file), on the same folders: a variant of the quote rule, say, measured against the shipped one. Each
+set's answers are kept as eval_NAME.jsonl (a file's stem) and not asked again: delete them after
+editing a weights file.
 """
 
 from __future__ import annotations
@@ -163,6 +165,9 @@ def main() -> None:
     if args.write and "learned" not in args.weights:
         ap.error("--write needs learned among --weights: the threshold is the learned weights'")
     args.weights = [w if w in WEIGHTS else str(Path(w).resolve()) for w in args.weights]
+    names = [eval_name(w) for w in args.weights]
+    if len(set(names)) < len(names):  # each set's answers are saved as eval_NAME.jsonl in every folder
+        ap.error(f"--weights: two sets would share a name ({', '.join(names)}); rename a file")
     excluded = set().union(*(set(p.read_text().split()) for p in args.exclude)) if args.exclude else set()
     questions = [q for p in args.questions for q in map(json.loads, open(p)) if q["id"] not in excluded]
     articles = {a["id"]: a for p in args.corpus for a in map(json.loads, open(p))}

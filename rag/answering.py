@@ -117,19 +117,21 @@ class ExtractiveAnswerer:
         weights = ranker.weights
         ranking = ranker.rank(question_view(query, idf), chunks, bodies)
         chosen = choose_quotes(ranking, weights.max_quotes, weights.relative, weights.context)
-        quotes = [RawCitation(n=c.passage, quote=text, at=start)
-                  for c, start, text in quote_spans(chosen, weights.context, bodies)]
+        spans = quote_spans(chosen, weights.context, bodies)
+        quotes = [RawCitation(n=c.passage, quote=text, at=start) for c, start, text in spans]
         if not quotes or ranking.answerable < weights.threshold_for(store_chunks):
-            return Proposal([], ranking.answerable, related=quotes[:3])
+            # related reading: the best sentences, not the sentence before the lead quoted apart
+            related = [q for q, (c, start, _) in zip(quotes, spans) if c is not chosen[0] or start == c.span.start]
+            return Proposal([], ranking.answerable, related=related[:3])
         return Proposal(quotes, ranking.answerable)
 
 
 def lead_quotes(lead: Candidate, context: str) -> list[tuple[Span, Span]]:
     """The first and last sentence of each quote the lead brings, in the order they are shown. The lead
     opens the answer, with the sentence after it ("after" and "around"; a caption never). With "around"
-    the sentence before it follows as a quote of its own (a sentence of the article's text, never a
-    headline or intertitle): it holds the answer when the lead goes on from it ("It has 35,000 men,
-    he said."), but the answer never opens with it (ranker.QUOTE_CONTEXTS)."""
+    the sentence before it follows as a quote of its own when it is running text (a sentence or a
+    fragment, never a headline, intertitle or caption): it holds the answer when the lead goes on from
+    it ("It has 35,000 men, he said."), but the answer never opens with it (ranker.QUOTE_CONTEXTS)."""
     last = lead.span
     if context in ("after", "around") and lead.following and lead.following.shape != "caption":
         last = lead.following
@@ -147,7 +149,7 @@ def in_lead_quotes(cand: Candidate, lead: Candidate, context: str) -> bool:
 
 def quote_spans(chosen: list[Candidate], context: str, bodies: dict[str, str]) -> list[tuple[Candidate, int, str]]:
     """(candidate, start, text) of each quote: the lead's (`lead_quotes`), then the others as they are;
-    a quote the lead's already hold is left out."""
+    a sentence the lead's quotes already hold is left out."""
     if not chosen:
         return []
     lead = chosen[0]

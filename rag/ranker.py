@@ -32,7 +32,7 @@ import numpy as np
 from .dates import day_number, time_prior, time_window
 from .models import Chunk
 from .sentences import Span, split
-from .settings import RANKER_WEIGHT_NAMES
+from .settings import RANKER_WEIGHT_NAMES, SettingsError
 from .text import content_terms, english_stemmer, terms, words
 
 WEIGHTS_FILE = "sentence_ranker.json"  # the default: learned by bench/train_ranker.py
@@ -40,9 +40,10 @@ HANDSET_FILE = "sentence_ranker_handset.json"  # RAG_RANKER_WEIGHTS=handset: the
 KINDS_FILE = "answer_kinds.json"  # answers that are one of a list of names: countries, US states, months ...
 # The sentences the lead brings to the answer (answering.lead_quotes): none, the sentence after it, or
 # ("around") the sentence after it and, as a quote of its own after the lead's, the sentence before it.
-# The answer always opens with the lead: "around" quoted the sentences on both sides as one passage, so
-# most small-store answers opened with a sentence that does not answer (docs/BENCHMARKS.md, "The answer
-# opens with its best sentence").
+# The answer always opens with the lead. ("around" once quoted the sentences on both sides as one
+# passage, so most small-store answers opened with a sentence that does not answer: docs/BENCHMARKS.md,
+# "The answer opens with its best sentence". The name stayed: the weights files and the training
+# script choose among these.)
 QUOTE_CONTEXTS = ("none", "after", "around")
 EMBEDDED_CHARS = 200  # a long sentence is judged by its start: padding a batch to its full length is slow
 RECENCY_SCALE_DAYS = 365  # the date feature: a sentence a year older than the question keeps 1/e of it
@@ -418,14 +419,16 @@ class RankerWeights:
         """`path`: a weights file; "handset" for the earlier hand-set rule; None or "learned" for the
         learned weights (bench/train_ranker.py)."""
         if path and path not in RANKER_WEIGHT_NAMES:
-            text = open(path, encoding="utf-8").read()
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
         else:
             name = HANDSET_FILE if path == "handset" else WEIGHTS_FILE
             text = resources.files("rag.data").joinpath(name).read_text(encoding="utf-8")
         data = json.loads(text)
         if data.get("context", "none") not in QUOTE_CONTEXTS:
-            raise ValueError(f"{path or WEIGHTS_FILE}: context must be one of {', '.join(QUOTE_CONTEXTS)}, "
-                             f"not {data['context']!r}")
+            shipped = {"handset": HANDSET_FILE, "learned": WEIGHTS_FILE}
+            raise SettingsError(f"{shipped.get(path, path or WEIGHTS_FILE)}: context must be one of "
+                                f"{', '.join(QUOTE_CONTEXTS)}, not {data['context']!r}")
         return cls(stage1=LinearModel(**data["stage1"]), stage2=LinearModel(**data["stage2"]),
                    answerable=LinearModel(**data["answerable"]), candidates=data["candidates"],
                    threshold=data["threshold"], max_quotes=data["max_quotes"], relative=data["relative"],

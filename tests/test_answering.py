@@ -152,6 +152,16 @@ def test_the_sentence_before_the_lead_follows_it_as_a_quote_of_its_own():
                       "Both sides left."]
 
 
+def test_related_reading_after_a_refusal_is_the_best_sentences_not_the_one_before_the_lead(seeded_chat):
+    weights = RankerWeights.load("handset")  # "around": an answer would quote the sentence before the lead
+    weights.threshold = 1.01  # nothing reaches it: every question is refused, with related reading
+    seeded_chat.answerer = ExtractiveAnswerer(seeded_chat.embeddings, weights, small_store_weights=weights)
+    answer = seeded_chat.ask("What tanks does the Belarusian army rely on?")
+    assert answer.refused and len(answer.related) >= 2
+    assert answer.related[0].quote.startswith("Lukashenko's troops rely largely on old Soviet T-72 tanks")
+    assert not any("Thus, the device of the Belarusian army" in r.quote for r in answer.related)
+
+
 def test_a_weights_file_with_an_unknown_quote_context_is_refused_by_name(tmp_path):
     path = tmp_path / "weights.json"
     data = json.loads(resources.files("rag.data").joinpath(HANDSET_FILE).read_text(encoding="utf-8"))
