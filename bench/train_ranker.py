@@ -196,7 +196,9 @@ def answer(ranking: Ranking, max_quotes: int, relative: float, context: str) -> 
     """(whether the answer's quotes hold the gold answer, the answer's length in characters), as
     `answering.quote_spans` would make it, with one difference: the recorded candidates know no
     positions, so a sentence the lead's quotes hold (the sentence after it, or before it) takes one of
-    `max_quotes` places here, where the app gives that place to the next sentence. The support this counts is a
+    `max_quotes` places here, where the app gives that place to the next sentence; and they keep no
+    text, so the short line under a lead that asks (a quiz's answer, `answering.lead_quotes`) never
+    joins the lead here. The support this counts is a
     lower bound: in real `rag eval` runs the app's rule lost no question and gained 4 of the 554 asked
     over their own splits' stores (held-out A 3, B 1) and 3 of 552 over the whole year."""
     chosen = choose_quotes(ranking, max_quotes, relative)

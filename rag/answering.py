@@ -128,15 +128,19 @@ class ExtractiveAnswerer:
 
 def lead_quotes(lead: Candidate, context: str) -> list[tuple[Span, Span]]:
     """The first and last sentence of each quote the lead brings, in the order they are shown. The lead
-    opens the answer, with the sentence after it ("after" and "around"; a caption never). With "around"
-    the sentence before it follows as a quote of its own when it is running text (a sentence or a
-    fragment, never a headline, intertitle or caption): it holds the answer when the lead goes on from
-    it ("It has 35,000 men, he said."), but the answer never opens with it (ranker.QUOTE_CONTEXTS)."""
-    last = lead.span
-    if context in ("after", "around") and lead.following and lead.following.shape != "caption":
-        last = lead.following
-    quotes = [(lead.span, last)]
-    if context == "around" and lead.previous and lead.previous.shape in ("sentence", "fragment"):
+    opens the answer, with the sentence after it ("after" and "around") when that goes on with the
+    article's running text (a sentence or a fragment), or is the short line that answers a lead that
+    asks (a quiz: "3. Which new series ...?" then "Naked Education"); never a caption, or a line such
+    as "___", "More: ..." or "Here's why:" after a statement. With "around" the sentence before it
+    follows as a quote of its own when it is running text: it holds the answer when the lead goes on
+    from it ("It has 35,000 men, he said."), but the answer never opens with it (ranker.QUOTE_CONTEXTS)."""
+    def running_text(span: Span | None) -> bool:
+        return span is not None and span.shape in ("sentence", "fragment")
+
+    answer_line = lead.following is not None and lead.following.shape == "heading" and lead.span.text.endswith("?")
+    following = context in ("after", "around") and (running_text(lead.following) or answer_line)
+    quotes = [(lead.span, lead.following if following else lead.span)]
+    if context == "around" and running_text(lead.previous):
         quotes.append((lead.previous, lead.previous))
     return quotes
 
