@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from .citations import RawCitation
 from .models import Chunk, Citation, Filters
-from .ranker import Candidate, Ranking, RankerWeights, SentenceRanker, can_lead, can_quote, question_view
+from .ranker import (Candidate, Ranking, RankerWeights, SentenceRanker, can_lead, can_quote, question_view,
+                     running_text)
 from .reader import SentenceReader
 from .sentences import Span
 from .text import QUESTION_STOPWORDS, content_terms, english_idf, words
@@ -134,9 +135,6 @@ def lead_quotes(lead: Candidate, context: str) -> list[tuple[Span, Span]]:
     as "___", "More: ..." or "Here's why:" after a statement. With "around" the sentence before it
     follows as a quote of its own when it is running text: it holds the answer when the lead goes on
     from it ("It has 35,000 men, he said."), but the answer never opens with it (ranker.QUOTE_CONTEXTS)."""
-    def running_text(span: Span | None) -> bool:
-        return span is not None and span.shape in ("sentence", "fragment")
-
     answer_line = lead.following is not None and lead.following.shape == "heading" and lead.span.text.endswith("?")
     following = context in ("after", "around") and (running_text(lead.following) or answer_line)
     quotes = [(lead.span, lead.following if following else lead.span)]

@@ -339,11 +339,18 @@ def can_lead(c: Candidate) -> bool:
     return c.span.shape == "sentence"
 
 
+def running_text(span: Span | None) -> bool:
+    """Whether a sentence is the article's running text (a sentence or a fragment): not a headline,
+    intertitle or caption."""
+    return span is not None and span.shape not in ("heading", "caption")
+
+
 def can_quote(c: Candidate) -> bool:
-    """Whether a sentence may be quoted after the lead: not an intertitle or a caption. Leaving them out
-    raised out-of-fold support on the training questions from 0.640 to 0.648 (intertitles were 67 of
-    1,502 further quotes, captions none) and left it unchanged on s150 and held-out A."""
-    return c.span.shape not in ("heading", "caption")
+    """Whether a sentence may be quoted after the lead: running text, not an intertitle or a caption.
+    Leaving them out raised out-of-fold support on the training questions from 0.640 to 0.648
+    (intertitles were 67 of 1,502 further quotes, captions none) and left it unchanged on s150 and
+    held-out A."""
+    return running_text(c.span)
 
 
 def lead_reading(ranked: list[Candidate], readings: list[float]) -> float:
@@ -419,6 +426,7 @@ class RankerWeights:
         """`path`: a weights file; "handset" for the earlier hand-set rule; None or "learned" for the
         learned weights (bench/train_ranker.py)."""
         if path and path not in RANKER_WEIGHT_NAMES:
+            name = path
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         else:
@@ -426,9 +434,8 @@ class RankerWeights:
             text = resources.files("rag.data").joinpath(name).read_text(encoding="utf-8")
         data = json.loads(text)
         if data.get("context", "none") not in QUOTE_CONTEXTS:
-            shipped = {"handset": HANDSET_FILE, "learned": WEIGHTS_FILE}
-            raise SettingsError(f"{shipped.get(path, path or WEIGHTS_FILE)}: context must be one of "
-                                f"{', '.join(QUOTE_CONTEXTS)}, not {data['context']!r}")
+            raise SettingsError(f"{name}: context must be one of {', '.join(QUOTE_CONTEXTS)}, "
+                                f"not {data['context']!r}")
         return cls(stage1=LinearModel(**data["stage1"]), stage2=LinearModel(**data["stage2"]),
                    answerable=LinearModel(**data["answerable"]), candidates=data["candidates"],
                    threshold=data["threshold"], max_quotes=data["max_quotes"], relative=data["relative"],
