@@ -40,6 +40,13 @@ _PICTURE_PLACE = re.compile(r"\((left|right|center|centre|top|bottom|pictured|fr
                             r"(second|third) from (left|right)|[lr]\.? ?to ?[lr]\.?)\)", re.I)
 
 
+# A paragraph of one short question under a label, an intertitle or a teaser link that asks: "Alexander
+# Lukashenko: Will he drop Vladimir Putin if necessary?", "Important Putin announcement - is he putting
+# everything on one card?". A label with a digit ("Question 3: Which ...?") is a quiz's question, which
+# leads its answer line (answering.lead_quotes), so it stays a sentence.
+_ASKING_TITLE = re.compile(r"^[A-Z][^.!?:\d]{2,80}(?::| [-–—]) .{3,}\?$")
+ASKING_TITLE_CHARS = 150
+
 # The second line of a caption ("Lukashenko (left) and Putin.", then "Putin and Lukashenko meet in
 # Minsk.") is a short paragraph of its own, right under the first line or the photo credit.
 CAPTION_CHARS = 150
@@ -77,6 +84,9 @@ def split(body: str, min_chars: int = 25) -> list[Span]:
         alone = span.paragraph_start and (i + 1 == len(spans) or spans[i + 1].paragraph_start)
         if under_caption[i] and alone and span.shape == "sentence" and len(span.text) < CAPTION_CHARS:
             span.shape = "caption"  # a short paragraph of its own right under a caption or photo credit
+        elif alone and span.shape == "sentence" and len(span.text) < ASKING_TITLE_CHARS and \
+                _ASKING_TITLE.match(span.text):
+            span.shape = "heading"
     return spans
 
 

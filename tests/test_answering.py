@@ -132,6 +132,7 @@ def test_the_first_sentence_a_reader_sees_is_the_one_that_answers(seeded_chat):
         assert not answer.refused, question
         first = split(answer.citations[0].quote)[0].text
         assert answering in first, (question, first)
+        assert "?" not in answer.citations[0].quote, (question, answer.citations[0].quote)  # no intertitle that asks
         assert_quotes_verbatim(seeded_chat, answer)
 
 

@@ -40,6 +40,18 @@ def test_headlines_captions_and_credits_are_told_from_sentences():
     assert found["Rescuers searched the river on Tuesday."] == "sentence"
 
 
+def test_a_question_under_a_label_is_an_intertitle_and_a_quiz_question_is_not():
+    # The seed's intertitle "Alexander Lukashenko: Will he drop Vladimir Putin if necessary?" ends with a
+    # question mark, so it passed for a sentence and joined the tanks answer's first quote.
+    body = ("The army relies on old tanks.\n\nAlexander Lukashenko: Will he drop Vladimir Putin if necessary?\n\n"
+            "Question 3: Which series drew 1,000 complaints?\n\nNaked Education\n\n"
+            "What will the government do about it now? Nobody knows, an adviser said.")
+    found = dict((text, shape) for shape, text in shapes(body))
+    assert found["Alexander Lukashenko: Will he drop Vladimir Putin if necessary?"] == "heading"
+    assert found["Question 3: Which series drew 1,000 complaints?"] == "sentence"
+    assert found["What will the government do about it now?"] == "sentence"
+
+
 def test_a_rare_name_outweighs_a_common_word_in_english():
     assert english_idf("lukashenko") > english_idf("armi") > english_idf("said")
 
