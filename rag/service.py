@@ -98,7 +98,7 @@ class NewsChat:
             answer.text = no_words_text(question) if question.strip() else empty_question_text()
             return answer
         query = standalone_query(question, history or [], as_of=filters.as_of)
-        chunks = self.retriever.search(query.text, filters, k or self.settings.top_k)
+        chunks = self.retriever.search(query.text, filters, k or self.settings.answer_passages)
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:
             answer.refused = True

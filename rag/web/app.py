@@ -319,8 +319,9 @@ def add_api(backend: Backend) -> None:
     """The API: the same JSON as `rag ask --json`, `rag search --json` and `rag status --json`."""
 
     def ask(question: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
-            k: int = 10) -> dict:
-        """Answer a question from the articles: {question, answer, refused, citations, retrieved, ...}."""
+            k: int | None = None) -> dict:
+        """Answer a question from the articles: {question, answer, refused, citations, retrieved, ...}; `k`
+        passages read (default: as the chat reads, Settings.answer_passages)."""
         return api_chat(backend).ask(question, filters=api_filters(since, until, source, as_of),
                                      k=api_k(k), indexing=handlers.indexing(backend)).to_json()
 
@@ -358,7 +359,10 @@ def api_filters(since, until, source, as_of):
         raise bad_request(str(e)) from None
 
 
-def api_k(k) -> int:
+def api_k(k) -> int | None:
+    """A k from the API as a number from 1 to 100 (None or "": the default of the command)."""
+    if k is None or k == "":
+        return None
     try:
         k = int(k)
     except (TypeError, ValueError):
