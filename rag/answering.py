@@ -135,7 +135,8 @@ def lead_quotes(lead: Candidate, context: str) -> list[tuple[Span, Span]]:
     as "___", "More: ..." or "Here's why:" after a statement. With "around" the sentence before it
     follows as a quote of its own when it is running text: it holds the answer when the lead goes on
     from it ("It has 35,000 men, he said."), but the answer never opens with it (ranker.QUOTE_CONTEXTS)."""
-    answer_line = lead.following is not None and lead.following.shape == "heading" and lead.span.text.endswith("?")
+    answer_line = (lead.following is not None and lead.following.shape == "heading" and lead.span.text.endswith("?")
+                   and not lead.following.text.endswith("?"))  # an answer, not an intertitle that asks
     following = context in ("after", "around") and (running_text(lead.following) or answer_line)
     quotes = [(lead.span, lead.following if following else lead.span)]
     if context == "around" and running_text(lead.previous):

@@ -57,8 +57,6 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--store", type=Path, help="store directory (default vectorstore/, env RAG_STORE)")
     common.add_argument("--model", help="sentence-transformers model path or name (default: packaged all-MiniLM-L6-v2)")
     filters = argparse.ArgumentParser(add_help=False)
-    filters.add_argument("-k", type=_k, help="how many passages (1-100): listed by search (default 10), read "
-                                             "for an answer by ask (default 15)")
     filters.add_argument("--as-of", type=_date, help="date the question is asked (default today)")
     filters.add_argument("--since", type=_date, help="only articles published on or after this date")
     filters.add_argument("--until", type=_date, help="only articles published on or before this date")
@@ -74,14 +72,17 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common, filters], help="ranked passages for a query")
     p.add_argument("query")
+    p.add_argument("-k", type=_k, help=f"how many passages to list (1-100, default {Settings.top_k})")
     p = sub.add_parser("ask", parents=[common, filters], help="an answer in quotes with citations")
     p.add_argument("question")
+    p.add_argument("-k", type=_k, help=f"how many passages the answer reads (1-100, default {Settings.answer_passages})")
     p.add_argument("--answerer", help=ANSWERER_HELP)
     p.add_argument("--quiet", action="store_true", help="only the answer's text, for scripts")
 
     p = sub.add_parser("eval", parents=[common], help="run a question file through search and ask")
     p.add_argument("questions", type=Path)
-    p.add_argument("-k", type=_k, help="passages per question (default: 10 searched, 15 read for an answer)")
+    p.add_argument("-k", type=_k, help=f"passages per question (default: {Settings.top_k} searched, "
+                                       f"{Settings.answer_passages} read for an answer with --answers)")
     p.add_argument("--out", type=Path, help="write one JSON line per question")
     p.add_argument("--answers", action="store_true", help="also answer each question (not only retrieve)")
     p.add_argument("--answerer", help=ANSWERER_HELP)

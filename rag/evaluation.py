@@ -65,8 +65,8 @@ def percentile(values: list[float], p: float) -> float:
 def run_eval(chat, questions_path: Path, k: int | None = None, out: Path | None = None,
              with_answers: bool = False) -> dict:
     """Hits@k and MRR@10 of the retrieved passages, and with `with_answers` the answers' support and
-    refusals. `k` None: as the app retrieves (10 searched, `Settings.answer_passages` read for an answer);
-    the retrieval scores read the first 10 either way."""
+    refusals. `k` None: as the app retrieves (`Settings.top_k` searched, `Settings.answer_passages` read for
+    an answer); the retrieval scores read the first MRR_DEPTH either way."""
     questions = [json.loads(line) for line in Path(questions_path).read_text(encoding="utf-8").splitlines()
                  if line.strip()]
     sink = open(out, "w", encoding="utf-8") if out else None

@@ -146,7 +146,8 @@ def _ends_sentence(body: str, piece_start: int, m: re.Match) -> bool:
 def shape_of(span: Span) -> str:
     """"caption" (photo credits, captions, "Read more"), "heading" (a paragraph without a full stop:
     a headline or intertitle), "fragment" (starts mid-sentence or has no verb-sized length), else
-    "sentence"."""
+    "sentence". `split` then looks at each sentence's paragraph: a short paragraph under a caption is a
+    caption too, and a one-line paragraph asking under a label (`_ASKING_TITLE`) a heading."""
     text = span.text
     if _CREDIT.search(text[:80]) or _CAPTION_END.search(text) or _PICTURE_PLACE.search(text):
         return "caption"

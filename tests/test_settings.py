@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from rag import llm
-from rag.settings import ANSWERERS, EXTRACTIVE, Settings
+from rag.settings import ANSWERERS, EXTRACTIVE, Settings, SettingsError
 
 
 def rag(tmp_path: Path, *argv: str, **env: str) -> subprocess.CompletedProcess:
@@ -46,3 +46,13 @@ def test_unknown_sentence_weights_are_one_line_and_exit_2(tmp_path):
 def test_the_answerer_names_have_one_source():
     assert ANSWERERS[0] == EXTRACTIVE == Settings(answerer=EXTRACTIVE).validate().answerer
     assert set(llm.BACKENDS) == set(ANSWERERS) - {EXTRACTIVE}
+
+
+def test_passages_out_of_range_are_named():
+    for name in ("top_k", "answer_passages"):
+        try:
+            Settings(**{name: 0}).validate()
+        except SettingsError as error:
+            assert str(error) == f"{name} must be from 1 to 100, not 0"
+        else:
+            raise AssertionError(f"{name}=0 was accepted")

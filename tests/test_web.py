@@ -12,7 +12,7 @@ from rag.models import Filters, IngestReport
 from rag.service import NewsChat
 from rag.settings import ANSWERERS, Settings
 from rag.web import handlers, render
-from rag.web.app import check_binding, serve
+from rag.web.app import api_k, check_binding, serve
 from rag.web.runtime import Backend
 from rag.web.turns import find_card, make_filters, question_link
 from rag.web.uploads import safe_name, save_uploads
@@ -241,3 +241,11 @@ def test_a_question_before_anything_is_searchable_says_it_is_still_indexing(sett
     backend.running.clear()  # the sync is over (and wrote nothing): now it is a plain refusal
     messages, turns, *_ = run(handlers.respond(backend, question, [], [], None, None, None, ""))
     assert "The articles do not cover this" in messages[1]["content"]
+
+
+def test_the_api_leaves_k_to_the_command_when_it_is_not_given():
+    # ask reads Settings.answer_passages (15) and search lists Settings.top_k (10) unless k is given
+    assert api_k(None) is None and api_k("") is None
+    assert api_k("5") == 5
+    with pytest.raises(Exception, match="k must be from 1 to 100"):
+        api_k(0)

@@ -326,8 +326,9 @@ def add_api(backend: Backend) -> None:
                                      k=api_k(k), indexing=handlers.indexing(backend)).to_json()
 
     def search(query: str, since: str = "", until: str = "", source: str = "", as_of: str = "",
-               k: int = 10) -> dict:
-        """Ranked passages for a query: {query, results: [{rank, score, text, article, start, end}]}."""
+               k: int | None = None) -> dict:
+        """Ranked passages for a query: {query, results: [{rank, score, text, article, start, end}]}; `k`
+        passages (default: Settings.top_k)."""
         return api_chat(backend).search_json(query, api_filters(since, until, source, as_of), api_k(k))
 
     def status_api() -> dict:
