@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.answering import standalone_query  # noqa: E402
 from rag.evaluation import norm  # noqa: E402
 from rag.models import Filters  # noqa: E402
-from rag.ranker import (EMBEDDED_CHARS, add_column, candidates, coverage, question_view,  # noqa: E402
-                        sentence_features)
+from rag.ranker import (EMBEDDED_CHARS, TRAINED_PASSAGES, add_column, candidates, coverage,  # noqa: E402
+                        question_view, sentence_features)
 from rag.service import NewsChat  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 
@@ -78,7 +78,7 @@ def main() -> None:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--mode", default="answerable", choices=["answerable", "without-gold", "without-week"])
     ap.add_argument("--ids", type=Path, help="only the question ids listed in this file")
-    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--k", type=int, default=TRAINED_PASSAGES)
     args = ap.parse_args()
     chat = NewsChat(Settings(store_dir=Path(args.store)))
     questions = [json.loads(line) for line in open(args.questions, encoding="utf-8") if line.strip()]

@@ -38,9 +38,10 @@ unanswerable "$B/rtqa-2023-s150/questions.jsonl" "$W/split0/corpus.jsonl" "$W/un
 unanswerable "$W/train.jsonl" "$B/rtqa-2023-s150/corpus.jsonl" "$W/unans_s150_fromtrain.jsonl"
 unanswerable "$W/train.jsonl" "$W/split0/corpus.jsonl" "$W/unans_A_fromtrain.jsonl"
 
-# ranker_data.py reads 10 passages per question (its --k): the weights are fitted on their sentences. The app
-# reads Settings.answer_passages (15), which measured better with these weights (docs/BENCHMARKS.md); fitting
-# on 15 is untried. bench/small_stores.py asks as the app does, so it sets its threshold at 15.
+# ranker_data.py reads ranker.TRAINED_PASSAGES (10) passages per question (its --k): the weights are fitted on
+# their sentences, and the app's answerability reads its coverage over those first 10. The app's sentences come
+# from Settings.answer_passages (15), which measured better with these weights (docs/BENCHMARKS.md); fitting on
+# 15 is untried. bench/small_stores.py asks as the app does, so it sets its threshold at 15.
 data() { [ -f "$W/$3.pkl" ] || $P bench/ranker_data.py --store "$W/store_$1" --questions "$2" --out "$W/$3.pkl" "${@:4}"; }
 data full "$W/train.jsonl" rd_train
 data full "$W/train.jsonl" rd_train_nogold --mode without-gold

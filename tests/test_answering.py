@@ -13,8 +13,9 @@ from rag.cli import main
 from rag.llm import LLMAnswerer
 from rag.models import Chunk
 from rag.models import Filters
-from rag.ranker import (HANDSET_FILE, Candidate, QuestionView, Ranking, RankerWeights, lead_reading,
-                        question_view)
+from rag import ranker
+from rag.ranker import (HANDSET_FILE, TRAINED_PASSAGES, Candidate, QuestionView, Ranking, RankerWeights, coverage,
+                        lead_reading, question_view)
 from rag.sentences import Span, split
 
 from news_fixtures import BRIDGE, write_corpus
@@ -296,7 +297,7 @@ def test_a_small_folder_is_refused_at_its_own_threshold(seeded_chat):
     assert not answer.refused and answer.citations
 
 
-def test_an_answer_reads_more_passages_than_a_search_lists(chat, tmp_path, capsys):
+def test_an_answer_reads_more_passages_than_a_search_lists(chat, tmp_path, capsys, monkeypatch):
     # An answer's sentences come from the best 15 passages (Settings.answer_passages: on the training
     # questions support rose from 0.667 with 10 to 0.683, docs/BENCHMARKS.md); a search lists 10. The
     # answer tells the reader which passages it read.
@@ -309,8 +310,11 @@ def test_an_answer_reads_more_passages_than_a_search_lists(chat, tmp_path, capsy
     report = chat.ingest([folder])
     assert report.added == 20 and not report.failed
     assert len(chat.search("harbour reopened after storm repairs")) == 10
+    covered = []  # the answerability model's coverage reads the passages it was fitted on, the first 10
+    monkeypatch.setattr(ranker, "coverage", lambda view, passages: covered.append(len(passages)) or
+                        coverage(view, passages))
     answer = chat.ask("Which harbour reopened after storm repairs?")
-    assert len(answer.retrieved) == 15
+    assert len(answer.retrieved) == 15 and covered == [TRAINED_PASSAGES] == [10]
     assert len(chat.ask("Which harbour reopened after storm repairs?", k=5).retrieved) == 5
     store = ["--store", str(chat.settings.store_dir), "--json"]  # the commands, as a user runs them
     assert main(["search", "harbour reopened after storm repairs", *store]) == 0
