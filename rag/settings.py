@@ -82,7 +82,7 @@ class Settings:
     # --answers` runs at 10, 15 and 20 (B and the rest over their own stores, both over the whole year: 508
     # answers) gave support 0.667, 0.683 and 0.675 at the shipped threshold, with 4.3%, 3.7% and 3.7% of
     # them refused and 76%, 72% and 66% of 87 unanswerable training questions refused; the reader still
-    # reads the best 24 sentences, so an ask takes only 7-17 ms more at p50 (docs/BENCHMARKS.md).
+    # reads the best 24 sentences, so an ask takes 7-17 ms more at p50 (docs/BENCHMARKS.md).
     answer_passages: int = 15
     answerer: str = field(default_factory=lambda: _env("RAG_ANSWERER", EXTRACTIVE))  # one of ANSWERERS
     # The sentence ranker's weights: "" = the learned ones in rag/data, the hand-set rule on a small store
