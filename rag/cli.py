@@ -75,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=_k, help=f"how many passages to list (1-100, default {Settings.top_k})")
     p = sub.add_parser("ask", parents=[common, filters], help="an answer in quotes with citations")
     p.add_argument("question")
-    p.add_argument("-k", type=_k, help=f"how many passages the answer reads (1-100, default {Settings.answer_passages})")
+    p.add_argument("-k", type=_k,
+                   help=f"how many passages the answer reads (1-100, default {Settings.answer_passages})")
     p.add_argument("--answerer", help=ANSWERER_HELP)
     p.add_argument("--quiet", action="store_true", help="only the answer's text, for scripts")
 

@@ -477,8 +477,9 @@ class SentenceRanker:
         ranked = [cands[best[i]] for i in order]
         probabilities = [float(second[i]) for i in order]
         lead = lead_reading(ranked, [readings[i] for i in order])
+        covered = coverage(view, passages[:TRAINED_PASSAGES])
         answerable = float(self.weights.answerable.probabilities(
-            question_features(coverage(view, passages[:TRAINED_PASSAGES]), probabilities, cosines, readings, lead), QUESTION_FEATURES)[0])
+            question_features(covered, probabilities, cosines, readings, lead), QUESTION_FEATURES)[0])
         return Ranking(ranked, probabilities, answerable, rows if keep_features else None)
 
     def _similarities(self, question: str, texts: list[str]) -> list[float]:
