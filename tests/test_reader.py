@@ -58,3 +58,14 @@ def test_each_cpu_gets_the_precisions_measured_fastest_on_it(monkeypatch, amx, a
     assert str(embeddings.default_variant("cuda")) == "fp32"
     assert reader.default_precision() == sentences
     assert SentenceReader().precision == sentences
+
+
+def test_the_traced_int8_reader_scores_exactly_as_the_model_it_traces():
+    # SentenceReader reads int8 through a TorchScript trace of the model (faster per pair); the trace is
+    # made from one short pair and must give the same logits for pairs of any length, cut at 96 tokens too.
+    model, tokenizer = reader.build_model(reader.shipped_weights(), reader.resolve_model("")[1], int8=True)
+    sentences = [ANSWER, *OTHERS, " ".join(OTHERS * 6), "Yes."]
+    with torch.inference_mode():
+        expected = [float(model(**tokenizer(QUESTION, s, truncation=True, max_length=reader.SENTENCE_TOKENS,
+                                            return_tensors="pt")).logits[0, 0]) for s in sentences]
+    assert SentenceReader(precision="int8").scores(QUESTION, sentences) == expected
