@@ -24,7 +24,7 @@ from .llm import BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress
 from .service import NewsChat
-from .settings import ANSWERERS, Settings, SettingsError, offline_environment
+from .settings import ANSWERERS, MAX_PASSAGES, Settings, SettingsError, offline_environment, passage_count
 from .store import Store, StoreError
 
 
@@ -43,12 +43,9 @@ def _date(value: str) -> str:
 
 def _k(value: str) -> int:
     try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a whole number") from None
-    if not 1 <= k <= 100:
-        raise argparse.ArgumentTypeError(f"k must be from 1 to 100, not {k}")
-    return k
+        return passage_count(value)
+    except SettingsError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -72,11 +69,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", parents=[common, filters], help="ranked passages for a query")
     p.add_argument("query")
-    p.add_argument("-k", type=_k, help=f"how many passages to list (1-100, default {Settings.top_k})")
+    p.add_argument("-k", type=_k, help=f"how many passages to list (1-{MAX_PASSAGES}, default {Settings.top_k})")
     p = sub.add_parser("ask", parents=[common, filters], help="an answer in quotes with citations")
     p.add_argument("question")
     p.add_argument("-k", type=_k,
-                   help=f"how many passages the answer reads (1-100, default {Settings.answer_passages})")
+                   help=f"how many passages the answer reads (1-{MAX_PASSAGES}, default {Settings.answer_passages})")
     p.add_argument("--answerer", help=ANSWERER_HELP)
     p.add_argument("--quiet", action="store_true", help="only the answer's text, for scripts")
 

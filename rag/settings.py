@@ -33,6 +33,21 @@ class SettingsError(ValueError):
     """A setting that cannot be used; the message names it and says what it should be."""
 
 
+MAX_PASSAGES = 100  # the most passages a search lists or an answer reads (-k, the API's k, top_k)
+
+
+def passage_count(value, name: str = "k") -> int:
+    """A number of passages (a -k, the API's k, a setting) as a whole number from 1 to MAX_PASSAGES;
+    SettingsError naming `name` otherwise. The one place this rule is written."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{name} must be a whole number from 1 to {MAX_PASSAGES}, not {value!r}") from None
+    if not 1 <= count <= MAX_PASSAGES:
+        raise SettingsError(f"{name} must be from 1 to {MAX_PASSAGES}, not {value}")
+    return count
+
+
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
@@ -114,8 +129,7 @@ class Settings:
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"RAG_PORT must be from 1 to 65535, not {self.port}")
         for name in ("top_k", "answer_passages"):
-            if not 1 <= getattr(self, name) <= 100:
-                raise SettingsError(f"{name} must be from 1 to 100, not {getattr(self, name)}")
+            passage_count(getattr(self, name), name)
         if not self.feed_minutes > 0:  # (also false for NaN)
             raise SettingsError(f"RAG_FEED_MINUTES must be more than 0, not {self.feed_minutes:g}")
         if self.database_url and not self.chroma_url:

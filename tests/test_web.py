@@ -3,11 +3,15 @@ the handlers over a real store (the browser tests in test_ui.py drive the same c
 
 from __future__ import annotations
 
+import argparse
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import gradio as gr
 import pytest
 
+from rag import cli
 from rag.models import Filters, IngestReport
 from rag.service import NewsChat
 from rag.settings import ANSWERERS, Settings
@@ -249,3 +253,13 @@ def test_the_api_leaves_k_to_the_command_when_it_is_not_given():
     assert api_k("5") == 5
     with pytest.raises(Exception, match="k must be from 1 to 100"):
         api_k(0)
+
+
+def test_the_api_and_the_cli_check_k_by_the_one_rule():
+    for bad, message in (("abc", "k must be a whole number from 1 to 100, not 'abc'"),
+                         ("0", "k must be from 1 to 100, not 0"), ("101", "k must be from 1 to 100, not 101")):
+        with pytest.raises(gr.Error) as refused:
+            api_k(bad)
+        assert refused.value.message == message
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(message)):
+            cli._k(bad)

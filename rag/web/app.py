@@ -26,7 +26,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from gradio.themes.utils.fonts import Font
 
 from ..articles import SUPPORTED_SUFFIXES
-from ..settings import Settings, SettingsError
+from ..settings import Settings, SettingsError, passage_count
 from . import handlers, render
 from .runtime import Backend, FeedPoller, FolderWatcher, NotReady
 from .turns import ALL_OUTLETS, make_filters
@@ -361,16 +361,14 @@ def api_filters(since, until, source, as_of):
 
 
 def api_k(k) -> int | None:
-    """A k from the API as a number from 1 to 100 (None or "": the default of the command)."""
+    """A k from the API as a number of passages (`settings.passage_count`; None or "": the default of
+    the command)."""
     if k is None or k == "":
         return None
     try:
-        k = int(k)
-    except (TypeError, ValueError):
-        raise bad_request(f"k must be a whole number from 1 to 100, not {k!r}") from None
-    if not 1 <= k <= 100:
-        raise bad_request(f"k must be from 1 to 100, not {k}")
-    return k
+        return passage_count(k)
+    except SettingsError as e:
+        raise bad_request(str(e)) from None
 
 
 # ---------------------------------------------------------------- each article's own page
