@@ -6,8 +6,16 @@ scores them with the weights in rag/data/sentence_ranker.json (or --weights), an
 threshold, the answer support, the share of answerable questions wrongly refused and the share of
 unanswerable questions refused. With --plot it also draws the three curves to a PNG.
 
+Or it reads what the app itself answered: `rag eval --answers --out` files (--evals) with their question
+files (--questions; a question marked "answerable": false is unanswerable). Each answer's confidence is
+then the app's own, with the passages, sentences and quotes the app chose (the pickles hold what
+ranker_data.py recorded, ranker.TRAINED_PASSAGES passages per question). Below the threshold the app
+refuses and shows related reading: the same quotes but the sentence before the lead, which here stands
+for the answer it would have given.
+
 usage: python bench/refusal_curve.py --answerable A.pkl [A.pkl ...] --unanswerable U.pkl [U.pkl ...]
            [--weights rag/data/sentence_ranker.json] [--plot docs/refusal_curve.png]
+       python bench/refusal_curve.py --evals EVAL.jsonl [...] --questions QUESTIONS.jsonl [...] [--plot ...]
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_ranker import OUT, Fitted, load, question_rows, rank, supported  # noqa: E402
 
+from rag.evaluation import norm  # noqa: E402
 from rag.ranker import QUESTION_FEATURES, LinearModel  # noqa: E402
 
 
@@ -36,28 +45,59 @@ def scored(weights: dict, items: list[dict]) -> tuple[np.ndarray, list[bool]]:
     return np.asarray(scores), held
 
 
+def answered(evals: list[Path], question_files: list[Path]) -> tuple[np.ndarray, list[bool], np.ndarray]:
+    """From `rag eval --answers` files, each with the question file it asked (the same question can be
+    answerable over one store and not over another): the answerable questions' confidences, whether
+    each answer's quotes hold the gold answer, and the unanswerable questions' confidences."""
+    yes, held, no = [], [], []
+    for eval_path, questions_path in zip(evals, question_files, strict=True):
+        questions = {q["id"]: q for q in map(json.loads, filter(str.strip, questions_path.read_text().splitlines()))}
+        for record in map(json.loads, filter(str.strip, eval_path.read_text().splitlines())):
+            q, answer = questions[record["id"]], record.get("answer")
+            confidence = (answer or {}).get("confidence") or 0.0
+            if q.get("answerable") is False:
+                no.append(confidence)
+                continue
+            gold = norm(q["answer"])
+            yes.append(confidence)
+            held.append(bool(answer) and any(gold in norm(c["quote"]) for c in answer["citations"]))
+    return np.asarray(yes), held, np.asarray(no)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--answerable", nargs="+", type=Path, required=True)
-    ap.add_argument("--unanswerable", nargs="+", type=Path, required=True)
+    ap.add_argument("--answerable", nargs="+", type=Path, help="ranker_data.py pickles of answerable questions")
+    ap.add_argument("--unanswerable", nargs="+", type=Path, help="ranker_data.py pickles of unanswerable ones")
+    ap.add_argument("--evals", nargs="+", type=Path, help="rag eval --answers --out files, instead of pickles")
+    ap.add_argument("--questions", nargs="+", type=Path, help="the question file of each --evals file, in order")
     ap.add_argument("--weights", type=Path, default=OUT)
     ap.add_argument("--plot", type=Path)
     args = ap.parse_args()
     weights = json.loads(args.weights.read_text())
-    yes = [it for it in load(args.answerable) if it["answerable"]]
-    no = load(args.unanswerable)
-    yes_scores, held = scored(weights, yes)
-    no_scores, _ = scored(weights, no)
-    thresholds = np.round(np.arange(0.0, 0.81, 0.02), 2)
+    if args.evals:
+        if len(args.questions or []) != len(args.evals):
+            ap.error("--evals needs --questions: one question file for each eval file, in the same order")
+        yes_scores, held, no_scores = answered(args.evals, args.questions)
+        source = "answers of rag eval"
+    elif args.answerable and args.unanswerable:
+        yes_items = [it for it in load(args.answerable) if it["answerable"]]
+        yes_scores, held = scored(weights, yes_items)
+        no_scores, _ = scored(weights, load(args.unanswerable))
+        source = "ranker data"
+    else:
+        ap.error("give --answerable and --unanswerable, or --evals and --questions")
+    # a grid of thresholds, and the shipped one itself (so its row is exactly what the app does)
+    thresholds = sorted(set(np.round(np.arange(0.0, 0.81, 0.02), 2).tolist()) | {weights["threshold"]})
     rows = []
     for t in thresholds:
         support = float(np.mean([h and s >= t for h, s in zip(held, yes_scores)]))
         rows.append((float(t), support, float(np.mean(yes_scores < t)), float(np.mean(no_scores < t))))
-    print(f"{len(yes)} answerable and {len(no)} unanswerable questions; shipped threshold {weights['threshold']}")
+    print(f"{len(yes_scores)} answerable and {len(no_scores)} unanswerable questions ({source}); "
+          f"shipped threshold {weights['threshold']}")
     print("threshold  support  answerable_refused  unanswerable_refused")
     for t, s, wr, ur in rows:
-        mark = "  <- shipped" if abs(t - weights["threshold"]) < 0.01 else ""
-        print(f"{t:9.2f}  {s:7.3f}  {wr:18.3f}  {ur:20.3f}{mark}")
+        mark = "  <- shipped" if t == weights["threshold"] else ""
+        print(f"{t:9.4g}  {s:7.3f}  {wr:18.3f}  {ur:20.3f}{mark}")
     at = weights["threshold"]
     print(json.dumps({"threshold": at,
                       "support": round(float(np.mean([h and s >= at for h, s in zip(held, yes_scores)])), 3),
@@ -80,7 +120,8 @@ def main() -> None:
         ax.set_ylim(0, 1)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="center right")
-        ax.set_title(f"{len(yes)} answerable, {len(no)} unanswerable questions, none used in training")
+        ax.set_title(f"{len(yes_scores)} answerable, {len(no_scores)} unanswerable questions, none used in training "
+                     f"({source})", fontsize=9)
         fig.tight_layout()
         fig.savefig(args.plot)
         print(f"wrote {args.plot}")

@@ -66,7 +66,7 @@ $P bench/train_ranker.py --train "$R/train.pkl" "$R/rd_train_nogold.pkl" "$R/ru_
   --report "s150=$R/rd_s150.pkl" "A=$R/rd_A.pkl" "s150-unanswerable=$R/ru_s150_fromA.pkl" \
            "A-unanswerable=$R/ru_A_froms150.pkl"
 $P bench/refusal_curve.py --answerable "$R/rd_s150.pkl" "$R/rd_A.pkl" \
-  --unanswerable "$R/ru_s150_fromA.pkl" "$R/ru_A_froms150.pkl" --plot docs/refusal_curve.png
+  --unanswerable "$R/ru_s150_fromA.pkl" "$R/ru_A_froms150.pkl"
 
 # the refusal threshold on folders of mixed news (up to the largest made, then rising to the main one):
 # the training questions over stores of 10-1,000 of their articles (bench/small_stores.py; about 25
@@ -80,3 +80,12 @@ $P bench/small_stores.py "$W/mixed_train" --questions "$W/split150/questions.jso
 # no reader scores; the recorded candidates are enough)
 $P bench/train_ranker.py --train "$R/train.pkl" "$R/rd_b150.pkl" "$R/rd_b300.pkl" --exclude "$W/reported_ids.txt" \
   --calibrate-handset rag/data/sentence_ranker_handset.json
+
+# the plot in docs/: what the app itself answers (rag eval --answers, 15 passages) on the reported sets, each
+# with the other's questions that its store cannot answer; about 2 minutes each
+cat "$B/rtqa-2023-s150/questions.jsonl" "$W/unans_s150_fromA.jsonl" > "$W/q_s150_all.jsonl"
+cat "$W/split0/questions.jsonl" "$W/unans_A_froms150.jsonl" > "$W/q_A_all.jsonl"
+$P -m rag eval "$W/q_s150_all.jsonl" --store "$W/store_s150" --answers --out "$W/ev_s150.jsonl" > /dev/null
+$P -m rag eval "$W/q_A_all.jsonl" --store "$W/store_A" --answers --out "$W/ev_A.jsonl" > /dev/null
+$P bench/refusal_curve.py --evals "$W/ev_s150.jsonl" "$W/ev_A.jsonl" --questions "$W/q_s150_all.jsonl" \
+  "$W/q_A_all.jsonl" --plot docs/refusal_curve.png
