@@ -321,3 +321,20 @@ def test_an_answer_reads_more_passages_than_a_search_lists(chat, tmp_path, capsy
     assert len(json.loads(capsys.readouterr().out)["results"]) == 10
     assert main(["ask", "Which harbour reopened after storm repairs?", *store]) == 0
     assert len(json.loads(capsys.readouterr().out)["retrieved"]) == 15
+
+
+def test_the_answer_can_come_from_a_passage_a_search_would_not_list(chat):
+    # Of 15 passages read, only the 13th says how long the breakwater is: the answer opens with it and
+    # cites passage 13 (a search lists 10; test_an_answer_reads_more_passages_than_a_search_lists).
+    chunks, bodies = [], {}
+    for n in range(1, 16):
+        body = ("Porthaven harbour reopened on Monday after the storm repairs. The rebuilt breakwater is "
+                "240 metres long, the harbour master said.") if n == 13 else (
+               f"Storm repairs went on at the Porthaven harbour for week {n}. Fishermen waited for the "
+               "harbour master to announce when the breakwater would be finished.")
+        bodies[f"a{n}"] = body
+        chunks.append(Chunk(body, 0, len(body), f"a{n}", title=f"Porthaven report {n}", score=0.5))
+    query = standalone_query("How long is the rebuilt breakwater at Porthaven harbour?", [])
+    proposal = ExtractiveAnswerer(chat.embeddings).propose(query, chunks, bodies)
+    lead = proposal.quotes[0]
+    assert (lead.n, lead.quote) == (13, "The rebuilt breakwater is 240 metres long, the harbour master said.")
