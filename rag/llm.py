@@ -11,9 +11,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from .answering import Proposal, Query
-from .citations import UNQUOTED, RawCitation
-from .models import Chunk
+from .models import UNQUOTED, Chunk, Proposal, Query, RawCitation
 from .settings import ANSWERERS, EXTRACTIVE, Settings
 
 SYSTEM_PROMPT = """You answer questions about news articles using ONLY the numbered passages given.
