@@ -20,7 +20,7 @@ from .dates import DateError, filter_date
 from .embeddings import EmbeddingError, SentenceEmbeddings
 from .evaluation import run_eval
 from .feeds import FeedRunner, FeedStore, FetchError
-from .llm import BackendError
+from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress
 from .service import NewsChat
@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common, filters], help="an answer in quotes with citations")
     p.add_argument("question")
     p.add_argument("-k", type=_k,
-                   help=f"how many passages the answer reads (1-{MAX_PASSAGES}, default {Settings.answer_passages})")
+                   help=f"how many passages the answer reads (1-{MAX_PASSAGES}, default {Settings.answer_passages}; "
+                        f"a chat model answerer reads {LLM_PASSAGES} at most)")
     p.add_argument("--answerer", help=ANSWERER_HELP)
     p.add_argument("--quiet", action="store_true", help="only the answer's text, for scripts")
 
