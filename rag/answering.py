@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
-from .citations import RawCitation
-from .models import Chunk, Citation, Filters
+from .models import Chunk, Citation, Filters, Proposal, Query, RawCitation
 from .ranker import (Candidate, Ranking, RankerWeights, SentenceRanker, can_lead, can_quote, question_view,
                      running_text)
 from .reader import SentenceReader
@@ -27,16 +25,6 @@ from .text import QUESTION_STOPWORDS, content_terms, english_idf, words
 _FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|so|then|what about|how about|and what|why|what else|more)\b", re.I)
 _PRONOUNS = re.compile(r"\b(he|she|they|it|his|her|their|them|that|this|those|these|there|him)\b", re.I)
 _NAME = re.compile(r"\b[A-Z][\w'’\-]*")
-
-
-@dataclass
-class Query:
-    """What is searched for a question, and which words the answer should contain."""
-
-    text: str
-    focus: list[str]  # terms of the question itself
-    context: list[str]  # terms carried over from earlier questions
-    as_of: str = ""  # the date "this week" counts from (YYYY-MM-DD)
 
 
 def standalone_query(question: str, history: list[tuple[str, str]], as_of: str = "") -> Query:
@@ -63,16 +51,6 @@ def _is_follow_up(question: str, focus: list[str]) -> bool:
 
 
 # ---------------------------------------------------------------- what an answerer proposes
-
-@dataclass
-class Proposal:
-    """An answerer's quotes (checked by `citations.verify` before anything is shown)."""
-
-    quotes: list[RawCitation]
-    confidence: float | None = None  # probability that the quotes contain the answer; None: unknown
-    related: list[RawCitation] = field(default_factory=list)  # offered when not confident enough
-    lead: str = ""
-
 
 # Below this many chunks the hand-set rule (rag/data/sentence_ranker_handset.json) chooses the sentences.
 # The learned weights were fitted and measured on stores of 9,558 to 54,126 chunks, where they lean on

@@ -7,25 +7,12 @@ Whatever produced a quote (the extractive answerer or a language model), it pass
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from .models import Chunk, Citation
+from .models import UNQUOTED, Chunk, Citation, RawCitation
 
 _QUOTE_CHARS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
                               "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
                               "\u00a0": " ", "\u2013": "-", "\u2014": "-"})
-
-
-UNQUOTED = -1  # RawCitation.n of a model's reply that quotes no passage at all (shown only as dropped)
-
-
-@dataclass
-class RawCitation:
-    """A quote as proposed by an answerer: n is the 1-based number of the retrieved passage it cites."""
-
-    n: int
-    quote: str
-    at: int | None = None  # where the answerer took it from in the article body, when it knows
 
 
 def normalize_with_map(text: str) -> tuple[str, list[int]]:

@@ -16,11 +16,11 @@ import warnings
 from datetime import date
 from pathlib import Path
 
-from .dates import DateError, iso_date
+from .dates import DateError, filter_date
 from .embeddings import EmbeddingError, SentenceEmbeddings
 from .evaluation import run_eval
 from .feeds import FeedRunner, FeedStore, FetchError
-from .llm import BackendError
+from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress
 from .service import NewsChat
@@ -31,14 +31,14 @@ from .store import Store, StoreError
 ANSWERER_HELP = f"{ANSWERERS[0]} (default), {', '.join(ANSWERERS[1:-1])} or {ANSWERERS[-1]}"
 
 
-def _date(value: str) -> str:
-    try:
-        day = iso_date(value)
-    except DateError:
-        day = ""
-    if not day or len(value.strip()) != 10:
-        raise argparse.ArgumentTypeError(f"'{value}' is not a date; use YYYY-MM-DD")
-    return day
+def _date(name: str):
+    """The argparse type of a filter's date option (`dates.filter_date`)."""
+    def parse(value: str) -> str:
+        try:
+            return filter_date(value, name)
+        except DateError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
 
 
 def _k(value: str) -> int:
@@ -54,9 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--store", type=Path, help="store directory (default vectorstore/, env RAG_STORE)")
     common.add_argument("--model", help="sentence-transformers model path or name (default: packaged all-MiniLM-L6-v2)")
     filters = argparse.ArgumentParser(add_help=False)
-    filters.add_argument("--as-of", type=_date, help="date the question is asked (default today)")
-    filters.add_argument("--since", type=_date, help="only articles published on or after this date")
-    filters.add_argument("--until", type=_date, help="only articles published on or before this date")
+    filters.add_argument("--as-of", type=_date("--as-of"), help="date the question is asked (default today)")
+    filters.add_argument("--since", type=_date("--since"), help="only articles published on or after this date")
+    filters.add_argument("--until", type=_date("--until"), help="only articles published on or before this date")
     filters.add_argument("--source", help="only articles from this outlet, e.g. cnn.com")
     filters.add_argument("--json", action="store_true", help="print JSON")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", parents=[common, filters], help="an answer in quotes with citations")
     p.add_argument("question")
     p.add_argument("-k", type=_k,
-                   help=f"how many passages the answer reads (1-{MAX_PASSAGES}, default {Settings.answer_passages})")
+                   help=f"how many passages the answer reads (1-{MAX_PASSAGES}, default {Settings.answer_passages}; "
+                        f"a chat model answerer reads {LLM_PASSAGES} at most)")
     p.add_argument("--answerer", help=ANSWERER_HELP)
     p.add_argument("--quiet", action="store_true", help="only the answer's text, for scripts")
 

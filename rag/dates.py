@@ -13,11 +13,30 @@ from datetime import date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 _ISO_START = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+# A date a user types into a filter (--since/--until/--as-of, the page's date fields, the API): YYYY-MM-DD,
+# optionally with a time after it (the page's date picker may send "2023-01-06 00:00:00").
+_FILTER_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T][0-9:.+Z-]*)?$")
 _FORMATS = ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y", "%Y/%m/%d", "%d.%m.%Y")
 
 
 class DateError(ValueError):
     """A date that is written like one but is not on the calendar (2023-02-30, 2023-00-00)."""
+
+
+def filter_date(value: object, name: str) -> str:
+    """A filter's date (`name`: since, until, as of) as YYYY-MM-DD, "" when empty. Only YYYY-MM-DD is
+    accepted, so 01/02/2023 is never read in one order here and the other there; DateError names the
+    field otherwise. The one rule for the command line, the page and the API."""
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    m = _FILTER_DATE.match(text)
+    if not m:
+        raise DateError(f"'{text[:40]}' is not a date for {name}: use YYYY-MM-DD")
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+    except ValueError:
+        raise DateError(f"'{text[:40]}' is not a real date (for {name})") from None
 
 
 def iso_date(value: object) -> str:

@@ -19,6 +19,7 @@ What a crash, a kill or a failed batch can leave behind, and why it never shows:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path
 from .settings import Settings
 from .store import Store, chunk_metadata
+
+log = logging.getLogger(__name__)
 
 # on_progress(chunks_done, chunks_total, articles_done, articles_total)
 Progress = Callable[[int, int, int, int], None]
@@ -286,7 +289,8 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
             reached("vectors-written")
             finished = _commit(store, unit)
             reached("committed")
-        except Exception as e:
+        except Exception as e:  # a store, model or disk failure: reported per file, the traceback logged
+            log.exception("writing %d files failed; their earlier versions are kept", len(paths))
             repair(store, paths)  # what this unit wrote goes; the catalog never saw it
             for plan in plans:
                 if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):

@@ -11,9 +11,7 @@ import importlib.util
 import re
 from pathlib import Path
 
-from .answering import Proposal, Query
-from .citations import UNQUOTED, RawCitation
-from .models import Chunk
+from .models import UNQUOTED, Chunk, Proposal, Query, RawCitation
 from .settings import ANSWERERS, EXTRACTIVE, Settings
 
 SYSTEM_PROMPT = """You answer questions about news articles using ONLY the numbered passages given.
@@ -95,8 +93,16 @@ def parse_quotes(reply: str) -> list[RawCitation]:
     return [RawCitation(n=int(n), quote=q.strip()) for q, n in _QUOTED.findall(reply)]
 
 
+# The passages a chat model is shown, at most, whatever -k says: six 1,500-character passages are about
+# 2,000 tokens, which with the prompt and the reply (RAG_LLM_MAX_TOKENS, 400) fit the gguf backend's
+# 4,096-token context (n_ctx); Settings.answer_passages (15) would not. Not measured for answer quality.
+LLM_PASSAGES = 6
+
+
 class LLMAnswerer:
-    def __init__(self, chat_model, name: str = "llm", max_passages: int = 6):
+    """Asks a chat model to answer in quotes of the best LLM_PASSAGES passages, each with its number."""
+
+    def __init__(self, chat_model, name: str = "llm", max_passages: int = LLM_PASSAGES):
         self.chat_model = chat_model
         self.name = name
         self.max_passages = max_passages

@@ -1,4 +1,5 @@
-"""The plain records that flow through the pipeline: Article, Chunk, Citation, Answer."""
+"""The plain records that flow through the pipeline: Article, Chunk, a Query and an answerer's Proposal of
+RawCitations, then the checked Citations of an Answer, and an ingest's IngestReport."""
 
 from __future__ import annotations
 
@@ -124,6 +125,39 @@ class Citation:
             "start": self.start,
             "end": self.end,
         }
+
+
+@dataclass
+class Query:
+    """What is searched for a question, and which words the answer should contain
+    (answering.standalone_query makes it)."""
+
+    text: str
+    focus: list[str]  # terms of the question itself
+    context: list[str]  # terms carried over from earlier questions
+    as_of: str = ""  # the date "this week" counts from (YYYY-MM-DD)
+
+
+UNQUOTED = -1  # RawCitation.n of a model's reply that quotes no passage at all (shown only as dropped)
+
+
+@dataclass
+class RawCitation:
+    """A quote as proposed by an answerer: n is the 1-based number of the retrieved passage it cites."""
+
+    n: int
+    quote: str
+    at: int | None = None  # where the answerer took it from in the article body, when it knows
+
+
+@dataclass
+class Proposal:
+    """An answerer's quotes (checked by `citations.verify` before anything is shown)."""
+
+    quotes: list[RawCitation]
+    confidence: float | None = None  # probability that the quotes contain the answer; None: unknown
+    related: list[RawCitation] = field(default_factory=list)  # offered when not confident enough
+    lead: str = ""
 
 
 @dataclass

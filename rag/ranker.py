@@ -30,7 +30,7 @@ from importlib import resources
 import numpy as np
 
 from .dates import day_number, time_prior, time_window
-from .models import Chunk
+from .models import Chunk, Query
 from .sentences import Span, split
 from .settings import RANKER_WEIGHT_NAMES, SettingsError
 from .text import content_terms, english_stemmer, terms, words
@@ -494,6 +494,6 @@ class SentenceRanker:
         return self.reader.scores(question, texts)
 
 
-def question_view(query, idf: Callable[[str], float] | None) -> QuestionView:
-    """The view of a `answering.Query` (its text, subject words, carried-over words, as-of date)."""
+def question_view(query: Query, idf: Callable[[str], float] | None) -> QuestionView:
+    """The ranker's view of a query (its text, subject words, carried-over words, as-of date)."""
     return QuestionView(query.text, query.focus or content_terms(query.text), query.context, query.as_of, idf)

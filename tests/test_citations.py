@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import Query
-from rag.citations import RawCitation, locate, verify
+from rag.citations import locate, verify
+from rag.models import Query, RawCitation
 from rag.llm import LLMAnswerer, parse_quotes
 from rag.models import Chunk
 

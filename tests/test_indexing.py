@@ -225,7 +225,7 @@ def test_original_that_breaks_keeps_its_article_once(news_chat, news):
     assert news_chat.status()["articles"] == 2
 
 
-def test_failed_reindex_keeps_what_was_stored(news_chat, news, monkeypatch):
+def test_failed_reindex_keeps_what_was_stored(news_chat, news, monkeypatch, caplog):
     news_chat.ingest()
     before = stored(news_chat)
     (news / "harvest.txt").write_text(HARVEST.replace("helped by a wet spring", "despite a dry spring"))
@@ -238,6 +238,8 @@ def test_failed_reindex_keeps_what_was_stored(news_chat, news, monkeypatch):
     report = news_chat.ingest()
     assert [f["path"].endswith("harvest.txt") for f in report.failed] == [True]
     assert "out of memory" in report.failed[0]["error"] and "earlier version" in report.failed[0]["error"]
+    logged = [r for r in caplog.records if r.name == "rag.indexing"]  # the log keeps the traceback
+    assert logged and logged[0].exc_info and "out of memory" in str(logged[0].exc_info[1])
     assert (report.added, report.updated, report.deleted) == (0, 0, 1)  # the deleted file goes all the same
     assert stored(news_chat) == {i: v for i, v in before.items() if not v[1]["path"].endswith("drills.md")}
     assert "helped by a wet spring" in documents(news_chat)  # nothing lost, nothing half-written

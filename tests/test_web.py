@@ -83,6 +83,19 @@ def test_copy_as_markdown_lists_the_sources():
     assert text == "**Q?**\n\n“A.” [1]\n\n1. T, S, 2023-01-02, https://e.x/a\n"
 
 
+def test_the_page_the_api_and_the_cli_read_a_filter_date_by_one_rule():
+    # YYYY-MM-DD only (with a time the date picker may add): 01/02/2023 is January or February depending
+    # on the reader, so it is refused everywhere, and so is a date with something else after it.
+    assert make_filters("2023-01-06 00:00:00", "2023-02-01", "", "2023-03-01T12:00:00").since == "2023-01-06"
+    parse_since = cli._parser().parse_args
+    assert parse_since(["search", "q", "--since", "2023-01-06"]).since == "2023-01-06"
+    for bad in ("01/02/2023", "2023-01-01garbage", "2023-02-30", "yesterday"):
+        with pytest.raises(ValueError, match=re.escape(f"'{bad}' is not a")):
+            make_filters(bad, "", "", "")
+        with pytest.raises(SystemExit):
+            parse_since(["search", "q", "--since", bad])
+
+
 def test_page_state_helpers():
     assert make_filters("2023-01-01", "", "All outlets", "").source == ""
     with pytest.raises(ValueError, match="not a date"):

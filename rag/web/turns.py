@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import urlencode
 
+from ..dates import filter_date
 from ..models import Answer, Citation, Filters, display_path
 
 ALL_OUTLETS = "All outlets"
@@ -59,20 +60,11 @@ def question_link(question: str, filters: Filters) -> str:
 
 
 def make_filters(since: str | None, until: str | None, outlet: str | None, as_of: str | None) -> Filters:
-    """Filters from the page's fields; raises ValueError with a message for a malformed date."""
-
-    def day(value, name):
-        value = (value or "").strip()[:10]
-        if not value:
-            return ""
-        try:
-            return date.fromisoformat(value).isoformat()
-        except ValueError:
-            raise ValueError(f"“{value}” is not a date for “{name}”: use YYYY-MM-DD") from None
-
+    """Filters from the page's fields (or the API's); raises ValueError (dates.DateError) naming a
+    malformed date's field."""
     source = "" if not outlet or outlet == ALL_OUTLETS else outlet
-    return Filters(since=day(since, "since"), until=day(until, "until"), source=source,
-                   as_of=day(as_of, "as of") or date.today().isoformat())
+    return Filters(since=filter_date(since, "since"), until=filter_date(until, "until"), source=source,
+                   as_of=filter_date(as_of, "as of") or date.today().isoformat())
 
 
 def find_card(turns: list[dict], turn: object, n: object, related: object = 0) -> dict | None:
