@@ -32,7 +32,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.chunking import embedding_text, headed  # noqa: E402
-from rag.dates import day_number  # noqa: E402
 from rag.evaluation import run_eval  # noqa: E402
 from rag.models import Filters  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
@@ -81,7 +80,6 @@ def main() -> None:
     args = ap.parse_args()
     chat = NewsChat(Settings(store_dir=args.store))
     ids, metas, docs, heads = stored(chat)
-    days = np.asarray([int(m.get("day", 0)) for m in metas])
     owners, texts = tails(chat, metas, docs, args.tail_from)
     started = time.perf_counter()
     tail_vectors = np.asarray(chat.store.embeddings.embed_documents(texts), dtype=np.float32)
@@ -91,13 +89,13 @@ def main() -> None:
                       "variant": str(chat.store.embeddings.variant)}))
 
     def exact_dense(vector, filters: Filters, n: int, passes, with_tails: bool) -> list[tuple[str, float]]:
-        """HybridRetriever._dense, searched exactly: the n nearest chunks not from after the as-of date."""
+        """HybridRetriever._dense, searched exactly: the n nearest chunks that the filters let through
+        (`passes`: the retriever's own check, from the keyword index)."""
         query = np.asarray(vector, dtype=np.float32)
         scores = heads @ query
         if with_tails:
             np.maximum.at(scores, owners, tail_vectors @ query)
-        if filters.as_of:
-            scores[(days > day_number(filters.as_of)) & (days != 0)] = -np.inf
+        scores[[passes(chunk_id) is False for chunk_id in ids]] = -np.inf
         return [(ids[i], float(scores[i])) for i in np.argsort(-scores)[:n]]
 
     for name, with_tails in (("stored vectors", False), ("stored and tail vectors", True)):

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 _ISO_START = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 # A date a user types into a filter (--since/--until/--as-of, the page's date fields, the API): YYYY-MM-DD,
 # optionally with a time after it (the page's date picker may send "2023-01-06 00:00:00").
-_FILTER_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[ T][0-9:.+Z-]*)?$")
+_FILTER_DATE = re.compile(_ISO_START.pattern + r"(?:[ T][0-9:.+Z-]*)?$")
 _FORMATS = ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y", "%Y/%m/%d", "%d.%m.%Y")
 
 
@@ -30,13 +30,12 @@ def filter_date(value: object, name: str) -> str:
     text = str(value or "").strip()
     if not text:
         return ""
-    m = _FILTER_DATE.match(text)
-    if not m:
+    if not _FILTER_DATE.match(text):
         raise DateError(f"'{text[:40]}' is not a date for {name}: use YYYY-MM-DD")
     try:
-        return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-    except ValueError:
-        raise DateError(f"'{text[:40]}' is not a real date (for {name})") from None
+        return iso_date(text)  # its calendar check
+    except DateError as e:
+        raise DateError(f"{e} (for {name})") from None
 
 
 def iso_date(value: object) -> str:

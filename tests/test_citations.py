@@ -5,9 +5,8 @@ from __future__ import annotations
 from langchain_core.language_models import FakeListChatModel
 
 from rag.citations import locate, verify
-from rag.models import Query, RawCitation
 from rag.llm import LLMAnswerer, parse_quotes
-from rag.models import Chunk
+from rag.models import Chunk, Query, RawCitation
 
 BODY_A = "The mayor said “we will rebuild the bridge” on Monday.\n\nWork starts   in May."
 BODY_B = "The river flooded three villages. Rescue teams arrived by boat."
