@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from train_ranker import OUT, Fitted, load, question_rows, rank, supported  # noqa: E402
 
-from rag.evaluation import norm  # noqa: E402
+from rag.evaluation import recorded_answers  # noqa: E402
 from rag.ranker import QUESTION_FEATURES, LinearModel  # noqa: E402
 
 
@@ -49,19 +49,9 @@ def answered(evals: list[Path], question_files: list[Path]) -> tuple[np.ndarray,
     """From `rag eval --answers` files, each with the question file it asked (the same question can be
     answerable over one store and not over another): the answerable questions' confidences, whether
     each answer's quotes hold the gold answer, and the unanswerable questions' confidences."""
-    yes, held, no = [], [], []
-    for eval_path, questions_path in zip(evals, question_files, strict=True):
-        questions = {q["id"]: q for q in map(json.loads, filter(str.strip, questions_path.read_text().splitlines()))}
-        for record in map(json.loads, filter(str.strip, eval_path.read_text().splitlines())):
-            q, answer = questions[record["id"]], record.get("answer")
-            confidence = (answer or {}).get("confidence") or 0.0
-            if q.get("answerable") is False:
-                no.append(confidence)
-                continue
-            gold = norm(q["answer"])
-            yes.append(confidence)
-            held.append(bool(answer) and any(gold in norm(c["quote"]) for c in answer["citations"]))
-    return np.asarray(yes), held, np.asarray(no)
+    rows = [r for pair in zip(evals, question_files, strict=True) for r in recorded_answers(*pair)]
+    return (np.asarray([r.confidence for r in rows if r.answerable]), [r.quoted for r in rows if r.answerable],
+            np.asarray([r.confidence for r in rows if not r.answerable]))
 
 
 def main() -> None:

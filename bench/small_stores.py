@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from train_ranker import MAX_WRONGLY_REFUSED, threshold_at  # noqa: E402
 
 from rag.answering import SMALL_STORE_CHUNKS  # noqa: E402
-from rag.evaluation import norm  # noqa: E402
+from rag.evaluation import norm, recorded_answers  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 WEIGHTS = ("learned", "handset")
@@ -117,13 +117,8 @@ def run(folder: Path, weights_asked: list[str]) -> None:
 
 def answers(folder: Path, weights: str) -> list[tuple[bool, float, bool, bool]]:
     """(answerable, answerability score, refused, supported) per question of one eval."""
-    gold = {q["id"]: q for q in map(json.loads, open(folder / "questions.jsonl"))}
-    out = []
-    for row in map(json.loads, open(folder / f"eval_{eval_name(weights)}.jsonl")):
-        q, answer = gold[row["id"]], row["answer"]
-        supported = not answer["refused"] and norm(q["answer"]) in norm(answer["answer"])
-        out.append((q.get("answerable", True), answer.get("confidence") or 0.0, answer["refused"], supported))
-    return out
+    return [(r.answerable, r.confidence, r.refused, r.supported)
+            for r in recorded_answers(folder / f"eval_{eval_name(weights)}.jsonl", folder / "questions.jsonl")]
 
 
 def summary(rows: list[tuple[bool, float, bool, bool]]) -> dict:

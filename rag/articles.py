@@ -323,6 +323,13 @@ def _add_record(result: ReadResult, record: object, path: str, where: str) -> No
         result.errors.append(f"{where}: {e}")
 
 
+def article_record(id: str, title: str, url: str, published: str, source: str, authors: list[str],
+                   text: str) -> dict:
+    """One article as a JSON record that `parse_record` reads back whole: what the feed follower saves."""
+    return {"id": id, "title": title, "url": url, "published": published, "source": source, "authors": authors,
+            "text": text}
+
+
 def parse_record(record: object, path: str, notes: list[str] | None = None, where: str = "the record") -> Article:
     """One JSON object from a news API export."""
     if not isinstance(record, dict):

@@ -13,10 +13,9 @@ import shutil
 import sys
 import textwrap
 import warnings
-from datetime import date
 from pathlib import Path
 
-from .dates import DateError, filter_date
+from .dates import DateError, as_of_or_today, filter_date
 from .embeddings import EmbeddingError, SentenceEmbeddings
 from .evaluation import run_eval
 from .feeds import FeedRunner, FeedStore, FetchError
@@ -121,7 +120,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def filters_from(args: argparse.Namespace) -> Filters:
     return Filters(since=args.since or "", until=args.until or "", source=args.source or "",
-                   as_of=args.as_of or date.today().isoformat())
+                   as_of=as_of_or_today(args.as_of))
 
 
 def quiet_libraries() -> None:
@@ -164,8 +163,7 @@ def cmd_ingest(args, settings: Settings) -> int:
         for warning in report.warnings:
             print(f"warning: {warning['path']}: {warning['warning']}", file=sys.stderr)
         repaired = f"; {report.repaired} leftovers of an interrupted ingest removed" if report.repaired else ""
-        print(f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-              f"{report.deleted} deleted, {len(report.failed)} failed ({report.chunks_embedded} chunks embedded{repaired})")
+        print(f"{report.counts()} ({report.chunks_embedded} chunks embedded{repaired})")
     return 1 if report.failed else 0
 
 

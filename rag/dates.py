@@ -23,6 +23,12 @@ class DateError(ValueError):
     """A date that is written like one but is not on the calendar (2023-02-30, 2023-00-00)."""
 
 
+def as_of_or_today(value: str | None) -> str:
+    """The date a question is asked as of: the one given (YYYY-MM-DD), else today. The one rule for
+    the command line, the page, the API and the service."""
+    return value or date.today().isoformat()
+
+
 def filter_date(value: object, name: str) -> str:
     """A filter's date (`name`: since, until, as of) as YYYY-MM-DD, "" when empty. Only YYYY-MM-DD is
     accepted, so 01/02/2023 is never read in one order here and the other there; DateError names the

@@ -37,6 +37,10 @@ DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # What a store built before variants were recorded was built with.
 LEGACY_VARIANT = "fp32"
 
+# torch, sentence-transformers and transformers are imported inside the functions that use them, on
+# purpose: importing torch alone takes about 1 s here, which `rag --help`, `rag status`, the store and
+# the web shell's start should not pay before a model is needed.
+
 _loaded_models: dict[tuple, object] = {}  # the one allowed global: a cache of loaded models
 _load_lock = threading.Lock()
 _threads_lock = threading.Lock()
@@ -141,23 +145,29 @@ def load_model(path: str, variant: Variant, device: str):
     key = (path, str(variant), device if variant.dtype == "fp32" else "cpu")
     with _load_lock:
         if key not in _loaded_models:
-            import torch
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()  # no "Loading weights" bars on every command
             model = SentenceTransformer(path, device=key[2])
             if variant.dtype == "int8":
-                from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-                with warnings.catch_warnings():  # torch announces the move of this API to torchao
-                    warnings.simplefilter("ignore")
-                    quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8,
-                                     inplace=True)
+                quantize_int8(model)
             if variant.max_tokens:
                 model.max_seq_length = variant.max_tokens
             _loaded_models[key] = model
         return _loaded_models[key]
+
+
+def quantize_int8(model) -> None:
+    """Quantizes `model`'s linear layers to int8 per output channel, in place (torch dynamic
+    quantization: weights int8, activations scaled per call). The int8 embedding variant and the int8
+    reader are both made this way."""
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
+
+    with warnings.catch_warnings():  # torch announces the move of this API to torchao
+        warnings.simplefilter("ignore")
+        quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
 
 
 def encode(model, variant: Variant, texts: list[str], batch_size: int) -> np.ndarray:

@@ -55,6 +55,36 @@ class RankScores:
         return shares | {f"mrr@{MRR_DEPTH}": self.reciprocal_ranks / n}
 
 
+@dataclass
+class RecordedAnswer:
+    """One answer of a `rag eval --answers --out` file, judged against its question file."""
+
+    answerable: bool  # False where the question file marks it "answerable": false
+    confidence: float  # the answerability score the app compared with its threshold
+    refused: bool
+    supported: bool  # not refused, and the gold answer is in the answer text
+    quoted: bool  # the gold answer is in one of the quotes, refused or not (what a lower threshold would show)
+
+
+def recorded_answers(eval_path: Path, questions_path: Path) -> list[RecordedAnswer]:
+    """The answers of one `rag eval --answers --out` file, with the question file it asked (the same
+    question can be answerable over one store and not over another)."""
+    def rows(path: Path) -> list[dict]:
+        return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    questions = {q["id"]: q for q in rows(questions_path)}
+    out = []
+    for row in rows(eval_path):
+        q, answer = questions[row["id"]], row.get("answer") or {}
+        gold = norm(q.get("answer", ""))
+        refused = bool(answer.get("refused"))
+        out.append(RecordedAnswer(
+            answerable=q.get("answerable", True) is not False, confidence=answer.get("confidence") or 0.0,
+            refused=refused, supported=bool(gold) and not refused and gold in norm(answer.get("answer", "")),
+            quoted=bool(gold) and any(gold in norm(c["quote"]) for c in answer.get("citations", []))))
+    return out
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return 0.0

@@ -37,7 +37,7 @@ from urllib.parse import urljoin, urlparse
 import feedparser
 import httpx
 
-from .articles import ArticleError, parse_html
+from .articles import ArticleError, article_record, parse_html
 from .dates import DateError, iso_date
 from .models import Article, IngestReport
 
@@ -511,9 +511,10 @@ class FeedRunner:
             article = parse_html(_page_text(page), page.url)
         else:
             article = _feed_article(item)
-        return {"id": (before or {}).get("id") or item.key, "title": item.title or article.title,
-                "url": item.link or article.url, "published": item.published or article.published,
-                "source": outlet or article.source, "authors": item.authors or article.authors, "text": article.body}
+        return article_record(id=(before or {}).get("id") or item.key, title=item.title or article.title,
+                              url=item.link or article.url, published=item.published or article.published,
+                              source=outlet or article.source, authors=item.authors or article.authors,
+                              text=article.body)
 
     def _save(self, key: str, item: Item, before: dict | None, record: dict, result: PollResult,
               saved: list[Path]) -> None:

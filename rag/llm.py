@@ -27,6 +27,10 @@ class BackendError(RuntimeError):
     """The configured language model cannot be used; the message says what to install or set."""
 
 
+# Each backend's package is imported when that backend is chosen: they are optional extras
+# (pyproject.toml), and an app without a chat model never installs them.
+
+
 def _ollama(settings: Settings):
     from langchain_ollama import ChatOllama
 

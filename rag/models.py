@@ -205,6 +205,12 @@ class IngestReport:
     warnings: list[dict] = field(default_factory=list)  # {"path": ..., "warning": ...}: ingested, with a caveat
     repaired: int = 0  # leftovers of an interrupted earlier sync that were removed
 
+    def counts(self) -> str:
+        """ "2 added, 0 updated, 5 unchanged, 1 deleted, 1 failed": the one summary of an ingest, on the
+        command line and on the page (which adds the reasons of the failures)."""
+        return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted, "
+                f"{len(self.failed)} failed")
+
     def to_json(self) -> dict:
         return {
             "added": self.added,

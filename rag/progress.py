@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from tqdm import tqdm
+
 
 class TerminalProgress:
     def __init__(self, enabled: bool = True):
@@ -14,8 +16,6 @@ class TerminalProgress:
         if not self.enabled or chunks_total == 0:
             return
         if self.bar is None:
-            from tqdm import tqdm
-
             self.bar = tqdm(total=chunks_total, unit="chunk", desc="embedding", file=sys.stderr,
                             dynamic_ncols=True, mininterval=0.5)
         self.bar.set_postfix_str(f"{articles_done}/{articles_total} articles", refresh=False)

@@ -31,7 +31,8 @@ from importlib import resources
 
 import numpy as np
 
-from .embeddings import amx, resolve_model, torch_threads
+# torch and transformers are imported where a model is built or run (see rag/embeddings.py: about 1 s).
+from .embeddings import amx, quantize_int8, resolve_model, torch_threads
 
 READER_FILE = "sentence_reader.json"
 SENTENCE_TOKENS = 96  # question and sentence together; a longer sentence is judged by its start
@@ -106,11 +107,7 @@ def build_model(weights: ReaderWeights, path: str, int8: bool):
         model.classifier.bias.fill_(weights.head_bias)
     model.eval()
     if int8:
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_dynamic(model, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8, inplace=True)
+        quantize_int8(model)
     return model, tokenizer
 
 

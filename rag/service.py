@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 from .answering import (ExtractiveAnswerer, compose, empty_question_text, has_words, no_words_text,
                         refusal_text, standalone_query)
 from .citations import verify
+from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
 from .indexing import Progress, sync
 from .llm import LLMAnswerer, make_chat_model
@@ -70,7 +70,7 @@ class NewsChat:
             return report
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:
-        return self.retriever.search(query, filters or Filters(as_of=date.today().isoformat()), k)
+        return self.retriever.search(query, filters or Filters(as_of=as_of_or_today("")), k)
 
     def search_json(self, query: str, filters: Filters | None = None, k: int | None = None) -> dict:
         """The `rag search --json` shape: {"query", "results": [...]}."""
@@ -91,7 +91,7 @@ class NewsChat:
             indexing: tuple[int, int] | None = None) -> Answer:
         """`indexing`: (articles done, articles in all) of a sync running now, when one is: a question
         that finds nothing meanwhile is told to ask again, not that the articles do not cover it."""
-        filters = filters or Filters(as_of=date.today().isoformat())
+        filters = filters or Filters(as_of=as_of_or_today(""))
         answer = Answer(question=question, text="", answerer=self.answerer.name)
         if not has_words(question):
             answer.refused = True

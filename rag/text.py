@@ -13,6 +13,7 @@ import functools
 import math
 import re
 
+import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 from wordfreq import get_frequency_dict
 
@@ -37,8 +38,6 @@ many much""".split())
 @functools.cache
 def english_stemmer():
     """The Snowball English stemmer (PyStemmer), shared by BM25, follow-ups and sentence choice."""
-    import Stemmer
-
     return Stemmer.Stemmer("english")
 
 

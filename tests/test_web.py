@@ -260,15 +260,10 @@ def test_a_question_before_anything_is_searchable_says_it_is_still_indexing(sett
     assert "The articles do not cover this" in messages[1]["content"]
 
 
-def test_the_api_leaves_k_to_the_command_when_it_is_not_given():
-    # ask reads Settings.answer_passages (15) and search lists Settings.top_k (10) unless k is given
-    assert api_k(None) is None and api_k("") is None
-    assert api_k("5") == 5
-    with pytest.raises(Exception, match="k must be from 1 to 100"):
-        api_k(0)
-
-
 def test_the_api_and_the_cli_check_k_by_the_one_rule():
+    # no k: ask reads Settings.answer_passages (15) and search lists Settings.top_k (10)
+    assert api_k(None) is None and api_k("") is None
+    assert api_k("5") == 5 and cli._k("5") == 5
     for bad, message in (("abc", "k must be a whole number from 1 to 100, not 'abc'"),
                          ("0", "k must be from 1 to 100, not 0"), ("101", "k must be from 1 to 100, not 101")):
         with pytest.raises(gr.Error) as refused:

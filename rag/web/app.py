@@ -15,7 +15,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import gradio as gr
@@ -26,6 +25,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from gradio.themes.utils.fonts import Font
 
 from ..articles import SUPPORTED_SUFFIXES
+from ..dates import as_of_or_today
 from ..settings import Settings, SettingsError, passage_count
 from . import handlers, render
 from .runtime import Backend, FeedPoller, FolderWatcher, NotReady
@@ -117,11 +117,11 @@ def linked_question(backend: Backend, request: gr.Request):
     """A link to a question (/?q=...&since=...&until=...&outlet=...&as_of=...) fills the page."""
     params = dict(request.query_params) if request else {}
     if not params.get("q"):
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), date.today().isoformat()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), as_of_or_today("")
     outlet = params.get("outlet") or ALL_OUTLETS
     choices = list(dict.fromkeys([ALL_OUTLETS, *backend.outlets(), outlet]))
     return (params["q"], params.get("since") or None, params.get("until") or None,
-            gr.update(choices=choices, value=outlet), params.get("as_of") or date.today().isoformat())
+            gr.update(choices=choices, value=outlet), as_of_or_today(params.get("as_of")))
 
 
 PRIVATE = {"api_visibility": "private"}  # the page's own events are not part of the API
@@ -218,7 +218,7 @@ def chat_column(backend: Backend) -> ChatParts:
             until = gr.DateTime(None, include_time=False, type="string", label="Published until", elem_id="until")
             outlet = gr.Dropdown([ALL_OUTLETS] + backend.outlets(), value=ALL_OUTLETS, label="Outlet",
                                  elem_id="outlet")
-            as_of = gr.DateTime(date.today().isoformat(), include_time=False, type="string",
+            as_of = gr.DateTime(as_of_or_today(""), include_time=False, type="string",
                                 label="As of (for “this week”)", elem_id="as-of")
     return ChatParts(chatbot, question, send, since, until, outlet, as_of)
 

@@ -217,18 +217,13 @@ def failed_list(failed: list[dict]) -> str:
 
 
 def report_line(report: IngestReport) -> str:
-    """ "2 added, 1 updated, 1 failed: empty.txt: file is empty" """
-    parts = [f"{report.added} added", f"{report.updated} updated"]
-    if report.unchanged:
-        parts.append(f"{report.unchanged} unchanged")
-    if report.deleted:
-        parts.append(f"{report.deleted} deleted")
-    line = ", ".join(parts)
-    if report.failed:
-        reasons = "; ".join(f"{Path(f['path']).name}: {f['error']}" for f in report.failed[:3])
-        more = f" (+{len(report.failed) - 3} more)" if len(report.failed) > 3 else ""
-        line += f", {len(report.failed)} failed: {reasons}{more}"
-    return line
+    """ "2 added, 1 updated, 0 unchanged, 0 deleted, 1 failed: empty.txt: file is empty" (the first three
+    reasons)."""
+    if not report.failed:
+        return report.counts()
+    reasons = "; ".join(f"{Path(f['path']).name}: {f['error']}" for f in report.failed[:3])
+    more = f" (+{len(report.failed) - 3} more)" if len(report.failed) > 3 else ""
+    return f"{report.counts()}: {reasons}{more}"
 
 
 def plural(n: int, word: str) -> str:

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from watchfiles import watch
+
 from ..articles import is_hidden, is_supported
 from ..feeds import FeedRunner, FeedStore, FetchError, Fetcher, PollResult
 from ..models import IngestReport, display_path
@@ -182,8 +184,6 @@ class FolderWatcher(threading.Thread):
         return is_supported(p) and not is_hidden(relative)
 
     def run(self) -> None:
-        from watchfiles import watch
-
         self.backend.opened.wait()
         if self.backend.chat is None:
             return

@@ -3,10 +3,9 @@ and the articles its quotes come from. `render.py` turns them into HTML."""
 
 from __future__ import annotations
 
-from datetime import date
 from urllib.parse import urlencode
 
-from ..dates import filter_date
+from ..dates import as_of_or_today, filter_date
 from ..models import Answer, Citation, Filters, display_path
 
 ALL_OUTLETS = "All outlets"
@@ -54,7 +53,7 @@ def question_link(question: str, filters: Filters) -> str:
         params["until"] = filters.until
     if filters.source:
         params["outlet"] = filters.source
-    if filters.as_of and filters.as_of != date.today().isoformat():
+    if filters.as_of and filters.as_of != as_of_or_today(""):
         params["as_of"] = filters.as_of
     return "/?" + urlencode(params)
 
@@ -64,7 +63,7 @@ def make_filters(since: str | None, until: str | None, outlet: str | None, as_of
     malformed date's field."""
     source = "" if not outlet or outlet == ALL_OUTLETS else outlet
     return Filters(since=filter_date(since, "since"), until=filter_date(until, "until"), source=source,
-                   as_of=filter_date(as_of, "as of") or date.today().isoformat())
+                   as_of=as_of_or_today(filter_date(as_of, "as of")))
 
 
 def find_card(turns: list[dict], turn: object, n: object, related: object = 0) -> dict | None:
