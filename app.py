@@ -1,6 +1,6 @@
 """The web chat over the articles folder: `python app.py [--port N] [--watch PATH] ...` is `rag serve`.
 
-Environment: RAG_STORE, RAG_ARTICLES (default seeds/), RAG_HOST, RAG_PORT, RAG_AUTH, RAG_WATCH, RAG_ANSWERER.
+Settings come from RAG_* environment variables (the list, with defaults: rag/settings.py and the README).
 """
 
 import sys

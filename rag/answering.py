@@ -18,6 +18,7 @@ from .ranker import (Candidate, Ranking, RankerWeights, SentenceRanker, can_lead
                      running_text)
 from .reader import SentenceReader
 from .sentences import Span
+from .settings import EXTRACTIVE
 from .text import QUESTION_STOPWORDS, content_terms, english_idf, words
 
 # ---------------------------------------------------------------- follow-up questions
@@ -65,7 +66,7 @@ SMALL_STORE_CHUNKS = 500
 class ExtractiveAnswerer:
     """Quotes the retrieved sentences the sentence ranker finds most likely to contain the answer."""
 
-    name = "extractive"
+    name = EXTRACTIVE
 
     def __init__(self, embeddings=None, weights: RankerWeights | None = None,
                  small_store_weights: RankerWeights | None = None):

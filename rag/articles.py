@@ -69,7 +69,7 @@ def read_file(path: Path, max_file_mb: float = 10.0, max_jsonl_mb: float = 1024.
     """Read every article in one file. Raises ArticleError when the file as a whole is unusable."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ArticleError(f"unsupported file type '{suffix or path.name}' (use .txt, .md, .html, .json or .jsonl)")
+        raise ArticleError(f"unsupported file type '{suffix or path.name}' (use {', '.join(sorted(SUPPORTED_SUFFIXES))})")
     size = path.stat().st_size
     limit = max_jsonl_mb if suffix in JSON_SUFFIXES | JSONL_SUFFIXES else max_file_mb
     if size > limit * 1024 * 1024:

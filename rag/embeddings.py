@@ -23,7 +23,6 @@ A variant may cap the tokens read per passage, written "int8@192" (the model's o
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+
+from .settings import offline_environment
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 # What a store built before variants were recorded was built with.
@@ -140,7 +141,7 @@ def pick_device(configured: str) -> str:
 def load_model(path: str, variant: Variant, device: str):
     """The model at `path` in `variant` (cached). int8 runs on the CPU whatever the device; bf16 is the
     fp32 model (autocast is applied when it encodes: `encode`)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    offline_environment()  # before sentence-transformers reads it, whoever called
     variant = variant.base
     key = (path, str(variant), device if variant.dtype == "fp32" else "cpu")
     with _load_lock:

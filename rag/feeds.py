@@ -39,7 +39,7 @@ import httpx
 
 from .articles import ArticleError, article_record, parse_html
 from .dates import DateError, iso_date
-from .models import Article, IngestReport
+from .models import Article, IngestReport, first_reasons
 
 log = logging.getLogger("rag.feeds")
 
@@ -301,8 +301,8 @@ class Feed:
 
 class FeedStore:
     """The followed feeds and the items seen, in <articles>/feeds/.state.json. An item's record:
-    {"version", "content", "file" (relative to the feeds folder), "url", "id", and "tries" while it
-    fails}."""
+    {"version", "content", "file" (relative to the feeds folder), "url", "id"; "tries" and "error"
+    while it fails; "same_as" (another item's key) when it carries that item's article}."""
 
     def __init__(self, articles_dir: Path):
         self.folder = Path(articles_dir) / FEEDS_FOLDER
@@ -402,9 +402,7 @@ class PollResult:
         text = "not modified since the last poll" if self.not_modified else \
             f"{self.added} new, {self.updated} updated, {self.unchanged} already seen"
         if self.errors:
-            text += f", {len(self.errors)} failed: " + "; ".join(self.errors[:3])
-            if len(self.errors) > 3:
-                text += f" (+{len(self.errors) - 3} more)"
+            text += f", {len(self.errors)} failed: {first_reasons(self.errors)}"
         return text
 
     def line(self) -> str:

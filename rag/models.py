@@ -192,6 +192,15 @@ class Answer:
         }
 
 
+SHOWN_REASONS = 3  # a summary line names the first few failures and counts the rest
+
+
+def first_reasons(reasons: list[str]) -> str:
+    """ "a.txt: empty; b.json: no text; c.md: unreadable (+2 more)": failures in a summary line."""
+    more = f" (+{len(reasons) - SHOWN_REASONS} more)" if len(reasons) > SHOWN_REASONS else ""
+    return "; ".join(reasons[:SHOWN_REASONS]) + more
+
+
 @dataclass
 class IngestReport:
     """The outcome of one sync of article files into the store."""

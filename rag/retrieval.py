@@ -22,23 +22,44 @@ from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
 from .models import Chunk, Filters, article_uid
 from .store import Store, chunk_from_metadata
-from .text import INDEX_STOPWORDS, english_idf, english_stemmer
+from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer
 
 BACKGROUND_CHUNKS = 500  # English rarity counts as much as this many stored chunks (see _Snapshot.idf)
 
 
 # ---------------------------------------------------------------- filters in the store query
 
+@dataclass(frozen=True)
+class _Limits:
+    """What `Filters` let through, the one rule both searches apply (Chroma's `where` for the dense
+    side, `_Snapshot.mask` for BM25): days from `first` to `last` (None: open), undated articles only
+    without an explicit date range (as-of alone keeps them: nothing says when they were written), and
+    only the outlet `source` when one is named."""
+
+    first: int | None
+    last: int | None
+    undated: bool
+    source: str
+
+    @classmethod
+    def of(cls, filters: Filters) -> _Limits:
+        last = [day_number(d) for d in (filters.until, filters.as_of) if d]
+        return cls(day_number(filters.since) if filters.since else None, min(last) if last else None,
+                   not (filters.since or filters.until), filters.source)
+
+
 def chroma_where(filters: Filters) -> dict | None:
+    limits = _Limits.of(filters)
     clauses: list[dict] = []
-    if filters.since:
-        clauses.append({"day": {"$gte": day_number(filters.since)}})
-    if filters.until:  # an explicit date range leaves undated articles out
-        clauses += [{"day": {"$lte": day_number(filters.until)}}, {"day": {"$gt": 0}}]
-    if filters.as_of:  # undated articles stay usable; dated ones must not be from after the as-of date
-        clauses.append({"$or": [{"day": {"$lte": day_number(filters.as_of)}}, {"day": 0}]})
-    if filters.source:
-        clauses.append({"source": filters.source})
+    if limits.first is not None:
+        clauses.append({"day": {"$gte": limits.first}})
+    if limits.last is not None:
+        before = {"day": {"$lte": limits.last}}
+        clauses.append({"$or": [before, {"day": 0}]} if limits.undated else before)
+    if not limits.undated:
+        clauses.append({"day": {"$gt": 0}})
+    if limits.source:
+        clauses.append({"source": limits.source})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -80,15 +101,17 @@ class _Snapshot:
         return trust * own + (1 - trust) * english_idf(term)
 
     def mask(self, filters: Filters) -> np.ndarray | None:
+        """1 for each chunk `filters` let through (`_Limits`), else 0; None when they let all through."""
+        limits = _Limits.of(filters)
         keep = np.ones(len(self.ids), dtype=bool)
-        if filters.since:
-            keep &= self.days >= day_number(filters.since)
-        if filters.until:
-            keep &= (self.days <= day_number(filters.until)) & (self.days > 0)
-        if filters.as_of:
-            keep &= (self.days <= day_number(filters.as_of)) | (self.days == 0)
-        if filters.source:
-            keep &= np.asarray([s == filters.source for s in self.sources])
+        if limits.first is not None:
+            keep &= self.days >= limits.first
+        if limits.last is not None:
+            keep &= (self.days <= limits.last) | (limits.undated & (self.days == 0))
+        if not limits.undated:
+            keep &= self.days > 0
+        if limits.source:
+            keep &= np.asarray([s == limits.source for s in self.sources])
         return None if keep.all() else keep.astype(np.float32)
 
     def passes(self, mask: np.ndarray | None):
@@ -201,8 +224,8 @@ class LexicalIndex:
 
 def tokenize(texts: list[str], as_words: bool = False):
     """What the index holds of each text (`text.terms`): bm25s token ids and vocabulary, or lists of words."""
-    return bm25s.tokenize(texts, stopwords=list(INDEX_STOPWORDS), stemmer=english_stemmer().stemWords, show_progress=False,
-                          return_ids=not as_words)
+    return bm25s.tokenize(texts, lower=True, token_pattern=TOKEN_PATTERN, stopwords=list(INDEX_STOPWORDS),
+                          stemmer=english_stemmer().stemWords, show_progress=False, return_ids=not as_words)
 
 
 class TokenCache:

@@ -15,7 +15,7 @@ import pytest
 from rag.cli import main
 from rag.models import article_uid
 from rag.service import NewsChat
-from rag.settings import Settings
+from rag.settings import OFFLINE_ENVIRONMENT, Settings
 
 KEPT = "Harbour reopens after storm\n\nThe harbour reopened on Monday after a week of repairs.\n"
 RECORDS = [{"title": "Bridge closed for repairs", "text": "The old river bridge closed for six weeks.",
@@ -207,7 +207,7 @@ def test_a_normal_ask_prints_the_answer_and_sources_and_nothing_from_libraries(s
     """A real `rag` process (third-party progress bars and warnings are written by native code and
     by libraries straight to the terminal, which an in-process capture would not see), asking a copy of
     the seed's store (built once by conftest)."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    env = dict(os.environ, **OFFLINE_ENVIRONMENT)
     for name in ("RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_ANSWERER", "RAG_RANKER_WEIGHTS"):
         env.pop(name, None)
     store = tmp_path / "store"

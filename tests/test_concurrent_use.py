@@ -23,6 +23,7 @@ from urllib.parse import quote
 from filelock import FileLock
 
 from processes import free_port, stop, wait_http
+from rag.settings import OFFLINE_ENVIRONMENT
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -56,8 +57,7 @@ def file_name(town: str) -> str:
 
 
 def env() -> dict:
-    out = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False",
-               RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
+    out = dict(os.environ, **OFFLINE_ENVIRONMENT, RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
     for name in ("RAG_AUTH", "RAG_HOST", "RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_EMBEDDING_MODEL", "RAG_WATCH",
                  "RAG_PORT", "RAG_EMBEDDING_VARIANT", "RAG_STORE"):
         out.pop(name, None)

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from processes import chroma_server, postgres_server
 from rag.models import Filters
 from rag.service import NewsChat
-from rag.settings import Settings
+from rag.settings import OFFLINE_ENVIRONMENT, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 PROBES = itertools.count(1)
@@ -51,7 +51,7 @@ def write_version(folder: Path, version: int) -> None:
 def env(pause_at: str = "", pause_file: Path | None = None, servers: tuple[str, str] | None = None) -> dict:
     """The environment of a `rag` process: a local store, or with `servers` (Chroma URL, database URL)
     the shared one."""
-    out = dict(os.environ, HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False", PYTHONUNBUFFERED="1")
+    out = dict(os.environ, **OFFLINE_ENVIRONMENT, PYTHONUNBUFFERED="1")
     for name in ("RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_EMBEDDING_MODEL", "RAG_EMBEDDING_VARIANT"):
         out.pop(name, None)
     if servers:

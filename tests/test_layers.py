@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rag.settings import OFFLINE_ENVIRONMENT
+
 PACKAGE = Path(__file__).resolve().parent.parent / "rag"
 
 # Bottom to top; names relative to rag/ ("__init__" is rag/__init__.py, "web" is rag/web/__init__.py).
@@ -151,7 +153,7 @@ for name in sys.argv[1:]:
 def test_every_module_imports_alone():
     """`__main__` runs the command line when imported: test_settings.py runs `python -m rag` instead."""
     names = ["rag" if m == "__init__" else f"rag.{m}" for m in sorted(set(MODULES) - {"__main__"})]
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False")
+    env = dict(os.environ, **OFFLINE_ENVIRONMENT)
     done = subprocess.run([sys.executable, "-c", IMPORT_EACH_ALONE, *names], env=env, cwd=PACKAGE.parent,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -139,6 +139,11 @@ def test_the_two_filter_paths_agree(chat, tmp_path):
         mask = snap.mask(filters)
         by_mask = {i for n, i in enumerate(snap.ids) if mask is None or mask[n] > 0}
         assert by_chroma == by_mask, filters
+        # the rule itself: an undated article is kept unless a date range is asked for (as-of keeps it)
+        records = chat.store.collection.get(where=where, include=["metadatas"])["metadatas"] if where else \
+            chat.store.collection.get(include=["metadatas"])["metadatas"]
+        kept_undated = any(m["article_id"] == "undated" for m in records)
+        assert kept_undated == (not since and not until and source in ("", "cnn.com")), filters
 
 
 def test_the_time_prior_decides_between_two_copies(chat, tmp_path):

@@ -16,7 +16,7 @@ import pytest
 from processes import chroma_server, postgres_server
 from rag.models import Filters
 from rag.service import NewsChat
-from rag.settings import Settings
+from rag.settings import OFFLINE_ENVIRONMENT, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 FERRY = """Ferry line to Zanzibar opens
@@ -71,8 +71,8 @@ def test_two_instances_share_one_store(servers, tmp_path, articles_dir):
 def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articles_dir):
     assert instance(tmp_path / "app", servers, articles_dir).ingest().added == 1
     chroma_url, database_url = servers
-    env = {"RAG_CHROMA_URL": chroma_url, "RAG_DATABASE_URL": database_url, "HF_HUB_OFFLINE": "1",
-           "PATH": "/usr/bin:/bin", "ANONYMIZED_TELEMETRY": "False"}
+    env = {**OFFLINE_ENVIRONMENT, "RAG_CHROMA_URL": chroma_url, "RAG_DATABASE_URL": database_url,
+           "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "rag", "status", "--json", "--store", str(tmp_path / "cli")],
                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr

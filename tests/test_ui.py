@@ -22,6 +22,7 @@ import pytest
 
 from news_fixtures import BRIDGE, write_corpus
 from processes import free_port, stop, wait_http
+from rag.settings import OFFLINE_ENVIRONMENT
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEED = PROJECT / "seeds" / "000_11f259bdbcec11cc.txt"
@@ -60,8 +61,7 @@ wildflower meadows along every road into Brindlecombe and to reopen the old quar
 
 
 def app_env() -> dict:
-    env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False",
-               RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, **OFFLINE_ENVIRONMENT, RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
     for name in ("RAG_AUTH", "RAG_HOST", "RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_EMBEDDING_MODEL", "RAG_WATCH",
                  "RAG_PORT", "RAG_EMBEDDING_VARIANT"):
         env.pop(name, None)

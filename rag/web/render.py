@@ -1,7 +1,7 @@
 """The page's HTML, built from plain data: everything taken from an article (titles, quotes, bodies,
 file names) or typed by a user is escaped here, so nothing in an article can run in the page.
 
-Functions take the page's state (`turns.Turn` dicts) and return strings; none reads the store.
+Functions take the page's state (the turn dicts of `turns.make_turn`) and return strings; none reads the store.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
-from ..models import IngestReport, display_path
+from ..models import IngestReport, display_path, first_reasons
 
 
 def esc(value) -> str:
@@ -221,9 +221,8 @@ def report_line(report: IngestReport) -> str:
     reasons)."""
     if not report.failed:
         return report.counts()
-    reasons = "; ".join(f"{Path(f['path']).name}: {f['error']}" for f in report.failed[:3])
-    more = f" (+{len(report.failed) - 3} more)" if len(report.failed) > 3 else ""
-    return f"{report.counts()}: {reasons}{more}"
+    reasons = [f"{Path(f['path']).name}: {f['error']}" for f in report.failed]
+    return f"{report.counts()}: {first_reasons(reasons)}"
 
 
 def plural(n: int, word: str) -> str:
