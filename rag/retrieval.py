@@ -111,7 +111,7 @@ class _Snapshot:
         if not limits.undated:
             keep &= self.days > 0
         if limits.source:
-            keep &= np.asarray([s == limits.source for s in self.sources])
+            keep &= np.asarray([s == limits.source for s in self.sources], dtype=bool)  # bool when empty too
         return None if keep.all() else keep.astype(np.float32)
 
     def passes(self, mask: np.ndarray | None):

@@ -146,6 +146,13 @@ def test_the_two_filter_paths_agree(chat, tmp_path):
         assert kept_undated == (not since and not until and source in ("", "cnn.com")), filters
 
 
+def test_a_question_with_filters_before_anything_is_stored_is_answered_not_crashed(chat):
+    # a question link naming an outlet, opened while the first sync has stored nothing yet
+    for filters in (Filters(source="merkur"), Filters(since="2022-01-01", source="merkur", as_of="2026-01-01")):
+        assert chat.search("soldiers", filters) == []
+        assert chat.ask("What did Lukashenko say about sending soldiers?", filters=filters).refused
+
+
 def test_the_time_prior_decides_between_two_copies(chat, tmp_path):
     """Two copies of one story a year apart, the older one a little closer in words: "this week" takes
     the recent one. With the time prior switched off the older one would win."""

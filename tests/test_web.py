@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from urllib.parse import parse_qsl, urlsplit
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from rag.settings import ANSWERERS, Settings
 from rag.web import handlers, render
 from rag.web.app import api_k, check_binding, serve
 from rag.web.runtime import Backend
-from rag.web.turns import find_card, make_filters, question_link
+from rag.web.turns import find_card, make_filters, question_link, read_question_link
 from rag.web.uploads import safe_name, save_uploads
 
 class Tags(HTMLParser):
@@ -102,6 +103,10 @@ def test_page_state_helpers():
         make_filters("yesterday", "", "", "")
     link = question_link("What now?", Filters(since="2023-01-01", source="cnn.com", as_of="2023-02-01"))
     assert link == "/?q=What+now%3F&since=2023-01-01&outlet=cnn.com&as_of=2023-02-01"
+    question, fields = read_question_link(dict(parse_qsl(urlsplit(link).query)))  # the page reads it back whole
+    assert question == "What now?" and make_filters(fields["since"], fields["until"], fields["source"],
+                                                     fields["as_of"]) == Filters(since="2023-01-01", source="cnn.com",
+                                                                                 as_of="2023-02-01")
     assert find_card([turn()], "0", "1")["n"] == 1 and find_card([turn()], "x", "1") is None
     assert find_card([turn()], 5, 1) is None
 

@@ -29,7 +29,7 @@ from ..dates import as_of_or_today
 from ..settings import Settings, SettingsError, passage_count
 from . import handlers, render
 from .runtime import Backend, FeedPoller, FolderWatcher, NotReady
-from .turns import ALL_OUTLETS, make_filters
+from .turns import ALL_OUTLETS, make_filters, read_question_link
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
@@ -115,13 +115,13 @@ def make_theme():
 
 def linked_question(backend: Backend, request: gr.Request):
     """A link to a question (/?q=...&since=...&until=...&outlet=...&as_of=...) fills the page."""
-    params = dict(request.query_params) if request else {}
-    if not params.get("q"):
+    question, fields = read_question_link(dict(request.query_params) if request else {})
+    if not question:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), as_of_or_today("")
-    outlet = params.get("outlet") or ALL_OUTLETS
+    outlet = fields["source"] or ALL_OUTLETS
     choices = list(dict.fromkeys([ALL_OUTLETS, *backend.outlets(), outlet]))
-    return (params["q"], params.get("since") or None, params.get("until") or None,
-            gr.update(choices=choices, value=outlet), as_of_or_today(params.get("as_of")))
+    return (question, fields["since"] or None, fields["until"] or None, gr.update(choices=choices, value=outlet),
+            as_of_or_today(fields["as_of"]))
 
 
 PRIVATE = {"api_visibility": "private"}  # the page's own events are not part of the API
@@ -216,8 +216,11 @@ def chat_column(backend: Backend) -> ChatParts:
         with gr.Row(elem_id="filters"):
             since = gr.DateTime(None, include_time=False, type="string", label="Published since", elem_id="since")
             until = gr.DateTime(None, include_time=False, type="string", label="Published until", elem_id="until")
+            # A custom value is allowed: a question link may name an outlet the store does not hold yet
+            # (opened while the first sync runs, or from another machine's store); the page's poll then
+            # resets the choices to the stored outlets, and Gradio would refuse the linked question.
             outlet = gr.Dropdown([ALL_OUTLETS] + backend.outlets(), value=ALL_OUTLETS, label="Outlet",
-                                 elem_id="outlet")
+                                 elem_id="outlet", allow_custom_value=True)
             as_of = gr.DateTime(as_of_or_today(""), include_time=False, type="string",
                                 label="As of (for “this week”)", elem_id="as-of")
     return ChatParts(chatbot, question, send, since, until, outlet, as_of)

@@ -44,18 +44,26 @@ def make_card(chat, citation: Citation, context: int = CONTEXT_CHARS) -> dict:
             "before": body[lo:s], "after": body[e:hi], "cut_before": lo > 0, "cut_after": hi < len(body)}
 
 
+# A question link's keys after "q", by Filters field: /?q=...&since=...&until=...&outlet=...&as_of=...
+# ("outlet", as the page calls Filters.source).
+LINK_KEYS = {"since": "since", "until": "until", "source": "outlet", "as_of": "as_of"}
+
+
 def question_link(question: str, filters: Filters) -> str:
-    """The page's address that asks this question again with these filters."""
+    """The page's address that asks this question again with these filters (as-of left out when it is
+    today, so a saved link keeps asking as of the day it is opened)."""
     params = {"q": question}
-    if filters.since:
-        params["since"] = filters.since
-    if filters.until:
-        params["until"] = filters.until
-    if filters.source:
-        params["outlet"] = filters.source
-    if filters.as_of and filters.as_of != as_of_or_today(""):
-        params["as_of"] = filters.as_of
+    for name, key in LINK_KEYS.items():
+        value = getattr(filters, name)
+        if value and not (name == "as_of" and value == as_of_or_today("")):
+            params[key] = value
     return "/?" + urlencode(params)
+
+
+def read_question_link(params: dict) -> tuple[str, dict[str, str]]:
+    """The question and the filter fields (Filters field -> text, "" when absent) of a question link's
+    query parameters; the fields are checked later, as typed ones are (`make_filters`)."""
+    return params.get("q") or "", {name: params.get(key) or "" for name, key in LINK_KEYS.items()}
 
 
 def make_filters(since: str | None, until: str | None, outlet: str | None, as_of: str | None) -> Filters:
