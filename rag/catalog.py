@@ -101,6 +101,17 @@ class Catalog:
         with self.engine.connect() as db:
             return db.execute(sa.select(FILES.c.digest).where(FILES.c.path == path)).scalar()
 
+    def forget_digest(self, path: str) -> None:
+        """Make the next sync read the file again, whatever its digest (its articles stay stored)."""
+        with self.engine.begin() as db:
+            db.execute(FILES.update().where(FILES.c.path == path).values(digest=None))
+
+    def chunks_of(self, path: str) -> int:
+        """How many chunks the file's stored (non-duplicate) articles have in the vectors."""
+        with self.engine.connect() as db:
+            return int(db.execute(sa.select(sa.func.coalesce(sa.func.sum(ARTICLES.c.chunks), 0)).where(
+                ARTICLES.c.path == path, ARTICLES.c.duplicate_of.is_(None))).scalar())
+
     def paths(self) -> list[str]:
         with self.engine.connect() as db:
             return list(db.execute(sa.select(FILES.c.path)).scalars())

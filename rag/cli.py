@@ -146,15 +146,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
+def say_waiting(why: str) -> None:
+    """What an ingest says while another process holds the store's writer lock."""
+    print(f"rag: waiting: {why}", file=sys.stderr, flush=True)
+
+
 def cmd_ingest(args, settings: Settings) -> int:
     if args.rebuild:  # before opening: a store built with another model only opens to be reset
         embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
                                         device=settings.device)
-        Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False).reset()
+        Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url,
+              check_model=False).reset(on_wait=say_waiting)
     chat = NewsChat(settings)
     with TerminalProgress(enabled=not args.quiet and sys.stderr.isatty()) as progress:
-        report = chat.ingest(args.paths or None, on_progress=progress.update,
-                             on_wait=lambda why: print(f"rag: waiting: {why}", file=sys.stderr, flush=True))
+        report = chat.ingest(args.paths or None, on_progress=progress.update, on_wait=say_waiting)
     if args.json:
         print(json.dumps(report.to_json()))
     else:

@@ -43,6 +43,7 @@ Progress = Callable[[int, int, int, int], None]
 # the first articles of a large first sync are searchable within seconds.
 UNIT_CHUNKS = 256
 BATCH = 64  # chunks embedded and written at a time inside a unit
+PARTLY_READ = "partly-read:"  # before the digest of a file some of whose records failed to read
 
 
 @dataclass
@@ -191,7 +192,9 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
         read_ids = {a.record_id for a in result.articles}
         kept = store.catalog.file_articles(key)
         result.articles += [a for a in kept if a.record_id not in read_ids]
-    plan = FilePlan(path=key, digest=digest)
+    # a file with records that failed to read keeps a digest that never matches, so every sync reads it
+    # again and reports them until the file is mended (its good records are not embedded again)
+    plan = FilePlan(path=key, digest=PARTLY_READ + digest if result.errors else digest)
     counts = plan.counts
     taken: set[str] = set()
     new_ids_seen = 0  # articles whose id this file did not hold before

@@ -11,6 +11,7 @@ folder holds only the keyword index: several machines can then share one store.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from .embeddings import LEGACY_VARIANT, Variant
 from .catalog import Catalog, NewerLayoutError, make_engine
 from .chunking import headed
 from .models import Article, Chunk, article_uid
+
+log = logging.getLogger(__name__)
 
 NAMESPACE = "chroma/articles"  # the record manager's namespace
 COLLECTION = "articles"
@@ -204,19 +207,22 @@ class Store:
                 f"'{self.embeddings.name}'. Use the same model, or rebuild: `rag ingest --rebuild` "
                 f"(re-embeds everything with the new model) or choose a new --store.")
 
-    def reset(self) -> None:
-        """Delete every chunk, record and catalog row (used by `rag ingest --rebuild`). A failure to
-        delete the vectors stops here, before the catalog is touched."""
-        try:
-            self.client.delete_collection(COLLECTION)
-        except NotFoundError:
-            pass  # nothing was ever stored
-        self.catalog.clear()
-        keys = self.records.list_keys()
-        if keys:
-            self.records.delete_keys(keys)
-        self._record_model()
-        self._open_vectors()
+    def reset(self, on_wait: Callable[[str], None] | None = None) -> None:
+        """Delete every chunk, record and catalog row (used by `rag ingest --rebuild`), holding the
+        writer lock like any ingest. A failure to delete the vectors stops here, before the catalog is
+        touched; a kill after it leaves a catalog without vectors, which the next sync embeds again
+        (`repair_path`)."""
+        with self.writer(on_wait):
+            try:
+                self.client.delete_collection(COLLECTION)
+            except NotFoundError:
+                pass  # nothing was ever stored
+            self.catalog.clear()
+            keys = self.records.list_keys()
+            if keys:
+                self.records.delete_keys(keys)
+            self._record_model()
+            self._open_vectors()
 
     def _open_vectors(self) -> None:
         """The "articles" collection (created, cosine, on first use), and LangChain's view of it for `index()`."""
@@ -303,7 +309,9 @@ class Store:
 
     def repair_path(self, path: str) -> int:
         """Delete the path's vectors that the catalog does not vouch for and records without a vector;
-        add records for vouched vectors that lack one. Returns how many were removed."""
+        add records for vouched vectors that lack one; when vectors the catalog counts on are missing
+        (a rebuild killed after the vectors were dropped, a deleted vector folder), the file is read and
+        its missing chunks embedded again by the next sync. Returns how many were removed."""
         articles = {a.record_id: a for a in self.catalog.file_articles(path)}
         got = self.collection.get(where={"path": path}, include=["metadatas", "documents"])
         bad = [i for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
@@ -318,6 +326,10 @@ class Store:
         missing = sorted(good - recorded)
         if missing:
             self.records.update(missing, group_ids=[path] * len(missing))
+        if len(good) < self.catalog.chunks_of(path):
+            log.warning("%s: %d of its chunks have no vector; it is embedded again", path,
+                        self.catalog.chunks_of(path) - len(good))
+            self.catalog.forget_digest(path)
         return len(bad) + len(stray)
 
     def status(self) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -321,3 +322,44 @@ def test_a_disk_full_in_the_second_batch_leaves_the_first_batch_nowhere(tmp_path
     assert (report.updated, report.failed) == (100, [])
     assert "passed" not in documents(chat) and documents(chat).count("rejected") == 100
     assert_consistent(chat)
+
+
+def test_a_catalog_whose_vectors_are_gone_is_embedded_again(news_chat, news):
+    # what a `rag ingest --rebuild` killed after it dropped the vectors (or a deleted vector folder)
+    # leaves: the catalog still counts every article, no vector holds them
+    news_chat.ingest()
+    news_chat.store.client.delete_collection("articles")
+    news_chat.store.reopen()
+    assert news_chat.search("wheat harvest Kansas", Filters()) == []
+    report = news_chat.ingest()
+    assert report.chunks_embedded == news_chat.status()["chunks"] > 0
+    assert news_chat.search("wheat harvest Kansas", Filters())[0].title == "Record wheat harvest in Kansas"
+    assert_consistent(news_chat)
+    assert news_chat.ingest().chunks_embedded == 0  # and once whole, nothing more
+
+
+def test_a_jsonl_line_that_fails_is_reported_on_every_sync_until_mended(news_chat, news):
+    feed = news / "feed.jsonl"
+    feed.write_text("".join(json.dumps(dict(r, id=f"rec-{i}")) + "\n" for i, r in enumerate(RECORDS)))
+    news_chat.ingest()
+    feed.write_text(json.dumps(dict(RECORDS[0], id="rec-0")) + "\n{broken\n")
+    for _ in range(2):  # not only the first time: the file is read again while a line fails
+        report = news_chat.ingest()
+        assert len(report.failed) == 1 and "line 2" in report.failed[0]["error"], report.failed
+        assert report.failed[0]["path"].endswith("feed.jsonl")
+        assert report.chunks_embedded == 0
+    feed.write_text(json.dumps(dict(RECORDS[0], id="rec-0")) + "\n")
+    assert news_chat.ingest().failed == []
+
+
+def test_a_rebuild_waits_for_the_ingest_writing_the_store(news_chat):
+    news_chat.ingest()
+    heard: list[str] = []
+    with news_chat.store.writer():  # an ingest holds the store
+        rebuild = threading.Thread(target=lambda: news_chat.store.reset(on_wait=heard.append))
+        rebuild.start()
+        rebuild.join(timeout=3)
+        assert rebuild.is_alive() and news_chat.status()["vectors"] > 0  # it waits, nothing dropped yet
+    rebuild.join(timeout=60)
+    assert not rebuild.is_alive() and heard and "another ingest" in heard[0]
+    assert news_chat.status()["vectors"] == 0
