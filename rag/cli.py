@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", parents=[common], help="embed new and changed articles; folders are synced")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default seeds/)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--rebuild", action="store_true", help="drop the store and embed everything again")
+    p.add_argument("--rebuild", action="store_true", help="read every file and embed everything again (in place with the store's own model; emptied first for another model)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", parents=[common, filters], help="ranked passages for a query")
@@ -152,14 +152,19 @@ def say_waiting(why: str) -> None:
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    if args.rebuild:  # before opening: a store built with another model only opens to be reset
+    # --rebuild: a store of this model is embedded again in place (a killed rebuild loses nothing); one
+    # built with another model is of no use to this one, so it is emptied first (it opens only for that)
+    again = args.rebuild
+    if args.rebuild:
         embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
                                         device=settings.device)
-        Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url,
-              check_model=False).reset(on_wait=say_waiting)
+        store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False)
+        if not store.fits_model():
+            store.reset(on_wait=say_waiting)
+            again = False
     chat = NewsChat(settings)
     with TerminalProgress(enabled=not args.quiet and sys.stderr.isatty()) as progress:
-        report = chat.ingest(args.paths or None, on_progress=progress.update, on_wait=say_waiting)
+        report = chat.ingest(args.paths or None, on_progress=progress.update, on_wait=say_waiting, again=again)
     if args.json:
         print(json.dumps(report.to_json()))
     else:

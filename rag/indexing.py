@@ -114,9 +114,13 @@ def _walk(folder: Path, report: IngestReport) -> list[Path]:
 
 
 def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: Progress | None = None,
-         on_wait: Callable[[str], None] | None = None) -> IngestReport:
+         on_wait: Callable[[str], None] | None = None, again: bool = False) -> IngestReport:
     """Bring the store in step with the given files and folders. A folder is synced whole: files gone
-    from it are removed from the store. One writer at a time: `on_wait` hears why we wait."""
+    from it are removed from the store. One writer at a time: `on_wait` hears why we wait.
+
+    `again` (`rag ingest --rebuild` on a store of this model): every file is read and every chunk
+    embedded again, in place, unit by unit like any update, so a rebuild that is killed or fails
+    leaves every article searchable (some with their earlier vectors)."""
     report = IngestReport()
     with store.writer(on_wait):
         report.repaired = repair(store)
@@ -124,15 +128,16 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         present = {str(f) for f in files}
         gone = [p for p in store.catalog.paths()
                 if p not in present and any(Path(p).is_relative_to(d) for d in folders)]
-        plans = _plan(store, files, gone, settings, report)
+        plans = _plan(store, files, gone, settings, report, again)
         reached("planned")
-        _write(store, plans, on_progress, report)
+        _write(store, plans, on_progress, report, again)
         for path in gone:
             report.deleted += _remove_file(store, path)
     return report
 
 
-def _plan(store: Store, files: list[Path], gone: list[str], settings: Settings, report: IngestReport) -> list[FilePlan]:
+def _plan(store: Store, files: list[Path], gone: list[str], settings: Settings, report: IngestReport,
+          again: bool = False) -> list[FilePlan]:
     digests = _digests(files, report)
     changed = [key for key, digest in digests.items() if store.catalog.file_digest(key) not in (None, digest)]
     # files holding copies of articles stored from changed or gone files are read again, wherever
@@ -146,7 +151,7 @@ def _plan(store: Store, files: list[Path], gone: list[str], settings: Settings, 
 
     def plan(keys: list[str], stale: set[str]) -> None:
         for key in keys:
-            if digests[key] == store.catalog.file_digest(key) and key not in recheck:
+            if digests[key] == store.catalog.file_digest(key) and key not in recheck and not again:
                 report.unchanged += sum(1 for _, dup in store.catalog.articles_in(key).values() if dup is None)
                 continue
             file_plan = _plan_file(store, Path(key), digests[key], settings, splitter, seen_hashes, stale, report)
@@ -256,7 +261,8 @@ def _units(plans: list[FilePlan], size: int) -> Iterator[list[tuple[FilePlan, li
         yield unit
 
 
-def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, report: IngestReport) -> None:
+def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, report: IngestReport,
+           again: bool = False) -> None:
     """Embed and write the planned articles unit by unit, each unit committed on its own.
 
     When a unit fails (model error, disk full, server gone), what it wrote is removed again and its
@@ -287,8 +293,8 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
         try:
             if docs:
                 result = index(feed(), store.records, store.vectors, cleanup=None, source_id_key="path",
-                               key_encoder="sha256", batch_size=BATCH)
-                report.chunks_embedded += result["num_added"]
+                               key_encoder="sha256", batch_size=BATCH, force_update=again)
+                report.chunks_embedded += result["num_added"] + (result["num_updated"] if again else 0)
             reached("vectors-written")
             finished = _commit(store, unit)
             reached("committed")

@@ -56,13 +56,14 @@ class NewsChat:
         self._written_in: tuple[str | None, tuple[str | None, str]] | None = None  # (revision, text.written_in)
 
     def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None,
-               on_wait: Callable[[str], None] | None = None) -> IngestReport:
+               on_wait: Callable[[str], None] | None = None, again: bool = False) -> IngestReport:
         """Sync files and folders into the store (default: the articles folder). `on_wait` hears it when
-        another process holds the store's writer lock."""
+        another process holds the store's writer lock; `again` embeds every chunk again (indexing.sync)."""
         with self._ingest_lock:
             self.lexical.hold = True  # questions meanwhile use the keyword index as it was
             try:
-                report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress, on_wait)
+                report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress, on_wait,
+                              again)
             finally:
                 self.lexical.hold = False
             if report.added or report.updated or report.deleted:

@@ -207,6 +207,14 @@ class Store:
                 f"'{self.embeddings.name}'. Use the same model, or rebuild: `rag ingest --rebuild` "
                 f"(re-embeds everything with the new model) or choose a new --store.")
 
+    def fits_model(self) -> bool:
+        """Whether the configured model (and variant space) can search and extend this store."""
+        try:
+            self._check_model()
+        except ModelMismatchError:
+            return False
+        return True
+
     def reset(self, on_wait: Callable[[str], None] | None = None) -> None:
         """Delete every chunk, record and catalog row (used by `rag ingest --rebuild`), holding the
         writer lock like any ingest. A failure to delete the vectors stops here, before the catalog is

@@ -61,10 +61,10 @@ def env(pause_at: str = "", pause_file: Path | None = None, servers: tuple[str, 
     return out
 
 
-def ingest_process(store: Path, folder: Path, **kw) -> subprocess.Popen:
+def ingest_process(store: Path, folder: Path, *options: str, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "rag", "ingest", str(folder), "--store", str(store), "--json",
-                             "--quiet"], cwd=PROJECT, env=env(**kw), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                             "--quiet", *options], cwd=PROJECT, env=env(**kw), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
 
 
 def ingest(store: Path, folder: Path, servers: tuple[str, str] | None = None) -> dict:
@@ -196,6 +196,28 @@ def test_killed_ingest_on_a_shared_store_then_a_rerun_equals_a_clean_ingest(clea
         got = kill_then_rerun(root, tmp_path / "local", "batch-written", (chroma_url, database_url))
     assert got == expected
     write_version(root / "news", 2)
+
+
+def test_a_killed_rebuild_leaves_every_article_searchable_and_a_rerun_finishes_it(clean):
+    root, expected = clean
+    store, folder = root / "store-rebuild", root / "news"
+    shutil.copytree(root / "clean-store", store)
+    pause = root / "pause-rebuild"
+    proc = ingest_process(store, folder, "--rebuild", pause_at="batch-written", pause_file=pause)
+    deadline = time.monotonic() + 240
+    while not pause.exists():  # the first batch of chunks embedded again, nothing committed yet
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the rebuild never reached its first batch"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    chat = opened(store)
+    assert chat.status()["articles"] == 81 and chat.status()["vectors"] == chat.status()["chunks"]
+    assert all(NEW in t for t in searches_see_only_whole_articles(chat))
+    again = NewsChat(Settings(store_dir=store, articles_dir=folder, chroma_url="", database_url=""))
+    report = again.ingest([folder], again=True)
+    assert report.failed == [] and report.chunks_embedded == again.status()["chunks"]
+    assert snapshot(store) == expected
 
 
 def test_two_ingests_at_once_take_turns(clean):
