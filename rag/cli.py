@@ -23,7 +23,8 @@ from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress
 from .service import NewsChat
-from .settings import ANSWERERS, MAX_PASSAGES, Settings, SettingsError, offline_environment, passage_count
+from .settings import (ANSWERERS, DEFAULT_ARTICLES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, MAX_PASSAGES, Settings,
+                       SettingsError, offline_environment, passage_count)
 from .store import Store, StoreError
 
 
@@ -50,7 +51,7 @@ def _k(value: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Ask questions about a folder of news articles.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", type=Path, help="store directory (default vectorstore/, env RAG_STORE)")
+    common.add_argument("--store", type=Path, help=f"store directory (default {DEFAULT_STORE}/, env RAG_STORE)")
     common.add_argument("--model", help="sentence-transformers model path or name (default: packaged all-MiniLM-L6-v2)")
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--as-of", type=_date("--as-of"), help="date the question is asked (default today)")
@@ -61,9 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", parents=[common], help="embed new and changed articles; folders are synced")
-    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default seeds/)")
+    p.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default {DEFAULT_ARTICLES}/, env RAG_ARTICLES)")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--rebuild", action="store_true", help="read every file and embed everything again (in place with the store's own model; emptied first for another model)")
+    p.add_argument("--rebuild", action="store_true", help="read every file and embed everything again (in place "
+                   "with the store's own model; emptied first for another model)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", parents=[common, filters], help="ranked passages for a query")
@@ -89,8 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("serve", parents=[common], help="the web chat (same as python app.py)")
-    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, help="port (default 7860)")
+    p.add_argument("--host", help=f"address to bind (default {DEFAULT_HOST}, env RAG_HOST)")
+    p.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}, env RAG_PORT)")
     p.add_argument("--watch", help="folder to watch for new articles")
     p.add_argument("--no-ingest", action="store_true", help="do not sync the articles folder at start")
     p.add_argument("--answerer", help=ANSWERER_HELP)

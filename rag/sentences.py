@@ -22,8 +22,10 @@ _TITLES = {"mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "c
            "rd", "ariz", "calif", "colo", "conn", "fla", "ill", "ind", "kan", "mass", "mich", "minn", "miss",
            "neb", "nev", "okla", "ore", "pa", "penn", "tenn", "tex", "va", "wash", "wis", "wyo", "approx", "est",
            "fig", "op", "ed"}
-# After these a sentence may or may not end: it ends only when a function word follows ("... in the
-# U.S. The ..." ends; "the U.S. Army" does not).
+# After these a sentence may or may not end: it ends only when a word of QUESTION_STOPWORDS follows
+# ("... in the U.S. The ..." ends; "the U.S. Army" does not). That list also holds a few common news
+# words ("said", "new", "first"), so "the U.S. New ..." ends too; a change of list changes the splits
+# (and the answers): measure it with bench/sentence_split.py first.
 _AMBIGUOUS = {"u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "inc", "co", "corp", "ltd", "jr", "sr", "llc",
               "etc", "al", "bros"}
 

@@ -48,6 +48,13 @@ def passage_count(value, name: str = "k") -> int:
     return count
 
 
+# Where things are when no RAG_* variable says otherwise (the settings below and the command's help).
+DEFAULT_STORE = "vectorstore"
+DEFAULT_ARTICLES = "seeds"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 7860
+
+
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
@@ -74,7 +81,7 @@ def _env_float(name: str, default: float) -> float:
 
 @dataclass
 class Settings:
-    store_dir: Path = field(default_factory=lambda: Path(_env("RAG_STORE", "vectorstore")))
+    store_dir: Path = field(default_factory=lambda: Path(_env("RAG_STORE", DEFAULT_STORE)))
     chroma_url: str = field(default_factory=lambda: _env("RAG_CHROMA_URL"))
     # An SQLAlchemy URL for the catalog and the record manager (PostgreSQL to share a store between
     # machines, with RAG_CHROMA_URL); "" keeps them as SQLite files in the store folder.
@@ -85,7 +92,7 @@ class Settings:
     # elsewhere (rag/embeddings.py).
     embedding_variant: str = field(default_factory=lambda: _env("RAG_EMBEDDING_VARIANT"))
     device: str = field(default_factory=lambda: _env("RAG_DEVICE", "auto"))  # auto, cpu, cuda or mps
-    articles_dir: Path = field(default_factory=lambda: Path(_env("RAG_ARTICLES", "seeds")))
+    articles_dir: Path = field(default_factory=lambda: Path(_env("RAG_ARTICLES", DEFAULT_ARTICLES)))
     # Characters. Measured on rtqa-2023-s150 (README "Measured"): 1500/225 beat 1000/150 on every metric;
     # MiniLM reads the first ~256 tokens of a chunk (about 1,100 characters), BM25 reads all of it.
     chunk_size: int = 1500
@@ -109,8 +116,8 @@ class Settings:
     # Three quotes fit in 400 tokens; without a cap a small model can ramble until its context is full.
     llm_max_tokens: int = field(default_factory=lambda: _env_int("RAG_LLM_MAX_TOKENS", 400))
     llm_threads: int = field(default_factory=lambda: _env_int("RAG_LLM_THREADS", 0))  # 0: llama.cpp decides
-    host: str = field(default_factory=lambda: _env("RAG_HOST", "127.0.0.1"))
-    port: int = field(default_factory=lambda: _env_int("RAG_PORT", 7860))
+    host: str = field(default_factory=lambda: _env("RAG_HOST", DEFAULT_HOST))
+    port: int = field(default_factory=lambda: _env_int("RAG_PORT", DEFAULT_PORT))
     auth: str = field(default_factory=lambda: _env("RAG_AUTH"))  # "user:password", required off loopback
     watch: str = field(default_factory=lambda: _env("RAG_WATCH"))
     feeds: list[str] = field(default_factory=lambda: _env("RAG_FEEDS").split())  # followed besides `rag follow`'s

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import logging
 import secrets
 import socket
 import threading
@@ -417,7 +416,6 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
         raise SystemExit(f"rag serve: {e}") from None
     auth = check_binding(settings)
     check_port(settings.host, settings.port)
-    logging.basicConfig(level=logging.WARNING, format="rag: %(levelname)s %(name)s: %(message)s")
     backend = Backend(settings)
     demo = build_ui(backend)
     demo.queue(default_concurrency_limit=4)
