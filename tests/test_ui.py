@@ -115,6 +115,12 @@ def open_page(app, browser, path: str = "", width: int = 1400, height: int = 950
     return page
 
 
+def wait_for_first_sync(app, browser) -> None:
+    """Before opening a question link (it asks as the page loads): the seed is indexed, so the link is
+    answered and not told "still indexing" when a test runs alone."""
+    open_page(app, browser).context.close()
+
+
 @pytest.fixture
 def page(app, browser):
     """A fresh page (its own conversation) on the running app."""
@@ -238,7 +244,7 @@ def test_the_article_has_its_own_address_with_the_quote_in_view(page):
 
 
 def test_a_question_can_be_linked_with_its_filters(app, browser):
-    open_page(app, browser).context.close()  # the first sync is done: the link is answered, not "still indexing"
+    wait_for_first_sync(app, browser)
     link = f"?q={quote(SOLDIERS)}&outlet=merkur&since=2022-01-01"
     page = open_page(app, browser, link)
     try:
@@ -397,6 +403,7 @@ def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(
 # ---------------------------------------------------------------- the page as a whole
 
 def test_narrow_screen_dark_mode_puts_the_sources_below_the_answer(app, browser):
+    wait_for_first_sync(app, browser)
     page = open_page(app, browser, f"?q={quote(SOLDIERS)}", width=390, height=844, dark=True)
     try:
         page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length > 0", timeout=60_000)
