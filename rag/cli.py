@@ -16,16 +16,16 @@ import warnings
 from pathlib import Path
 
 from .dates import DateError, as_of_or_today, filter_date
-from .embeddings import EmbeddingError, SentenceEmbeddings
+from .embeddings import EmbeddingError
 from .evaluation import run_eval
 from .feeds import FeedRunner, FeedStore, FetchError
 from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress
-from .service import NewsChat
+from .service import NewsChat, prepare_rebuild
 from .settings import (ANSWERERS, DEFAULT_ARTICLES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, MAX_PASSAGES, Settings,
                        SettingsError, offline_environment, passage_count)
-from .store import Store, StoreError
+from .store import StoreError
 
 
 ANSWERER_HELP = f"{ANSWERERS[0]} (default), {', '.join(ANSWERERS[1:-1])} or {ANSWERERS[-1]}"
@@ -154,16 +154,7 @@ def say_waiting(why: str) -> None:
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    # --rebuild: a store of this model is embedded again in place (a killed rebuild loses nothing); one
-    # built with another model is of no use to this one, so it is emptied first (it opens only for that)
-    again = args.rebuild
-    if args.rebuild:
-        embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
-                                        device=settings.device)
-        store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False)
-        if not store.fits_model():
-            store.reset(on_wait=say_waiting)
-            again = False
+    again = args.rebuild and prepare_rebuild(settings, on_wait=say_waiting)
     chat = NewsChat(settings)
     with TerminalProgress(enabled=not args.quiet and sys.stderr.isatty()) as progress:
         report = chat.ingest(args.paths or None, on_progress=progress.update, on_wait=say_waiting, again=again)

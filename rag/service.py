@@ -41,6 +41,19 @@ def still_indexing_text(done: int, total: int) -> str:
     return f"Still indexing: {so_far}; ask again in a moment."
 
 
+def prepare_rebuild(settings: Settings, on_wait: Callable[[str], None] | None = None) -> bool:
+    """Before `rag ingest --rebuild`: True when the store fits the configured model, so the sync embeds
+    everything again in place (a killed rebuild loses nothing). A store built with another model is of
+    no use to this one; it is emptied here (it opens only for that) and False returned."""
+    store = Store(settings.store_dir, SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
+                                                         device=settings.device),
+                  settings.chroma_url, settings.database_url, check_model=False)
+    if store.fits_model():
+        return True
+    store.reset(on_wait)
+    return False
+
+
 class NewsChat:
     """One store, one retriever, one answerer."""
 
