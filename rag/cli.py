@@ -281,11 +281,9 @@ def cmd_follow(args, settings: Settings) -> int:
 
 def follow(feeds: FeedStore, from_settings: list[str], urls: list[str]) -> None:
     """Add the feeds of RAG_FEEDS and of the command line (FetchError, naming where, for a bad address)."""
-    for url in from_settings:
-        try:
-            feeds.add(url)
-        except FetchError as e:
-            raise FetchError(f"RAG_FEEDS: {e}") from None
+    errors = feeds.follow_configured(from_settings)
+    if errors:
+        raise FetchError(errors[0])
     for url in urls:
         feeds.add(url)
 

@@ -329,6 +329,17 @@ class FeedStore:
         with self._lock:
             return [Feed.from_json(f) for f in self._read()["feeds"].values()]
 
+    def follow_configured(self, urls: list[str]) -> list[str]:
+        """Follow the feeds of RAG_FEEDS (`Settings.feeds`); a message naming the setting for each address
+        that cannot be followed (the caller decides whether that stops it)."""
+        errors = []
+        for url in urls:
+            try:
+                self.add(url)
+            except (FetchError, OSError) as e:
+                errors.append(f"RAG_FEEDS: cannot follow {url}: {e}")
+        return errors
+
     def add(self, url: str) -> Feed:
         """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is."""
         url = url.strip()

@@ -14,7 +14,7 @@ from pathlib import Path
 from watchfiles import watch
 
 from ..articles import is_hidden, is_supported
-from ..feeds import FeedRunner, FeedStore, FetchError, Fetcher, PollResult
+from ..feeds import FeedRunner, FeedStore, Fetcher, PollResult
 from ..models import IngestReport, display_path
 from ..progress import TerminalProgress
 from ..service import NewsChat
@@ -203,11 +203,8 @@ class FeedPoller(threading.Thread):
         super().__init__(name="rag-feeds", daemon=True)
         self.backend = backend
         self.runner = FeedRunner(self.ingest, backend.feeds, fetcher)
-        for url in backend.settings.feeds:
-            try:
-                backend.feeds.add(url)
-            except (FetchError, OSError) as e:  # said, and the app comes up all the same
-                log.warning("RAG_FEEDS: cannot follow %s: %s", url, e)
+        for error in backend.feeds.follow_configured(backend.settings.feeds):
+            log.warning("%s", error)  # said, and the app comes up all the same
 
     def ingest(self, paths: list[Path]) -> IngestReport:
         return self.backend.sync(paths, label="feeds", quiet=True)
