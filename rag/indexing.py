@@ -133,6 +133,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         _write(store, plans, on_progress, report, again)
         for path in gone:
             report.deleted += _remove_file(store, path)
+        if again and not report.failed:
+            store.record_model()  # a rebuild with another variant of the model's space: now the store's
     return report
 
 

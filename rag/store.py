@@ -130,7 +130,7 @@ class Store:
                 self._check_model()
             self._open_vectors()
             if self.catalog.meta("model") is None:
-                self._record_model()
+                self.record_model()
         self.seen_revision = self.catalog.meta("revision")
 
     @contextmanager
@@ -174,7 +174,8 @@ class Store:
                 raise StoreError(f"cannot reach the Chroma server at {self.chroma_url}: {e}") from None
         return chromadb.PersistentClient(path=str(self.dir / "chroma"), settings=settings)
 
-    def _record_model(self) -> None:
+    def record_model(self) -> None:
+        """Note the model and variant that embed this store (`_check_model` compares them)."""
         self.catalog.set_meta("model", self.embeddings.name)
         self.catalog.set_meta("embedding_variant", str(self.embeddings.variant))
 
@@ -229,7 +230,7 @@ class Store:
             keys = self.records.list_keys()
             if keys:
                 self.records.delete_keys(keys)
-            self._record_model()
+            self.record_model()
             self._open_vectors()
 
     def _open_vectors(self) -> None:
@@ -334,9 +335,9 @@ class Store:
         missing = sorted(good - recorded)
         if missing:
             self.records.update(missing, group_ids=[path] * len(missing))
-        if len(good) < self.catalog.chunks_of(path):
-            log.warning("%s: %d of its chunks have no vector; it is embedded again", path,
-                        self.catalog.chunks_of(path) - len(good))
+        lost = self.catalog.chunks_of(path) - len(good)
+        if lost > 0:
+            log.warning("%s: %d of its chunks have no vector; it is embedded again", path, lost)
             self.catalog.forget_digest(path)
         return len(bad) + len(stray)
 

@@ -141,6 +141,9 @@ def test_bf16_and_fp32_passages_share_a_store(tmp_path):
     crossed = chat_with("fp32", "bf16")  # asked for explicitly: the same space, so no rebuild is needed
     assert crossed.ingest([write_corpus(more, BRIDGE)]).added == len(BRIDGE)
     assert crossed.search("How many workers died when the Key Bridge collapsed?")[0].record_id == "bridge"
+    rebuilt = chat_with("bf16", "fp32")  # `rag ingest --rebuild` in place, with the space's other variant
+    assert rebuilt.ingest([corpus], again=True).chunks_embedded == rebuilt.status()["chunks"]
+    assert chat_with("", "fp32").status()["embedding_variant"] == "bf16"  # the store says what built it now
 
 
 def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
