@@ -280,10 +280,10 @@ def cmd_follow(args, settings: Settings) -> int:
 
 
 def follow(feeds: FeedStore, from_settings: list[str], urls: list[str]) -> None:
-    """Add the feeds of RAG_FEEDS and of the command line (FetchError, naming where, for a bad address)."""
-    errors = feeds.follow_configured(from_settings)
-    if errors:
-        raise FetchError(errors[0])
+    """Add the feeds of RAG_FEEDS (a bad address is said and skipped, as the web app does, so it never
+    blocks --list or --remove) and of the command line (FetchError for a bad address)."""
+    for error in feeds.follow_configured(from_settings):
+        print(f"rag: warning: {error}", file=sys.stderr)
     for url in urls:
         feeds.add(url)
 

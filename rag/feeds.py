@@ -25,17 +25,20 @@ import io
 import ipaddress
 import json
 import logging
+import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 import feedparser
 import httpx
+from filelock import FileLock
 
 from .articles import ArticleError, article_record, parse_html
 from .dates import DateError, iso_date
@@ -52,6 +55,7 @@ FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is
 MAX_ITEM_TRIES = 3  # polls in a row an item may fail before it is given up (until the feed changes it)
 FEEDS_FOLDER = "feeds"
 STATE_FILE = ".state.json"
+STATE_LOCK = ".state.lock"  # the file lock around the state (FeedStore._lock)
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 
 
@@ -110,7 +114,7 @@ class Fetcher:
         try:
             with self.client.stream("GET", url, headers=headers, timeout=remaining) as response:
                 if response.has_redirect_location:  # (not `is_redirect`: that is any 3xx, 304 included)
-                    target = urljoin(url, response.headers["location"])
+                    target = _link(url, response.headers["location"])
                     check_url(target, redirect=True)
                     return Fetched(url, response.status_code, b"", dict(response.headers), location=target)
                 if response.status_code == 304:
@@ -157,8 +161,12 @@ def _mb(size: int) -> str:
 
 def check_url(url: str, redirect: bool = False) -> None:
     """FetchError unless `url` is an http(s) address with a host."""
-    parts = urlparse(url)
     what = "a redirect to" if redirect else "the address"
+    try:
+        parts = urlparse(url)
+        parts.port  # noqa: B018 (reading it checks it: "http://h:99999" raises)
+    except ValueError as e:
+        raise FetchError(f"refused: {what} {url!r} is malformed ({e})") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise FetchError(f"refused: {what} {url!r} is not http(s)")
     if not parts.hostname:
@@ -218,20 +226,31 @@ class ParsedFeed:
 def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     """RSS 2.0, Atom or JSON Feed; FetchError when the body is none of them. Relative links are read
     against `url`."""
+    if not body.strip():
+        raise FetchError("not a feed: the answer is empty")
     if "json" in content_type.lower() or body.lstrip()[:1] == b"{":
         return parse_json_feed(body, url)
     headers = {"content-location": url} | ({"content-type": content_type} if content_type else {})
     # A stream, never the bytes themselves: given bytes that name a file, feedparser reads that file.
     parsed = feedparser.parse(io.BytesIO(body), response_headers=headers)
-    if not parsed.entries and not parsed.version:
+    if not parsed.entries and not parsed.get("version"):
         detail = "; ".join(x for x in (content_type.split(";")[0].strip(), str(parsed.get("bozo_exception") or "")) if x)
         raise FetchError("not a feed: no RSS, Atom or JSON Feed in it" + (f" ({detail})" if detail else ""))
     return ParsedFeed(parsed.feed.get("title", ""), parsed.feed.get("link", ""),
                       [_feedparser_item(entry, url) for entry in parsed.entries])
 
 
+def _link(base: str, raw: str) -> str:
+    """An item's link read against the feed's address; a malformed one (`http://[::1/x`) as it is, so
+    fetching it fails for that item alone, with its address named (`check_url`)."""
+    try:
+        return urljoin(base, raw) if raw else ""
+    except ValueError:
+        return raw
+
+
 def _feedparser_item(entry, url: str) -> Item:
-    link = urljoin(url, entry["link"]) if entry.get("link") else ""
+    link = _link(url, entry.get("link") or "")
     contents = [c.get("value", "") for c in entry.get("content") or []]
     # `in` before reading "updated": feedparser's own fallback to "published" warns on every read
     updated = entry["updated"] if "updated" in entry else entry.get("published", "")
@@ -251,13 +270,14 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith(JSON_FEED_VERSION):
         raise FetchError("not a feed: JSON, but not a JSON Feed (no jsonfeed.org version in it)")
     feed_authors = _json_authors(data)
+    if not isinstance(data.get("items") or [], list):
+        raise FetchError("not a feed: a JSON Feed whose items are not a list")
     items = [_json_item(item, url, feed_authors) for item in data.get("items") or [] if isinstance(item, dict)]
     return ParsedFeed(str(data.get("title") or ""), str(data.get("home_page_url") or ""), items)
 
 
 def _json_item(item: dict, url: str, feed_authors: list[str]) -> Item:
-    raw_link = str(item.get("url") or item.get("external_url") or "")
-    link = urljoin(url, raw_link) if raw_link else ""
+    link = _link(url, str(item.get("url") or item.get("external_url") or ""))
     text = str(item.get("content_text") or "")
     content = str(item.get("content_html") or "") or "".join(
         f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip()) or str(item.get("summary") or "")
@@ -307,26 +327,42 @@ class FeedStore:
     def __init__(self, articles_dir: Path):
         self.folder = Path(articles_dir) / FEEDS_FOLDER
         self.path = self.folder / STATE_FILE
-        self._lock = threading.Lock()
+        self._thread_lock = threading.Lock()
+
+    @contextmanager
+    def _lock(self):
+        """Held around every read-change-write of the state: a thread lock for this process's threads
+        and a file lock for other processes (`rag follow --once` from cron while the web app polls;
+        without it two writers lost most of each other's records)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with self._thread_lock, FileLock(self.folder / STATE_LOCK):
+            yield
 
     def _read(self) -> dict:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
         except FileNotFoundError:
             data = {}
-        except (OSError, ValueError) as e:
-            log.warning("cannot read %s (%s): starting from no feeds", self.path, e)
+        except (OSError, ValueError) as e:  # kept aside, never overwritten: the followed feeds are in it
+            kept = self.path.with_name(f"{STATE_FILE}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                self.path.replace(kept)
+            except OSError:
+                kept = None
+            log.warning("cannot read %s (%s): starting from no feeds%s", self.path, e,
+                        f"; the unreadable file is kept as {kept.name}" if kept else "")
             data = {}
         return {"feeds": data.get("feeds", {}), "items": data.get("items", {})}
 
     def _write(self, data: dict) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(STATE_FILE + ".tmp")
+        tmp = self.path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
         tmp.replace(self.path)
 
     def list(self) -> list[Feed]:
-        with self._lock:
+        with self._lock():
             return [Feed.from_json(f) for f in self._read()["feeds"].values()]
 
     def follow_configured(self, urls: list[str]) -> list[str]:
@@ -344,7 +380,7 @@ class FeedStore:
         """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is."""
         url = url.strip()
         check_url(url)
-        with self._lock:
+        with self._lock():
             data = self._read()
             if url not in data["feeds"]:
                 data["feeds"][url] = asdict(Feed(url))
@@ -353,7 +389,7 @@ class FeedStore:
 
     def remove(self, url: str) -> bool:
         """Stop following a feed (the items saved from it stay in the articles folder)."""
-        with self._lock:
+        with self._lock():
             data = self._read()
             found = data["feeds"].pop(url.strip(), None) is not None
             if found:
@@ -361,7 +397,7 @@ class FeedStore:
             return found
 
     def save_feed(self, feed: Feed) -> None:
-        with self._lock:
+        with self._lock():
             data = self._read()
             if feed.url in data["feeds"]:  # not when it was removed while being polled
                 data["feeds"][feed.url] = asdict(feed)
@@ -370,7 +406,7 @@ class FeedStore:
     def seen(self, item: Item) -> tuple[str, dict] | None:
         """(key, record) of the item as seen before: by its id; else, under another id, by its page
         (the same URL, when the article is read from there) or by the same content in a feed."""
-        with self._lock:
+        with self._lock():
             items = self._read()["items"]
         if item.key in items:
             return item.key, items[item.key]
@@ -384,13 +420,13 @@ class FeedStore:
 
     def saved_with(self, content: str) -> dict | None:
         """The record of an item whose article, with this content digest, is saved in a file here."""
-        with self._lock:
+        with self._lock():
             items = self._read()["items"]
         return next((r for r in items.values() if r.get("content") == content and r.get("file")
                      and (self.folder / r["file"]).exists()), None)
 
     def remember(self, key: str, record: dict) -> None:
-        with self._lock:
+        with self._lock():
             data = self._read()
             data["items"][key] = record
             self._write(data)

@@ -24,7 +24,7 @@ import pytest
 from conftest import make_settings
 from rag import feeds
 from rag.cli import main
-from rag.feeds import FeedRunner, FeedStore, FetchError, Fetcher
+from rag.feeds import FeedRunner, FeedStore, FetchError, Fetcher, parse_feed
 from rag.models import IngestReport
 from rag.service import NewsChat
 from rag.web import handlers
@@ -502,3 +502,47 @@ def test_the_page_has_a_feeds_panel(tmp_path):
     assert {"feeds-panel", "feed-url", "follow-feed", "followed-feeds", "unfollow-feed"} <= set(shown)
     assert "https://news.example/rss.xml" in shown["feeds-panel"].value
     assert [c[0] for c in shown["followed-feeds"].choices] == ["https://news.example/rss.xml"]
+
+
+def test_malformed_feeds_are_refused_in_words_and_one_bad_link_stops_only_its_item(site, tmp_path):
+    for body, content_type in ((b"", "application/rss+xml"), (b'{"version": "https://jsonfeed.org/version/1.1", '
+                                                              b'"items": 5}', "application/feed+json")):
+        with pytest.raises(FetchError, match="not a feed"):
+            parse_feed(body, site.url + "/feed", content_type)
+    whole = " ".join(f"Sentence {i} of the ferry report says the crossing reopens in spring." for i in range(40))
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Ferry news",
+            "items": [{"id": "bad", "url": "http://[::1/x", "title": "A broken link"},
+                      {"id": "ferry", "title": "Ferry crossing reopens", "content_text": whole}]}
+    site.routes["/bad.json"] = Page(json.dumps(feed).encode(), type="application/feed+json")
+    followed = FeedStore(tmp_path / "articles")
+    followed.add(site.url + "/bad.json")
+    given = []
+    [result] = FeedRunner(no_store(given), followed, Fetcher(host_delay=0)).poll_all()
+    assert result.added == 1 and len(result.errors) == 1 and "malformed" in result.errors[0], result.errors
+
+
+def test_two_processes_polling_keep_every_record_of_the_state(tmp_path):
+    # `rag follow --once` from cron while the web app polls: two FeedStores (a file lock between them)
+    stores = [FeedStore(tmp_path / "articles") for _ in range(2)]
+
+    def remember(n: int) -> None:
+        for i in range(60):
+            stores[n].remember(f"item-{n}-{i}", {"version": "1"})
+
+    writers = [threading.Thread(target=remember, args=(n,)) for n in range(2)]
+    for w in writers:
+        w.start()
+    for w in writers:
+        w.join(60)
+    items = json.loads(stores[0].path.read_text())["items"]
+    assert len(items) == 120
+
+
+def test_an_unreadable_state_is_kept_aside_not_overwritten(tmp_path):
+    followed = FeedStore(tmp_path / "articles")
+    followed.add("http://courier.example/feed.xml")
+    half = followed.path.read_text()[:20]
+    followed.path.write_text(half)
+    assert followed.list() == []  # starting from no feeds, said in the log
+    [kept] = followed.folder.glob(".state.json.unreadable-*")
+    assert kept.read_text() == half
