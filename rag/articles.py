@@ -222,12 +222,14 @@ def parse_markdown(text: str, path: str, notes: list[str] | None = None) -> Arti
         text = text[m.end():]
     lines = text.split("\n")
     title = meta.get("title", "")
-    if not title:
-        for i, ln in enumerate(lines):
-            if ln.startswith("# "):
-                title = ln[2:].strip()
+    for i, ln in enumerate(lines):
+        # the first "# " heading is the title, unless the front matter has another (then it is a heading
+        # of the text); the same title again under the front matter is not body text
+        if ln.startswith("# "):
+            if not title or ln[2:].strip() == title:
+                title = title or ln[2:].strip()
                 del lines[i]
-                break
+            break
     paragraphs = _paragraphs([ln.strip() for ln in lines])
     return _make_article(title or _title_from_path(path), "\n\n".join(paragraphs), path, notes=notes,
                          published=_iso_date(next((meta[k] for k in DATE_FIELDS if meta.get(k)), ""), notes,

@@ -153,6 +153,12 @@ def test_markdown_heading_is_the_title(tmp_path):
     assert article.published == ""
 
 
+def test_the_front_matter_title_repeated_as_a_heading_is_not_body_text(tmp_path):
+    article = only_article(write(tmp_path / "x.md", "---\ntitle: Flood warning for the valley\n---\n"
+                                                    "# Flood warning for the valley\n\nRivers rose overnight.\n"))
+    assert article.title == "Flood warning for the valley" and article.body == "Rivers rose overnight."
+
+
 # ---------------------------------------------------------------- HTML
 
 PAGE = """<!doctype html><html><head>

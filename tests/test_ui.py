@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, unquote_plus, urlparse
 
 import pytest
 
@@ -261,6 +261,8 @@ def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(
     ask(page, SOLDIERS)
     answer = ask(page, "and what did Peskov say?")
     assert "Peskov" in answer and "searched for" in answer  # searched with the earlier topic
+    link = unquote_plus(page.locator("#chat a.question-link").last.get_attribute("href"))
+    assert "Peskov" in link and "Lukashenko" in link  # the link asks what was searched, not the bare follow-up
     assert "Sources of answer 2" in page.inner_text("#sources-panel")
     page.locator("#chat [data-testid=bot]").first.click()
     page.wait_for_function(

@@ -13,9 +13,11 @@ CONTEXT_CHARS = 240  # characters of the article shown around a quote on its car
 
 
 def make_turn(chat, answer: Answer, filters: Filters) -> dict:
+    """One answer as the page keeps it. Its link asks what was searched (a follow-up with the earlier
+    question's words), so opened alone it finds what the conversation found."""
     return {"question": answer.question, "answer": answer.text, "refused": answer.refused,
             "query": answer.query, "answerer": answer.answerer, "filters": filters.describe(),
-            "confidence": answer.confidence, "link": question_link(answer.question, filters),
+            "confidence": answer.confidence, "link": question_link(answer.query or answer.question, filters),
             "cards": [make_card(chat, c) for c in answer.citations],
             "related": [make_card(chat, c) for c in answer.related],
             "closest": [{"title": c.title, "source": c.source, "published": c.published}
