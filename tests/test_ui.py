@@ -296,6 +296,8 @@ def test_uploaded_articles_can_be_asked_about_at_once(app, page, tmp_path):
     result = upload(page, tmp_path / "harbor.txt", tmp_path / "empty.txt")
     assert "1 added" in result and "1 failed" in result and "empty.txt" in result and "empty" in result
     assert (app["articles"] / "harbor.txt").read_text() == HARBOR
+    # a file rejected whole is not left in the folder to fail again at every later sync
+    assert "not kept" in result and not (app["articles"] / "empty.txt").exists()
     page.screenshot(path=str(ARTIFACTS / "upload.png"))
 
     answer = ask(page, "What did the harbor master of Port Zephyr say about the lighthouse?")

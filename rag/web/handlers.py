@@ -145,6 +145,8 @@ def upload(backend: Backend, files):
 
     def start():
         report = backend.sync(saved.paths, label=f"upload ({names})") if saved.paths else IngestReport()
+        if backend.chat is not None:
+            saved.drop_rejected(report, lambda path: bool(backend.chat.store.catalog.articles_in(str(path))))
         report.failed = saved.failed + report.failed
         return report
 

@@ -9,6 +9,7 @@ import glob
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,17 @@ class Saved:
     paths: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)  # files this upload created (not ones already there)
+
+    def drop_rejected(self, report, stored: Callable[[Path], bool]) -> None:
+        """Delete the files this upload wrote that the ingest rejected whole (`stored` says whether the
+        store holds anything from a path), and say so: kept, an empty or binary upload would fail again
+        at every later sync, and the page has no way to delete it."""
+        for path in self.written:
+            failure = next((f for f in report.failed if Path(f["path"]).name == path.name), None)
+            if failure is not None and not stored(path):
+                path.unlink(missing_ok=True)
+                failure["error"] += " (not kept)"
 
 
 def safe_name(name: str) -> str:
@@ -85,6 +97,7 @@ def save_uploads(files: list, folder: Path, max_mb: float) -> Saved:
             result.failed.append({"path": name, "error": f"cannot save it: {e.strerror}"})
             continue
         result.paths.append(target)
+        result.written.append(target)
     return result
 
 
