@@ -222,6 +222,18 @@ class ParsedFeed:
     link: str  # the site's own address, when the feed names it
     items: list[Item]
 
+    def __post_init__(self):
+        """Every item a key of its own: a feed that gives two items one guid would have them overwrite
+        each other at every poll (the later one keyed by its link too); an item with neither id nor link
+        but its whole text is known by that text."""
+        seen: set[str] = set()
+        for item in self.items:
+            if not item.key and len(_text_of(item.content)) >= FULL_TEXT_CHARS:
+                item.key = "content:" + _digest(f"{item.title}\n{item.content}")
+            if item.key and item.key in seen:
+                item.key = f"{item.key} {item.link or _digest(item.title + item.content)}"
+            seen.add(item.key)
+
 
 def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     """RSS 2.0, Atom or JSON Feed; FetchError when the body is none of them. Relative links are read
@@ -525,7 +537,7 @@ class FeedRunner:
     def _item(self, item: Item, local: bool, outlet: str, result: PollResult, saved: list[Path]) -> bool:
         """Save one item when it is new or changed. True when it failed and is to be tried again."""
         if not item.key:
-            result.errors.append("an item without a link or id: skipped")
+            result.errors.append(f"an item without a link, id or whole text ({item.title[:60] or 'untitled'!r}): skipped")
             return False
         key, before = self.feeds.seen(item) or (item.key, None)
         retrying = before is not None and 0 < before.get("tries", 0) < MAX_ITEM_TRIES
@@ -649,10 +661,15 @@ def _feed_article(item: Item) -> Article:
 
 
 def _page_text(page: Fetched) -> str:
-    """The page decoded with the charset its server or its <meta> names (else UTF-8)."""
+    """The page decoded with the charset its server or its <meta> names (else UTF-8, else cp1252)."""
     named = re.search(r"charset=[\"']?([\w.:-]+)", page.headers.get("content-type", ""), re.I) or \
         re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", page.body[:4096], re.I)
-    charset = named.group(1) if named else "utf-8"
+    if not named:  # UTF-8, else the Western code page old sites still send undeclared (Latin-1's superset)
+        try:
+            return page.body.decode("utf-8")
+        except UnicodeDecodeError:
+            return page.body.decode("cp1252", errors="replace")
+    charset = named.group(1)
     charset = charset.decode("ascii", "replace") if isinstance(charset, bytes) else charset
     try:
         codecs.lookup(charset)

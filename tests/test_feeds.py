@@ -24,7 +24,7 @@ import pytest
 from conftest import make_settings
 from rag import feeds
 from rag.cli import main
-from rag.feeds import FeedRunner, FeedStore, FetchError, Fetcher, parse_feed
+from rag.feeds import FeedRunner, FeedStore, Fetched, FetchError, Fetcher, Item, ParsedFeed, _page_text, parse_feed
 from rag.models import IngestReport
 from rag.service import NewsChat
 from rag.web import handlers
@@ -546,3 +546,19 @@ def test_an_unreadable_state_is_kept_aside_not_overwritten(tmp_path):
     assert followed.list() == []  # starting from no feeds, said in the log
     [kept] = followed.folder.glob(".state.json.unreadable-*")
     assert kept.read_text() == half
+
+
+def test_items_sharing_a_guid_or_having_no_link_each_keep_an_article_of_their_own():
+    whole = "<p>" + " ".join(f"Sentence {i} about the orchard harvest in the valley." for i in range(40)) + "</p>"
+    items = [Item("dup", "http://courier.example/a", "Pelican census"), Item("dup", "http://courier.example/b", "Marmot"),
+             Item("", "", "Orchard harvest", content=whole), Item("", "", "A teaser with nothing", content="<p>x</p>")]
+    parsed = ParsedFeed("Courier", "", items)
+    keys = [i.key for i in parsed.items]
+    assert keys[0] == "dup" and keys[1] != "dup" and keys[2].startswith("content:") and keys[3] == ""
+
+
+def test_a_page_without_a_charset_that_is_not_utf8_is_read_as_cp1252():
+    body = "<html><body><p>Århus smørrebrød, Ålborg – “quoted”</p></body></html>".encode("cp1252")
+    assert "Århus smørrebrød, Ålborg – “quoted”" in _page_text(Fetched("http://x.example/", 200, body, {}))
+    utf8 = "<p>Århus</p>".encode()
+    assert "Århus" in _page_text(Fetched("http://x.example/", 200, utf8, {}))
