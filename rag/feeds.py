@@ -608,7 +608,8 @@ class FeedRunner:
         tries = before.get("tries", 0) + 1 if before and before.get("version") == item.version else 1
         self.feeds.remember(key, (before or {}) | {"version": item.version, "url": item.link, "tries": tries,
                                                    "error": error})
-        result.errors.append(f"{item.link or item.key}: {error}")
+        given_up = "" if tries < MAX_ITEM_TRIES else f" (failed {tries} polls in a row: given up until the feed changes it)"
+        result.errors.append(f"{item.link or item.key}: {error}{given_up}")
         return tries < MAX_ITEM_TRIES
 
     def _index(self, saved: list[Path], result: PollResult) -> None:

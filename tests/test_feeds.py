@@ -370,6 +370,9 @@ def test_broken_feeds_and_pages_are_reported_and_change_nothing_else(site, tmp_p
     assert (site.log[0]["headers"]["if-none-match"], site.log[0]["status"]) == ('"v1"', 200)
     assert (courier.added, courier.unchanged, len(courier.errors)) == (1, 1, 4)
     assert chat.status()["articles"] == 2
+    assert not any("given up" in e for e in courier.errors)
+    courier, _, _ = runner.poll_all()  # the third failure in a row: said to be the last try
+    assert len(courier.errors) == 4 and all("given up" in e for e in courier.errors), courier.errors
 
 
 def test_a_remote_feed_may_not_send_us_to_this_machine(site, tmp_path, monkeypatch):
