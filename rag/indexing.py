@@ -43,6 +43,7 @@ Progress = Callable[[int, int, int, int], None]
 # the first articles of a large first sync are searchable within seconds.
 UNIT_CHUNKS = 256
 BATCH = 64  # chunks embedded and written at a time inside a unit
+NOT_INDEXED = "not indexed "  # opens the failure of a file that read well but could not be written
 PARTLY_READ = "partly-read:"  # before the digest of a file some of whose records failed to read
 
 
@@ -309,7 +310,7 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
                     kept = "the store keeps its earlier version"
                     if plan.done:
                         kept = f"{plan.done} of its {len(plan.articles)} articles were updated, the rest kept as before"
-                    _fail(report, plan.path, f"not indexed ({kept}; the next sync retries): {e}")
+                    _fail(report, plan.path, f"{NOT_INDEXED}({kept}; the next sync retries): {e}")
             store.catalog.clear_pending()
             return
         for plan in finished:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..articles import SUPPORTED_SUFFIXES, is_hidden
+from ..indexing import NOT_INDEXED
 
 _UNSAFE_CHARS = re.compile(r"[^\w.\- ]+")
 
@@ -33,7 +34,8 @@ class Saved:
         at every later sync, and the page has no way to delete it."""
         for path in self.written:
             failure = next((f for f in report.failed if Path(f["path"]).name == path.name), None)
-            if failure is not None and not stored(path):
+            written_failed = failure is not None and failure["error"].startswith(NOT_INDEXED)  # store trouble: retried
+            if failure is not None and not written_failed and not stored(path):
                 path.unlink(missing_ok=True)
                 failure["error"] += " (not kept)"
 
