@@ -252,12 +252,12 @@ def cmd_follow(args, settings: Settings) -> int:
     except FetchError as e:
         print(f"rag: {e}", file=sys.stderr)
         return 2
-    for url in args.remove or []:
-        if not feeds.remove(url):
-            print(f"rag: not followed: {url}", file=sys.stderr)
+    unknown = [url for url in args.remove or [] if not feeds.remove(url)]
+    for url in unknown:
+        print(f"rag: not followed: {url}", file=sys.stderr)
     if args.list or (args.remove and not args.urls and not args.once):
         print_feeds(feeds.list(), args.json)
-        return 0
+        return 1 if unknown else 0
     if not feeds.list():
         print("rag: no feeds followed yet: rag follow URL [URL ...] (or set RAG_FEEDS)", file=sys.stderr)
         return 2

@@ -192,8 +192,10 @@ def is_local(url: str) -> bool:
 
 def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:127.0.0.1 is 127.0.0.1
+    # not is_global also covers the shared address space of carrier NAT (100.64.0.0/10), which is neither
+    # private nor public to Python's ipaddress
     return (address.is_loopback or address.is_private or address.is_link_local or address.is_reserved
-            or address.is_unspecified or address.is_multicast)
+            or address.is_unspecified or address.is_multicast or not address.is_global)
 
 
 # ---------------------------------------------------------------- reading a feed

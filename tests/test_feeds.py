@@ -24,7 +24,8 @@ import pytest
 from conftest import make_settings
 from rag import feeds
 from rag.cli import main
-from rag.feeds import FeedRunner, FeedStore, Fetched, FetchError, Fetcher, Item, ParsedFeed, _page_text, parse_feed
+from rag.feeds import (FeedRunner, FeedStore, Fetched, FetchError, Fetcher, Item, ParsedFeed, _page_text, is_local,
+                       parse_feed)
 from rag.models import IngestReport
 from rag.service import NewsChat
 from rag.web import handlers
@@ -280,6 +281,8 @@ def test_follow_once_then_later_polls_fetch_only_new_and_changed_items(site, tmp
     listed = json.loads(capsys.readouterr().out)
     assert status == 0 and [(f["url"], f["title"], f["added"]) for f in listed] == [
         (feed, OUTLET, 4), (f"{site.url}/wire.xml", "Wire", 0)]
+    assert main(["follow", "--remove", f"{site.url}/never.xml"]) == 1  # a typo is not a success
+    assert "not followed" in capsys.readouterr().err and len(FeedStore(tmp_path / "articles").list()) == 2
 
 
 # ---------------------------------------------------------------- what goes wrong
@@ -565,3 +568,10 @@ def test_a_page_without_a_charset_that_is_not_utf8_is_read_as_cp1252():
     assert "Århus smørrebrød, Ålborg – “quoted”" in _page_text(Fetched("http://x.example/", 200, body, {}))
     utf8 = "<p>Århus</p>".encode()
     assert "Århus" in _page_text(Fetched("http://x.example/", 200, utf8, {}))
+
+
+def test_addresses_that_are_not_public_count_as_local():
+    for url in ("http://127.0.0.1/f", "http://10.1.2.3/f", "http://100.64.1.1/f", "http://[::1]/f",
+                "http://[::ffff:192.168.1.1]/f", "http://169.254.169.254/latest"):
+        assert is_local(url), url
+    assert not is_local("http://8.8.8.8/f")
