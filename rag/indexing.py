@@ -297,7 +297,8 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
             if docs:
                 result = index(feed(), store.records, store.vectors, cleanup=None, source_id_key="path",
                                key_encoder="sha256", batch_size=BATCH, force_update=again)
-                report.chunks_embedded += result["num_added"] + (result["num_updated"] if again else 0)
+                # "updated": chunks already stored and embedded again, which only a rebuild's force_update does
+                report.chunks_embedded += result["num_added"] + result["num_updated"]
             reached("vectors-written")
             finished = _commit(store, unit)
             reached("committed")
