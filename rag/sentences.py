@@ -29,6 +29,14 @@ _TITLES = {"mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "c
 _AMBIGUOUS = {"u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "inc", "co", "corp", "ltd", "jr", "sr", "llc",
               "etc", "al", "bros"}
 
+# A day of the month written as an ordinal, as in German ("am 3. Oktober", "zum 1. Januar"): the period
+# after the number ends no sentence when a month's name follows. English months are in the list too
+# ("the 4. July" in a translation); an English sentence ending in a number ("rose to 12. March was ...")
+# is the rarer case.
+_MONTHS = ("januar|jänner|january|februar|february|märz|march|april|mai|may|juni|june|juli|july|august|september|"
+           "oktober|october|november|dezember|december")
+_DAY_ORDINAL = re.compile(rf"(?<![\d.,])(0?[1-9]|[12]\d|3[01])\.\s+({_MONTHS})\b", re.I)
+
 _BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
@@ -130,6 +138,8 @@ def _ends_sentence(body: str, piece_start: int, m: re.Match) -> bool:
     """Whether the punctuation matched at `m` ends a sentence, given the word before and after it."""
     if body[m.start()] != ".":
         return True
+    if any(_DAY_ORDINAL.match(body, start) for start in (m.start() - 2, m.start() - 1) if start >= piece_start):
+        return False  # "am 3. Oktober"
     before = _WORD_BEFORE.search(body, piece_start, m.start() + 1)
     if not before:
         return True

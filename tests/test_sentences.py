@@ -63,3 +63,13 @@ def test_in_a_store_of_a_few_chunks_word_rarity_comes_from_english():
     tiny = _Snapshot(**{**snapshot.__dict__, "frequencies": {"lukashenko": 4, "said": 4, "armi": 2}})
     assert tiny.idf("lukashenko") > tiny.idf("armi") > tiny.idf("said")
     assert tiny.idf("lukashenko") > 5
+
+
+def test_a_day_written_as_an_ordinal_does_not_end_a_sentence():
+    body = ("Die neue Regel für alle Betriebe gilt ab dem 1. Januar 2023. Nach Monaten der Spannungen begann am 24. "
+            "Februar der Krieg. "
+            "Consumer prices rose 4% in 2023. March was calmer for the markets.")
+    assert [s.text for s in split(body)] == [
+        "Die neue Regel für alle Betriebe gilt ab dem 1. Januar 2023.",
+        "Nach Monaten der Spannungen begann am 24. Februar der Krieg.",
+        "Consumer prices rose 4% in 2023.", "March was calmer for the markets."]
