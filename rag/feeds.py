@@ -250,7 +250,7 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
     if not parsed.entries and not parsed.get("version"):
         detail = "; ".join(x for x in (content_type.split(";")[0].strip(), str(parsed.get("bozo_exception") or "")) if x)
         raise FetchError("not a feed: no RSS, Atom or JSON Feed in it" + (f" ({detail})" if detail else ""))
-    return ParsedFeed(parsed.feed.get("title", ""), parsed.feed.get("link", ""),
+    return ParsedFeed(_title(parsed.feed), parsed.feed.get("link", ""),
                       [_feedparser_item(entry, url) for entry in parsed.entries])
 
 
@@ -269,10 +269,19 @@ def _feedparser_item(entry, url: str) -> Item:
     # `in` before reading "updated": feedparser's own fallback to "published" warns on every read
     updated = entry["updated"] if "updated" in entry else entry.get("published", "")
     when = entry.get("published_parsed") or (entry["updated_parsed"] if "updated_parsed" in entry else None)
-    return Item(key=entry.get("id") or link, link=link, title=entry.get("title", ""),
+    return Item(key=entry.get("id") or link, link=link, title=_title(entry),
                 content=max(contents, key=len, default="") or entry.get("summary", ""), updated=updated,
                 published=time.strftime("%Y-%m-%d", when) if when else "",
                 authors=[a["name"] for a in entry.get("authors", []) if a.get("name")])
+
+
+def _title(holder) -> str:
+    """A feed's or an entry's title as plain text. feedparser hands an HTML title (Atom's type="html", or
+    RSS with markup in it) over with its tags and entities: "Harbour <em>wall</em> &amp; more"."""
+    title = holder.get("title", "")
+    if "html" in (holder.get("title_detail") or {}).get("type", ""):
+        title = html.unescape(re.sub(r"<[^>]+>", "", title))
+    return " ".join(title.split())
 
 
 def parse_json_feed(body: bytes, url: str) -> ParsedFeed:

@@ -414,7 +414,7 @@ def test_requests_to_one_host_are_spaced_out(site):
 ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>Courier (Atom)</title><link href="http://courier.example/"/>
 <id>urn:courier</id><updated>2026-11-26T08:00:00Z</updated>
-<entry><title>{title}</title><link href="/news/canoe"/><id>urn:courier:canoe</id>
+<entry><title type="html">{title}</title><link href="/news/canoe"/><id>urn:courier:canoe</id>
 <published>2026-11-26T07:30:00Z</published><updated>2026-11-26T08:00:00Z</updated>
 <author><name>Aiyana Roe</name></author><summary>{summary}</summary></entry></feed>"""
 
@@ -422,7 +422,7 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 def test_atom_and_json_feed_items_are_saved(site, tmp_path):
     site.routes["/news/canoe"] = Page(news_page(CANOE))
     site.routes["/news/bakery"] = Page(news_page(BAKERY))
-    site.routes["/atom.xml"] = Page(ATOM.format(title=escape(CANOE.title), summary=escape(CANOE.paragraphs[0])).encode(),
+    site.routes["/atom.xml"] = Page(ATOM.format(title=escape(CANOE.title.replace("carved canoe", "<em>carved</em> canoe")), summary=escape(CANOE.paragraphs[0])).encode(),
                                     type="application/atom+xml")
     whole = [f"Paragraph {i} of the council's report on the harbour wall says the repairs are on schedule "
              f"and within the budget agreed in the spring." for i in range(1, 20)]
@@ -552,6 +552,15 @@ def test_an_unreadable_state_is_kept_aside_not_overwritten(tmp_path):
     assert followed.list() == []  # starting from no feeds, said in the log
     [kept] = followed.folder.glob(".state.json.unreadable-*")
     assert kept.read_text() == half
+
+
+def test_titles_written_in_html_are_saved_as_plain_text():
+    rss = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>Courier &lt;b&gt;Daily&lt;/b&gt;</title>"
+           b"<item><title>Harbour &lt;b&gt;wall&lt;/b&gt; repairs &amp;amp; costs</title><link>/a</link></item>"
+           b"<item><title>Ferry timetable for 2027</title><link>/b</link></item></channel></rss>")
+    parsed = feeds.parse_feed(rss, "http://courier.example/rss")
+    assert parsed.title == "Courier Daily"
+    assert [i.title for i in parsed.items] == ["Harbour wall repairs & costs", "Ferry timetable for 2027"]
 
 
 def test_items_sharing_a_guid_or_having_no_link_each_keep_an_article_of_their_own():
