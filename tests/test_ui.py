@@ -278,6 +278,16 @@ def test_a_question_the_articles_do_not_answer_is_refused_with_related_reading(p
     page.screenshot(path=str(ARTIFACTS / "refused.png"))
 
 
+def test_a_long_question_does_not_push_the_sources_out_of_view(page):
+    question = SOLDIERS + " " + " ".join(["And please say which units they were, where they were sent, and who"
+                                          " announced it first, with the date of that announcement."] * 5)
+    ask(page, question)
+    title = page.locator("#sources-panel .sources-title")
+    assert title.get_attribute("title") == question  # the whole question on hover
+    assert title.bounding_box()["height"] < 3 * 24  # two lines of it, not ten
+    page.screenshot(path=str(ARTIFACTS / "long-question.png"))
+
+
 def test_copy_as_markdown_gives_the_answer_with_numbered_sources(page):
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     ask(page, SOLDIERS)

@@ -114,7 +114,9 @@ def sources_html(turns: list[dict], index: int | None) -> str:
     if not turns or index is None or not 0 <= index < len(turns):
         return EMPTY_SOURCES
     turn = turns[index]
-    head = (f"<div class='sources-head'><span>Sources of answer {index + 1}: <q>{esc(turn['question'])}</q></span>"
+    # a long question is cut to two lines (app.css), whole in the tooltip, so the cards stay in view
+    head = (f"<div class='sources-head'><span class='sources-title' title='{esc(turn['question'])}'>"
+            f"Sources of answer {index + 1}: <q>{esc(turn['question'])}</q></span>"
             f"<button type='button' class='copy-md' data-turn='{index}'>Copy as Markdown</button></div>"
             f"<textarea class='md-source' hidden aria-hidden='true' readonly>{esc(answer_as_markdown(turn))}</textarea>")
     if not turn["cards"]:
