@@ -22,7 +22,7 @@ from .feeds import FeedRunner, FeedStore, FetchError
 from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress
-from .service import NewsChat, prepare_rebuild
+from .service import NewsChat, rebuild
 from .settings import (ANSWERERS, DEFAULT_ARTICLES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, MAX_PASSAGES, Settings,
                        SettingsError, offline_environment, passage_count)
 from .store import StoreError
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default {DEFAULT_ARTICLES}/, env RAG_ARTICLES)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--rebuild", action="store_true", help="read every file and embed everything again (in place "
-                   "with the store's own model; emptied first for another model)")
+                   "with the store's own model; for another model a new store built beside it takes its place)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", parents=[common, filters], help="ranked passages for a query")
@@ -154,10 +154,11 @@ def say_waiting(why: str) -> None:
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    again = args.rebuild and prepare_rebuild(settings, on_wait=say_waiting)
-    chat = NewsChat(settings)
     with TerminalProgress(enabled=not args.quiet and sys.stderr.isatty()) as progress:
-        report = chat.ingest(args.paths or None, on_progress=progress.update, on_wait=say_waiting, again=again)
+        if args.rebuild:
+            report = rebuild(settings, args.paths or None, on_progress=progress.update, on_wait=say_waiting)
+        else:
+            report = NewsChat(settings).ingest(args.paths or None, on_progress=progress.update, on_wait=say_waiting)
     if args.json:
         print(json.dumps(report.to_json()))
     else:

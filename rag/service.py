@@ -7,12 +7,15 @@ or refused with the reason.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from .answering import (ExtractiveAnswerer, compose, empty_question_text, has_words, no_words_text,
                         refusal_text, standalone_query)
+from .checkpoints import reached
 from .citations import verify
 from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
@@ -22,7 +25,7 @@ from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, Settings
-from .store import Store
+from .store import Store, StoreError, replace_store
 from .text import script_hint, written_in
 
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
@@ -41,17 +44,47 @@ def still_indexing_text(done: int, total: int) -> str:
     return f"Still indexing: {so_far}; ask again in a moment."
 
 
-def prepare_rebuild(settings: Settings, on_wait: Callable[[str], None] | None = None) -> bool:
-    """Before `rag ingest --rebuild`: True when the store fits the configured model, so the sync embeds
-    everything again in place (a killed rebuild loses nothing). A store built with another model is of
-    no use to this one; it is emptied here (it opens only for that) and False returned."""
-    store = Store(settings.store_dir, SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
-                                                         device=settings.device),
-                  settings.chroma_url, settings.database_url, check_model=False)
+def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Progress | None = None,
+            on_wait: Callable[[str], None] | None = None) -> IngestReport:
+    """`rag ingest --rebuild`: every chunk embedded again with the configured model, and no article lost
+    when the rebuild fails or is killed.
+
+    - A store of this model (and variant space): every file read and every chunk embedded again in place,
+      unit by unit like an update (`indexing.sync`, `again`).
+    - A store in a folder, built with another model: a new store is built beside it (STORE.rebuilding) from
+      `paths` and every other file the old store holds, then takes its place (`store.replace_store`);
+      until then the old store is untouched, and it takes no other writes meanwhile (its writer lock).
+    - A shared store (a Chroma server or a database) of another model: there is no folder to build
+      beside, so it is emptied first and then built.
+    In the last two the model must first embed a test sentence: a model that cannot load (a mistyped
+    --model) stops the rebuild before anything changes (StoreError)."""
+    paths = paths or [settings.articles_dir]
+    embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
+                                    device=settings.device)
+    store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False)
     if store.fits_model():
-        return True
-    store.reset(on_wait)
-    return False
+        return NewsChat(settings).ingest(paths, on_progress, on_wait, again=True)
+    try:
+        embeddings.embed_query("A test sentence.")
+    except Exception as e:  # whatever loading a model can raise: a missing path, a folder that is no model
+        raise StoreError(f"cannot rebuild with the embedding model {settings.embedding_model or embeddings.name!r}: "
+                         f"{e}. The store is unchanged.") from None
+    if settings.chroma_url or settings.database_url:
+        store.reset(on_wait)
+        return NewsChat(settings).ingest(paths, on_progress, on_wait)
+    store_dir = settings.store_dir.resolve()
+    beside = store_dir.with_name(f"{store_dir.name}.rebuilding")
+    with store.writer(on_wait):
+        if beside.exists():
+            shutil.rmtree(beside)  # what a killed rebuild left
+        # the old store's other files (another folder, a file ingested alone) are carried over too
+        given = [p.resolve() for p in paths]
+        others = [Path(p) for p in store.catalog.paths()
+                  if Path(p).is_file() and not any(Path(p).is_relative_to(g) for g in given)]
+        report = NewsChat(replace(settings, store_dir=beside)).ingest(paths + others, on_progress, on_wait)
+        reached("rebuilt-beside")
+        replace_store(beside, store_dir)
+    return report
 
 
 class NewsChat:

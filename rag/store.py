@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -348,6 +349,19 @@ class Store:
                 "model": self.embeddings.name, "embedding_variant": self._built_with() or str(self.embeddings.variant),
                 "store": self.location, "database": _redacted(self.database_url) or "sqlite (in the store folder)",
                 "last_ingest": self.catalog.meta("last_ingest")}
+
+
+def replace_store(built: Path, store_dir: Path) -> None:
+    """Put the store folder `built` in the place of `store_dir` (a rebuild with another model, built
+    beside it): two renames, then the old folder is deleted. Chroma's cache of opened stores is cleared,
+    so this process opens the new one at that path, not the old one from memory."""
+    replaced = store_dir.with_name(f"{store_dir.name}.replaced")
+    if replaced.exists():
+        shutil.rmtree(replaced)
+    os.rename(store_dir, replaced)
+    os.rename(built, store_dir)
+    SharedSystemClient.clear_system_cache()
+    shutil.rmtree(replaced, ignore_errors=True)
 
 
 def _redacted(url: str) -> str:

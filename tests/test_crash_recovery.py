@@ -23,7 +23,8 @@ import sqlalchemy as sa
 
 from processes import chroma_server, postgres_server
 from rag.models import Filters
-from rag.service import NewsChat
+from rag import embeddings
+from rag.service import NewsChat, rebuild
 from rag.settings import OFFLINE_ENVIRONMENT, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -218,6 +219,30 @@ def test_a_killed_rebuild_leaves_every_article_searchable_and_a_rerun_finishes_i
     report = again.ingest([folder], again=True)
     assert report.failed == [] and report.chunks_embedded == again.status()["chunks"]
     assert snapshot(store) == expected
+
+
+def test_a_rebuild_with_another_model_killed_midway_leaves_the_old_store_whole(clean, tmp_path):
+    root, expected = clean
+    store, folder = root / "store-new-model", root / "news"
+    shutil.copytree(root / "clean-store", store)
+    other = tmp_path / "other-model"  # the same weights under another name: a different model to the store
+    other.symlink_to(embeddings.resolve_model("")[1])
+    for moment in ("batch-written", "rebuilt-beside"):  # building beside it; built, not yet in its place
+        pause = root / f"pause-{moment}"
+        proc = ingest_process(store, folder, "--rebuild", "--model", str(other), pause_at=moment, pause_file=pause)
+        deadline = time.monotonic() + 240
+        while not pause.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, f"the rebuild never reached {moment}"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        assert snapshot(store) == expected  # the old model's store, as it was
+    settings = Settings(store_dir=store, articles_dir=folder, chroma_url="", database_url="", embedding_model=str(other))
+    report = rebuild(settings, [folder])
+    assert report.failed == [] and report.added == 81
+    assert not store.with_name(f"{store.name}.rebuilding").exists()
+    assert NewsChat(settings).status()["model"] == "other-model"
 
 
 def test_two_ingests_at_once_take_turns(clean):

@@ -147,19 +147,34 @@ def test_bf16_and_fp32_passages_share_a_store(tmp_path):
 
 
 def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
+    # The new store is built beside the old one and takes its place only when built: a model that cannot
+    # load changes nothing, and the old store's articles from another folder are carried over.
     monkeypatch.delenv("RAG_CHROMA_URL", raising=False)
+    monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "ferry.txt").write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
+    assert open_chat(built, news).ingest([elsewhere]).added == 1
     other = tmp_path / "other-model"  # the same weights under another name: a different model to the store
     other.symlink_to(embeddings.resolve_model("")[1])
     args = ["--store", str(built), "--model", str(other)]
     assert main(["status", *args]) == 2
     assert "rag ingest --rebuild" in capsys.readouterr().err
 
+    mistyped = ["--store", str(built), "--model", str(tmp_path / "no-such-model")]
+    assert main(["ingest", str(news), *mistyped, "--rebuild", "--quiet"]) == 2
+    assert "The store is unchanged" in capsys.readouterr().err
+    assert open_chat(built, news).status()["articles"] == 2  # still the default model's, whole
+
     assert main(["ingest", str(news), *args, "--rebuild", "--json", "--quiet"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert report["added"] == 1 and report["failed"] == []
+    assert report["added"] == 2 and report["failed"] == []
     assert main(["status", *args, "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
-    assert (status["model"], status["articles"], status["chunks"]) == ("other-model", 1, status["vectors"])
+    assert (status["model"], status["articles"], status["chunks"]) == ("other-model", 2, status["vectors"])
+    rebuilt = open_chat(built, news, model=str(other))
+    assert "ten percent" in rebuilt.search("How much do ferry fares rise?")[0].text
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store")) == ["store"]  # nothing left beside
     with pytest.raises(ModelMismatchError):
         open_chat(built, news)  # and now the default model is the other one
 
