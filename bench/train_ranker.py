@@ -34,10 +34,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.answering import choose_quotes, lead_quotes  # noqa: E402
-from rag.ranker import (QUESTION_FEATURES, QUOTE_CONTEXTS, SENTENCE_FEATURES, Candidate, LinearModel,  # noqa: E402
-                        QuestionView, Ranking, RankerWeights, lead_reading, question_features)
-from rag.models import Chunk  # noqa: E402
-from rag.sentences import Span  # noqa: E402
+from rag.ranker import (QUESTION_FEATURES, QUOTE_CONTEXTS, SENTENCE_FEATURES, LinearModel,  # noqa: E402
+                        QuestionView, RankerWeights, lead_reading, question_features)
+from rag.models import Candidate, Chunk, Ranking, Span  # noqa: E402
 
 NO_PASSAGE = Chunk("", 0, 0, "")  # the recorded data keeps no passage: every candidate gets this one
 

@@ -13,11 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from .models import Chunk, Citation, Filters, Proposal, Query, RawCitation
-from .ranker import (Candidate, Ranking, RankerWeights, SentenceRanker, can_lead, can_quote, question_view,
-                     running_text)
+from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Ranking, RawCitation, Span
+from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
-from .sentences import Span
 from .settings import EXTRACTIVE
 from .text import QUESTION_STOPWORDS, content_terms, english_idf, words
 

@@ -1,11 +1,14 @@
-"""The plain records that flow through the pipeline: Article, Chunk, a Query and an answerer's Proposal of
-RawCitations, then the checked Citations of an Answer, and an ingest's IngestReport."""
+"""The plain records that flow through the pipeline: Article, Chunk, a Query; the sentence Spans of an
+article, the answerer's Candidate sentences and their Ranking, and its Proposal of RawCitations; then
+the checked Citations of an Answer, and an ingest's IngestReport."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 
 def display_path(path: str) -> str:
@@ -100,6 +103,41 @@ class Chunk:
             "start": self.start,
             "end": self.end,
         }
+
+
+@dataclass
+class Span:
+    """A sentence of a body: `body[start:end] == text`, with its shape."""
+
+    text: str
+    start: int
+    end: int
+    paragraph_start: bool  # the first sentence of its paragraph
+    shape: str = "sentence"  # "sentence", "heading", "caption", "fragment"
+
+
+@dataclass
+class Candidate:
+    """A sentence of a retrieved passage's article, in the passage where it ranks best."""
+
+    span: Span
+    passage: int  # 1-based rank of the retrieved passage
+    chunk: Chunk
+    index: int  # its position among its article's sentences
+    terms: list[str] = field(default_factory=list)
+    previous: Span | None = None  # the sentences before and after it in the article, for context
+    following: Span | None = None
+
+
+@dataclass
+class Ranking:
+    """The candidates in order with their probability of containing the answer, and of the question
+    being answered by the best of them."""
+
+    candidates: list[Candidate]
+    probabilities: list[float]
+    answerable: float
+    features: np.ndarray | None = None  # kept for training (bench/ranker_data.py)
 
 
 def results_json(chunks: list[Chunk]) -> list[dict]:

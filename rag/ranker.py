@@ -30,8 +30,8 @@ from importlib import resources
 import numpy as np
 
 from .dates import day_number, time_prior, time_window
-from .models import Chunk, Query
-from .sentences import Span, split
+from .models import Candidate, Chunk, Query, Ranking, Span
+from .sentences import split
 from .settings import RANKER_WEIGHT_NAMES, SettingsError
 from .text import content_terms, english_stemmer, terms, words
 
@@ -142,30 +142,6 @@ def named_kinds() -> tuple[NamedKind, ...]:
 def asked_kind(question: str) -> NamedKind | None:
     """The listed kind of answer the question asks for, if any."""
     return next((kind for kind in named_kinds() if kind.asked.search(question)), None)
-
-
-@dataclass
-class Candidate:
-    """A sentence of a retrieved passage's article, in the passage where it ranks best."""
-
-    span: Span
-    passage: int  # 1-based rank of the retrieved passage
-    chunk: Chunk
-    index: int  # its position among its article's sentences
-    terms: list[str] = field(default_factory=list)
-    previous: Span | None = None  # the sentences before and after it in the article, for context
-    following: Span | None = None
-
-
-@dataclass
-class Ranking:
-    """The candidates in order with their probability of containing the answer, and of the question
-    being answered by the best of them."""
-
-    candidates: list[Candidate]
-    probabilities: list[float]
-    answerable: float
-    features: np.ndarray | None = None  # kept for training (bench/ranker_data.py)
 
 
 def candidates(passages: list[Chunk], bodies: dict[str, str]) -> list[Candidate]:

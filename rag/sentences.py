@@ -11,8 +11,8 @@ docs/BENCHMARKS.md ("Sentence splitting").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from .models import Span
 from .text import QUESTION_STOPWORDS
 
 # A period after these never ends a sentence when a capitalised word or a number follows.
@@ -60,17 +60,6 @@ ASKING_TITLE_CHARS = 150
 # The second line of a caption ("Lukashenko (left) and Putin.", then "Putin and Lukashenko meet in
 # Minsk.") is a short paragraph of its own, right under the first line or the photo credit.
 CAPTION_CHARS = 150
-
-
-@dataclass
-class Span:
-    """A sentence of a body: `body[start:end] == text`, with its shape."""
-
-    text: str
-    start: int
-    end: int
-    paragraph_start: bool  # the first sentence of its paragraph
-    shape: str = "sentence"  # "sentence", "heading", "caption", "fragment"
 
 
 def split(body: str, min_chars: int = 25) -> list[Span]:

@@ -11,12 +11,11 @@ from langchain_core.language_models import FakeListChatModel
 from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, quote_spans, standalone_query
 from rag.cli import main
 from rag.llm import LLMAnswerer
-from rag.models import Chunk
-from rag.models import Filters
+from rag.models import Candidate, Chunk, Filters, Ranking, Span
 from rag import ranker
-from rag.ranker import (HANDSET_FILE, TRAINED_PASSAGES, Candidate, QuestionView, Ranking, RankerWeights, coverage,
-                        lead_reading, question_view)
-from rag.sentences import Span, split
+from rag.ranker import (HANDSET_FILE, TRAINED_PASSAGES, QuestionView, RankerWeights, coverage, lead_reading,
+                        question_view)
+from rag.sentences import split
 
 from news_fixtures import BRIDGE, write_corpus
 
