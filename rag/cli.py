@@ -21,7 +21,7 @@ from .evaluation import run_eval
 from .feeds import FeedRunner, FeedStore, FetchError
 from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
-from .progress import TerminalProgress
+from .progress import TerminalProgress, say_waiting
 from .service import NewsChat, rebuild
 from .settings import (ANSWERERS, DEFAULT_ARTICLES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, MAX_PASSAGES, Settings,
                        SettingsError, offline_environment, passage_count)
@@ -146,11 +146,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # `rag ask ... | head`
         return 0
-
-
-def say_waiting(why: str) -> None:
-    """What an ingest says while another process holds the store's writer lock."""
-    print(f"rag: waiting: {why}", file=sys.stderr, flush=True)
 
 
 def cmd_ingest(args, settings: Settings) -> int:

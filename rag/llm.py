@@ -67,7 +67,7 @@ assert set(BACKENDS) == set(ANSWERERS) - {EXTRACTIVE}, "settings.ANSWERERS names
 
 
 def make_chat_model(settings: Settings):
-    kind = settings.answerer.lower()
+    kind = settings.answerer_kind
     build = BACKENDS.get(kind)
     if build is None:
         raise BackendError(f"unknown answerer '{settings.answerer}': use {', '.join(ANSWERERS)}")

@@ -1,10 +1,16 @@
-"""A terminal progress bar for long ingests: chunks per second, articles done, time left."""
+"""What an ingest shows in the terminal: a progress bar (chunks per second, articles done, time left), and
+why it waits."""
 
 from __future__ import annotations
 
 import sys
 
 from tqdm import tqdm
+
+
+def say_waiting(why: str) -> None:
+    """What an ingest says while another process holds the store's writer lock (the CLI and `rag serve`)."""
+    print(f"rag: waiting: {why}", file=sys.stderr, flush=True)
 
 
 class TerminalProgress:

@@ -30,7 +30,7 @@ from .text import script_hint, written_in
 
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
-    kind = (settings.answerer or EXTRACTIVE).lower()
+    kind = settings.answerer_kind
     if kind == EXTRACTIVE:
         if settings.ranker_weights:  # one set of weights for every store
             return ExtractiveAnswerer(embeddings, RankerWeights.load(settings.ranker_weights))

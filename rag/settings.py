@@ -124,9 +124,14 @@ class Settings:
     feed_minutes: float = field(default_factory=lambda: _env_float("RAG_FEED_MINUTES", 15.0))  # between two polls
     max_upload_mb: float = 10.0
 
+    @property
+    def answerer_kind(self) -> str:
+        """The answerer's name as ANSWERERS spells it (RAG_ANSWERER may be written in capitals, or empty)."""
+        return (self.answerer or EXTRACTIVE).lower()
+
     def validate(self) -> Settings:
         """Raise SettingsError for a combination that cannot work; returns self."""
-        if self.answerer.lower() not in ANSWERERS:
+        if self.answerer_kind not in ANSWERERS:
             raise SettingsError(f"unknown answerer '{self.answerer}' (RAG_ANSWERER or --answerer): "
                                 f"use {', '.join(ANSWERERS)}")
         named = not self.ranker_weights or self.ranker_weights in RANKER_WEIGHT_NAMES

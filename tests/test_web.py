@@ -221,13 +221,14 @@ def test_a_first_sync_that_leaves_the_store_empty_by_failing_is_an_error_not_rea
 
 def test_every_answerer_has_a_note():
     assert set(handlers.ANSWERER_NOTES) == set(ANSWERERS)
-    assert handlers.answerer_label("") == f"{ANSWERERS[0]}: {handlers.ANSWERER_NOTES[ANSWERERS[0]]}"
+    for unset in ("", ANSWERERS[0].upper()):  # RAG_ANSWERER empty, or in capitals: the default, named as such
+        label = handlers.answerer_label(Settings(answerer=unset).answerer_kind)
+        assert label == f"{ANSWERERS[0]}: {handlers.ANSWERER_NOTES[ANSWERERS[0]]}"
 
 
 def test_a_question_during_the_first_indexing_is_answered_from_what_is_there(settings, tmp_path):
     backend = Backend(settings)
     backend.chat = None
-    from rag.service import NewsChat
 
     backend.chat = NewsChat(settings)
     backend.opened.set()
@@ -248,7 +249,6 @@ def test_run_sync_streams_progress_then_the_result(backend):
 
 
 def test_a_question_before_anything_is_searchable_says_it_is_still_indexing(settings):
-    from rag.service import NewsChat
     from rag.web.runtime import SyncProgress
 
     backend = Backend(settings)

@@ -196,7 +196,7 @@ def header(backend: Backend) -> gr.HTML:
             status = gr.HTML(handlers.status_html(backend), elem_id="status-line")
         with gr.Column(scale=3, min_width=240):
             gr.HTML(f"<div class='answerer-note' id='answerer'>Answerer: "
-                    f"<b>{render.esc(handlers.answerer_label(settings.answerer, settings.llm_model))}</b></div>")
+                    f"<b>{render.esc(handlers.answerer_label(settings.answerer_kind, settings.llm_model))}</b></div>")
     return status
 
 

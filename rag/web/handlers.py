@@ -206,7 +206,7 @@ def index_html(backend: Backend) -> str:
             ("Articles folder", shown(settings.articles_dir))]
     if settings.watch:
         rows.append(("Watching", shown(settings.watch)))
-    rows.append(("Answerer", answerer_label(settings.answerer, settings.llm_model)))
+    rows.append(("Answerer", answerer_label(settings.answerer_kind, settings.llm_model)))
     with backend.state_lock:
         last, failed = backend.last_sync, backend.last_failed
     return render.index_table(rows, last, failed)
@@ -222,8 +222,8 @@ assert set(ANSWERER_NOTES) == set(ANSWERERS), "a note for each answerer of setti
 
 
 def answerer_label(kind: str, model: str = "") -> str:
-    """The answerer as the index panel names it: its name, its model, and how it picks the quotes."""
-    kind = (kind or EXTRACTIVE).lower()
+    """The answerer as the index panel names it: its name (`Settings.answerer_kind`), its model, and how it
+    picks the quotes."""
     model = f" ({model})" if kind != EXTRACTIVE and model else ""
     return f"{kind}{model}: {ANSWERER_NOTES.get(kind, 'a chat model picks the quotes')}"
 

@@ -16,7 +16,7 @@ from watchfiles import watch
 from ..articles import is_hidden, is_supported
 from ..feeds import FeedRunner, FeedStore, Fetcher, PollResult
 from ..models import IngestReport, display_path
-from ..progress import TerminalProgress
+from ..progress import TerminalProgress, say_waiting
 from ..service import NewsChat
 from ..settings import Settings
 from .render import report_line
@@ -108,8 +108,7 @@ class Backend:
                     progress.articles_done, progress.articles_total = articles_done, articles_total
                     bar.update(chunks_done, chunks_total, articles_done, articles_total)
 
-                report = chat.ingest(paths, on_progress=on_progress,
-                                     on_wait=lambda why: print(f"rag: waiting: {why}", flush=True))
+                report = chat.ingest(paths, on_progress=on_progress, on_wait=say_waiting)
         except Exception as e:
             log.exception("sync of %s failed", label)
             report = IngestReport(failed=[{"path": label, "error": f"sync failed: {e}"}])
