@@ -38,6 +38,8 @@ from urllib.parse import urljoin, urlparse
 
 import feedparser
 import httpx
+import lxml.etree
+import lxml.html
 from filelock import FileLock
 
 from .articles import ArticleError, article_record, parse_html
@@ -254,6 +256,28 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
                       [_feedparser_item(entry, url) for entry in parsed.entries])
 
 
+# What a web page's <link rel="alternate" type=...> names as its feed (plain application/json is left
+# out: WordPress names its REST API that way).
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+
+
+def feed_links(body: bytes, url: str) -> list[str]:
+    """The feeds a web page names in its <link rel="alternate"> tags (RSS, Atom, JSON Feed), read against
+    `url`, in page order: what a feed reader follows when it is given a site's address. [] for a body
+    that is no web page."""
+    try:
+        tree = lxml.html.fromstring(body)
+    except (ValueError, lxml.etree.ParserError):
+        return []
+    found = []
+    for link in tree.iter("link"):
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        href = (link.get("href") or "").strip()
+        if "alternate" in (link.get("rel") or "").lower().split() and kind in FEED_TYPES and href:
+            found.append(_link(url, href))
+    return list(dict.fromkeys(found))
+
+
 def _link(base: str, raw: str) -> str:
     """An item's link read against the feed's address; a malformed one (`http://[::1/x`) as it is, so
     fetching it fails for that item alone, with its address named (`check_url`)."""
@@ -325,6 +349,7 @@ def _json_authors(holder: dict) -> list[str]:
 class Feed:
     url: str
     title: str = ""
+    feed_url: str = ""  # when `url` is a web page: the feed it names (`feed_links`), polled in its place
     etag: str = ""
     modified: str = ""
     last_poll: str = ""
@@ -531,12 +556,23 @@ class FeedRunner:
         return result
 
     def _read_feed(self, feed: Feed, result: PollResult, saved: list[Path]) -> None:
-        fetched = self.fetcher.get(feed.url, feed.etag, feed.modified)
+        local = is_local(feed.url)  # a feed a page names may be on this machine only when the page is
+        fetched = self.fetcher.get(feed.feed_url or feed.url, feed.etag, feed.modified, allow_local=local)
         if fetched.status == 304:
             result.not_modified = True
             return
-        parsed = parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", ""))
-        local = is_local(feed.url)
+        try:
+            parsed = parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", ""))
+        except FetchError:
+            named = feed_links(fetched.body, fetched.url)
+            if not named:
+                if "html" in fetched.headers.get("content-type", ""):
+                    raise FetchError("not a feed: a web page that names no RSS, Atom or JSON Feed "
+                                     "(no <link rel=\"alternate\"> to one)") from None
+                raise
+            feed.feed_url, feed.etag, feed.modified = named[0], "", ""  # a site's address: its own feed
+            fetched = self.fetcher.get(feed.feed_url, allow_local=local)
+            parsed = parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", ""))
         outlet = _outlet(parsed.link or fetched.url)
         retry = False
         for item in parsed.items:

@@ -357,7 +357,7 @@ def test_broken_feeds_and_pages_are_reported_and_change_nothing_else(site, tmp_p
     assert set(reasons) == {f"{site.url}{path}" for path in BROKEN}
     for path, (_, expected) in BROKEN.items():
         assert re.search(expected, reasons[f"{site.url}{path}"]), (path, reasons[f"{site.url}{path}"])
-    assert re.match(r"^the feed: not a feed: no RSS, Atom or JSON Feed in it \(text/html", not_xml.errors[0])
+    assert re.match(r"^the feed: not a feed: a web page that names no RSS, Atom or JSON Feed", not_xml.errors[0])
     assert len(not_xml.errors) == 1 and not_xml.added == 0
     assert path_feed.errors and path_feed.errors[0].startswith("the feed: not a feed") and path_feed.added == 0
     assert "/etc/passwd" not in site.paths() and "Local file" not in followed.path.read_text()
@@ -552,6 +552,31 @@ def test_an_unreadable_state_is_kept_aside_not_overwritten(tmp_path):
     assert followed.list() == []  # starting from no feeds, said in the log
     [kept] = followed.folder.glob(".state.json.unreadable-*")
     assert kept.read_text() == half
+
+
+def test_a_site_address_is_followed_through_the_feed_its_page_names(site, tmp_path):
+    # Given a news site's address instead of its feed's, the app follows the feed the home page names
+    # (<link rel="alternate">), as feed readers do; a page that names none is refused in words.
+    publish(site, [SOLAR, TRAINS])
+    site.routes["/"] = Page(b"<!doctype html><html><head><title>Courier</title>"
+                            b"<link rel='alternate' type='application/json' href='/wp-json/wp/v2/pages/2'>"
+                            b"<link rel='alternate' type='application/rss+xml' title='Courier news' href='/feed.xml'>"
+                            b"</head><body><h1>Courier</h1></body></html>")
+    site.routes["/about"] = Page(news_page(CANOE))
+    followed = FeedStore(tmp_path / "articles")
+    followed.add(site.url + "/")
+    followed.add(site.url + "/about")
+    given = []
+    home, about = FeedRunner(no_store(given), followed, Fetcher(host_delay=0)).poll_all()
+    assert (home.added, home.errors) == (2, [])
+    assert "names no RSS, Atom or JSON Feed" in about.errors[0] and about.added == 0
+    feed = next(f for f in followed.list() if f.url == site.url + "/")
+    assert (feed.feed_url, feed.title) == (f"{site.url}/feed.xml", OUTLET)
+    publish(site, [SOLAR, TRAINS, CANOE])
+    site.log.clear()
+    again = FeedRunner(no_store(given), followed, Fetcher(host_delay=0)).poll(feed)
+    assert again.added == 1 and "/" not in site.paths()  # the feed itself polled, not the home page again
+    assert "/wp-json/wp/v2/pages/2" not in site.paths()
 
 
 def test_titles_written_in_html_are_saved_as_plain_text():

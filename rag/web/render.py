@@ -250,7 +250,8 @@ def feeds_table(feeds: list, minutes: float) -> str:
                 "(or run <code>rag follow URL</code>).</p>")
     rows = []
     for f in feeds:
-        name = f"{esc(f.title)}<br><span class='muted'>{esc(f.url)}</span>" if f.title else esc(f.url)
+        address = esc(f.url) + (f" (its feed: {esc(f.feed_url)})" if f.feed_url else "")
+        name = f"{esc(f.title)}<br><span class='muted'>{address}</span>" if f.title else address
         errors = "".join(f"<li>{esc(e)}</li>" for e in f.errors)
         failed = f"<ul class='failed'>{errors}</ul>" if errors else ""
         rows.append(f"<tr><th scope='row'>{name}</th><td>Last poll: {esc(f.last_poll or 'not yet')}"
