@@ -385,6 +385,27 @@ def test_filters_in_the_page_narrow_the_search(page):
     assert "[1]" in answer and "Filters: outlet merkur, as of" in answer
 
 
+def test_a_date_filter_that_is_not_a_date_stops_the_question_and_says_so(page):
+    # Gradio keeps filtering by the last good date while its field shows the text typed over it.
+    page.fill("#since input", "2023-01-01")
+    page.press("#since input", "Enter")
+    assert "do not cover" in ask(page, SOLDIERS)
+    page.fill("#since input", "last week")
+    page.press("#since input", "Tab")
+    answers = page.locator("#chat .answer-meta").count()
+    page.fill("#question textarea", SOLDIERS)
+    page.press("#question textarea", "Enter")
+    page.wait_for_function("() => (document.querySelector('#date-note') || {}).textContent", timeout=10_000)
+    assert "“last week” in Published since is not a date" in page.inner_text("#date-note")
+    page.click("#ask-button")  # the button is stopped too
+    time.sleep(2)
+    assert page.locator("#chat .answer-meta").count() == answers  # no answer filtered by the hidden date
+    page.fill("#since input", "")
+    page.press("#since input", "Enter")
+    answer = ask(page, SOLDIERS)
+    assert "[1]" in answer and "published" not in answer and page.inner_text("#date-note") == ""
+
+
 def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(browser, tmp_path):
     # Three articles: the Baltimore bridge collapse, and gun violence and Covid deaths, which share "died"
     # and "workers" with the follow-up. A store this small is answered by the hand-set rule (the learned

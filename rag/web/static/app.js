@@ -74,6 +74,38 @@
     };
     reveal();
   }, true);
+  // A date filter holding text that is no date: Gradio marks its input "invalid" and keeps filtering by
+  // the last good date, which the field no longer shows. Such a question is stopped, with a note that
+  // names the field, until the date is mended or cleared.
+  const badDate = () => [...document.querySelectorAll('#filters .timebox input.invalid')]
+    .find((input) => input.value.trim());
+  const dateNote = () => {
+    let note = document.getElementById('date-note');
+    if (!note) {
+      note = document.createElement('div');
+      note.id = 'date-note';
+      note.setAttribute('role', 'alert');
+      document.getElementById('filters').after(note);
+    }
+    return note;
+  };
+  const stopIfBadDate = (e) => {
+    const input = badDate();
+    if (!input) { if (document.getElementById('date-note')) dateNote().textContent = ''; return; }
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    const field = input.closest('[id]');
+    const label = field ? field.querySelector('[data-testid=block-info]') : null;
+    dateNote().textContent = `“${input.value.trim()}” in ${label ? label.textContent.trim() : 'a date field'} ` +
+      'is not a date: write it as YYYY-MM-DD (or pick it from the calendar), or clear the field.';
+    input.focus();
+  };
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && e.target.closest && e.target.closest('#question')) stopIfBadDate(e);
+  }, true);
+  document.addEventListener('click', (e) => {
+    if (e.target.closest && e.target.closest('#ask-button')) stopIfBadDate(e);
+  }, true);
   // "Copy as Markdown": the answer with its quotes and a numbered source list.
   document.addEventListener('click', async (e) => {
     const button = e.target.closest ? e.target.closest('button.copy-md') : null;
