@@ -125,6 +125,18 @@ def clean(tmp_path_factory) -> tuple[Path, dict]:
     return root, snapshot(root / "clean-store")
 
 
+def kill_when_paused(proc: subprocess.Popen, pause: Path, moment: str) -> None:
+    """Wait until the process has reached `moment` (it writes the name to `pause` and waits there:
+    rag/checkpoints.py), then kill it with SIGKILL."""
+    deadline = time.monotonic() + 240
+    while not pause.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, f"the process never reached {moment}"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+
+
 def kill_at(root: Path, store: Path, moment: str, servers: tuple[str, str] | None = None) -> None:
     """Version 1 in the store, then version 2's ingest killed at `moment`; checks what searches see right
     after the kill."""
@@ -137,14 +149,7 @@ def kill_at(root: Path, store: Path, moment: str, servers: tuple[str, str] | Non
     write_version(folder, 2)  # eighty records now, and the harbour story edited
     pause = root / f"pause-{moment}"
     pause.unlink(missing_ok=True)
-    proc = ingest_process(store, folder, pause_at=moment, pause_file=pause, servers=servers)
-    deadline = time.monotonic() + 240
-    while not pause.exists():
-        assert proc.poll() is None, proc.communicate()[1]
-        assert time.monotonic() < deadline, f"the ingest never reached {moment}"
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    kill_when_paused(ingest_process(store, folder, pause_at=moment, pause_file=pause, servers=servers), pause, moment)
 
     lighthouse = searches_see_only_whole_articles(opened(store, servers))
     assert lighthouse, "the story being edited must stay searchable in one of its versions"
@@ -204,14 +209,9 @@ def test_a_killed_rebuild_leaves_every_article_searchable_and_a_rerun_finishes_i
     store, folder = root / "store-rebuild", root / "news"
     shutil.copytree(root / "clean-store", store)
     pause = root / "pause-rebuild"
-    proc = ingest_process(store, folder, "--rebuild", pause_at="batch-written", pause_file=pause)
-    deadline = time.monotonic() + 240
-    while not pause.exists():  # the first batch of chunks embedded again, nothing committed yet
-        assert proc.poll() is None, proc.communicate()[1]
-        assert time.monotonic() < deadline, "the rebuild never reached its first batch"
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(30)
+    # killed once the first batch of chunks is embedded again, nothing committed yet
+    kill_when_paused(ingest_process(store, folder, "--rebuild", pause_at="batch-written", pause_file=pause), pause,
+                     "batch-written")
     chat = opened(store)
     assert chat.status()["articles"] == 81 and chat.status()["vectors"] == chat.status()["chunks"]
     assert all(NEW in t for t in searches_see_only_whole_articles(chat))
@@ -229,14 +229,8 @@ def test_a_rebuild_with_another_model_killed_midway_leaves_the_old_store_whole(c
     other.symlink_to(embeddings.resolve_model("")[1])
     for moment in ("batch-written", "rebuilt-beside"):  # building beside it; built, not yet in its place
         pause = root / f"pause-{moment}"
-        proc = ingest_process(store, folder, "--rebuild", "--model", str(other), pause_at=moment, pause_file=pause)
-        deadline = time.monotonic() + 240
-        while not pause.exists():
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, f"the rebuild never reached {moment}"
-            time.sleep(0.1)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
+        kill_when_paused(ingest_process(store, folder, "--rebuild", "--model", str(other), pause_at=moment,
+                                        pause_file=pause), pause, moment)
         assert snapshot(store) == expected  # the old model's store, as it was
     settings = Settings(store_dir=store, articles_dir=folder, chroma_url="", database_url="", embedding_model=str(other))
     report = rebuild(settings, [folder])
