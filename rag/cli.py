@@ -290,7 +290,8 @@ def print_feeds(listed, as_json: bool) -> None:
         print(json.dumps([f.to_json() for f in listed]))
         return
     for f in listed:
-        print(f"{f.url}{f' ({f.title})' if f.title else ''}{f', its feed {f.feed_url}' if f.feed_url else ''}\n    last poll {f.last_poll or 'never'}: "
+        named = (f" ({f.title})" if f.title else "") + (f", its feed {f.feed_url}" if f.feed_url else "")
+        print(f"{f.url}{named}\n    last poll {f.last_poll or 'never'}: "
               f"{f.last_result or '-'}; {f.added} added in all")
 
 

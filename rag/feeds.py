@@ -303,9 +303,7 @@ def _title(holder) -> str:
     """A feed's or an entry's title as plain text. feedparser hands an HTML title (Atom's type="html", or
     RSS with markup in it) over with its tags and entities: "Harbour <em>wall</em> &amp; more"."""
     title = holder.get("title", "")
-    if "html" in (holder.get("title_detail") or {}).get("type", ""):
-        title = html.unescape(re.sub(r"<[^>]+>", "", title))
-    return " ".join(title.split())
+    return _text_of(title) if "html" in (holder.get("title_detail") or {}).get("type", "") else " ".join(title.split())
 
 
 def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
@@ -557,22 +555,17 @@ class FeedRunner:
 
     def _read_feed(self, feed: Feed, result: PollResult, saved: list[Path]) -> None:
         local = is_local(feed.url)  # a feed a page names may be on this machine only when the page is
-        fetched = self.fetcher.get(feed.feed_url or feed.url, feed.etag, feed.modified, allow_local=local)
+        if feed.feed_url:  # a web page's feed, found at an earlier poll
+            try:
+                fetched, parsed, _ = self._fetch_feed(feed.feed_url, feed.etag, feed.modified, local)
+            except FetchError:
+                feed.feed_url, feed.etag, feed.modified = "", "", ""  # the next poll reads the page again
+                raise
+        else:
+            fetched, parsed, feed.feed_url = self._fetch_feed(feed.url, feed.etag, feed.modified, local)
         if fetched.status == 304:
             result.not_modified = True
             return
-        try:
-            parsed = parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", ""))
-        except FetchError:
-            named = feed_links(fetched.body, fetched.url)
-            if not named:
-                if "html" in fetched.headers.get("content-type", ""):
-                    raise FetchError("not a feed: a web page that names no RSS, Atom or JSON Feed "
-                                     "(no <link rel=\"alternate\"> to one)") from None
-                raise
-            feed.feed_url, feed.etag, feed.modified = named[0], "", ""  # a site's address: its own feed
-            fetched = self.fetcher.get(feed.feed_url, allow_local=local)
-            parsed = parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", ""))
         outlet = _outlet(parsed.link or fetched.url)
         retry = False
         for item in parsed.items:
@@ -580,6 +573,25 @@ class FeedRunner:
         feed.title = parsed.title or feed.title
         if not retry:  # else the next poll reads the whole feed again and tries the failed items again
             feed.etag, feed.modified = fetched.headers.get("etag", ""), fetched.headers.get("last-modified", "")
+
+    def _fetch_feed(self, url: str, etag: str, modified: str, local: bool) -> tuple[Fetched, ParsedFeed | None, str]:
+        """The feed at `url` (None when not modified), and "". Given a web page: the first feed it names
+        (`feed_links`), and that feed's address."""
+        fetched = self.fetcher.get(url, etag, modified, allow_local=local)
+        if fetched.status == 304:
+            return fetched, None, ""
+        content_type = fetched.headers.get("content-type", "")
+        try:
+            return fetched, parse_feed(fetched.body, fetched.url, content_type), ""
+        except FetchError:
+            named = feed_links(fetched.body, fetched.url)
+            if not named:
+                if "html" in content_type:
+                    raise FetchError("not a feed: a web page that names no RSS, Atom or JSON Feed "
+                                     "(no <link rel=\"alternate\"> to one)") from None
+                raise
+        fetched = self.fetcher.get(named[0], allow_local=local)
+        return fetched, parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", "")), named[0]
 
     def _item(self, item: Item, local: bool, outlet: str, result: PollResult, saved: list[Path]) -> bool:
         """Save one item when it is new or changed. True when it failed and is to be tried again."""
@@ -732,7 +744,8 @@ def _outlet(url: str) -> str:
 
 
 def _text_of(html_text: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html_text).split())
+    """HTML as one line of plain text: tags dropped (a space each), entities read, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split())
 
 
 def _digest(text: str) -> str:

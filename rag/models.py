@@ -7,8 +7,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # a type in an annotation only: the records need no numpy to be made
+    import numpy as np
 
 
 def display_path(path: str) -> str:

@@ -30,12 +30,10 @@ _AMBIGUOUS = {"u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "inc", "co", "cor
               "etc", "al", "bros"}
 
 # A day of the month written as an ordinal, as in German ("am 3. Oktober", "zum 1. Januar"): the period
-# after the number ends no sentence when a month's name follows. English months are in the list too
-# ("the 4. July" in a translation); an English sentence ending in a number ("rose to 12. March was ...")
-# is the rarer case.
-_MONTHS = ("januar|jänner|january|februar|february|märz|march|april|mai|may|juni|june|juli|july|august|september|"
-           "oktober|october|november|dezember|december")
-_DAY_ORDINAL = re.compile(rf"(?<![\d.,])(0?[1-9]|[12]\d|3[01])\.\s+({_MONTHS})\b", re.I)
+# after the number ends no sentence when a German month's name follows. Only German names: an English
+# sentence may end in a number before "March", "May" or "June" ("They won 3-1. May ...").
+_MONTHS = "Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember"
+_DAY_ORDINAL = re.compile(rf"(?<![\d.,])(0?[1-9]|[12]\d|3[01])\.\s+({_MONTHS})\b")
 
 _BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n")

@@ -7,7 +7,7 @@ or refused with the reason.
 
 from __future__ import annotations
 
-import shutil
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,14 +19,16 @@ from .checkpoints import reached
 from .citations import verify
 from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
-from .indexing import Progress, sync
+from .indexing import NOT_INDEXED, Progress, sync
 from .llm import LLMAnswerer, make_chat_model
 from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, Settings
-from .store import Store, StoreError, replace_store
+from .store import Store, StoreError, discard_store, replace_store
 from .text import script_hint, written_in
+
+log = logging.getLogger(__name__)
 
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
@@ -67,6 +69,7 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     try:
         embeddings.embed_query("A test sentence.")
     except Exception as e:  # whatever loading a model can raise: a missing path, a folder that is no model
+        log.exception("the embedding model %s cannot embed", settings.embedding_model or embeddings.name)
         raise StoreError(f"cannot rebuild with the embedding model {settings.embedding_model or embeddings.name!r}: "
                          f"{e}. The store is unchanged.") from None
     if settings.chroma_url or settings.database_url:
@@ -76,12 +79,16 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     beside = store_dir.with_name(f"{store_dir.name}.rebuilding")
     with store.writer(on_wait):
         if beside.exists():
-            shutil.rmtree(beside)  # what a killed rebuild left
+            discard_store(beside)  # what a killed or failed rebuild left
         # the old store's other files (another folder, a file ingested alone) are carried over too
         given = [p.resolve() for p in paths]
         others = [Path(p) for p in store.catalog.paths()
                   if Path(p).is_file() and not any(Path(p).is_relative_to(g) for g in given)]
         report = NewsChat(replace(settings, store_dir=beside)).ingest(paths + others, on_progress, on_wait)
+        unwritten = [f for f in report.failed if f["error"].startswith(NOT_INDEXED)]
+        if unwritten:  # the new store lacks articles the old one has: it never takes the old one's place
+            raise StoreError(f"the rebuild could not write {unwritten[0]['path']} ({unwritten[0]['error']}); the "
+                             f"store {store_dir} is unchanged, and the next `rag ingest --rebuild` starts again")
         reached("rebuilt-beside")
         replace_store(beside, store_dir)
     return report

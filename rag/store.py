@@ -112,10 +112,14 @@ class Store:
                  check_model: bool = True):
         """`check_model=False` opens a store built with another model, only to `reset()` it."""
         self.dir = Path(store_dir)
+        if not self.dir.exists() and _replaced(self.dir).exists():  # killed between replace_store's renames
+            os.rename(_replaced(self.dir), self.dir)
+            log.warning("%s: a rebuild was killed while it replaced the store; the earlier store is back", self.dir)
         self.embeddings = embeddings
         self.chroma_url = chroma_url
         self.database_url = database_url
         self._check_writable()
+        self.folder_id = self.dir.stat().st_ino  # a rebuild with another model puts another folder here
         self.lock = ReadWriteLock()
         # Creating the SQLite files and Chroma's tables is not safe from two processes at once (Chroma
         # fails with "table collections already exists"), so a local store is opened under a file lock.
@@ -285,6 +289,9 @@ class Store:
                 on_wait(f"another ingest is writing to the store {self.dir}")
             lock.acquire()
         try:
+            if self.dir.stat().st_ino != self.folder_id:  # what this process opened is gone
+                raise StoreError(f"the store {self.dir} was rebuilt with another model since it was opened here; "
+                                 f"start again (a running app: restart it with that model)")
             yield
         finally:
             lock.release()
@@ -351,15 +358,35 @@ class Store:
                 "last_ingest": self.catalog.meta("last_ingest")}
 
 
+def discard_store(folder: Path) -> None:
+    """Delete a store folder nothing uses any more (what a killed or failed rebuild left beside the store),
+    and forget Chroma's client for it: this process may open a new store at that path later."""
+    shutil.rmtree(folder)
+    SharedSystemClient.clear_system_cache()
+
+
+def _replaced(store_dir: Path) -> Path:
+    """Where `replace_store` moves the old store folder until the new one is in its place."""
+    return store_dir.with_name(f"{store_dir.name}.replaced")
+
+
 def replace_store(built: Path, store_dir: Path) -> None:
     """Put the store folder `built` in the place of `store_dir` (a rebuild with another model, built
-    beside it): two renames, then the old folder is deleted. Chroma's cache of opened stores is cleared,
-    so this process opens the new one at that path, not the old one from memory."""
-    replaced = store_dir.with_name(f"{store_dir.name}.replaced")
-    if replaced.exists():
-        shutil.rmtree(replaced)
-    os.rename(store_dir, replaced)
-    os.rename(built, store_dir)
+    beside it): two renames, then the old folder is deleted. A kill between the renames leaves the old
+    folder at STORE.replaced, which the next opening of the store puts back (`Store.__init__`).
+    Chroma's cache of opened stores is cleared, so this process opens the new one at that path, not the
+    old one from memory."""
+    replaced = _replaced(store_dir)
+    try:
+        if replaced.exists():  # a leftover of an earlier replace: the store folder exists (it was opened)
+            shutil.rmtree(replaced)
+        os.rename(store_dir, replaced)
+        os.rename(built, store_dir)
+    except OSError as e:
+        if not store_dir.exists() and replaced.exists():
+            os.rename(replaced, store_dir)
+        raise StoreError(f"cannot put the rebuilt store {built} in the place of {store_dir}: {e.strerror}; "
+                         f"the store is unchanged") from None
     SharedSystemClient.clear_system_cache()
     shutil.rmtree(replaced, ignore_errors=True)
 

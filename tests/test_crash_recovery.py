@@ -232,10 +232,11 @@ def test_a_rebuild_with_another_model_killed_midway_leaves_the_old_store_whole(c
         kill_when_paused(ingest_process(store, folder, "--rebuild", "--model", str(other), pause_at=moment,
                                         pause_file=pause), pause, moment)
         assert snapshot(store) == expected  # the old model's store, as it was
-    settings = Settings(store_dir=store, articles_dir=folder, chroma_url="", database_url="", embedding_model=str(other))
+    settings = Settings(store_dir=store, articles_dir=folder, chroma_url="", database_url="",
+                        embedding_model=str(other))
     report = rebuild(settings, [folder])
     assert report.failed == [] and report.added == 81
-    assert not store.with_name(f"{store.name}.rebuilding").exists()
+    assert not any(store.with_name(f"{store.name}.{left}").exists() for left in ("rebuilding", "replaced"))
     assert NewsChat(settings).status()["model"] == "other-model"
 
 

@@ -422,7 +422,8 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 def test_atom_and_json_feed_items_are_saved(site, tmp_path):
     site.routes["/news/canoe"] = Page(news_page(CANOE))
     site.routes["/news/bakery"] = Page(news_page(BAKERY))
-    site.routes["/atom.xml"] = Page(ATOM.format(title=escape(CANOE.title.replace("carved canoe", "<em>carved</em> canoe")), summary=escape(CANOE.paragraphs[0])).encode(),
+    html_title = CANOE.title.replace("carved canoe", "<em>carved</em> canoe")  # an Atom title of type="html"
+    site.routes["/atom.xml"] = Page(ATOM.format(title=escape(html_title), summary=escape(CANOE.paragraphs[0])).encode(),
                                     type="application/atom+xml")
     whole = [f"Paragraph {i} of the council's report on the harbour wall says the repairs are on schedule "
              f"and within the budget agreed in the spring." for i in range(1, 20)]
@@ -577,6 +578,16 @@ def test_a_site_address_is_followed_through_the_feed_its_page_names(site, tmp_pa
     again = FeedRunner(no_store(given), followed, Fetcher(host_delay=0)).poll(feed)
     assert again.added == 1 and "/" not in site.paths()  # the feed itself polled, not the home page again
     assert "/wp-json/wp/v2/pages/2" not in site.paths()
+    # the site moves its feed: one poll fails on the old address, the next reads the page and finds the new one
+    site.routes["/news.rss"] = site.routes.pop("/feed.xml")
+    site.routes["/"] = Page(b"<html><head><link rel='alternate' type='application/rss+xml' href='news.rss'>"
+                            b"</head></html>")
+    runner = FeedRunner(no_store(given), followed, Fetcher(host_delay=0))
+    moved = runner.poll(next(f for f in followed.list() if f.url == site.url + "/"))
+    assert moved.errors and "404" in moved.errors[0]
+    found = runner.poll(next(f for f in followed.list() if f.url == site.url + "/"))
+    assert found.errors == [] and found.unchanged == 3
+    assert next(f for f in followed.list() if f.url == site.url + "/").feed_url == f"{site.url}/news.rss"
 
 
 def test_titles_written_in_html_are_saved_as_plain_text():

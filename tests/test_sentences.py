@@ -68,8 +68,10 @@ def test_in_a_store_of_a_few_chunks_word_rarity_comes_from_english():
 def test_a_day_written_as_an_ordinal_does_not_end_a_sentence():
     body = ("Die neue Regel für alle Betriebe gilt ab dem 1. Januar 2023. Nach Monaten der Spannungen begann am 24. "
             "Februar der Krieg. "
-            "Consumer prices rose 4% in 2023. March was calmer for the markets.")
+            "Consumer prices rose 4% in 2023. March was calmer for the markets. The home team finished the league "
+            "ranked 1. May the next season be kinder to its fans.")
     assert [s.text for s in split(body)] == [
         "Die neue Regel für alle Betriebe gilt ab dem 1. Januar 2023.",
         "Nach Monaten der Spannungen begann am 24. Februar der Krieg.",
-        "Consumer prices rose 4% in 2023.", "March was calmer for the markets."]
+        "Consumer prices rose 4% in 2023.", "March was calmer for the markets.",
+        "The home team finished the league ranked 1.", "May the next season be kinder to its fans."]

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag import embeddings
+from rag import embeddings, indexing
 from rag.catalog import LAYOUT, Catalog, make_engine
 from rag.cli import main
-from rag.service import NewsChat
+from rag.service import NewsChat, rebuild
 from rag.settings import Settings
 from rag.store import ModelMismatchError, StoreError, chunk_from_metadata
 
@@ -177,6 +177,36 @@ def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store")) == ["store"]  # nothing left beside
     with pytest.raises(ModelMismatchError):
         open_chat(built, news)  # and now the default model is the other one
+
+
+def test_a_rebuild_with_another_model_that_cannot_write_keeps_the_old_store(built, news, tmp_path, monkeypatch):
+    # A disk that fills up midway cannot be made here, so LangChain's indexing call fails in its place.
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    before = open_chat(built, news)  # opened before the rebuild, like a waiting ingest or a running app
+    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(indexing, "index", full_disk)
+    with pytest.raises(StoreError, match="is unchanged"):
+        rebuild(settings, [news])
+    monkeypatch.undo()
+    assert open_chat(built, news).status()["articles"] == 1  # the old model's store, whole
+
+    assert rebuild(settings, [news]).added == 1  # a rerun starts again and puts the new store in place
+    with pytest.raises(StoreError, match="rebuilt with another model"):
+        before.ingest()  # what it opened is gone: it says so rather than writing into a deleted folder
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store")) == ["store"]
+
+
+def test_a_rebuild_killed_between_its_two_renames_leaves_the_old_store(built, news):
+    # replace_store moves the old folder to STORE.replaced, then the new one to STORE: a kill in between
+    # leaves no STORE; the next opening puts the old one back instead of creating an empty store.
+    os.rename(built, built.with_name("store.replaced"))
+    assert open_chat(built, news).status()["articles"] == 1
+    assert not built.with_name("store.replaced").exists()
 
 
 def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path, news, capsys):

@@ -106,6 +106,13 @@
   document.addEventListener('click', (e) => {
     if (e.target.closest && e.target.closest('#ask-button')) stopIfBadDate(e);
   }, true);
+  // the note goes once no field holds a bad date (Gradio marks the input as it is typed in)
+  document.addEventListener('input', (e) => {
+    const note = document.getElementById('date-note');
+    if (note && e.target.closest && e.target.closest('#filters .timebox')) {
+      setTimeout(() => { if (!badDate()) note.textContent = ''; }, 50);
+    }
+  });
   // "Copy as Markdown": the answer with its quotes and a numbered source list.
   document.addEventListener('click', async (e) => {
     const button = e.target.closest ? e.target.closest('button.copy-md') : null;
