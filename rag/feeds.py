@@ -263,18 +263,19 @@ FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+j
 
 def feed_links(body: bytes, url: str) -> list[str]:
     """The feeds a web page names in its <link rel="alternate"> tags (RSS, Atom, JSON Feed), read against
-    `url`, in page order: what a feed reader follows when it is given a site's address. [] for a body
-    that is no web page."""
+    its <base href> or `url`, in page order, the page itself left out: what a feed reader follows when it
+    is given a site's address. [] for a body that is no web page."""
     try:
         tree = lxml.html.fromstring(body)
     except (ValueError, lxml.etree.ParserError):
         return []
+    base = next((_link(url, b.get("href").strip()) for b in tree.iter("base") if (b.get("href") or "").strip()), url)
     found = []
     for link in tree.iter("link"):
         kind = (link.get("type") or "").split(";")[0].strip().lower()
-        href = (link.get("href") or "").strip()
-        if "alternate" in (link.get("rel") or "").lower().split() and kind in FEED_TYPES and href:
-            found.append(_link(url, href))
+        href = _link(base, (link.get("href") or "").strip()).split("#")[0]
+        if "alternate" in (link.get("rel") or "").lower().split() and kind in FEED_TYPES and href not in ("", url):
+            found.append(href)
     return list(dict.fromkeys(found))
 
 
@@ -434,13 +435,17 @@ class FeedStore:
             return Feed.from_json(data["feeds"][url])
 
     def remove(self, url: str) -> bool:
-        """Stop following a feed (the items saved from it stay in the articles folder)."""
+        """Stop following a feed, named by its address or by the feed its web page named (the items saved
+        from it stay in the articles folder)."""
+        url = url.strip()
         with self._lock():
             data = self._read()
-            found = data["feeds"].pop(url.strip(), None) is not None
-            if found:
+            keys = [key for key, feed in data["feeds"].items() if url in (key, feed.get("feed_url"))]
+            for key in keys:
+                del data["feeds"][key]
+            if keys:
                 self._write(data)
-            return found
+            return bool(keys)
 
     def save_feed(self, feed: Feed) -> None:
         with self._lock():
@@ -590,8 +595,14 @@ class FeedRunner:
                     raise FetchError("not a feed: a web page that names no RSS, Atom or JSON Feed "
                                      "(no <link rel=\"alternate\"> to one)") from None
                 raise
-        fetched = self.fetcher.get(named[0], allow_local=local)
-        return fetched, parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", "")), named[0]
+        failures = []
+        for address in named:  # the first that works
+            try:
+                fetched = self.fetcher.get(address, allow_local=local)
+                return fetched, parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", "")), address
+            except FetchError as e:
+                failures.append(f"{address}: {e}")
+        raise FetchError(f"none of the feeds the page names could be read ({'; '.join(failures)})")
 
     def _item(self, item: Item, local: bool, outlet: str, result: PollResult, saved: list[Path]) -> bool:
         """Save one item when it is new or changed. True when it failed and is to be tried again."""

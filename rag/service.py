@@ -22,7 +22,7 @@ from .embeddings import SentenceEmbeddings
 from .indexing import NOT_INDEXED, Progress, sync
 from .llm import LLMAnswerer, make_chat_model
 from .ranker import RankerWeights
-from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
+from .models import Answer, Article, Chunk, Filters, IngestReport, display_path, results_json
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, Settings
 from .store import Store, StoreError, discard_store, replace_store
@@ -54,8 +54,9 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     - A store of this model (and variant space): every file read and every chunk embedded again in place,
       unit by unit like an update (`indexing.sync`, `again`).
     - A store in a folder, built with another model: a new store is built beside it (STORE.rebuilding) from
-      `paths` and every other file the old store holds, then takes its place (`store.replace_store`);
-      until then the old store is untouched, and it takes no other writes meanwhile (its writer lock).
+      `paths` and every other file the old store holds, then takes its place (`store.replace_store`) if
+      it holds every article of the old one that nobody removed (`_build_beside`); until then the old
+      store is untouched, and it takes no other writes meanwhile (its writer lock).
     - A shared store (a Chroma server or a database) of another model: there is no folder to build
       beside, so it is emptied first and then built.
     In the last two the model must first embed a test sentence: a model that cannot load (a mistyped
@@ -71,7 +72,7 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     except Exception as e:  # whatever loading a model can raise: a missing path, a folder that is no model
         log.exception("the embedding model %s cannot embed", settings.embedding_model or embeddings.name)
         raise StoreError(f"cannot rebuild with the embedding model {settings.embedding_model or embeddings.name!r}: "
-                         f"{e}. The store is unchanged.") from None
+                         f"{str(e).rstrip('.')}. The store is unchanged.") from None
     if settings.chroma_url or settings.database_url:
         store.reset(on_wait)
         return NewsChat(settings).ingest(paths, on_progress, on_wait)
@@ -80,17 +81,48 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     with store.writer(on_wait):
         if beside.exists():
             discard_store(beside)  # what a killed or failed rebuild left
-        # the old store's other files (another folder, a file ingested alone) are carried over too
-        given = [p.resolve() for p in paths]
-        others = [Path(p) for p in store.catalog.paths()
-                  if Path(p).is_file() and not any(Path(p).is_relative_to(g) for g in given)]
-        report = NewsChat(replace(settings, store_dir=beside)).ingest(paths + others, on_progress, on_wait)
-        unwritten = [f for f in report.failed if f["error"].startswith(NOT_INDEXED)]
-        if unwritten:  # the new store lacks articles the old one has: it never takes the old one's place
-            raise StoreError(f"the rebuild could not write {unwritten[0]['path']} ({unwritten[0]['error']}); the "
-                             f"store {store_dir} is unchanged, and the next `rag ingest --rebuild` starts again")
+        try:
+            report = _build_beside(store, replace(settings, store_dir=beside), paths, on_progress, on_wait)
+        except Exception as e:  # whatever stopped it (a full disk ...): the half-built store goes, the old stays
+            if not isinstance(e, StoreError):
+                log.exception("rebuilding %s beside it failed", store_dir)
+            if beside.exists():
+                discard_store(beside)
+            raise StoreError(f"{str(e).rstrip('.')}. The store {store_dir} is unchanged.") from None
         reached("rebuilt-beside")
         replace_store(beside, store_dir)
+    return report
+
+
+def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress: Progress | None,
+                  on_wait: Callable[[str], None] | None) -> IngestReport:
+    """The new store of a rebuild with another model, at `settings.store_dir`: `paths`, and every other
+    file the old store holds (another folder, a file ingested alone). StoreError when it would lack an
+    article of the old store that nobody removed: one whose file fails to be read or written now, or
+    whose file is gone from outside the given folders. (A file gone from a given folder is deleted on
+    purpose, as any sync deletes it; an edited file's dropped records are gone on purpose too.)"""
+    given = [p.resolve() for p in paths]
+
+    def synced(path: str) -> bool:
+        return any(Path(path).is_relative_to(g) for g in given)
+
+    others = [Path(p) for p in old.catalog.paths() if not synced(p) and Path(p).is_file()]
+    new = NewsChat(settings)
+    report = new.ingest(paths + others, on_progress, on_wait)
+    reasons = {f["path"]: f["error"] for f in report.failed}
+    unwritten = [f for f in report.failed if f["error"].startswith(NOT_INDEXED)]
+    if unwritten:  # store trouble: this store is not to be trusted with the articles
+        raise StoreError(f"the rebuild could not write {unwritten[0]['path']} ({unwritten[0]['error']})")
+    lost = []
+    for path in old.catalog.paths():
+        missing = set(old.catalog.articles_in(path)) - set(new.store.catalog.articles_in(path))
+        gone = not Path(path).exists()
+        if missing and not (gone and synced(path)) and (gone or display_path(path) in reasons):
+            lost.append(f"{display_path(path)}: {'the file is gone' if gone else reasons[display_path(path)]}")
+    if lost:
+        raise StoreError(f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed "
+                         f"({lost[0]}{'; and more' if len(lost) > 1 else ''}). Mend or restore the file (or delete "
+                         f"it and sync its folder, to remove its articles on purpose), then rebuild again")
     return report
 
 

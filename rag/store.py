@@ -112,8 +112,9 @@ class Store:
                  check_model: bool = True):
         """`check_model=False` opens a store built with another model, only to `reset()` it."""
         self.dir = Path(store_dir)
-        if not self.dir.exists() and _replaced(self.dir).exists():  # killed between replace_store's renames
-            os.rename(_replaced(self.dir), self.dir)
+        real = self.dir.resolve()  # (replace_store moved the folder a symbolic link points to)
+        if not real.exists() and _replaced(real).exists():  # killed between replace_store's renames
+            os.rename(_replaced(real), real)
             log.warning("%s: a rebuild was killed while it replaced the store; the earlier store is back", self.dir)
         self.embeddings = embeddings
         self.chroma_url = chroma_url

@@ -580,14 +580,18 @@ def test_a_site_address_is_followed_through_the_feed_its_page_names(site, tmp_pa
     assert "/wp-json/wp/v2/pages/2" not in site.paths()
     # the site moves its feed: one poll fails on the old address, the next reads the page and finds the new one
     site.routes["/news.rss"] = site.routes.pop("/feed.xml")
-    site.routes["/"] = Page(b"<html><head><link rel='alternate' type='application/rss+xml' href='news.rss'>"
-                            b"</head></html>")
+    site.routes["/"] = Page(b"<html><head><base href='/news/'><link rel='alternate' type='application/rss+xml' "
+                            b"href='#top'><link rel='alternate' type='application/atom+xml' href='gone.atom'>"
+                            b"<link rel='alternate' type='application/rss+xml' href='/news.rss'></head></html>")
     runner = FeedRunner(no_store(given), followed, Fetcher(host_delay=0))
     moved = runner.poll(next(f for f in followed.list() if f.url == site.url + "/"))
     assert moved.errors and "404" in moved.errors[0]
     found = runner.poll(next(f for f in followed.list() if f.url == site.url + "/"))
     assert found.errors == [] and found.unchanged == 3
     assert next(f for f in followed.list() if f.url == site.url + "/").feed_url == f"{site.url}/news.rss"
+    assert "/news/gone.atom" in site.paths()  # its first feed failed (read against <base href>), the next one read
+    assert followed.remove(f"{site.url}/news.rss")  # removed by the address of the feed its page names
+    assert [f.url for f in followed.list()] == [site.url + "/about"]
 
 
 def test_titles_written_in_html_are_saved_as_plain_text():

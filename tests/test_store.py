@@ -201,12 +201,42 @@ def test_a_rebuild_with_another_model_that_cannot_write_keeps_the_old_store(buil
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store")) == ["store"]
 
 
+def test_a_rebuild_with_another_model_never_drops_articles_nobody_removed(built, news, tmp_path):
+    # A stored article whose file no longer reads, or whose file is gone from outside the folders
+    # given, keeps its place in the old store; the new store would lack it, so it is not swapped in.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    ferry = elsewhere / "ferry.txt"
+    ferry.write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
+    assert open_chat(built, news).ingest([elsewhere]).added == 1
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
+
+    (news / "harbour.txt").write_text("")
+    with pytest.raises(StoreError, match=r"would lose .*harbour.txt: file is empty.* is unchanged"):
+        rebuild(settings, [news])
+    (news / "harbour.txt").write_text(STORY)
+    ferry.rename(tmp_path / "ferry-away.txt")
+    with pytest.raises(StoreError, match=r"would lose .*ferry.txt: the file is gone"):
+        rebuild(settings, [news])
+    assert open_chat(built, news).status()["articles"] == 2  # the old store, whole
+    assert not built.with_name("store.rebuilding").exists()  # nothing half-built left beside it
+
+    (tmp_path / "ferry-away.txt").rename(ferry)
+    assert rebuild(settings, [news]).added == 2
+
+
 def test_a_rebuild_killed_between_its_two_renames_leaves_the_old_store(built, news):
     # replace_store moves the old folder to STORE.replaced, then the new one to STORE: a kill in between
     # leaves no STORE; the next opening puts the old one back instead of creating an empty store.
     os.rename(built, built.with_name("store.replaced"))
     assert open_chat(built, news).status()["articles"] == 1
     assert not built.with_name("store.replaced").exists()
+    link = built.with_name("linked-store")  # a store reached through a symbolic link: its target was moved
+    link.symlink_to(built)
+    os.rename(built, built.with_name("store.replaced"))
+    assert open_chat(link, news).status()["articles"] == 1 and built.is_dir()
 
 
 def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path, news, capsys):
