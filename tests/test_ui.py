@@ -22,6 +22,7 @@ import pytest
 
 from news_fixtures import BRIDGE, write_corpus
 from processes import free_port, stop, wait_http
+from rag.feeds import Feed, FeedStore
 from rag.settings import OFFLINE_ENVIRONMENT
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -407,6 +408,22 @@ def test_a_date_filter_that_is_not_a_date_stops_the_question_and_says_so(page):
                            timeout=60_000)
     answer = page.locator("#chat [data-testid=bot]").last.inner_text()
     assert "[1]" in answer and "published" not in answer
+
+
+def test_long_feed_addresses_wrap_in_the_feeds_panel(app, page):
+    # A site followed through the feed its page names shows both addresses; long ones stretched the
+    # row to a column of one word per line before.
+    feeds = FeedStore(app["articles"])
+    site = "http://127.0.0.1:9/" + "-".join(["harbour-courier-local-news-section"] * 4) + "/"
+    feeds.add(site)
+    feeds.save_feed(Feed(site, title="Harbour Courier", feed_url=site + "feeds/all-stories/rss.xml"))
+    try:
+        page.wait_for_function("() => document.querySelector('#feeds-panel').innerText.includes('its feed')",
+                               timeout=30_000)
+        table, panel = page.locator("#feeds-panel table").bounding_box(), page.locator("#feeds-panel").bounding_box()
+        assert table["width"] <= panel["width"] + 1 and table["height"] < 250, (table, panel)
+    finally:
+        feeds.remove(site)
 
 
 def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(browser, tmp_path):

@@ -250,7 +250,7 @@ def feeds_table(feeds: list, minutes: float) -> str:
                 "(or run <code>rag follow URL</code>).</p>")
     rows = []
     for f in feeds:
-        address = esc(f.url) + (f" (its feed: {esc(f.feed_url)})" if f.feed_url else "")
+        address = esc(f.url) + (f"<br>its feed: {esc(f.feed_url)}" if f.feed_url else "")
         name = f"{esc(f.title)}<br><span class='muted'>{address}</span>" if f.title else address
         errors = "".join(f"<li>{esc(e)}</li>" for e in f.errors)
         failed = f"<ul class='failed'>{errors}</ul>" if errors else ""
