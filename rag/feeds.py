@@ -409,6 +409,8 @@ class FeedStore:
         tmp.replace(self.path)
 
     def list(self) -> list[Feed]:
+        if not self.folder.exists():  # nothing followed yet: a look creates no folder
+            return []
         with self._lock():
             return [Feed.from_json(f) for f in self._read()["feeds"].values()]
 
@@ -424,8 +426,12 @@ class FeedStore:
         return errors
 
     def add(self, url: str) -> Feed:
-        """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is."""
+        """Follow a feed (FetchError for an address that is not http(s); "feed://" and "feed:" as browsers
+        wrote them are read as http(s)); one already followed stays as it is."""
         url = url.strip()
+        if url.startswith("feed:"):
+            rest = url[len("feed:"):].removeprefix("//")
+            url = rest if rest.startswith(("http://", "https://")) else "http://" + rest
         check_url(url)
         with self._lock():
             data = self._read()

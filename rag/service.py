@@ -99,30 +99,33 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     """The new store of a rebuild with another model, at `settings.store_dir`: `paths`, and every other
     file the old store holds (another folder, a file ingested alone). StoreError when it would lack an
     article of the old store that nobody removed: one whose file fails to be read or written now, or
-    whose file is gone from outside the given folders. (A file gone from a given folder is deleted on
-    purpose, as any sync deletes it; an edited file's dropped records are gone on purpose too.)"""
-    given = [p.resolve() for p in paths]
+    whose file is gone from anywhere but a given folder that is there (a missing drive is no deletion).
+    Files gone from a given folder are deleted on purpose, as any sync deletes them, and counted so."""
+    folders = [p.resolve() for p in paths if p.is_dir()]
 
     def synced(path: str) -> bool:
-        return any(Path(path).is_relative_to(g) for g in given)
+        return any(Path(path).is_relative_to(f) for f in folders)
 
-    others = [Path(p) for p in old.catalog.paths() if not synced(p) and Path(p).is_file()]
+    def lost_message(lost: list[str]) -> str:
+        return (f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed: "
+                f"{'; '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}. Mend or restore them; to drop their "
+                f"articles on purpose, delete the files and give their folders to the rebuild")
+
+    stored = {path: set(old.catalog.articles_in(path)) for path in old.catalog.paths()}
+    gone = [p for p in stored if not Path(p).exists()]
+    if lost := [f"{display_path(p)}: the file is gone" for p in gone if not synced(p)]:
+        raise StoreError(lost_message(lost))  # known before anything is embedded
+    others = [Path(p) for p in stored if not synced(p)]
     new = NewsChat(settings)
     report = new.ingest(paths + others, on_progress, on_wait)
-    reasons = {f["path"]: f["error"] for f in report.failed}
     unwritten = [f for f in report.failed if f["error"].startswith(NOT_INDEXED)]
     if unwritten:  # store trouble: this store is not to be trusted with the articles
         raise StoreError(f"the rebuild could not write {unwritten[0]['path']} ({unwritten[0]['error']})")
-    lost = []
-    for path in old.catalog.paths():
-        missing = set(old.catalog.articles_in(path)) - set(new.store.catalog.articles_in(path))
-        gone = not Path(path).exists()
-        if missing and not (gone and synced(path)) and (gone or display_path(path) in reasons):
-            lost.append(f"{display_path(path)}: {'the file is gone' if gone else reasons[display_path(path)]}")
-    if lost:
-        raise StoreError(f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed "
-                         f"({lost[0]}{'; and more' if len(lost) > 1 else ''}). Mend or restore the file (or delete "
-                         f"it and sync its folder, to remove its articles on purpose), then rebuild again")
+    reasons = {f["path"]: f["error"] for f in report.failed}
+    if lost := [f"{display_path(p)}: {reasons[display_path(p)]}" for p, ids in stored.items()
+                if display_path(p) in reasons and ids - set(new.store.catalog.articles_in(p))]:
+        raise StoreError(lost_message(lost))
+    report.deleted += sum(len(stored[p]) for p in gone)
     return report
 
 
@@ -152,7 +155,10 @@ class NewsChat:
             finally:
                 self.lexical.hold = False
             if report.added or report.updated or report.deleted:
-                self.lexical.ensure_fresh()  # here, rather than in the next question
+                try:
+                    self.lexical.ensure_fresh()  # here, rather than in the next question
+                except Exception:  # a cache (a full disk ...): the articles are stored; the next question tries again
+                    log.exception("the keyword index of %s could not be brought up to date", self.store.location)
             return report
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:

@@ -178,7 +178,11 @@ class Store:
                                            settings=settings)
             except Exception as e:
                 raise StoreError(f"cannot reach the Chroma server at {self.chroma_url}: {e}") from None
-        return chromadb.PersistentClient(path=str(self.dir / "chroma"), settings=settings)
+        try:
+            return chromadb.PersistentClient(path=str(self.dir / "chroma"), settings=settings)
+        except Exception as e:  # a full disk, a damaged database: said in one line, logged whole
+            log.exception("cannot open the vectors in %s", self.dir / "chroma")
+            raise StoreError(f"cannot open the vectors in {self.dir / 'chroma'}: {e}") from None
 
     def record_model(self) -> None:
         """Note the model and variant that embed this store (`_check_model` compares them)."""

@@ -624,3 +624,10 @@ def test_addresses_that_are_not_public_count_as_local():
                 "http://[::ffff:192.168.1.1]/f", "http://169.254.169.254/latest"):
         assert is_local(url), url
     assert not is_local("http://8.8.8.8/f")
+
+
+def test_feed_scheme_addresses_are_read_as_http_and_a_look_creates_nothing(tmp_path):
+    followed = FeedStore(tmp_path / "articles")
+    assert followed.list() == [] and not (tmp_path / "articles").exists()  # `rag follow --list` only looks
+    assert followed.add("feed://courier.example/rss.xml").url == "http://courier.example/rss.xml"
+    assert followed.add("feed:https://courier.example/atom.xml").url == "https://courier.example/atom.xml"

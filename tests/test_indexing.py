@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import shutil
 import threading
 from pathlib import Path
@@ -363,3 +364,20 @@ def test_a_rebuild_waits_for_the_ingest_writing_the_store(news_chat):
     rebuild.join(timeout=60)
     assert not rebuild.is_alive() and heard and "another ingest" in heard[0]
     assert news_chat.status()["vectors"] == 0
+
+
+def test_a_keyword_index_that_cannot_be_written_fails_no_ingest(news_chat, news, monkeypatch):
+    # A full disk cannot be made here; the keyword index's own write fails in its place. The articles
+    # are stored, the ingest says so, and the next question brings the index up to date.
+    news_chat.ingest()
+    index = type(news_chat.lexical)
+    catch_up = index.ensure_fresh
+
+    def full_disk(self, *args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(index, "ensure_fresh", full_disk)
+    (news / "storm.txt").write_text("Storm closes the pier\n\nA winter storm closed the Brighton pier on Tuesday.\n")
+    assert news_chat.ingest().added == 1
+    monkeypatch.setattr(index, "ensure_fresh", catch_up)
+    assert "Brighton pier" in news_chat.search("Which pier did the storm close?")[0].text

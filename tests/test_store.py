@@ -224,7 +224,13 @@ def test_a_rebuild_with_another_model_never_drops_articles_nobody_removed(built,
     assert not built.with_name("store.rebuilding").exists()  # nothing half-built left beside it
 
     (tmp_path / "ferry-away.txt").rename(ferry)
-    assert rebuild(settings, [news]).added == 2
+    elsewhere.rename(tmp_path / "unmounted")  # a folder given to the rebuild but missing: no deletion
+    with pytest.raises(StoreError, match=r"would lose .*ferry.txt: the file is gone"):
+        rebuild(settings, [news, elsewhere])
+    (tmp_path / "unmounted").rename(elsewhere)
+    ferry.unlink()  # deleted on purpose from a folder given to the rebuild: dropped, and counted so
+    report = rebuild(settings, [news, elsewhere])
+    assert (report.added, report.deleted) == (1, 1)
 
 
 def test_a_rebuild_killed_between_its_two_renames_leaves_the_old_store(built, news):
