@@ -30,6 +30,7 @@ from .text import script_hint, written_in
 
 log = logging.getLogger(__name__)
 
+
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
     kind = settings.answerer_kind
@@ -115,7 +116,8 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     gone = [p for p in stored if not Path(p).exists()]
     if lost := [f"{display_path(p)}: the file is gone" for p in gone if not synced(p)]:
         raise StoreError(lost_message(lost))  # known before anything is embedded
-    others = [Path(p) for p in stored if not synced(p)]
+    named = {p.resolve() for p in paths}
+    others = [Path(p) for p in stored if not synced(p) and Path(p) not in named]
     new = NewsChat(settings)
     report = new.ingest(paths + others, on_progress, on_wait)
     unwritten = [f for f in report.failed if f["error"].startswith(NOT_INDEXED)]

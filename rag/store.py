@@ -110,12 +110,17 @@ class Store:
 
     def __init__(self, store_dir: Path, embeddings, chroma_url: str = "", database_url: str = "",
                  check_model: bool = True):
-        """`check_model=False` opens a store built with another model, only to `reset()` it."""
+        """`check_model=False` opens a store built with another model, only to rebuild it (`service.rebuild`:
+        read its catalog, hold its writer lock, or `reset()` it)."""
         self.dir = Path(store_dir)
         real = self.dir.resolve()  # (replace_store moved the folder a symbolic link points to)
         if not real.exists() and _replaced(real).exists():  # killed between replace_store's renames
-            os.rename(_replaced(real), real)
-            log.warning("%s: a rebuild was killed while it replaced the store; the earlier store is back", self.dir)
+            try:
+                os.rename(_replaced(real), real)
+                log.warning("%s: a rebuild was killed while it replaced the store; the earlier store is back",
+                            self.dir)
+            except FileNotFoundError:
+                pass  # another process opening the store put it back first
         self.embeddings = embeddings
         self.chroma_url = chroma_url
         self.database_url = database_url
