@@ -248,9 +248,14 @@ def cmd_follow(args, settings: Settings) -> int:
     except FetchError as e:
         print(f"rag: {e}", file=sys.stderr)
         return 2
-    unknown = [url for url in args.remove or [] if not feeds.remove(url)]
-    for url in unknown:
-        print(f"rag: not followed: {url}", file=sys.stderr)
+    unknown = []
+    for url in args.remove or []:
+        stopped = feeds.remove(url)
+        if not stopped:
+            unknown.append(url)
+            print(f"rag: not followed: {url}", file=sys.stderr)
+        elif stopped != [url.strip()]:  # a feed address: the pages that named it
+            print(f"rag: no longer following {', '.join(stopped)} (its feed {url.strip()})", file=sys.stderr)
     if args.list or (args.remove and not args.urls and not args.once):
         print_feeds(feeds.list(), args.json)
         return 1 if unknown else 0

@@ -440,10 +440,13 @@ class FeedStore:
                 self._write(data)
             return Feed.from_json(data["feeds"][url])
 
-    def remove(self, url: str) -> bool:
-        """Stop following a feed, named by its address or by the feed its web page named (the items saved
-        from it stay in the articles folder)."""
+    def remove(self, url: str) -> list[str]:
+        """Stop following a feed, named by its address or by the feed its web page named (every page
+        that named it); the addresses no longer followed ([] when none was). The items saved from them
+        stay in the articles folder."""
         url = url.strip()
+        if not self.folder.exists():  # nothing followed: nothing to change, no folder made
+            return []
         with self._lock():
             data = self._read()
             keys = [key for key, feed in data["feeds"].items() if url in (key, feed.get("feed_url"))]
@@ -451,7 +454,7 @@ class FeedStore:
                 del data["feeds"][key]
             if keys:
                 self._write(data)
-            return bool(keys)
+            return keys
 
     def save_feed(self, feed: Feed) -> None:
         with self._lock():

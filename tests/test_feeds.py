@@ -590,7 +590,7 @@ def test_a_site_address_is_followed_through_the_feed_its_page_names(site, tmp_pa
     assert found.errors == [] and found.unchanged == 3
     assert next(f for f in followed.list() if f.url == site.url + "/").feed_url == f"{site.url}/news.rss"
     assert "/news/gone.atom" in site.paths()  # its first feed failed (read against <base href>), the next one read
-    assert followed.remove(f"{site.url}/news.rss")  # removed by the address of the feed its page names
+    assert followed.remove(f"{site.url}/news.rss") == [site.url + "/"]  # by the address of the feed it names
     assert [f.url for f in followed.list()] == [site.url + "/about"]
 
 
@@ -628,6 +628,7 @@ def test_addresses_that_are_not_public_count_as_local():
 
 def test_feed_scheme_addresses_are_read_as_http_and_a_look_creates_nothing(tmp_path):
     followed = FeedStore(tmp_path / "articles")
-    assert followed.list() == [] and not (tmp_path / "articles").exists()  # `rag follow --list` only looks
+    assert followed.list() == [] and followed.remove("http://courier.example/rss.xml") == []
+    assert not (tmp_path / "articles").exists()  # `rag follow --list` and a --remove of nothing only look
     assert followed.add("feed://courier.example/rss.xml").url == "http://courier.example/rss.xml"
     assert followed.add("feed:https://courier.example/atom.xml").url == "https://courier.example/atom.xml"
