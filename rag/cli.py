@@ -18,7 +18,7 @@ from pathlib import Path
 from .dates import DateError, as_of_or_today, filter_date
 from .embeddings import EmbeddingError
 from .evaluation import run_eval
-from .feeds import FeedRunner, FeedStore, FetchError
+from .feeds import FeedRunner, FeedStore, FetchError, feed_address
 from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress, say_waiting
@@ -254,8 +254,8 @@ def cmd_follow(args, settings: Settings) -> int:
         if not stopped:
             unknown.append(url)
             print(f"rag: not followed: {url}", file=sys.stderr)
-        elif stopped != [url.strip()]:  # a feed address: the pages that named it
-            print(f"rag: no longer following {', '.join(stopped)} (its feed {url.strip()})", file=sys.stderr)
+        elif stopped != [feed_address(url)]:  # a feed address: the pages that named it
+            print(f"rag: no longer following {', '.join(stopped)} (its feed {feed_address(url)})", file=sys.stderr)
     if args.list or (args.remove and not args.urls and not args.once):
         print_feeds(feeds.list(), args.json)
         return 1 if unknown else 0

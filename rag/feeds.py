@@ -161,6 +161,16 @@ def _mb(size: int) -> str:
     return f"{size / 1024 / 1024:.2g}"
 
 
+def feed_address(url: str) -> str:
+    """A feed's address as it is followed: trimmed, and "feed://host/..." or "feed:https://..." (as browsers
+    once wrote feed links) read as http(s)."""
+    url = url.strip()
+    if url.startswith("feed:"):
+        rest = url[len("feed:"):].removeprefix("//")
+        url = rest if rest.startswith(("http://", "https://")) else "http://" + rest
+    return url
+
+
 def check_url(url: str, redirect: bool = False) -> None:
     """FetchError unless `url` is an http(s) address with a host."""
     what = "a redirect to" if redirect else "the address"
@@ -426,12 +436,8 @@ class FeedStore:
         return errors
 
     def add(self, url: str) -> Feed:
-        """Follow a feed (FetchError for an address that is not http(s); "feed://" and "feed:" as browsers
-        wrote them are read as http(s)); one already followed stays as it is."""
-        url = url.strip()
-        if url.startswith("feed:"):
-            rest = url[len("feed:"):].removeprefix("//")
-            url = rest if rest.startswith(("http://", "https://")) else "http://" + rest
+        """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is."""
+        url = feed_address(url)
         check_url(url)
         with self._lock():
             data = self._read()
@@ -444,7 +450,7 @@ class FeedStore:
         """Stop following a feed, named by its address or by the feed its web page named (every page
         that named it); the addresses no longer followed ([] when none was). The items saved from them
         stay in the articles folder."""
-        url = url.strip()
+        url = feed_address(url)
         if not self.folder.exists():  # nothing followed: nothing to change, no folder made
             return []
         with self._lock():

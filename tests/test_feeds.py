@@ -632,3 +632,4 @@ def test_feed_scheme_addresses_are_read_as_http_and_a_look_creates_nothing(tmp_p
     assert not (tmp_path / "articles").exists()  # `rag follow --list` and a --remove of nothing only look
     assert followed.add("feed://courier.example/rss.xml").url == "http://courier.example/rss.xml"
     assert followed.add("feed:https://courier.example/atom.xml").url == "https://courier.example/atom.xml"
+    assert followed.remove("feed://courier.example/rss.xml") == ["http://courier.example/rss.xml"]  # the same rule
