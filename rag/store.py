@@ -113,14 +113,8 @@ class Store:
         """`check_model=False` opens a store built with another model, only to rebuild it (`service.rebuild`:
         read its catalog, hold its writer lock, or `reset()` it)."""
         self.dir = Path(store_dir)
-        real = self.dir.resolve()  # (replace_store moved the folder a symbolic link points to)
-        if not real.exists() and _replaced(real).exists():  # killed between replace_store's renames
-            try:
-                os.rename(_replaced(real), real)
-                log.warning("%s: a rebuild was killed while it replaced the store; the earlier store is back",
-                            self.dir)
-            except FileNotFoundError:
-                pass  # another process opening the store put it back first
+        if _put_back(self.dir.resolve()):  # (resolved: replace_store moved the folder a symbolic link points to)
+            log.warning("%s: a rebuild was killed while it replaced the store; the earlier store is back", self.dir)
         self.embeddings = embeddings
         self.chroma_url = chroma_url
         self.database_url = database_url
@@ -380,6 +374,18 @@ def _replaced(store_dir: Path) -> Path:
     return store_dir.with_name(f"{store_dir.name}.replaced")
 
 
+def _put_back(store_dir: Path) -> bool:
+    """Move STORE.replaced back to STORE when STORE is missing (a kill or a failure between
+    `replace_store`'s two renames); True when it did."""
+    if store_dir.exists() or not _replaced(store_dir).exists():
+        return False
+    try:
+        os.rename(_replaced(store_dir), store_dir)
+    except FileNotFoundError:
+        return False  # another process opening the store put it back first
+    return True
+
+
 def replace_store(built: Path, store_dir: Path) -> None:
     """Put the store folder `built` in the place of `store_dir` (a rebuild with another model, built
     beside it): two renames, then the old folder is deleted. A kill between the renames leaves the old
@@ -393,8 +399,7 @@ def replace_store(built: Path, store_dir: Path) -> None:
         os.rename(store_dir, replaced)
         os.rename(built, store_dir)
     except OSError as e:
-        if not store_dir.exists() and replaced.exists():
-            os.rename(replaced, store_dir)
+        _put_back(store_dir)
         raise StoreError(f"cannot put the rebuilt store {built} in the place of {store_dir}: {e.strerror}; "
                          f"the store is unchanged") from None
     SharedSystemClient.clear_system_cache()
