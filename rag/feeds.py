@@ -271,6 +271,11 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
 
 
+def _parsed(fetched: Fetched) -> ParsedFeed:
+    """`parse_feed` of an answer, read against the address it came from and with the type it names."""
+    return parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", ""))
+
+
 def feed_links(body: bytes, url: str) -> list[str]:
     """The feeds a web page names in its <link rel="alternate"> tags (RSS, Atom, JSON Feed), read against
     its <base href> or `url`, in page order, the page itself left out: what a feed reader follows when it
@@ -600,13 +605,12 @@ class FeedRunner:
         fetched = self.fetcher.get(url, etag, modified, allow_local=local)
         if fetched.status == 304:
             return fetched, None, ""
-        content_type = fetched.headers.get("content-type", "")
         try:
-            return fetched, parse_feed(fetched.body, fetched.url, content_type), ""
+            return fetched, _parsed(fetched), ""
         except FetchError:
             named = feed_links(fetched.body, fetched.url)
             if not named:
-                if "html" in content_type:
+                if "html" in fetched.headers.get("content-type", ""):
                     raise FetchError("not a feed: a web page that names no RSS, Atom or JSON Feed "
                                      "(no <link rel=\"alternate\"> to one)") from None
                 raise
@@ -614,7 +618,7 @@ class FeedRunner:
         for address in named:  # the first that works
             try:
                 fetched = self.fetcher.get(address, allow_local=local)
-                return fetched, parse_feed(fetched.body, fetched.url, fetched.headers.get("content-type", "")), address
+                return fetched, _parsed(fetched), address
             except FetchError as e:
                 failures.append(f"{address}: {e}")
         raise FetchError(f"none of the feeds the page names could be read ({'; '.join(failures)})")
