@@ -303,7 +303,7 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
             finished = _commit(store, unit)
             reached("committed")
         except Exception as e:  # a store, model or disk failure: reported per file, the traceback logged
-            log.exception("writing %d files failed; their earlier versions are kept", len(paths))
+            log.exception("writing %d files failed; the store keeps what it held of them", len(paths))
             repair(store, paths)  # what this unit wrote goes; the catalog never saw it
             for plan in plans:
                 if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):

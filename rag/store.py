@@ -136,6 +136,8 @@ class Store:
             self._open_vectors()
             if self.catalog.meta("model") is None:
                 self.record_model()
+            elif check_model and self.catalog.meta("model_digest") is None:  # recorded before digests were
+                self._record_digest()
         self.seen_revision = self.catalog.meta("revision")
 
     @contextmanager
@@ -184,9 +186,17 @@ class Store:
             raise StoreError(f"cannot open the vectors in {self.dir / 'chroma'}: {e}") from None
 
     def record_model(self) -> None:
-        """Note the model and variant that embed this store (`_check_model` compares them)."""
+        """Note the model and variant that embed this store (`_check_model` compares them), and where the
+        model was loaded from (`replaced_message` names it)."""
         self.catalog.set_meta("model", self.embeddings.name)
         self.catalog.set_meta("embedding_variant", str(self.embeddings.variant))
+        self._record_digest()
+
+    def _record_digest(self) -> None:
+        self.catalog.set_meta("model_digest", self.embeddings.digest)
+        configured = self.embeddings.configured
+        local = configured and Path(configured).is_dir()
+        self.catalog.set_meta("model_source", os.path.abspath(configured) if local else configured)
 
     def _built_with(self) -> str:
         """The embedding variant recorded in the store ("" for a store with nothing recorded yet)."""
@@ -211,11 +221,17 @@ class Store:
                 recorded = (self.client.get_collection(COLLECTION).metadata or {}).get("embedding_model")
             except NotFoundError:
                 recorded = None
+        rebuild = "`rag ingest --rebuild` (re-embeds everything with the new model) or choose a new --store"
         if recorded and recorded != self.embeddings.name:
             raise ModelMismatchError(
                 f"the store {self.location} was built with the embedding model '{recorded}', not "
-                f"'{self.embeddings.name}'. Use the same model, or rebuild: `rag ingest --rebuild` "
-                f"(re-embeds everything with the new model) or choose a new --store.")
+                f"'{self.embeddings.name}'. Use the same model, or rebuild: {rebuild}.")
+        digest = self.catalog.meta("model_digest")
+        if digest and self.embeddings.digest and digest != self.embeddings.digest:
+            raise ModelMismatchError(
+                f"the store {self.location} was built with another model named '{recorded}': the files in "
+                f"{self.embeddings.path} are not the ones that built it{_from(self.catalog.meta('model_source'))}. "
+                f"Use that model, or rebuild: {rebuild}.")
 
     def fits_model(self) -> bool:
         """Whether the configured model (and variant space) can search and extend this store."""
@@ -258,7 +274,9 @@ class Store:
             self._open_vectors()
 
     def catch_up(self) -> bool:
-        """Reopen when another process changed the store since we last looked; True when it did."""
+        """Reopen when another process changed the store since we last looked; True when it did.
+        StoreError when the store was rebuilt with another model meanwhile (`check_same_folder`)."""
+        self.check_same_folder()
         revision = self.catalog.meta("revision")
         if revision == self.seen_revision or revision in self.catalog.written:
             self.seen_revision = revision
@@ -293,12 +311,21 @@ class Store:
                 on_wait(f"another ingest is writing to the store {self.dir}")
             lock.acquire()
         try:
-            if self.dir.stat().st_ino != self.folder_id:  # what this process opened is gone
-                raise StoreError(f"the store {self.dir} was rebuilt with another model since it was opened here; "
-                                 f"start again (a running app: restart it with that model)")
+            self.check_same_folder()
             yield
         finally:
             lock.release()
+
+    def check_same_folder(self) -> None:
+        """StoreError when the folder this process opened is no longer the store's (`rag ingest --rebuild`
+        with another model put a new one in its place): searching or writing the old one would answer from,
+        or write into, a deleted store. One stat, cheap enough for every question."""
+        try:
+            same = self.dir.stat().st_ino == self.folder_id
+        except FileNotFoundError:
+            raise StoreError(f"the store folder {self.dir} is gone; start again") from None
+        if not same:
+            raise StoreError(replaced_message(self.dir))
 
     # -- consistency of vectors, records and catalog (see indexing.repair)
     def is_current(self, meta: dict, stored_text: str, article: Article | None) -> bool:
@@ -355,11 +382,34 @@ class Store:
 
     def status(self) -> dict:
         """Counts and settings; `embedding_variant` is the one that built the store (rag/embeddings.py)."""
+        self.check_same_folder()
         articles, chunks = self.catalog.counts()
         return {"articles": articles, "chunks": chunks, "vectors": self.collection.count(),
                 "model": self.embeddings.name, "embedding_variant": self._built_with() or str(self.embeddings.variant),
                 "store": self.location, "database": _redacted(self.database_url) or "sqlite (in the store folder)",
                 "last_ingest": self.catalog.meta("last_ingest")}
+
+
+def replaced_message(store_dir: Path) -> str:
+    """What a process that opened a store before a rebuild with another model is told: the model that
+    built the store now, and how to start with it."""
+    try:
+        catalog = Catalog(make_engine(f"sqlite:///{store_dir / 'catalog.sqlite'}"))
+        model, source = catalog.meta("model"), catalog.meta("model_source")
+        catalog.engine.dispose()
+    except Exception:  # the new store cannot be read either: say what is known
+        model, source = None, None
+    if source is None:  # not recorded (a store built before sources were) or not readable
+        how = "that model"
+    else:
+        how = f"`--model {source}`" if source else "no --model (the packaged model)"
+    return (f"the store {store_dir} was rebuilt with the embedding model '{model or 'another model'}' since it was "
+            f"opened here: start again with {how} (a running app: restart it)")
+
+
+def _from(source: str | None) -> str:
+    """", loaded from PATH" for a recorded model source ("" for the packaged model)."""
+    return f" (loaded from {source})" if source else ""
 
 
 def discard_store(folder: Path) -> None:

@@ -87,6 +87,44 @@ def test_other_model_is_refused_before_it_is_loaded(built, news, tmp_path):
     assert open_chat(built, news).status()["articles"] == 1  # the store is untouched
 
 
+def same_named_copy(folder: Path, pooling: dict | None = None) -> Path:
+    """The packaged model's files in a folder of the same name (links, not copies), with `pooling`
+    written into its pooling configuration: the same weights making other vectors."""
+    packaged = Path(embeddings.resolve_model("")[1])
+    copy = folder / embeddings.DEFAULT_MODEL_NAME
+    for file in packaged.rglob("*"):
+        if file.is_file():
+            (copy / file.relative_to(packaged)).parent.mkdir(parents=True, exist_ok=True)
+            (copy / file.relative_to(packaged)).symlink_to(file)
+    if pooling:
+        config = copy / "1_Pooling" / "config.json"
+        settings = json.loads(config.read_text()) | pooling
+        config.unlink()
+        config.write_text(json.dumps(settings))
+    return copy
+
+
+def test_another_model_in_a_folder_of_the_same_name_is_refused(built, news, tmp_path):
+    # The store records its model by name and by a hash of its files. A folder named all-MiniLM-L6-v2
+    # holding another model (here: the same weights pooled from the first token, not the mean) would
+    # otherwise pass as the store's model and mix vectors of two spaces in one store.
+    cls = same_named_copy(tmp_path / "downloads", {"pooling_mode_cls_token": True, "pooling_mode_mean_tokens": False})
+    assert embeddings.SentenceEmbeddings(str(cls)).name == "all-MiniLM-L6-v2"
+    with pytest.raises(ModelMismatchError) as caught:
+        open_chat(built, news, model=str(cls))
+    assert f"the files in {cls} are not the ones that built it" in str(caught.value)
+    assert "rag ingest --rebuild" in str(caught.value)
+
+    moved = same_named_copy(tmp_path / "moved")  # the same files elsewhere are the same model
+    assert "reopened on Monday" in open_chat(built, news, model=str(moved)).search("When did the harbour reopen?")[0].text
+
+    with closing(sqlite3.connect(built / "catalog.sqlite")) as db, db:  # a store from before the hash was kept
+        db.execute("DELETE FROM meta WHERE key IN ('model_digest', 'model_source')")
+    assert open_chat(built, news).status()["articles"] == 1  # opened by its model, which it now records
+    with pytest.raises(ModelMismatchError):
+        open_chat(built, news, model=str(cls))
+
+
 def test_a_store_keeps_the_embedding_variant_it_was_built_with(tmp_path, news):
     # int8 vectors are not fp32's space. A new store is built with this machine's default (bf16 where the
     # CPU multiplies bfloat16 in hardware, else fp32); one built with int8 (asked for, or the default
@@ -196,8 +234,12 @@ def test_a_rebuild_with_another_model_that_cannot_write_keeps_the_old_store(buil
     assert open_chat(built, news).status()["articles"] == 1  # the old model's store, whole
 
     assert rebuild(settings, [news]).added == 1  # a rerun starts again and puts the new store in place
-    with pytest.raises(StoreError, match="rebuilt with another model"):
-        before.ingest()  # what it opened is gone: it says so rather than writing into a deleted folder
+    # What it opened is gone: a waiting ingest or a running app says so, naming the model to start with,
+    # rather than writing into the deleted folder or answering from it.
+    restart = f"rebuilt with the embedding model 'other-model' .* start again with `--model {other}`"
+    for stale in (before.ingest, before.status, lambda: before.ask("When did the harbour reopen?")):
+        with pytest.raises(StoreError, match=restart):
+            stale()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store")) == ["store"]
 
 
