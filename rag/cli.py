@@ -295,7 +295,8 @@ def print_feeds(listed, as_json: bool) -> None:
         print(json.dumps([f.to_json() for f in listed]))
         return
     for f in listed:
-        named = (f" ({f.title})" if f.title else "") + (f", its feed {f.feed_url}" if f.feed_url else "")
+        named = (f" ({f.title})" if f.title else "") + (f", its feed {f.feed_url}" if f.feed_url else "") + \
+            (", its headline links" if f.page_links else "")
         print(f"{f.url}{named}\n    last poll {f.last_poll or 'never'}: "
               f"{f.last_result or '-'}; {f.added} added in all")
 

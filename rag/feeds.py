@@ -40,6 +40,8 @@ import feedparser
 import httpx
 import lxml.etree
 import lxml.html
+from courlan import is_external, is_navigation_page, is_not_crawlable
+from courlan.filters import extension_filter
 from filelock import FileLock
 
 from .articles import ArticleError, article_record, parse_html
@@ -55,6 +57,8 @@ HOST_DELAY_SECONDS = 1.0  # between two requests to the same host
 MAX_REDIRECTS = 5
 FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is taken as the whole article
 MAX_ITEM_TRIES = 3  # polls in a row an item may fail before it is given up (until the feed changes it)
+PAGE_LINKS = 30  # a followed web page that names no feed: the first this many article links it shows
+HEADLINE_WORDS = 3  # a link with fewer words is a menu entry or a "Read more", not a headline
 FEEDS_FOLDER = "feeds"
 STATE_FILE = ".state.json"
 STATE_LOCK = ".state.lock"  # the file lock around the state (FeedStore._lock)
@@ -235,6 +239,7 @@ class ParsedFeed:
     title: str
     link: str  # the site's own address, when the feed names it
     items: list[Item]
+    page: bool = False  # a web page's article links read as a feed (`article_links`), not a feed
 
     def __post_init__(self):
         """Every item a key of its own: a feed that gives two items one guid would have them overwrite
@@ -284,7 +289,7 @@ def feed_links(body: bytes, url: str) -> list[str]:
         tree = lxml.html.fromstring(body)
     except (ValueError, lxml.etree.ParserError):
         return []
-    base = next((_link(url, b.get("href").strip()) for b in tree.iter("base") if (b.get("href") or "").strip()), url)
+    base = _base(tree, url)
     found = []
     for link in tree.iter("link"):
         kind = (link.get("type") or "").split(";")[0].strip().lower()
@@ -292,6 +297,56 @@ def feed_links(body: bytes, url: str) -> list[str]:
         if "alternate" in (link.get("rel") or "").lower().split() and kind in FEED_TYPES and href not in ("", url):
             found.append(href)
     return list(dict.fromkeys(found))
+
+
+# Where a page's links are its site's navigation, not its news: these elements, and a header or footer
+# of the page itself (one inside an <article> or <main> holds a story's headline).
+_NAVIGATION = ("nav", "aside", "form")
+_PAGE_EDGES = ("header", "footer")
+_CONTENT = ("article", "main")
+
+
+def article_links(body: bytes, url: str) -> ParsedFeed | None:
+    """A web page that names no feed, read as one: its links to articles of its own site, in page order,
+    the first PAGE_LINKS, each an item whose article is read from its link (the next polls fetch only
+    links not seen before). An article link reads like a headline (HEADLINE_WORDS words or more), points
+    into the page's own site, sits outside its navigation, header, footer, sidebars and forms, and is
+    neither the page itself, a tag, category, archive or login page (courlan's rules, the URL library
+    trafilatura uses) nor a file such as a PDF or an image. None when the page has no such link."""
+    try:
+        tree = lxml.html.fromstring(body)
+    except (ValueError, lxml.etree.ParserError):
+        return None
+    base = _base(tree, url)
+    links: dict[str, None] = {}
+    for anchor in tree.iter("a"):
+        href = _link(base, (anchor.get("href") or "").strip()).split("#")[0]
+        if (len(anchor.text_content().split()) < HEADLINE_WORDS or urlparse(href).scheme not in ("http", "https")
+                or href.rstrip("/") == url.rstrip("/") or is_external(href, url, ignore_suffix=True)
+                or is_navigation_page(href) or is_not_crawlable(href) or not extension_filter(urlparse(href).path)
+                or _in_navigation(anchor)):
+            continue
+        links[href] = None
+    if not links:
+        return None
+    title = " ".join((tree.findtext(".//title") or "").split())
+    return ParsedFeed(title, url, [Item(key=href, link=href) for href in list(links)[:PAGE_LINKS]], page=True)
+
+
+def _in_navigation(anchor) -> bool:
+    """Whether a link sits in the page's navigation, sidebars, forms, or its own header or footer."""
+    ancestors = list(anchor.iterancestors())
+    for i, element in enumerate(ancestors):
+        if element.tag in _NAVIGATION or element.get("role") == "navigation":
+            return True
+        if element.tag in _PAGE_EDGES and not any(outer.tag in _CONTENT for outer in ancestors[i + 1:]):
+            return True
+    return False
+
+
+def _base(tree, url: str) -> str:
+    """What a page's relative links are read against: its <base href>, else its own address."""
+    return next((_link(url, b.get("href").strip()) for b in tree.iter("base") if (b.get("href") or "").strip()), url)
 
 
 def _link(base: str, raw: str) -> str:
@@ -364,6 +419,7 @@ class Feed:
     url: str
     title: str = ""
     feed_url: str = ""  # when `url` is a web page: the feed it names (`feed_links`), polled in its place
+    page_links: bool = False  # when `url` is a web page that names no feed: its article links are followed
     etag: str = ""
     modified: str = ""
     last_poll: str = ""
@@ -591,6 +647,7 @@ class FeedRunner:
         if fetched.status == 304:
             result.not_modified = True
             return
+        feed.page_links = parsed.page
         outlet = _outlet(parsed.link or fetched.url)
         retry = False
         for item in parsed.items:
@@ -601,7 +658,8 @@ class FeedRunner:
 
     def _fetch_feed(self, url: str, etag: str, modified: str, local: bool) -> tuple[Fetched, ParsedFeed | None, str]:
         """The feed at `url` (None when not modified), and "". Given a web page: the first feed it names
-        (`feed_links`), and that feed's address."""
+        (`feed_links`), and that feed's address; a page that names none: its article links
+        (`article_links`), and ""."""
         fetched = self.fetcher.get(url, etag, modified, allow_local=local)
         if fetched.status == 304:
             return fetched, None, ""
@@ -611,8 +669,10 @@ class FeedRunner:
             named = feed_links(fetched.body, fetched.url)
             if not named:
                 if "html" in fetched.headers.get("content-type", ""):
-                    raise FetchError("not a feed: a web page that names no RSS, Atom or JSON Feed "
-                                     "(no <link rel=\"alternate\"> to one)") from None
+                    if page := article_links(fetched.body, fetched.url):
+                        return fetched, page, ""
+                    raise FetchError("not a feed: a web page that names no RSS, Atom or JSON Feed (no "
+                                     "<link rel=\"alternate\"> to one) and links to no articles") from None
                 raise
         failures = []
         for address in named:  # the first that works

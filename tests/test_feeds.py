@@ -594,6 +594,60 @@ def test_a_site_address_is_followed_through_the_feed_its_page_names(site, tmp_pa
     assert [f.url for f in followed.list()] == [site.url + "/about"]
 
 
+def front_page(stories: list[Story], extra: str = "") -> bytes:
+    """A news site's front page that names no feed: its headlines link to the stories, among the links
+    every page has (navigation, a sidebar, a footer) and some that lead to no article."""
+    headlines = "".join(f"<li><article><header><h2><a href='/news/{s.slug}'>{escape(s.title)}</a></h2></header>"
+                        f"<p>{escape(s.paragraphs[0])}</p></article></li>" for s in stories)
+    return f"""<!doctype html><html><head><title>{OUTLET}: local news</title></head><body>
+<header><nav><a href="/">Home</a> <a href="/local">Local news and events</a> <a href="/sport">Sport</a></nav></header>
+<main><ul>{headlines}</ul>{extra}
+<p><a href="/tag/energy-and-climate-news">More energy and climate news</a>
+<a href="/files/council-budget-2027.pdf">The council's budget for 2027</a>
+<a href="https://national.example/news/storm">Read the national storm story</a>
+<a href="/login">Sign in to comment on stories</a></p></main>
+<aside><a href="/news/bus-shelters">Council approves new bus shelters</a></aside>
+<footer><a href="/privacy">Privacy policy and cookie settings</a></footer></body></html>""".encode()
+
+
+def test_a_web_page_that_names_no_feed_is_followed_through_its_headlines(site, tmp_path, monkeypatch, capsys):
+    # Many local news sites publish no feed. Following such a page reads its headline links (to its own
+    # site, outside navigation, sidebars and footers; no tag pages, files or other sites) as the items
+    # of a feed: each story page is fetched and indexed once, and later polls fetch only new headlines.
+    for story in (SOLAR, TRAINS, CANOE):
+        site.routes[f"/news/{story.slug}"] = Page(news_page(story))
+    site.routes["/news/bus-shelters"] = Page(news_page(BAKERY))
+    site.routes["/"] = Page(front_page([SOLAR, TRAINS]))
+    articles = tmp_path / "articles"
+    chat = NewsChat(make_settings(tmp_path / "store", articles))
+    followed = FeedStore(articles)
+    followed.add(site.url + "/")
+    runner = FeedRunner(chat.ingest, followed, Fetcher(host_delay=0))
+    [first] = runner.poll_all()
+    assert (first.added, first.errors) == (2, [])
+    assert sorted(site.paths()) == ["/", "/news/solar", "/news/trains"]  # nothing but the page and its stories
+    answer = chat.ask("How many panels does the floating solar farm on Holloway reservoir have?")
+    assert not answer.refused and "4,200 panels" in answer.text
+    assert answer.citations[0].chunk.title == SOLAR.title and answer.citations[0].chunk.url == f"{site.url}/news/solar"
+
+    site.routes["/"] = Page(front_page([CANOE, SOLAR, TRAINS]))
+    site.log.clear()
+    [second] = runner.poll_all()
+    assert (second.added, second.unchanged, second.errors) == (1, 2, [])
+    assert site.paths() == ["/", "/news/canoe"]
+    assert "1911" in chat.ask("When was the carved canoe taken from Tavu island?").text
+
+    [feed] = followed.list()
+    assert (feed.page_links, feed.feed_url, feed.title) == (True, "", f"{OUTLET}: local news")
+    monkeypatch.setenv("RAG_ARTICLES", str(articles))
+    assert main(["follow", "--list"]) == 0
+    assert f"{site.url}/ ({OUTLET}: local news), its headline links" in capsys.readouterr().out
+
+    site.routes["/"] = Page(front_page([], extra="<p>No stories today.</p>"))  # nothing to follow: said so
+    [empty] = runner.poll_all()
+    assert empty.errors and "links to no articles" in empty.errors[0]
+
+
 def test_titles_written_in_html_are_saved_as_plain_text():
     rss = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>Courier &lt;b&gt;Daily&lt;/b&gt;</title>"
            b"<item><title>Harbour &lt;b&gt;wall&lt;/b&gt; repairs &amp;amp; costs</title><link>/a</link></item>"

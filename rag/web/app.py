@@ -253,8 +253,8 @@ def library_row(backend: Backend) -> LibraryParts:
             gr.Markdown("### Feeds")
             feeds = gr.HTML(handlers.feeds_html(backend), elem_id="feeds-panel")
             with gr.Row():
-                feed_url = gr.Textbox(label="Feed address (RSS, Atom or JSON Feed)", elem_id="feed-url",
-                                      placeholder="https://example.com/rss.xml", scale=4)
+                feed_url = gr.Textbox(label="Feed or news page address (RSS, Atom, JSON Feed, or a page's headlines)",
+                                      elem_id="feed-url", placeholder="https://example.com/rss.xml", scale=4)
                 follow = gr.Button("Follow", size="sm", elem_id="follow-feed", scale=1, min_width=80)
             with gr.Row():
                 followed = gr.Dropdown(handlers.feed_choices(backend), value=None, label="Followed feeds",

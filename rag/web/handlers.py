@@ -254,7 +254,7 @@ def follow_feed(backend: Backend, url):
     Returns (message, address box, feeds panel, the list to remove from)."""
     url = (url or "").strip()
     if not url:
-        return render.status_box("error", "Type a feed's address first (http:// or https://)."), gr.skip(), \
+        return render.status_box("error", "Type the address of a feed or a news page first (http:// or https://)."), gr.skip(), \
             gr.skip(), gr.skip()
     try:
         backend.feeds.add(url)

@@ -246,11 +246,12 @@ def feeds_table(feeds: list, minutes: float) -> str:
     """The followed feeds (`feeds.Feed`s): each one's title and address, its last poll and what it
     brought, items added in all, and the errors of its last poll."""
     if not feeds:
-        return ("<p class='muted'>No feeds followed yet. Add an RSS, Atom or JSON Feed address below "
-                "(or run <code>rag follow URL</code>).</p>")
+        return ("<p class='muted'>No feeds followed yet. Add the address of an RSS, Atom or JSON Feed, or of a "
+                "news page, below (or run <code>rag follow URL</code>).</p>")
     rows = []
     for f in feeds:
-        address = esc(f.url) + (f"<br>its feed: {esc(f.feed_url)}" if f.feed_url else "")
+        address = esc(f.url) + (f"<br>its feed: {esc(f.feed_url)}" if f.feed_url else "") + \
+            ("<br>its headline links" if f.page_links else "")
         name = f"{esc(f.title)}<br><span class='muted'>{address}</span>" if f.title else address
         errors = "".join(f"<li>{esc(e)}</li>" for e in f.errors)
         failed = f"<ul class='failed'>{errors}</ul>" if errors else ""
