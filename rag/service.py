@@ -79,7 +79,7 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
         return NewsChat(settings).ingest(paths, on_progress, on_wait)
     store_dir = settings.store_dir.resolve()
     beside = store_dir.with_name(f"{store_dir.name}.rebuilding")
-    with store.writer(on_wait):
+    with store.writer(on_wait, any_model=True):  # the old store's lock: no other writes meanwhile
         if beside.exists():
             discard_store(beside)  # what a killed or failed rebuild left
         try:

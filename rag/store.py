@@ -187,7 +187,7 @@ class Store:
 
     def record_model(self) -> None:
         """Note the model and variant that embed this store (`_check_model` compares them), and where the
-        model was loaded from (`replaced_message` names it)."""
+        model was loaded from (`rebuilt_message` names it)."""
         self.catalog.set_meta("model", self.embeddings.name)
         self.catalog.set_meta("embedding_variant", str(self.embeddings.variant))
         self._record_digest()
@@ -246,7 +246,7 @@ class Store:
         writer lock like any ingest. A failure to delete the vectors stops here, before the catalog is
         touched; a kill after it leaves a catalog without vectors, which the next sync embeds again
         (`repair_path`)."""
-        with self.writer(on_wait):
+        with self.writer(on_wait, any_model=True):
             try:
                 self.client.delete_collection(COLLECTION)
             except NotFoundError:
@@ -275,21 +275,25 @@ class Store:
 
     def catch_up(self) -> bool:
         """Reopen when another process changed the store since we last looked; True when it did.
-        StoreError when the store was rebuilt with another model meanwhile (`check_same_folder`)."""
+        StoreError when the store was rebuilt with another model meanwhile (`check_same_folder`,
+        `check_same_model`)."""
         self.check_same_folder()
         revision = self.catalog.meta("revision")
         if revision == self.seen_revision or revision in self.catalog.written:
             self.seen_revision = revision
             return False
+        self.check_same_model()
         self.seen_revision = revision
         self.reopen()
         return True
 
     # -- one writer at a time, across processes and machines
     @contextmanager
-    def writer(self, on_wait: Callable[[str], None] | None = None):
+    def writer(self, on_wait: Callable[[str], None] | None = None, any_model: bool = False):
         """Hold the store's writer lock: a file lock in the store folder, or, for a store in a
-        PostgreSQL database, an advisory lock in that database (shared by every machine using it)."""
+        PostgreSQL database, an advisory lock in that database (shared by every machine using it).
+        Once held, the store must still be this process's (`check_same_folder`) and, unless `any_model`
+        (a rebuild with another model), of its model (`check_same_model`)."""
         if self.database_url.startswith("postgresql"):
             with self.catalog.engine.connect() as db:
                 got = db.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY}).scalar()
@@ -298,6 +302,7 @@ class Store:
                         on_wait(f"another ingest is writing to the store in {_redacted(self.database_url)}")
                     db.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY})
                 try:
+                    self._check_still_ours(any_model)
                     yield
                 finally:
                     db.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": WRITER_LOCK_KEY})
@@ -311,10 +316,15 @@ class Store:
                 on_wait(f"another ingest is writing to the store {self.dir}")
             lock.acquire()
         try:
-            self.check_same_folder()
+            self._check_still_ours(any_model)
             yield
         finally:
             lock.release()
+
+    def _check_still_ours(self, any_model: bool) -> None:
+        self.check_same_folder()
+        if not any_model:
+            self.check_same_model()
 
     def check_same_folder(self) -> None:
         """StoreError when the folder this process opened is no longer the store's (`rag ingest --rebuild`
@@ -325,7 +335,18 @@ class Store:
         except FileNotFoundError:
             raise StoreError(f"the store folder {self.dir} is gone; start again") from None
         if not same:
-            raise StoreError(replaced_message(self.dir))
+            catalog = _folder_catalog(self.dir)
+            message = rebuilt_message(str(self.dir), catalog)
+            if catalog is not None:
+                catalog.engine.dispose()
+            raise StoreError(message)
+
+    def check_same_model(self) -> None:
+        """StoreError when the store is no longer one of this process's model: a shared store (a
+        database, a Chroma server) that another machine rebuilt with another model. Searching it would
+        compare vectors of two models; writing to it would mix them."""
+        if not self.fits_model():
+            raise StoreError(rebuilt_message(self.location, self.catalog))
 
     # -- consistency of vectors, records and catalog (see indexing.repair)
     def is_current(self, meta: dict, stored_text: str, article: Article | None) -> bool:
@@ -390,21 +411,26 @@ class Store:
                 "last_ingest": self.catalog.meta("last_ingest")}
 
 
-def replaced_message(store_dir: Path) -> str:
+def rebuilt_message(location: str, catalog: Catalog | None) -> str:
     """What a process that opened a store before a rebuild with another model is told: the model that
-    built the store now, and how to start with it."""
-    try:
-        catalog = Catalog(make_engine(f"sqlite:///{store_dir / 'catalog.sqlite'}"))
+    built the store now (from its `catalog`, None when it cannot be read), and how to start with it."""
+    model = source = None
+    if catalog is not None:
         model, source = catalog.meta("model"), catalog.meta("model_source")
-        catalog.engine.dispose()
-    except Exception:  # the new store cannot be read either: say what is known
-        model, source = None, None
     if source is None:  # not recorded (a store built before sources were) or not readable
         how = "that model"
     else:
         how = f"`--model {source}`" if source else "no --model (the packaged model)"
-    return (f"the store {store_dir} was rebuilt with the embedding model '{model or 'another model'}' since it was "
+    return (f"the store {location} was rebuilt with the embedding model '{model or 'another model'}' since it was "
             f"opened here: start again with {how} (a running app: restart it)")
+
+
+def _folder_catalog(store_dir: Path) -> Catalog | None:
+    """The catalog of the store now in a folder (None when it cannot be read)."""
+    try:
+        return Catalog(make_engine(f"sqlite:///{store_dir / 'catalog.sqlite'}"))
+    except Exception:
+        return None
 
 
 def _from(source: str | None) -> str:

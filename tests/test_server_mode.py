@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from processes import chroma_server, postgres_server
+from rag import embeddings
 from rag.models import Filters
-from rag.service import NewsChat
+from rag.service import NewsChat, rebuild
 from rag.settings import OFFLINE_ENVIRONMENT, Settings
+from rag.store import StoreError
 
 PROJECT = Path(__file__).resolve().parent.parent
 FERRY = """Ferry line to Zanzibar opens
@@ -33,10 +35,14 @@ def servers(tmp_path):
         yield chroma_url, database_url
 
 
-def instance(folder: Path, servers, articles: Path | None = None) -> NewsChat:
+def shared_settings(folder: Path, servers, articles: Path | None = None, model: str = "") -> Settings:
     chroma_url, database_url = servers
-    return NewsChat(Settings(store_dir=folder, chroma_url=chroma_url, database_url=database_url,
-                             articles_dir=articles or folder / "articles", embedding_model=""))
+    return Settings(store_dir=folder, chroma_url=chroma_url, database_url=database_url,
+                    articles_dir=articles or folder / "articles", embedding_model=model)
+
+
+def instance(folder: Path, servers, articles: Path | None = None) -> NewsChat:
+    return NewsChat(shared_settings(folder, servers, articles))
 
 
 def test_two_instances_share_one_store(servers, tmp_path, articles_dir):
@@ -79,3 +85,25 @@ def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articl
     status = json.loads(out.stdout)
     assert status["articles"] == 1 and status["store"] == chroma_url
     assert "postgresql" in status["database"]
+
+
+def test_a_shared_store_rebuilt_with_another_model_is_not_searched_or_written_with_the_old_one(
+        servers, tmp_path, articles_dir):
+    # One machine rebuilds the shared store with another model. Another machine still running with the
+    # old one would compare its questions' vectors with the new model's (same size here, so no error,
+    # only wrong passages) and add old-model vectors among them: it says what happened instead.
+    one = instance(tmp_path / "one", servers, articles_dir)
+    assert one.ingest().added == 1
+    other = tmp_path / "other-model"  # the packaged weights under another name: another model to the store
+    other.symlink_to(embeddings.resolve_model("")[1])
+    assert rebuild(shared_settings(tmp_path / "two", servers, articles_dir, model=str(other))).added == 1
+    restart = f"rebuilt with the embedding model 'other-model' .* start again with `--model {other}`"
+    with pytest.raises(StoreError, match=restart):
+        one.ask("What did Lukashenko say about sending soldiers?")
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "ferry.txt").write_text(FERRY)
+    with pytest.raises(StoreError, match=restart):
+        one.ingest([news])
+    now = NewsChat(shared_settings(tmp_path / "three", servers, model=str(other))).status()
+    assert (now["articles"], now["vectors"]) == (1, now["chunks"])  # nothing of the ferry written
