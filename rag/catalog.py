@@ -49,9 +49,10 @@ META = sa.Table(
 )
 
 
-def make_engine(url: str) -> sa.Engine:
+def make_engine(url: str, schema: str = "") -> sa.Engine:
     """An engine with a pool; SQLite files get WAL (readers never wait for the writer) and a busy timeout
-    so two processes take turns instead of failing."""
+    so two processes take turns instead of failing. `schema`: a PostgreSQL schema (created if need be)
+    that holds the tables instead of the database's own (`store.GENERATION_SCHEMA`)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
@@ -61,7 +62,12 @@ def make_engine(url: str) -> sa.Engine:
             dbapi_connection.execute("PRAGMA busy_timeout=60000")
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    if not schema:
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"options": f"-csearch_path={schema}"})
+    with engine.begin() as db:
+        db.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    return engine
 
 
 class NewerLayoutError(RuntimeError):

@@ -8,6 +8,7 @@ or refused with the reason.
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,7 +26,7 @@ from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, display_path, results_json
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, Settings
-from .store import Store, StoreError, discard_store, replace_store
+from .store import (Store, StoreError, discard_generations, discard_store, promote_generation, replace_store)
 from .text import script_hint, written_in
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,12 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
       `paths` and every other file the old store holds, then takes its place (`store.replace_store`) if
       it holds every article of the old one that nobody removed (`_build_beside`); until then the old
       store is untouched, and it takes no other writes meanwhile (its writer lock).
-    - A shared store (a Chroma server or a database) of another model: there is no folder to build
-      beside, so it is emptied first and then built.
-    In the last two the model must first embed a test sentence: a model that cannot load (a mistyped
+    - A shared store (a Chroma server and a PostgreSQL database) of another model: the same, with the new
+      store built beside as a generation (its own schema and collection, `store.GENERATION_SCHEMA`) and
+      promoted in one database transaction (`store.promote_generation`).
+    - A store with only one part shared (a Chroma server, or a database) of another model: there is no
+      place to build beside, so it is emptied first and then built.
+    In the last three the model must first embed a test sentence: a model that cannot load (a mistyped
     --model) stops the rebuild before anything changes (StoreError)."""
     paths = paths or [settings.articles_dir]
     embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
@@ -74,29 +78,48 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
         log.exception("the embedding model %s cannot embed", settings.embedding_model or embeddings.name)
         raise StoreError(f"cannot rebuild with the embedding model {settings.embedding_model or embeddings.name!r}: "
                          f"{str(e).rstrip('.')}. The store is unchanged.") from None
-    if settings.chroma_url or settings.database_url:
+    shared = bool(settings.chroma_url and settings.database_url.startswith("postgresql"))
+    if (settings.chroma_url or settings.database_url) and not shared:
         store.reset(on_wait)
         return NewsChat(settings).ingest(paths, on_progress, on_wait)
     store_dir = settings.store_dir.resolve()
-    beside = store_dir.with_name(f"{store_dir.name}.rebuilding")
+    beside = store_dir.with_name(f"{store_dir.name}.rebuilding")  # a shared store's: only its local caches
+    generation = secrets.token_hex(4) if shared else ""
     with store.writer(on_wait, any_model=True):  # the old store's lock: no other writes meanwhile
         if beside.exists():
             discard_store(beside)  # what a killed or failed rebuild left
+        if shared:
+            discard_generations(store)
         try:
-            report = _build_beside(store, replace(settings, store_dir=beside), paths, on_progress, on_wait)
+            report = _build_beside(store, replace(settings, store_dir=beside), paths, on_progress, on_wait, generation)
         except Exception as e:  # whatever stopped it (a full disk ...): the half-built store goes, the old stays
             if not isinstance(e, StoreError):
-                log.exception("rebuilding %s beside it failed", store_dir)
+                log.exception("rebuilding %s beside it failed", store.location)
             if beside.exists():
                 discard_store(beside)
-            raise StoreError(f"{str(e).rstrip('.')}. The store {store_dir} is unchanged.") from None
+            if shared:
+                _discard_quietly(store)
+            raise StoreError(f"{str(e).rstrip('.')}. The store {store.location} is unchanged.") from None
         reached("rebuilt-beside")
-        replace_store(beside, store_dir)
+        if shared:
+            promote_generation(settings.database_url, generation)
+            _discard_quietly(store)  # the old vectors
+            discard_store(beside)
+        else:
+            replace_store(beside, store_dir)
     return report
 
 
+def _discard_quietly(store: Store) -> None:
+    """`discard_generations`, logging a failure: what is left over is removed by the next rebuild."""
+    try:
+        discard_generations(store)
+    except Exception:
+        log.exception("cannot remove what a rebuild left beside %s; the next rebuild tries again", store.location)
+
+
 def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress: Progress | None,
-                  on_wait: Callable[[str], None] | None) -> IngestReport:
+                  on_wait: Callable[[str], None] | None, generation: str = "") -> IngestReport:
     """The new store of a rebuild with another model, at `settings.store_dir`: `paths`, and every other
     file the old store holds (another folder, a file ingested alone). StoreError when it would lack an
     article of the old store that nobody removed: one whose file fails to be read or written now, or
@@ -118,7 +141,7 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
         raise StoreError(lost_message(lost))  # known before anything is embedded
     named = {p.resolve() for p in paths}
     others = [Path(p) for p in stored if not synced(p) and Path(p) not in named]
-    new = NewsChat(settings)
+    new = NewsChat(settings, generation)
     report = new.ingest(paths + others, on_progress, on_wait)
     unwritten = [f for f in report.failed if f["error"].startswith(NOT_INDEXED)]
     if unwritten:  # store trouble: this store is not to be trusted with the articles
@@ -134,12 +157,14 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
 class NewsChat:
     """One store, one retriever, one answerer."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, generation: str = ""):
+        """`generation`: a shared store being built beside the one in use (`rebuild`)."""
         self.settings = settings
         self.embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
                                              device=settings.device)
         self.answerer = make_answerer(settings, self.embeddings)
-        self.store = Store(settings.store_dir, self.embeddings, settings.chroma_url, settings.database_url)
+        self.store = Store(settings.store_dir, self.embeddings, settings.chroma_url, settings.database_url,
+                           generation=generation)
         self.lexical = LexicalIndex(self.store)
         self.retriever = HybridRetriever(self.store, self.lexical, k=settings.top_k)
         self._ingest_lock = threading.Lock()

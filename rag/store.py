@@ -38,8 +38,14 @@ from .models import Article, Chunk, article_uid
 log = logging.getLogger(__name__)
 
 NAMESPACE = "chroma/articles"  # the record manager's namespace
-COLLECTION = "articles"
+COLLECTION = "articles"  # the Chroma collection of a store never rebuilt with another model
 WRITER_LOCK_KEY = 74_616_201  # the PostgreSQL advisory lock that admits one writer
+# A shared store rebuilt with another model is built beside the one in use as a "generation": its
+# catalog and records in a PostgreSQL schema of its own, its vectors in a collection of its own
+# (`Store(generation=...)`), until `promote_generation` puts it in the place of the old one.
+GENERATION_SCHEMA = "rag_rebuilding_"  # + the generation
+GENERATION_LOCK_KEY = WRITER_LOCK_KEY + 1  # its writer lock: the rebuild holds the old store's meanwhile
+STORE_TABLES = ("meta", "files", "articles", "upsertion_record")  # what a store keeps in its database
 
 
 class StoreError(RuntimeError):
@@ -109,9 +115,13 @@ class Store:
     folder, or the database at `database_url`)."""
 
     def __init__(self, store_dir: Path, embeddings, chroma_url: str = "", database_url: str = "",
-                 check_model: bool = True):
+                 check_model: bool = True, generation: str = ""):
         """`check_model=False` opens a store built with another model, only to rebuild it (`service.rebuild`:
-        read its catalog, hold its writer lock, or `reset()` it)."""
+        read its catalog, hold its writer lock, or `reset()` it). `generation`: a shared store being built
+        beside the one in use (a Chroma server and a PostgreSQL database both given; see GENERATION_SCHEMA)."""
+        if generation and not (chroma_url and database_url.startswith("postgresql")):
+            raise ValueError("a generation of a store needs a Chroma server and a PostgreSQL database")
+        self.generation = generation
         self.dir = Path(store_dir)
         if _put_back(self.dir.resolve()):  # (resolved: replace_store moved the folder a symbolic link points to)
             log.warning("%s: a rebuild was killed while it replaced the store; the earlier store is back", self.dir)
@@ -131,6 +141,8 @@ class Store:
             self.records = SQLRecordManager(NAMESPACE, engine=self._engine("records.sqlite"))
             self.records.create_schema()
             self.client = self._client()
+            if generation:
+                self.catalog.set_meta("collection", f"{COLLECTION}_{generation}")
             if check_model:
                 self._check_model()
             self._open_vectors()
@@ -156,9 +168,16 @@ class Store:
 
     def _engine(self, file_name: str):
         try:
+            if self.generation:
+                return make_engine(self.database_url, schema=GENERATION_SCHEMA + self.generation)
             return make_engine(self.database_url or f"sqlite:///{self.dir / file_name}")
         except Exception as e:  # a malformed URL or a missing driver
             raise StoreError(f"cannot use the database {_redacted(self.database_url)}: {e}") from None
+
+    @property
+    def collection_name(self) -> str:
+        """The Chroma collection of the vectors: "articles", or the one a rebuild with another model built."""
+        return self.catalog.meta("collection") or COLLECTION
 
     def _check_writable(self) -> None:
         if self.dir.exists() and not self.dir.is_dir():
@@ -218,7 +237,7 @@ class Store:
         recorded = self.catalog.meta("model")
         if recorded is None:  # a catalog made before the model was recorded in it
             try:
-                recorded = (self.client.get_collection(COLLECTION).metadata or {}).get("embedding_model")
+                recorded = (self.client.get_collection(self.collection_name).metadata or {}).get("embedding_model")
             except NotFoundError:
                 recorded = None
         rebuild = "`rag ingest --rebuild` (re-embeds everything with the new model) or choose a new --store"
@@ -248,7 +267,7 @@ class Store:
         (`repair_path`)."""
         with self.writer(on_wait, any_model=True):
             try:
-                self.client.delete_collection(COLLECTION)
+                self.client.delete_collection(self.collection_name)
             except NotFoundError:
                 pass  # nothing was ever stored
             self.catalog.clear()
@@ -260,9 +279,10 @@ class Store:
 
     def _open_vectors(self) -> None:
         """The "articles" collection (created, cosine, on first use), and LangChain's view of it for `index()`."""
+        name = self.collection_name
         self.collection = self.client.get_or_create_collection(
-            COLLECTION, metadata={"hnsw:space": "cosine", "embedding_model": self.embeddings.name})
-        self.vectors = Chroma(client=self.client, collection_name=COLLECTION, embedding_function=self.embeddings)
+            name, metadata={"hnsw:space": "cosine", "embedding_model": self.embeddings.name})
+        self.vectors = Chroma(client=self.client, collection_name=name, embedding_function=self.embeddings)
 
     def reopen(self) -> None:
         """Read the vectors afresh. A local Chroma folder keeps its nearest-neighbour index in memory,
@@ -295,17 +315,18 @@ class Store:
         Once held, the store must still be this process's (`check_same_folder`) and, unless `any_model`
         (a rebuild with another model), of its model (`check_same_model`)."""
         if self.database_url.startswith("postgresql"):
+            key = GENERATION_LOCK_KEY if self.generation else WRITER_LOCK_KEY
             with self.catalog.engine.connect() as db:
-                got = db.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY}).scalar()
+                got = db.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
                 if not got:
                     if on_wait:
                         on_wait(f"another ingest is writing to the store in {_redacted(self.database_url)}")
-                    db.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": WRITER_LOCK_KEY})
+                    db.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
                 try:
                     self._check_still_ours(any_model)
                     yield
                 finally:
-                    db.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": WRITER_LOCK_KEY})
+                    db.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     db.commit()
             return
         lock = FileLock(self.dir / "writer.lock")
@@ -436,6 +457,42 @@ def _folder_catalog(store_dir: Path) -> Catalog | None:
 def _from(source: str | None) -> str:
     """", loaded from PATH" for a recorded model source ("" for the packaged model)."""
     return f" (loaded from {source})" if source else ""
+
+
+def promote_generation(database_url: str, generation: str) -> None:
+    """Put a shared store's generation (built beside it: `Store(generation=...)`) in the place of the
+    store in use, in one PostgreSQL transaction: the old store's tables are dropped and the
+    generation's moved into their schema. Its catalog names its own Chroma collection (meta
+    "collection"), so catalog, records and vectors change together; a kill before the commit leaves
+    the old store whole, after it the new one (the old collection is then left over for
+    `discard_generations`)."""
+    engine = make_engine(database_url)
+    schema = GENERATION_SCHEMA + generation
+    try:
+        with engine.begin() as db:
+            target = db.execute(sa.text("SELECT current_schema()")).scalar()
+            for table in STORE_TABLES:
+                db.execute(sa.text(f'DROP TABLE IF EXISTS "{target}"."{table}" CASCADE'))
+            for table in STORE_TABLES:
+                db.execute(sa.text(f'ALTER TABLE "{schema}"."{table}" SET SCHEMA "{target}"'))
+            db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    finally:
+        engine.dispose()
+
+
+def discard_generations(store: Store) -> None:
+    """Remove what rebuilds of a shared store left beside it: generations' schemas in the database and
+    collections on the Chroma server other than the one the store uses (a rebuild that failed or was
+    killed, or the old vectors of one that was promoted)."""
+    with store.catalog.engine.begin() as db:
+        schemas = db.execute(sa.text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
+                             {"p": GENERATION_SCHEMA.replace("_", "\\_") + "%"}).scalars().all()
+        for schema in schemas:
+            db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    in_use = store.collection_name
+    for collection in store.client.list_collections():
+        if (collection.name == COLLECTION or collection.name.startswith(COLLECTION + "_")) and collection.name != in_use:
+            store.client.delete_collection(collection.name)
 
 
 def discard_store(folder: Path) -> None:

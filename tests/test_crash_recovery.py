@@ -240,6 +240,32 @@ def test_a_rebuild_with_another_model_killed_midway_leaves_the_old_store_whole(c
     assert NewsChat(settings).status()["model"] == "other-model"
 
 
+def test_a_shared_store_rebuild_with_another_model_killed_midway_leaves_the_old_store_whole(clean, tmp_path):
+    # The same on real servers: the new store is built beside the old one (a schema and a collection of
+    # its own) and promoted in one database transaction, so a kill before it changes nothing the old
+    # store's users see; the next rebuild removes what the killed one left and finishes.
+    root, _ = clean
+    folder = root / "news"
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    with chroma_server(tmp_path / "chroma") as chroma_url, postgres_server(tmp_path / "pg") as database_url:
+        servers = (chroma_url, database_url)
+        ingest(tmp_path / "one", folder, servers)
+        expected = snapshot(tmp_path / "one", servers)
+        for moment in ("batch-written", "rebuilt-beside"):
+            pause = root / f"pause-shared-{moment}"
+            kill_when_paused(ingest_process(tmp_path / "two", folder, "--rebuild", "--model", str(other),
+                                            pause_at=moment, pause_file=pause, servers=servers), pause, moment)
+            assert snapshot(tmp_path / "one", servers) == expected  # the old model's store, as it was
+        settings = Settings(store_dir=tmp_path / "two", articles_dir=folder, chroma_url=chroma_url,
+                            database_url=database_url, embedding_model=str(other))
+        report = rebuild(settings, [folder])
+        assert report.failed == [] and report.added == 81
+        chat = NewsChat(settings)
+        assert chat.status()["model"] == "other-model" and chat.status()["vectors"] == chat.status()["chunks"]
+        assert len(chat.store.client.list_collections()) == 1  # the killed rebuilds' and the old vectors went
+
+
 def test_two_ingests_at_once_take_turns(clean):
     root, expected = clean
     folder, store = root / "news", root / "store-together"

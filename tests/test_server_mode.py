@@ -11,10 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+import chromadb
 import pytest
+import sqlalchemy as sa
 
 from processes import chroma_server, postgres_server
-from rag import embeddings
+from rag import embeddings, indexing
 from rag.models import Filters
 from rag.service import NewsChat, rebuild
 from rag.settings import OFFLINE_ENVIRONMENT, Settings
@@ -85,6 +87,53 @@ def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articl
     status = json.loads(out.stdout)
     assert status["articles"] == 1 and status["store"] == chroma_url
     assert "postgresql" in status["database"]
+
+
+def leftovers(servers) -> tuple[list[str], list[str]]:
+    """The Chroma collections and the rebuild schemas in the database."""
+    chroma_url, database_url = servers
+    port = int(chroma_url.rsplit(":", 1)[1])
+    collections = sorted(c.name for c in chromadb.HttpClient(host="127.0.0.1", port=port).list_collections())
+    engine = sa.create_engine(database_url)
+    with engine.connect() as db:
+        schemas = db.execute(sa.text("SELECT schema_name FROM information_schema.schemata "
+                                     "WHERE schema_name LIKE 'rag%'")).scalars().all()
+    engine.dispose()
+    return collections, sorted(schemas)
+
+
+def test_a_shared_store_rebuilt_with_another_model_is_built_beside_and_never_emptied(
+        servers, tmp_path, articles_dir, monkeypatch):
+    # A rebuild with another model used to empty a shared store first: every machine lost every answer
+    # until it finished, and for good when it failed. Now the new store is built beside (its own schema
+    # and collection) and put in place in one database transaction; a failure leaves the old one whole.
+    one = instance(tmp_path / "one", servers, articles_dir)
+    assert one.ingest().added == 1
+    other = tmp_path / "other-model"  # the packaged weights under another name: another model to the store
+    other.symlink_to(embeddings.resolve_model("")[1])
+    settings = shared_settings(tmp_path / "two", servers, articles_dir, model=str(other))
+    question = "What did Lukashenko say about sending soldiers?"
+
+    def fail_midway(*args, **kwargs):  # a full disk on the server cannot be made here
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(indexing, "index", fail_midway)
+    with pytest.raises(StoreError, match="is unchanged"):
+        rebuild(settings)
+    monkeypatch.undo()
+    assert not one.ask(question).refused  # the old store answers throughout, and after the failure
+    assert one.status()["articles"] == 1
+    assert leftovers(servers) == (["articles"], [])  # the half-built store is gone
+
+    assert rebuild(settings).added == 1
+    collections, schemas = leftovers(servers)
+    assert len(collections) == 1 and collections != ["articles"] and schemas == []  # the old vectors went too
+    new = NewsChat(shared_settings(tmp_path / "three", servers, model=str(other)))
+    assert new.status()["articles"] == 1 and not new.ask(question).refused
+    back = shared_settings(tmp_path / "two", servers, articles_dir)  # and back: a generation of its own
+    assert rebuild(back).added == 1
+    assert len(leftovers(servers)[0]) == 1 and leftovers(servers)[0] != collections
+    assert not instance(tmp_path / "four", servers).ask(question).refused
 
 
 def test_a_shared_store_rebuilt_with_another_model_is_not_searched_or_written_with_the_old_one(
