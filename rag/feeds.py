@@ -40,7 +40,7 @@ import feedparser
 import httpx
 import lxml.etree
 import lxml.html
-from courlan import is_external, is_navigation_page, is_not_crawlable
+from courlan import is_navigation_page, is_not_crawlable, normalize_url
 from courlan.filters import extension_filter
 from filelock import FileLock
 
@@ -57,6 +57,7 @@ HOST_DELAY_SECONDS = 1.0  # between two requests to the same host
 MAX_REDIRECTS = 5
 FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is taken as the whole article
 MAX_ITEM_TRIES = 3  # polls in a row an item may fail before it is given up (until the feed changes it)
+GIVEN_UP_SECONDS = 24 * 3600  # ... or until this long has passed: a site down for an hour loses no story
 PAGE_LINKS = 30  # a followed web page that names no feed: the first this many article links it shows
 HEADLINE_WORDS = 3  # a link with fewer words is a menu entry or a "Read more", not a headline
 FEEDS_FOLDER = "feeds"
@@ -299,45 +300,71 @@ def feed_links(body: bytes, url: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-# Where a page's links are its site's navigation, not its news: these elements, and a header or footer
-# of the page itself (one inside an <article> or <main> holds a story's headline).
+# Where a page's links are its site's navigation, not its news: these elements, elements whose class or
+# id names navigation (many sites mark up menus and footers as <div class="site-footer">), and a header
+# or footer of the page itself (one inside an <article> or <main> holds a story's headline).
 _NAVIGATION = ("nav", "aside", "form")
+_NAVIGATION_NAMES = re.compile(r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|footer|sidebar|breadcrumbs?)(?:$|[\s_-])", re.I)
 _PAGE_EDGES = ("header", "footer")
 _CONTENT = ("article", "main")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
-def article_links(body: bytes, url: str) -> ParsedFeed | None:
+def article_links(page: Fetched) -> ParsedFeed | None:
     """A web page that names no feed, read as one: its links to articles of its own site, in page order,
     the first PAGE_LINKS, each an item whose article is read from its link (the next polls fetch only
-    links not seen before). An article link reads like a headline (HEADLINE_WORDS words or more), points
-    into the page's own site, sits outside its navigation, header, footer, sidebars and forms, and is
-    neither the page itself, a tag, category, archive or login page (courlan's rules, the URL library
-    trafilatura uses) nor a file such as a PDF or an image. None when the page has no such link."""
-    try:
-        tree = lxml.html.fromstring(body)
+    links not seen before). An article link reads like a headline (HEADLINE_WORDS words or more; in
+    Chinese, Japanese or Korean, 8 characters), sits outside the page's navigation, header, footer,
+    sidebars and forms, and leads to an article address (`is_article_address`). Links to one story
+    that differ only by tracking parameters, a fragment or a trailing slash are one item. None when the
+    page has no such link."""
+    try:  # decoded as `_page_text` decodes a story page (the charset its server names included)
+        tree = lxml.html.fromstring(_page_text(page).encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ValueError, lxml.etree.ParserError):
         return None
-    base = _base(tree, url)
-    links: dict[str, None] = {}
+    base = _base(tree, page.url)
+    links: dict[str, str] = {}  # one story's key -> its address, as first linked
     for anchor in tree.iter("a"):
-        href = _link(base, (anchor.get("href") or "").strip()).split("#")[0]
-        if (len(anchor.text_content().split()) < HEADLINE_WORDS or urlparse(href).scheme not in ("http", "https")
-                or href.rstrip("/") == url.rstrip("/") or is_external(href, url, ignore_suffix=True)
-                or is_navigation_page(href) or is_not_crawlable(href) or not extension_filter(urlparse(href).path)
-                or _in_navigation(anchor)):
+        text = " ".join(anchor.text_content().split())
+        if not (len(text.split()) >= HEADLINE_WORDS or (len(text) >= 8 and _CJK.search(text))) or _in_navigation(anchor):
             continue
-        links[href] = None
+        address = _link(base, (anchor.get("href") or "").strip())
+        if is_article_address(address, page.url):
+            href = normalize_url(address, strict=True)  # tracking parameters and the fragment dropped
+            links.setdefault(href.rstrip("/"), href)
     if not links:
         return None
     title = " ".join((tree.findtext(".//title") or "").split())
-    return ParsedFeed(title, url, [Item(key=href, link=href) for href in list(links)[:PAGE_LINKS]], page=True)
+    return ParsedFeed(title, page.url, [Item(key=href, link=href) for href in list(links.values())[:PAGE_LINKS]],
+                      page=True)
+
+
+def is_article_address(href: str, page_url: str) -> bool:
+    """Whether an address on a followed page can be one of its stories: http(s), on the page's own host
+    (www. aside), neither the page itself nor its site's front page, no date archive, and neither a tag,
+    category, archive or login page (courlan's rules, the URL library trafilatura uses), a file such as
+    a PDF or an image, nor a one-word page of the site such as /subscribe or /cart (a story's address
+    has a slug or a number, or sits in a section)."""
+    try:
+        parts = urlparse(href)
+        path = parts.path.rstrip("/")
+        segments = [x for x in path.split("/") if x]
+        return (parts.scheme in ("http", "https") and _outlet(href) == _outlet(page_url) and bool(segments)
+                and href.split("#")[0].rstrip("/") != page_url.split("#")[0].rstrip("/")
+                and not all(x.isdigit() for x in segments)
+                and not (len(segments) == 1 and re.fullmatch(r"[A-Za-z]+(\.\w+)?", segments[0]))
+                and not is_navigation_page(href) and not is_not_crawlable(href)
+                and extension_filter(path.lower()))
+    except ValueError:  # a malformed address (`http://[::1/x`): no story of this page
+        return False
 
 
 def _in_navigation(anchor) -> bool:
     """Whether a link sits in the page's navigation, sidebars, forms, or its own header or footer."""
     ancestors = list(anchor.iterancestors())
     for i, element in enumerate(ancestors):
-        if element.tag in _NAVIGATION or element.get("role") == "navigation":
+        if (element.tag in _NAVIGATION or element.get("role") == "navigation"
+                or _NAVIGATION_NAMES.search(f"{element.get('class') or ''} {element.get('id') or ''}")):
             return True
         if element.tag in _PAGE_EDGES and not any(outer.tag in _CONTENT for outer in ancestors[i + 1:]):
             return True
@@ -669,7 +696,7 @@ class FeedRunner:
             named = feed_links(fetched.body, fetched.url)
             if not named:
                 if "html" in fetched.headers.get("content-type", ""):
-                    if page := article_links(fetched.body, fetched.url):
+                    if page := article_links(fetched):
                         return fetched, page, ""
                     raise FetchError("not a feed: a web page that names no RSS, Atom or JSON Feed (no "
                                      "<link rel=\"alternate\"> to one) and links to no articles") from None
@@ -689,7 +716,7 @@ class FeedRunner:
             result.errors.append(f"an item without a link, id or whole text ({item.title[:60] or 'untitled'!r}): skipped")
             return False
         key, before = self.feeds.seen(item) or (item.key, None)
-        retrying = before is not None and 0 < before.get("tries", 0) < MAX_ITEM_TRIES
+        retrying = before is not None and (0 < before.get("tries", 0) < MAX_ITEM_TRIES or _rested(before))
         if before and not retrying and (key != item.key or before.get("version") == item.version):
             # seen and unchanged since (or given up after MAX_ITEM_TRIES failures), or its page or its
             # content seen under another id: not fetched again
@@ -714,6 +741,8 @@ class FeedRunner:
         """The item as a JSON record: the feed's own text when it is the whole article, else the page."""
         if _needs_page(item):
             page = self.fetcher.get(item.link, allow_local=local)
+            if instead := _not_a_story(page, item.link):
+                raise ArticleError(f"the link now leads to {instead} ({page.url}), not to the story")
             article = parse_html(_page_text(page), page.url)
         else:
             article = _feed_article(item)
@@ -755,9 +784,12 @@ class FeedRunner:
     def _failed(self, key: str, item: Item, before: dict | None, error: str, result: PollResult) -> bool:
         """Report a failed item and count its tries; True while it is to be tried again."""
         tries = before.get("tries", 0) + 1 if before and before.get("version") == item.version else 1
-        self.feeds.remember(key, (before or {}) | {"version": item.version, "url": item.link, "tries": tries,
-                                                   "error": error})
-        given_up = "" if tries < MAX_ITEM_TRIES else f" (failed {tries} polls in a row: given up until the feed changes it)"
+        record = {"version": item.version, "url": item.link, "tries": tries, "error": error}
+        if tries >= MAX_ITEM_TRIES:
+            record["given_up_at"] = time.time()
+        self.feeds.remember(key, (before or {}) | record)
+        given_up = "" if tries < MAX_ITEM_TRIES else \
+            f" (failed {tries} polls in a row: given up for a day, or until the feed changes it)"
         result.errors.append(f"{item.link or item.key}: {error}{given_up}")
         return tries < MAX_ITEM_TRIES
 
@@ -794,6 +826,23 @@ def _alias(item: Item, key: str, before: dict) -> dict:
     same_page = before.get("url") == item.link
     kept = {name: before[name] for name in ("file", "content", "id") if same_page and name in before}
     return kept | {"version": item.version, "url": item.link, "same_as": key}
+
+
+def _rested(before: dict) -> bool:
+    """Whether an item given up after failing MAX_ITEM_TRIES polls has rested GIVEN_UP_SECONDS since."""
+    return "given_up_at" in before and time.time() - before["given_up_at"] >= GIVEN_UP_SECONDS
+
+
+def _not_a_story(page: Fetched, link: str) -> str:
+    """What a story's link led to instead of the story, when a redirect took it to its site's front page
+    or to a sign-in, section or tag page (an expired or paywalled story); "" when it did not."""
+    if page.url.rstrip("/") == link.rstrip("/"):
+        return ""
+    if not urlparse(page.url).path.strip("/"):
+        return "its site's front page"
+    if is_not_crawlable(page.url):
+        return "a sign-in page"
+    return "a section or tag page" if is_navigation_page(page.url) else ""
 
 
 def _needs_page(item: Item) -> bool:

@@ -11,6 +11,7 @@ import json
 import re
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -598,25 +599,31 @@ def front_page(stories: list[Story], extra: str = "") -> bytes:
     """A news site's front page that names no feed: its headlines link to the stories, among the links
     every page has (navigation, a sidebar, a footer) and some that lead to no article."""
     headlines = "".join(f"<li><article><header><h2><a href='/news/{s.slug}'>{escape(s.title)}</a></h2></header>"
-                        f"<p>{escape(s.paragraphs[0])}</p></article></li>" for s in stories)
+                        f"<p>{escape(s.paragraphs[0])}</p><a href='/news/{s.slug}/?utm_source=front#comments'>"
+                        f"Read the whole story</a></article></li>" for s in stories)
     return f"""<!doctype html><html><head><title>{OUTLET}: local news</title></head><body>
 <header><nav><a href="/">Home</a> <a href="/local">Local news and events</a> <a href="/sport">Sport</a></nav></header>
 <main><ul>{headlines}</ul>{extra}
 <p><a href="/tag/energy-and-climate-news">More energy and climate news</a>
-<a href="/files/council-budget-2027.pdf">The council's budget for 2027</a>
+<a href="/files/council-budget-2027.PDF">The council's budget for 2027</a>
 <a href="https://national.example/news/storm">Read the national storm story</a>
+<a href="http://[::1/x">A broken link the site's editor wrote</a>
+<a href="/subscribe">Subscribe to the Courier today</a>
 <a href="/login">Sign in to comment on stories</a></p></main>
 <aside><a href="/news/bus-shelters">Council approves new bus shelters</a></aside>
+<div class="site-footer"><a href="/news/about-the-courier">About the Elsmere Courier</a></div>
 <footer><a href="/privacy">Privacy policy and cookie settings</a></footer></body></html>""".encode()
 
 
 def test_a_web_page_that_names_no_feed_is_followed_through_its_headlines(site, tmp_path, monkeypatch, capsys):
     # Many local news sites publish no feed. Following such a page reads its headline links (to its own
-    # site, outside navigation, sidebars and footers; no tag pages, files or other sites) as the items
-    # of a feed: each story page is fetched and indexed once, and later polls fetch only new headlines.
+    # site, outside navigation, sidebars and footers; no tag, sign-in or one-word pages, files, other
+    # sites or malformed addresses; one story's links with tracking parameters counted once) as the
+    # items of a feed: each story page is fetched and indexed once, later polls fetch only new headlines.
     for story in (SOLAR, TRAINS, CANOE):
         site.routes[f"/news/{story.slug}"] = Page(news_page(story))
-    site.routes["/news/bus-shelters"] = Page(news_page(BAKERY))
+    for path in ("/news/bus-shelters", "/news/about-the-courier", "/subscribe"):
+        site.routes[path] = Page(news_page(BAKERY))
     site.routes["/"] = Page(front_page([SOLAR, TRAINS]))
     articles = tmp_path / "articles"
     chat = NewsChat(make_settings(tmp_path / "store", articles))
@@ -643,9 +650,37 @@ def test_a_web_page_that_names_no_feed_is_followed_through_its_headlines(site, t
     assert main(["follow", "--list"]) == 0
     assert f"{site.url}/ ({OUTLET}: local news), its headline links" in capsys.readouterr().out
 
+    # A story that now leads to a sign-in page is not saved as news; one whose page is down for three polls
+    # is given up, and tried again a day later (GIVEN_UP_SECONDS, shortened here).
+    site.routes["/news/bakery"] = Page(b"", status=302, headers={"Location": "/login?next=/news/bakery"})
+    site.routes["/login?next=/news/bakery"] = Page(b"<html><body><form><p>Sign in to read this story.</p></form></body></html>")
+    site.routes["/news/trains-delayed"] = Page(b"Service unavailable", status=503)
+    site.routes["/"] = Page(front_page([BAKERY, Story("trains-delayed", "Night trains delayed by a week", "2026-11-28",
+                                                      "Tomas Brenner", [TRAINS.paragraphs[1]]), CANOE]))
+    for _ in range(3):
+        [third] = runner.poll_all()
+    assert third.added == 0 and len(third.errors) == 2 and all("given up for a day" in e for e in third.errors)
+    assert "the link now leads to a sign-in page" in " ".join(third.errors)
+    assert not any("Sign in" in p.read_text() for p in saved_files(articles))
+    site.routes["/news/trains-delayed"] = Page(news_page(TRAINS_CHANGED))
+    site.log.clear()
+    runner.poll_all()
+    assert "/news/trains-delayed" not in site.paths()  # given up ...
+    monkeypatch.setattr(feeds, "GIVEN_UP_SECONDS", 0)
+    [later] = runner.poll_all()
+    assert later.added == 1 and "/news/trains-delayed" in site.paths()  # ... until a day has passed
+
     site.routes["/"] = Page(front_page([], extra="<p>No stories today.</p>"))  # nothing to follow: said so
     [empty] = runner.poll_all()
     assert empty.errors and "links to no articles" in empty.errors[0]
+
+
+def test_a_page_that_names_its_charset_only_in_its_headers_gives_its_links_as_written():
+    # Without a <meta charset>, lxml would read UTF-8 bytes as Latin-1 and fetch /news/cafÃ©-fermÃ© (a 404).
+    body = "<html><body><main><a href='/news/café-fermé'>Le café du port est fermé</a></main></body></html>"
+    page = Fetched("http://courier.example/", 200, body.encode("utf-8"), {"content-type": "text/html; charset=utf-8"})
+    [item] = feeds.article_links(page).items
+    assert urllib.parse.unquote(item.link) == "http://courier.example/news/café-fermé"
 
 
 def test_titles_written_in_html_are_saved_as_plain_text():
