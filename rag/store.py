@@ -122,7 +122,7 @@ class Store:
         if generation and not (chroma_url and database_url.startswith("postgresql")):
             raise ValueError("a generation of a store needs a Chroma server and a PostgreSQL database")
         self.generation = generation
-        self.dir = Path(store_dir)
+        self.dir = Path(store_dir).absolute()  # (not resolved: a symbolic link stays the store's name)
         if _put_back(self.dir.resolve()):  # (resolved: replace_store moved the folder a symbolic link points to)
             log.warning("%s: a rebuild was killed while it replaced the store; the earlier store is back", self.dir)
         self.embeddings = embeddings
@@ -148,7 +148,7 @@ class Store:
             self._open_vectors()
             if self.catalog.meta("model") is None:
                 self.record_model()
-            elif check_model and self.catalog.meta("model_digest") is None:  # recorded before digests were
+            elif check_model and not self.catalog.meta("model_digest"):  # recorded before digests were, or unread
                 self._record_digest()
         self.seen_revision = self.catalog.meta("revision")
 
@@ -212,7 +212,8 @@ class Store:
         self._record_digest()
 
     def _record_digest(self) -> None:
-        self.catalog.set_meta("model_digest", self.embeddings.digest)
+        if self.embeddings.digest:  # ("": a hub id, or files that cannot be read now: recorded when they can)
+            self.catalog.set_meta("model_digest", self.embeddings.digest)
         configured = self.embeddings.configured
         local = configured and Path(configured).is_dir()
         self.catalog.set_meta("model_source", os.path.abspath(configured) if local else configured)
@@ -425,6 +426,7 @@ class Store:
     def status(self) -> dict:
         """Counts and settings; `embedding_variant` is the one that built the store (rag/embeddings.py)."""
         self.check_same_folder()
+        self.check_same_model()
         articles, chunks = self.catalog.counts()
         return {"articles": articles, "chunks": chunks, "vectors": self.collection.count(),
                 "model": self.embeddings.name, "embedding_variant": self._built_with() or str(self.embeddings.variant),
@@ -435,15 +437,16 @@ class Store:
 def rebuilt_message(location: str, catalog: Catalog | None) -> str:
     """What a process that opened a store before a rebuild with another model is told: the model that
     built the store now (from its `catalog`, None when it cannot be read), and how to start with it."""
-    model = source = None
+    model = source = variant = None
     if catalog is not None:
-        model, source = catalog.meta("model"), catalog.meta("model_source")
+        model, source, variant = catalog.meta("model"), catalog.meta("model_source"), catalog.meta("embedding_variant")
     if source is None:  # not recorded (a store built before sources were) or not readable
         how = "that model"
     else:
         how = f"`--model {source}`" if source else "no --model (the packaged model)"
-    return (f"the store {location} was rebuilt with the embedding model '{model or 'another model'}' since it was "
-            f"opened here: start again with {how} (a running app: restart it)")
+    built = f"the embedding model '{model or 'another model'}'" + (f", {variant} variant" if variant else "")
+    return (f"the store {location} was rebuilt with {built} since it was opened here: start again with {how} "
+            f"(a running app: restart it)")
 
 
 def _folder_catalog(store_dir: Path) -> Catalog | None:
@@ -455,8 +458,10 @@ def _folder_catalog(store_dir: Path) -> Catalog | None:
 
 
 def _from(source: str | None) -> str:
-    """", loaded from PATH" for a recorded model source ("" for the packaged model)."""
-    return f" (loaded from {source})" if source else ""
+    """" (loaded from PATH)" for a recorded model source, " (the packaged model)" for ""."""
+    if source is None:
+        return ""
+    return f" (loaded from {source})" if source else " (the packaged model)"
 
 
 def promote_generation(database_url: str, generation: str) -> None:

@@ -146,7 +146,7 @@ def test_a_shared_store_rebuilt_with_another_model_is_not_searched_or_written_wi
     other = tmp_path / "other-model"  # the packaged weights under another name: another model to the store
     other.symlink_to(embeddings.resolve_model("")[1])
     assert rebuild(shared_settings(tmp_path / "two", servers, articles_dir, model=str(other))).added == 1
-    restart = f"rebuilt with the embedding model 'other-model' .* start again with `--model {other}`"
+    restart = f"rebuilt with the embedding model 'other-model'.* start again with `--model {other}`"
     with pytest.raises(StoreError, match=restart):
         one.ask("What did Lukashenko say about sending soldiers?")
     news = tmp_path / "news"

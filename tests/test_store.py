@@ -115,7 +115,11 @@ def test_another_model_in_a_folder_of_the_same_name_is_refused(built, news, tmp_
     assert f"the files in {cls} are not the ones that built it" in str(caught.value)
     assert "rag ingest --rebuild" in str(caught.value)
 
-    moved = same_named_copy(tmp_path / "moved")  # the same files elsewhere are the same model
+    moved = same_named_copy(tmp_path / "moved")  # the same files elsewhere are the same model, also with
+    (moved / "train_script.py").write_text("# how it was trained\n")  # files that make no vector beside them
+    (moved / "onnx").mkdir()
+    (moved / "onnx" / "model.onnx").write_bytes(b"an export for another runtime")
+    (moved / "pytorch_model.bin").write_bytes(b"the weights again, in the format safetensors replaced")
     assert "reopened on Monday" in open_chat(built, news, model=str(moved)).search("When did the harbour reopen?")[0].text
 
     with closing(sqlite3.connect(built / "catalog.sqlite")) as db, db:  # a store from before the hash was kept
@@ -123,6 +127,14 @@ def test_another_model_in_a_folder_of_the_same_name_is_refused(built, news, tmp_
     assert open_chat(built, news).status()["articles"] == 1  # opened by its model, which it now records
     with pytest.raises(ModelMismatchError):
         open_chat(built, news, model=str(cls))
+
+
+def test_a_store_opened_by_a_relative_path_survives_a_change_of_directory(built, news, monkeypatch):
+    monkeypatch.chdir(built.parent)
+    chat = open_chat(Path(built.name), news)
+    monkeypatch.chdir("/")
+    assert "reopened on Monday" in chat.search("When did the harbour reopen?")[0].text
+    assert chat.status()["articles"] == 1
 
 
 def test_a_store_keeps_the_embedding_variant_it_was_built_with(tmp_path, news):
@@ -236,7 +248,7 @@ def test_a_rebuild_with_another_model_that_cannot_write_keeps_the_old_store(buil
     assert rebuild(settings, [news]).added == 1  # a rerun starts again and puts the new store in place
     # What it opened is gone: a waiting ingest or a running app says so, naming the model to start with,
     # rather than writing into the deleted folder or answering from it.
-    restart = f"rebuilt with the embedding model 'other-model' .* start again with `--model {other}`"
+    restart = f"rebuilt with the embedding model 'other-model'.* start again with `--model {other}`"
     for stale in (before.ingest, before.status, lambda: before.ask("When did the harbour reopen?")):
         with pytest.raises(StoreError, match=restart):
             stale()
