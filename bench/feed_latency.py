@@ -5,9 +5,11 @@ written here). The seed is ingested into a new store; the feed is followed and p
 first items are saved and indexed). Then the server publishes a third item, and the clock runs from
 that moment through one poll (fetch the feed and the new page, extract, save, embed, index) to
 `NewsChat.ask` answering a question about the new item with a quote from its page. The poll interval
-(RAG_FEED_MINUTES) comes on top in the running app: at most one interval.
+(RAG_FEED_MINUTES) comes on top in the running app: at most one interval. With --page the site has
+no feed: its front page is followed through its headline links (`feeds.article_links`), and the new
+story appears there.
 
-usage: python bench/feed_latency.py [--runs 3]
+usage: python bench/feed_latency.py [--runs 3] [--page]
 """
 
 from __future__ import annotations
@@ -61,12 +63,21 @@ def feed(base: str, stories) -> bytes:
             f"<link>{base}/</link>{items}</channel></rss>").encode()
 
 
-def serve(published: list) -> tuple[ThreadingHTTPServer, str]:
+def front_page(stories) -> bytes:
+    """The site's front page, naming no feed: the newest story's headline first."""
+    headlines = "".join(f"<li><a href='/{slug}.html'>{t}</a></li>" for slug, t, _ in reversed(stories))
+    return (f"<html><head><title>Valley Courier</title></head><body><nav><a href='/'>Home</a></nav>"
+            f"<main><ul>{headlines}</ul></main><footer>© Valley Courier</footer></body></html>").encode()
+
+
+def serve(published: list, page: bool = False) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (the standard library's name)
             base = f"http://127.0.0.1:{self.server.server_port}"
-            if self.path == "/feed.xml":
+            if self.path == "/feed.xml" and not page:
                 body, kind = feed(base, published), "application/rss+xml"
+            elif self.path == "/" and page:
+                body, kind = front_page(published), "text/html; charset=utf-8"
             else:
                 found = [s for s in published if self.path == f"/{s[0]}.html"]
                 if not found:
@@ -84,10 +95,10 @@ def serve(published: list) -> tuple[ThreadingHTTPServer, str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/feed.xml"
+    return server, f"http://127.0.0.1:{server.server_port}/{'' if page else 'feed.xml'}"
 
 
-def one_run() -> float:
+def one_run(page: bool) -> float:
     work = Path(tempfile.mkdtemp(prefix="rag-feed-bench-"))
     articles = work / "articles"
     shutil.copytree(SEED, articles)
@@ -95,7 +106,7 @@ def one_run() -> float:
     chat.ingest([articles])
     chat.warm_up()
     published = list(STORIES[:2])
-    server, url = serve(published)
+    server, url = serve(published, page)
     try:
         feeds = FeedStore(articles)
         feeds.add(url)
@@ -116,9 +127,11 @@ def one_run() -> float:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--page", action="store_true", help="a front page with no feed, followed through its headlines")
     args = ap.parse_args()
-    times = [one_run() for _ in range(args.runs)]
-    print(f"new feed item to a verified answer: median {statistics.median(times):.2f} s "
+    times = [one_run(args.page) for _ in range(args.runs)]
+    what = "new headline on a followed page" if args.page else "new feed item"
+    print(f"{what} to a verified answer: median {statistics.median(times):.2f} s "
           f"(runs: {', '.join(f'{t:.2f}' for t in times)}), plus up to one poll interval in the app")
 
 

@@ -614,6 +614,22 @@ class PollResult:
                 "not_modified": self.not_modified, "errors": self.errors}
 
 
+@dataclass(frozen=True)
+class Reading:
+    """Where a poll is: its feed, items looked at of all the feed lists (0 of 0: the feed itself is
+    being read), or indexing what it saved."""
+
+    url: str
+    done: int = 0
+    total: int = 0
+    indexing: bool = False
+
+    def describe(self) -> str:
+        if self.indexing:
+            return "indexing the new items…"
+        return f"reading its items ({self.done} of {self.total})…" if self.total else "reading it…"
+
+
 class FeedRunner:
     """Polls the followed feeds and saves their new or changed items; `ingest` indexes what was saved
     (NewsChat.ingest, or the web app's sync that shows progress)."""
@@ -624,6 +640,7 @@ class FeedRunner:
         self.fetcher = fetcher or Fetcher()
         self.stopped = threading.Event()
         self.wake = threading.Event()  # set: poll now, without waiting for the rest of the interval
+        self.reading: Reading | None = None  # the poll under way, for the page's feeds panel
 
     def poll_all(self, on_result: Callable[[PollResult], None] | None = None) -> list[PollResult]:
         """Every followed feed, one after the other; `on_result` hears each as it is done."""
@@ -641,6 +658,7 @@ class FeedRunner:
         the result's errors (and, when it was not an expected failure, in the log with its traceback)."""
         result = PollResult(feed.url)
         saved: list[Path] = []
+        self.reading = Reading(feed.url)
         try:
             self._read_feed(feed, result, saved)
         except FetchError as e:
@@ -648,7 +666,9 @@ class FeedRunner:
         except Exception as e:  # whatever breaks in one feed must not stop the others
             log.exception("polling the feed %s failed", feed.url)
             result.errors.insert(0, f"the feed: unexpected error: {e}")
+        self.reading = Reading(feed.url, indexing=True) if saved else None
         self._index(saved, result)
+        self.reading = None
         feed.last_poll = time.strftime("%Y-%m-%d %H:%M:%S")
         feed.added += result.added
         feed.updated += result.updated
@@ -677,7 +697,8 @@ class FeedRunner:
         feed.page_links = parsed.page
         outlet = _outlet(parsed.link or fetched.url)
         retry = False
-        for item in parsed.items:
+        for done, item in enumerate(parsed.items):
+            self.reading = Reading(feed.url, done, len(parsed.items))
             retry = self._item(item, local, outlet, result, saved) or retry
         feed.title = parsed.title or feed.title
         if not retry:  # else the next poll reads the whole feed again and tries the failed items again

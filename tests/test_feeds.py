@@ -482,8 +482,21 @@ def test_the_web_app_polls_feeds_in_the_background_and_lists_them(site, tmp_path
         assert "every 60 minutes" in panel
 
         publish(site, [SOLAR, TRAINS, BAKERY])  # polled at once when asked, not in an hour
+        release = threading.Event()
+        slow = site.routes["/news/bakery"]
+
+        def slow_page(request):  # a page that takes its time: the panel says how far the poll is meanwhile
+            release.wait(30)
+            site.routes["/news/bakery"] = slow
+            site.answer(request)
+
+        site.routes["/news/bakery"] = slow_page
         backend.poller.poll_soon()
+        wait_for(lambda: "Polling now" in handlers.feeds_html(backend))
+        assert "Polling now: reading its items (2 of 3)" in handlers.feeds_html(backend)
+        release.set()
         wait_for(lambda: backend.chat.status()["articles"] == 3)
+        wait_for(lambda: "Polling now" not in handlers.feeds_html(backend))
 
         message, *_ = handlers.follow_feed(backend, "file:///etc/passwd")
         assert "status-error" in message and "not http(s)" in message

@@ -242,7 +242,8 @@ def tick(backend: Backend, seen):
 
 def feeds_html(backend: Backend) -> str:
     """The followed feeds: each one's last poll, what it added, and the errors of that poll."""
-    return render.feeds_table(backend.feeds.list(), backend.settings.feed_minutes)
+    reading = backend.poller.runner.reading if backend.poller is not None else None
+    return render.feeds_table(backend.feeds.list(), backend.settings.feed_minutes, reading)
 
 
 def feed_choices(backend: Backend) -> list[str]:

@@ -242,9 +242,10 @@ def index_table(rows: list[tuple[str, object]], last_sync: str, failed: list[dic
     return f"<table class='index-table'>{body}</table>{extra}{failed_list(failed)}"
 
 
-def feeds_table(feeds: list, minutes: float) -> str:
+def feeds_table(feeds: list, minutes: float, reading=None) -> str:
     """The followed feeds (`feeds.Feed`s): each one's title and address, its last poll and what it
-    brought, items added in all, and the errors of its last poll."""
+    brought, items added in all, and the errors of its last poll; the one being polled says how far the
+    poll is (`reading`, a `feeds.Reading`)."""
     if not feeds:
         return ("<p class='muted'>No feeds followed yet. Add the address of an RSS, Atom or JSON Feed, or of a "
                 "news page, below (or run <code>rag follow URL</code>).</p>")
@@ -255,7 +256,9 @@ def feeds_table(feeds: list, minutes: float) -> str:
         name = f"{esc(f.title)}<br><span class='muted'>{address}</span>" if f.title else address
         errors = "".join(f"<li>{esc(e)}</li>" for e in f.errors)
         failed = f"<ul class='failed'>{errors}</ul>" if errors else ""
-        rows.append(f"<tr><th scope='row'>{name}</th><td>Last poll: {esc(f.last_poll or 'not yet')}"
+        now = (f"<p class='polling'>Polling now: {esc(reading.describe())}</p>"
+               if reading is not None and reading.url == f.url else "")
+        rows.append(f"<tr><th scope='row'>{name}</th><td>{now}Last poll: {esc(f.last_poll or 'not yet')}"
                     f"{': ' + esc(f.last_result) if f.last_result else ''}. {plural(f.added, 'item')} added in all."
                     f"{failed}</td></tr>")
     return (f"<table class='index-table feeds-table'>{''.join(rows)}</table>"
