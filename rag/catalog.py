@@ -8,6 +8,9 @@ change is one transaction: a reader sees a file's articles before or after a cha
 Layouts (`meta.layout`), migrated in place when an older store is opened:
     1  articles keyed by (path, id), where id was the record's own id: two files could share one
     2  `record_id` is the id within its file; `id` is unique across files (`models.article_uid`)
+    3  as 2, and the vectors are in the collection `meta.collection` names, not "articles": written
+       only by a rebuild of a shared store with another model (`name_collection`), so that versions
+       before it, which read "articles" alone, refuse that store instead of finding it empty
 A layout newer than LAYOUT is refused (`NewerLayoutError`), untouched: this code cannot know it.
 """
 
@@ -22,7 +25,8 @@ import sqlalchemy as sa
 
 from .models import Article, article_uid
 
-LAYOUT = 2
+LAYOUT = 3  # the newest this code reads
+MIGRATED_LAYOUT = 2  # what a new or migrated catalog has (3 only where `name_collection` wrote it)
 
 _metadata = sa.MetaData()
 FILES = sa.Table(
@@ -65,8 +69,14 @@ def make_engine(url: str, schema: str = "") -> sa.Engine:
     if not schema:
         return sa.create_engine(url, pool_pre_ping=True)
     engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"options": f"-csearch_path={schema}"})
-    with engine.begin() as db:
-        db.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    try:
+        with engine.begin() as db:
+            db.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    except sa.exc.ProgrammingError as e:
+        if "permission denied" not in str(e):
+            raise
+        raise PermissionError(f"the database role may not create the schema {schema} (grant it: GRANT CREATE ON "
+                              f"DATABASE ... TO ...)") from None
     return engine
 
 
@@ -85,11 +95,11 @@ class Catalog:
             if layout is not None and layout > LAYOUT:  # before anything is created, migrated or read
                 raise NewerLayoutError(f"this store was written by a newer version of news-rag (layout {layout}); "
                                        f"upgrade, or use another --store")
-            if layout is not None and layout < LAYOUT:
+            if layout is not None and layout < MIGRATED_LAYOUT:
                 _migrate(db, layout)
             _metadata.create_all(db)
             if layout is None:
-                self._set(db, "layout", str(LAYOUT))
+                self._set(db, "layout", str(MIGRATED_LAYOUT))
 
     def _layout(self, db) -> int | None:
         """The layout of an existing catalog, or None for a new one."""
@@ -239,6 +249,12 @@ class Catalog:
         with self.engine.connect() as db:
             return db.execute(sa.select(META.c.value).where(META.c.key == key)).scalar()
 
+    def name_collection(self, name: str) -> None:
+        """Note that the store's vectors are in the Chroma collection `name` (layout 3)."""
+        with self.engine.begin() as db:
+            self._set(db, "collection", name)
+            self._set(db, "layout", "3")
+
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as db:
             self._set(db, key, value)
@@ -273,7 +289,7 @@ def _article(row) -> Article:
 
 
 def _migrate(db, layout: int) -> None:
-    """Bring an older catalog to LAYOUT in place (nothing is re-embedded, nothing deleted)."""
+    """Bring an older catalog to MIGRATED_LAYOUT in place (nothing is re-embedded, nothing deleted)."""
     if layout == 1:
         # v1 keyed articles by the record's own id; v2 keeps it as record_id and adds the unique id.
         db.execute(sa.text("ALTER TABLE articles RENAME COLUMN id TO record_id"))
@@ -285,4 +301,4 @@ def _migrate(db, layout: int) -> None:
                        {"id": article_uid(path, record_id), "rowid": rowid,
                         "dup": None if dup is None else canonical.get(content_hash)})
         db.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_articles_id ON articles(id)"))
-    Catalog._set(db, "layout", str(LAYOUT))
+    Catalog._set(db, "layout", str(MIGRATED_LAYOUT))

@@ -8,7 +8,6 @@ or refused with the reason.
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,7 +25,8 @@ from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, display_path, results_json
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, Settings
-from .store import (Store, StoreError, discard_generations, discard_store, promote_generation, replace_store)
+from .store import (Store, StoreError, discard_generations, discard_store, new_generation, promote_generation,
+                    replace_store)
 from .text import script_hint, written_in
 
 log = logging.getLogger(__name__)
@@ -84,14 +84,18 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
         return NewsChat(settings).ingest(paths, on_progress, on_wait)
     store_dir = settings.store_dir.resolve()
     beside = store_dir.with_name(f"{store_dir.name}.rebuilding")  # a shared store's: only its local caches
-    generation = secrets.token_hex(4) if shared else ""
+    generation = new_generation() if shared else ""
     with store.writer(on_wait, any_model=True):  # the old store's lock: no other writes meanwhile
+        old_collection = store.collection_name
         if beside.exists():
             discard_store(beside)  # what a killed or failed rebuild left
         if shared:
             discard_generations(store)
         try:
             report = _build_beside(store, replace(settings, store_dir=beside), paths, on_progress, on_wait, generation)
+            reached("rebuilt-beside")
+            if shared:
+                promote_generation(settings.database_url, generation)
         except Exception as e:  # whatever stopped it (a full disk ...): the half-built store goes, the old stays
             if not isinstance(e, StoreError):
                 log.exception("rebuilding %s beside it failed", store.location)
@@ -100,20 +104,18 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
             if shared:
                 _discard_quietly(store)
             raise StoreError(f"{str(e).rstrip('.')}. The store {store.location} is unchanged.") from None
-        reached("rebuilt-beside")
         if shared:
-            promote_generation(settings.database_url, generation)
-            _discard_quietly(store)  # the old vectors
+            _discard_quietly(store, old_collection)  # the old vectors
             discard_store(beside)
         else:
             replace_store(beside, store_dir)
     return report
 
 
-def _discard_quietly(store: Store) -> None:
+def _discard_quietly(store: Store, old_collection: str = "") -> None:
     """`discard_generations`, logging a failure: what is left over is removed by the next rebuild."""
     try:
-        discard_generations(store)
+        discard_generations(store, old_collection)
     except Exception:
         log.exception("cannot remove what a rebuild left beside %s; the next rebuild tries again", store.location)
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import secrets
 import shutil
 import threading
 from collections.abc import Callable
@@ -44,8 +46,10 @@ WRITER_LOCK_KEY = 74_616_201  # the PostgreSQL advisory lock that admits one wri
 # catalog and records in a PostgreSQL schema of its own, its vectors in a collection of its own
 # (`Store(generation=...)`), until `promote_generation` puts it in the place of the old one.
 GENERATION_SCHEMA = "rag_rebuilding_"  # + the generation
+GENERATION = re.compile(r"[0-9a-f]{8}")  # a generation's name (`new_generation`)
 GENERATION_LOCK_KEY = WRITER_LOCK_KEY + 1  # its writer lock: the rebuild holds the old store's meanwhile
-STORE_TABLES = ("meta", "files", "articles", "upsertion_record")  # what a store keeps in its database
+CATALOG_TABLES = ("meta", "files", "articles")  # the store's own tables in its database
+RECORDS_TABLE = "upsertion_record"  # LangChain's: other applications' namespaces may share it
 
 
 class StoreError(RuntimeError):
@@ -142,7 +146,7 @@ class Store:
             self.records.create_schema()
             self.client = self._client()
             if generation:
-                self.catalog.set_meta("collection", f"{COLLECTION}_{generation}")
+                self.catalog.name_collection(f"{COLLECTION}_{generation}")
             if check_model:
                 self._check_model()
             self._open_vectors()
@@ -281,8 +285,9 @@ class Store:
     def _open_vectors(self) -> None:
         """The "articles" collection (created, cosine, on first use), and LangChain's view of it for `index()`."""
         name = self.collection_name
+        mark = {"rag_generation": self.generation} if self.generation else {}  # `discard_generations` reads it
         self.collection = self.client.get_or_create_collection(
-            name, metadata={"hnsw:space": "cosine", "embedding_model": self.embeddings.name})
+            name, metadata={"hnsw:space": "cosine", "embedding_model": self.embeddings.name} | mark)
         self.vectors = Chroma(client=self.client, collection_name=name, embedding_function=self.embeddings)
 
     def reopen(self) -> None:
@@ -464,39 +469,56 @@ def _from(source: str | None) -> str:
     return f" (loaded from {source})" if source else " (the packaged model)"
 
 
+def new_generation() -> str:
+    return secrets.token_hex(4)
+
+
 def promote_generation(database_url: str, generation: str) -> None:
     """Put a shared store's generation (built beside it: `Store(generation=...)`) in the place of the
-    store in use, in one PostgreSQL transaction: the old store's tables are dropped and the
-    generation's moved into their schema. Its catalog names its own Chroma collection (meta
+    store in use, in one PostgreSQL transaction: the old store's catalog tables are dropped and the
+    generation's moved into their schema, and its records replace the store's namespace in LangChain's
+    table (which other applications may share). Its catalog names its own Chroma collection (meta
     "collection"), so catalog, records and vectors change together; a kill before the commit leaves
-    the old store whole, after it the new one (the old collection is then left over for
-    `discard_generations`)."""
+    the old store whole, after it the new one (the old collection is removed by the caller, or else by
+    the next rebuild's `discard_generations`). A reader that holds the old tables for over a minute
+    makes it fail (lock_timeout), rather than every question wait behind it."""
     engine = make_engine(database_url)
     schema = GENERATION_SCHEMA + generation
     try:
         with engine.begin() as db:
-            target = db.execute(sa.text("SELECT current_schema()")).scalar()
-            for table in STORE_TABLES:
+            db.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
+            target = db.execute(sa.text(  # where the store's tables are (the first of search_path that has them)
+                "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.oid = to_regclass('meta')")).scalar() or db.execute(sa.text("SELECT current_schema()")).scalar()
+            for table in CATALOG_TABLES:
                 db.execute(sa.text(f'DROP TABLE IF EXISTS "{target}"."{table}" CASCADE'))
-            for table in STORE_TABLES:
                 db.execute(sa.text(f'ALTER TABLE "{schema}"."{table}" SET SCHEMA "{target}"'))
+            columns = "uuid, key, namespace, group_id, updated_at"
+            db.execute(sa.text(f'DELETE FROM "{target}".{RECORDS_TABLE} WHERE namespace = :n'), {"n": NAMESPACE})
+            db.execute(sa.text(f'INSERT INTO "{target}".{RECORDS_TABLE} ({columns}) SELECT {columns} '
+                               f'FROM "{schema}".{RECORDS_TABLE} WHERE namespace = :n'), {"n": NAMESPACE})
             db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     finally:
         engine.dispose()
 
 
-def discard_generations(store: Store) -> None:
+def discard_generations(store: Store, old_collection: str = "") -> None:
     """Remove what rebuilds of a shared store left beside it: generations' schemas in the database and
-    collections on the Chroma server other than the one the store uses (a rebuild that failed or was
-    killed, or the old vectors of one that was promoted)."""
+    their collections on the Chroma server (marked as such, and not the one the store uses), and
+    `old_collection`, the vectors a promoted generation replaced. Nothing else on the server or in the
+    database is touched."""
     with store.catalog.engine.begin() as db:
         schemas = db.execute(sa.text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
                              {"p": GENERATION_SCHEMA.replace("_", "\\_") + "%"}).scalars().all()
         for schema in schemas:
-            db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+            if GENERATION.fullmatch(schema[len(GENERATION_SCHEMA):]):
+                db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     in_use = store.collection_name
     for collection in store.client.list_collections():
-        if (collection.name == COLLECTION or collection.name.startswith(COLLECTION + "_")) and collection.name != in_use:
+        suffix = collection.name[len(COLLECTION) + 1:]
+        left = (collection.name == f"{COLLECTION}_{suffix}" and GENERATION.fullmatch(suffix)
+                and (collection.metadata or {}).get("rag_generation") == suffix)
+        if collection.name != in_use and (left or collection.name == old_collection):
             store.client.delete_collection(collection.name)
 
 

@@ -113,6 +113,12 @@ def test_a_shared_store_rebuilt_with_another_model_is_built_beside_and_never_emp
     other.symlink_to(embeddings.resolve_model("")[1])
     settings = shared_settings(tmp_path / "two", servers, articles_dir, model=str(other))
     question = "What did Lukashenko say about sending soldiers?"
+    # What others keep on the same servers is none of the rebuild's business: another application's
+    # LangChain records in the shared table, and a collection whose name merely starts like ours.
+    with one.store.records.engine.begin() as db:
+        db.execute(sa.text("INSERT INTO upsertion_record (uuid, key, namespace, group_id, updated_at) "
+                           "VALUES ('u-1', 'k-1', 'other-app/docs', 'g', 1.0)"))
+    one.store.client.create_collection("articles_archive")
 
     def fail_midway(*args, **kwargs):  # a full disk on the server cannot be made here
         raise OSError(28, "No space left on device")
@@ -123,16 +129,21 @@ def test_a_shared_store_rebuilt_with_another_model_is_built_beside_and_never_emp
     monkeypatch.undo()
     assert not one.ask(question).refused  # the old store answers throughout, and after the failure
     assert one.status()["articles"] == 1
-    assert leftovers(servers) == (["articles"], [])  # the half-built store is gone
+    assert leftovers(servers) == (["articles", "articles_archive"], [])  # the half-built store is gone
 
     assert rebuild(settings).added == 1
     collections, schemas = leftovers(servers)
+    collections.remove("articles_archive")
     assert len(collections) == 1 and collections != ["articles"] and schemas == []  # the old vectors went too
+    with one.store.records.engine.connect() as db:
+        assert db.execute(sa.text("SELECT namespace FROM upsertion_record WHERE key = 'k-1'")).scalar() == "other-app/docs"
+        # a layout older versions refuse: they would look for the vectors in "articles" and find none
+        assert db.execute(sa.text("SELECT value FROM meta WHERE key = 'layout'")).scalar() == "3"
     new = NewsChat(shared_settings(tmp_path / "three", servers, model=str(other)))
     assert new.status()["articles"] == 1 and not new.ask(question).refused
     back = shared_settings(tmp_path / "two", servers, articles_dir)  # and back: a generation of its own
     assert rebuild(back).added == 1
-    assert len(leftovers(servers)[0]) == 1 and leftovers(servers)[0] != collections
+    assert len(leftovers(servers)[0]) == 2 and leftovers(servers)[0] != collections + ["articles_archive"]
     assert not instance(tmp_path / "four", servers).ask(question).refused
 
 
@@ -156,3 +167,31 @@ def test_a_shared_store_rebuilt_with_another_model_is_not_searched_or_written_wi
         one.ingest([news])
     now = NewsChat(shared_settings(tmp_path / "three", servers, model=str(other))).status()
     assert (now["articles"], now["vectors"]) == (1, now["chunks"])  # nothing of the ferry written
+
+
+def test_a_shared_store_rebuild_by_a_role_that_owns_only_its_schema(servers, tmp_path, articles_dir):
+    # Managed databases often give the app a role that owns its own schema and not the database: the
+    # store's tables are then in that schema ("$user" comes first in search_path). Building beside needs
+    # a schema of its own, so without the right to create one the rebuild stops, saying which grant is
+    # missing, and changes nothing; with it, the new tables take the old ones' place in that schema.
+    chroma_url, database_url = servers
+    admin = sa.create_engine(database_url)
+    with admin.begin() as db:
+        db.execute(sa.text("CREATE ROLE app LOGIN"))
+        db.execute(sa.text("CREATE SCHEMA app AUTHORIZATION app"))
+    as_app = (chroma_url, database_url.replace("//rag@", "//app@"))
+    assert instance(tmp_path / "one", as_app, articles_dir).ingest().added == 1
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    settings = shared_settings(tmp_path / "two", as_app, articles_dir, model=str(other))
+    with pytest.raises(StoreError, match=r"may not create the schema .*GRANT CREATE ON DATABASE.* is unchanged"):
+        rebuild(settings)
+    assert not instance(tmp_path / "three", as_app).ask("What did Lukashenko say about sending soldiers?").refused
+    with admin.begin() as db:
+        db.execute(sa.text("GRANT CREATE ON DATABASE postgres TO app"))
+    assert rebuild(settings).added == 1
+    with admin.connect() as db:
+        where = db.execute(sa.text("SELECT table_schema FROM information_schema.tables WHERE table_name = 'meta'"))
+        assert sorted(where.scalars()) == ["app"]
+    admin.dispose()
+    assert NewsChat(settings).status()["articles"] == 1
