@@ -70,13 +70,13 @@ def front_page(stories) -> bytes:
             f"<main><ul>{headlines}</ul></main><footer>© Valley Courier</footer></body></html>").encode()
 
 
-def serve(published: list, page: bool = False) -> tuple[ThreadingHTTPServer, str]:
+def serve(published: list, front: bool = False) -> tuple[ThreadingHTTPServer, str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (the standard library's name)
             base = f"http://127.0.0.1:{self.server.server_port}"
-            if self.path == "/feed.xml" and not page:
+            if self.path == "/feed.xml" and not front:
                 body, kind = feed(base, published), "application/rss+xml"
-            elif self.path == "/" and page:
+            elif self.path == "/" and front:
                 body, kind = front_page(published), "text/html; charset=utf-8"
             else:
                 found = [s for s in published if self.path == f"/{s[0]}.html"]
@@ -95,10 +95,10 @@ def serve(published: list, page: bool = False) -> tuple[ThreadingHTTPServer, str
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}/{'' if page else 'feed.xml'}"
+    return server, f"http://127.0.0.1:{server.server_port}/{'' if front else 'feed.xml'}"
 
 
-def one_run(page: bool) -> float:
+def one_run(front: bool) -> float:
     work = Path(tempfile.mkdtemp(prefix="rag-feed-bench-"))
     articles = work / "articles"
     shutil.copytree(SEED, articles)
@@ -106,7 +106,7 @@ def one_run(page: bool) -> float:
     chat.ingest([articles])
     chat.warm_up()
     published = list(STORIES[:2])
-    server, url = serve(published, page)
+    server, url = serve(published, front)
     try:
         feeds = FeedStore(articles)
         feeds.add(url)

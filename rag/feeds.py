@@ -344,7 +344,7 @@ def is_article_address(href: str, page_url: str) -> bool:
     (www. aside), neither the page itself nor its site's front page, no date archive, and neither a tag,
     category, archive or login page (courlan's rules, the URL library trafilatura uses), a file such as
     a PDF or an image, nor a one-word page of the site such as /subscribe or /cart (a story's address
-    has a slug or a number, or sits in a section)."""
+    has a slug, a number or a file name such as /orchard.html, or sits in a section)."""
     try:
         parts = urlparse(href)
         path = parts.path.rstrip("/")
@@ -352,7 +352,7 @@ def is_article_address(href: str, page_url: str) -> bool:
         return (parts.scheme in ("http", "https") and _outlet(href) == _outlet(page_url) and bool(segments)
                 and href.split("#")[0].rstrip("/") != page_url.split("#")[0].rstrip("/")
                 and not all(x.isdigit() for x in segments)
-                and not (len(segments) == 1 and re.fullmatch(r"[A-Za-z]+(\.\w+)?", segments[0]))
+                and not (len(segments) == 1 and segments[0].isalpha())
                 and not is_navigation_page(href) and not is_not_crawlable(href)
                 and extension_filter(path.lower()))
     except ValueError:  # a malformed address (`http://[::1/x`): no story of this page

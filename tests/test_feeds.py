@@ -696,6 +696,19 @@ def test_a_page_that_names_its_charset_only_in_its_headers_gives_its_links_as_wr
     assert urllib.parse.unquote(item.link) == "http://courier.example/news/café-fermé"
 
 
+@pytest.mark.parametrize("href, story", [
+    ("https://courier.example/news/solar-farm-opens", True), ("https://www.courier.example/2026/11/24/solar", True),
+    ("https://courier.example/orchard.html", True), ("https://courier.example/article/48213", True),
+    ("https://courier.example/", False), ("https://courier.example/?page=2", False),
+    ("https://courier.example/subscribe", False), ("https://courier.example/2026/11/", False),
+    ("https://courier.example/tag/energy", False), ("https://courier.example/login?next=/news", False),
+    ("https://courier.example/files/budget.PDF", False), ("https://other.example/news/solar-farm", False),
+    ("https://courier.example.org/news/solar-farm", False), ("mailto:desk@courier.example", False),
+    ("http://[::1/x", False)])
+def test_which_links_of_a_followed_page_can_be_stories(href, story):
+    assert feeds.is_article_address(href, "https://courier.example/") is story
+
+
 def test_titles_written_in_html_are_saved_as_plain_text():
     rss = (b"<?xml version='1.0'?><rss version='2.0'><channel><title>Courier &lt;b&gt;Daily&lt;/b&gt;</title>"
            b"<item><title>Harbour &lt;b&gt;wall&lt;/b&gt; repairs &amp;amp; costs</title><link>/a</link></item>"
