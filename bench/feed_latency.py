@@ -29,7 +29,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.feeds import FeedRunner, FeedStore, Fetcher  # noqa: E402
+from rag.feeds import FeedRunner, FeedStore  # noqa: E402
+from rag.fetching import Fetcher  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
 from rag.settings import Settings  # noqa: E402
 

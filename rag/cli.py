@@ -18,7 +18,8 @@ from pathlib import Path
 from .dates import DateError, as_of_or_today, filter_date
 from .embeddings import EmbeddingError
 from .evaluation import run_eval
-from .feeds import FeedRunner, FeedStore, FetchError, feed_address
+from .feeds import FeedRunner, FeedStore, feed_address
+from .fetching import FetchError
 from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress, say_waiting

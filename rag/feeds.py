@@ -7,37 +7,32 @@ text), title, URL, date, outlet and authors. What was seen is kept in `<articles
 (a hidden file, never read as an article): an item already seen (the same id, the same URL, or the
 same content in the feed) is not fetched again unless the feed says it changed (another date, title
 or content); a changed item replaces its own file. A feed is asked only for what changed since the
-last poll (ETag / Last-Modified).
+last poll (ETag / Last-Modified). A web page that names no feed is followed through its headline
+links (`article_links`).
 
-Polite and safe: one User-Agent naming the app, one deadline and a size limit per request (a page
-that trickles in byte by byte is cut off too), a pause between requests to the same host, only
-http(s), and no redirect to a file:// address, nor any request to this machine's own or private
-network addresses, unless the feed itself is there. One broken feed or page never stops the others;
-each failure is listed with its reason, and an item that failed is tried again at the next polls.
+Every request goes through `fetching.Fetcher` (polite and safe; a feed's items may be on this machine
+only when the feed is). One broken feed or page never stops the others; each failure is listed with
+its reason, and an item that failed is tried again at the next polls, then once a day.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import html
 import io
-import ipaddress
 import json
 import logging
 import os
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from urllib.parse import urljoin, urlparse
+from urllib.parse import urlparse
 
 import feedparser
-import httpx
 import lxml.etree
 import lxml.html
 from courlan import is_navigation_page, is_not_crawlable, normalize_url
@@ -46,15 +41,11 @@ from filelock import FileLock
 
 from .articles import ArticleError, article_record, parse_html
 from .dates import DateError, iso_date
+from .fetching import FetchError, Fetched, Fetcher, check_url, is_local, page_text, resolve_link
 from .models import Article, IngestReport, first_reasons
 
 log = logging.getLogger("rag.feeds")
 
-USER_AGENT = "news-rag/0.1 (a local news chat reading the feeds its user follows)"
-TIMEOUT_SECONDS = 15.0  # for a whole request: connecting, every redirect, and the body's last byte
-MAX_BYTES = 5 * 1024 * 1024  # a feed or a page larger than this is not read
-HOST_DELAY_SECONDS = 1.0  # between two requests to the same host
-MAX_REDIRECTS = 5
 FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is taken as the whole article
 MAX_ITEM_TRIES = 3  # polls in a row an item may fail before it is given up (until the feed changes it)
 GIVEN_UP_SECONDS = 24 * 3600  # ... or until this long has passed: a site down for an hour loses no story
@@ -64,106 +55,6 @@ FEEDS_FOLDER = "feeds"
 STATE_FILE = ".state.json"
 STATE_LOCK = ".state.lock"  # the file lock around the state (FeedStore._lock)
 JSON_FEED_VERSION = "https://jsonfeed.org/version/"
-
-
-class FetchError(RuntimeError):
-    """A feed or page that could not be fetched or read; the message says why."""
-
-
-# ---------------------------------------------------------------- fetching
-
-@dataclass
-class Fetched:
-    url: str  # where it was read from (after redirects)
-    status: int
-    body: bytes
-    headers: dict  # lower-case names
-    location: str = ""  # for a redirect: where it points (checked to be http(s))
-
-
-class Fetcher:
-    """HTTP GET with the rules above; one fetcher serves a whole poll, so the per-host pause spans
-    every feed and page of it. Limits left at None take the module's values."""
-
-    def __init__(self, timeout: float | None = None, max_bytes: int | None = None,
-                 host_delay: float | None = None):
-        self.timeout = TIMEOUT_SECONDS if timeout is None else timeout
-        self.max_bytes = MAX_BYTES if max_bytes is None else max_bytes
-        self.host_delay = HOST_DELAY_SECONDS if host_delay is None else host_delay
-        self.client = httpx.Client(follow_redirects=False, headers={"User-Agent": USER_AGENT})
-        self._last: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def get(self, url: str, etag: str = "", modified: str = "", allow_local: bool | None = None) -> Fetched:
-        """GET `url`, following redirects one by one (each checked), all within one deadline. A 304
-        (not modified) comes back as such. `allow_local`: whether addresses on this machine or its
-        private network may be read (None: only when `url` itself is one, a feed the user runs there)."""
-        check_url(url)
-        allow_local = is_local(url) if allow_local is None else allow_local
-        headers = {name: value for name, value in (("If-None-Match", etag), ("If-Modified-Since", modified)) if value}
-        deadline = 0.0
-        for _ in range(MAX_REDIRECTS + 1):
-            if not allow_local and is_local(url):
-                raise FetchError(f"refused: {url} is an address on this machine or its private network")
-            self._wait_for(urlparse(url).hostname or "")
-            deadline = deadline or time.monotonic() + self.timeout  # the pause before the first request is not counted
-            fetched = self._once(url, headers, deadline)
-            if not fetched.location:
-                return fetched
-            url = fetched.location
-        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
-
-    def _once(self, url: str, headers: dict, deadline: float) -> Fetched:
-        """One request. A redirect comes back with its checked target as `location` and no body."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._late()
-        try:
-            with self.client.stream("GET", url, headers=headers, timeout=remaining) as response:
-                if response.has_redirect_location:  # (not `is_redirect`: that is any 3xx, 304 included)
-                    target = _link(url, response.headers["location"])
-                    check_url(target, redirect=True)
-                    return Fetched(url, response.status_code, b"", dict(response.headers), location=target)
-                if response.status_code == 304:
-                    return Fetched(url, 304, b"", dict(response.headers))
-                if response.status_code >= 300:
-                    raise FetchError(f"the server answered {response.status_code} {response.reason_phrase}")
-                return Fetched(url, response.status_code, self._read(response, deadline), dict(response.headers))
-        except httpx.TimeoutException:
-            raise self._late() from None
-        except httpx.InvalidURL as e:
-            raise FetchError(f"not a valid address: {e}") from None
-        except httpx.HTTPError as e:
-            raise FetchError(f"cannot fetch it: {e}") from None
-
-    def _read(self, response: httpx.Response, deadline: float) -> bytes:
-        """The body, stopped as soon as it passes the size limit or the deadline."""
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(f"it is {_mb(int(declared))} MB, over the {_mb(self.max_bytes)} MB limit")
-        chunks, size = [], 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > self.max_bytes:
-                raise FetchError(f"it is over the {_mb(self.max_bytes)} MB limit")
-            if time.monotonic() > deadline:
-                raise self._late()
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def _late(self) -> FetchError:
-        return FetchError(f"no complete answer within {self.timeout:g} s")
-
-    def _wait_for(self, host: str) -> None:
-        with self._lock:
-            wait = self._last.get(host, 0.0) + self.host_delay - time.monotonic()
-            self._last[host] = time.monotonic() + max(wait, 0.0)
-        if wait > 0:
-            time.sleep(wait)
-
-
-def _mb(size: int) -> str:
-    return f"{size / 1024 / 1024:.2g}"
 
 
 def feed_address(url: str) -> str:
@@ -176,46 +67,7 @@ def feed_address(url: str) -> str:
     return url
 
 
-def check_url(url: str, redirect: bool = False) -> None:
-    """FetchError unless `url` is an http(s) address with a host."""
-    what = "a redirect to" if redirect else "the address"
-    try:
-        parts = urlparse(url)
-        parts.port  # noqa: B018 (reading it checks it: "http://h:99999" raises)
-    except ValueError as e:
-        raise FetchError(f"refused: {what} {url!r} is malformed ({e})") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise FetchError(f"refused: {what} {url!r} is not http(s)")
-    if not parts.hostname:
-        raise FetchError(f"refused: {what} {url!r} names no host")
-
-
-def is_local(url: str) -> bool:
-    """Whether the URL's host is this machine or a private, link-local or reserved network address."""
-    host = urlparse(url).hostname or ""
-    if not host:
-        return False
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in socket.getaddrinfo(host, None)]
-        except (OSError, UnicodeError, ValueError):
-            return False  # not resolvable: the request fails on its own
-    return any(_is_private(a) for a in addresses)
-
-
-def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:127.0.0.1 is 127.0.0.1
-    # not is_global also covers the shared address space of carrier NAT (100.64.0.0/10), which is neither
-    # private nor public to Python's ipaddress
-    return (address.is_loopback or address.is_private or address.is_link_local or address.is_reserved
-            or address.is_unspecified or address.is_multicast or not address.is_global)
-
-
-# ---------------------------------------------------------------- reading a feed
+# ---------------------------------------------------------------- feeds and pages
 
 @dataclass
 class Item:
@@ -294,7 +146,7 @@ def feed_links(body: bytes, url: str) -> list[str]:
     found = []
     for link in tree.iter("link"):
         kind = (link.get("type") or "").split(";")[0].strip().lower()
-        href = _link(base, (link.get("href") or "").strip()).split("#")[0]
+        href = resolve_link(base, (link.get("href") or "").strip()).split("#")[0]
         if "alternate" in (link.get("rel") or "").lower().split() and kind in FEED_TYPES and href not in ("", url):
             found.append(href)
     return list(dict.fromkeys(found))
@@ -318,8 +170,8 @@ def article_links(page: Fetched) -> ParsedFeed | None:
     sidebars and forms, and leads to an article address (`is_article_address`). Links to one story
     that differ only by tracking parameters, a fragment or a trailing slash are one item. None when the
     page has no such link."""
-    try:  # decoded as `_page_text` decodes a story page (the charset its server names included)
-        tree = lxml.html.fromstring(_page_text(page).encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
+    try:  # decoded as `page_text` decodes a story page (the charset its server names included)
+        tree = lxml.html.fromstring(page_text(page).encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ValueError, lxml.etree.ParserError):
         return None
     base = _base(tree, page.url)
@@ -328,7 +180,7 @@ def article_links(page: Fetched) -> ParsedFeed | None:
         text = " ".join(anchor.text_content().split())
         if not (len(text.split()) >= HEADLINE_WORDS or (len(text) >= 8 and _CJK.search(text))) or _in_navigation(anchor):
             continue
-        address = _link(base, (anchor.get("href") or "").strip())
+        address = resolve_link(base, (anchor.get("href") or "").strip())
         if is_article_address(address, page.url):
             href = normalize_url(address, strict=True)  # tracking parameters and the fragment dropped
             links.setdefault(href.rstrip("/"), href)
@@ -373,20 +225,11 @@ def _in_navigation(anchor) -> bool:
 
 def _base(tree, url: str) -> str:
     """What a page's relative links are read against: its <base href>, else its own address."""
-    return next((_link(url, b.get("href").strip()) for b in tree.iter("base") if (b.get("href") or "").strip()), url)
-
-
-def _link(base: str, raw: str) -> str:
-    """An item's link read against the feed's address; a malformed one (`http://[::1/x`) as it is, so
-    fetching it fails for that item alone, with its address named (`check_url`)."""
-    try:
-        return urljoin(base, raw) if raw else ""
-    except ValueError:
-        return raw
+    return next((resolve_link(url, b.get("href").strip()) for b in tree.iter("base") if (b.get("href") or "").strip()), url)
 
 
 def _feedparser_item(entry, url: str) -> Item:
-    link = _link(url, entry.get("link") or "")
+    link = resolve_link(url, entry.get("link") or "")
     contents = [c.get("value", "") for c in entry.get("content") or []]
     # `in` before reading "updated": feedparser's own fallback to "published" warns on every read
     updated = entry["updated"] if "updated" in entry else entry.get("published", "")
@@ -420,7 +263,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
 
 
 def _json_item(item: dict, url: str, feed_authors: list[str]) -> Item:
-    link = _link(url, str(item.get("url") or item.get("external_url") or ""))
+    link = resolve_link(url, str(item.get("url") or item.get("external_url") or ""))
     text = str(item.get("content_text") or "")
     content = str(item.get("content_html") or "") or "".join(
         f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip()) or str(item.get("summary") or "")
@@ -764,7 +607,7 @@ class FeedRunner:
             page = self.fetcher.get(item.link, allow_local=local)
             if instead := _not_a_story(page, item.link):
                 raise ArticleError(f"the link now leads to {instead} ({page.url}), not to the story")
-            article = parse_html(_page_text(page), page.url)
+            article = parse_html(page_text(page), page.url)
         else:
             article = _feed_article(item)
         return article_record(id=(before or {}).get("id") or item.key, title=item.title or article.title,
@@ -878,24 +721,6 @@ def _feed_article(item: Item) -> Article:
     page = (f"<html><head><title>{html.escape(item.title)}</title></head>"
             f"<body><article>{item.content}</article></body></html>")
     return parse_html(page, item.link or "feed item")
-
-
-def _page_text(page: Fetched) -> str:
-    """The page decoded with the charset its server or its <meta> names (else UTF-8, else cp1252)."""
-    named = re.search(r"charset=[\"']?([\w.:-]+)", page.headers.get("content-type", ""), re.I) or \
-        re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", page.body[:4096], re.I)
-    if not named:  # UTF-8, else the Western code page old sites still send undeclared (Latin-1's superset)
-        try:
-            return page.body.decode("utf-8")
-        except UnicodeDecodeError:
-            return page.body.decode("cp1252", errors="replace")
-    charset = named.group(1)
-    charset = charset.decode("ascii", "replace") if isinstance(charset, bytes) else charset
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
-    return page.body.decode(charset, errors="replace")
 
 
 def _outlet(url: str) -> str:

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 
 from conftest import make_settings
-from rag import feeds
+from rag import feeds, fetching
 from rag.cli import main
-from rag.feeds import (FeedRunner, FeedStore, Fetched, FetchError, Fetcher, Item, ParsedFeed, _page_text, is_local,
-                       parse_feed)
+from rag.feeds import FeedRunner, FeedStore, Item, ParsedFeed, parse_feed
+from rag.fetching import Fetched, FetchError, Fetcher, is_local, page_text
 from rag.models import IngestReport
 from rag.service import NewsChat
 from rag.web import handlers
@@ -217,7 +217,7 @@ def no_store(saved: list) -> Callable:
 def test_follow_once_then_later_polls_fetch_only_new_and_changed_items(site, tmp_path, monkeypatch, capsys):
     articles, store = tmp_path / "articles", tmp_path / "store"
     monkeypatch.setenv("RAG_ARTICLES", str(articles))
-    monkeypatch.setattr(feeds, "HOST_DELAY_SECONDS", 0.0)  # the one host here is ours
+    monkeypatch.setattr(fetching, "HOST_DELAY_SECONDS", 0.0)  # the one host here is ours
     feed = publish(site, [SOLAR, TRAINS, CANOE], etag='"v1"')
 
     status = main(["follow", feed, "--once", "--store", str(store), "--json"])
@@ -226,7 +226,7 @@ def test_follow_once_then_later_polls_fetch_only_new_and_changed_items(site, tmp
     first = json.loads(out.strip().splitlines()[-1])
     assert (first["url"], first["added"], first["updated"], first["errors"]) == (feed, 3, 0, [])
     assert sorted(site.paths()) == ["/feed.xml", "/news/canoe", "/news/solar", "/news/trains"]
-    assert {e["headers"]["user-agent"] for e in site.log} == {feeds.USER_AGENT}
+    assert {e["headers"]["user-agent"] for e in site.log} == {fetching.USER_AGENT}
     assert len(saved_files(articles)) == 3
 
     chat = NewsChat(make_settings(store, articles))
@@ -381,8 +381,9 @@ def test_broken_feeds_and_pages_are_reported_and_change_nothing_else(site, tmp_p
 
 def test_a_remote_feed_may_not_send_us_to_this_machine(site, tmp_path, monkeypatch):
     feed = publish(site, [SOLAR])
-    really_local = feeds.is_local
-    monkeypatch.setattr(feeds, "is_local", lambda url: False if url == feed else really_local(url))  # "remote"
+    really_local = fetching.is_local
+    for module in (feeds, fetching):  # the feed counts as remote, to the poll and to each request
+        monkeypatch.setattr(module, "is_local", lambda url: False if url == feed else really_local(url))
     followed = FeedStore(tmp_path / "articles")
     followed.add(feed)
     given = []
@@ -395,7 +396,8 @@ def test_a_remote_feed_may_not_send_us_to_this_machine(site, tmp_path, monkeypat
         Fetcher(host_delay=0).get(link, allow_local=False)
     assert site.paths() == ["/feed.xml"]
 
-    monkeypatch.setattr(feeds, "is_local", really_local)  # the feed is local after all: so may its links be
+    for module in (feeds, fetching):  # the feed is local after all: so may its links be
+        monkeypatch.setattr(module, "is_local", really_local)
     [result] = runner.poll_all()
     assert (result.added, result.errors) == (1, []) and site.paths()[-1] == "/news/solar" and len(given) == 1
 
@@ -729,9 +731,9 @@ def test_items_sharing_a_guid_or_having_no_link_each_keep_an_article_of_their_ow
 
 def test_a_page_without_a_charset_that_is_not_utf8_is_read_as_cp1252():
     body = "<html><body><p>Århus smørrebrød, Ålborg – “quoted”</p></body></html>".encode("cp1252")
-    assert "Århus smørrebrød, Ålborg – “quoted”" in _page_text(Fetched("http://x.example/", 200, body, {}))
+    assert "Århus smørrebrød, Ålborg – “quoted”" in page_text(Fetched("http://x.example/", 200, body, {}))
     utf8 = "<p>Århus</p>".encode()
-    assert "Århus" in _page_text(Fetched("http://x.example/", 200, utf8, {}))
+    assert "Århus" in page_text(Fetched("http://x.example/", 200, utf8, {}))
 
 
 def test_addresses_that_are_not_public_count_as_local():

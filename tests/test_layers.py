@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rag"
 # A module may import modules of its own layer or of a lower one, never of a higher one.
 LAYERS: list[set[str]] = [
     {"__init__", "models", "settings", "data"},  # plain records, the settings, the shipped ranker weights
-    {"text", "dates", "progress", "checkpoints"},  # words, dates, the progress bar, crash-test moments
+    {"text", "dates", "progress", "checkpoints", "fetching"},  # words, dates, progress, crash-test moments, web requests
     {"articles", "sentences", "chunking", "embeddings", "catalog"},  # reading, splitting, embedding, cataloguing
     {"reader"},  # the embedding model with adapters that read a question and a sentence together
     {"store"},

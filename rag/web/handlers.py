@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..feeds import FetchError
+from ..fetching import FetchError
 from ..models import IngestReport
 from ..settings import ANSWERERS, EXTRACTIVE
 from . import render

@@ -14,7 +14,8 @@ from pathlib import Path
 from watchfiles import watch
 
 from ..articles import is_hidden, is_supported
-from ..feeds import FeedRunner, FeedStore, Fetcher, PollResult
+from ..feeds import FeedRunner, FeedStore, PollResult
+from ..fetching import Fetcher
 from ..models import IngestReport, display_path
 from ..progress import TerminalProgress, say_waiting
 from ..service import NewsChat
