@@ -247,7 +247,8 @@ _DATE_META = ("article:published_time", "og:article:published_time", "datePublis
 def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
     """A saved news page, read with trafilatura: the article's text without navigation, related
     stories, captions, banners or footers, and its title, author, outlet and date. The date is the
-    page's own (its meta tags) when it has one, else what htmldate finds in the page."""
+    page's own (its meta tags) when it has one, else what htmldate finds in the page, unless that is
+    only its copyright year."""
     doc = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=True,
                                       include_images=False)
     if doc is None or not (doc.text or "").strip():
@@ -259,7 +260,10 @@ def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
     if paragraphs and paragraphs[0] == title:
         paragraphs = paragraphs[1:]  # the headline, repeated above the text
     own_date = _meta_content(text, _DATE_META)
-    published = _iso_date(own_date, notes, "the page's date") if own_date else _iso_date(doc.date or "", None, "")
+    guessed = doc.date or ""
+    if guessed.endswith("-01-01") and re.search(rf"(©|&copy;|copyright)\s*(\d{{4}}\s*[-–]\s*)?{guessed[:4]}", text, re.I):
+        guessed = ""  # htmldate took the footer's "© 2026" for the page's date: a page without one is undated
+    published = _iso_date(own_date, notes, "the page's date") if own_date else _iso_date(guessed, None, "")
     return _make_article(title, "\n\n".join(paragraphs), path, notes=notes, published=published,
                          source=doc.sitename or "", url=doc.url or "",
                          authors=_authors((doc.author or "").replace("; ", ", ")))

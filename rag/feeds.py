@@ -49,7 +49,7 @@ log = logging.getLogger("rag.feeds")
 FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is taken as the whole article
 MAX_ITEM_TRIES = 3  # polls in a row an item may fail before it is given up (until the feed changes it)
 GIVEN_UP_SECONDS = 24 * 3600  # ... or until this long has passed: a site down for an hour loses no story
-PAGE_LINKS = 30  # a followed web page that names no feed: the first this many article links it shows
+PAGE_LINKS = 30  # a followed web page that names no feed: at most this many new stories fetched a poll
 HEADLINE_WORDS = 3  # a link with fewer words is a menu entry or a "Read more", not a headline
 FEEDS_FOLDER = "feeds"
 STATE_FILE = ".state.json"
@@ -58,12 +58,17 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 
 
 def feed_address(url: str) -> str:
-    """A feed's address as it is followed: trimmed, and "feed://host/..." or "feed:https://..." (as browsers
-    once wrote feed links) read as http(s)."""
+    """A feed's address as it is followed: trimmed, "feed://host/..." or "feed:https://..." (as browsers
+    once wrote feed links) read as http(s), and a bare "http://host" as "http://host/" (one site, one entry)."""
     url = url.strip()
     if url.startswith("feed:"):
         rest = url[len("feed:"):].removeprefix("//")
         url = rest if rest.startswith(("http://", "https://")) else "http://" + rest
+    try:
+        if not urlparse(url).path and not urlparse(url).query:  # http://host is http://host/
+            url += "/"
+    except ValueError:
+        pass  # malformed: refused as it is (`check_url`)
     return url
 
 
@@ -80,6 +85,7 @@ class Item:
     updated: str = ""  # as the feed wrote it
     published: str = ""  # YYYY-MM-DD, "" when the feed gives no date
     authors: list[str] = field(default_factory=list)
+    from_page: bool = False  # a headline link of a followed page (`article_links`), not a feed's item
 
     @property
     def version(self) -> str:
@@ -159,36 +165,39 @@ _NAVIGATION = ("nav", "aside", "form")
 _NAVIGATION_NAMES = re.compile(r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|footer|sidebar|breadcrumbs?)(?:$|[\s_-])", re.I)
 _PAGE_EDGES = ("header", "footer")
 _CONTENT = ("article", "main")
+_FEED_PATH = re.compile(r"(^|/)(rss|feed|feeds|atom)(\.xml)?$|\.(xml|rss|atom)$")  # a feed, not a story
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 def article_links(page: Fetched) -> ParsedFeed | None:
     """A web page that names no feed, read as one: its links to articles of its own site, in page order,
-    the first PAGE_LINKS, each an item whose article is read from its link (the next polls fetch only
-    links not seen before). An article link reads like a headline (HEADLINE_WORDS words or more; in
+    each an item whose article is read from its link (a poll fetches at most PAGE_LINKS links not seen
+    before; `FeedRunner`). An article link reads like a headline (HEADLINE_WORDS words or more; in
     Chinese, Japanese or Korean, 8 characters), sits outside the page's navigation, header, footer,
     sidebars and forms, and leads to an article address (`is_article_address`). Links to one story
-    that differ only by tracking parameters, a fragment or a trailing slash are one item. None when the
-    page has no such link."""
+    that differ only by tracking parameters, a fragment or a trailing slash are one item. An item's
+    version is its headline without digits ("2 hours ago" changes at every poll): a reworded headline
+    fetches the story again. None when the page has no such link."""
     try:  # decoded as `page_text` decodes a story page (the charset its server names included)
         tree = lxml.html.fromstring(page_text(page).encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ValueError, lxml.etree.ParserError):
         return None
     base = _base(tree, page.url)
-    links: dict[str, str] = {}  # one story's key -> its address, as first linked
+    links: dict[str, tuple[str, str]] = {}  # one story's key -> (its address, as first linked; its headline)
     for anchor in tree.iter("a"):
         text = " ".join(anchor.text_content().split())
         if not (len(text.split()) >= HEADLINE_WORDS or (len(text) >= 8 and _CJK.search(text))) or _in_navigation(anchor):
             continue
         address = resolve_link(base, (anchor.get("href") or "").strip())
         if is_article_address(address, page.url):
-            href = normalize_url(address, strict=True)  # tracking parameters and the fragment dropped
-            links.setdefault(href.rstrip("/"), href)
+            # tracking parameters (utm_*, ref, fbclid ...) and the fragment dropped; ids such as ?storyid= kept
+            href = normalize_url(address, strict=False).split("#")[0]
+            links.setdefault(href.rstrip("/"), (href, re.sub(r"\d+", "", text)))
     if not links:
         return None
     title = " ".join((tree.findtext(".//title") or "").split())
-    return ParsedFeed(title, page.url, [Item(key=href, link=href) for href in list(links.values())[:PAGE_LINKS]],
-                      page=True)
+    return ParsedFeed(title, page.url, [Item(key=href, link=href, updated=headline, from_page=True)
+                                        for href, headline in links.values()], page=True)
 
 
 def is_article_address(href: str, page_url: str) -> bool:
@@ -204,6 +213,7 @@ def is_article_address(href: str, page_url: str) -> bool:
         return (parts.scheme in ("http", "https") and _outlet(href) == _outlet(page_url) and bool(segments)
                 and href.split("#")[0].rstrip("/") != page_url.split("#")[0].rstrip("/")
                 and not all(x.isdigit() for x in segments)
+                and not _FEED_PATH.search(path.lower())
                 and not (len(segments) == 1 and segments[0].isalpha())
                 and not is_navigation_page(href) and not is_not_crawlable(href)
                 and extension_filter(path.lower()))
@@ -438,6 +448,7 @@ class PollResult:
     updated: int = 0
     unchanged: int = 0
     not_modified: bool = False  # the feed answered 304: nothing new since the last poll
+    left: int = 0  # a followed page's new stories left for the next polls (over PAGE_LINKS)
     errors: list[str] = field(default_factory=list)
     report: IngestReport | None = None  # the indexing of what was saved, when anything was
 
@@ -445,6 +456,8 @@ class PollResult:
         """ "2 new, 1 updated, 5 already seen, 1 failed: URL: reason" """
         text = "not modified since the last poll" if self.not_modified else \
             f"{self.added} new, {self.updated} updated, {self.unchanged} already seen"
+        if self.left:
+            text += f", {self.left} more new stories left for the next polls"
         if self.errors:
             text += f", {len(self.errors)} failed: {first_reasons(self.errors)}"
         return text
@@ -454,7 +467,7 @@ class PollResult:
 
     def to_json(self) -> dict:
         return {"url": self.url, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "not_modified": self.not_modified, "errors": self.errors}
+                "not_modified": self.not_modified, "left": self.left, "errors": self.errors}
 
 
 @dataclass(frozen=True)
@@ -539,9 +552,15 @@ class FeedRunner:
             return
         feed.page_links = parsed.page
         outlet = _outlet(parsed.link or fetched.url)
-        retry = False
-        for done, item in enumerate(parsed.items):
-            self.reading = Reading(feed.url, done, len(parsed.items))
+        items = parsed.items
+        if parsed.page:  # a page's headlines: at most PAGE_LINKS new stories fetched a poll, the rest later
+            new = [item for item in items if self.feeds.seen(item) is None]
+            later = {id(item) for item in new[PAGE_LINKS:]}
+            items = [item for item in items if id(item) not in later]
+            result.left = len(later)
+        retry = bool(result.left)  # (stories left for later: the next poll reads the page whole again)
+        for done, item in enumerate(items):
+            self.reading = Reading(feed.url, done, len(items))
             retry = self._item(item, local, outlet, result, saved) or retry
         feed.title = parsed.title or feed.title
         if not retry:  # else the next poll reads the whole feed again and tries the failed items again
@@ -610,8 +629,9 @@ class FeedRunner:
             article = parse_html(page_text(page), page.url)
         else:
             article = _feed_article(item)
+        first_seen = time.strftime("%Y-%m-%d") if item.from_page else ""  # a page's new headline: news of today
         return article_record(id=(before or {}).get("id") or item.key, title=item.title or article.title,
-                              url=item.link or article.url, published=item.published or article.published,
+                              url=item.link or article.url, published=item.published or article.published or first_seen,
                               source=outlet or article.source, authors=item.authors or article.authors,
                               text=article.body)
 
@@ -706,6 +726,8 @@ def _not_a_story(page: Fetched, link: str) -> str:
         return "its site's front page"
     if is_not_crawlable(page.url):
         return "a sign-in page"
+    if re.search(r"consent|cookie|gdpr|privacy", urlparse(page.url).path, re.I):
+        return "a cookie or privacy consent page"
     return "a section or tag page" if is_navigation_page(page.url) else ""
 
 

@@ -698,6 +698,53 @@ def test_a_page_that_names_its_charset_only_in_its_headers_gives_its_links_as_wr
     assert urllib.parse.unquote(item.link) == "http://courier.example/news/café-fermé"
 
 
+def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path):
+    # Found by a second adversarial round: 35 new headlines are fetched 30 now and 5 at the next poll
+    # (none is ever left behind); stories known by an id in the query (?ArticleID=) stay apart while
+    # tracking parameters are dropped; a link to the site's feed is no story; a reworded headline fetches
+    # its story again; a story with no date of its own is dated the day it was first seen; a story that
+    # now leads to a cookie-consent page is not saved; http://host and http://host/ are one page.
+    stories = [Story(f"s{n}", f"Harbour story number {n} of the week", "", "Ines Okafor",
+                     [f"The harbour board met for the {n}th time this week and approved plan {n}."]) for n in range(37)]
+    for story in stories:
+        site.routes[f"/news.aspx?ArticleID={story.slug[1:]}"] = Page(news_page(story).replace(
+            b'<meta property="article:published_time" content="T07:30:00Z">', b""))
+    site.routes["/news/gone"] = Page(b"", status=302, headers={"Location": "/consent/cookies?return=/news/gone"})
+    site.routes["/consent/cookies?return=/news/gone"] = Page(b"<html><body><p>We value your privacy. Accept all cookies "
+                                                         b"to continue reading this site.</p></body></html>")
+
+    def front(headlines: list[tuple[str, str]]) -> None:
+        links = "".join(f"<li><a href='{href}'>{escape(text)}</a></li>" for href, text in headlines)
+        site.routes["/"] = Page(f"<html><body><main><ul>{links}</ul><a href='/rss.xml'>Subscribe to our news feed"
+                                f"</a></main></body></html>".encode())
+
+    front([(f"/news.aspx?ArticleID={n}&utm_source=front", f"Harbour story number {n} of the week")
+           for n in range(35)])
+    followed = FeedStore(tmp_path / "articles")
+    followed.add(site.url)  # http://host, no slash
+    followed.add(site.url + "/")
+    assert [f.url for f in followed.list()] == [site.url + "/"]
+    saved = []
+    runner = FeedRunner(no_store(saved), followed, Fetcher(host_delay=0))
+    [first] = runner.poll_all()
+    assert (first.added, first.left, first.errors) == (30, 5, []) and "5 more new stories" in first.summary()
+    assert "/rss.xml" not in site.paths()
+    [second] = runner.poll_all()
+    assert (second.added, second.unchanged, second.left) == (5, 30, 0)
+    records = [json.loads(p.read_text()) for p in saved]
+    assert len({r["url"] for r in records}) == 35 and all("utm_source" not in r["url"] for r in records)
+    assert {r["published"] for r in records} == {time.strftime("%Y-%m-%d")}
+
+    front([("/news.aspx?ArticleID=3", "Harbour story number 3 of the week, now with the vote"),
+           ("/news/gone", "A story that now asks for consent"), ("/news.aspx?ArticleID=36", "Harbour story 36 arrives late")]
+          + [(f"/news.aspx?ArticleID={n}", f"Harbour story number {n} of the week") for n in range(4, 35)])
+    site.routes["/news.aspx?ArticleID=3"] = Page(news_page(Story("s3", "Harbour story number 3, with the vote", "",
+                                                                  "Ines Okafor", ["The board voted 7 to 2 for plan 3."])))
+    [third] = runner.poll_all()
+    assert (third.added, third.updated) == (1, 1)
+    assert len(third.errors) == 1 and "cookie or privacy consent page" in third.errors[0]
+
+
 @pytest.mark.parametrize("href, story", [
     ("https://courier.example/news/solar-farm-opens", True), ("https://www.courier.example/2026/11/24/solar", True),
     ("https://courier.example/orchard.html", True), ("https://courier.example/article/48213", True),
