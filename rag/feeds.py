@@ -412,13 +412,15 @@ class FeedStore:
 
     def seen(self, item: Item) -> tuple[str, dict] | None:
         """(key, record) of the item as seen before: by its id; else, under another id, by its page
-        (the same URL, when the article is read from there) or by the same content in a feed."""
+        (the same URL, when the article is read from there, or when it was saved from a page's headline
+        and a feed now carries it whole) or by the same content in a feed."""
         with self._lock():
             items = self._read()["items"]
         if item.key in items:
             return item.key, items[item.key]
-        if _needs_page(item):
-            found = next(((k, r) for k, r in items.items() if r.get("url") == item.link), None)
+        if item.link:
+            found = next(((k, r) for k, r in items.items()
+                          if r.get("url") == item.link and (_needs_page(item) or r.get("from_page"))), None)
             if found:
                 return found
         if item.content:
@@ -640,7 +642,8 @@ class FeedRunner:
         """Write the record (over the item's own earlier file, if it has one) unless its article is
         already saved: from this item with the same text, or from another item."""
         content = _digest(f"{record['title']}\n{record['text']}")
-        memo = {"version": item.version, "content": content, "url": item.link, "id": record["id"]}
+        memo = {"version": item.version, "content": content, "url": item.link, "id": record["id"]} | \
+            ({"from_page": True} if item.from_page else {})
         own = self.feeds.folder / before["file"] if before and before.get("file") else None
         if own and own.exists() and before.get("content") == content:  # the feed reworded it; same article
             self.feeds.remember(key, memo | {"file": before["file"]})

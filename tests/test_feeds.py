@@ -745,6 +745,24 @@ def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path
     assert len(third.errors) == 1 and "cookie or privacy consent page" in third.errors[0]
 
 
+def test_a_followed_page_that_starts_naming_a_full_text_feed_keeps_one_copy_of_each_story(site, tmp_path):
+    site.routes["/news/solar"] = Page(news_page(SOLAR))
+    site.routes["/"] = Page(front_page([SOLAR]))
+    followed = FeedStore(tmp_path / "articles")
+    followed.add(site.url + "/")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert runner.poll_all()[0].added == 1
+    whole = escape(" ".join(SOLAR.paragraphs * 5))  # long enough to be taken as the whole article
+    site.routes["/feed.xml"] = Page(rss([f"<item><title>{escape(SOLAR.title)}</title><link>{site.url}/news/solar</link>"
+                                         f"<guid>courier-solar</guid><description>{whole}</description></item>"]),
+                                    type="application/rss+xml")
+    site.routes["/"] = Page(b"<html><head><link rel='alternate' type='application/rss+xml' href='/feed.xml'></head>"
+                            + front_page([SOLAR])[len(b"<!doctype html><html><head>"):])
+    [again] = runner.poll_all()
+    assert (again.added, again.unchanged, again.errors) == (0, 1, [])
+    assert len(saved_files(tmp_path / "articles")) == 1
+
+
 @pytest.mark.parametrize("href, story", [
     ("https://courier.example/news/solar-farm-opens", True), ("https://www.courier.example/2026/11/24/solar", True),
     ("https://courier.example/orchard.html", True), ("https://courier.example/article/48213", True),
