@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from .models import Article, article_uid
 
 LAYOUT = 3  # the newest this code reads
-MIGRATED_LAYOUT = 2  # what a new or migrated catalog has (3 only where `name_collection` wrote it)
+WRITTEN_LAYOUT = 2  # what a new or migrated catalog gets (LAYOUT only where `name_collection` writes it)
 
 _metadata = sa.MetaData()
 FILES = sa.Table(
@@ -56,7 +56,7 @@ META = sa.Table(
 def make_engine(url: str, schema: str = "") -> sa.Engine:
     """An engine with a pool; SQLite files get WAL (readers never wait for the writer) and a busy timeout
     so two processes take turns instead of failing. `schema`: a PostgreSQL schema (created if need be)
-    that holds the tables instead of the database's own (`store.GENERATION_SCHEMA`)."""
+    that holds the tables instead of the database's own (a store rebuilt beside itself)."""
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
@@ -95,11 +95,11 @@ class Catalog:
             if layout is not None and layout > LAYOUT:  # before anything is created, migrated or read
                 raise NewerLayoutError(f"this store was written by a newer version of news-rag (layout {layout}); "
                                        f"upgrade, or use another --store")
-            if layout is not None and layout < MIGRATED_LAYOUT:
+            if layout is not None and layout < WRITTEN_LAYOUT:
                 _migrate(db, layout)
             _metadata.create_all(db)
             if layout is None:
-                self._set(db, "layout", str(MIGRATED_LAYOUT))
+                self._set(db, "layout", str(WRITTEN_LAYOUT))
 
     def _layout(self, db) -> int | None:
         """The layout of an existing catalog, or None for a new one."""
@@ -253,7 +253,7 @@ class Catalog:
         """Note that the store's vectors are in the Chroma collection `name` (layout 3)."""
         with self.engine.begin() as db:
             self._set(db, "collection", name)
-            self._set(db, "layout", "3")
+            self._set(db, "layout", str(LAYOUT))
 
     def set_meta(self, key: str, value: str) -> None:
         with self.engine.begin() as db:
@@ -289,7 +289,7 @@ def _article(row) -> Article:
 
 
 def _migrate(db, layout: int) -> None:
-    """Bring an older catalog to MIGRATED_LAYOUT in place (nothing is re-embedded, nothing deleted)."""
+    """Bring an older catalog to WRITTEN_LAYOUT in place (nothing is re-embedded, nothing deleted)."""
     if layout == 1:
         # v1 keyed articles by the record's own id; v2 keeps it as record_id and adds the unique id.
         db.execute(sa.text("ALTER TABLE articles RENAME COLUMN id TO record_id"))
@@ -301,4 +301,4 @@ def _migrate(db, layout: int) -> None:
                        {"id": article_uid(path, record_id), "rowid": rowid,
                         "dup": None if dup is None else canonical.get(content_hash)})
         db.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_articles_id ON articles(id)"))
-    Catalog._set(db, "layout", str(MIGRATED_LAYOUT))
+    Catalog._set(db, "layout", str(WRITTEN_LAYOUT))

@@ -50,7 +50,9 @@ FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is
 MAX_ITEM_TRIES = 3  # polls in a row an item may fail before it is given up (until the feed changes it)
 GIVEN_UP_SECONDS = 24 * 3600  # ... or until this long has passed: a site down for an hour loses no story
 PAGE_LINKS = 30  # a followed web page that names no feed: at most this many new stories fetched a poll
-HEADLINE_WORDS = 3  # a link with fewer words is a menu entry or a "Read more", not a headline
+# (about 40 s at HOST_DELAY_SECONDS apart: a first poll of a busy front page stays under a minute)
+HEADLINE_WORDS = 3  # a link with fewer words is a menu entry or a "Read more", not a headline (not measured)
+HEADLINE_CJK_CHARS = 8  # the same for Chinese, Japanese and Korean, written without spaces (not measured)
 FEEDS_FOLDER = "feeds"
 STATE_FILE = ".state.json"
 STATE_LOCK = ".state.lock"  # the file lock around the state (FeedStore._lock)
@@ -82,7 +84,7 @@ class Item:
     link: str
     title: str = ""
     content: str = ""  # the feed's own HTML for it (its full content, else its summary)
-    updated: str = ""  # as the feed wrote it
+    updated: str = ""  # as the feed wrote it (a page's headline link: its text without digits)
     published: str = ""  # YYYY-MM-DD, "" when the feed gives no date
     authors: list[str] = field(default_factory=list)
     from_page: bool = False  # a headline link of a followed page (`article_links`), not a feed's item
@@ -173,7 +175,7 @@ def article_links(page: Fetched) -> ParsedFeed | None:
     """A web page that names no feed, read as one: its links to articles of its own site, in page order,
     each an item whose article is read from its link (a poll fetches at most PAGE_LINKS links not seen
     before; `FeedRunner`). An article link reads like a headline (HEADLINE_WORDS words or more; in
-    Chinese, Japanese or Korean, 8 characters), sits outside the page's navigation, header, footer,
+    Chinese, Japanese or Korean, HEADLINE_CJK_CHARS characters), sits outside the page's navigation, header, footer,
     sidebars and forms, and leads to an article address (`is_article_address`). Links to one story
     that differ only by tracking parameters, a fragment or a trailing slash are one item. An item's
     version is its headline without digits ("2 hours ago" changes at every poll): a reworded headline
@@ -186,7 +188,9 @@ def article_links(page: Fetched) -> ParsedFeed | None:
     links: dict[str, tuple[str, str]] = {}  # one story's key -> (its address, as first linked; its headline)
     for anchor in tree.iter("a"):
         text = " ".join(anchor.text_content().split())
-        if not (len(text.split()) >= HEADLINE_WORDS or (len(text) >= 8 and _CJK.search(text))) or _in_navigation(anchor):
+        reads_like_headline = (len(text.split()) >= HEADLINE_WORDS
+                               or (len(text) >= HEADLINE_CJK_CHARS and bool(_CJK.search(text))))
+        if not reads_like_headline or _in_navigation(anchor):
             continue
         address = resolve_link(base, (anchor.get("href") or "").strip())
         if is_article_address(address, page.url):
@@ -556,9 +560,9 @@ class FeedRunner:
         outlet = _outlet(parsed.link or fetched.url)
         items = parsed.items
         if parsed.page:  # a page's headlines: at most PAGE_LINKS new stories fetched a poll, the rest later
-            new = [item for item in items if self.feeds.seen(item) is None]
-            later = {id(item) for item in new[PAGE_LINKS:]}
-            items = [item for item in items if id(item) not in later]
+            new = [i for i, item in enumerate(items) if self.feeds.seen(item) is None]
+            later = set(new[PAGE_LINKS:])
+            items = [item for i, item in enumerate(items) if i not in later]
             result.left = len(later)
         retry = bool(result.left)  # (stories left for later: the next poll reads the page whole again)
         for done, item in enumerate(items):

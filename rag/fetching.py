@@ -163,7 +163,7 @@ def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
             or address.is_unspecified or address.is_multicast or not address.is_global)
 
 
-# ---------------------------------------------------------------- reading a feed
+# ---------------------------------------------------------------- reading what was fetched
 
 def page_text(page: Fetched) -> str:
     """The page decoded with the charset its server or its <meta> names (else UTF-8, else cp1252)."""

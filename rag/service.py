@@ -25,8 +25,8 @@ from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, display_path, results_json
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, Settings
-from .store import (Store, StoreError, discard_generations, discard_store, new_generation, promote_generation,
-                    replace_store)
+from .store import (Store, StoreError, builds_generations, discard_generations, discard_store, new_generation,
+                    promote_generation, replace_store)
 from .text import script_hint, written_in
 
 log = logging.getLogger(__name__)
@@ -60,10 +60,10 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
       it holds every article of the old one that nobody removed (`_build_beside`); until then the old
       store is untouched, and it takes no other writes meanwhile (its writer lock).
     - A shared store (a Chroma server and a PostgreSQL database) of another model: the same, with the new
-      store built beside as a generation (its own schema and collection, `store.GENERATION_SCHEMA`) and
+      store built beside as a generation (its own schema and collection, `store.builds_generations`) and
       promoted in one database transaction (`store.promote_generation`).
-    - A store with only one part shared (a Chroma server, or a database) of another model: there is no
-      place to build beside, so it is emptied first and then built.
+    - A shared store whose database is not PostgreSQL, of another model: its database has no schemas to
+      build beside in, so it is emptied first and then built.
     In the last three the model must first embed a test sentence: a model that cannot load (a mistyped
     --model) stops the rebuild before anything changes (StoreError)."""
     paths = paths or [settings.articles_dir]
@@ -78,8 +78,8 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
         log.exception("the embedding model %s cannot embed", settings.embedding_model or embeddings.name)
         raise StoreError(f"cannot rebuild with the embedding model {settings.embedding_model or embeddings.name!r}: "
                          f"{str(e).rstrip('.')}. The store is unchanged.") from None
-    shared = bool(settings.chroma_url and settings.database_url.startswith("postgresql"))
-    if (settings.chroma_url or settings.database_url) and not shared:
+    shared = builds_generations(settings.chroma_url, settings.database_url)
+    if settings.chroma_url and not shared:
         store.reset(on_wait)
         return NewsChat(settings).ingest(paths, on_progress, on_wait)
     store_dir = settings.store_dir.resolve()
@@ -87,36 +87,36 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     generation = new_generation() if shared else ""
     with store.writer(on_wait, any_model=True):  # the old store's lock: no other writes meanwhile
         old_collection = store.collection_name
-        if beside.exists():
-            discard_store(beside)  # what a killed or failed rebuild left
-        if shared:
-            discard_generations(store)
+        _discard_leftovers(store, beside, shared)  # of a rebuild that was killed or failed
         try:
             report = _build_beside(store, replace(settings, store_dir=beside), paths, on_progress, on_wait, generation)
             reached("rebuilt-beside")
             if shared:
-                promote_generation(settings.database_url, generation)
+                promote_generation(settings.database_url, generation)  # in place: one database transaction
         except Exception as e:  # whatever stopped it (a full disk ...): the half-built store goes, the old stays
             if not isinstance(e, StoreError):
                 log.exception("rebuilding %s beside it failed", store.location)
-            if beside.exists():
-                discard_store(beside)
-            if shared:
-                _discard_quietly(store)
+            _discard_leftovers(store, beside, shared, quietly=True)
             raise StoreError(f"{str(e).rstrip('.')}. The store {store.location} is unchanged.") from None
         if shared:
-            _discard_quietly(store, old_collection)  # the old vectors
-            discard_store(beside)
+            _discard_leftovers(store, beside, shared, old_collection, quietly=True)  # and the old vectors
         else:
-            replace_store(beside, store_dir)
+            replace_store(beside, store_dir)  # in place: two renames
     return report
 
 
-def _discard_quietly(store: Store, old_collection: str = "") -> None:
-    """`discard_generations`, logging a failure: what is left over is removed by the next rebuild."""
+def _discard_leftovers(store: Store, beside: Path, shared: bool, old_collection: str = "", quietly: bool = False) -> None:
+    """Remove the folder a rebuild builds beside the store in and, for a shared store, what rebuilds left
+    on its servers (`store.discard_generations`). `quietly`: a failure is logged, not raised (the store is
+    whole either way; the next rebuild removes what is left)."""
     try:
-        discard_generations(store, old_collection)
+        if beside.exists():
+            discard_store(beside)
+        if shared:
+            discard_generations(store, old_collection)
     except Exception:
+        if not quietly:
+            raise
         log.exception("cannot remove what a rebuild left beside %s; the next rebuild tries again", store.location)
 
 

@@ -123,7 +123,7 @@ class Store:
         """`check_model=False` opens a store built with another model, only to rebuild it (`service.rebuild`:
         read its catalog, hold its writer lock, or `reset()` it). `generation`: a shared store being built
         beside the one in use (a Chroma server and a PostgreSQL database both given; see GENERATION_SCHEMA)."""
-        if generation and not (chroma_url and database_url.startswith("postgresql")):
+        if generation and not builds_generations(chroma_url, database_url):
             raise ValueError("a generation of a store needs a Chroma server and a PostgreSQL database")
         self.generation = generation
         self.dir = Path(store_dir).absolute()  # (not resolved: a symbolic link stays the store's name)
@@ -146,14 +146,14 @@ class Store:
             self.records.create_schema()
             self.client = self._client()
             if generation:
-                self.catalog.name_collection(f"{COLLECTION}_{generation}")
+                self.catalog.name_collection(_generation_collection(generation))
             if check_model:
                 self._check_model()
             self._open_vectors()
             if self.catalog.meta("model") is None:
                 self.record_model()
-            elif check_model and not self.catalog.meta("model_digest"):  # recorded before digests were, or unread
-                self._record_digest()
+            elif check_model:  # a store from before the model's identity was recorded, or a moved model
+                self._record_identity()
         self.seen_revision = self.catalog.meta("revision")
 
     @contextmanager
@@ -173,7 +173,7 @@ class Store:
     def _engine(self, file_name: str):
         try:
             if self.generation:
-                return make_engine(self.database_url, schema=GENERATION_SCHEMA + self.generation)
+                return make_engine(self.database_url, schema=_generation_schema(self.generation))
             return make_engine(self.database_url or f"sqlite:///{self.dir / file_name}")
         except Exception as e:  # a malformed URL or a missing driver
             raise StoreError(f"cannot use the database {_redacted(self.database_url)}: {e}") from None
@@ -213,14 +213,17 @@ class Store:
         model was loaded from (`rebuilt_message` names it)."""
         self.catalog.set_meta("model", self.embeddings.name)
         self.catalog.set_meta("embedding_variant", str(self.embeddings.variant))
-        self._record_digest()
+        self._record_identity()
 
-    def _record_digest(self) -> None:
-        if self.embeddings.digest:  # ("": a hub id, or files that cannot be read now: recorded when they can)
+    def _record_identity(self) -> None:
+        """Note the model's digest (`embeddings.model_digest`) where none is recorded, and where it was loaded
+        from ("" for the packaged model; a local folder as an absolute path), each only when it changed."""
+        configured, path = self.embeddings.configured, self.embeddings.path
+        source = os.path.abspath(path) if configured and Path(path).is_dir() else configured
+        if self.embeddings.digest and not self.catalog.meta("model_digest"):  # ("": a hub id, or unreadable now)
             self.catalog.set_meta("model_digest", self.embeddings.digest)
-        configured = self.embeddings.configured
-        local = configured and Path(configured).is_dir()
-        self.catalog.set_meta("model_source", os.path.abspath(configured) if local else configured)
+        if self.catalog.meta("model_source") != source:
+            self.catalog.set_meta("model_source", source)
 
     def _built_with(self) -> str:
         """The embedding variant recorded in the store ("" for a store with nothing recorded yet)."""
@@ -283,7 +286,8 @@ class Store:
             self._open_vectors()
 
     def _open_vectors(self) -> None:
-        """The "articles" collection (created, cosine, on first use), and LangChain's view of it for `index()`."""
+        """The store's collection (`collection_name`; created, cosine, on first use), and LangChain's view of
+        it for `index()`."""
         name = self.collection_name
         mark = {"rag_generation": self.generation} if self.generation else {}  # `discard_generations` reads it
         self.collection = self.client.get_or_create_collection(
@@ -362,18 +366,14 @@ class Store:
         except FileNotFoundError:
             raise StoreError(f"the store folder {self.dir} is gone; start again") from None
         if not same:
-            catalog = _folder_catalog(self.dir)
-            message = rebuilt_message(str(self.dir), catalog)
-            if catalog is not None:
-                catalog.engine.dispose()
-            raise StoreError(message)
+            raise StoreError(rebuilt_message(str(self.dir), _folder_meta(self.dir)))
 
     def check_same_model(self) -> None:
         """StoreError when the store is no longer one of this process's model: a shared store (a
         database, a Chroma server) that another machine rebuilt with another model. Searching it would
         compare vectors of two models; writing to it would mix them."""
         if not self.fits_model():
-            raise StoreError(rebuilt_message(self.location, self.catalog))
+            raise StoreError(rebuilt_message(self.location, {key: self.catalog.meta(key) for key in _REBUILT_KEYS}))
 
     # -- consistency of vectors, records and catalog (see indexing.repair)
     def is_current(self, meta: dict, stored_text: str, article: Article | None) -> bool:
@@ -439,12 +439,13 @@ class Store:
                 "last_ingest": self.catalog.meta("last_ingest")}
 
 
-def rebuilt_message(location: str, catalog: Catalog | None) -> str:
+_REBUILT_KEYS = ("model", "model_source", "embedding_variant")  # what `rebuilt_message` reads
+
+
+def rebuilt_message(location: str, meta: dict) -> str:
     """What a process that opened a store before a rebuild with another model is told: the model that
-    built the store now (from its `catalog`, None when it cannot be read), and how to start with it."""
-    model = source = variant = None
-    if catalog is not None:
-        model, source, variant = catalog.meta("model"), catalog.meta("model_source"), catalog.meta("embedding_variant")
+    built the store now (from its catalog's `meta`; {} when it cannot be read), and how to start with it."""
+    model, source, variant = (meta.get(key) for key in _REBUILT_KEYS)
     if source is None:  # not recorded (a store built before sources were) or not readable
         how = "that model"
     else:
@@ -454,12 +455,18 @@ def rebuilt_message(location: str, catalog: Catalog | None) -> str:
             f"(a running app: restart it)")
 
 
-def _folder_catalog(store_dir: Path) -> Catalog | None:
-    """The catalog of the store now in a folder (None when it cannot be read)."""
+def _folder_meta(store_dir: Path) -> dict:
+    """The catalog settings of the store now in a folder, read without opening (or migrating) it; {} when
+    they cannot be read (logged)."""
+    engine = make_engine(f"sqlite:///{store_dir / 'catalog.sqlite'}")
     try:
-        return Catalog(make_engine(f"sqlite:///{store_dir / 'catalog.sqlite'}"))
+        with engine.connect() as db:
+            return dict(db.execute(sa.text("SELECT key, value FROM meta")).all())
     except Exception:
-        return None
+        log.warning("cannot read the catalog of the store now in %s", store_dir, exc_info=True)
+        return {}
+    finally:
+        engine.dispose()
 
 
 def _from(source: str | None) -> str:
@@ -469,8 +476,22 @@ def _from(source: str | None) -> str:
     return f" (loaded from {source})" if source else " (the packaged model)"
 
 
+def builds_generations(chroma_url: str, database_url: str) -> bool:
+    """Whether a shared store can be rebuilt beside itself as a generation: its vectors on a Chroma server
+    and its catalog in PostgreSQL (whose schemas hold a generation's tables)."""
+    return bool(chroma_url and database_url.startswith("postgresql"))
+
+
 def new_generation() -> str:
     return secrets.token_hex(4)
+
+
+def _generation_schema(generation: str) -> str:
+    return GENERATION_SCHEMA + generation
+
+
+def _generation_collection(generation: str) -> str:
+    return f"{COLLECTION}_{generation}"
 
 
 def promote_generation(database_url: str, generation: str) -> None:
@@ -483,7 +504,7 @@ def promote_generation(database_url: str, generation: str) -> None:
     the next rebuild's `discard_generations`). A reader that holds the old tables for over a minute
     makes it fail (lock_timeout), rather than every question wait behind it."""
     engine = make_engine(database_url)
-    schema = GENERATION_SCHEMA + generation
+    schema = _generation_schema(generation)
     try:
         with engine.begin() as db:
             db.execute(sa.text("SET LOCAL lock_timeout = '60s'"))
@@ -511,13 +532,12 @@ def discard_generations(store: Store, old_collection: str = "") -> None:
         schemas = db.execute(sa.text("SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE :p"),
                              {"p": GENERATION_SCHEMA.replace("_", "\\_") + "%"}).scalars().all()
         for schema in schemas:
-            if GENERATION.fullmatch(schema[len(GENERATION_SCHEMA):]):
+            if GENERATION.fullmatch(schema.removeprefix(GENERATION_SCHEMA)):
                 db.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
     in_use = store.collection_name
     for collection in store.client.list_collections():
-        suffix = collection.name[len(COLLECTION) + 1:]
-        left = (collection.name == f"{COLLECTION}_{suffix}" and GENERATION.fullmatch(suffix)
-                and (collection.metadata or {}).get("rag_generation") == suffix)
+        generation = (collection.metadata or {}).get("rag_generation", "")
+        left = bool(GENERATION.fullmatch(generation)) and collection.name == _generation_collection(generation)
         if collection.name != in_use and (left or collection.name == old_collection):
             store.client.delete_collection(collection.name)
 
