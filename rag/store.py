@@ -450,7 +450,7 @@ def rebuilt_message(location: str, meta: dict) -> str:
         how = "that model"
     else:
         how = f"`--model {source}`" if source else "no --model (the packaged model)"
-    built = f"the embedding model '{model or 'another model'}'" + (f", {variant} variant" if variant else "")
+    built = f"the embedding model '{model or 'another model'}'" + (f" ({variant} variant)" if variant else "")
     return (f"the store {location} was rebuilt with {built} since it was opened here: start again with {how} "
             f"(a running app: restart it)")
 
