@@ -87,8 +87,8 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     generation = new_generation() if shared else ""
     with store.writer(on_wait, any_model=True):  # the old store's lock: no other writes meanwhile
         old_collection = store.collection_name
-        _discard_leftovers(store, beside, shared)  # of a rebuild that was killed or failed
         try:
+            _discard_leftovers(store, beside, shared)  # of a rebuild that was killed or failed
             report = _build_beside(store, replace(settings, store_dir=beside), paths, on_progress, on_wait, generation)
             reached("rebuilt-beside")
             if shared:
