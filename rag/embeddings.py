@@ -30,7 +30,6 @@ import threading
 import warnings
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +46,8 @@ LEGACY_VARIANT = "fp32"
 # the web shell's start should not pay before a model is needed.
 
 log = logging.getLogger(__name__)
-_loaded_models: dict[tuple, object] = {}  # the one allowed global: a cache of loaded models
+_loaded_models: dict[tuple, object] = {}  # the allowed globals: a cache of loaded models,
+_digests: dict[str, str] = {}  # and of model folders' digests (`model_digest`), each read once per process
 _load_lock = threading.Lock()
 _threads_lock = threading.Lock()
 logging.getLogger("sentence_transformers").setLevel(logging.WARNING)
@@ -169,7 +169,11 @@ def model_digest(path: str) -> str:
     other pooling) are told apart, while the same model with other files beside it (a model card, ONNX
     exports, a second copy of the weights in another format) is the same. "" for a model that is not a
     local folder (a hub id) or cannot be read (loading it fails and says why). Hashing the packaged
-    MiniLM (91 MB) takes about 0.06 s here, once per process; about 0.7 s per GB of weights."""
+    MiniLM (91 MB) takes about 0.06 s here; about 0.7 s per GB of weights. A folder is hashed once per
+    process, as a model is loaded once (`load_model`): a rebuild opens it three times, the app and each
+    test's chat again."""
+    if path in _digests:
+        return _digests[path]
     folder = Path(path)
     if not folder.is_dir():
         return ""
@@ -182,8 +186,9 @@ def model_digest(path: str) -> str:
                     digest.update(block)
     except OSError:
         log.warning("cannot read the model in %s to tell it apart from others", folder, exc_info=True)
-        return ""
-    return digest.hexdigest()
+        return ""  # (not kept: the next opening tries again)
+    _digests[path] = digest.hexdigest()
+    return _digests[path]
 
 
 def pick_device(configured: str) -> str:
@@ -277,9 +282,9 @@ class SentenceEmbeddings(Embeddings):
         if not self.explicit_variant and recorded and Variant.parse(recorded).space != self.variant.space:
             self.variant = Variant.parse(recorded)
 
-    @cached_property
+    @property
     def digest(self) -> str:
-        """`model_digest` of the model's folder (computed once)."""
+        """`model_digest` of the model's folder."""
         return model_digest(self.path)
 
     @property
