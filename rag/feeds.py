@@ -418,18 +418,13 @@ class FeedStore:
         """(key, record) of the item as seen before: by its id; else, under another id, by its page
         (the same URL, when the article is read from there, or when it was saved from a page's headline
         and a feed now carries it whole) or by the same content in a feed."""
+        return self.seen_all([item])[0]
+
+    def seen_all(self, listed: list[Item]) -> list[tuple[str, dict] | None]:
+        """`seen` of each item, the state read once (a followed page's headlines, counted before a poll)."""
         with self._lock():
             items = self._read()["items"]
-        if item.key in items:
-            return item.key, items[item.key]
-        if item.link:
-            found = next(((k, r) for k, r in items.items()
-                          if r.get("url") == item.link and (_needs_page(item) or r.get("from_page"))), None)
-            if found:
-                return found
-        if item.content:
-            return next(((k, r) for k, r in items.items() if r.get("version") == item.version), None)
-        return None
+        return [_seen_in(items, item) for item in listed]
 
     def saved_with(self, content: str) -> dict | None:
         """The record of an item whose article, with this content digest, is saved in a file here."""
@@ -560,7 +555,7 @@ class FeedRunner:
         outlet = _outlet(parsed.link or fetched.url)
         items = parsed.items
         if parsed.page:  # a page's headlines: at most PAGE_LINKS new stories fetched a poll, the rest later
-            new = [i for i, item in enumerate(items) if self.feeds.seen(item) is None]
+            new = [i for i, before in enumerate(self.feeds.seen_all(items)) if before is None]
             later = set(new[PAGE_LINKS:])
             items = [item for i, item in enumerate(items) if i not in later]
             result.left = len(later)
@@ -709,6 +704,20 @@ class FeedRunner:
     def stop(self) -> None:
         self.stopped.set()
         self.wake.set()
+
+
+def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
+    """`FeedStore.seen` in the state's items."""
+    if item.key in items:
+        return item.key, items[item.key]
+    if item.link:
+        found = next(((k, r) for k, r in items.items()
+                      if r.get("url") == item.link and (_needs_page(item) or r.get("from_page"))), None)
+        if found:
+            return found
+    if item.content:
+        return next(((k, r) for k, r in items.items() if r.get("version") == item.version), None)
+    return None
 
 
 def _alias(item: Item, key: str, before: dict) -> dict:
