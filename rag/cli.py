@@ -28,6 +28,7 @@ from .settings import (ANSWERERS, DEFAULT_ARTICLES, DEFAULT_HOST, DEFAULT_PORT, 
                        SettingsError, offline_environment, passage_count)
 from .store import StoreError
 
+log = logging.getLogger("rag.cli")
 
 ANSWERER_HELP = f"{ANSWERERS[0]} (default), {', '.join(ANSWERERS[1:-1])} or {ANSWERERS[-1]}"
 
@@ -147,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # `rag ask ... | head`
         return 0
+    except Exception as e:  # not foreseen: said in one line after its traceback, never as success
+        log.exception("%s failed", args.command)
+        print(f"rag: {args.command} failed: {e}", file=sys.stderr)
+        return 1
 
 
 def cmd_ingest(args, settings: Settings) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,7 @@ from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path
 from .settings import Settings
-from .store import Store, chunk_metadata
+from .store import Store, StoreError, chunk_metadata
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ Progress = Callable[[int, int, int, int], None]
 UNIT_CHUNKS = 256
 BATCH = 64  # chunks embedded and written at a time inside a unit
 NOT_INDEXED = "not indexed "  # opens the failure of a file that read well but could not be written
+LOW_DISK_BYTES = 64 * 2**20  # less free than this under the store's folder: a failed write is blamed on the disk
 PARTLY_READ = "partly-read:"  # before the digest of a file some of whose records failed to read
 
 
@@ -124,7 +126,11 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
     leaves every article searchable (some with their earlier vectors)."""
     report = IngestReport()
     with store.writer(on_wait):
-        report.repaired = repair(store)
+        try:
+            report.repaired = repair(store)
+        except Exception as e:  # writing anything more would fail the same way
+            raise StoreError(f"cannot remove what an interrupted ingest left in {display_path(str(store.dir))}: "
+                             f"{e}{_disk_full(store)}") from e
         files, folders = collect_files(paths, report)
         present = {str(f) for f in files}
         gone = [p for p in store.catalog.paths()
@@ -304,15 +310,18 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
             reached("committed")
         except Exception as e:  # a store, model or disk failure: reported per file, the traceback logged
             log.exception("writing %d files failed; the store keeps what it held of them", len(paths))
-            repair(store, paths)  # what this unit wrote goes; the catalog never saw it
+            why = f"{e}{_disk_full(store)}"
+            try:
+                repair(store, paths)  # what this unit wrote goes; the catalog never saw it
+            except Exception:  # on a full disk even a delete needs room: the paths stay pending for the next sync
+                log.exception("removing what the failed write left is left to the next sync")
             for plan in plans:
                 if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):
                     plan.failed = True
                     kept = "the store keeps its earlier version"
                     if plan.done:
                         kept = f"{plan.done} of its {len(plan.articles)} articles were updated, the rest kept as before"
-                    _fail(report, plan.path, f"{NOT_INDEXED}({kept}; the next sync retries): {e}")
-            store.catalog.clear_pending()
+                    _fail(report, plan.path, f"{NOT_INDEXED}({kept}; the next sync retries): {why}")
             return
         for plan in finished:
             _drop_stale(store, plan.path, started[plan.path])
@@ -323,6 +332,20 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
         done_articles += sum(len(part) for _, part in unit)
         if on_progress:
             on_progress(done_chunks, total_chunks, done_articles, total_articles)
+
+
+def _disk_full(store: Store) -> str:
+    """What to add to a failed write's reason when the disk under the store's folder is (nearly) full: Chroma
+    then fails with "Error in compaction: Failed to apply logs to the metadata segment", which names no disk
+    (measured on a full 40 MB tmpfs, which had 0 bytes left)."""
+    try:
+        free = shutil.disk_usage(store.dir).free
+    except OSError:
+        return ""
+    if free >= LOW_DISK_BYTES:
+        return ""
+    return (f"; the disk holding {display_path(str(store.dir))} is full ({free // 2**20} MB free): "
+            "free some space and run the ingest again")
 
 
 def _commit(store: Store, unit: list[tuple[FilePlan, list[Planned]]]) -> list[FilePlan]:

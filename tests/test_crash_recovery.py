@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,50 @@ def test_killed_ingest_then_a_rerun_equals_a_clean_ingest(clean, moment):
     root, expected = clean
     assert kill_then_rerun(root, root / f"store-{moment}", moment) == expected
     write_version(root / "news", 2)
+
+
+@contextmanager
+def small_disk(folder: Path, kilobytes: int):
+    """A real disk of `kilobytes` (a tmpfs) mounted at `folder`; skips where this user may not mount one."""
+    folder.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={kilobytes}k", "tmpfs", str(folder)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip(f"a full disk is made as a small tmpfs, and mounting one is not allowed here: {made.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "--lazy", str(folder)], check=True)  # (lazy: this process may still hold its files)
+
+
+def test_an_ingest_on_a_full_disk_is_reported_and_a_rerun_with_room_finishes_it(clean):
+    # A store with 1 MB of room left, then 400 more records. On a full disk Chroma fails with "Error in
+    # compaction", and removing what the failed write left fails the same way; that cleanup once crashed
+    # the command with a traceback and no report. Now it is left to the next ingest.
+    root, _ = clean
+    folder = root / "many"
+    folder.mkdir()
+    (folder / "council.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records(400)))
+    size = sum(f.stat().st_size for f in (root / "version-one").rglob("*") if f.is_file())
+    with small_disk(root / "disk", size // 1024 + 1024) as disk:
+        store = disk / "store"
+        shutil.copytree(root / "version-one", store)
+        proc = ingest_process(store, folder)
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 1, err  # failed, said so, and did not crash
+        assert "rag: ingest failed" not in err
+        failed = json.loads(out)["failed"]
+        assert [Path(f["path"]).name for f in failed] == ["council.jsonl"]
+        assert failed[0]["error"].startswith("not indexed (") and "free some space and run the ingest again" in \
+            failed[0]["error"]
+        subprocess.run(["mount", "-o", "remount,size=200m", str(disk)], check=True)  # room again
+        again = NewsChat(Settings(store_dir=store, articles_dir=folder, chroma_url="", database_url=""))
+        report = again.ingest([folder])
+        assert report.failed == [] and report.added == 360  # (the first 40 records are version one's, stored)
+        status = again.status()
+        assert status["vectors"] == status["chunks"]
+        assert "session 399 " in again.search("Ashby council session 399 motion 2793", Filters(), k=3)[0].text
+        del again
 
 
 def test_an_edit_undone_after_a_killed_ingest_leaves_nothing_of_it(clean):
