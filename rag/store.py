@@ -257,8 +257,8 @@ class Store:
         if digest and self.embeddings.digest and digest != self.embeddings.digest:
             raise ModelMismatchError(
                 f"the store {self.location} was built with another model named '{recorded}': the files in "
-                f"{self.embeddings.path} are not the ones that built it{_from(self.catalog.meta('model_source'))}. "
-                f"Use that model, or rebuild: {rebuild}.")
+                f"{self.embeddings.path} are not the ones that built it. "
+                f"Use that model ({how_to_load(self.catalog.meta('model_source'))}), or rebuild: {rebuild}.")
 
     def fits_model(self) -> bool:
         """Whether the configured model (and variant space) can search and extend this store."""
@@ -446,13 +446,17 @@ def rebuilt_message(location: str, meta: dict) -> str:
     """What a process that opened a store before a rebuild with another model is told: the model that
     built the store now (from its catalog's `meta`; {} when it cannot be read), and how to start with it."""
     model, source, variant = (meta.get(key) for key in _REBUILT_KEYS)
-    if source is None:  # not recorded (a store built before sources were) or not readable
-        how = "that model"
-    else:
-        how = f"`--model {source}`" if source else "no --model (the packaged model)"
     built = f"the embedding model '{model or 'another model'}'" + (f" ({variant} variant)" if variant else "")
-    return (f"the store {location} was rebuilt with {built} since it was opened here: start again with {how} "
-            f"(a running app: restart it)")
+    return (f"the store {location} was rebuilt with {built} since it was opened here: start again with "
+            f"{how_to_load(source)} (a running app: restart it)")
+
+
+def how_to_load(source: str | None) -> str:
+    """How to start with a store's model, from where it was loaded (meta `model_source`): "`--model PATH`",
+    "no --model (the packaged model)" for "", "that model" when not recorded (older stores) or unreadable."""
+    if source is None:
+        return "that model"
+    return f"`--model {source}`" if source else "no --model (the packaged model)"
 
 
 def _folder_meta(store_dir: Path) -> dict:
@@ -467,13 +471,6 @@ def _folder_meta(store_dir: Path) -> dict:
         return {}
     finally:
         engine.dispose()
-
-
-def _from(source: str | None) -> str:
-    """" (loaded from PATH)" for a recorded model source, " (the packaged model)" for ""."""
-    if source is None:
-        return ""
-    return f" (loaded from {source})" if source else " (the packaged model)"
 
 
 def builds_generations(chroma_url: str, database_url: str) -> bool:

@@ -745,6 +745,30 @@ def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path
     assert len(third.errors) == 1 and "cookie or privacy consent page" in third.errors[0]
 
 
+def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story(site, tmp_path):
+    # "Local elections: all our coverage" reads like a headline and leads to a page of six headlines, each
+    # with its first paragraph: not a story. It is said once and not fetched again; the story is saved.
+    coverage = [Story(f"vote{n}", f"Ward {n} candidates meet the voters", "2026-11-30", "Ines Okafor",
+                      [f"The candidates of ward {n} answered questions about buses and housing for an hour."])
+                for n in range(6)]
+    site.routes["/news/elections/all-coverage"] = Page(front_page(coverage))
+    site.routes["/news/solar"] = Page(news_page(SOLAR))
+    site.routes["/"] = Page(f"<html><body><main><a href='/news/solar'>{escape(SOLAR.title)}</a> <a href="
+                            f"'/news/elections/all-coverage'>Local elections: all our coverage</a></main></body></html>"
+                            .encode())
+    followed = FeedStore(tmp_path / "articles")
+    followed.add(site.url + "/")
+    saved = []
+    runner = FeedRunner(no_store(saved), followed, Fetcher(host_delay=0))
+    [first] = runner.poll_all()
+    assert first.added == 1 and [json.loads(p.read_text())["title"] for p in saved] == [SOLAR.title]
+    assert first.errors == [f"{site.url}/news/elections/all-coverage: a list of 6 headlines (a section page), "
+                            "not a story: skipped"]
+    site.log.clear()
+    [second] = runner.poll_all()
+    assert (second.added, second.unchanged, second.errors) == (0, 2, []) and site.paths() == ["/"]
+
+
 def test_a_followed_page_that_starts_naming_a_full_text_feed_keeps_one_copy_of_each_story(site, tmp_path):
     site.routes["/news/solar"] = Page(news_page(SOLAR))
     site.routes["/"] = Page(front_page([SOLAR]))
