@@ -45,6 +45,7 @@ Progress = Callable[[int, int, int, int], None]
 UNIT_CHUNKS = 256
 BATCH = 64  # chunks embedded and written at a time inside a unit
 NOT_INDEXED = "not indexed "  # opens the failure of a file that read well but could not be written
+NOT_REMOVED = "gone, but still in the store "  # a file removed from the folder whose chunks could not be deleted
 LOW_DISK_BYTES = 64 * 2**20  # less free than this under the store's folder: a failed write is blamed on the disk
 PARTLY_READ = "partly-read:"  # before the digest of a file some of whose records failed to read
 
@@ -129,8 +130,9 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         try:
             report.repaired = repair(store)
         except Exception as e:  # writing anything more would fail the same way
-            raise StoreError(f"cannot remove what an interrupted ingest left in {display_path(str(store.dir))}: "
-                             f"{e}{_disk_full(store)}") from e
+            log.exception("checking the store for what an interrupted ingest left failed")
+            raise StoreError(f"cannot check or clean the store {store.location} before writing: "
+                             f"{e}{_disk_full(store, e)}") from e
         files, folders = collect_files(paths, report)
         present = {str(f) for f in files}
         gone = [p for p in store.catalog.paths()
@@ -139,7 +141,10 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         reached("planned")
         _write(store, plans, on_progress, report, again)
         for path in gone:
-            report.deleted += _remove_file(store, path)
+            try:
+                report.deleted += _remove_file(store, path)
+            except Exception as e:  # (a full disk fails deletes too) the next sync removes it
+                _fail(report, path, f"{NOT_REMOVED}(the next sync retries): {e}{_logged(store, e, 'removing ' + path)}")
         if again and not report.failed:
             store.record_model()  # a rebuild with another variant of the model's space: now the store's
     return report
@@ -289,7 +294,6 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
         for path in paths:
             started.setdefault(path, store.records.get_time())
         docs = [doc for _, part in unit for planned in part for doc in planned.docs]
-        store.catalog.set_pending(paths)
 
         def feed() -> Iterator[Document]:  # progress as the documents are taken, a batch at a time
             for n, doc in enumerate(docs, 1):
@@ -300,6 +304,7 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
                 yield doc
 
         try:
+            store.catalog.set_pending(paths)
             if docs:
                 result = index(feed(), store.records, store.vectors, cleanup=None, source_id_key="path",
                                key_encoder="sha256", batch_size=BATCH, force_update=again)
@@ -309,12 +314,11 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
             finished = _commit(store, unit)
             reached("committed")
         except Exception as e:  # a store, model or disk failure: reported per file, the traceback logged
-            log.exception("writing %d files failed; the store keeps what it held of them", len(paths))
-            why = f"{e}{_disk_full(store)}"
+            why = f"{e}{_logged(store, e, f'writing {len(paths)} files (the store keeps what it held of them)')}"
             try:
                 repair(store, paths)  # what this unit wrote goes; the catalog never saw it
-            except Exception:  # on a full disk even a delete needs room: the paths stay pending for the next sync
-                log.exception("removing what the failed write left is left to the next sync")
+            except Exception as again:  # on a full disk even a delete needs room: the paths stay pending
+                _logged(store, again, "removing what the failed write left (left to the next sync)")
             for plan in plans:
                 if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):
                     plan.failed = True
@@ -324,27 +328,50 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
                     _fail(report, plan.path, f"{NOT_INDEXED}({kept}; the next sync retries): {why}")
             return
         for plan in finished:
-            _drop_stale(store, plan.path, started[plan.path])
             for name in ("added", "updated", "unchanged", "deleted"):
                 setattr(report, name, getattr(report, name) + getattr(plan.counts, name))
-        store.catalog.clear_pending()
+        try:  # committed: what is left of earlier versions is never shown (`store.is_current`)
+            for plan in finished:
+                _drop_stale(store, plan.path, started[plan.path])
+            store.catalog.clear_pending()
+        except Exception as e:  # still pending: the next sync removes it
+            _logged(store, e, f"removing the earlier versions of {len(finished)} files (left to the next sync)")
         done_chunks += len(docs)
         done_articles += sum(len(part) for _, part in unit)
         if on_progress:
             on_progress(done_chunks, total_chunks, done_articles, total_articles)
 
 
-def _disk_full(store: Store) -> str:
-    """What to add to a failed write's reason when the disk under the store's folder is (nearly) full: Chroma
+def _logged(store: Store, error: Exception, doing: str) -> str:
+    """Log a failure of a write: with its traceback, or in one line when a full disk explains it (the
+    reason users see then, `_disk_full`, which this returns)."""
+    full = _disk_full(store, error)
+    if full:
+        log.warning("%s failed: %s%s", doing, error, full)
+    else:
+        log.error("%s failed: %s", doing, error, exc_info=error)
+    return full
+
+
+def _disk_full(store: Store, error: BaseException) -> str:
+    """What to add to a failure's reason when it comes from a full disk under a store in a local folder: Chroma
     then fails with "Error in compaction: Failed to apply logs to the metadata segment", which names no disk
-    (measured on a full 40 MB tmpfs, which had 0 bytes left)."""
+    (measured on a full 40 MB tmpfs, 0 bytes left), SQLite with "database or disk is full"."""
+    if store.chroma_url or store.database_url:  # (the servers' disks are theirs to report)
+        return ""
+    said = []
+    while error is not None:
+        said.append(str(error))
+        error = error.__cause__ or error.__context__
+    if not any(x in " ".join(said).lower() for x in ("compaction", "disk is full", "no space", "disk i/o")):
+        return ""
     try:
         free = shutil.disk_usage(store.dir).free
     except OSError:
         return ""
     if free >= LOW_DISK_BYTES:
         return ""
-    return (f"; the disk holding {display_path(str(store.dir))} is full ({free // 2**20} MB free): "
+    return (f"; the disk holding {store.location} is full or nearly ({free // 2**20} MB free): "
             "free some space and run the ingest again")
 
 
@@ -375,7 +402,10 @@ def _remove_file(store: Store, path: str) -> int:
     """Forget a file (catalog first, so its chunks stop counting at once), then delete its chunks;
     returns how many stored articles it held."""
     n = store.catalog.forget_file(path)
-    _drop_stale(store, path, float("inf"))
+    try:
+        _drop_stale(store, path, float("inf"))
+    except Exception as e:  # never shown again; the next sync finds the counts disagree and deletes them
+        _logged(store, e, f"deleting the chunks of {path} (left to the next sync)")
     return n
 
 

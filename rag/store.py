@@ -257,8 +257,8 @@ class Store:
         if digest and self.embeddings.digest and digest != self.embeddings.digest:
             raise ModelMismatchError(
                 f"the store {self.location} was built with another model named '{recorded}': the files in "
-                f"{self.embeddings.path} are not the ones that built it. "
-                f"Use that model ({how_to_load(self.catalog.meta('model_source'))}), or rebuild: {rebuild}.")
+                f"{self.embeddings.path} are not the ones that built it{_built_from(self.catalog.meta('model_source'))}. "
+                f"Use that model, or rebuild: {rebuild}.")
 
     def fits_model(self) -> bool:
         """Whether the configured model (and variant space) can search and extend this store."""
@@ -449,6 +449,14 @@ def rebuilt_message(location: str, meta: dict) -> str:
     built = f"the embedding model '{model or 'another model'}'" + (f" ({variant} variant)" if variant else "")
     return (f"the store {location} was rebuilt with {built} since it was opened here: start again with "
             f"{how_to_load(source)} (a running app: restart it)")
+
+
+def _built_from(source: str | None) -> str:
+    """Where the store's model was loaded from when it was built, in words ("" when not recorded): the files
+    at a path may since have changed, so this names the path, not an option to use it."""
+    if source is None:
+        return ""
+    return f" (it was built with the files then at {source})" if source else " (it was built with the packaged model)"
 
 
 def how_to_load(source: str | None) -> str:
