@@ -52,13 +52,13 @@ GIVEN_UP_SECONDS = 24 * 3600  # ... or until this long has passed: a site down f
 PAGE_LINKS = 30  # a followed web page that names no feed: at most this many new stories fetched a poll
 # (about 40 s at HOST_DELAY_SECONDS apart: a first poll of a busy front page stays under a minute)
 HEADLINE_WORDS = 3  # a link with fewer words is a menu entry or a "Read more", not a headline (not measured)
-# A followed page's headline link whose page links to at least HEADLINE_LIST_LINKS headlines of its site that
-# make up at least HEADLINE_LIST_SHARE of its text is a section page, not a story (`_headline_list`). Set on
-# the test site only: its front pages (a headline and a paragraph per story) hold 0.26-0.28, its stories 0;
-# not measured on real sites.
-HEADLINE_LIST_LINKS = 5
-HEADLINE_LIST_SHARE = 0.2
 HEADLINE_CJK_CHARS = 8  # the same for Chinese, Japanese and Korean, written without spaces (not measured)
+# A followed page's headline link whose page lists at least HEADLINE_LIST_LINKS headlines of its site, in its
+# text, that make up at least HEADLINE_LIST_SHARE of that text is a section page, not a story (`_headline_list`).
+# Not measured on real sites: the test site's section page (a headline and a paragraph per story) holds 0.27;
+# a review's 1,600-character story with six inline "Read more" headlines 0.19, a 3,200-character one 0.09.
+HEADLINE_LIST_LINKS = 5
+HEADLINE_LIST_SHARE = 0.25
 FEEDS_FOLDER = "feeds"
 STATE_FILE = ".state.json"
 STATE_LOCK = ".state.lock"  # the file lock around the state (FeedStore._lock)
@@ -334,7 +334,8 @@ class Feed:
 class FeedStore:
     """The followed feeds and the items seen, in <articles>/feeds/.state.json. An item's record:
     {"version", "content", "file" (relative to the feeds folder), "url", "id"; "tries" and "error"
-    while it fails; "same_as" (another item's key) when it carries that item's article}."""
+    while it fails ("given_up_at" after MAX_ITEM_TRIES); "same_as" (another item's key) when it carries that
+    item's article; "not_a_story" (why) and "checked_at" for a followed page's link that leads to no story}."""
 
     def __init__(self, articles_dir: Path):
         self.folder = Path(articles_dir) / FEEDS_FOLDER
@@ -461,6 +462,7 @@ class PollResult:
     not_modified: bool = False  # the feed answered 304: nothing new since the last poll
     left: int = 0  # a followed page's new stories left for the next polls (over PAGE_LINKS)
     errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # a followed page's links found to be no story ("URL: why")
     report: IngestReport | None = None  # the indexing of what was saved, when anything was
 
     def summary(self) -> str:
@@ -469,6 +471,8 @@ class PollResult:
             f"{self.added} new, {self.updated} updated, {self.unchanged} already seen"
         if self.left:
             text += f", {self.left} more new stories left for the next polls"
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped: {first_reasons(self.skipped)}"
         if self.errors:
             text += f", {len(self.errors)} failed: {first_reasons(self.errors)}"
         return text
@@ -478,7 +482,7 @@ class PollResult:
 
     def to_json(self) -> dict:
         return {"url": self.url, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "not_modified": self.not_modified, "left": self.left, "errors": self.errors}
+                "not_modified": self.not_modified, "left": self.left, "errors": self.errors, "skipped": self.skipped}
 
 
 @dataclass(frozen=True)
@@ -621,9 +625,11 @@ class FeedRunner:
         try:
             record = self._record(item, outlet, local, before)
             self._save(key, item, before, record, result, saved)
-        except NotAStory as e:  # seen: not fetched again unless its headline changes
-            self.feeds.remember(key, {"version": item.version, "url": item.link, "not_a_story": str(e)})
-            result.errors.append(f"{item.link}: {e}: skipped")
+        except NotAStory as e:  # seen: looked at again when its headline changes, or a day later
+            if not (before or {}).get("not_a_story"):
+                result.skipped.append(f"{item.link}: {e}")
+            self.feeds.remember(key, (before or {}) | {"version": item.version, "url": item.link,
+                                                       "not_a_story": str(e), "checked_at": time.time()})
             return False
         except (FetchError, ArticleError) as e:
             return self._failed(key, item, before, str(e), result)
@@ -728,7 +734,8 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
         return item.key, items[item.key]
     if item.link:
         found = next(((k, r) for k, r in items.items()
-                      if r.get("url") == item.link and (_needs_page(item) or r.get("from_page"))), None)
+                      if r.get("url") == item.link and (_needs_page(item) or r.get("from_page"))
+                      and not r.get("not_a_story")), None)
         if found:
             return found
     if item.content:
@@ -745,8 +752,10 @@ def _alias(item: Item, key: str, before: dict) -> dict:
 
 
 def _rested(before: dict) -> bool:
-    """Whether an item given up after failing MAX_ITEM_TRIES polls has rested GIVEN_UP_SECONDS since."""
-    return "given_up_at" in before and time.time() - before["given_up_at"] >= GIVEN_UP_SECONDS
+    """Whether an item given up after failing MAX_ITEM_TRIES polls, or found to be no story, has rested
+    GIVEN_UP_SECONDS since."""
+    since = before.get("checked_at") if before.get("not_a_story") else before.get("given_up_at")
+    return since is not None and time.time() - since >= GIVEN_UP_SECONDS
 
 
 def _not_a_story(page: Fetched, link: str) -> str:
@@ -764,12 +773,19 @@ def _not_a_story(page: Fetched, link: str) -> str:
 
 
 def _headline_list(page: Fetched, article: Article) -> int:
-    """How many headlines of its site the page lists, when they are so many and so much of its text that
-    the page is a section page rather than a story (HEADLINE_LIST_LINKS, HEADLINE_LIST_SHARE); else 0."""
+    """How many headlines of its site the page's text lists, when they are so many and so much of that text
+    that the page is a section page rather than a story (HEADLINE_LIST_LINKS, HEADLINE_LIST_SHARE); else 0.
+    Only headlines inside the text read from the page count: "Most read" and "Related" boxes beside a
+    story are left out of it (trafilatura), and must not count against the story."""
     listed = article_links(page)
-    headlines = listed.items if listed else []
-    share = sum(len(item.updated) for item in headlines) / max(1, len(article.body))
+    text = _without_digits(article.body)  # (a page's headline is kept without its digits: `article_links`)
+    headlines = [h for h in (_without_digits(item.updated) for item in (listed.items if listed else [])) if h in text]
+    share = sum(map(len, headlines)) / max(1, len(text))
     return len(headlines) if len(headlines) >= HEADLINE_LIST_LINKS and share >= HEADLINE_LIST_SHARE else 0
+
+
+def _without_digits(text: str) -> str:
+    return " ".join(re.sub(r"\d+", "", text).split())
 
 
 def _needs_page(item: Item) -> bool:

@@ -745,28 +745,45 @@ def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path
     assert len(third.errors) == 1 and "cookie or privacy consent page" in third.errors[0]
 
 
-def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story(site, tmp_path):
+def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story(site, tmp_path, monkeypatch):
     # "Local elections: all our coverage" reads like a headline and leads to a page of six headlines, each
-    # with its first paragraph: not a story. It is said once and not fetched again; the story is saved.
+    # with its first paragraph: not a story. It is said once and left alone until a day has passed
+    # (GIVEN_UP_SECONDS, shortened here). A story with a box of eight "Most read" headlines beside it, and a
+    # short one with five inline "Read more" headlines, are stories.
     coverage = [Story(f"vote{n}", f"Ward {n} candidates meet the voters", "2026-11-30", "Ines Okafor",
                       [f"The candidates of ward {n} answered questions about buses and housing for an hour."])
-                for n in range(6)]
-    site.routes["/news/elections/all-coverage"] = Page(front_page(coverage))
-    site.routes["/news/solar"] = Page(news_page(SOLAR))
-    site.routes["/"] = Page(f"<html><body><main><a href='/news/solar'>{escape(SOLAR.title)}</a> <a href="
-                            f"'/news/elections/all-coverage'>Local elections: all our coverage</a></main></body></html>"
-                            .encode())
+                for n in range(8)]
+    site.routes["/news/elections/all-coverage"] = Page(front_page(coverage[:6]))
+    most_read = "".join(f"<li><a href='/news/{s.slug}'>{escape(s.title)}</a></li>" for s in coverage)
+    site.routes["/news/solar"] = Page(news_page(SOLAR).replace(
+        b"</article>", f"</article><div class='most-read'><ul>{most_read}</ul></div>".encode()))
+    inline = "".join(f"<p>Read more: <a href='/news/{s.slug}'>{escape(s.title)}</a></p>" for s in coverage[:5])
+    brief = Story(TRAINS.slug, TRAINS.title, TRAINS.day, TRAINS.author, TRAINS.paragraphs + [
+        f"Passengers on the {hour} o'clock service said the new carriages were quieter than the old ones, and the "
+        f"operator said bookings for the winter timetable had doubled since the route was announced." for hour in range(4)])
+    site.routes["/news/trains"] = Page(news_page(brief).replace(b"</article>", f"{inline}</article>".encode()))
+    site.routes["/"] = Page(f"<html><body><main><a href='/news/solar'>{escape(SOLAR.title)}</a> <a href='/news/trains'>"
+                            f"{escape(TRAINS.title)}</a> <a href='/news/elections/all-coverage'>Local elections: all "
+                            f"our coverage</a></main></body></html>".encode())
     followed = FeedStore(tmp_path / "articles")
     followed.add(site.url + "/")
     saved = []
     runner = FeedRunner(no_store(saved), followed, Fetcher(host_delay=0))
     [first] = runner.poll_all()
-    assert first.added == 1 and [json.loads(p.read_text())["title"] for p in saved] == [SOLAR.title]
-    assert first.errors == [f"{site.url}/news/elections/all-coverage: a list of 6 headlines (a section page), "
-                            "not a story: skipped"]
+    assert sorted(json.loads(p.read_text())["title"] for p in saved) == sorted([SOLAR.title, TRAINS.title])
+    assert (first.added, first.errors) == (2, [])
+    assert first.skipped == [f"{site.url}/news/elections/all-coverage: a list of 6 headlines (a section page), not a story"]
+    assert "2 new, 0 updated, 0 already seen, 1 skipped: " in first.summary()
     site.log.clear()
     [second] = runner.poll_all()
-    assert (second.added, second.unchanged, second.errors) == (0, 2, []) and site.paths() == ["/"]
+    assert (second.added, second.unchanged, second.skipped, second.errors) == (0, 3, [], []) and site.paths() == ["/"]
+    monkeypatch.setattr(feeds, "GIVEN_UP_SECONDS", 0)
+    site.log.clear()
+    [rested] = runner.poll_all()  # looked at again, still a section page: not said again
+    assert (rested.added, rested.skipped) == (0, []) and "/news/elections/all-coverage" in site.paths()
+    site.routes["/news/elections/all-coverage"] = Page(news_page(CANOE))  # it became a story
+    [later] = runner.poll_all()
+    assert later.added == 1 and CANOE.title in [json.loads(p.read_text())["title"] for p in saved]
 
 
 def test_a_followed_page_that_starts_naming_a_full_text_feed_keeps_one_copy_of_each_story(site, tmp_path):
