@@ -645,7 +645,7 @@ class FeedRunner:
         """The item as a JSON record: the feed's own text when it is the whole article, else the page."""
         if _needs_page(item):
             page = self.fetcher.get(item.link, allow_local=local)
-            if instead := _not_a_story(page, item.link):
+            if instead := _led_elsewhere(page, item.link):
                 raise ArticleError(f"the link now leads to {instead} ({page.url}), not to the story")
             article = parse_html(page_text(page), page.url)
             if item.from_page and (many := _headline_list(page, article)):
@@ -758,7 +758,7 @@ def _rested(before: dict) -> bool:
     return since is not None and time.time() - since >= GIVEN_UP_SECONDS
 
 
-def _not_a_story(page: Fetched, link: str) -> str:
+def _led_elsewhere(page: Fetched, link: str) -> str:
     """What a story's link led to instead of the story, when a redirect took it to its site's front page
     or to a sign-in, section or tag page (an expired or paywalled story); "" when it did not."""
     if page.url.rstrip("/") == link.rstrip("/"):
