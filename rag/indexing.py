@@ -130,9 +130,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         try:
             report.repaired = repair(store)
         except Exception as e:  # writing anything more would fail the same way
-            log.exception("checking the store for what an interrupted ingest left failed")
-            raise StoreError(f"cannot check or clean the store {store.location} before writing: "
-                             f"{e}{_disk_full(store, e)}") from e
+            full = _logged(store, e, "checking the store for what an interrupted ingest left")
+            raise StoreError(f"cannot check or clean the store {store.location} before writing: {e}{full}") from e
         files, folders = collect_files(paths, report)
         present = {str(f) for f in files}
         gone = [p for p in store.catalog.paths()
@@ -317,8 +316,8 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
             why = f"{e}{_logged(store, e, f'writing {len(paths)} files (the store keeps what it held of them)')}"
             try:
                 repair(store, paths)  # what this unit wrote goes; the catalog never saw it
-            except Exception as again:  # on a full disk even a delete needs room: the paths stay pending
-                _logged(store, again, "removing what the failed write left (left to the next sync)")
+            except Exception as cleanup_error:  # on a full disk even a delete needs room: the paths stay pending
+                _logged(store, cleanup_error, "removing what the failed write left (left to the next sync)")
             for plan in plans:
                 if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):
                     plan.failed = True
