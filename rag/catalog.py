@@ -259,13 +259,6 @@ class Catalog:
         with self.engine.begin() as db:
             self._set(db, key, value)
 
-    def clear(self) -> None:
-        """Forget every file and article (the store's settings stay)."""
-        with self.engine.begin() as db:
-            db.execute(ARTICLES.delete())
-            db.execute(FILES.delete())
-            self._touch(db)
-
     @staticmethod
     def _set(db, key: str, value: str) -> None:
         db.execute(META.delete().where(META.c.key == key))

@@ -62,26 +62,32 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     - A shared store (a Chroma server and a PostgreSQL database) of another model: the same, with the new
       store built beside as a generation (its own schema and collection, `store.builds_generations`) and
       promoted in one database transaction (`store.promote_generation`).
-    - A shared store whose database is not PostgreSQL, of another model: its database has no schemas to
-      build beside in, so it is emptied first and then built.
-    In the last three the model must first embed a test sentence: a model that cannot load (a mistyped
-    --model) stops the rebuild before anything changes (StoreError)."""
+    - A shared store whose database is not PostgreSQL, of another model: refused (StoreError), the store
+      unchanged. Its database has no schemas to build beside in, so the only way would be to empty the
+      store first: every machine would lose its answers until the rebuild finished, and for good if it
+      failed.
+    In the two that build beside, the model must first embed a test sentence: a model that cannot load (a
+    mistyped --model) stops the rebuild before anything changes (StoreError)."""
     paths = paths or [settings.articles_dir]
     embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
                                     device=settings.device)
     store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False)
     if store.fits_model():
         return NewsChat(settings).ingest(paths, on_progress, on_wait, again=True)
+    shared = builds_generations(settings.chroma_url, settings.database_url)
+    if settings.chroma_url and not shared:
+        raise StoreError(f"cannot rebuild the shared store {store.location} with another model: that builds the "
+                         f"new store beside the one in use, in a schema of its own, which needs the catalog in "
+                         f"PostgreSQL, not {settings.database_url.split(':', 1)[0]}; emptying the store first "
+                         f"would leave every machine without answers until the rebuild finished, and for good "
+                         f"if it failed. The store is unchanged. To change the model, ingest into a new shared "
+                         f"store (an empty database and a Chroma server that holds no store yet).")
     try:
         embeddings.embed_query("A test sentence.")
     except Exception as e:  # whatever loading a model can raise: a missing path, a folder that is no model
         log.exception("the embedding model %s cannot embed", settings.embedding_model or embeddings.name)
         raise StoreError(f"cannot rebuild with the embedding model {settings.embedding_model or embeddings.name!r}: "
                          f"{str(e).rstrip('.')}. The store is unchanged.") from None
-    shared = builds_generations(settings.chroma_url, settings.database_url)
-    if settings.chroma_url and not shared:
-        store.reset(on_wait)
-        return NewsChat(settings).ingest(paths, on_progress, on_wait)
     store_dir = settings.store_dir.resolve()
     beside = store_dir.with_name(f"{store_dir.name}.rebuilding")  # a shared store's: only its local caches
     generation = new_generation() if shared else ""

@@ -268,23 +268,6 @@ class Store:
             return False
         return True
 
-    def reset(self, on_wait: Callable[[str], None] | None = None) -> None:
-        """Delete every chunk, record and catalog row (used by `rag ingest --rebuild`), holding the
-        writer lock like any ingest. A failure to delete the vectors stops here, before the catalog is
-        touched; a kill after it leaves a catalog without vectors, which the next sync embeds again
-        (`repair_path`)."""
-        with self.writer(on_wait, any_model=True):
-            try:
-                self.client.delete_collection(self.collection_name)
-            except NotFoundError:
-                pass  # nothing was ever stored
-            self.catalog.clear()
-            keys = self.records.list_keys()
-            if keys:
-                self.records.delete_keys(keys)
-            self.record_model()
-            self._open_vectors()
-
     def _open_vectors(self) -> None:
         """The store's collection (`collection_name`; created, cosine, on first use), and LangChain's view of
         it for `index()`."""

@@ -12,7 +12,7 @@ import pytest
 
 from rag.indexing import sync
 from rag.models import Filters, article_uid
-from rag.service import NewsChat
+from rag.service import NewsChat, rebuild
 from rag.settings import Settings
 
 DRILLS = """---
@@ -355,15 +355,17 @@ def test_a_jsonl_line_that_fails_is_reported_on_every_sync_until_mended(news_cha
 
 def test_a_rebuild_waits_for_the_ingest_writing_the_store(news_chat):
     news_chat.ingest()
+    before = stored(news_chat)
     heard: list[str] = []
+    reports = []
     with news_chat.store.writer():  # an ingest holds the store
-        rebuild = threading.Thread(target=lambda: news_chat.store.reset(on_wait=heard.append))
-        rebuild.start()
-        rebuild.join(timeout=3)
-        assert rebuild.is_alive() and news_chat.status()["vectors"] > 0  # it waits, nothing dropped yet
-    rebuild.join(timeout=60)
-    assert not rebuild.is_alive() and heard and "another ingest" in heard[0]
-    assert news_chat.status()["vectors"] == 0
+        again = threading.Thread(target=lambda: reports.append(rebuild(news_chat.settings, on_wait=heard.append)))
+        again.start()
+        again.join(timeout=3)
+        assert again.is_alive() and stored(news_chat) == before  # it waits, nothing touched yet
+    again.join(timeout=120)
+    assert not again.is_alive() and heard and "another ingest" in heard[0]
+    assert reports[0].chunks_embedded == len(before) and not reports[0].failed  # then embedded everything again
 
 
 def test_a_keyword_index_that_cannot_be_written_fails_no_ingest(news_chat, news, monkeypatch):

@@ -147,6 +147,23 @@ def test_a_shared_store_rebuilt_with_another_model_is_built_beside_and_never_emp
     assert not instance(tmp_path / "four", servers).ask(question).refused
 
 
+def test_a_shared_store_whose_database_is_not_postgresql_is_never_emptied_by_a_rebuild(tmp_path, articles_dir):
+    # Without PostgreSQL's schemas there is nowhere to build the new store beside the one in use, and a
+    # rebuild with another model used to empty the store first: every machine lost its answers until it
+    # finished, and for good if it failed. Now it is refused, the store unchanged. (SQLite stands in for
+    # any other database; a shared one would be on a network drive or another server.)
+    with chroma_server(tmp_path / "chroma") as chroma_url:
+        servers = (chroma_url, f"sqlite:///{tmp_path / 'shared-catalog.sqlite'}")
+        one = instance(tmp_path / "one", servers, articles_dir)
+        assert one.ingest().added == 1
+        other = tmp_path / "other-model"
+        other.symlink_to(embeddings.resolve_model("")[1])
+        with pytest.raises(StoreError, match="needs the catalog in PostgreSQL, not sqlite.* The store is unchanged"):
+            rebuild(shared_settings(tmp_path / "two", servers, articles_dir, model=str(other)))
+        assert one.status()["articles"] == 1 and one.status()["vectors"] == one.status()["chunks"] > 0
+        assert not one.ask("What did Lukashenko say about sending soldiers?").refused
+
+
 def test_a_shared_store_rebuilt_with_another_model_is_not_searched_or_written_with_the_old_one(
         servers, tmp_path, articles_dir):
     # One machine rebuilds the shared store with another model. Another machine still running with the
