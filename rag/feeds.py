@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -42,7 +42,7 @@ from filelock import FileLock
 from .articles import ArticleError, article_record, parse_html
 from .dates import DateError, iso_date
 from .fetching import FetchError, Fetched, Fetcher, check_url, is_local, page_text, resolve_link
-from .models import Article, IngestReport, first_reasons
+from .models import Article, Feed, IngestReport, PollResult, Reading
 
 log = logging.getLogger("rag.feeds")
 
@@ -308,29 +308,6 @@ def _json_authors(holder: dict) -> list[str]:
 
 # ---------------------------------------------------------------- what is followed and what was seen
 
-@dataclass
-class Feed:
-    url: str
-    title: str = ""
-    feed_url: str = ""  # when `url` is a web page: the feed it names (`feed_links`), polled in its place
-    page_links: bool = False  # when `url` is a web page that names no feed: its article links are followed
-    etag: str = ""
-    modified: str = ""
-    last_poll: str = ""
-    last_result: str = ""
-    added: int = 0  # items saved from it, over all polls
-    updated: int = 0  # items it changed upstream, over all polls
-    errors: list[str] = field(default_factory=list)  # of the last poll
-
-    @classmethod
-    def from_json(cls, data: dict) -> Feed:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-
 class FeedStore:
     """The followed feeds and the items seen, in <articles>/feeds/.state.json. An item's record:
     {"version", "content", "file" (relative to the feeds folder), "url", "id"; "tries" and "error"
@@ -398,7 +375,7 @@ class FeedStore:
         with self._lock():
             data = self._read()
             if url not in data["feeds"]:
-                data["feeds"][url] = asdict(Feed(url))
+                data["feeds"][url] = Feed(url).to_json()
                 self._write(data)
             return Feed.from_json(data["feeds"][url])
 
@@ -422,7 +399,7 @@ class FeedStore:
         with self._lock():
             data = self._read()
             if feed.url in data["feeds"]:  # not when it was removed while being polled
-                data["feeds"][feed.url] = asdict(feed)
+                data["feeds"][feed.url] = feed.to_json()
                 self._write(data)
 
     def seen(self, item: Item) -> tuple[str, dict] | None:
@@ -452,54 +429,6 @@ class FeedStore:
 
 
 # ---------------------------------------------------------------- polling
-
-@dataclass
-class PollResult:
-    url: str
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    not_modified: bool = False  # the feed answered 304: nothing new since the last poll
-    left: int = 0  # a followed page's new stories left for the next polls (over PAGE_LINKS)
-    errors: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # a followed page's links found to be no story ("URL: why")
-    report: IngestReport | None = None  # the indexing of what was saved, when anything was
-
-    def summary(self) -> str:
-        """ "2 new, 1 updated, 5 already seen, 1 failed: URL: reason" """
-        text = "not modified since the last poll" if self.not_modified else \
-            f"{self.added} new, {self.updated} updated, {self.unchanged} already seen"
-        if self.left:
-            text += f", {self.left} more new stories left for the next polls"
-        if self.skipped:
-            text += f", {len(self.skipped)} skipped: {first_reasons(self.skipped)}"
-        if self.errors:
-            text += f", {len(self.errors)} failed: {first_reasons(self.errors)}"
-        return text
-
-    def line(self) -> str:
-        return f"{self.url}: {self.summary()}"
-
-    def to_json(self) -> dict:
-        return {"url": self.url, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "not_modified": self.not_modified, "left": self.left, "errors": self.errors, "skipped": self.skipped}
-
-
-@dataclass(frozen=True)
-class Reading:
-    """Where a poll is: its feed, items looked at of all the feed lists (0 of 0: the feed itself is
-    being read), or indexing what it saved."""
-
-    url: str
-    done: int = 0
-    total: int = 0
-    indexing: bool = False
-
-    def describe(self) -> str:
-        if self.indexing:
-            return "indexing the new items…"
-        return f"reading its items ({self.done} of {self.total})…" if self.total else "reading it…"
-
 
 class FeedRunner:
     """Polls the followed feeds and saves their new or changed items; `ingest` indexes what was saved

@@ -1,11 +1,12 @@
 """The plain records that flow through the pipeline: Article, Chunk, a Query; the sentence Spans of an
 article, the answerer's Candidate sentences and their Ranking, and its Proposal of RawCitations; then
-the checked Citations of an Answer, and an ingest's IngestReport."""
+the checked Citations of an Answer, and an ingest's IngestReport; a followed Feed, a PollResult and
+where a poll is (Reading)."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -271,3 +272,76 @@ class IngestReport:
             "warnings": self.warnings,
             "repaired": self.repaired,
         }
+
+
+# ---------------------------------------------------------------- followed feeds and pages (feeds.py)
+
+@dataclass
+class Feed:
+    url: str
+    title: str = ""
+    feed_url: str = ""  # when `url` is a web page: the feed it names (`feed_links`), polled in its place
+    page_links: bool = False  # when `url` is a web page that names no feed: its article links are followed
+    etag: str = ""
+    modified: str = ""
+    last_poll: str = ""
+    last_result: str = ""
+    added: int = 0  # items saved from it, over all polls
+    updated: int = 0  # items it changed upstream, over all polls
+    errors: list[str] = field(default_factory=list)  # of the last poll
+
+    @classmethod
+    def from_json(cls, data: dict) -> Feed:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class PollResult:
+    url: str
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    not_modified: bool = False  # the feed answered 304: nothing new since the last poll
+    left: int = 0  # a followed page's new stories left for the next polls (over PAGE_LINKS)
+    errors: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # a followed page's links found to be no story ("URL: why")
+    report: IngestReport | None = None  # the indexing of what was saved, when anything was
+
+    def summary(self) -> str:
+        """ "2 new, 1 updated, 5 already seen, 1 failed: URL: reason" """
+        text = "not modified since the last poll" if self.not_modified else \
+            f"{self.added} new, {self.updated} updated, {self.unchanged} already seen"
+        if self.left:
+            text += f", {self.left} more new stories left for the next polls"
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped: {first_reasons(self.skipped)}"
+        if self.errors:
+            text += f", {len(self.errors)} failed: {first_reasons(self.errors)}"
+        return text
+
+    def line(self) -> str:
+        return f"{self.url}: {self.summary()}"
+
+    def to_json(self) -> dict:
+        return {"url": self.url, "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
+                "not_modified": self.not_modified, "left": self.left, "errors": self.errors, "skipped": self.skipped}
+
+
+@dataclass(frozen=True)
+class Reading:
+    """Where a poll is: its feed, items looked at of all the feed lists (0 of 0: the feed itself is
+    being read), or indexing what it saved."""
+
+    url: str
+    done: int = 0
+    total: int = 0
+    indexing: bool = False
+
+    def describe(self) -> str:
+        if self.indexing:
+            return "indexing the new items…"
+        return f"reading its items ({self.done} of {self.total})…" if self.total else "reading it…"

@@ -431,7 +431,7 @@ def rebuilt_message(location: str, meta: dict) -> str:
     model, source, variant = (meta.get(key) for key in _REBUILT_KEYS)
     built = f"the embedding model '{model or 'another model'}'" + (f" ({variant} variant)" if variant else "")
     return (f"the store {location} was rebuilt with {built} since it was opened here: start again with "
-            f"{how_to_load(source)} (a running app: restart it)")
+            f"{_how_to_load(source)} (a running app: restart it)")
 
 
 def _built_from(source: str | None) -> str:
@@ -442,7 +442,7 @@ def _built_from(source: str | None) -> str:
     return f" (it was built with the files then at {source})" if source else " (it was built with the packaged model)"
 
 
-def how_to_load(source: str | None) -> str:
+def _how_to_load(source: str | None) -> str:
     """How to start with a store's model, from where it was loaded (meta `model_source`): "`--model PATH`",
     "no --model (the packaged model)" for "", "that model" when not recorded (older stores) or unreadable."""
     if source is None:

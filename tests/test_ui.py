@@ -22,7 +22,8 @@ import pytest
 
 from news_fixtures import BRIDGE, write_corpus
 from processes import free_port, stop, wait_http
-from rag.feeds import Feed, FeedStore
+from rag.feeds import FeedStore
+from rag.models import Feed
 from rag.settings import OFFLINE_ENVIRONMENT
 
 PROJECT = Path(__file__).resolve().parent.parent

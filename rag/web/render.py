@@ -243,9 +243,9 @@ def index_table(rows: list[tuple[str, object]], last_sync: str, failed: list[dic
 
 
 def feeds_table(feeds: list, minutes: float, reading=None) -> str:
-    """The followed feeds (`feeds.Feed`s): each one's title and address, its last poll and what it
+    """The followed feeds (`models.Feed`s): each one's title and address, its last poll and what it
     brought, items added in all, and the errors of its last poll; the one being polled says how far the
-    poll is (`reading`, a `feeds.Reading`)."""
+    poll is (`reading`, a `models.Reading`)."""
     if not feeds:
         return ("<p class='muted'>No feeds followed yet. Add the address of an RSS, Atom or JSON Feed, or of a "
                 "news page, below (or run <code>rag follow URL</code>).</p>")

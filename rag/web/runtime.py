@@ -14,9 +14,9 @@ from pathlib import Path
 from watchfiles import watch
 
 from ..articles import is_hidden, is_supported
-from ..feeds import FeedRunner, FeedStore, PollResult
+from ..feeds import FeedRunner, FeedStore
 from ..fetching import Fetcher
-from ..models import IngestReport, display_path
+from ..models import IngestReport, PollResult, display_path
 from ..progress import TerminalProgress, say_waiting
 from ..service import NewsChat
 from ..settings import Settings
