@@ -143,7 +143,7 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
                 f"{'; '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}. Mend or restore them; to drop their "
                 f"articles on purpose, delete the files and give their folders to the rebuild")
 
-    stored = {path: set(old.catalog.articles_in(path)) for path in old.catalog.paths()}
+    stored = old.catalog.record_ids_by_file()
     gone = [p for p in stored if not Path(p).exists()]
     if lost := [f"{display_path(p)}: the file is gone" for p in gone if not synced(p)]:
         raise StoreError(lost_message(lost))  # known before anything is embedded
