@@ -206,7 +206,7 @@ def article_links(page: Fetched) -> ParsedFeed | None:
         if is_article_address(address, page.url):
             # tracking parameters (utm_*, ref, fbclid ...) and the fragment dropped; ids such as ?storyid= kept
             href = normalize_url(address, strict=False).split("#")[0]
-            links.setdefault(href.rstrip("/"), (href, re.sub(r"\d+", "", text)))
+            links.setdefault(href.rstrip("/"), (href, _without_digits(text)))
     if not links:
         return None
     title = " ".join((tree.findtext(".//title") or "").split())
@@ -707,14 +707,21 @@ def _headline_list(page: Fetched, article: Article) -> int:
     Only headlines inside the text read from the page count: "Most read" and "Related" boxes beside a
     story are left out of it (trafilatura), and must not count against the story."""
     listed = article_links(page)
-    text = _without_digits(article.body)  # (a page's headline is kept without its digits: `article_links`)
-    headlines = [h for h in (_without_digits(item.updated) for item in (listed.items if listed else [])) if h in text]
+    text = _spaced(_without_digits(article.body))  # (a page's headline is kept without its digits: `article_links`)
+    headlines = [h for h in (_spaced(item.updated) for item in (listed.items if listed else [])) if h in text]
     share = sum(map(len, headlines)) / max(1, len(text))
     return len(headlines) if len(headlines) >= HEADLINE_LIST_LINKS and share >= HEADLINE_LIST_SHARE else 0
 
 
 def _without_digits(text: str) -> str:
-    return " ".join(re.sub(r"\d+", "", text).split())
+    """A followed page's headline as its item's version: "2 hours ago" changes at every poll. (The spaces
+    around the digits stay: every stored version was made so, and another rule would fetch every story
+    again.)"""
+    return re.sub(r"\d+", "", text)
+
+
+def _spaced(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _needs_page(item: Item) -> bool:
