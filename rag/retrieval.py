@@ -385,6 +385,8 @@ class HybridRetriever:
 
     def _similarities(self, vector: list[float], ids: list[str]) -> dict[str, float]:
         """Cosine similarity of the query to each chunk: the score shown and used to judge relevance."""
+        if not ids:  # (Chroma refuses to get no ids: every chunk found may be one the catalog holds not yet)
+            return {}
         got = self.store.collection.get(ids=ids, include=["embeddings"])
         sims = np.asarray(got["embeddings"], dtype=np.float32) @ np.asarray(vector, dtype=np.float32)
         return {i: float(s) for i, s in zip(got["ids"], sims)}

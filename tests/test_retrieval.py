@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
+from rag import indexing
 from rag.dates import time_window
 from rag.models import Filters
 from rag.retrieval import LexicalIndex, chroma_where
@@ -113,6 +116,33 @@ def test_while_an_ingest_runs_its_new_chunks_are_already_found_by_meaning(news_c
     found = news_chat.search("Zanzibar ferry brass band", Filters(as_of="2026-01-01"), k=1)
     assert found and found[0].title == "Zanzibar ferry"
     assert news_chat.lexical.search("Zanzibar brass band", Filters(), 10) == []  # BM25 catches up later
+
+
+def test_a_question_while_the_first_ingest_has_written_vectors_but_no_catalog_yet_is_not_crashed(chat, tmp_path,
+                                                                                                  monkeypatch):
+    # Seen on the page during a first ingest of 400 articles: "The search failed: Expected IDs to be a
+    # non-empty list, got 0 IDs in get." The vectors of a unit were found, none of their articles was in
+    # the catalog yet (so none is shown), and the empty list went on to Chroma.
+    written, release = threading.Event(), threading.Event()
+
+    def pause(name: str) -> None:
+        if name == "vectors-written":
+            written.set()
+            release.wait(60)
+
+    monkeypatch.setattr(indexing, "reached", pause)
+    ingest = threading.Thread(target=chat.ingest, args=([write_corpus(tmp_path)],))
+    ingest.start()
+    try:
+        assert written.wait(120)
+        assert chat.store.collection.count() > 0 and chat.status()["articles"] == 0
+        assert chat.search("Damar Hamlin collapsed Bills", Filters(), k=5) == []
+        answer = chat.ask("Which team does Damar Hamlin play for?")
+        assert answer.refused and not answer.citations
+    finally:
+        release.set()
+        ingest.join(120)
+    assert chat.search("Damar Hamlin collapsed Bills", Filters(), k=5)
 
 
 def test_results_carry_offsets_into_the_stored_body(news_chat_ro):
