@@ -176,15 +176,22 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     answer = ask(page, SOLDIERS)
     print(f"\nanswer on the seed after {time.monotonic() - started:.2f} s")
     assert "[1]" in answer and "soldiers" in answer
-    assert "Filters: as of" in answer  # the active filters, next to the answer
+    assert "Answer 1 · Filters: as of" in answer  # numbered as the sources panel names it, with the active filters
     card = page.locator("#src-0-1")
     quote_text = card.locator("mark").inner_text()
     assert quote_text and squash(quote_text) in squash(answer)
     assert "merkur" in card.inner_text() and "2022-12-20" in card.inner_text()
     page.screenshot(path=str(ARTIFACTS / "answer.png"))
 
-    page.locator("#chat [data-testid=bot]").last.locator("a.cite").last.click()
-    page.locator("#sources-panel .card.flash").wait_for(timeout=10_000)  # [n] leads to its card
+    cite = page.locator("#chat [data-testid=bot]").last.locator("a.cite").last
+    cite.hover()
+    page.locator(".cite-popover").wait_for(timeout=10_000)
+    cite.click()
+    page.locator("#sources-panel .card.flash").wait_for(timeout=10_000)  # [n] leads to its card,
+    assert page.locator(".cite-popover").count() == 0  # not hidden under the popover,
+    n = cite.inner_text().strip("[]").split("]")[0]
+    focused = page.evaluate("() => document.activeElement.id")
+    assert focused == f"src-0-{n}"  # and the keyboard goes on from the card
 
     card.locator("button.open-article").click()
     mark = page.locator("#article-view mark")
@@ -193,7 +200,9 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     assert "Autocrats among themselves" in page.inner_text("#article-view")  # the whole article
     page.wait_for_function("""() => {
         const m = document.querySelector('#article-view mark').getBoundingClientRect();
-        return m.top >= 0 && m.bottom <= window.innerHeight; }""", timeout=15_000)  # scrolled into view
+        const box = document.querySelector('#article-view .article-body').getBoundingClientRect();
+        return m.top >= 0 && m.bottom <= window.innerHeight && m.top >= box.top && m.bottom <= box.bottom;
+        }""", timeout=15_000)  # scrolled into view, inside the article's own box
     page.click("#close-article")
     page.wait_for_selector("#article-view", state="hidden", timeout=30_000)
 
@@ -271,13 +280,34 @@ def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(
         "() => document.querySelector('#sources-panel').innerText.includes('Sources of answer 1')", timeout=30_000)
 
 
-def test_a_question_the_articles_do_not_answer_is_refused_with_related_reading(page):
+# The panel's scrolled boxes, from the sources up to the panel: scrolled to their ends, how far each went.
+SCROLL_SOURCES_DOWN = """() => {
+    const moved = [];
+    for (let box = document.querySelector('#sources-panel .sources'); box; box = box.parentElement) {
+        box.scrollTop = box.scrollHeight;
+        moved.push(box.scrollTop);
+        if (box.id === 'sources-panel') break;
+    }
+    return Math.max(...moved); }"""
+
+
+def test_a_question_the_articles_do_not_answer_is_refused_with_related_reading(app, browser):
+    page = open_page(app, browser, width=900, height=900)  # a panel narrow enough to scroll
+    ask(page, SOLDIERS)
+    assert page.evaluate(SCROLL_SOURCES_DOWN) > 0  # this answer's sources read down to the last card
     answer = ask(page, "Who won the 2018 football World Cup?")
     assert "do not answer" in answer and "[1]" not in answer
     panel = page.inner_text("#sources-panel")
     assert "Nothing quoted" in panel and "Who won the 2018 football World Cup?" in panel
-    assert "not an answer" in panel  # what is listed is labelled related reading
+    assert "not an answer" in panel  # what is listed is labelled related reading,
+    page.wait_for_function("""() => {  // and is seen from its head: the new sources start at the top
+        const head = document.querySelector('#sources-panel .sources-head').getBoundingClientRect();
+        const panel = document.querySelector('#sources-panel').getBoundingClientRect();
+        return head.top >= panel.top - 1; }""", timeout=10_000)
+    related = page.locator("#sources-panel .card.related")
+    assert related.count() > 0 and related.locator("mark").count() == 0  # nothing in it looks like a quote
     page.screenshot(path=str(ARTIFACTS / "refused.png"))
+    page.context.close()
 
 
 def test_a_long_question_does_not_push_the_sources_out_of_view(page):
@@ -460,12 +490,20 @@ def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(
 
 def test_narrow_screen_dark_mode_puts_the_sources_below_the_answer(app, browser):
     wait_for_first_sync(app, browser)
+    page = open_page(app, browser, width=390, height=844)
+    try:
+        box = page.locator("#question textarea").bounding_box()
+        assert page.evaluate("() => window.scrollY") == 0 and box["y"] + box["height"] <= 844  # on the first screen
+    finally:
+        page.context.close()
     page = open_page(app, browser, f"?q={quote(SOLDIERS)}", width=390, height=844, dark=True)
     try:
         page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length > 0", timeout=60_000)
         chat, sources = page.locator("#chat").bounding_box(), page.locator("#sources-panel").bounding_box()
         assert sources["y"] >= chat["y"] + chat["height"] - 1  # below, not beside
         assert page.evaluate("() => document.documentElement.scrollWidth") <= 392  # nothing runs off the side
+        as_of = page.locator("#as-of input").first
+        assert as_of.evaluate("i => i.scrollWidth <= i.clientWidth")  # a date shown whole, not "2026-12-0"
         background = page.evaluate("() => getComputedStyle(document.querySelector('.card')).backgroundColor")
         assert background != "rgb(255, 255, 255)"  # the cards follow the dark theme
         page.screenshot(path=str(ARTIFACTS / "phone-dark.png"), full_page=True)

@@ -38,17 +38,29 @@ FEEDS_POLL_SECONDS = 5.0  # how often the feeds panel is refreshed (a feed's pol
 
 # A card's "Show the whole article here" asks the server for the article (the sources panel's own event).
 SOURCES_JS = """
+// Each answer's sources start at the top (its head says which answer, or that nothing was quoted).
+watch('value', () => {
+  for (let box = element; box; box = box.parentElement) {
+    box.scrollTop = 0;
+    if (box.id === 'sources-panel') break;
+  }
+});
 element.addEventListener('click', (event) => {
   const button = event.target.closest('button.open-article');
   if (button) trigger('click', {turn: parseInt(button.dataset.turn), n: parseInt(button.dataset.n),
                                 related: parseInt(button.dataset.related || '0')});
 });
 """
-# The article panel scrolls its highlighted quote into view whenever it shows an article.
+# The article panel scrolls its highlighted quote to its middle whenever it shows an article; the page
+# itself scrolls only as far as the panel needs to be seen, so the answer stays in view where it can.
 ARTICLE_JS = """
 const reveal = () => {
   const mark = element.querySelector('mark');
-  if (mark) mark.scrollIntoView({block: 'center'});
+  const box = element.querySelector('.article-body');
+  if (!mark || !box) return;
+  box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top
+                   - (box.clientHeight - mark.offsetHeight) / 2;
+  box.scrollIntoView({block: 'nearest'});
 };
 const later = () => { setTimeout(reveal, 50); setTimeout(reveal, 400); };
 watch('value', later);
@@ -204,7 +216,7 @@ def chat_column(backend: Backend) -> ChatParts:
     with gr.Column(scale=3, min_width=300):
         chatbot = gr.Chatbot(
             label="Chat", elem_id="chat", height=560, latex_delimiters=[], feedback_options=None,
-            buttons=["copy"], sanitize_html=True,
+            buttons=[], sanitize_html=True,  # its copy button copied the message's HTML: "Copy as Markdown" copies
             placeholder="Ask about the articles, for example: <i>What did Lukashenko say about "
                         "sending soldiers?</i> Follow-up questions use the conversation.")
         with gr.Row():

@@ -66,8 +66,8 @@ def citation_marker(card: dict, turn: int) -> str:
 
 def popover_html(card: dict) -> str:
     """What hovering [n] shows: headline, outlet, date, and the quote with the words around it."""
-    before = ("…" if card["cut_before"] else "") + card["before"][-160:]
-    after = card["after"][:160] + ("…" if card["cut_after"] else "")
+    before = ("…" if card["cut_before"] else "") + card["before"]
+    after = card["after"] + ("…" if card["cut_after"] else "")
     return (f"<div class='pop-title'>{esc(card['title'] or 'untitled')}</div>"
             f"<div class='pop-meta'>{esc(card['source'] or 'unknown outlet')} · {esc(card['published'] or 'undated')}</div>"
             f"<div class='pop-text'>{esc(before)}<mark>{esc(card['quote'])}</mark>{esc(after)}</div>"
@@ -76,7 +76,7 @@ def popover_html(card: dict) -> str:
 
 
 def meta_line(turn: dict, index: int | None = None) -> str:
-    parts = [f"Filters: {turn['filters']}"]
+    parts = ([f"Answer {index + 1}"] if index is not None else []) + [f"Filters: {turn['filters']}"]
     if turn.get("query") and turn["query"] != turn["question"]:
         parts.append(f"searched for “{turn['query']}”")
     if turn.get("confidence") is not None:
@@ -146,12 +146,17 @@ def _card(c: dict, index: int, related: bool = False) -> str:
             f"<div class='card-head'><span class='card-n'>{esc(label)}</span> "
             f"<span class='card-title'>{esc(c['title'] or 'untitled')}</span></div>"
             f"<div class='card-meta'>{article_meta(c['source'], c['published'], c['url'], c['path'])}</div>"
-            f"<p class='snippet'>{esc(before)}<mark>{esc(c['quote'])}</mark>{esc(after)}</p>"
+            f"<p class='snippet'>{esc(before)}{_marked(c['quote'], related)}{esc(after)}</p>"
             f"<div class='card-actions'>"
             f"<button type='button' class='open-article' data-turn='{index}' data-n='{c['n']}' "
             f"data-related='{int(related)}'>Show the whole article here</button> "
             f"<a class='article-page' href='{article_link(c['article_id'], c['start'], c['end'])}' target='_blank' "
             f"rel='noopener'>Open the whole article<span class='visually-hidden'> (new tab)</span></a></div></div>")
+
+
+def _marked(quote: str, related: bool) -> str:
+    """A card's quote, highlighted; related reading's nearest sentence only set apart (it answers nothing)."""
+    return f"<span class='nearest'>{esc(quote)}</span>" if related else f"<mark>{esc(quote)}</mark>"
 
 
 def answer_as_markdown(turn: dict) -> str:

@@ -9,7 +9,8 @@ from ..dates import as_of_or_today, filter_date
 from ..models import Answer, Citation, Filters, display_path
 
 ALL_OUTLETS = "All outlets"
-CONTEXT_CHARS = 240  # characters of the article shown around a quote on its card
+CONTEXT_CHARS = 160  # characters of the article shown on each side of a quote, on its card and in its popover
+# (240 made four cards of one answer about 450 characters each: two fitted the panel)
 
 
 def make_turn(chat, answer: Answer, filters: Filters) -> dict:

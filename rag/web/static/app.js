@@ -60,12 +60,15 @@
     const link = citeOf(e);
     if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1) return;
     e.preventDefault();
+    hide();  // the popover would cover the card it leads to
     const id = `src-${citeKey(link)}`;
     let tries = 0;
     const reveal = () => {
       const card = document.getElementById(id);
       if (card) {
         card.scrollIntoView({block: 'nearest'});
+        card.tabIndex = -1;  // the keyboard goes on from the card: its buttons are the next Tab
+        card.focus({preventScroll: true});
         card.classList.add('flash');
         setTimeout(() => card.classList.remove('flash'), 1500);
       } else if (tries++ < 50) {
