@@ -404,6 +404,39 @@ def test_watched_folder_is_synced_and_the_api_answers_in_the_cli_shapes(app):
         client.predict(query="Lukashenko", k=0, api_name="/search")
 
 
+MOVED = """Ferry to Skerry Island gets a second boat
+
+The ferry company of Skerry Island bought a second boat, the Gannet, which doubles the crossings to eight a day.
+"""
+
+
+def test_a_folder_moved_out_of_and_into_the_watched_folder_is_synced(app):
+    # The watcher took only article files' own events: a folder moved out (or renamed) left its articles
+    # cited from files that were gone, and one moved in was not indexed until some file changed.
+    from gradio_client import Client
+
+    client = Client(app["url"], verbose=False, download_files=False)
+    outside, batch = app["root"] / "moved-out", app["watch"] / "batch"
+    batch.mkdir()
+    (batch / "ferry.txt").write_text(MOVED)
+
+    def cited_from() -> str:
+        results = client.predict(query="Skerry Island ferry Gannet", k=1, api_name="/search")["results"]
+        return results[0]["article"]["path"] if results and "Gannet" in results[0]["text"] else ""
+
+    def wait_until(condition, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, f"not synced within a minute: {what}"
+            time.sleep(0.5)
+
+    wait_until(lambda: cited_from().endswith("batch/ferry.txt"), "a new file")
+    batch.rename(outside)
+    wait_until(lambda: cited_from() == "", "a folder moved out")
+    outside.rename(app["watch"] / "renamed")
+    wait_until(lambda: cited_from().endswith("renamed/ferry.txt"), "a folder moved in")
+
+
 def test_filters_in_the_page_narrow_the_search(page):
     page.click("#outlet input")
     page.get_by_role("option", name="merkur").click()  # the outlets come from the store

@@ -176,12 +176,15 @@ class FolderWatcher(threading.Thread):
         self.stopped = threading.Event()
 
     def wanted(self, _change, path: str) -> bool:
+        """An article file's event, or a folder's: a folder moved in, out or renamed brings only its own
+        event, not its files'. Whatever is gone counts too (a folder that was moved out cannot be told
+        from a file any more); a sync that finds nothing changed costs a digest per file."""
         p = Path(path)
         try:
             relative = p.relative_to(self.folder.resolve())
         except ValueError:
             relative = Path(p.name)
-        return is_supported(p) and not is_hidden(relative)
+        return (is_supported(p) or p.is_dir() or not p.exists()) and not is_hidden(relative)
 
     def run(self) -> None:
         self.backend.opened.wait()
