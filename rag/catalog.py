@@ -12,6 +12,8 @@ Layouts (`meta.layout`), migrated in place when an older store is opened:
        only by a rebuild of a shared store with another model (`name_collection`), so that versions
        before it, which read "articles" alone, refuse that store instead of finding it empty
 A layout newer than LAYOUT is refused (`NewerLayoutError`), untouched: this code cannot know it.
+A column added to a table that older versions simply do not read (`files.via`) is added in place, with
+no new layout: those versions go on writing and reading the store as before.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ FILES = sa.Table(
     sa.Column("path", sa.Text, primary_key=True),
     sa.Column("digest", sa.Text),
     sa.Column("ingested_at", sa.Float),
+    # the path inside an ingested folder that reached the file through a symbolic link (the file itself is
+    # stored by its real path): a file gone from that folder is known by it (`indexing.sync`)
+    sa.Column("via", sa.Text),
 )
 ARTICLES = sa.Table(
     "articles", _metadata,
@@ -80,6 +85,18 @@ def make_engine(url: str, schema: str = "") -> sa.Engine:
     return engine
 
 
+def _add_via(db) -> None:
+    """Add `files.via` in place; another process opening the same old catalog may have just done so."""
+    if db.dialect.name == "postgresql":
+        db.execute(sa.text("ALTER TABLE files ADD COLUMN IF NOT EXISTS via TEXT"))
+        return
+    try:
+        db.execute(sa.text("ALTER TABLE files ADD COLUMN via TEXT"))
+    except sa.exc.OperationalError as e:
+        if "duplicate column" not in str(e):
+            raise
+
+
 class NewerLayoutError(RuntimeError):
     """The catalog was written by a newer version of news-rag, in a layout this one does not know."""
 
@@ -98,6 +115,8 @@ class Catalog:
             if layout is not None and layout < WRITTEN_LAYOUT:
                 _migrate(db, layout)
             _metadata.create_all(db)
+            if "via" not in {c["name"] for c in sa.inspect(db).get_columns("files")}:
+                _add_via(db)  # a catalog of before `via`
             if layout is None:
                 self._set(db, "layout", str(WRITTEN_LAYOUT))
 
@@ -138,6 +157,17 @@ class Catalog:
             rows = db.execute(sa.select(ARTICLES.c.record_id, ARTICLES.c.content_hash, ARTICLES.c.duplicate_of)
                               .where(ARTICLES.c.path == path))
             return {r[0]: (r[1], r[2]) for r in rows}
+
+    def links(self) -> dict[str, str]:
+        """{path: the path inside an ingested folder that reached it through a symbolic link}."""
+        with self.engine.connect() as db:
+            return dict(db.execute(sa.select(FILES.c.path, FILES.c.via).where(FILES.c.via.is_not(None))).all())
+
+    def set_links(self, links: dict[str, str | None]) -> None:
+        """Record how each of these stored files was reached (None: not through a link)."""
+        with self.engine.begin() as db:
+            for path, via in links.items():
+                db.execute(FILES.update().where(FILES.c.path == path).values(via=via))
 
     def record_ids_by_file(self) -> dict[str, set[str]]:
         """{path: its record ids} for every file (a file whose articles all failed: an empty set), in two

@@ -77,26 +77,29 @@ def _fail(report: IngestReport, path: str | Path, error: str) -> None:
     report.failed.append({"path": display_path(str(path)), "error": error})
 
 
-def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Path], list[Path]]:
-    """(article files, folders) named by `paths`; a missing path, an unreadable folder or a symbolic
+def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Path], list[Path], dict[str, str]]:
+    """(article files, folders, links) named by `paths`; a missing path, an unreadable folder or a symbolic
     link that loops back into its own folder is reported. Hidden files and folders (.git, .Trash,
-    editor backups) inside a folder are left out."""
+    editor backups) inside a folder are left out. A file is known by its real path; `links` maps the
+    real path of each file a folder reached through a symbolic link to the path inside the folder."""
     files: list[Path] = []
     folders: list[Path] = []
+    links: dict[str, str] = {}
     for path in map(Path, paths):
         if path.is_dir():
             folders.append(path.resolve())
-            files += _walk(path, report)
+            files += _walk(path, report, links)
         elif path.is_file():
             files.append(path.resolve())
         else:
             _fail(report, path, "no such file or folder")
-    return list(dict.fromkeys(files)), folders
+    return list(dict.fromkeys(files)), folders, links
 
 
-def _walk(folder: Path, report: IngestReport) -> list[Path]:
+def _walk(folder: Path, report: IngestReport, links: dict[str, str]) -> list[Path]:
     found: list[Path] = []
     seen = set()
+    inside = folder.resolve()  # the folder's own real path; what is under it is not resolved
 
     def on_error(error: OSError) -> None:
         _fail(report, error.filename or folder, f"cannot read the folder: {error.strerror}")
@@ -113,8 +116,44 @@ def _walk(folder: Path, report: IngestReport) -> list[Path]:
         for name in sorted(names):
             path = Path(top) / name
             if not is_hidden(relative / name) and is_supported(path) and path.is_file():
-                found.append(path.resolve())
+                real, reached = path.resolve(), inside / relative / name
+                found.append(real)
+                if real != reached:
+                    links[str(real)] = str(reached)
     return found
+
+
+def _gone(store: Store, present: set[str], folders: list[Path], stored_links: dict[str, str],
+          report: IngestReport) -> list[str]:
+    """The stored files gone from the given folders: under one of them, or reached through a symbolic
+    link inside one (the file itself lives elsewhere) when the folder no longer leads to it. A link whose
+    target is missing (a drive not mounted?) deletes nothing: its files are kept, with a warning."""
+    def within(path: str) -> bool:
+        return any(Path(path).is_relative_to(d) for d in folders)
+
+    gone, dangling = [], set()
+    for path, via in ({p: None for p in store.catalog.paths()} | stored_links).items():
+        if path in present or not (within(path) or (via and within(via))):
+            continue
+        link = _dangling_link(Path(via), folders) if via and not within(path) else None
+        if link:
+            dangling.add(link)
+        else:
+            gone.append(path)
+    for link in sorted(dangling):
+        report.warnings.append({"path": display_path(link), "warning": "a symbolic link to nothing (a drive not "
+                                "mounted?): the articles stored through it are kept"})
+    return gone
+
+
+def _dangling_link(path: Path, folders: list[Path]) -> str:
+    """The symbolic link on the way to `path` (inside an ingested folder) that leads nowhere, or ""."""
+    for above in [path, *path.parents]:
+        if any(above == d for d in folders):
+            return ""
+        if above.is_symlink() and not above.exists():
+            return str(above)
+    return ""
 
 
 def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: Progress | None = None,
@@ -132,13 +171,18 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         except Exception as e:  # writing anything more would fail the same way
             full = _logged(store, e, "checking the store for what an interrupted ingest left")
             raise StoreError(f"cannot check or clean the store {store.location} before writing: {e}{full}") from e
-        files, folders = collect_files(paths, report)
+        files, folders, links = collect_files(paths, report)
         present = {str(f) for f in files}
-        gone = [p for p in store.catalog.paths()
-                if p not in present and any(Path(p).is_relative_to(d) for d in folders)]
+        stored_links = store.catalog.links()
+        gone = _gone(store, present, folders, stored_links, report)
         plans = _plan(store, files, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again)
+        if changed_links := {p: links.get(p) for p in present if links.get(p) != stored_links.get(p)}:
+            try:
+                store.catalog.set_links(changed_links)
+            except Exception as e:  # (a full disk ...) the articles are stored; the next sync records it
+                _logged(store, e, "recording which files were reached through symbolic links")
         for path in gone:
             try:
                 report.deleted += _remove_file(store, path)

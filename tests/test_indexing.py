@@ -30,6 +30,14 @@ Farmers in Kansas brought in the largest wheat harvest in a decade, helped by a 
 
 Grain elevators were full by the end of July, the state agriculture office said.
 """
+SCHOOL = """School roof repaired
+
+The roof of Lindenport's Nordskolan was repaired over the holidays. Headteacher Ines Roth said the work cost 780,000 euros.
+"""
+STADIUM = """New stadium opens in Lindenport
+
+The new stadium has 24,000 seats and a roof that closes in four minutes, the city said.
+"""
 RECORDS = [
     {"title": "Bridge closed for repairs", "text": "The old river bridge closed on Monday for six weeks of repairs.",
      "published": "2023-04-03", "source": "local.example"},
@@ -383,3 +391,44 @@ def test_a_keyword_index_that_cannot_be_written_fails_no_ingest(news_chat, news,
     assert news_chat.ingest().added == 1
     monkeypatch.setattr(index, "ensure_fresh", catch_up)
     assert "Brighton pier" in news_chat.search("Which pier did the storm close?")[0].text
+
+
+def test_a_file_reached_through_a_symbolic_link_goes_when_the_folder_no_longer_leads_to_it(news_chat, news, tmp_path):
+    # A file is stored by its real path. One reached through a link inside the folder lives elsewhere, so
+    # a sync of the folder took it for another folder's file: deleted, or its link removed, it stayed
+    # stored and cited from a file the folder no longer holds.
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "wire").mkdir(parents=True)
+    (elsewhere / "wire" / "school.txt").write_text(SCHOOL)
+    (elsewhere / "stadium.txt").write_text(STADIUM)
+    (news / "wire").symlink_to(elsewhere / "wire")  # a linked folder
+    (news / "stadium.txt").symlink_to(elsewhere / "stadium.txt")  # a linked file
+    assert news_chat.ingest().added == 4
+
+    def cited(question: str) -> list[str]:
+        return [c.chunk.path for c in news_chat.ask(question).citations]
+
+    assert cited("How much did the school roof repair cost?")[0].endswith("wire/school.txt")
+    (elsewhere / "wire" / "school.txt").unlink()  # deleted where it lives
+    assert news_chat.ingest().deleted == 1
+    assert not any(p.endswith("school.txt") for p in cited("How much did the school roof repair cost?"))
+    (news / "stadium.txt").unlink()  # the link removed, the file itself still there
+    assert news_chat.ingest().deleted == 1
+    assert not any(p.endswith("stadium.txt") for p in cited("How many seats does the new stadium have?"))
+    assert news_chat.status()["articles"] == 2
+
+
+def test_a_link_to_nothing_keeps_what_was_stored_through_it(news_chat, news, tmp_path):
+    # A link whose target is missing may be a drive that is not mounted: like a missing folder, no deletion.
+    drive = tmp_path / "drive"
+    drive.mkdir()
+    (drive / "school.txt").write_text(SCHOOL)
+    (news / "drive").symlink_to(drive)
+    assert news_chat.ingest().added == 3
+    drive.rename(tmp_path / "unmounted")
+    report = news_chat.ingest()
+    assert report.deleted == 0 and "a symbolic link to nothing" in report.warnings[0]["warning"]
+    assert news_chat.status()["articles"] == 3
+    (tmp_path / "unmounted").rename(drive)
+    report = news_chat.ingest()
+    assert (report.added, report.deleted, report.chunks_embedded, report.warnings) == (0, 0, 0, [])

@@ -299,6 +299,24 @@ def test_a_rebuild_killed_between_its_two_renames_leaves_the_old_store(built, ne
     assert open_chat(link, news).status()["articles"] == 1 and built.is_dir()
 
 
+def test_a_catalog_from_before_links_were_recorded_gains_the_column_in_place(built, news, tmp_path):
+    # `files.via` (how a folder reached a file through a symbolic link) is added when an older store is
+    # opened, with no new layout: older versions go on reading and writing it as before.
+    with closing(sqlite3.connect(built / "catalog.sqlite")) as db:
+        db.execute("ALTER TABLE files DROP COLUMN via")
+        db.commit()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "ferry.txt").write_text("Ferry line opens\n\nThe new ferry line to the island opened on Monday.\n")
+    (news / "ferry.txt").symlink_to(elsewhere / "ferry.txt")
+    chat = open_chat(built, news)
+    assert chat.status()["articles"] == 1 and chat.ingest().added == 1
+    (news / "ferry.txt").unlink()
+    assert chat.ingest().deleted == 1 and chat.status()["articles"] == 1
+    with closing(sqlite3.connect(built / "catalog.sqlite")) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'layout'").fetchall() == [("2",)]
+
+
 def test_a_store_from_a_newer_version_is_refused_untouched(tmp_path, news, capsys):
     """A catalog in a layout this code does not know is neither used nor migrated (nor reset by --rebuild)."""
     store = tmp_path / "store"
