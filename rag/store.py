@@ -361,8 +361,13 @@ class Store:
     # -- consistency of vectors, records and catalog (see indexing.repair)
     def is_current(self, meta: dict, stored_text: str, article: Article | None) -> bool:
         """Whether a stored chunk belongs to the article as the catalog holds it now: same file, same
-        record, and its text exactly `body[start:end]`."""
+        record, its text exactly `body[start:end]`, and the same date, outlet and address (an edit of
+        those alone leaves the text as it was: its earlier chunks must not pass for current, or filters
+        and citations would read the old ones)."""
         if article is None or article.path != meta.get("path") or article.record_id != meta.get("article_id"):
+            return False
+        if (meta.get("published", ""), meta.get("source", ""), meta.get("url", "")) != \
+                (article.published, article.source, article.url):
             return False
         start, end = int(meta.get("start", -1)), int(meta.get("end", -1))
         return 0 <= start < end <= len(article.body) and stored_text == headed(article.title, article.body[start:end])

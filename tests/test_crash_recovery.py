@@ -246,6 +246,35 @@ def test_an_edit_undone_after_a_killed_ingest_leaves_nothing_of_it(clean):
     write_version(root / "news", 2)
 
 
+PORT = """---
+title: Port traffic record
+published: {date}
+source: {outlet}
+---
+Lindenport handled 9.1 million containers last year, port director Lena Frisk said on Wednesday.
+"""
+
+
+def test_a_killed_ingest_of_a_new_date_and_outlet_alone_leaves_no_copy_with_the_old_ones(tmp_path):
+    # Only the date and the outlet edited: the chunk's text is the same, so after a kill between the
+    # catalog's commit and the removal of the earlier vectors, the repair took those (old date, old
+    # outlet) for current. The article was found twice, and by the filters of its old date and outlet.
+    folder, store = tmp_path / "news", tmp_path / "store"
+    folder.mkdir()
+    (folder / "port.md").write_text(PORT.format(date="2024-01-10", outlet="city-gazette"))
+    ingest(store, folder)
+    (folder / "port.md").write_text(PORT.format(date="2025-03-15", outlet="metro-news"))
+    pause = tmp_path / "pause"
+    kill_when_paused(ingest_process(store, folder, pause_at="committed", pause_file=pause), pause, "committed")
+    chat, _ = rerun(store, folder)
+    status = chat.status()
+    assert status["vectors"] == status["chunks"] == 1
+    found = chat.search("containers port director", Filters(), k=5)
+    assert [(c.published, c.source) for c in found] == [("2025-03-15", "metro-news")]
+    assert chat.search("containers port director", Filters(until="2024-12-31"), k=5) == []
+    assert chat.search("containers port director", Filters(source="city-gazette"), k=5) == []
+
+
 def test_killed_ingest_on_a_shared_store_then_a_rerun_equals_a_clean_ingest(clean, tmp_path):
     # The same on real servers: vectors in `chroma run`, catalog and record manager in PostgreSQL.
     root, expected = clean
