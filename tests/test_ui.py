@@ -181,6 +181,8 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     quote_text = card.locator("mark").inner_text()
     assert quote_text and squash(quote_text) in squash(answer)
     assert "merkur" in card.inner_text() and "2022-12-20" in card.inner_text()
+    panel = page.inner_text("#sources-panel")  # the seed's intertitle does not run into the next sentence
+    assert "Ukraine invasion\nAccording to him" in panel and "invasion According" not in panel
     page.screenshot(path=str(ARTIFACTS / "answer.png"))
 
     cite = page.locator("#chat [data-testid=bot]").last.locator("a.cite").last

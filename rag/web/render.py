@@ -66,11 +66,10 @@ def citation_marker(card: dict, turn: int) -> str:
 
 def popover_html(card: dict) -> str:
     """What hovering [n] shows: headline, outlet, date, and the quote with the words around it."""
-    before = ("…" if card["cut_before"] else "") + card["before"]
-    after = card["after"] + ("…" if card["cut_after"] else "")
+    before, after = _around(card)
     return (f"<div class='pop-title'>{esc(card['title'] or 'untitled')}</div>"
             f"<div class='pop-meta'>{esc(card['source'] or 'unknown outlet')} · {esc(card['published'] or 'undated')}</div>"
-            f"<div class='pop-text'>{esc(before)}<mark>{esc(card['quote'])}</mark>{esc(after)}</div>"
+            f"<div class='pop-text'>{esc(before)}<mark>{esc(_lines(card['quote']))}</mark>{esc(after)}</div>"
             f"<a class='pop-open' href='{article_link(card['article_id'], card['start'], card['end'])}' "
             f"target='_blank' rel='noopener'>Open the whole article</a>")
 
@@ -138,8 +137,7 @@ def sources_html(turns: list[dict], index: int | None) -> str:
 
 
 def _card(c: dict, index: int, related: bool = False) -> str:
-    before = ("…" if c["cut_before"] else "") + c["before"]
-    after = c["after"] + ("…" if c["cut_after"] else "")
+    before, after = _around(c)
     label = "related" if related else f"[{c['n']}]"
     anchor = f"rel-{index}-{c['n']}" if related else f"src-{index}-{c['n']}"
     return (f"<div class='card{' related' if related else ''}' id='{anchor}' data-n='{c['n']}'>"
@@ -154,9 +152,22 @@ def _card(c: dict, index: int, related: bool = False) -> str:
             f"rel='noopener'>Open the whole article<span class='visually-hidden'> (new tab)</span></a></div></div>")
 
 
+def _around(card: dict) -> tuple[str, str]:
+    """The words before and after a card's quote, as shown (app.css keeps their line breaks): a paragraph
+    break as one line break, so a heading does not run into the next sentence nor take three lines."""
+    before = ("…" if card["cut_before"] else "") + card["before"]
+    after = card["after"] + ("…" if card["cut_after"] else "")
+    return _lines(before), _lines(after)
+
+
+def _lines(text: str) -> str:
+    return re.sub(r"\s*\n\s*", "\n", text)
+
+
 def _marked(quote: str, related: bool) -> str:
     """A card's quote, highlighted; related reading's nearest sentence only set apart (it answers nothing)."""
-    return f"<span class='nearest'>{esc(quote)}</span>" if related else f"<mark>{esc(quote)}</mark>"
+    shown = esc(_lines(quote))
+    return f"<span class='nearest'>{shown}</span>" if related else f"<mark>{shown}</mark>"
 
 
 def answer_as_markdown(turn: dict) -> str:
