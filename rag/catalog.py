@@ -274,9 +274,12 @@ class Catalog:
         return int(row[0]), int(row[1])
 
     def sources(self) -> list[str]:
+        """The outlets a search can filter by: those of stored articles. A copy of an article is stored once,
+        under the outlet of the copy stored first, so an outlet only copies name would find nothing."""
         with self.engine.connect() as db:
             return list(db.execute(sa.select(ARTICLES.c.source).distinct()
-                                   .where(ARTICLES.c.source != "").order_by(ARTICLES.c.source)).scalars())
+                                   .where(ARTICLES.c.source != "", ARTICLES.c.duplicate_of.is_(None))
+                                   .order_by(ARTICLES.c.source)).scalars())
 
     def sample_text(self, n: int = 200, chars: int = 400) -> str:
         """The titles and first `chars` characters of up to `n` stored articles (what they are written in)."""

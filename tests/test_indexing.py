@@ -151,6 +151,16 @@ def test_same_article_under_two_names_is_stored_once(news_chat, news):
     assert_consistent(news_chat)
 
 
+def test_the_outlet_filter_offers_no_outlet_that_only_a_stored_copy_names(news_chat, news):
+    # The same text under another outlet is a copy, stored once under the first outlet: offered in the
+    # outlet filter, the copy's outlet found nothing.
+    (news / "drills-ap.md").write_text(DRILLS.replace("source: reuters.com", "source: apnews.com"))
+    news_chat.ingest()
+    outlets = news_chat.outlets()  # the outlet of whichever copy was stored
+    assert len(outlets) == 1 and outlets[0] in ("reuters.com", "apnews.com")
+    assert news_chat.search("Taiwan navy drills strait", Filters(source=outlets[0]), k=1)
+
+
 def test_deleting_one_copy_keeps_the_article(news_chat, news):
     shutil.copy(news / "harvest.txt", news / "harvest_copy.txt")
     news_chat.ingest()
