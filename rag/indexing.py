@@ -123,6 +123,11 @@ def _walk(folder: Path, report: IngestReport, links: dict[str, str]) -> list[Pat
     return found
 
 
+def _description(article: Article) -> tuple:
+    """What an article says of itself besides its text (an edit of these alone is an update too)."""
+    return article.published, article.source, article.url, tuple(article.authors)
+
+
 def _gone(store: Store, present: set[str], folders: list[Path], stored_links: dict[str, str],
           report: IngestReport) -> list[str]:
     """The stored files gone from the given folders: under one of them, or reached through a symbolic
@@ -250,6 +255,7 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     if not result.articles:
         return None
     before = store.catalog.articles_in(key)
+    described = {a.record_id: _description(a) for a in store.catalog.file_articles(key)}  # as stored
     if result.errors:  # records that no longer read stay as they were stored
         read_ids = {a.record_id for a in result.articles}
         kept = store.catalog.file_articles(key)
@@ -280,8 +286,8 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
             new_ids_seen += 1
         elif old[1] is not None:
             counts.added += 1
-        elif old[0] != h:
-            counts.updated += 1
+        elif old[0] != h or described.get(article.record_id) != _description(article):
+            counts.updated += 1  # its text, or only its date, outlet, address or authors
         else:
             counts.unchanged += 1
     vanished = sum(1 for rid, (_, dup) in before.items() if rid not in taken and dup is None)

@@ -161,6 +161,14 @@ def test_the_outlet_filter_offers_no_outlet_that_only_a_stored_copy_names(news_c
     assert news_chat.search("Taiwan navy drills strait", Filters(source=outlets[0]), k=1)
 
 
+def test_an_edit_of_the_date_alone_is_reported_as_an_update(news_chat, news):
+    news_chat.ingest()
+    (news / "drills.md").write_text(DRILLS.replace("published: 2023-03-05", "published: 2023-03-06"))
+    report = news_chat.ingest()
+    assert (report.updated, report.unchanged) == (1, 1)
+    assert news_chat.search("Taiwan navy drills strait", Filters(), k=1)[0].published == "2023-03-06"
+
+
 def test_deleting_one_copy_keeps_the_article(news_chat, news):
     shutil.copy(news / "harvest.txt", news / "harvest_copy.txt")
     news_chat.ingest()
