@@ -94,7 +94,8 @@ class ExtractiveAnswerer:
         ranker = self.ranker_for(store_chunks)
         weights = ranker.weights
         ranking = ranker.rank(question_view(query, idf), chunks, bodies)
-        chosen = choose_quotes(ranking, weights.max_quotes, weights.relative, weights.context)
+        chosen = choose_quotes(ranking, weights.max_quotes, weights.relative, weights.context,
+                               on_topic=naming_articles(query.text, bodies))
         spans = quote_spans(chosen, weights.context, bodies)
         quotes = [RawCitation(n=c.passage, quote=text, at=start) for c, start, text in spans]
         if not quotes or ranking.answerable < weights.threshold_for(store_chunks):
@@ -152,13 +153,33 @@ def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
     return c.chunk.text[lo - c.chunk.start:hi - c.chunk.start] if lo < hi else ""
 
 
-def choose_quotes(ranking: Ranking, max_quotes: int, relative: float, context: str | None = None) -> list[Candidate]:
+def naming_articles(question: str, bodies: dict[str, str]) -> Callable[[Candidate], bool] | None:
+    """Whether a candidate's article names one of the names the question asks about (its capitalised
+    words past the first: "How much did the Corva water plant cost?" -> corva); None when it names none."""
+    names = {w for w in words(" ".join(_NAME.findall(question.strip()[1:]))) if w not in QUESTION_STOPWORDS}
+    if not names:
+        return None
+    said: dict[str, bool] = {}
+
+    def names_one(cand: Candidate) -> bool:
+        key = cand.chunk.article_id
+        if key not in said:
+            said[key] = bool(names & set(words(cand.chunk.title + " " + bodies.get(key, cand.chunk.text))))
+        return said[key]
+    return names_one
+
+
+def choose_quotes(ranking: Ranking, max_quotes: int, relative: float, context: str | None = None,
+                  on_topic: Callable[[Candidate], bool] | None = None) -> list[Candidate]:
     """The quotes of an answer, best first: the most likely real sentence leads (a headline,
     intertitle, caption or fragment never does), then any others at least `relative` times as
-    likely as it (never an intertitle or caption). Of copies of one quote (syndicated passages) the
-    most recent is quoted. With `context`, a sentence the lead's quote already holds (the sentence
-    after it, say) takes none of the `max_quotes` places; without it (the training script's
-    recorded candidates know no positions) it takes one."""
+    likely as it (never an intertitle or caption). Of copies of one quote (syndicated passages) the most
+    recent is quoted, if it names the same people and places (`_copy`). With `on_topic` (`naming_articles`),
+    when the lead's article names what the question names, so must the article of every other quote. With
+    `context`, a sentence the lead's quote already holds (the sentence after it, say) takes none of the
+    `max_quotes` places; without it (the training script's recorded candidates know no positions) it takes
+    one.
+    """
     pairs = list(zip(ranking.candidates, ranking.probabilities))
     leads = [pair for pair in pairs if can_lead(pair[0])]
     if not leads:
@@ -166,15 +187,18 @@ def choose_quotes(ranking: Ranking, max_quotes: int, relative: float, context: s
     lead, lead_p = leads[0]
     chosen = [lead]
     full = False
+    apart = on_topic is not None and on_topic(lead)  # (a lead's article that names none: the names may differ)
     for cand, p in pairs:
         if cand is lead or not can_quote(cand):
             continue
+        if apart and cand.chunk.article_id != lead.chunk.article_id and not on_topic(cand):
+            continue  # another article, about something else: its numbers would read as the answer's
         # chosen[0], not `lead`: the lead as it will be quoted (a newer copy of it may replace it below)
         if context is not None and in_lead_quotes(cand, chosen[0], context):
             continue
         twin = next((i for i, other in enumerate(chosen) if _same_words(cand, other)), None)
         if twin is not None:
-            if (cand.chunk.published or "") > (chosen[twin].chunk.published or ""):
+            if (cand.chunk.published or "") > (chosen[twin].chunk.published or "") and _copy(cand, chosen[twin]):
                 chosen[twin] = cand
             continue
         full = full or len(chosen) == max_quotes or p < relative * lead_p
@@ -193,6 +217,20 @@ def _same_words(a: Candidate, b: Candidate) -> bool:
         return False
     shared = len(x & y)
     return shared / len(x | y) > 0.6 or shared / min(len(x), len(y)) > 0.8
+
+
+def _copy(a: Candidate, b: Candidate) -> bool:
+    """Whether two quotes that say the same (`_same_words`) are about the same people and places, so the
+    newer may stand for the older: an update of a story with new numbers ("1,900 have died") does, but
+    "The plant in Dunmere cost 55 million" does not stand for "The plant in Corva cost 48 million"
+    (templated news), though it is left out beside it all the same."""
+    shorter, longer = (a, b) if len(a.terms) <= len(b.terms) else (b, a)
+    return _names(shorter.span.text) <= _names(longer.span.text)
+
+
+def _names(text: str) -> set[str]:
+    """The names of a sentence: its capitalised words past the first."""
+    return set(_NAME.findall(text.strip()[1:]))
 
 
 # ---------------------------------------------------------------- the answer's text

@@ -16,6 +16,7 @@ from rag import ranker
 from rag.ranker import (HANDSET_FILE, TRAINED_PASSAGES, QuestionView, RankerWeights, coverage, lead_reading,
                         question_view)
 from rag.sentences import split
+from rag.text import terms
 
 from news_fixtures import BRIDGE, write_corpus
 
@@ -237,6 +238,21 @@ def test_the_sentence_after_the_lead_does_not_take_another_quotes_place():
     assert quoted == ["The talks ended on Friday. Both sides met in the capital.", "Officials named Geneva as the venue."]
 
 
+def test_a_sentence_about_another_place_is_no_newer_copy_of_the_lead():
+    # Of copies of one quote the newest is shown. Templated news ("The water plant in Corva ...", "The
+    # water plant in Dunmere ...") shares most words: the lead about Corva was swapped for Dunmere's
+    # newer sentence, and the answer gave Dunmere's cost for Corva's.
+    def candidate(text: str, article: str, published: str) -> Candidate:
+        return Candidate(Span(text, 0, len(text), True, "sentence"), 1,
+                         Chunk(text, 0, len(text), article, published=published), 0, terms(text))
+
+    corva = candidate("The new water plant in Corva cost 48 million euros, the utility said.", "c", "2024-05-01")
+    dunmere = candidate("The new water plant in Dunmere cost 55 million euros, the utility said.", "d", "2024-05-04")
+    copy = candidate("The new water plant in Corva cost 48 million euros, the utility said.", "e", "2024-05-02")
+    chosen = choose_quotes(Ranking([corva, dunmere, copy], [0.9, 0.8, 0.7], 1.0), max_quotes=3, relative=0.1)
+    assert chosen == [copy]  # the newer copy of the lead in its place; Dunmere's sentence not in its place
+
+
 def test_a_quote_that_repeats_part_of_another_is_left_out(seeded_chat):
     # The seed repeats "We don't interfere, we don't kill anyone, we don't send soldiers there" as a pull quote.
     answer = seeded_chat.ask(SOLDIERS)
@@ -261,6 +277,29 @@ def test_an_answer_is_not_padded_with_sentences_that_only_share_a_word(chat, tmp
     assert not answer.refused, answer.text
     assert "Six construction workers" in answer.citations[0].quote
     assert {chat.article(c.chunk.article_id).title for c in answer.citations} == {BRIDGE[0]["title"]}, answer.text
+    assert_quotes_verbatim(chat, answer)
+
+
+PLANTS = [("Corva", 48, 12000), ("Belko", 31, 9000), ("Ivla", 27, 15000), ("Dunmere", 55, 20000)]
+
+
+@pytest.mark.parametrize("weights", ["handset", "learned"])
+def test_an_answer_about_one_place_quotes_no_other_places_article(chat, tmp_path, weights):
+    # Asked about the Corva plant, an answer also quoted the cost sentences of the Belko, Ivla and Dunmere
+    # plants' articles: each cited rightly, but read as an answer their numbers looked like Corva's.
+    # A quote from another article than the lead's must come from one that names what the question names.
+    records = [{"id": name.lower(), "title": f"{name} water plant opens", "published": "2024-05-0" + str(i + 1),
+                "source": "water.example",
+                "text": f"The new water plant in {name} opened on Monday after two years of work.\n\n"
+                        f"The plant cost {cost} million euros, the utility said.\n\n"
+                        f"It cleans the water of {homes:,} homes."}
+               for i, (name, cost, homes) in enumerate(PLANTS)]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 4
+    chosen = RankerWeights.load(weights)
+    chat.answerer = ExtractiveAnswerer(chat.embeddings, chosen, small_store_weights=chosen)
+    answer = chat.ask("How much did the Corva water plant cost?", filters=Filters(as_of="2024-06-01"))
+    assert not answer.refused and "48 million" in answer.text, answer.text
+    assert {chat.article(c.chunk.article_id).title for c in answer.citations} == {"Corva water plant opens"}, answer.text
     assert_quotes_verbatim(chat, answer)
 
 
