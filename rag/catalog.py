@@ -217,8 +217,9 @@ class Catalog:
                 if digest is not None:
                     db.execute(ARTICLES.delete().where(ARTICLES.c.path == path,
                                                        ARTICLES.c.record_id.not_in(kept or [""])))
+                    via = db.execute(sa.select(FILES.c.via).where(FILES.c.path == path)).scalar()  # (kept)
                     db.execute(FILES.delete().where(FILES.c.path == path))
-                    db.execute(FILES.insert().values(path=path, digest=digest, ingested_at=time.time()))
+                    db.execute(FILES.insert().values(path=path, digest=digest, ingested_at=time.time(), via=via))
             self._touch(db)
 
     def file_articles(self, path: str) -> list[Article]:

@@ -146,17 +146,22 @@ def _gone(store: Store, present: set[str], folders: list[Path], stored_links: di
         else:
             gone.append(path)
     for link in sorted(dangling):
-        report.warnings.append({"path": display_path(link), "warning": "a symbolic link to nothing (a drive not "
-                                "mounted?): the articles stored through it are kept"})
+        report.warnings.append({"path": display_path(link), "warning": "a symbolic link to nothing, or to what "
+                                "cannot be read (a drive not mounted? no permission?): the articles stored through it "
+                                "are kept"})
     return gone
 
 
 def _dangling_link(path: Path, folders: list[Path]) -> str:
-    """The symbolic link on the way to `path` (inside an ingested folder) that leads nowhere, or ""."""
+    """The symbolic link on the way to `path` (inside an ingested folder) that leads nowhere, or one that
+    cannot be followed (no permission: a share that denies access), or ""."""
     for above in [path, *path.parents]:
         if any(above == d for d in folders):
             return ""
-        if above.is_symlink() and not above.exists():
+        try:
+            if above.is_symlink() and not above.exists():
+                return str(above)
+        except OSError:  # (Path.exists raises on EACCES) nothing is known of what lies behind it: kept
             return str(above)
     return ""
 

@@ -134,9 +134,10 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     whose file is gone from anywhere but a given folder that is there (a missing drive is no deletion).
     Files gone from a given folder are deleted on purpose, as any sync deletes them, and counted so."""
     folders = [p.resolve() for p in paths if p.is_dir()]
+    links = old.catalog.links()  # a file a given folder reached through a symbolic link is that folder's
 
     def synced(path: str) -> bool:
-        return any(Path(path).is_relative_to(f) for f in folders)
+        return any(Path(path).is_relative_to(f) or Path(links.get(path, "/")).is_relative_to(f) for f in folders)
 
     def lost_message(lost: list[str]) -> str:
         return (f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed: "
@@ -158,7 +159,8 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     if lost := [f"{display_path(p)}: {reasons[display_path(p)]}" for p, ids in stored.items()
                 if display_path(p) in reasons and ids - set(new.store.catalog.articles_in(p))]:
         raise StoreError(lost_message(lost))
-    report.deleted += sum(len(stored[p]) for p in gone)
+    now = set(new.store.catalog.paths())  # (a file still there that a given folder no longer leads to: dropped)
+    report.deleted += sum(len(ids) for p, ids in stored.items() if synced(p) and p not in now)
     return report
 
 

@@ -430,7 +430,9 @@ def test_a_file_reached_through_a_symbolic_link_goes_when_the_folder_no_longer_l
     (elsewhere / "wire" / "school.txt").unlink()  # deleted where it lives
     assert news_chat.ingest().deleted == 1
     assert not any(p.endswith("school.txt") for p in cited("How much did the school roof repair cost?"))
-    (news / "stadium.txt").unlink()  # the link removed, the file itself still there
+    (elsewhere / "stadium.txt").write_text(STADIUM.replace("24,000", "25,000"))  # edited (rewritten in the store)
+    assert news_chat.ingest().updated == 1
+    (news / "stadium.txt").unlink()  # then the link removed, the file itself still there
     assert news_chat.ingest().deleted == 1
     assert not any(p.endswith("stadium.txt") for p in cited("How many seats does the new stadium have?"))
     assert news_chat.status()["articles"] == 2

@@ -287,6 +287,26 @@ def test_a_rebuild_with_another_model_never_drops_articles_nobody_removed(built,
     assert (report.added, report.deleted) == (1, 1)
 
 
+def test_a_rebuild_with_another_model_treats_files_reached_through_links_as_the_folders(built, news, tmp_path):
+    # A file the folder reached through a symbolic link is stored by its real path, outside the folder:
+    # the rebuild took it for another folder's file, carried it over when its link was removed, and
+    # refused ("the file is gone") when it was deleted where it lives.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("ferry.txt", "tram.txt"):
+        (elsewhere / name).write_text(f"{name[:-4].title()} news\n\nThe {name[:-4]} timetable changes in May.\n")
+        (news / name).symlink_to(elsewhere / name)
+    assert open_chat(built, news).ingest().added == 2
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
+    (news / "ferry.txt").unlink()  # the link removed
+    (elsewhere / "tram.txt").unlink()  # the file deleted where it lives
+    report = rebuild(settings, [news])
+    assert (report.added, report.deleted) == (1, 2)
+    assert open_chat(built, news, model=str(other)).status()["articles"] == 1
+
+
 def test_a_rebuild_killed_between_its_two_renames_leaves_the_old_store(built, news):
     # replace_store moves the old folder to STORE.replaced, then the new one to STORE: a kill in between
     # leaves no STORE; the next opening puts the old one back instead of creating an empty store.
