@@ -229,8 +229,9 @@ def _copy(a: Candidate, b: Candidate) -> bool:
 
 
 def _names(text: str) -> set[str]:
-    """The names of a sentence: its capitalised words past the first."""
-    return set(_NAME.findall(text.strip()[1:]))
+    """The names of a sentence: its capitalised words that are no common words ("The", "However"), the
+    first one included ("Corva's new plant ...")."""
+    return {w for w in _NAME.findall(text) if w.lower() not in QUESTION_STOPWORDS}
 
 
 # ---------------------------------------------------------------- the answer's text

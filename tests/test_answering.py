@@ -251,6 +251,9 @@ def test_a_sentence_about_another_place_is_no_newer_copy_of_the_lead():
     copy = candidate("The new water plant in Corva cost 48 million euros, the utility said.", "e", "2024-05-02")
     chosen = choose_quotes(Ranking([corva, dunmere, copy], [0.9, 0.8, 0.7], 1.0), max_quotes=3, relative=0.1)
     assert chosen == [copy]  # the newer copy of the lead in its place; Dunmere's sentence not in its place
+    corva = candidate("Corva's new water plant cost 48 million euros, the utility said.", "c", "2024-05-01")
+    dunmere = candidate("Dunmere's new water plant cost 55 million euros, the utility said.", "d", "2024-05-04")
+    assert choose_quotes(Ranking([corva, dunmere], [0.9, 0.8], 1.0), max_quotes=3, relative=0.1) == [corva]
 
 
 def test_a_quote_that_repeats_part_of_another_is_left_out(seeded_chat):
