@@ -165,9 +165,11 @@ class Catalog:
 
     def set_links(self, links: dict[str, str | None]) -> None:
         """Record how each of these stored files was reached (None: not through a link)."""
-        with self.engine.begin() as db:
-            for path, via in links.items():
-                db.execute(FILES.update().where(FILES.c.path == path).values(via=via))
+        if not links:
+            return
+        with self.engine.begin() as db:  # one statement for all (a first sync of a linked folder: thousands)
+            db.execute(FILES.update().where(FILES.c.path == sa.bindparam("file")).values(via=sa.bindparam("reached")),
+                       [{"file": path, "reached": via} for path, via in links.items()])
 
     def record_ids_by_file(self) -> dict[str, set[str]]:
         """{path: its record ids} for every file (a file whose articles all failed: an empty set), in two
