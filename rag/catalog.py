@@ -158,10 +158,11 @@ class Catalog:
                               .where(ARTICLES.c.path == path))
             return {r[0]: (r[1], r[2]) for r in rows}
 
-    def links(self) -> dict[str, str]:
-        """{path: the path inside an ingested folder that reached it through a symbolic link}."""
+    def links(self) -> dict[str, str | None]:
+        """{path: the path inside an ingested folder that reached it through a symbolic link, or None} for
+        every stored file."""
         with self.engine.connect() as db:
-            return dict(db.execute(sa.select(FILES.c.path, FILES.c.via).where(FILES.c.via.is_not(None))).all())
+            return dict(db.execute(sa.select(FILES.c.path, FILES.c.via)).all())
 
     def set_links(self, links: dict[str, str | None]) -> None:
         """Record how each of these stored files was reached (None: not through a link)."""
@@ -219,9 +220,9 @@ class Catalog:
                 if digest is not None:
                     db.execute(ARTICLES.delete().where(ARTICLES.c.path == path,
                                                        ARTICLES.c.record_id.not_in(kept or [""])))
-                    via = db.execute(sa.select(FILES.c.via).where(FILES.c.path == path)).scalar()  # (kept)
-                    db.execute(FILES.delete().where(FILES.c.path == path))
-                    db.execute(FILES.insert().values(path=path, digest=digest, ingested_at=time.time(), via=via))
+                    known = {"digest": digest, "ingested_at": time.time()}  # (its `via` kept)
+                    if not db.execute(FILES.update().where(FILES.c.path == path).values(**known)).rowcount:
+                        db.execute(FILES.insert().values(path=path, **known))
             self._touch(db)
 
     def file_articles(self, path: str) -> list[Article]:

@@ -128,7 +128,7 @@ def _description(article: Article) -> tuple:
     return article.published, article.source, article.url, tuple(article.authors)
 
 
-def _gone(store: Store, present: set[str], folders: list[Path], stored_links: dict[str, str],
+def _gone(present: set[str], folders: list[Path], stored_links: dict[str, str | None],
           report: IngestReport) -> list[str]:
     """The stored files gone from the given folders: under one of them, or reached through a symbolic
     link inside one (the file itself lives elsewhere) when the folder no longer leads to it. A link whose
@@ -137,7 +137,7 @@ def _gone(store: Store, present: set[str], folders: list[Path], stored_links: di
         return any(Path(path).is_relative_to(d) for d in folders)
 
     gone, dangling = [], set()
-    for path, via in ({p: None for p in store.catalog.paths()} | stored_links).items():
+    for path, via in stored_links.items():
         if path in present or not (within(path) or (via and within(via))):
             continue
         link = _dangling_link(Path(via), folders) if via and not within(path) else None
@@ -183,8 +183,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
             raise StoreError(f"cannot check or clean the store {store.location} before writing: {e}{full}") from e
         files, folders, links = collect_files(paths, report)
         present = {str(f) for f in files}
-        stored_links = store.catalog.links()
-        gone = _gone(store, present, folders, stored_links, report)
+        stored_links = store.catalog.links()  # every stored file, and how a folder reached it
+        gone = _gone(present, folders, stored_links, report)
         plans = _plan(store, files, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again)
@@ -260,11 +260,11 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     if not result.articles:
         return None
     before = store.catalog.articles_in(key)
-    described = {a.record_id: _description(a) for a in store.catalog.file_articles(key)}  # as stored
+    stored = store.catalog.file_articles(key)
+    described = {a.record_id: _description(a) for a in stored}  # as stored
     if result.errors:  # records that no longer read stay as they were stored
         read_ids = {a.record_id for a in result.articles}
-        kept = store.catalog.file_articles(key)
-        result.articles += [a for a in kept if a.record_id not in read_ids]
+        result.articles += [a for a in stored if a.record_id not in read_ids]
     # a file with records that failed to read keeps a digest that never matches, so every sync reads it
     # again and reports them until the file is mended (its good records are not embedded again)
     plan = FilePlan(path=key, digest=PARTLY_READ + digest if result.errors else digest)

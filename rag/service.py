@@ -137,7 +137,7 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     links = old.catalog.links()  # a file a given folder reached through a symbolic link is that folder's
 
     def synced(path: str) -> bool:
-        return any(Path(path).is_relative_to(f) or Path(links.get(path, "/")).is_relative_to(f) for f in folders)
+        return any(Path(path).is_relative_to(f) or Path(links.get(path) or "/").is_relative_to(f) for f in folders)
 
     def lost_message(lost: list[str]) -> str:
         return (f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed: "
