@@ -152,6 +152,26 @@ def _gone(present: set[str], folders: list[Path], stored_links: dict[str, str | 
     return gone
 
 
+def named_deletions(paths: list[Path], stored_links: dict[str, str | None]) -> dict[Path, str]:
+    """The paths named on their own that are gone from a folder that is still there, each with the stored
+    file it was (`rag ingest news/story.txt` after deleting it: the file was deleted, as a folder sync
+    would see it). A path whose folder is gone too (a drive not mounted?) is not here: it is reported as
+    missing and removes nothing. A stored file is known by its real path, or by the link inside a
+    folder that reached it (`via`)."""
+    found = {}
+    for path in paths:
+        if path.exists() or not path.parent.is_dir():
+            continue
+        real = str(path.resolve())  # (a link to a file whose folder is gone: a drive not mounted?)
+        if not Path(real).parent.is_dir():
+            continue
+        if real in stored_links:
+            found[path] = real
+        elif stored := next((p for p, via in stored_links.items() if via == real), None):
+            found[path] = stored
+    return found
+
+
 def _dangling_link(path: Path, folders: list[Path]) -> str:
     """The symbolic link on the way to `path` (inside an ingested folder) that leads nowhere, or one that
     cannot be followed (no permission: a share that denies access), or ""."""
@@ -169,7 +189,8 @@ def _dangling_link(path: Path, folders: list[Path]) -> str:
 def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: Progress | None = None,
          on_wait: Callable[[str], None] | None = None, again: bool = False) -> IngestReport:
     """Bring the store in step with the given files and folders. A folder is synced whole: files gone
-    from it are removed from the store. One writer at a time: `on_wait` hears why we wait.
+    from it are removed from the store, and so is a file named on its own that was deleted from its
+    folder (`named_deletions`). One writer at a time: `on_wait` hears why we wait.
 
     `again` (`rag ingest --rebuild` on a store of this model): every file is read and every chunk
     embedded again, in place, unit by unit like any update, so a rebuild that is killed or fails
@@ -181,10 +202,12 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         except Exception as e:  # writing anything more would fail the same way
             full = _logged(store, e, "checking the store for what an interrupted ingest left")
             raise StoreError(f"cannot check or clean the store {store.location} before writing: {e}{full}") from e
-        files, folders, links = collect_files(paths, report)
-        present = {str(f) for f in files}
         stored_links = store.catalog.links()  # every stored file, and how a folder reached it
-        gone = _gone(present, folders, stored_links, report)
+        paths = list(map(Path, paths))
+        deleted = named_deletions(paths, stored_links)
+        files, folders, links = collect_files([p for p in paths if p not in deleted], report)
+        present = {str(f) for f in files}
+        gone = _gone(present, folders, stored_links, report) + list(deleted.values())
         plans = _plan(store, files, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again)

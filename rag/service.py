@@ -19,7 +19,7 @@ from .checkpoints import reached
 from .citations import verify
 from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
-from .indexing import NOT_INDEXED, Progress, sync
+from .indexing import NOT_INDEXED, Progress, named_deletions, sync
 from .llm import LLMAnswerer, make_chat_model
 from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, display_path, results_json
@@ -132,17 +132,21 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     file the old store holds (another folder, a file ingested alone). StoreError when it would lack an
     article of the old store that nobody removed: one whose file fails to be read or written now, or
     whose file is gone from anywhere but a given folder that is there (a missing drive is no deletion).
-    Files gone from a given folder are deleted on purpose, as any sync deletes them, and counted so."""
+    Files gone from a given folder, or named and deleted from a folder that is there, are deleted on
+    purpose, as any sync deletes them, and counted so."""
     folders = [p.resolve() for p in paths if p.is_dir()]
     links = old.catalog.links()  # a file a given folder reached through a symbolic link is that folder's
+    deleted = named_deletions(paths, links)  # files named on their own and deleted: dropped on purpose
+    paths = [p for p in paths if p not in deleted]
 
     def synced(path: str) -> bool:
-        return any(Path(path).is_relative_to(f) or Path(links.get(path) or "/").is_relative_to(f) for f in folders)
+        return path in deleted.values() or any(
+            Path(path).is_relative_to(f) or Path(links.get(path) or "/").is_relative_to(f) for f in folders)
 
     def lost_message(lost: list[str]) -> str:
         return (f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed: "
                 f"{'; '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}. Mend or restore them; to drop their "
-                f"articles on purpose, delete the files and give their folders to the rebuild")
+                f"articles on purpose, delete the files and name them, or their folders, in the rebuild")
 
     stored = old.catalog.record_ids_by_file()
     gone = [p for p in stored if not Path(p).exists()]
@@ -151,7 +155,8 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     named = {p.resolve() for p in paths}
     others = [Path(p) for p in stored if not synced(p) and Path(p) not in named]
     new = NewsChat(settings, generation)
-    report = new.ingest(paths + others, on_progress, on_wait)
+    # (nothing left to read, every named file deleted: an empty store, not the default folder's)
+    report = new.ingest(paths + others, on_progress, on_wait) if paths + others else IngestReport()
     unwritten = [f for f in report.failed if f["error"].startswith(NOT_INDEXED)]
     if unwritten:  # store trouble: this store is not to be trusted with the articles
         raise StoreError(f"the rebuild could not write {unwritten[0]['path']} ({unwritten[0]['error']})")
@@ -271,3 +276,8 @@ class NewsChat:
 
     def status(self) -> dict:
         return self.store.status()
+
+    def holds_under(self, path: Path) -> bool:
+        """Whether the store holds a file at or under `path`, or one reached through a link there."""
+        return any(Path(p).is_relative_to(path) or (via and Path(via).is_relative_to(path))
+                   for p, via in self.store.catalog.links().items())

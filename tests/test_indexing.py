@@ -142,6 +142,30 @@ def test_files_outside_a_synced_folder_are_kept(news_chat, news, tmp_path):
     assert "island ferry" in documents(news_chat)
 
 
+def test_a_file_ingested_by_name_and_then_deleted_is_removed_when_named_again(news_chat, news, tmp_path):
+    # `rag ingest saved/ferry.txt`, the file deleted, then named again: it stayed stored and cited
+    # until its folder was synced. Its folder is there, so the file was deleted; a file whose folder is
+    # missing too (a drive not mounted?) is reported missing and removes nothing.
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    ferry, tram = saved / "ferry.txt", saved / "tram.txt"
+    ferry.write_text("Ferry service resumes\n\nThe island ferry runs again after the storm.\n")
+    tram.write_text("Tram line extended\n\nThe tram line now runs to the harbour.\n")
+    news_chat.ingest([news, ferry, tram])
+    ferry.unlink()
+    report = news_chat.ingest([ferry])
+    assert (report.deleted, report.failed) == (1, [])
+    assert "island ferry" not in documents(news_chat)
+    assert news_chat.status()["articles"] == 3
+    saved.rename(tmp_path / "unmounted")
+    report = news_chat.ingest([tram])
+    assert report.deleted == 0 and "no such file or folder" in report.failed[0]["error"]
+    assert "tram line now runs" in documents(news_chat)
+    never = news_chat.ingest([news / "never-stored.txt"])  # a typo is no deletion either
+    assert never.deleted == 0 and "no such file or folder" in never.failed[0]["error"]
+    assert_consistent(news_chat)
+
+
 def test_same_article_under_two_names_is_stored_once(news_chat, news):
     shutil.copy(news / "harvest.txt", news / "harvest_copy.txt")
     report = news_chat.ingest()

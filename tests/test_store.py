@@ -287,6 +287,25 @@ def test_a_rebuild_with_another_model_never_drops_articles_nobody_removed(built,
     assert (report.added, report.deleted) == (1, 1)
 
 
+def test_a_rebuild_with_another_model_drops_a_file_named_after_it_was_deleted(built, news, tmp_path):
+    # A file ingested by name and deleted: named in the rebuild it is dropped on purpose (its folder is
+    # there); not named, the rebuild refuses to lose it, as before.
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    ferry = saved / "ferry.txt"
+    ferry.write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
+    assert open_chat(built, news).ingest([ferry]).added == 1
+    ferry.unlink()
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
+    with pytest.raises(StoreError, match=r"would lose .*ferry.txt: the file is gone"):
+        rebuild(settings, [news])
+    report = rebuild(settings, [news, ferry])
+    assert (report.added, report.deleted, report.failed) == (1, 1, [])
+    assert open_chat(built, news, model=str(other)).status()["articles"] == 1
+
+
 def test_a_rebuild_with_another_model_treats_files_reached_through_links_as_the_folders(built, news, tmp_path):
     # A file the folder reached through a symbolic link is stored by its real path, outside the folder:
     # the rebuild took it for another folder's file, carried it over when its link was removed, and

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 from urllib.parse import parse_qsl, urlsplit
 from html.parser import HTMLParser
 from pathlib import Path
 
 import gradio as gr
 import pytest
+from watchfiles import Change
 
 from rag import cli
 from rag.models import Filters, IngestReport
@@ -18,7 +20,7 @@ from rag.service import NewsChat
 from rag.settings import ANSWERERS, Settings
 from rag.web import handlers, render
 from rag.web.app import api_k, check_binding, serve
-from rag.web.runtime import Backend
+from rag.web.runtime import Backend, FolderWatcher
 from rag.web.turns import find_card, make_filters, question_link, read_question_link
 from rag.web.uploads import safe_name, save_uploads
 
@@ -246,6 +248,25 @@ def test_run_sync_streams_progress_then_the_result(backend):
     last = run(handlers.run_sync(backend, lambda: IngestReport(added=2, failed=[{"path": "x.txt", "error": "bad"}]),
                                  "Upload of x.txt"))
     assert "data-result='done'" in last and "2 added" in last and "x.txt" in last and "status-error" in last
+
+
+def test_the_watcher_syncs_for_what_was_stored_not_for_every_file_that_goes(backend):
+    # Any gone path used to start a sync (a digest of every file in the folder): an editor's backup or
+    # temporary file deleted cost as much as a deleted article.
+    folder = Path(backend.settings.articles_dir)
+    (folder / "wire").mkdir()
+    (folder / "wire" / "ferry.txt").write_text("Ferry service resumes\n\nThe island ferry runs again.\n")
+    (folder / "notes").mkdir()
+    backend.sync(None, label="articles/")
+    watcher = FolderWatcher(backend, folder)
+    assert watcher.wanted(Change.added, str(folder / "new.txt")) and watcher.wanted(Change.added, str(folder / "notes"))
+    shutil.rmtree(folder / "wire")
+    shutil.rmtree(folder / "notes")
+    assert watcher.wanted(Change.deleted, str(folder / "wire"))  # a folder of stored articles moved out
+    assert watcher.wanted(Change.deleted, str(folder / "gone.md"))  # an article file, stored or not
+    assert not watcher.wanted(Change.deleted, str(folder / "notes"))  # nothing stored under it
+    assert not watcher.wanted(Change.deleted, str(folder / "draft.txt~"))
+    assert not watcher.wanted(Change.deleted, str(folder / "4913"))  # vim's test of a folder's permissions
 
 
 def test_a_question_before_anything_is_searchable_says_it_is_still_indexing(settings):

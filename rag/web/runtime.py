@@ -177,14 +177,26 @@ class FolderWatcher(threading.Thread):
 
     def wanted(self, _change, path: str) -> bool:
         """An article file's event, or a folder's: a folder moved in, out or renamed brings only its own
-        event, not its files'. Whatever is gone counts too (a folder that was moved out cannot be told
-        from a file any more); a sync that finds nothing changed costs a digest per file."""
+        event, not its files'. A path that is gone (a folder moved out cannot be told from a file any
+        more) counts when it was an article file or the store holds files under it, so an editor's
+        temporary file does not cost a sync (a digest per file of the folder)."""
         p = Path(path)
         try:
             relative = p.relative_to(self.folder.resolve())
         except ValueError:
             relative = Path(p.name)
-        return (is_supported(p) or p.is_dir() or not p.exists()) and not is_hidden(relative)
+        if is_hidden(relative):
+            return False
+        if p.exists():
+            return is_supported(p) or p.is_dir()
+        return is_supported(p) or self._holds_under(p.resolve())
+
+    def _holds_under(self, path: Path) -> bool:
+        try:
+            return self.backend.wait().holds_under(path)
+        except Exception:  # (the catalog unreadable for a moment) a sync finds out for sure
+            log.exception("cannot tell whether the store holds files under %s", path)
+            return True
 
     def run(self) -> None:
         self.backend.opened.wait()
