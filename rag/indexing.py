@@ -90,7 +90,8 @@ def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Pat
             folders.append(path.resolve())
             files += _walk(path, report, links)
         elif path.is_file():
-            files.append(path.resolve())
+            if not _bad_name(path, report):
+                files.append(path.resolve())
         else:
             _fail(report, path, "no such file or folder")
     return list(dict.fromkeys(files)), folders, links
@@ -117,10 +118,23 @@ def _walk(folder: Path, report: IngestReport, links: dict[str, str]) -> list[Pat
             path = Path(top) / name
             if not is_hidden(relative / name) and is_supported(path) and path.is_file():
                 real, reached = path.resolve(), inside / relative / name
+                if _bad_name(path, report) or _bad_name(real, report):
+                    continue
                 found.append(real)
                 if real != reached:
                     links[str(real)] = str(reached)
     return found
+
+
+def _bad_name(path: Path, report: IngestReport) -> bool:
+    """A path that is not valid UTF-8 (a file saved on another system) cannot be stored: it is reported,
+    and the rest of the batch goes on."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        _fail(report, path, "the file's name (or its folder's) is not valid UTF-8: rename it to index it")
+        return True
+    return False
 
 
 def _description(article: Article) -> tuple:

@@ -68,6 +68,7 @@ def batch(tmp_path: Path, capsys) -> tuple[Path, Path, dict]:
                                        + '{"title": "Broken", "text": "no closing brace"\n'
                                        + json.dumps({"title": "Photo only", "image": "x.jpg"}) + "\n"
                                        + json.dumps(RECORDS[1]) + "\n")
+    (folder / os.fsdecode(b"caf\xe9.txt")).write_text(NEW.replace("Taiwan", "Latin-1"))  # a name saved elsewhere
     with open(folder / "huge.txt", "wb") as f:
         line = b"A very long saved page that goes on and on and on.\n"
         f.write(line * (50 * 1024 * 1024 // len(line) + 1))
@@ -81,6 +82,7 @@ EXPECTED_FAILURES = {  # file name -> the reason the user is told
     "huge.txt": r"^file is 50 MB, over the 10 MB limit",
     "feed.jsonl": r"^line 2: invalid JSON|^line 3: no article text",
     "missing.txt": r"no such file",
+    "caf\\udce9.txt": r"^the file's name .* is not valid UTF-8: rename it",  # (shown escaped: it cannot be printed)
 }
 
 
@@ -92,7 +94,7 @@ def test_bad_inputs_fail_one_by_one_and_good_ones_are_ingested(batch, capsys):
     report = json.loads(out)
     assert (report["added"], report["updated"], report["deleted"]) == (1, 0, 0)
     failed = report["failed"]
-    assert len(failed) == 7, failed
+    assert len(failed) == 8, failed
     for failure in failed:
         name = Path(failure["path"]).name
         assert re.search(EXPECTED_FAILURES[name], failure["error"]), failure
@@ -113,12 +115,12 @@ def test_bad_inputs_are_one_line_each_without_json(batch, capsys):
     status, out, err = rag(capsys, "ingest", str(folder), str(missing), "--store", str(store), "--quiet")
     assert status == 1
     lines = err.strip().splitlines()
-    assert len(lines) == 7 and "Traceback" not in err
+    assert len(lines) == 8 and "Traceback" not in err
     for line in lines:
         match = re.match(r"failed: (.+?): (.+)$", line)
         assert match, line
         assert re.search(EXPECTED_FAILURES[Path(match[1]).name], match[2]), line
-    assert re.search(r"^1 added, 0 updated, \d+ unchanged, 0 deleted, 7 failed", out)
+    assert re.search(r"^1 added, 0 updated, \d+ unchanged, 0 deleted, 8 failed", out)
 
 
 def test_broken_file_stays_failed_until_fixed(tmp_path, capsys):
