@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.feeds import FeedRunner, FeedStore  # noqa: E402
+from rag.following import FeedRunner, FollowedFeeds  # noqa: E402
 from rag.fetching import Fetcher  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
 from rag.settings import Settings  # noqa: E402
@@ -109,7 +109,7 @@ def one_run(front: bool) -> float:
     published = list(STORIES[:2])
     server, url = serve(published, front)
     try:
-        feeds = FeedStore(articles)
+        feeds = FollowedFeeds(articles)
         feeds.add(url)
         runner = FeedRunner(chat.ingest, feeds, Fetcher(host_delay=0))
         runner.poll_all()

@@ -18,8 +18,9 @@ from pathlib import Path
 from .dates import DateError, as_of_or_today, filter_date
 from .embeddings import EmbeddingError
 from .evaluation import run_eval
-from .feeds import FeedRunner, FeedStore, feed_address
+from .feeds import feed_address
 from .fetching import FetchError
+from .following import FeedRunner, FollowedFeeds
 from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress, say_waiting
@@ -248,7 +249,7 @@ def cmd_serve(args, settings: Settings) -> int:
 
 def cmd_follow(args, settings: Settings) -> int:
     """Add or remove followed feeds, list them, poll them once (--once) or every RAG_FEED_MINUTES."""
-    feeds = FeedStore(settings.articles_dir)
+    feeds = FollowedFeeds(settings.articles_dir)
     try:
         follow(feeds, settings.feeds, args.urls)
     except FetchError as e:
@@ -286,7 +287,7 @@ def cmd_follow(args, settings: Settings) -> int:
     return 0
 
 
-def follow(feeds: FeedStore, from_settings: list[str], urls: list[str]) -> None:
+def follow(feeds: FollowedFeeds, from_settings: list[str], urls: list[str]) -> None:
     """Add the feeds of RAG_FEEDS (a bad address is said and skipped, as the web app does, so it never
     blocks --list or --remove) and of the command line (FetchError for a bad address)."""
     for error in feeds.follow_configured(from_settings):

@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 
 from conftest import make_settings
-from rag import feeds, fetching
+from rag import feeds, fetching, following
 from rag.cli import main
-from rag.feeds import FeedRunner, FeedStore, Item, ParsedFeed, parse_feed
+from rag.feeds import Item, ParsedFeed, parse_feed
+from rag.following import FeedRunner, FollowedFeeds
 from rag.fetching import Fetched, FetchError, Fetcher, is_local, page_text
 from rag.models import IngestReport
 from rag.service import NewsChat
@@ -246,7 +247,7 @@ def test_follow_once_then_later_polls_fetch_only_new_and_changed_items(site, tmp
     publish(site, [SOLAR, TRAINS_CHANGED, CANOE, BAKERY], etag='"v2"', items=items)
     site.routes["/wire.xml"] = Page(rss([rss_item(site, SOLAR, guid="wire-1", path="/wire/solar")], "Wire"),
                                     type="application/rss+xml")
-    followed = FeedStore(articles)
+    followed = FollowedFeeds(articles)
     followed.add(f"{site.url}/wire.xml")
     given = []
 
@@ -283,7 +284,7 @@ def test_follow_once_then_later_polls_fetch_only_new_and_changed_items(site, tmp
     assert status == 0 and [(f["url"], f["title"], f["added"]) for f in listed] == [
         (feed, OUTLET, 4), (f"{site.url}/wire.xml", "Wire", 0)]
     assert main(["follow", "--remove", f"{site.url}/never.xml"]) == 1  # a typo is not a success
-    assert "not followed" in capsys.readouterr().err and len(FeedStore(tmp_path / "articles").list()) == 2
+    assert "not followed" in capsys.readouterr().err and len(FollowedFeeds(tmp_path / "articles").list()) == 2
 
 
 # ---------------------------------------------------------------- what goes wrong
@@ -328,7 +329,7 @@ def test_broken_feeds_and_pages_are_reported_and_change_nothing_else(site, tmp_p
     articles = tmp_path / "articles"
     chat = NewsChat(make_settings(tmp_path / "store", articles))
     feed = publish(site, [SOLAR], etag='"v1"')
-    followed = FeedStore(articles)
+    followed = FollowedFeeds(articles)
     followed.add(feed)
     runner = FeedRunner(chat.ingest, followed, Fetcher(timeout=1.0, max_bytes=32 * 1024, host_delay=0))
     [first] = runner.poll_all()
@@ -382,9 +383,9 @@ def test_broken_feeds_and_pages_are_reported_and_change_nothing_else(site, tmp_p
 def test_a_remote_feed_may_not_send_us_to_this_machine(site, tmp_path, monkeypatch):
     feed = publish(site, [SOLAR])
     really_local = fetching.is_local
-    for module in (feeds, fetching):  # the feed counts as remote, to the poll and to each request
+    for module in (following, fetching):  # the feed counts as remote, to the poll and to each request
         monkeypatch.setattr(module, "is_local", lambda url: False if url == feed else really_local(url))
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     followed.add(feed)
     given = []
     runner = FeedRunner(no_store(given), followed, Fetcher(host_delay=0))
@@ -396,7 +397,7 @@ def test_a_remote_feed_may_not_send_us_to_this_machine(site, tmp_path, monkeypat
         Fetcher(host_delay=0).get(link, allow_local=False)
     assert site.paths() == ["/feed.xml"]
 
-    for module in (feeds, fetching):  # the feed is local after all: so may its links be
+    for module in (following, fetching):  # the feed is local after all: so may its links be
         monkeypatch.setattr(module, "is_local", really_local)
     [result] = runner.poll_all()
     assert (result.added, result.errors) == (1, []) and site.paths()[-1] == "/news/solar" and len(given) == 1
@@ -438,7 +439,7 @@ def test_atom_and_json_feed_items_are_saved(site, tmp_path):
                            {"id": "bakery", "url": f"{site.url}/news/bakery", "title": BAKERY.title,
                             "content_text": BAKERY.paragraphs[0], "date_published": "2026-11-27T07:30:00+00:00"}]}
     site.routes["/feed.json"] = Page(json.dumps(json_feed).encode(), type="application/feed+json")
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     for path in ("/atom.xml", "/feed.json"):
         followed.add(site.url + path)
     given = []
@@ -537,7 +538,7 @@ def test_malformed_feeds_are_refused_in_words_and_one_bad_link_stops_only_its_it
             "items": [{"id": "bad", "url": "http://[::1/x", "title": "A broken link"},
                       {"id": "ferry", "title": "Ferry crossing reopens", "content_text": whole}]}
     site.routes["/bad.json"] = Page(json.dumps(feed).encode(), type="application/feed+json")
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     followed.add(site.url + "/bad.json")
     given = []
     [result] = FeedRunner(no_store(given), followed, Fetcher(host_delay=0)).poll_all()
@@ -545,8 +546,8 @@ def test_malformed_feeds_are_refused_in_words_and_one_bad_link_stops_only_its_it
 
 
 def test_two_processes_polling_keep_every_record_of_the_state(tmp_path):
-    # `rag follow --once` from cron while the web app polls: two FeedStores (a file lock between them)
-    stores = [FeedStore(tmp_path / "articles") for _ in range(2)]
+    # `rag follow --once` from cron while the web app polls: two FollowedFeedss (a file lock between them)
+    stores = [FollowedFeeds(tmp_path / "articles") for _ in range(2)]
 
     def remember(n: int) -> None:
         for i in range(60):
@@ -562,7 +563,7 @@ def test_two_processes_polling_keep_every_record_of_the_state(tmp_path):
 
 
 def test_an_unreadable_state_is_kept_aside_not_overwritten(tmp_path):
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     followed.add("http://courier.example/feed.xml")
     half = followed.path.read_text()[:20]
     followed.path.write_text(half)
@@ -580,7 +581,7 @@ def test_a_site_address_is_followed_through_the_feed_its_page_names(site, tmp_pa
                             b"<link rel='alternate' type='application/rss+xml' title='Courier news' href='/feed.xml'>"
                             b"</head><body><h1>Courier</h1></body></html>")
     site.routes["/about"] = Page(news_page(CANOE))
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     followed.add(site.url + "/")
     followed.add(site.url + "/about")
     given = []
@@ -642,7 +643,7 @@ def test_a_web_page_that_names_no_feed_is_followed_through_its_headlines(site, t
     site.routes["/"] = Page(front_page([SOLAR, TRAINS]))
     articles = tmp_path / "articles"
     chat = NewsChat(make_settings(tmp_path / "store", articles))
-    followed = FeedStore(articles)
+    followed = FollowedFeeds(articles)
     followed.add(site.url + "/")
     runner = FeedRunner(chat.ingest, followed, Fetcher(host_delay=0))
     [first] = runner.poll_all()
@@ -681,7 +682,7 @@ def test_a_web_page_that_names_no_feed_is_followed_through_its_headlines(site, t
     site.log.clear()
     runner.poll_all()
     assert "/news/trains-delayed" not in site.paths()  # given up ...
-    monkeypatch.setattr(feeds, "GIVEN_UP_SECONDS", 0)
+    monkeypatch.setattr(following, "GIVEN_UP_SECONDS", 0)
     [later] = runner.poll_all()
     assert later.added == 1 and "/news/trains-delayed" in site.paths()  # ... until a day has passed
 
@@ -720,7 +721,7 @@ def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path
 
     front([(f"/news.aspx?ArticleID={n}&utm_source=front", f"Harbour story number {n} of the week")
            for n in range(35)])
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     followed.add(site.url)  # http://host, no slash
     followed.add(site.url + "/")
     assert [f.url for f in followed.list()] == [site.url + "/"]
@@ -765,7 +766,7 @@ def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story
     site.routes["/"] = Page(f"<html><body><main><a href='/news/solar'>{escape(SOLAR.title)}</a> <a href='/news/trains'>"
                             f"{escape(TRAINS.title)}</a> <a href='/news/elections/all-coverage'>Local elections: all "
                             f"our coverage</a></main></body></html>".encode())
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     followed.add(site.url + "/")
     saved = []
     runner = FeedRunner(no_store(saved), followed, Fetcher(host_delay=0))
@@ -777,7 +778,7 @@ def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story
     site.log.clear()
     [second] = runner.poll_all()
     assert (second.added, second.unchanged, second.skipped, second.errors) == (0, 3, [], []) and site.paths() == ["/"]
-    monkeypatch.setattr(feeds, "GIVEN_UP_SECONDS", 0)
+    monkeypatch.setattr(following, "GIVEN_UP_SECONDS", 0)
     site.log.clear()
     [rested] = runner.poll_all()  # looked at again, still a section page: not said again
     assert (rested.added, rested.skipped) == (0, []) and "/news/elections/all-coverage" in site.paths()
@@ -789,7 +790,7 @@ def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story
 def test_a_followed_page_that_starts_naming_a_full_text_feed_keeps_one_copy_of_each_story(site, tmp_path):
     site.routes["/news/solar"] = Page(news_page(SOLAR))
     site.routes["/"] = Page(front_page([SOLAR]))
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     followed.add(site.url + "/")
     runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
     assert runner.poll_all()[0].added == 1
@@ -850,7 +851,7 @@ def test_addresses_that_are_not_public_count_as_local():
 
 
 def test_feed_scheme_addresses_are_read_as_http_and_a_look_creates_nothing(tmp_path):
-    followed = FeedStore(tmp_path / "articles")
+    followed = FollowedFeeds(tmp_path / "articles")
     assert followed.list() == [] and followed.remove("http://courier.example/rss.xml") == []
     assert not (tmp_path / "articles").exists()  # `rag follow --list` and a --remove of nothing only look
     assert followed.add("feed://courier.example/rss.xml").url == "http://courier.example/rss.xml"

@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"articles", "sentences", "chunking", "embeddings", "catalog"},  # reading, splitting, embedding, cataloguing
     {"reader"},  # the embedding model with adapters that read a question and a sentence together
     {"store"},
-    {"indexing", "retrieval", "ranker", "citations", "feeds"},
+    {"indexing", "retrieval", "ranker", "citations", "feeds", "following"},
     {"answering", "evaluation"},
     {"llm"},  # the chat-model answerers implement answering's Query -> Proposal
     {"service"},

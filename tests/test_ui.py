@@ -22,7 +22,7 @@ import pytest
 
 from news_fixtures import BRIDGE, write_corpus
 from processes import free_port, stop, wait_http
-from rag.feeds import FeedStore
+from rag.following import FollowedFeeds
 from rag.models import Feed
 from rag.settings import OFFLINE_ENVIRONMENT
 
@@ -479,7 +479,7 @@ def test_a_date_filter_that_is_not_a_date_stops_the_question_and_says_so(page):
 def test_long_feed_addresses_wrap_in_the_feeds_panel(app, page):
     # A site followed through the feed its page names shows both addresses; long ones stretched the
     # row to a column of one word per line before.
-    feeds = FeedStore(app["articles"])
+    feeds = FollowedFeeds(app["articles"])
     site = "http://127.0.0.1:9/" + "-".join(["harbour-courier-local-news-section"] * 4) + "/"
     feeds.add(site)
     feeds.save_feed(Feed(site, title="Harbour Courier", feed_url=site + "feeds/all-stories/rss.xml"))

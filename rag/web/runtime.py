@@ -14,7 +14,7 @@ from pathlib import Path
 from watchfiles import watch
 
 from ..articles import is_hidden, is_supported
-from ..feeds import FeedRunner, FeedStore
+from ..following import FeedRunner, FollowedFeeds
 from ..fetching import Fetcher
 from ..models import IngestReport, PollResult, display_path
 from ..progress import TerminalProgress, say_waiting
@@ -60,7 +60,7 @@ class Backend:
         self.last_failed: list[dict] = []
         self._status: dict = {}
         self._status_at = 0.0
-        self.feeds = FeedStore(settings.articles_dir)  # the followed feeds, shown in the page
+        self.feeds = FollowedFeeds(settings.articles_dir)  # the followed feeds, shown in the page
         self.poller: FeedPoller | None = None  # polls them while the app runs (started by `serve`)
 
     # -- start-up
