@@ -164,8 +164,8 @@ def cmd_ingest(args, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
     else:
-        for failure in report.failed:
-            print(f"failed: {failure['path']}: {failure['error']}", file=sys.stderr)
+        for failure in report.failures():
+            print(f"failed: {failure}", file=sys.stderr)
         for warning in report.warnings:
             print(f"warning: {warning['path']}: {warning['warning']}", file=sys.stderr)
         repaired = f"; {report.repaired} leftovers of an interrupted ingest removed" if report.repaired else ""

@@ -336,7 +336,7 @@ class FeedRunner:
             log.exception("indexing the items of %s failed", result.url)
             result.errors.append(f"indexing failed: {e} (the items are saved in {self.feeds.folder})")
             return
-        result.errors += [f"{Path(f['path']).name}: {f['error']}" for f in result.report.failed]
+        result.errors += result.report.failures(by_name=True)
 
     def run(self, interval_seconds: float, on_result: Callable[[PollResult], None] | None = None) -> None:
         """Poll every followed feed now and then every `interval_seconds` (sooner after `poll_soon`),

@@ -62,14 +62,25 @@ class Planned:
 
 @dataclass
 class FilePlan:
-    """A changed file: its articles, and the record ids it held before that it no longer holds."""
+    """A changed file (new, edited, or holding copies of articles that changed): its articles as read now."""
 
     path: str
     digest: str
     articles: list[Planned] = field(default_factory=list)
     done: int = 0  # articles committed so far
-    failed: bool = False
     counts: IngestReport = field(default_factory=IngestReport)  # added/updated/unchanged/deleted, once written
+
+
+def is_unwritten(failure: dict) -> bool:
+    """Whether a reported failure (`IngestReport.failed`) is the store's, not the file's: the file read
+    well but could not be written (a full disk, a store error). The next sync retries it."""
+    return failure["error"].startswith(NOT_INDEXED)
+
+
+def reached_under(path: str, via: str | None, folders: list[Path]) -> bool:
+    """Whether a stored file is one of these folders': under one of them, or reached through a symbolic
+    link inside one (`via`; the file itself lives elsewhere)."""
+    return any(Path(path).is_relative_to(f) or (via is not None and Path(via).is_relative_to(f)) for f in folders)
 
 
 def _fail(report: IngestReport, path: str | Path, error: str) -> None:
@@ -147,14 +158,11 @@ def _gone(present: set[str], folders: list[Path], stored_links: dict[str, str | 
     """The stored files gone from the given folders: under one of them, or reached through a symbolic
     link inside one (the file itself lives elsewhere) when the folder no longer leads to it. A link whose
     target is missing (a drive not mounted?) deletes nothing: its files are kept, with a warning."""
-    def within(path: str) -> bool:
-        return any(Path(path).is_relative_to(d) for d in folders)
-
     gone, dangling = [], set()
     for path, via in stored_links.items():
-        if path in present or not (within(path) or (via and within(via))):
+        if path in present or not reached_under(path, via, folders):
             continue
-        link = _dangling_link(Path(via), folders) if via and not within(path) else None
+        link = _dangling_link(Path(via), folders) if via and not reached_under(path, None, folders) else None
         if link:
             dangling.add(link)
         else:
@@ -412,7 +420,6 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
                 _logged(store, cleanup_error, "removing what the failed write left (left to the next sync)")
             for plan in plans:
                 if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):
-                    plan.failed = True
                     kept = "the store keeps its earlier version"
                     if plan.done:
                         kept = f"{plan.done} of its {len(plan.articles)} articles were updated, the rest kept as before"

@@ -261,6 +261,10 @@ class IngestReport:
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted, "
                 f"{len(self.failed)} failed")
 
+    def failures(self, by_name: bool = False) -> list[str]:
+        """ "path: reason" for each file that failed (`by_name`: the file's name alone, as the page lists them)."""
+        return [f"{Path(f['path']).name if by_name else f['path']}: {f['error']}" for f in self.failed]
+
     def to_json(self) -> dict:
         return {
             "added": self.added,

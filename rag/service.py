@@ -19,7 +19,7 @@ from .checkpoints import reached
 from .citations import verify
 from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
-from .indexing import NOT_INDEXED, Progress, named_deletions, sync
+from .indexing import Progress, is_unwritten, named_deletions, reached_under, sync
 from .llm import LLMAnswerer, make_chat_model
 from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, display_path, results_json
@@ -140,8 +140,7 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     paths = [p for p in paths if p not in deleted]
 
     def synced(path: str) -> bool:
-        return path in deleted.values() or any(
-            Path(path).is_relative_to(f) or Path(links.get(path) or "/").is_relative_to(f) for f in folders)
+        return path in deleted.values() or reached_under(path, links.get(path), folders)
 
     def lost_message(lost: list[str]) -> str:
         return (f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed: "
@@ -157,7 +156,7 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     new = NewsChat(settings, generation)
     # (nothing left to read, every named file deleted: an empty store, not the default folder's)
     report = new.ingest(paths + others, on_progress, on_wait) if paths + others else IngestReport()
-    unwritten = [f for f in report.failed if f["error"].startswith(NOT_INDEXED)]
+    unwritten = [f for f in report.failed if is_unwritten(f)]
     if unwritten:  # store trouble: this store is not to be trusted with the articles
         raise StoreError(f"the rebuild could not write {unwritten[0]['path']} ({unwritten[0]['error']})")
     reasons = {f["path"]: f["error"] for f in report.failed}
@@ -279,5 +278,4 @@ class NewsChat:
 
     def holds_under(self, path: Path) -> bool:
         """Whether the store holds a file at or under `path`, or one reached through a link there."""
-        return any(Path(p).is_relative_to(path) or (via and Path(via).is_relative_to(path))
-                   for p, via in self.store.catalog.links().items())
+        return any(reached_under(p, via, [path]) for p, via in self.store.catalog.links().items())

@@ -239,8 +239,7 @@ def report_line(report: IngestReport) -> str:
     reasons)."""
     if not report.failed:
         return report.counts()
-    reasons = [f"{Path(f['path']).name}: {f['error']}" for f in report.failed]
-    return f"{report.counts()}: {first_reasons(reasons)}"
+    return f"{report.counts()}: {first_reasons(report.failures(by_name=True))}"
 
 
 def plural(n: int, word: str) -> str:

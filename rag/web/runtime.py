@@ -122,8 +122,8 @@ class Backend:
             return report
         print(f"rag: {label}: {line} ({report.chunks_embedded} chunks embedded, "
               f"{time.monotonic() - started:.1f} s)", flush=True)
-        for failure in report.failed:
-            print(f"rag: failed: {failure['path']}: {failure['error']}", flush=True)
+        for failure in report.failures():
+            print(f"rag: failed: {failure}", flush=True)
         with self.state_lock:
             self.last_sync = f"{time.strftime('%H:%M:%S')} {label}: {line}"
             self.last_failed = report.failed

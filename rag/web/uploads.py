@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..articles import SUPPORTED_SUFFIXES, is_hidden
-from ..indexing import NOT_INDEXED
+from ..articles import SUPPORTED_SUFFIXES, is_hidden, is_supported
+from ..indexing import is_unwritten
 
 _UNSAFE_CHARS = re.compile(r"[^\w.\- ]+")
 
@@ -34,7 +34,7 @@ class Saved:
         at every later sync, and the page has no way to delete it."""
         for path in self.written:
             failure = next((f for f in report.failed if Path(f["path"]).name == path.name), None)
-            written_failed = failure is not None and failure["error"].startswith(NOT_INDEXED)  # store trouble: retried
+            written_failed = failure is not None and is_unwritten(failure)  # store trouble: retried
             if failure is not None and not written_failed and not stored(path):
                 path.unlink(missing_ok=True)
                 failure["error"] += " (not kept)"
@@ -67,7 +67,7 @@ def save_uploads(files: list, folder: Path, max_mb: float) -> Saved:
     for item in files:
         src = Path(item) if isinstance(item, (str, os.PathLike)) else Path(item.name)
         name = upload_name(item)
-        if Path(name).suffix.lower() not in SUPPORTED_SUFFIXES or is_hidden(Path(name)):
+        if not is_supported(Path(name)) or is_hidden(Path(name)):
             kinds = " ".join(sorted(SUPPORTED_SUFFIXES))
             result.failed.append({"path": name, "error": f"unsupported file type (use {kinds})"})
             continue
