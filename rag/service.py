@@ -8,10 +8,12 @@ or refused with the reason.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeVar
 
 from .answering import (ExtractiveAnswerer, compose, empty_question_text, has_words, no_words_text,
                         refusal_text, standalone_query)
@@ -21,15 +23,16 @@ from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
 from .indexing import Progress, is_unwritten, named_deletions, reached_under, sync
 from .llm import LLMAnswerer, make_chat_model
-from .ranker import RankerWeights
 from .models import Answer, Article, Chunk, Filters, IngestReport, display_path, results_json
+from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, Settings
-from .store import (Store, StoreError, builds_generations, discard_generations, discard_store, new_generation,
-                    promote_generation, replace_store)
+from .store import (Store, StoreError, StoreRebuilt, builds_generations, discard_generations, discard_store,
+                    new_generation,                     promote_generation, replace_store)
 from .text import script_hint, written_in
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
@@ -169,25 +172,66 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
 
 
 class NewsChat:
-    """One store, one retriever, one answerer."""
+    """One store, one retriever, one answerer.
+
+    When another process rebuilds the store with another model meanwhile (`rag ingest --rebuild --model`,
+    on this machine or on another sharing the store), the next call opens the store again with that model
+    and goes on, when the model loads here (`_following_rebuilds`); otherwise it raises StoreError saying
+    which model to start with."""
 
     def __init__(self, settings: Settings, generation: str = ""):
         """`generation`: a shared store being built beside the one in use (`rebuild`)."""
-        self.settings = settings
-        self.embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
-                                             device=settings.device)
-        self.answerer = make_answerer(settings, self.embeddings)
-        self.store = Store(settings.store_dir, self.embeddings, settings.chroma_url, settings.database_url,
-                           generation=generation)
-        self.lexical = LexicalIndex(self.store)
-        self.retriever = HybridRetriever(self.store, self.lexical, k=settings.top_k)
+        self._open(settings, generation)
         self._ingest_lock = threading.Lock()
+        self._reopen_lock = threading.Lock()
+
+    def _open(self, settings: Settings, generation: str = "") -> None:
+        embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
+                                        device=settings.device)
+        answerer = make_answerer(settings, embeddings)
+        store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, generation=generation)
+        lexical = LexicalIndex(store)
+        self.settings, self.embeddings, self.answerer, self.store, self.lexical = (
+            settings, embeddings, answerer, store, lexical)  # (all or nothing: a failed reopen keeps the old ones)
+        self.retriever = HybridRetriever(store, lexical, k=settings.top_k)
         self._written_in: tuple[str | None, tuple[str | None, str]] | None = None  # (revision, text.written_in)
+
+    def _following_rebuilds(self, action: Callable[[], T]) -> T:
+        """`action()`; when the store was rebuilt with another model since it was opened here
+        (`StoreRebuilt`), the store opened again with that model (where it was loaded from, as recorded
+        in the store), and `action()` once more. StoreError when that model cannot be loaded here."""
+        opened = self.store
+        try:
+            return action()
+        except StoreRebuilt as rebuilt:
+            with self._reopen_lock:
+                if self.store is opened:  # (another thread may have reopened it already)
+                    self._reopen(rebuilt)
+        return action()
+
+    def _reopen(self, rebuilt: StoreRebuilt) -> None:
+        if rebuilt.source is None:  # (a store built before the source was recorded)
+            raise StoreError(str(rebuilt))
+        if os.path.isabs(rebuilt.source) and not os.path.isdir(rebuilt.source):  # (another machine's folder)
+            raise StoreError(f"{rebuilt} (that model could not be loaded here: {rebuilt.source} is not a folder "
+                             f"on this machine)")
+        try:
+            self._open(replace(self.settings, embedding_model=rebuilt.source, embedding_variant=""))
+            self.warm_up()
+        except Exception as e:
+            log.exception("cannot open the rebuilt store %s with its model", self.store.location)
+            raise StoreError(f"{rebuilt} (that model could not be loaded here: {e})") from None
+        log.warning("the store %s was rebuilt with the embedding model %r: opened again with it",
+                    self.store.location, self.embeddings.name)
 
     def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None,
                on_wait: Callable[[str], None] | None = None, again: bool = False) -> IngestReport:
         """Sync files and folders into the store (default: the articles folder). `on_wait` hears it when
         another process holds the store's writer lock; `again` embeds every chunk again (indexing.sync)."""
+        return self._following_rebuilds(lambda: self._ingest(paths, on_progress, on_wait, again))
+
+    def _ingest(self, paths: list[Path] | None, on_progress: Progress | None, on_wait: Callable[[str], None] | None,
+                again: bool) -> IngestReport:
         with self._ingest_lock:
             self.lexical.hold = True  # questions meanwhile use the keyword index as it was
             try:
@@ -203,7 +247,8 @@ class NewsChat:
             return report
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:
-        return self.retriever.search(query, filters or Filters(as_of=as_of_or_today("")), k)
+        return self._following_rebuilds(
+            lambda: self.retriever.search(query, filters or Filters(as_of=as_of_or_today("")), k))
 
     def search_json(self, query: str, filters: Filters | None = None, k: int | None = None) -> dict:
         """The `rag search --json` shape: {"query", "results": [...]}."""
@@ -224,6 +269,10 @@ class NewsChat:
             indexing: tuple[int, int] | None = None) -> Answer:
         """`indexing`: (articles done, articles in all) of a sync running now, when one is: a question
         that finds nothing meanwhile is told to ask again, not that the articles do not cover it."""
+        return self._following_rebuilds(lambda: self._ask(question, history, filters, k, indexing))
+
+    def _ask(self, question: str, history: list[tuple[str, str]] | None, filters: Filters | None, k: int | None,
+             indexing: tuple[int, int] | None) -> Answer:
         filters = filters or Filters(as_of=as_of_or_today(""))
         answer = Answer(question=question, text="", answerer=self.answerer.name)
         if not has_words(question):
@@ -274,7 +323,7 @@ class NewsChat:
         return self.store.catalog.article(article_id)
 
     def status(self) -> dict:
-        return self.store.status()
+        return self._following_rebuilds(lambda: self.store.status())
 
     def holds_under(self, path: Path) -> bool:
         """Whether the store holds a file at or under `path`, or one reached through a link there."""

@@ -60,6 +60,15 @@ class ModelMismatchError(StoreError):
     pass
 
 
+class StoreRebuilt(StoreError):
+    """Another process rebuilt the store with another model since this one opened it. `source`: where that
+    model was loaded from ("" the packaged model, a folder, a hub id; None when not recorded)."""
+
+    def __init__(self, message: str, source: str | None):
+        super().__init__(message)
+        self.source = source
+
+
 def chunk_metadata(chunk: Chunk) -> dict:
     """Chroma metadata of a chunk; `day` (YYYYMMDD as an int, 0 = unknown) serves date filters.
     `article_id` is the article's id within its file: with `path` it gives the article's unique id."""
@@ -349,14 +358,16 @@ class Store:
         except FileNotFoundError:
             raise StoreError(f"the store folder {self.dir} is gone; start again") from None
         if not same:
-            raise StoreError(rebuilt_message(str(self.dir), _folder_meta(self.dir)))
+            meta = _folder_meta(self.dir)
+            raise StoreRebuilt(rebuilt_message(str(self.dir), meta), meta.get("model_source"))
 
     def check_same_model(self) -> None:
         """StoreError when the store is no longer one of this process's model: a shared store (a
         database, a Chroma server) that another machine rebuilt with another model. Searching it would
         compare vectors of two models; writing to it would mix them."""
         if not self.fits_model():
-            raise StoreError(rebuilt_message(self.location, {key: self.catalog.meta(key) for key in _REBUILT_KEYS}))
+            meta = {key: self.catalog.meta(key) for key in _REBUILT_KEYS}
+            raise StoreRebuilt(rebuilt_message(self.location, meta), meta["model_source"])
 
     # -- consistency of vectors, records and catalog (see indexing.repair)
     def is_current(self, meta: dict, stored_text: str, article: Article | None) -> bool:

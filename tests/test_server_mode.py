@@ -168,22 +168,30 @@ def test_a_shared_store_rebuilt_with_another_model_is_not_searched_or_written_wi
         servers, tmp_path, articles_dir):
     # One machine rebuilds the shared store with another model. Another machine still running with the
     # old one would compare its questions' vectors with the new model's (same size here, so no error,
-    # only wrong passages) and add old-model vectors among them: it says what happened instead.
+    # only wrong passages) and add old-model vectors among them. It opens the store again with the new
+    # model instead (it used to refuse every question until restarted), or, where that model is not on
+    # the machine, says which model to start with.
     one = instance(tmp_path / "one", servers, articles_dir)
+    elsewhere = instance(tmp_path / "elsewhere", servers, articles_dir)
     assert one.ingest().added == 1
     other = tmp_path / "other-model"  # the packaged weights under another name: another model to the store
     other.symlink_to(embeddings.resolve_model("")[1])
     assert rebuild(shared_settings(tmp_path / "two", servers, articles_dir, model=str(other))).added == 1
-    restart = f"rebuilt with the embedding model 'other-model'.* start again with `--model {other}`"
-    with pytest.raises(StoreError, match=restart):
-        one.ask("What did Lukashenko say about sending soldiers?")
     news = tmp_path / "news"
     news.mkdir()
     (news / "ferry.txt").write_text(FERRY)
+    other.rename(tmp_path / "not-on-this-machine")
+    restart = f"rebuilt with the embedding model 'other-model'.* start again with `--model {other}`.* not a folder"
     with pytest.raises(StoreError, match=restart):
-        one.ingest([news])
-    now = NewsChat(shared_settings(tmp_path / "three", servers, model=str(other))).status()
-    assert (now["articles"], now["vectors"]) == (1, now["chunks"])  # nothing of the ferry written
+        elsewhere.ask("What did Lukashenko say about sending soldiers?")
+    with pytest.raises(StoreError, match=restart):
+        elsewhere.ingest([news])
+    (tmp_path / "not-on-this-machine").rename(other)
+    assert not one.ask("What did Lukashenko say about sending soldiers?").refused
+    assert one.status()["model"] == "other-model" and one.ingest([news]).added == 1  # written with the new model
+    now = NewsChat(shared_settings(tmp_path / "three", servers, model=str(other)))
+    assert (now.status()["articles"], now.status()["vectors"]) == (2, now.status()["chunks"])
+    assert "ferry" in now.search("ferry timetable", k=1)[0].text.lower()
 
 
 def test_a_shared_store_rebuild_by_a_role_that_owns_only_its_schema(servers, tmp_path, articles_dir):

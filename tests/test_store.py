@@ -234,6 +234,7 @@ def test_a_rebuild_with_another_model_that_cannot_write_keeps_the_old_store(buil
     other = tmp_path / "other-model"
     other.symlink_to(embeddings.resolve_model("")[1])
     before = open_chat(built, news)  # opened before the rebuild, like a waiting ingest or a running app
+    stale = open_chat(built, news)  # another, whose new model will not load
     settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
 
     def full_disk(*args, **kwargs):
@@ -246,12 +247,18 @@ def test_a_rebuild_with_another_model_that_cannot_write_keeps_the_old_store(buil
     assert open_chat(built, news).status()["articles"] == 1  # the old model's store, whole
 
     assert rebuild(settings, [news]).added == 1  # a rerun starts again and puts the new store in place
-    # What it opened is gone: a waiting ingest or a running app says so, naming the model to start with,
-    # rather than writing into the deleted folder or answering from it.
-    restart = f"rebuilt with the embedding model 'other-model'.* start again with `--model {other}`"
-    for stale in (before.ingest, before.status, lambda: before.ask("When did the harbour reopen?")):
+    # What they opened is gone. One whose new model cannot be loaded says so, naming the model to start
+    # with, rather than writing into the deleted folder or answering from it; one whose new model loads
+    # opens the new store with it and goes on (it used to refuse until restarted).
+    other.rename(tmp_path / "moved-model")
+    restart = f"rebuilt with the embedding model 'other-model'.* start again with `--model {other}`.*could not be loaded"
+    for call in (stale.ingest, stale.status, lambda: stale.ask("When did the harbour reopen?")):
         with pytest.raises(StoreError, match=restart):
-            stale()
+            call()
+    (tmp_path / "moved-model").rename(other)
+    answer = before.ask("When did the harbour reopen?")
+    assert "reopened on Monday" in answer.citations[0].quote and before.status()["model"] == "other-model"
+    assert before.ingest().unchanged == 1 and stale.ask("When did the harbour reopen?").citations
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("store")) == ["store"]
 
 
