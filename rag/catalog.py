@@ -164,6 +164,16 @@ class Catalog:
         with self.engine.connect() as db:
             return dict(db.execute(sa.select(FILES.c.path, FILES.c.via)).all())
 
+    def holds_under(self, folder: str) -> bool:
+        """Whether a stored file is `folder` or lies under it, itself or through the link that reached it
+        (one query: the folder watcher asks it for every path that goes)."""
+        under = folder.rstrip("/").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "/%"
+        query = sa.select(FILES.c.path).where(sa.or_(
+            FILES.c.path == folder, FILES.c.via == folder,
+            FILES.c.path.like(under, escape="\\"), FILES.c.via.like(under, escape="\\"))).limit(1)
+        with self.engine.connect() as db:
+            return db.execute(query).first() is not None
+
     def set_links(self, links: dict[str, str | None]) -> None:
         """Record how each of these stored files was reached (None: not through a link)."""
         if not links:

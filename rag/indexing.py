@@ -88,38 +88,56 @@ def _fail(report: IngestReport, path: str | Path, error: str) -> None:
     report.failed.append({"path": display_path(str(path)), "error": error})
 
 
-def collect_files(paths: Iterable[Path], report: IngestReport) -> tuple[list[Path], list[Path], dict[str, str]]:
-    """(article files, folders, links) named by `paths`; a missing path, an unreadable folder or a symbolic
-    link that loops back into its own folder is reported. Hidden files and folders (.git, .Trash,
-    editor backups) inside a folder are left out. A file is known by its real path; `links` maps the
-    real path of each file a folder reached through a symbolic link to the path inside the folder."""
-    files: list[Path] = []
-    folders: list[Path] = []
-    links: dict[str, str] = {}
+@dataclass
+class Found:
+    """What a sync found at the paths it was given (`collect_files`)."""
+
+    files: list[Path] = field(default_factory=list)  # article files, by real path
+    folders: list[Path] = field(default_factory=list)  # the folders given, resolved
+    links: dict[str, str] = field(default_factory=dict)  # real path -> the link that reached it (`via`)
+    unread: list[Path] = field(default_factory=list)  # folders (both as reached and resolved) that could not be read
+
+
+def collect_files(paths: Iterable[Path], report: IngestReport, skip: Path | None = None) -> Found:
+    """The article files named by `paths`, and how they were reached; a missing path, an unreadable folder
+    or a symbolic link that loops back into its own folder is reported. Hidden files and folders (.git,
+    .Trash, editor backups) inside a folder are left out, and so is `skip` (the store's own folder, when
+    it lies inside an articles folder). A file is known by its real path; `links` maps the real path of
+    each file reached through a symbolic link (inside a folder, or named itself) to the link's path."""
+    found = Found()
     for path in map(Path, paths):
         if path.is_dir():
-            folders.append(path.resolve())
-            files += _walk(path, report, links)
+            found.folders.append(path.resolve())
+            _walk(path, report, found, skip)
         elif path.is_file():
             if not _bad_name(path, report):
-                files.append(path.resolve())
+                real, reached = path.resolve(), path.parent.resolve() / path.name
+                found.files.append(real)
+                if real != reached:  # a link named on its own: deleted, `named_deletions` knows it by its path
+                    found.links[str(real)] = str(reached)
         else:
             _fail(report, path, "no such file or folder")
-    return list(dict.fromkeys(files)), folders, links
+    found.files = list(dict.fromkeys(found.files))
+    return found
 
 
-def _walk(folder: Path, report: IngestReport, links: dict[str, str]) -> list[Path]:
-    found: list[Path] = []
-    seen = set()
+def _walk(folder: Path, report: IngestReport, found: Found, skip: Path | None) -> None:
+    skipped = skip.resolve() if skip else None
+    seen = {skipped} if skipped else set()
     inside = folder.resolve()  # the folder's own real path; what is under it is not resolved
 
     def on_error(error: OSError) -> None:
-        _fail(report, error.filename or folder, f"cannot read the folder: {error.strerror}")
+        unreadable = Path(error.filename or folder)
+        _fail(report, unreadable, f"cannot read the folder: {error.strerror} (its stored articles are kept)")
+        found.unread.append(unreadable.resolve())
+        if unreadable.is_relative_to(folder):
+            found.unread.append(inside / unreadable.relative_to(folder))
 
     for top, dirs, names in os.walk(folder, followlinks=True, onerror=on_error):
         real = Path(top).resolve()
         if real in seen:
-            _fail(report, top, "skipped: a symbolic link loops back into a folder already read")
+            if real != skipped:
+                _fail(report, top, "skipped: a symbolic link loops back into a folder already read")
             dirs.clear()
             continue
         seen.add(real)
@@ -131,10 +149,9 @@ def _walk(folder: Path, report: IngestReport, links: dict[str, str]) -> list[Pat
                 real, reached = path.resolve(), inside / relative / name
                 if _bad_name(path, report) or _bad_name(real, report):
                     continue
-                found.append(real)
+                found.files.append(real)
                 if real != reached:
-                    links[str(real)] = str(reached)
-    return found
+                    found.links[str(real)] = str(reached)
 
 
 def _bad_name(path: Path, report: IngestReport) -> bool:
@@ -153,17 +170,18 @@ def _description(article: Article) -> tuple:
     return article.published, article.source, article.url, tuple(article.authors)
 
 
-def _gone(present: set[str], folders: list[Path], stored_links: dict[str, str | None],
-          report: IngestReport) -> list[str]:
+def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], report: IngestReport) -> list[str]:
     """The stored files gone from the given folders: under one of them, or reached through a symbolic
-    link inside one (the file itself lives elsewhere) when the folder no longer leads to it. A link whose
-    target is missing (a drive not mounted?) deletes nothing: its files are kept, with a warning."""
+    link inside one (the file itself lives elsewhere) when the folder no longer leads to it. What the walk
+    could not have seen is not gone: a hidden file (ingested by name), a file under a folder that could
+    not be read. A link to a folder that leads nowhere (a drive not mounted?) deletes nothing: its files
+    are kept, with a warning; a link to a file deleted where it lives (its folder is there) is gone."""
     gone, dangling = [], set()
     for path, via in stored_links.items():
-        if path in present or not reached_under(path, via, folders):
+        if path in present or not reached_under(path, via, found.folders) or _unseen(path, via, found):
             continue
-        link = _dangling_link(Path(via), folders) if via and not reached_under(path, None, folders) else None
-        if link:
+        link = _dangling_link(Path(via), found.folders) if via and not reached_under(path, None, found.folders) else None
+        if link and not (link == via and Path(path).parent.is_dir()):
             dangling.add(link)
         else:
             gone.append(path)
@@ -172,6 +190,19 @@ def _gone(present: set[str], folders: list[Path], stored_links: dict[str, str | 
                                 "cannot be read (a drive not mounted? no permission?): the articles stored through it "
                                 "are kept"})
     return gone
+
+
+def _unseen(path: str, via: str | None, found: Found) -> bool:
+    """Whether the walk of the given folders could not have found this stored file: it is hidden inside
+    one of them, or under a folder that could not be read."""
+    for place in (Path(path), Path(via) if via else None):
+        if place is None:
+            continue
+        if any(place.is_relative_to(u) for u in found.unread):
+            return True
+        if any(place.is_relative_to(f) and is_hidden(place.relative_to(f)) for f in found.folders):
+            return True
+    return False
 
 
 def named_deletions(paths: list[Path], stored_links: dict[str, str | None]) -> dict[Path, str]:
@@ -227,13 +258,13 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         stored_links = store.catalog.links()  # every stored file, and how a folder reached it
         paths = list(map(Path, paths))
         deleted = named_deletions(paths, stored_links)
-        files, folders, links = collect_files([p for p in paths if p not in deleted], report)
-        present = {str(f) for f in files}
-        gone = _gone(present, folders, stored_links, report) + list(deleted.values())
-        plans = _plan(store, files, gone, settings, report, again)
+        found = collect_files([p for p in paths if p not in deleted], report, skip=store.dir)
+        present = {str(f) for f in found.files}
+        gone = _gone(present, found, stored_links, report) + list(deleted.values())
+        plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again)
-        if changed_links := {p: links.get(p) for p in present if links.get(p) != stored_links.get(p)}:
+        if changed_links := {p: found.links.get(p) for p in present if found.links.get(p) != stored_links.get(p)}:
             try:
                 store.catalog.set_links(changed_links)
             except Exception as e:  # (a full disk ...) the articles are stored; the next sync records it

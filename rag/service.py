@@ -327,4 +327,4 @@ class NewsChat:
 
     def holds_under(self, path: Path) -> bool:
         """Whether the store holds a file at or under `path`, or one reached through a link there."""
-        return any(reached_under(p, via, [path]) for p, via in self.store.catalog.links().items())
+        return self.store.catalog.holds_under(str(path))

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -164,6 +167,71 @@ def test_a_file_ingested_by_name_and_then_deleted_is_removed_when_named_again(ne
     never = news_chat.ingest([news / "never-stored.txt"])  # a typo is no deletion either
     assert never.deleted == 0 and "no such file or folder" in never.failed[0]["error"]
     assert_consistent(news_chat)
+
+
+def test_what_a_folder_sync_cannot_see_is_not_taken_for_deleted(news_chat, news, tmp_path):
+    # A hidden file ingested by name (a draft) went at the next sync of its folder, which skips hidden
+    # files, and came back when named again. The store's own folder inside the articles folder was read
+    # as articles (its keyword index files, each a failure).
+    (news / ".drafts").mkdir()
+    (news / ".drafts" / "school.txt").write_text(SCHOOL)
+    assert news_chat.ingest([news, news / ".drafts" / "school.txt"]).added == 3
+    report = news_chat.ingest([news])
+    assert (report.deleted, report.unchanged, report.failed) == (0, 2, [])
+    assert "780,000 euros" in documents(news_chat)
+    inside = NewsChat(Settings(store_dir=news / "store", articles_dir=news, chroma_url="", embedding_model=""))
+    assert inside.ingest().added == 2 and inside.ingest().failed == []
+
+
+def test_a_link_named_on_its_own_and_removed_is_removed_when_named_again(news_chat, news, tmp_path):
+    # A file named through a symbolic link is stored by its real path: with the link deleted, naming it
+    # again was "no such file or folder" and the article stayed.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "school.txt").write_text(SCHOOL)
+    (news / "school.txt").symlink_to(elsewhere / "school.txt")
+    assert news_chat.ingest([news / "school.txt"]).added == 1
+    (news / "school.txt").unlink()
+    report = news_chat.ingest([news / "school.txt"])
+    assert (report.deleted, report.failed) == (1, [])
+    assert "780,000 euros" not in documents(news_chat) and (elsewhere / "school.txt").exists()
+
+
+def test_a_link_to_a_file_deleted_where_it_lives_is_gone(news_chat, news, tmp_path):
+    # The file a link in the folder points to is deleted, its own folder still there: that is a deletion,
+    # not a drive that is not mounted, so the article goes (it used to stay, cited, with a warning at
+    # every sync).
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "school.txt").write_text(SCHOOL)
+    (news / "school.txt").symlink_to(elsewhere / "school.txt")
+    assert news_chat.ingest().added == 3
+    (elsewhere / "school.txt").unlink()
+    report = news_chat.ingest()
+    assert (report.deleted, report.warnings) == (1, [])
+    assert "780,000 euros" not in documents(news_chat)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None and os.geteuid() == 0,
+                    reason="as root a folder is never unreadable, and setpriv (util-linux) is absent to drop that power")
+def test_a_folder_that_cannot_be_read_keeps_its_articles(news_chat, news):
+    # A folder without read permission for now (another user's, a share that denies access) was reported,
+    # and its stored articles were deleted, to be embedded again once it could be read.
+    (news / "wire").mkdir()
+    (news / "wire" / "school.txt").write_text(SCHOOL)
+    assert news_chat.ingest().added == 3
+    (news / "wire").chmod(0)
+    try:
+        # as root, in a process without the power to read what permissions forbid (setpriv); the CLI, so
+        # the store is written as a user's ingest writes it
+        drop = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+        done = subprocess.run(drop + [sys.executable, "-m", "rag", "ingest", str(news), "--store",
+                                      str(news_chat.settings.store_dir), "--json"], capture_output=True, text=True)
+    finally:
+        (news / "wire").chmod(0o755)
+    report = json.loads(done.stdout)
+    assert report["deleted"] == 0 and "cannot read the folder" in report["failed"][0]["error"], done.stderr
+    assert "780,000 euros" in documents(news_chat)
 
 
 def test_same_article_under_two_names_is_stored_once(news_chat, news):
