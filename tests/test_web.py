@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+import time
 from urllib.parse import parse_qsl, urlsplit
 from html.parser import HTMLParser
 from pathlib import Path
@@ -267,6 +268,42 @@ def test_the_watcher_syncs_for_what_was_stored_not_for_every_file_that_goes(back
     assert not watcher.wanted(Change.deleted, str(folder / "notes"))  # nothing stored under it
     assert not watcher.wanted(Change.deleted, str(folder / "draft.txt~"))
     assert not watcher.wanted(Change.deleted, str(folder / "4913"))  # vim's test of a folder's permissions
+
+
+def test_the_watcher_follows_a_replaced_folder_and_links_to_folders(backend, tmp_path):
+    # The system's file events follow a folder, not its name, and do not follow symbolic links: a file
+    # dropped into a folder put in the watched one's place, or into a folder linked from it, was never
+    # indexed (until something else changed).
+    folder = Path(backend.settings.articles_dir)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    watcher = FolderWatcher(backend, folder)
+    watcher.start()
+
+    def indexed(path: Path) -> bool:
+        deadline = time.monotonic() + 60
+        while str(path.resolve()) not in backend.chat.store.catalog.paths():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.3)
+        return True
+
+    try:
+        time.sleep(1)  # the first sync and the watch set up
+        (folder / "linked").symlink_to(outside)
+        time.sleep(3)
+        (outside / "ferry.txt").write_text("Ferry service resumes\n\nThe island ferry runs again.\n")
+        assert indexed(outside / "ferry.txt"), "a file dropped into a linked folder was not indexed"
+        folder.rename(tmp_path / "old")
+        folder.mkdir()
+        (folder / "tram.txt").write_text("Tram line extended\n\nThe tram line now runs to the harbour.\n")
+        assert indexed(folder / "tram.txt")
+        time.sleep(3)
+        (folder / "bus.txt").write_text("Night bus returns\n\nThe night bus runs again on Fridays.\n")
+        assert indexed(folder / "bus.txt"), "a second file in the replacing folder was not indexed"
+    finally:
+        watcher.stopped.set()
+        watcher.join(10)
 
 
 def test_a_question_before_anything_is_searchable_says_it_is_still_indexing(settings):

@@ -5,6 +5,7 @@ followed feeds polled on a schedule."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -205,9 +206,49 @@ class FolderWatcher(threading.Thread):
         self.folder.mkdir(parents=True, exist_ok=True)
         print(f"rag: watching {shown(self.folder)} for new articles", flush=True)
         self.backend.sync([self.folder], label=shown(self.folder), quiet=True)  # whatever it holds now
-        for _changes in watch(self.folder, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000,
-                              step=200, raise_interrupt=False):
-            self.backend.sync([self.folder], label=shown(self.folder), quiet=True)
+        while not self.stopped.is_set():
+            try:
+                self._watch()
+            except Exception:  # (a watched folder gone in a way the system's events could not follow)
+                log.exception("watching %s failed; watching it again", self.folder)
+                self.stopped.wait(5.0)
+            if not self.stopped.is_set():  # the folder was replaced, or a link to a folder came or went
+                self.backend.sync([self.folder], label=shown(self.folder), quiet=True)
+
+    def _watch(self) -> None:
+        """Sync at every change until the watch must be set up again: the system's file events follow a
+        folder, not its name, so a folder replaced by another of its name (`mv news news.old; mkdir news`)
+        went unwatched; and they do not follow symbolic links, so a linked folder is watched where it lives,
+        and the watch is set up again when a link comes or goes."""
+        while not self.folder.is_dir():  # (replaced: between the two commands)
+            if self.stopped.wait(1.0):
+                return
+        identity, (roots, links) = self.folder.stat().st_ino, _watched_roots(self.folder)
+        for changes in watch(*roots, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000, step=200,
+                             rust_timeout=2000, yield_on_timeout=True, raise_interrupt=False):
+            try:
+                replaced = self.folder.stat().st_ino != identity
+            except OSError:
+                replaced = True
+            if replaced or any(Path(path).is_symlink() or Path(path).absolute() in links for _, path in changes):
+                return
+            if changes:
+                self.backend.sync([self.folder], label=shown(self.folder), quiet=True)
+
+
+def _watched_roots(folder: Path) -> tuple[list[Path], set[Path]]:
+    """The folders to watch: the folder, and the real folders that symbolic links inside it lead to
+    (outside it); and those links, as the system's events name them."""
+    folder = folder.absolute()
+    inside, roots, links = folder.resolve(), [folder], set()
+    for top, dirs, _names in os.walk(folder, followlinks=True):
+        for name in dirs:
+            path = Path(top) / name
+            if path.is_symlink():
+                links.add(path.absolute())
+                if not (real := path.resolve()).is_relative_to(inside) and real not in roots:
+                    roots.append(real)
+    return roots, links
 
 
 class FeedPoller(threading.Thread):
