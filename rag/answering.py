@@ -254,11 +254,16 @@ def searched(query: Query, filters: Filters) -> str:
     return f"I searched for “{query.text}” ({filters.describe()})"
 
 
-def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence: float | None = None) -> str:
-    """Why there is no answer: nothing within the filters, or nothing that answers."""
+def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence: float | None = None,
+                 empty_store: bool = False) -> str:
+    """Why there is no answer: no article stored yet, nothing within the filters, or nothing that answers."""
+    if empty_store:
+        return "No articles are indexed yet: add some (a folder, uploads or a feed), then ask again."
     if not chunks:
+        narrowed = filters.since or filters.until or filters.source
         return (f"The articles do not cover this. {searched(query, filters)} and found no article within "
-                f"those filters. Try widening the date or outlet filters.")
+                f"those filters. " + ("Try widening the date or outlet filters." if narrowed else
+                                      "Every stored article was published later: try a later “as of” date."))
     sure = f" (confidence {confidence:.0%})" if confidence is not None else ""
     return (f"The articles do not answer this{sure}. {searched(query, filters)}; the nearest passages are "
             f"listed as related reading, not as an answer. Try other words, or widen the date or outlet filters.")

@@ -285,7 +285,9 @@ class NewsChat:
         if not chunks:
             answer.refused = True
             answer.text = (still_indexing_text(*indexing) if indexing is not None
-                           else self._with_script_hint(refusal_text(query, filters, chunks), question))
+                           else self._with_script_hint(refusal_text(query, filters, chunks,
+                                                                    empty_store=not self.store.catalog.counts()[0]),
+                                                       question))
             return answer
         bodies = self.bodies(chunks)
         snapshot = self.lexical.snapshot

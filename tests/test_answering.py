@@ -47,6 +47,17 @@ def test_question_the_articles_do_not_cover_is_refused(seeded_chat):
         assert "widen" in answer.text
 
 
+def test_a_refusal_for_finding_nothing_says_what_to_change(seeded_chat, chat):
+    # Nothing found said "try widening the date or outlet filters" to someone who had set none, or whose
+    # store was empty.
+    outlet = seeded_chat.ask(SOLDIERS, filters=Filters(source="nowhere.example", as_of="2026-01-01"))
+    assert outlet.refused and "Try widening the date or outlet filters" in outlet.text
+    early = seeded_chat.ask(SOLDIERS, filters=Filters(as_of="2001-01-01"))
+    assert early.refused and "later “as of” date" in early.text and "widening" not in early.text
+    empty = chat.ask(SOLDIERS)
+    assert empty.refused and empty.text.startswith("No articles are indexed yet")
+
+
 def test_follow_up_keeps_the_topic_of_the_conversation():
     query = standalone_query("and what did Peskov say?", [(SOLDIERS, "...")])
     assert "Peskov" in query.text and "Lukashenko" in query.text

@@ -320,7 +320,7 @@ def test_a_question_before_anything_is_searchable_says_it_is_still_indexing(sett
     assert "Still indexing: 12 of 800 articles so far; ask again in a moment" in reply
     backend.running.clear()  # the sync is over (and wrote nothing): now it is a plain refusal
     messages, turns, *_ = run(handlers.respond(backend, question, [], [], None, None, None, ""))
-    assert "The articles do not cover this" in messages[1]["content"]
+    assert "No articles are indexed yet" in messages[1]["content"]
 
 
 def test_the_api_and_the_cli_check_k_by_the_one_rule():
