@@ -24,7 +24,8 @@ from .following import FeedRunner, FollowedFeeds
 from .llm import LLM_PASSAGES, BackendError
 from .models import Answer, Filters, display_path
 from .progress import TerminalProgress, say_waiting
-from .service import NewsChat, rebuild
+from .rebuilding import rebuild
+from .service import NewsChat
 from .settings import (ANSWERERS, DEFAULT_ARTICLES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, MAX_PASSAGES, Settings,
                        SettingsError, offline_environment, passage_count)
 from .store import StoreError

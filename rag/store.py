@@ -129,7 +129,7 @@ class Store:
 
     def __init__(self, store_dir: Path, embeddings, chroma_url: str = "", database_url: str = "",
                  check_model: bool = True, generation: str = ""):
-        """`check_model=False` opens a store built with another model, only to rebuild it (`service.rebuild`:
+        """`check_model=False` opens a store built with another model, only to rebuild it (`rebuilding.rebuild`:
         read its catalog, hold its writer lock). `generation`: a shared store being built
         beside the one in use (a Chroma server and a PostgreSQL database both given; see GENERATION_SCHEMA)."""
         if generation and not builds_generations(chroma_url, database_url):

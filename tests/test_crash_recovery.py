@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from processes import chroma_server, postgres_server
 from rag.models import Filters
 from rag import embeddings
-from rag.service import NewsChat, rebuild
+from rag.rebuilding import rebuild
+from rag.service import NewsChat
 from rag.settings import OFFLINE_ENVIRONMENT, Settings
 
 PROJECT = Path(__file__).resolve().parent.parent

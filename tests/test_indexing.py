@@ -15,7 +15,8 @@ import pytest
 
 from rag.indexing import sync
 from rag.models import Filters, article_uid
-from rag.service import NewsChat, rebuild
+from rag.rebuilding import rebuild
+from rag.service import NewsChat
 from rag.settings import Settings
 
 DRILLS = """---

@@ -26,6 +26,7 @@ LAYERS: list[set[str]] = [
     {"answering", "evaluation"},
     {"llm"},  # the chat-model answerers implement answering's Query -> Proposal
     {"service"},
+    {"rebuilding"},  # `rag ingest --rebuild`: builds a NewsChat beside the store in use
     {"cli", "__main__", "web", "web.app", "web.handlers", "web.render", "web.runtime", "web.turns", "web.uploads"},
 ]
 LAYER = {name: level for level, names in enumerate(LAYERS) for name in names}

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from processes import chroma_server, postgres_server
 from rag import embeddings, indexing
 from rag.models import Filters
-from rag.service import NewsChat, rebuild
+from rag.rebuilding import rebuild
+from rag.service import NewsChat
 from rag.settings import OFFLINE_ENVIRONMENT, Settings
 from rag.store import StoreError
 

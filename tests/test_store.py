@@ -19,7 +19,8 @@ import pytest
 from rag import embeddings, indexing
 from rag.catalog import LAYOUT, Catalog, make_engine
 from rag.cli import main
-from rag.service import NewsChat, rebuild
+from rag.rebuilding import rebuild
+from rag.service import NewsChat
 from rag.settings import Settings
 from rag.store import ModelMismatchError, StoreError, chunk_from_metadata
 

@@ -1,0 +1,142 @@
+"""`rag ingest --rebuild`: every chunk embedded again, with the store's model or another, and no article
+lost when the rebuild fails or is killed (`rebuild`). With another model the new store is built beside
+the one in use and takes its place only once it holds every article of the old one that nobody removed
+(`_build_beside`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from .checkpoints import reached
+from .embeddings import SentenceEmbeddings
+from .indexing import Progress, is_unwritten, named_deletions, reached_under
+from .models import IngestReport, display_path
+from .service import NewsChat
+from .settings import Settings
+from .store import (Store, StoreError, builds_generations, discard_generations, discard_store, new_generation,
+                    promote_generation, replace_store)
+
+log = logging.getLogger(__name__)
+
+
+def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Progress | None = None,
+            on_wait: Callable[[str], None] | None = None) -> IngestReport:
+    """`rag ingest --rebuild`: every chunk embedded again with the configured model, and no article lost
+    when the rebuild fails or is killed.
+
+    - A store of this model (and variant space): every file read and every chunk embedded again in place,
+      unit by unit like an update (`indexing.sync`, `again`).
+    - A store in a folder, built with another model: a new store is built beside it (STORE.rebuilding) from
+      `paths` and every other file the old store holds, then takes its place (`store.replace_store`) if
+      it holds every article of the old one that nobody removed (`_build_beside`); until then the old
+      store is untouched, and it takes no other writes meanwhile (its writer lock).
+    - A shared store (a Chroma server and a PostgreSQL database) of another model: the same, with the new
+      store built beside as a generation (its own schema and collection, `store.builds_generations`) and
+      promoted in one database transaction (`store.promote_generation`).
+    - A shared store whose database is not PostgreSQL, of another model: refused (StoreError), the store
+      unchanged. Its database has no schemas to build beside in, so the only way would be to empty the
+      store first: every machine would lose its answers until the rebuild finished, and for good if it
+      failed.
+    In the two that build beside, the model must first embed a test sentence: a model that cannot load (a
+    mistyped --model) stops the rebuild before anything changes (StoreError)."""
+    paths = paths or [settings.articles_dir]
+    embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
+                                    device=settings.device)
+    store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False)
+    if store.fits_model():
+        return NewsChat(settings).ingest(paths, on_progress, on_wait, again=True)
+    shared = builds_generations(settings.chroma_url, settings.database_url)
+    if settings.chroma_url and not shared:
+        raise StoreError(f"cannot rebuild the shared store {store.location} with another model: that builds the "
+                         f"new store beside the one in use, in a schema of its own, which needs the catalog in "
+                         f"PostgreSQL, not {settings.database_url.split(':', 1)[0]}; emptying the store first "
+                         f"would leave every machine without answers until the rebuild finished, and for good "
+                         f"if it failed. The store is unchanged. To change the model, ingest into a new shared "
+                         f"store (an empty database and a Chroma server that holds no store yet).")
+    try:
+        embeddings.embed_query("A test sentence.")
+    except Exception as e:  # whatever loading a model can raise: a missing path, a folder that is no model
+        log.exception("the embedding model %s cannot embed", settings.embedding_model or embeddings.name)
+        raise StoreError(f"cannot rebuild with the embedding model {settings.embedding_model or embeddings.name!r}: "
+                         f"{str(e).rstrip('.')}. The store is unchanged.") from None
+    store_dir = settings.store_dir.resolve()
+    beside = store_dir.with_name(f"{store_dir.name}.rebuilding")  # a shared store's: only its local caches
+    generation = new_generation() if shared else ""
+    with store.writer(on_wait, any_model=True):  # the old store's lock: no other writes meanwhile
+        old_collection = store.collection_name
+        try:
+            _discard_leftovers(store, beside, shared)  # of a rebuild that was killed or failed
+            report = _build_beside(store, replace(settings, store_dir=beside), paths, on_progress, on_wait, generation)
+            reached("rebuilt-beside")
+            if shared:
+                promote_generation(settings.database_url, generation)  # in place: one database transaction
+        except Exception as e:  # whatever stopped it (a full disk ...): the half-built store goes, the old stays
+            if not isinstance(e, StoreError):
+                log.exception("rebuilding %s beside it failed", store.location)
+            _discard_leftovers(store, beside, shared, quietly=True)
+            raise StoreError(f"{str(e).rstrip('.')}. The store {store.location} is unchanged.") from None
+        if shared:
+            _discard_leftovers(store, beside, shared, old_collection, quietly=True)  # and the old vectors
+        else:
+            replace_store(beside, store_dir)  # in place: two renames
+    return report
+
+
+def _discard_leftovers(store: Store, beside: Path, shared: bool, old_collection: str = "", quietly: bool = False) -> None:
+    """Remove the folder a rebuild builds beside the store in and, for a shared store, what rebuilds left
+    on its servers (`store.discard_generations`). `quietly`: a failure is logged, not raised (the store is
+    whole either way; the next rebuild removes what is left)."""
+    try:
+        if beside.exists():
+            discard_store(beside)
+        if shared:
+            discard_generations(store, old_collection)
+    except Exception:
+        if not quietly:
+            raise
+        log.exception("cannot remove what a rebuild left beside %s; the next rebuild tries again", store.location)
+
+
+def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress: Progress | None,
+                  on_wait: Callable[[str], None] | None, generation: str = "") -> IngestReport:
+    """The new store of a rebuild with another model, at `settings.store_dir`: `paths`, and every other
+    file the old store holds (another folder, a file ingested alone). StoreError when it would lack an
+    article of the old store that nobody removed: one whose file fails to be read or written now, or
+    whose file is gone from anywhere but a given folder that is there (a missing drive is no deletion).
+    Files gone from a given folder, or named and deleted from a folder that is there, are deleted on
+    purpose, as any sync deletes them, and counted so."""
+    folders = [p.resolve() for p in paths if p.is_dir()]
+    links = old.catalog.links()  # a file a given folder reached through a symbolic link is that folder's
+    deleted = named_deletions(paths, links)  # files named on their own and deleted: dropped on purpose
+    paths = [p for p in paths if p not in deleted]
+
+    def synced(path: str) -> bool:
+        return path in deleted.values() or reached_under(path, links.get(path), folders)
+
+    def lost_message(lost: list[str]) -> str:
+        return (f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed: "
+                f"{'; '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}. Mend or restore them; to drop their "
+                f"articles on purpose, delete the files and name them, or their folders, in the rebuild")
+
+    stored = old.catalog.record_ids_by_file()
+    gone = [p for p in stored if not Path(p).exists()]
+    if lost := [f"{display_path(p)}: the file is gone" for p in gone if not synced(p)]:
+        raise StoreError(lost_message(lost))  # known before anything is embedded
+    named = {p.resolve() for p in paths}
+    others = [Path(p) for p in stored if not synced(p) and Path(p) not in named]
+    new = NewsChat(settings, generation)
+    # (nothing left to read, every named file deleted: an empty store, not the default folder's)
+    report = new.ingest(paths + others, on_progress, on_wait) if paths + others else IngestReport()
+    unwritten = [f for f in report.failed if is_unwritten(f)]
+    if unwritten:  # store trouble: this store is not to be trusted with the articles
+        raise StoreError(f"the rebuild could not write {unwritten[0]['path']} ({unwritten[0]['error']})")
+    reasons = {f["path"]: f["error"] for f in report.failed}
+    if lost := [f"{display_path(p)}: {reasons[display_path(p)]}" for p, ids in stored.items()
+                if display_path(p) in reasons and ids - set(new.store.catalog.articles_in(p))]:
+        raise StoreError(lost_message(lost))
+    now = set(new.store.catalog.paths())  # (a file still there that a given folder no longer leads to: dropped)
+    report.deleted += sum(len(ids) for p, ids in stored.items() if synced(p) and p not in now)
+    return report
