@@ -32,7 +32,7 @@ import numpy as np
 from .dates import day_number, time_prior, time_window
 from .models import Candidate, Chunk, Query, Ranking, Span
 from .sentences import split
-from .settings import RANKER_WEIGHT_NAMES, SettingsError
+from .settings import HANDSET, RANKER_WEIGHT_NAMES, SettingsError
 from .text import content_terms, english_stemmer, terms, words
 
 WEIGHTS_FILE = "sentence_ranker.json"  # the default: learned by bench/train_ranker.py
@@ -411,7 +411,7 @@ class RankerWeights:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         else:
-            name = HANDSET_FILE if path == "handset" else WEIGHTS_FILE
+            name = HANDSET_FILE if path == HANDSET else WEIGHTS_FILE
             text = resources.files("rag.data").joinpath(name).read_text(encoding="utf-8")
         data = json.loads(text)
         if data.get("context", "none") not in QUOTE_CONTEXTS:

@@ -25,7 +25,7 @@ from .llm import LLMAnswerer, make_chat_model
 from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
 from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
-from .settings import EXTRACTIVE, Settings
+from .settings import EXTRACTIVE, HANDSET, Settings
 from .store import Store, StoreError, StoreRebuilt
 from .text import script_hint, written_in
 
@@ -39,7 +39,7 @@ def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     if kind == EXTRACTIVE:
         if settings.ranker_weights:  # one set of weights for every store
             return ExtractiveAnswerer(embeddings, RankerWeights.load(settings.ranker_weights))
-        return ExtractiveAnswerer(embeddings, RankerWeights.load(), small_store_weights=RankerWeights.load("handset"))
+        return ExtractiveAnswerer(embeddings, RankerWeights.load(), small_store_weights=RankerWeights.load(HANDSET))
     return LLMAnswerer(make_chat_model(settings), name=kind)
 
 

@@ -16,7 +16,7 @@ EXTRACTIVE = "extractive"  # the default answerer: sentences of the articles, no
 # Every answerer's name, the default first; `llm.BACKENDS` builds the others (a chat model each).
 ANSWERERS = (EXTRACTIVE, "ollama", "openai", "gguf")
 # The shipped sentence weights RAG_RANKER_WEIGHTS can name (rag/data; anything else is a weights file).
-RANKER_WEIGHT_NAMES = ("learned", "handset")
+LEARNED, HANDSET = RANKER_WEIGHT_NAMES = ("learned", "handset")  # the shipped sentence ranker weights
 
 # Set for every entry point (CLI, app.py, tests): no model hub, no telemetry, no analytics.
 OFFLINE_ENVIRONMENT = {"HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "ANONYMIZED_TELEMETRY": "False",
