@@ -241,11 +241,12 @@ _QUOTE_MARKS = "\"“”‘’'«»„"
 
 def compose(citations: list[Citation], lead: str = "") -> str:
     """The answer text: the quotes, most relevant first, each followed by its citation number. A quote
-    that opens or closes with quotation marks of its own is not wrapped in more."""
+    that is one quotation already (it opens and closes with quotation marks) is not wrapped in more; one
+    that only holds a quotation ("cover up ...," Peskov said) is, or it would read as our own words."""
     parts = [lead.strip()] if lead.strip() else []
     for c in citations:
         text = " ".join(c.quote.split())
-        quoted = text[0] in _QUOTE_MARKS or text[-1] in _QUOTE_MARKS
+        quoted = text[0] in _QUOTE_MARKS and text[-1] in _QUOTE_MARKS
         parts.append(f"{text if quoted else f'“{text}”'} [{c.n}]")
     return "\n\n".join(parts)
 

@@ -8,10 +8,11 @@ from importlib import resources
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, quote_spans, standalone_query
+from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, quote_spans,
+                           standalone_query)
 from rag.cli import main
 from rag.llm import LLMAnswerer
-from rag.models import Candidate, Chunk, Filters, Ranking, Span
+from rag.models import Candidate, Chunk, Citation, Filters, Ranking, Span
 from rag import ranker
 from rag.ranker import (HANDSET_FILE, TRAINED_PASSAGES, QuestionView, RankerWeights, coverage, lead_reading,
                         question_view)
@@ -56,6 +57,16 @@ def test_a_refusal_for_finding_nothing_says_what_to_change(seeded_chat, chat):
     assert early.refused and "later “as of” date" in early.text and "widening" not in early.text
     empty = chat.ask(SOLDIERS)
     assert empty.refused and empty.text.startswith("No articles are indexed yet")
+
+
+def test_every_quote_reads_as_a_quotation():
+    # A sentence that ended with a quotation of its own was shown bare, as if it were the app's words.
+    chunk = Chunk(text="", start=0, end=0, article_id="a")
+    quotes = ['Peskov\'s statement is classified by the ISW as an attempt to "cover up Putin\'s failure."',
+              '"We don\'t interfere," Lukashenko said at the time.', '"We don\'t send soldiers there."',
+              "Belarus supports Russia."]
+    text = compose([Citation(n, q, 0, len(q), chunk) for n, q in enumerate(quotes, 1)])
+    assert text.split("\n\n") == [f"“{quotes[0]}” [1]", f"“{quotes[1]}” [2]", f"{quotes[2]} [3]", f"“{quotes[3]}” [4]"]
 
 
 def test_follow_up_keeps_the_topic_of_the_conversation():
