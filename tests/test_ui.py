@@ -523,6 +523,23 @@ def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(
 
 # ---------------------------------------------------------------- the page as a whole
 
+def test_a_new_answer_is_read_from_its_question_down(app, browser):
+    # The chat kept to its bottom, so on a phone a long answer opened at its last lines, its question
+    # and first quotes above, out of sight.
+    wait_for_first_sync(app, browser)
+    page = open_page(app, browser, width=390, height=844)
+    try:
+        for question in (SOLDIERS, "How big is the Belarusian army, according to Lukashenko?"):
+            ask(page, question)
+            page.wait_for_timeout(1500)  # (the answer laid out)
+            top = page.evaluate("""() => { const log = document.querySelector('#chat [role=log]');
+                const asked = [...log.querySelectorAll('[data-testid=user]')].pop();
+                return asked.getBoundingClientRect().top - log.getBoundingClientRect().top; }""")
+            assert 0 <= top <= 40, f"{question!r} is {top:.0f} px from the top of the chat"
+    finally:
+        page.context.close()
+
+
 def test_narrow_screen_dark_mode_puts_the_sources_below_the_answer(app, browser):
     wait_for_first_sync(app, browser)
     page = open_page(app, browser, width=390, height=844)

@@ -216,7 +216,8 @@ def chat_column(backend: Backend) -> ChatParts:
     with gr.Column(scale=3, min_width=300):
         chatbot = gr.Chatbot(
             label="Chat", show_label=False,  # (its floating label hid the first line of a scrolled chat)
-            elem_id="chat", height=560, latex_delimiters=[], feedback_options=None,
+            elem_id="chat", height=560, autoscroll=False,  # app.js scrolls to each new question instead
+            latex_delimiters=[], feedback_options=None,
             buttons=[], sanitize_html=True,  # its copy button copied the message's HTML: "Copy as Markdown" copies
             placeholder="Ask about the articles, for example: <i>What did Lukashenko say about "
                         "sending soldiers?</i> Follow-up questions use the conversation.")

@@ -116,6 +116,34 @@
       setTimeout(() => { if (!badDate()) note.textContent = ''; }, 50);
     }
   });
+  // A new question scrolls the chat to itself, so its answer is read from the top: Gradio's autoscroll
+  // (off, see app.py) kept the chat at its bottom, where a long answer showed its last lines only.
+  let questionsSeen = 0, settling = false;
+  const toQuestion = () => {
+    const log = document.querySelector('#chat [role=log]');
+    const questions = log ? log.querySelectorAll('[data-testid=user]') : [];
+    if (questions.length) {
+      const last = questions[questions.length - 1];
+      log.scrollTop += last.getBoundingClientRect().top - log.getBoundingClientRect().top - 8;
+    }
+  };
+  new MutationObserver(() => {
+    const log = document.querySelector('#chat [role=log]');
+    const questions = log ? log.querySelectorAll('[data-testid=user]') : [];
+    if (questions.length !== questionsSeen) { questionsSeen = questions.length; settling = questionsSeen > 0; }
+    if (!settling) return;
+    toQuestion();
+    const last = questions[questions.length - 1];
+    const answers = log.querySelectorAll('[data-testid=bot]');
+    const answer = answers[answers.length - 1];
+    // until its answer is in (while "Searching…" shows, the chat is too short to scroll the question up),
+    // and again as the answer is laid out
+    if (answer && (last.compareDocumentPosition(answer) & Node.DOCUMENT_POSITION_FOLLOWING)
+        && !answer.textContent.includes('Searching the articles')) {
+      settling = false;
+      [100, 400, 1000].forEach((ms) => setTimeout(toQuestion, ms));
+    }
+  }).observe(document.body, {childList: true, subtree: true});
   // "Copy as Markdown": the answer with its quotes and a numbered source list.
   document.addEventListener('click', async (e) => {
     const button = e.target.closest ? e.target.closest('button.copy-md') : null;
