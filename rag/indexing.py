@@ -34,7 +34,7 @@ from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path
 from .settings import Settings
-from .store import Store, StoreError, chunk_metadata
+from .store import Store, StoreError, chunk_metadata, is_store_folder
 
 log = logging.getLogger(__name__)
 
@@ -98,18 +98,24 @@ class Found:
     unread: list[Path] = field(default_factory=list)  # folders (both as reached and resolved) that could not be read
 
 
-def collect_files(paths: Iterable[Path], report: IngestReport, skip: Path | None = None) -> Found:
-    """The article files named by `paths`, and how they were reached; a missing path, an unreadable folder
-    or a symbolic link that loops back into its own folder is reported. Hidden files and folders (.git,
-    .Trash, editor backups) inside a folder are left out, and so is `skip` (the store's own folder, when
-    it lies inside an articles folder). A file is known by its real path; `links` maps the real path of
-    each file reached through a symbolic link (inside a folder, or named itself) to the link's path."""
+def collect_files(paths: Iterable[Path], report: IngestReport) -> Found:
+    """The article files named by `paths`, and how they were reached; a missing path, a file or folder
+    that cannot be read or a symbolic link that loops back into its own folder is reported. Hidden files
+    and folders (.git, .Trash, editor backups) inside a folder are left out, and so are stores of this
+    app (`store.is_store_folder`: the store's own folder, when it lies inside an articles folder). A file
+    is known by its real path; `links` maps the real path of each file reached through a symbolic link
+    (inside a folder, or named itself) to the link's path."""
     found = Found()
     for path in map(Path, paths):
-        if path.is_dir():
+        try:
+            kind = "folder" if path.is_dir() else "file" if path.is_file() else ""
+        except OSError as e:  # (no permission to look: kept, like an unreadable folder)
+            _unreadable(report, found, path, path.parent.resolve() / path.name, e, "file or folder")
+            continue
+        if kind == "folder":
             found.folders.append(path.resolve())
-            _walk(path, report, found, skip)
-        elif path.is_file():
+            _walk(path, report, found)
+        elif kind == "file":
             if not _bad_name(path, report):
                 real, reached = path.resolve(), path.parent.resolve() / path.name
                 found.files.append(real)
@@ -121,37 +127,49 @@ def collect_files(paths: Iterable[Path], report: IngestReport, skip: Path | None
     return found
 
 
-def _walk(folder: Path, report: IngestReport, found: Found, skip: Path | None) -> None:
-    skipped = skip.resolve() if skip else None
-    seen = {skipped} if skipped else set()
+def _walk(folder: Path, report: IngestReport, found: Found) -> None:
+    seen = set()
     inside = folder.resolve()  # the folder's own real path; what is under it is not resolved
 
     def on_error(error: OSError) -> None:
         unreadable = Path(error.filename or folder)
-        _fail(report, unreadable, f"cannot read the folder: {error.strerror} (its stored articles are kept)")
-        found.unread.append(unreadable.resolve())
-        if unreadable.is_relative_to(folder):
-            found.unread.append(inside / unreadable.relative_to(folder))
+        reached = inside / unreadable.relative_to(folder) if unreadable.is_relative_to(folder) else unreadable
+        _unreadable(report, found, unreadable, reached, error, "folder")
 
     for top, dirs, names in os.walk(folder, followlinks=True, onerror=on_error):
         real = Path(top).resolve()
         if real in seen:
-            if real != skipped:
-                _fail(report, top, "skipped: a symbolic link loops back into a folder already read")
+            _fail(report, top, "skipped: a symbolic link loops back into a folder already read")
             dirs.clear()
             continue
         seen.add(real)
+        if is_store_folder(Path(top)):
+            dirs.clear()
+            continue
         relative = Path(top).relative_to(folder)
         dirs[:] = sorted(d for d in dirs if not is_hidden(relative / d))
         for name in sorted(names):
-            path = Path(top) / name
-            if not is_hidden(relative / name) and is_supported(path) and path.is_file():
-                real, reached = path.resolve(), inside / relative / name
-                if _bad_name(path, report) or _bad_name(real, report):
+            path, reached = Path(top) / name, inside / relative / name
+            if is_hidden(relative / name) or not is_supported(path):
+                continue
+            try:
+                if not path.is_file():
                     continue
-                found.files.append(real)
-                if real != reached:
-                    found.links[str(real)] = str(reached)
+                real = path.resolve()
+            except OSError as e:  # (a link into a folder we may not enter, a folder we may list but not enter)
+                _unreadable(report, found, path, reached, e, "file")
+                continue
+            if _bad_name(path, report) or _bad_name(real, report):
+                continue
+            found.files.append(real)
+            if real != reached:
+                found.links[str(real)] = str(reached)
+
+
+def _unreadable(report: IngestReport, found: Found, path: Path, reached: Path, error: OSError, what: str) -> None:
+    """Report a file or folder that cannot be read now, and keep what is stored from it (`_unseen`)."""
+    _fail(report, path, f"cannot read the {what}: {error.strerror} (its stored articles are kept)")
+    found.unread += [Path(os.path.realpath(path)), reached]
 
 
 def _bad_name(path: Path, report: IngestReport) -> bool:
@@ -181,7 +199,7 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
         if path in present or not reached_under(path, via, found.folders) or _unseen(path, via, found):
             continue
         link = _dangling_link(Path(via), found.folders) if via and not reached_under(path, None, found.folders) else None
-        if link and not (link == via and Path(path).parent.is_dir()):
+        if link and not (link == via and _is_folder(Path(path).parent)):
             dangling.add(link)
         else:
             gone.append(path)
@@ -190,6 +208,14 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
                                 "cannot be read (a drive not mounted? no permission?): the articles stored through it "
                                 "are kept"})
     return gone
+
+
+def _is_folder(path: Path) -> bool:
+    """Whether a folder is there to be seen (False when we may not look)."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
 
 
 def _unseen(path: str, via: str | None, found: Found) -> bool:
@@ -213,10 +239,13 @@ def named_deletions(paths: list[Path], stored_links: dict[str, str | None]) -> d
     folder that reached it (`via`)."""
     found = {}
     for path in paths:
-        if path.exists() or not path.parent.is_dir():
+        try:
+            if path.exists() or not path.parent.is_dir():
+                continue
+        except OSError:  # (no permission to look: nothing is known to be gone)
             continue
         real = str(path.resolve())  # (a link to a file whose folder is gone: a drive not mounted?)
-        if not Path(real).parent.is_dir():
+        if not _is_folder(Path(real).parent):
             continue
         if real in stored_links:
             found[path] = real
@@ -258,7 +287,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         stored_links = store.catalog.links()  # every stored file, and how a folder reached it
         paths = list(map(Path, paths))
         deleted = named_deletions(paths, stored_links)
-        found = collect_files([p for p in paths if p not in deleted], report, skip=store.dir)
+        found = collect_files([p for p in paths if p not in deleted], report)
         present = {str(f) for f in found.files}
         gone = _gone(present, found, stored_links, report) + list(deleted.values())
         plans = _plan(store, found.files, gone, settings, report, again)

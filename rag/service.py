@@ -26,7 +26,7 @@ from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
 from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, HANDSET, Settings
-from .store import Store, StoreError, StoreRebuilt
+from .store import Store, StoreError, StoreRebuilt, forget_open_stores
 from .text import script_hint, written_in
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class NewsChat:
             raise StoreError(f"{rebuilt} (that model could not be loaded here: {rebuilt.source} is not a folder "
                              f"on this machine)")
         try:
+            forget_open_stores()  # (else Chroma hands back the client of the store that was replaced)
             self._open(replace(self.settings, embedding_model=rebuilt.source, embedding_variant=""))
             self.warm_up()
         except Exception as e:

@@ -52,6 +52,22 @@ CATALOG_TABLES = ("meta", "files", "articles")  # the store's own tables in its 
 RECORDS_TABLE = "upsertion_record"  # LangChain's: other applications' namespaces may share it
 
 
+def is_store_folder(folder: Path) -> bool:
+    """Whether a folder is a store of this app (its lock file is made when it is first opened): never
+    read as articles, when it lies inside an articles folder."""
+    try:
+        return (folder / "open.lock").is_file()
+    except OSError:  # (a folder we may list but not enter: its files fail one by one, named)
+        return False
+
+
+def forget_open_stores() -> None:
+    """Drop the local Chroma clients this process keeps per folder: after another process put a new store
+    in a folder's place (a rebuild with another model), opening it again would hand back the client of
+    the deleted one."""
+    SharedSystemClient.clear_system_cache()
+
+
 class StoreError(RuntimeError):
     """The store cannot be opened or written; the message says what to do."""
 
@@ -291,7 +307,7 @@ class Store:
         so after another process changed the store this process would search a stale index."""
         with self.lock.writing():
             if not self.chroma_url:
-                SharedSystemClient.clear_system_cache()
+                forget_open_stores()
             self.client = self._client()
             self._open_vectors()
 
@@ -550,7 +566,7 @@ def discard_store(folder: Path) -> None:
     """Delete a store folder nothing uses any more (what a killed or failed rebuild left beside the store),
     and forget Chroma's client for it: this process may open a new store at that path later."""
     shutil.rmtree(folder)
-    SharedSystemClient.clear_system_cache()
+    forget_open_stores()
 
 
 def _replaced(store_dir: Path) -> Path:
@@ -586,7 +602,7 @@ def replace_store(built: Path, store_dir: Path) -> None:
         _put_back(store_dir)
         raise StoreError(f"cannot put the rebuilt store {built} in the place of {store_dir}: {e.strerror}; "
                          f"the store is unchanged") from None
-    SharedSystemClient.clear_system_cache()
+    forget_open_stores()
     shutil.rmtree(replaced, ignore_errors=True)
 
 

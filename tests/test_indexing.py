@@ -220,8 +220,12 @@ def test_a_folder_that_cannot_be_read_keeps_its_articles(news_chat, news):
     # and its stored articles were deleted, to be embedded again once it could be read.
     (news / "wire").mkdir()
     (news / "wire" / "school.txt").write_text(SCHOOL)
-    assert news_chat.ingest().added == 3
+    (news / "listed").mkdir()  # a folder that may be listed but not entered: its files cannot be looked at
+    (news / "listed" / "stadium.txt").write_text(STADIUM)
+    assert news_chat.ingest().added == 4
     (news / "wire").chmod(0)
+    (news / "listed").chmod(0o444)
+    (news / "late.txt").write_text("Ferry service resumes\n\nThe island ferry runs again.\n")
     try:
         # as root, in a process without the power to read what permissions forbid (setpriv); the CLI, so
         # the store is written as a user's ingest writes it
@@ -230,9 +234,13 @@ def test_a_folder_that_cannot_be_read_keeps_its_articles(news_chat, news):
                                       str(news_chat.settings.store_dir), "--json"], capture_output=True, text=True)
     finally:
         (news / "wire").chmod(0o755)
-    report = json.loads(done.stdout)
-    assert report["deleted"] == 0 and "cannot read the folder" in report["failed"][0]["error"], done.stderr
-    assert "780,000 euros" in documents(news_chat)
+        (news / "listed").chmod(0o755)
+    assert done.stdout, done.stderr
+    report = json.loads(done.stdout)  # (one file that could not be looked at stopped the whole sync)
+    assert (report["added"], report["deleted"]) == (1, 0), done.stderr
+    assert sorted((Path(f["path"]).name, f["error"].split(":")[0]) for f in report["failed"]) == [
+        ("stadium.txt", "cannot read the file"), ("wire", "cannot read the folder")]
+    assert "780,000 euros" in documents(news_chat) and "24,000 seats" in documents(news_chat)
 
 
 def test_same_article_under_two_names_is_stored_once(news_chat, news):

@@ -314,6 +314,38 @@ def test_a_rebuild_with_another_model_drops_a_file_named_after_it_was_deleted(bu
     assert open_chat(built, news, model=str(other)).status()["articles"] == 1
 
 
+def test_a_process_that_opened_the_store_follows_a_rebuild_made_by_another(built, news, tmp_path):
+    # The rebuild runs in another process, as `rag ingest --rebuild` beside a running app. Opening the
+    # store again handed back Chroma's client of the replaced store: the old process answered from the
+    # deleted vectors (missing what the rebuild added) and could not write again.
+    before = open_chat(built, news)
+    (news / "ferry.txt").write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    done = subprocess.run([sys.executable, "-m", "rag", "ingest", str(news), "--store", str(built), "--rebuild",
+                           "--model", str(other), "--json"], capture_output=True, text=True, timeout=300)
+    assert json.loads(done.stdout)["added"] == 2, done.stderr
+    assert "ten percent" in before.ask("How much do ferry fares rise?").citations[0].quote
+    status = before.status()
+    assert (status["model"], status["articles"], status["vectors"]) == ("other-model", 2, status["chunks"])
+    (news / "tram.txt").write_text("Tram line extended\n\nThe tram line now runs to the harbour.\n")
+    assert before.ingest().added == 1 and before.status()["vectors"] == before.status()["chunks"]
+
+
+def test_a_rebuild_reads_no_store_as_articles(tmp_path, news):
+    # The store inside the articles folder: a rebuild with another model walked the old store (the new
+    # one is built beside it) and stored its keyword index's files as articles.
+    chat = open_chat(news / "store", news)
+    assert chat.ingest().added == 1 and chat.ingest().failed == []
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    settings = Settings(store_dir=news / "store", articles_dir=news, chroma_url="", database_url="",
+                        embedding_model=str(other))
+    report = rebuild(settings, [news])
+    assert (report.added, report.failed) == (1, [])
+    assert open_chat(news / "store", news, model=str(other)).status()["articles"] == 1
+
+
 def test_a_rebuild_with_another_model_treats_files_reached_through_links_as_the_folders(built, news, tmp_path):
     # A file the folder reached through a symbolic link is stored by its real path, outside the folder:
     # the rebuild took it for another folder's file, carried it over when its link was removed, and

@@ -301,6 +301,18 @@ def test_the_watcher_follows_a_replaced_folder_and_links_to_folders(backend, tmp
         time.sleep(3)
         (folder / "bus.txt").write_text("Night bus returns\n\nThe night bus runs again on Fridays.\n")
         assert indexed(folder / "bus.txt"), "a second file in the replacing folder was not indexed"
+        (folder / "linked").symlink_to(outside)
+        time.sleep(3)
+        shutil.rmtree(outside)  # the linked folder deleted and made again: the watch followed the old one
+        outside.mkdir()
+        time.sleep(3)
+        (outside / "taxi.txt").write_text("Taxi fares fall\n\nTaxi fares fall by a tenth in June.\n")
+        assert indexed(outside / "taxi.txt"), "a file in a linked folder made again was not indexed"
+        folder.rename(tmp_path / "older")  # gone a while, then made again with a file in it at once
+        time.sleep(3)
+        folder.mkdir()
+        (folder / "boat.txt").write_text("Boat race postponed\n\nThe boat race moves to Sunday.\n")
+        assert indexed(folder / "boat.txt"), "a file in a folder made again was not indexed"
     finally:
         watcher.stopped.set()
         watcher.join(10)

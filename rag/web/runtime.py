@@ -175,6 +175,7 @@ class FolderWatcher(threading.Thread):
         super().__init__(name="rag-watch", daemon=True)
         self.backend, self.folder = backend, Path(folder)
         self.stopped = threading.Event()
+        self.roots: list[Path] = []  # the folders watched now (`_watched_roots`)
 
     def wanted(self, _change, path: str) -> bool:
         """An article file's event, or a folder's: a folder moved in, out or renamed brings only its own
@@ -182,6 +183,8 @@ class FolderWatcher(threading.Thread):
         more) counts when it was an article file or the store holds files under it, so an editor's
         temporary file does not cost a sync (a digest per file of the folder)."""
         p = Path(path)
+        if p in self.roots:  # a watched folder itself deleted or moved (`_watch` sets the watch up again)
+            return True
         try:
             relative = p.relative_to(self.folder.resolve())
         except ValueError:
@@ -205,35 +208,45 @@ class FolderWatcher(threading.Thread):
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         print(f"rag: watching {shown(self.folder)} for new articles", flush=True)
-        self.backend.sync([self.folder], label=shown(self.folder), quiet=True)  # whatever it holds now
         while not self.stopped.is_set():
             try:
                 self._watch()
             except Exception:  # (a watched folder gone in a way the system's events could not follow)
                 log.exception("watching %s failed; watching it again", self.folder)
                 self.stopped.wait(5.0)
-            if not self.stopped.is_set():  # the folder was replaced, or a link to a folder came or went
-                self.backend.sync([self.folder], label=shown(self.folder), quiet=True)
 
     def _watch(self) -> None:
-        """Sync at every change until the watch must be set up again: the system's file events follow a
-        folder, not its name, so a folder replaced by another of its name (`mv news news.old; mkdir news`)
-        went unwatched; and they do not follow symbolic links, so a linked folder is watched where it lives,
-        and the watch is set up again when a link comes or goes."""
+        """Sync once the watch is set up (whatever the folder holds now), then at every change, until the
+        watch must be set up again. The system's file events follow a folder, not its name, so a folder
+        replaced by another of its name (`mv news news.old; mkdir news`) went unwatched; and they do not
+        follow symbolic links, so a linked folder is watched where it lives, and the watch is set up again
+        when a link comes or goes or a watched folder is replaced."""
         while not self.folder.is_dir():  # (replaced: between the two commands)
             if self.stopped.wait(1.0):
                 return
-        identity, (roots, links) = self.folder.stat().st_ino, _watched_roots(self.folder)
+        self.roots, links = roots, links = _watched_roots(self.folder)
+        identities = _identities(roots)
+        synced = False
         for changes in watch(*roots, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000, step=200,
                              rust_timeout=2000, yield_on_timeout=True, raise_interrupt=False):
-            try:
-                replaced = self.folder.stat().st_ino != identity
-            except OSError:
-                replaced = True
-            if replaced or any(Path(path).is_symlink() or Path(path).absolute() in links for _, path in changes):
-                return
-            if changes:
+            if _identities(roots) != identities or any(
+                    Path(path) in roots or Path(path).is_symlink() or Path(path).absolute() in links
+                    for _, path in changes):
+                return  # (the next watch syncs once it is set up)
+            if changes or not synced:  # (the first pass: what came while no watch was set up)
                 self.backend.sync([self.folder], label=shown(self.folder), quiet=True)
+                synced = True
+
+
+def _identities(roots: list[Path]) -> list[int | None]:
+    """Which folder each watched path names now (None: gone)."""
+    out = []
+    for root in roots:
+        try:
+            out.append(root.stat().st_ino)
+        except OSError:
+            out.append(None)
+    return out
 
 
 def _watched_roots(folder: Path) -> tuple[list[Path], set[Path]]:
