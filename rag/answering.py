@@ -241,12 +241,13 @@ _QUOTE_MARKS = "\"“”‘’'«»„"
 
 def compose(citations: list[Citation], lead: str = "") -> str:
     """The answer text: the quotes, most relevant first, each followed by its citation number. A quote
-    that is one quotation already (it opens and closes with quotation marks) is not wrapped in more; one
-    that only holds a quotation ("cover up ...," Peskov said) is, or it would read as our own words."""
+    that opens with quotation marks of its own ("We don't interfere," he said.) is not wrapped in more;
+    one that only ends with a quotation (... as an attempt to "cover up ...") is, or its opening words
+    would read as ours."""
     parts = [lead.strip()] if lead.strip() else []
     for c in citations:
         text = " ".join(c.quote.split())
-        quoted = text[0] in _QUOTE_MARKS and text[-1] in _QUOTE_MARKS
+        quoted = text[0] in _QUOTE_MARKS
         parts.append(f"{text if quoted else f'“{text}”'} [{c.n}]")
     return "\n\n".join(parts)
 

@@ -66,7 +66,7 @@ def test_every_quote_reads_as_a_quotation():
               '"We don\'t interfere," Lukashenko said at the time.', '"We don\'t send soldiers there."',
               "Belarus supports Russia."]
     text = compose([Citation(n, q, 0, len(q), chunk) for n, q in enumerate(quotes, 1)])
-    assert text.split("\n\n") == [f"“{quotes[0]}” [1]", f"“{quotes[1]}” [2]", f"{quotes[2]} [3]", f"“{quotes[3]}” [4]"]
+    assert text.split("\n\n") == [f"“{quotes[0]}” [1]", f"{quotes[1]} [2]", f"{quotes[2]} [3]", f"“{quotes[3]}” [4]"]
 
 
 def test_follow_up_keeps_the_topic_of_the_conversation():
