@@ -73,6 +73,10 @@ def test_follow_up_keeps_the_topic_of_the_conversation():
     query = standalone_query("and what did Peskov say?", [(SOLDIERS, "...")])
     assert "Peskov" in query.text and "Lukashenko" in query.text
     assert standalone_query("Who is Gustav Gressel?", [(SOLDIERS, "...")]).text == "Who is Gustav Gressel?"
+    # a short question about a subject of its own is no follow-up: it was searched with the football final
+    world_cup = [("Who won the 2022 football World Cup final?", "The articles do not answer this.")]
+    assert standalone_query("What is the price of potash?", world_cup).text == "What is the price of potash?"
+    assert "Lukashenko" in standalone_query("How big is the army?", [(SOLDIERS, "...")]).text  # a follow-up still
 
 
 def test_follow_up_answer_quotes_the_new_subject(seeded_chat):
