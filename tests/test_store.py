@@ -26,6 +26,7 @@ from rag.store import ModelMismatchError, StoreError, chunk_from_metadata
 
 from news_fixtures import BRIDGE, RECORDS, write_corpus
 
+FERRY = "Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n"
 STORY = "Harbour reopens after storm\n\nThe harbour reopened on Monday after a week of repairs.\n\nFerries run again.\n"
 
 
@@ -40,6 +41,25 @@ def news(tmp_path: Path) -> Path:
 def open_chat(store: Path, news: Path, model: str = "", variant: str = "") -> NewsChat:
     return NewsChat(Settings(store_dir=store, articles_dir=news, chroma_url="", embedding_model=model,
                              embedding_variant=variant))
+
+
+def other_model(folder: Path) -> Path:
+    """The packaged model's folder under another name: another model to a store (the same vectors)."""
+    other = folder / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    return other
+
+
+def ferry_in(folder: Path) -> Path:
+    """A folder (made) holding the ferry story; the story's file."""
+    folder.mkdir(exist_ok=True)
+    (folder / "ferry.txt").write_text(FERRY)
+    return folder / "ferry.txt"
+
+
+def other_settings(store: Path, news: Path, model: Path) -> Settings:
+    """Settings that open (or rebuild) the store with another model."""
+    return Settings(store_dir=store, articles_dir=news, chroma_url="", database_url="", embedding_model=str(model))
 
 
 @pytest.fixture
@@ -204,7 +224,7 @@ def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    (elsewhere / "ferry.txt").write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
+    (elsewhere / "ferry.txt").write_text(FERRY)
     assert open_chat(built, news).ingest([elsewhere]).added == 1
     other = tmp_path / "other-model"  # the same weights under another name: a different model to the store
     other.symlink_to(embeddings.resolve_model("")[1])
@@ -232,11 +252,10 @@ def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
 
 def test_a_rebuild_with_another_model_that_cannot_write_keeps_the_old_store(built, news, tmp_path, monkeypatch):
     # A disk that fills up midway cannot be made here, so LangChain's indexing call fails in its place.
-    other = tmp_path / "other-model"
-    other.symlink_to(embeddings.resolve_model("")[1])
+    other = other_model(tmp_path)
     before = open_chat(built, news)  # opened before the rebuild, like a waiting ingest or a running app
     stale = open_chat(built, news)  # another, whose new model will not load
-    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
+    settings = other_settings(built, news, other)
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -267,13 +286,10 @@ def test_a_rebuild_with_another_model_never_drops_articles_nobody_removed(built,
     # A stored article whose file no longer reads, or whose file is gone from outside the folders
     # given, keeps its place in the old store; the new store would lack it, so it is not swapped in.
     elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    ferry = elsewhere / "ferry.txt"
-    ferry.write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
+    ferry = ferry_in(elsewhere)
     assert open_chat(built, news).ingest([elsewhere]).added == 1
-    other = tmp_path / "other-model"
-    other.symlink_to(embeddings.resolve_model("")[1])
-    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
+    other = other_model(tmp_path)
+    settings = other_settings(built, news, other)
 
     (news / "harbour.txt").write_text("")
     with pytest.raises(StoreError, match=r"would lose .*harbour.txt: file is empty.* is unchanged"):
@@ -298,15 +314,11 @@ def test_a_rebuild_with_another_model_never_drops_articles_nobody_removed(built,
 def test_a_rebuild_with_another_model_drops_a_file_named_after_it_was_deleted(built, news, tmp_path):
     # A file ingested by name and deleted: named in the rebuild it is dropped on purpose (its folder is
     # there); not named, the rebuild refuses to lose it, as before.
-    saved = tmp_path / "saved"
-    saved.mkdir()
-    ferry = saved / "ferry.txt"
-    ferry.write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
+    ferry = ferry_in(tmp_path / "saved")
     assert open_chat(built, news).ingest([ferry]).added == 1
     ferry.unlink()
-    other = tmp_path / "other-model"
-    other.symlink_to(embeddings.resolve_model("")[1])
-    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
+    other = other_model(tmp_path)
+    settings = other_settings(built, news, other)
     with pytest.raises(StoreError, match=r"would lose .*ferry.txt: the file is gone"):
         rebuild(settings, [news])
     report = rebuild(settings, [news, ferry])
@@ -319,9 +331,8 @@ def test_a_process_that_opened_the_store_follows_a_rebuild_made_by_another(built
     # store again handed back Chroma's client of the replaced store: the old process answered from the
     # deleted vectors (missing what the rebuild added) and could not write again.
     before = open_chat(built, news)
-    (news / "ferry.txt").write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
-    other = tmp_path / "other-model"
-    other.symlink_to(embeddings.resolve_model("")[1])
+    (news / "ferry.txt").write_text(FERRY)
+    other = other_model(tmp_path)
     done = subprocess.run([sys.executable, "-m", "rag", "ingest", str(news), "--store", str(built), "--rebuild",
                            "--model", str(other), "--json"], capture_output=True, text=True, timeout=300)
     assert json.loads(done.stdout)["added"] == 2, done.stderr
@@ -337,8 +348,7 @@ def test_a_rebuild_reads_no_store_as_articles(tmp_path, news):
     # one is built beside it) and stored its keyword index's files as articles.
     chat = open_chat(news / "store", news)
     assert chat.ingest().added == 1 and chat.ingest().failed == []
-    other = tmp_path / "other-model"
-    other.symlink_to(embeddings.resolve_model("")[1])
+    other = other_model(tmp_path)
     settings = Settings(store_dir=news / "store", articles_dir=news, chroma_url="", database_url="",
                         embedding_model=str(other))
     report = rebuild(settings, [news])
@@ -356,9 +366,8 @@ def test_a_rebuild_with_another_model_treats_files_reached_through_links_as_the_
         (elsewhere / name).write_text(f"{name[:-4].title()} news\n\nThe {name[:-4]} timetable changes in May.\n")
         (news / name).symlink_to(elsewhere / name)
     assert open_chat(built, news).ingest().added == 2
-    other = tmp_path / "other-model"
-    other.symlink_to(embeddings.resolve_model("")[1])
-    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", database_url="", embedding_model=str(other))
+    other = other_model(tmp_path)
+    settings = other_settings(built, news, other)
     (news / "ferry.txt").unlink()  # the link removed
     (elsewhere / "tram.txt").unlink()  # the file deleted where it lives
     report = rebuild(settings, [news])
