@@ -277,9 +277,13 @@ def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(
     link = unquote_plus(page.locator("#chat a.question-link").last.get_attribute("href"))
     assert "Peskov" in link and "Lukashenko" in link  # the link asks what was searched, not the bare follow-up
     assert "Sources of answer 2" in page.inner_text("#sources-panel")
+    marked = "() => [...document.querySelectorAll('#chat [data-testid=bot]')].map(m => m.classList.contains('showing-sources'))"
+    assert page.evaluate(marked) == [False, True]  # the chat marks the answer whose sources are shown
     page.locator("#chat [data-testid=bot]").first.click()
     page.wait_for_function(
         "() => document.querySelector('#sources-panel').innerText.includes('Sources of answer 1')", timeout=30_000)
+    page.wait_for_timeout(300)
+    assert page.evaluate(marked) == [True, False]
 
 
 # The panel's scrolled boxes, from the sources up to the panel: scrolled to their ends, how far each went.

@@ -38,12 +38,18 @@ FEEDS_POLL_SECONDS = 5.0  # how often the feeds panel is refreshed (a feed's pol
 
 # A card's "Show the whole article here" asks the server for the article (the sources panel's own event).
 SOURCES_JS = """
-// Each answer's sources start at the top (its head says which answer, or that nothing was quoted).
+// Each answer's sources start at the top (its head says which answer, or that nothing was quoted), and
+// the answer whose sources they are is marked in the chat.
 watch('value', () => {
   for (let box = element; box; box = box.parentElement) {
     box.scrollTop = 0;
     if (box.id === 'sources-panel') break;
   }
+  const shown = element.querySelector('.sources[data-turn]');
+  const turn = shown ? parseInt(shown.dataset.turn) : -1;
+  document.querySelectorAll('#chat [data-testid=bot]').forEach((message, i) => {
+    message.classList.toggle('showing-sources', i === turn);
+  });
 });
 element.addEventListener('click', (event) => {
   const button = event.target.closest('button.open-article');
