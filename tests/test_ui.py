@@ -194,6 +194,8 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     n = cite.inner_text().strip("[]").split("]")[0]
     focused = page.evaluate("() => document.activeElement.id")
     assert focused == f"src-0-{n}"  # and the keyboard goes on from the card
+    page.wait_for_timeout(2000)
+    assert page.locator(f"#src-0-{n}.flash").count() == 1  # marked while the reader is on it (it went in 1.5 s)
 
     card.locator("button.open-article").click()
     mark = page.locator("#article-view mark")

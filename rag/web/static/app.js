@@ -69,8 +69,8 @@
         card.scrollIntoView({block: 'nearest'});
         card.tabIndex = -1;  // the keyboard goes on from the card: its buttons are the next Tab
         card.focus({preventScroll: true});
-        card.classList.add('flash');
-        setTimeout(() => card.classList.remove('flash'), 1500);
+        card.classList.add('flash');  // until the reader moves on (it went after 1.5 s, often unseen)
+        card.addEventListener('blur', () => card.classList.remove('flash'), {once: true});
       } else if (tries++ < 50) {
         setTimeout(reveal, 100);
       }
