@@ -17,7 +17,7 @@ from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Rankin
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
-from .text import QUESTION_STOPWORDS, content_terms, english_idf, words
+from .text import QUESTION_STOPWORDS, content_terms, english_idf, is_english_word, words
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -44,7 +44,8 @@ def standalone_query(question: str, history: list[tuple[str, str]], as_of: str =
 # A question word this rare in English names a subject of its own: "What is the price of potash?" (8.7)
 # after a question about football is no follow-up. Not measured (no conversations to measure on): set
 # between such words (potash 8.7, ceasefire 7.5) and the words a short follow-up asks about (sanctions
-# 5.5, ferry 5.5, mayor 4.4, army 3.5; english_idf).
+# 5.5, ferry 5.5, mayor 4.4, army 3.5; english_idf). Only English words count: a number, a typo or a word
+# of another language is unlisted, and so as rare as a word can be.
 OWN_SUBJECT_IDF = 7.0
 
 
@@ -55,7 +56,7 @@ def _is_follow_up(question: str, focus: list[str]) -> bool:
         return True
     if _NAME.findall(question.strip()[1:]):  # names someone
         return False
-    very_short = len(focus) <= 2 and not any(english_idf(t) >= OWN_SUBJECT_IDF for t in focus)
+    very_short = len(focus) <= 2 and not any(is_english_word(t) and english_idf(t) >= OWN_SUBJECT_IDF for t in focus)
     return bool(_PRONOUNS.search(question)) or very_short
 
 

@@ -220,15 +220,13 @@ def _is_folder(path: Path) -> bool:
 
 def _unseen(path: str, via: str | None, found: Found) -> bool:
     """Whether the walk of the given folders could not have found this stored file: it is hidden inside
-    one of them, or under a folder that could not be read."""
-    for place in (Path(path), Path(via) if via else None):
-        if place is None:
-            continue
-        if any(place.is_relative_to(u) for u in found.unread):
-            return True
-        if any(place.is_relative_to(f) and is_hidden(place.relative_to(f)) for f in found.folders):
-            return True
-    return False
+    one of them as the walk would reach it (through its link, when a link reached it), or under a folder
+    that could not be read."""
+    places = [Path(path)] + ([Path(via)] if via else [])
+    if any(place.is_relative_to(u) for place in places for u in found.unread):
+        return True
+    reached = places[-1]
+    return any(reached.is_relative_to(f) and is_hidden(reached.relative_to(f)) for f in found.folders)
 
 
 def named_deletions(paths: list[Path], stored_links: dict[str, str | None]) -> dict[Path, str]:
@@ -289,7 +287,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         deleted = named_deletions(paths, stored_links)
         found = collect_files([p for p in paths if p not in deleted], report)
         present = {str(f) for f in found.files}
-        gone = _gone(present, found, stored_links, report) + list(deleted.values())
+        gone = _gone(present, found, stored_links, report) + [p for p in deleted.values() if p not in present]
         plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again)

@@ -49,6 +49,12 @@ def still_indexing_text(done: int, total: int) -> str:
     return f"Still indexing: {so_far}; ask again in a moment."
 
 
+def _warm_up(embeddings: SentenceEmbeddings, answerer, lexical: LexicalIndex) -> None:
+    embeddings.embed_query("warm up")
+    answerer.warm_up()
+    lexical.ensure_fresh()
+
+
 class NewsChat:
     """One store, one retriever, one answerer.
 
@@ -63,16 +69,22 @@ class NewsChat:
         self._ingest_lock = threading.Lock()
         self._reopen_lock = threading.Lock()
 
-    def _open(self, settings: Settings, generation: str = "") -> None:
+    def _open(self, settings: Settings, generation: str = "", loaded: bool = False) -> None:
+        """Wire the parts for `settings`; `loaded`: load the models and the keyword index before any is put
+        in use (a reopen: a model that fails to load leaves the parts in use as they were)."""
         embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
                                         device=settings.device)
         answerer = make_answerer(settings, embeddings)
         store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, generation=generation)
         lexical = LexicalIndex(store)
-        self.settings, self.embeddings, self.answerer, self.store, self.lexical = (
-            settings, embeddings, answerer, store, lexical)  # (all or nothing: a failed reopen keeps the old ones)
-        self.retriever = HybridRetriever(store, lexical, k=settings.top_k)
+        if loaded:
+            _warm_up(embeddings, answerer, lexical)
         self._written_in: tuple[str | None, tuple[str | None, str]] | None = None  # (revision, text.written_in)
+        # the store last: a question that began meanwhile and fails on the old store sees the new one in
+        # place and asks again with the new parts, rather than reopening once more (`_following_rebuilds`)
+        self.settings, self.embeddings, self.answerer, self.lexical = settings, embeddings, answerer, lexical
+        self.retriever = HybridRetriever(store, lexical, k=settings.top_k)
+        self.store = store
 
     def _following_rebuilds(self, action: Callable[[], T]) -> T:
         """`action()`; when the store was rebuilt with another model since it was opened here
@@ -95,8 +107,7 @@ class NewsChat:
                              f"on this machine)")
         try:
             forget_open_stores()  # (else Chroma hands back the client of the store that was replaced)
-            self._open(replace(self.settings, embedding_model=rebuilt.source, embedding_variant=""))
-            self.warm_up()
+            self._open(replace(self.settings, embedding_model=rebuilt.source, embedding_variant=""), loaded=True)
         except Exception as e:
             log.exception("cannot open the rebuilt store %s with its model", self.store.location)
             raise StoreError(f"{rebuilt} (that model could not be loaded here: {e})") from None
@@ -139,9 +150,7 @@ class NewsChat:
 
     def warm_up(self) -> None:
         """Load the models and the keyword index now, before the first question needs them."""
-        self.embeddings.embed_query("warm up")
-        self.answerer.warm_up()
-        self.lexical.ensure_fresh()
+        _warm_up(self.embeddings, self.answerer, self.lexical)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None,
             filters: Filters | None = None, k: int | None = None,

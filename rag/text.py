@@ -79,6 +79,11 @@ def _english_frequencies() -> dict[str, float]:
     return out
 
 
+def is_english_word(term: str) -> bool:
+    """Whether wordfreq lists the term (as `terms()` gives it): not a number, a typo or another language's word."""
+    return term.isalpha() and term in _english_frequencies()
+
+
 def english_idf(term: str) -> float:
     """How rare a term (as `terms()` gives it) is in English at large, on BM25's IDF scale: -ln of the
     chance that a passage of CHUNK_WORDS words holds it. Stands in for the store's own IDF where the

@@ -180,6 +180,13 @@ def test_what_a_folder_sync_cannot_see_is_not_taken_for_deleted(news_chat, news,
     report = news_chat.ingest([news])
     assert (report.deleted, report.unchanged, report.failed) == (0, 2, [])
     assert "780,000 euros" in documents(news_chat)
+    # a hidden folder reached through a link that is not hidden: its files are seen, and go when deleted
+    (news / ".archive").mkdir()
+    (news / ".archive" / "stadium.txt").write_text(STADIUM)
+    (news / "archive").symlink_to(news / ".archive")
+    assert news_chat.ingest([news]).added == 1
+    (news / ".archive" / "stadium.txt").unlink()
+    assert news_chat.ingest([news]).deleted == 1
     inside = NewsChat(Settings(store_dir=news / "store", articles_dir=news, chroma_url="", embedding_model=""))
     assert inside.ingest().added == 2 and inside.ingest().failed == []
 
@@ -196,6 +203,14 @@ def test_a_link_named_on_its_own_and_removed_is_removed_when_named_again(news_ch
     report = news_chat.ingest([news / "school.txt"])
     assert (report.deleted, report.failed) == (1, [])
     assert "780,000 euros" not in documents(news_chat) and (elsewhere / "school.txt").exists()
+    # a link named on its own to a file a given folder holds too: the link deleted and named with that
+    # folder, the file stays (it was planned, then removed as the link's)
+    news_chat.ingest([news])
+    (elsewhere / "desk.txt").symlink_to(news / "harvest.txt")
+    assert news_chat.ingest([elsewhere / "desk.txt"]).unchanged == 1
+    (elsewhere / "desk.txt").unlink()
+    assert news_chat.ingest([elsewhere / "desk.txt", news]).deleted == 0
+    assert "largest wheat harvest" in documents(news_chat)
 
 
 def test_a_link_to_a_file_deleted_where_it_lives_is_gone(news_chat, news, tmp_path):

@@ -277,6 +277,9 @@ def test_the_watcher_follows_a_replaced_folder_and_links_to_folders(backend, tmp
     folder = Path(backend.settings.articles_dir)
     outside = tmp_path / "outside"
     outside.mkdir()
+    (folder / "sub").mkdir()  # two links back up: a walk that follows them without a check never ends
+    (folder / "sub" / "up").symlink_to(folder)
+    (folder / "sub" / "up2").symlink_to(folder)
     watcher = FolderWatcher(backend, folder)
     watcher.start()
 

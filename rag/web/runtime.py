@@ -208,12 +208,17 @@ class FolderWatcher(threading.Thread):
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         print(f"rag: watching {shown(self.folder)} for new articles", flush=True)
+        failed = False
         while not self.stopped.is_set():
             try:
                 self._watch()
+                failed = False
             except Exception:  # (a watched folder gone in a way the system's events could not follow)
-                log.exception("watching %s failed; watching it again", self.folder)
-                self.stopped.wait(5.0)
+                if not failed:  # said once, not every half minute
+                    log.exception("watching %s failed; syncing it every 30 s until it can be watched", self.folder)
+                failed = True
+                self.backend.sync([self.folder], label=shown(self.folder), quiet=True)
+                self.stopped.wait(30.0)
 
     def _watch(self) -> None:
         """Sync once the watch is set up (whatever the folder holds now), then at every change, until the
@@ -228,7 +233,8 @@ class FolderWatcher(threading.Thread):
         identities = _identities(roots)
         synced = False
         for changes in watch(*roots, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000, step=200,
-                             rust_timeout=2000, yield_on_timeout=True, raise_interrupt=False):
+                             rust_timeout=2000, yield_on_timeout=True, raise_interrupt=False,
+                             ignore_permission_denied=True):  # (a folder it may not read: `lost+found`)
             if _identities(roots) != identities or any(
                     Path(path) in roots or Path(path).is_symlink() or Path(path).absolute() in links
                     for _, path in changes):
@@ -253,8 +259,12 @@ def _watched_roots(folder: Path) -> tuple[list[Path], set[Path]]:
     """The folders to watch: the folder, and the real folders that symbolic links inside it lead to
     (outside it); and those links, as the system's events name them."""
     folder = folder.absolute()
-    inside, roots, links = folder.resolve(), [folder], set()
+    inside, roots, links, seen = folder.resolve(), [folder], set(), set()
     for top, dirs, _names in os.walk(folder, followlinks=True):
+        if (real_top := Path(top).resolve()) in seen:  # a link back up: read once (`indexing._walk` too)
+            dirs.clear()
+            continue
+        seen.add(real_top)
         for name in dirs:
             path = Path(top) / name
             if path.is_symlink():
