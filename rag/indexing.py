@@ -210,6 +210,13 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
     return gone
 
 
+def _repointed(present: set[str], found: Found, stored_links: dict[str, str | None]) -> list[str]:
+    """The stored files a link found now no longer leads to: the link points elsewhere (`ln -sfn`)."""
+    leads_to = {via: real for real, via in found.links.items()}
+    return [path for path, via in stored_links.items()
+            if via in leads_to and leads_to[via] != path and path not in present]
+
+
 def _is_folder(path: Path) -> bool:
     """Whether a folder is there to be seen (False when we may not look)."""
     try:
@@ -287,7 +294,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         deleted = named_deletions(paths, stored_links)
         found = collect_files([p for p in paths if p not in deleted], report)
         present = {str(f) for f in found.files}
-        gone = _gone(present, found, stored_links, report) + [p for p in deleted.values() if p not in present]
+        gone = list(dict.fromkeys(_gone(present, found, stored_links, report) + _repointed(present, found, stored_links)
+                                  + [p for p in deleted.values() if p not in present]))
         plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again)

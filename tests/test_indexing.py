@@ -203,6 +203,15 @@ def test_a_link_named_on_its_own_and_removed_is_removed_when_named_again(news_ch
     report = news_chat.ingest([news / "school.txt"])
     assert (report.deleted, report.failed) == (1, [])
     assert "780,000 euros" not in documents(news_chat) and (elsewhere / "school.txt").exists()
+    # the link pointed at another file (`ln -sfn`) and named again: the earlier file goes with it
+    (elsewhere / "stadium.txt").write_text(STADIUM)
+    (news / "school.txt").symlink_to(elsewhere / "school.txt")
+    assert news_chat.ingest([news / "school.txt"]).added == 1
+    (news / "school.txt").unlink()
+    (news / "school.txt").symlink_to(elsewhere / "stadium.txt")
+    report = news_chat.ingest([news / "school.txt"])
+    assert (report.added, report.deleted) == (1, 1) and "780,000 euros" not in documents(news_chat)
+    (news / "school.txt").unlink()
     # a link named on its own to a file a given folder holds too: the link deleted and named with that
     # folder, the file stays (it was planned, then removed as the link's)
     news_chat.ingest([news])
