@@ -11,10 +11,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from .checkpoints import reached
-from .embeddings import SentenceEmbeddings
 from .indexing import Progress, is_unwritten, named_deletions, reached_under
 from .models import IngestReport, display_path
-from .service import NewsChat
+from .service import NewsChat, make_embeddings
 from .settings import Settings
 from .store import (Store, StoreError, builds_generations, discard_generations, discard_store, new_generation,
                     promote_generation, replace_store)
@@ -43,8 +42,7 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     In the two that build beside, the model must first embed a test sentence: a model that cannot load (a
     mistyped --model) stops the rebuild before anything changes (StoreError)."""
     paths = paths or [settings.articles_dir]
-    embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
-                                    device=settings.device)
+    embeddings = make_embeddings(settings)
     store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False)
     if store.fits_model():
         return NewsChat(settings).ingest(paths, on_progress, on_wait, again=True)

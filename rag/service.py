@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def make_embeddings(settings: Settings) -> SentenceEmbeddings:
+    """The embedding model the settings name, in their variant, on their device (loaded when first used)."""
+    return SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant, device=settings.device)
+
+
 def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
     kind = settings.answerer_kind
@@ -72,8 +77,7 @@ class NewsChat:
     def _open(self, settings: Settings, generation: str = "", loaded: bool = False) -> None:
         """Wire the parts for `settings`; `loaded`: load the models and the keyword index before any is put
         in use (a reopen: a model that fails to load leaves the parts in use as they were)."""
-        embeddings = SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant,
-                                        device=settings.device)
+        embeddings = make_embeddings(settings)
         answerer = make_answerer(settings, embeddings)
         store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, generation=generation)
         lexical = LexicalIndex(store)
