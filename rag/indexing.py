@@ -97,6 +97,12 @@ class Found:
     links: dict[str, str] = field(default_factory=dict)  # real path -> the link that reached it (`via`)
     unread: list[Path] = field(default_factory=list)  # folders (both as reached and resolved) that could not be read
 
+    def add(self, real: Path, reached: Path) -> None:
+        """An article file found, by its real path, and the path that reached it (a link's, when they differ)."""
+        self.files.append(real)
+        if real != reached:
+            self.links[str(real)] = str(reached)
+
 
 def collect_files(paths: Iterable[Path], report: IngestReport) -> Found:
     """The article files named by `paths`, and how they were reached; a missing path, a file or folder
@@ -116,11 +122,8 @@ def collect_files(paths: Iterable[Path], report: IngestReport) -> Found:
             found.folders.append(path.resolve())
             _walk(path, report, found)
         elif kind == "file":
-            if not _bad_name(path, report):
-                real, reached = path.resolve(), path.parent.resolve() / path.name
-                found.files.append(real)
-                if real != reached:  # a link named on its own: deleted, `named_deletions` knows it by its path
-                    found.links[str(real)] = str(reached)
+            if not _bad_name(path, report):  # (a link named on its own: `named_deletions` knows it by its path)
+                found.add(path.resolve(), path.parent.resolve() / path.name)
         else:
             _fail(report, path, "no such file or folder")
     found.files = list(dict.fromkeys(found.files))
@@ -159,11 +162,8 @@ def _walk(folder: Path, report: IngestReport, found: Found) -> None:
             except OSError as e:  # (a link into a folder we may not enter, a folder we may list but not enter)
                 _unreadable(report, found, path, reached, e, "file")
                 continue
-            if _bad_name(path, report) or _bad_name(real, report):
-                continue
-            found.files.append(real)
-            if real != reached:
-                found.links[str(real)] = str(reached)
+            if not (_bad_name(path, report) or _bad_name(real, report)):
+                found.add(real, reached)
 
 
 def _unreadable(report: IngestReport, found: Found, path: Path, reached: Path, error: OSError, what: str) -> None:
@@ -198,7 +198,8 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
     for path, via in stored_links.items():
         if path in present or not reached_under(path, via, found.folders) or _unseen(path, via, found):
             continue
-        link = _dangling_link(Path(via), found.folders) if via and not reached_under(path, None, found.folders) else None
+        through_link = via and not reached_under(path, None, found.folders)  # (the file lives elsewhere)
+        link = _dangling_link(Path(via), found.folders) if through_link else None
         if link and not (link == via and _is_folder(Path(path).parent)):
             dangling.add(link)
         else:

@@ -229,8 +229,8 @@ class FolderWatcher(threading.Thread):
         while not self.folder.is_dir():  # (replaced: between the two commands)
             if self.stopped.wait(1.0):
                 return
-        self.roots, links = roots, links = _watched_roots(self.folder)
-        identities = _identities(roots)
+        roots, links = _watched_roots(self.folder)
+        self.roots, identities = roots, _identities(roots)
         synced = False
         for changes in watch(*roots, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000, step=200,
                              rust_timeout=2000, yield_on_timeout=True, raise_interrupt=False,
