@@ -70,21 +70,61 @@ def test_article_page_escapes_the_body_and_marks_the_quote():
 
     article = Article(title=NASTY, body=f"Before. {NASTY} After.", path="/x.txt", source="s")
     start = article.body.index(NASTY)
-    page = render.article_page(article, start, start + len(NASTY), "")
+    page = render.article_page(article, [(start, start + len(NASTY))], "")
     assert "<script>alert" not in page and f"<mark id='quote'>{render.esc(NASTY)}</mark>" in page
-    moved = render.article_page(article, 0, 3, "")  # a span that is not the quote any more: no mark, no error
-    assert "<mark" in moved or "Before." in moved
+    moved = render.article_page(article, [(0, 3), (5, 999)], "")  # a span past the end: no mark, no error
+    assert "<mark id='quote'>Bef</mark>ore." in moved and moved.count("<mark") == 1
+    assert render.read_spans("8-20,x-3,30-41,-") == [(8, 20), (30, 41)]
 
 
 def test_answer_markdown_links_each_citation_to_its_article():
     md = render.answer_markdown(turn(answer="“x” [1] and [7]"), 2)
-    assert 'href="/article/a&lt;b?quote=0-5&amp;cite=2-1"' in md
+    assert 'href="/article/a&lt;b?quote=0-5&amp;cite=2-1&amp;card=2-1"' in md
     assert "\\[7\\]" in md  # a number with no citation stays plain text
 
 
-def test_copy_as_markdown_lists_the_sources():
-    text = render.answer_as_markdown(turn(question="Q?", answer="“A.” [1]", cards=[card(title="T", source="S", published="2023-01-02", url="https://e.x/a", quote="A.")]))
-    assert text == "**Q?**\n\n“A.” [1]\n\n1. T, S, 2023-01-02, https://e.x/a\n"
+# Quotes of one article (and one of another) with the words around them, as make_card gives them
+BODY = "Intro words here. The port reopened on Monday. Ships queued for days. Officials blamed the storm."
+
+
+def quoted(n, text, article="a", **kw):
+    start = BODY.index(text)
+    return card(n=n, quote=text, start=start, end=start + len(text), article_id=article, title=f"Title {article}",
+                source="S", published="2023-01-02", url=f"https://e.x/{article}", path="/home/me/news/a.txt",
+                before=BODY[max(0, start - 20):start], cut_before=start > 20, cut_after=True) | \
+        {"after": BODY[start + len(text):start + len(text) + 30]} | kw
+
+
+def test_sources_are_numbered_by_article_as_citation_tools_do():
+    # quotes [1] and [3] come from article a, [2] from article b: the page shows [1] [2] [1] and two cards
+    cards = [quoted(1, "The port reopened on Monday."), quoted(2, "Ships queued for days.", article="b"),
+             quoted(3, "Officials blamed the storm.")]
+    t = turn(question="Q?", answer="“The port reopened on Monday.” [1]\n\n“Ships…” [2]\n\n“Officials…” [3]", cards=cards)
+    md = render.answer_markdown(t, 0)
+    assert [m for m in re.findall(r">\[(\d)\]<", md)] == ["1", "2", "1"]
+    assert "cite=0-3&amp;card=0-1" in md  # the third quote's popover, its article's card
+    panel = render.sources_html([t], 0)
+    assert panel.count("class='card'") == 2 and "id='src-0-1'" in panel and "id='src-0-2'" in panel
+    first = panel[panel.index("id='src-0-1'"):panel.index("id='src-0-2'")]
+    assert first.count("<mark>") == 2 and "quote=" + "%2C".join(f"{c['start']}-{c['end']}" for c in (cards[0], cards[2])) in first
+    assert render.answer_as_markdown(t) == (
+        "**Q?**\n\n“The port reopened on Monday.” [1]\n\n“Ships…” [2]\n\n“Officials…” [1]\n\n"
+        "1. Title a, S, 2023-01-02, https://e.x/a\n2. Title b, S, 2023-01-02, https://e.x/b\n")
+
+
+def test_quotes_near_each_other_share_one_snippet():
+    near = [quoted(1, "The port reopened on Monday."), quoted(2, "Officials blamed the storm.")]
+    far = [quoted(1, "The port reopened on Monday.", after=" Ships"), quoted(2, "Officials blamed the storm.")]
+    one = render.sources_html([turn(cards=near)], 0)
+    assert one.count("class='snippet'") == 1  # " Ships queued for days. " between them, shown once
+    assert "</mark> Ships queued for days. <mark>" in one
+    assert render.sources_html([turn(cards=far)], 0).count("class='snippet'") == 2  # too far apart: two
+
+
+def test_copy_as_markdown_lists_web_addresses_not_paths_on_this_machine():
+    local = card(title="T", source="S", published="2023-01-02", url="", path="/home/me/news/t.txt", quote="A.")
+    text = render.answer_as_markdown(turn(question="Q?", answer="“A.” [1]", cards=[local]))
+    assert text == "**Q?**\n\n“A.” [1]\n\n1. T, S, 2023-01-02\n"
 
 
 def test_the_page_the_api_and_the_cli_read_a_filter_date_by_one_rule():

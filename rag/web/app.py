@@ -396,7 +396,8 @@ def api_k(k) -> int | None:
 # ---------------------------------------------------------------- each article's own page
 
 def add_article_pages(app: FastAPI, backend: Backend, auth: tuple[str, str] | None) -> None:
-    """/article/ID?quote=START-END: the whole article, the quote highlighted and scrolled into view.
+    """/article/ID?quote=START-END[,START-END...]: the whole article, the quotes highlighted and the
+    first scrolled into view.
     With a login (RAG_AUTH) the page asks for the same user and password."""
     basic = HTTPBasic(auto_error=bool(auth))
 
@@ -411,19 +412,14 @@ def add_article_pages(app: FastAPI, backend: Backend, auth: tuple[str, str] | No
 
     @app.get("/article/{article_id}", response_class=HTMLResponse, dependencies=[Depends(allowed)])
     def article_page(article_id: str, request: Request) -> HTMLResponse:
-        start, end = _span(request.query_params.get("quote", ""))
+        spans = render.read_spans(request.query_params.get("quote", ""))
         try:
             article = backend.wait(timeout=30).article(article_id)
         except NotReady as e:
             return HTMLResponse(f"<p>{render.esc(e)}</p>", status_code=503)
         if article is None:
             return HTMLResponse(render.missing_article_page(CSS), status_code=404)
-        return HTMLResponse(render.article_page(article, start, end, CSS))
-
-
-def _span(value: str) -> tuple[int | None, int | None]:
-    start, _, end = value.partition("-")
-    return (int(start), int(end)) if start.isdigit() and end.isdigit() else (None, None)
+        return HTMLResponse(render.article_page(article, spans, CSS))
 
 
 # ---------------------------------------------------------------- the server

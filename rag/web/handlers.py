@@ -89,14 +89,17 @@ def show_turn(turns, evt: gr.SelectData):
 
 
 def open_article(backend: Backend, turns, evt: gr.EventData):
-    """A card's "Show the whole article here": the article in the side panel, quote highlighted."""
-    card = find_card(turns or [], getattr(evt, "turn", None), getattr(evt, "n", None), getattr(evt, "related", 0))
+    """A card's "Show the whole article here": the article in the side panel, the answer's quotes of it
+    highlighted (related reading: its nearest sentence)."""
+    related = getattr(evt, "related", 0)
+    card = find_card(turns or [], getattr(evt, "turn", None), getattr(evt, "n", None), related)
     if card is None:
         return gr.skip(), gr.skip()
     article = backend.wait().article(card["article_id"])
     if article is None:
         return "<p>This article is no longer in the store.</p>", gr.Column(visible=True)
-    return render.article_panel(article, card), gr.Column(visible=True)
+    label, quoted = ("related", [card]) if related else render.source_of(turns[int(evt.turn)]["cards"], card)
+    return render.article_panel(article, quoted, label), gr.Column(visible=True)
 
 
 def clear_chat():

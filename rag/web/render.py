@@ -30,16 +30,61 @@ def md_text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def article_link(article_id: str, start: int | None = None, end: int | None = None) -> str:
-    """The address of an article's own page, with the quoted span to highlight."""
-    query = f"?{urlencode({'quote': f'{start}-{end}'})}" if start is not None and end is not None else ""
+def article_link(article_id: str, spans: list[tuple[int, int]] = ()) -> str:
+    """The address of an article's own page, with the quoted spans to highlight (`?quote=300-371,420-480`)."""
+    query = f"?{urlencode({'quote': ','.join(f'{a}-{b}' for a, b in spans)})}" if spans else ""
     return f"/article/{esc(article_id)}{query}"
+
+
+def read_spans(value: str) -> list[tuple[int, int]]:
+    """The spans of an article page's `quote=` (`article_link`); anything else in it is left out."""
+    spans = []
+    for part in value.split(","):
+        start, _, end = part.partition("-")
+        if start.isdigit() and end.isdigit():
+            spans.append((int(start), int(end)))
+    return spans
+
+
+def _spans(cards: list[dict]) -> list[tuple[int, int]]:
+    return [(c["start"], c["end"]) for c in cards]
+
+
+# ---------------------------------------------------------------- sources, numbered as readers know them
+
+def by_source(cards: list[dict]) -> list[list[dict]]:
+    """An answer's citations grouped by article, in the order the articles are first quoted. The page
+    numbers sources, as citation tools and reference lists do: two quotes of one article share its
+    number and its card. (The JSON and the CLI number quotes, one `n` each: DESIGN.md.)"""
+    groups: dict[str, list[dict]] = {}
+    for c in cards:
+        groups.setdefault(c["article_id"], []).append(c)
+    return list(groups.values())
+
+
+def source_numbers(cards: list[dict]) -> dict[int, int]:
+    """Each citation's `n` -> the number of its source on the page (`by_source`)."""
+    return {c["n"]: k for k, group in enumerate(by_source(cards), 1) for c in group}
+
+
+def source_of(cards: list[dict], card: dict) -> tuple[str, list[dict]]:
+    """The label ("[k]") of a citation's source and that source's citations (`by_source`)."""
+    for k, group in enumerate(by_source(cards), 1):
+        if card in group:
+            return f"[{k}]", group
+    return f"[{card['n']}]", [card]
+
+
+def numbered_by_source(text: str, numbers: dict[int, int]) -> str:
+    """An answer's text with each [n] of a citation written as its source's number."""
+    return _MARKER.sub(lambda m: f"[{numbers[int(m.group(1))]}]" if int(m.group(1)) in numbers else m.group(0), text)
 
 
 def answer_markdown(turn: dict, index: int) -> str:
     """The assistant message: escaped answer text, each [n] a link to its article with a popover
-    (headline, outlet, date, the quote in its sentence), and the filters used."""
+    (headline, outlet, date, the quote in its sentence) and numbered by its source, and the filters used."""
     cards = {c["n"]: c for c in turn["cards"]}
+    numbers = source_numbers(turn["cards"])
     paragraphs = []
     for para in turn["answer"].split("\n\n"):
         pieces = _MARKER.split(para)
@@ -48,19 +93,19 @@ def answer_markdown(turn: dict, index: int) -> str:
             if i % 2 == 0:
                 out.append(md_text(piece))
             elif int(piece) in cards:
-                out.append(citation_marker(cards[int(piece)], index))
+                out.append(citation_marker(cards[int(piece)], index, numbers[int(piece)]))
             else:
                 out.append(md_text(f"[{piece}]"))
         paragraphs.append("".join(out))
     return "\n\n".join(paragraphs) + "\n\n" + meta_line(turn, index)
 
 
-def citation_marker(card: dict, turn: int) -> str:
-    """[n] as a link to the article's page; hovering or focusing it shows the popover (app.js), which
-    finds its card by the `cite=TURN-N` in the address (the Chatbot keeps an href, not data attributes)."""
-    n = card["n"]
-    href = f"{article_link(card['article_id'], card['start'], card['end'])}&amp;cite={turn}-{n}"
-    return (f'<a class="cite" href="{href}" target="_blank" rel="noopener">[{n}]'
+def citation_marker(card: dict, turn: int, source: int) -> str:
+    """[k] (its source's number) as a link to the article's page at this quote; hovering or focusing it
+    shows this quote's popover, found by the `cite=TURN-N` in the address, and a click the source's card,
+    by `card=TURN-K` (app.js; the Chatbot keeps an href, not data attributes)."""
+    href = f"{article_link(card['article_id'], _spans([card]))}&amp;cite={turn}-{card['n']}&amp;card={turn}-{source}"
+    return (f'<a class="cite" href="{href}" target="_blank" rel="noopener">[{source}]'
             f'<span class="visually-hidden"> source: {esc(card["title"] or "untitled")}</span></a>')
 
 
@@ -70,7 +115,7 @@ def popover_html(card: dict) -> str:
     return (f"<div class='pop-title'>{esc(card['title'] or 'untitled')}</div>"
             f"<div class='pop-meta'>{esc(card['source'] or 'unknown outlet')} · {esc(card['published'] or 'undated')}</div>"
             f"<div class='pop-text'>{esc(before)}<mark>{esc(_lines(card['quote']))}</mark>{esc(after)}</div>"
-            f"<a class='pop-open' href='{article_link(card['article_id'], card['start'], card['end'])}' "
+            f"<a class='pop-open' href='{article_link(card['article_id'], _spans([card]))}' "
             f"target='_blank' rel='noopener'>Open the whole article</a>")
 
 
@@ -108,8 +153,8 @@ EMPTY_SOURCES = ("<div class='sources-empty'>Ask a question: the sources of the 
 
 
 def sources_html(turns: list[dict], index: int | None) -> str:
-    """The side panel for answer `index`: a card per citation, or what was searched when nothing was
-    quoted (with the nearest passages as related reading)."""
+    """The side panel for answer `index`: a card per source (its quotes highlighted in it), or what was
+    searched when nothing was quoted (with the nearest passages as related reading)."""
     if not turns or index is None or not 0 <= index < len(turns):
         return EMPTY_SOURCES
     turn = turns[index]
@@ -122,7 +167,8 @@ def sources_html(turns: list[dict], index: int | None) -> str:
         searched = (f"<p>Nothing quoted. Searched for <q>{esc(turn['query'] or turn['question'])}</q> "
                     f"({esc(turn['filters'])}).</p>")
         if turn.get("related"):
-            related = "".join(_card(c, index, related=True) for c in turn["related"])
+            related = "".join(_card([c], index, f"rel-{index}-{c['n']}", "related", related=True)
+                              for c in turn["related"])
             listing = (f"<p class='related-head'>Related reading: the nearest passages. "
                        f"<strong>They are not an answer.</strong></p>{related}")
         elif turn["closest"]:
@@ -132,24 +178,44 @@ def sources_html(turns: list[dict], index: int | None) -> str:
         else:
             listing = "<p>No passages matched.</p>"
         return f"<div class='sources' data-turn='{index}'>{head}{searched}{listing}</div>"
-    cards = "".join(_card(c, index) for c in turn["cards"])
+    cards = "".join(_card(group, index, f"src-{index}-{k}", f"[{k}]")
+                    for k, group in enumerate(by_source(turn["cards"]), 1))
     return f"<div class='sources' data-turn='{index}'>{head}{cards}</div>"
 
 
-def _card(c: dict, index: int, related: bool = False) -> str:
-    before, after = _around(c)
-    label = "related" if related else f"[{c['n']}]"
-    anchor = f"rel-{index}-{c['n']}" if related else f"src-{index}-{c['n']}"
+def _card(group: list[dict], index: int, anchor: str, label: str, related: bool = False) -> str:
+    """One source's card: headline, outlet, date, the words around each of its quotes (highlighted), and
+    its whole article (in the panel or on its own page) with every quote marked."""
+    c = group[0]
+    snippets = "".join(f"<p class='snippet'>{s}</p>" for s in _snippets(group, related))
     return (f"<div class='card{' related' if related else ''}' id='{anchor}' data-n='{c['n']}'>"
             f"<div class='card-head'><span class='card-n'>{esc(label)}</span> "
             f"<span class='card-title'>{esc(c['title'] or 'untitled')}</span></div>"
             f"<div class='card-meta'>{article_meta(c['source'], c['published'], c['url'], c['path'])}</div>"
-            f"<p class='snippet'>{esc(before)}{_marked(c['quote'], related)}{esc(after)}</p>"
-            f"<div class='card-actions'>"
+            f"{snippets}<div class='card-actions'>"
             f"<button type='button' class='open-article' data-turn='{index}' data-n='{c['n']}' "
             f"data-related='{int(related)}'>Show the whole article here</button> "
-            f"<a class='article-page' href='{article_link(c['article_id'], c['start'], c['end'])}' target='_blank' "
+            f"<a class='article-page' href='{article_link(c['article_id'], _spans(group))}' target='_blank' "
             f"rel='noopener'>Open the whole article<span class='visually-hidden'> (new tab)</span></a></div></div>")
+
+
+def _snippets(group: list[dict], related: bool) -> list[str]:
+    """The shown words of one article's quotes, in the article's order: quotes whose shown words meet
+    (the next quote starts within the words shown after the last) share one snippet."""
+    shown: list[list[str]] = []
+    last = None
+    for c in sorted(group, key=lambda c: c["start"]):
+        gap = c["start"] - last["end"] if last else -1
+        if last is not None and 0 <= gap <= len(last["after"]):
+            shown[-1] += [esc(_lines(last["after"][:gap])), _marked(c["quote"], related)]
+        else:
+            if last is not None:
+                shown[-1].append(esc(_around(last)[1]))
+            shown.append([esc(_around(c)[0]), _marked(c["quote"], related)])
+        last = c
+    if last is not None:
+        shown[-1].append(esc(_around(last)[1]))
+    return ["".join(parts) for parts in shown]
 
 
 def _around(card: dict) -> tuple[str, str]:
@@ -171,43 +237,53 @@ def _marked(quote: str, related: bool) -> str:
 
 
 def answer_as_markdown(turn: dict) -> str:
-    """The answer with its quotes and a numbered source list, for pasting into a report."""
-    lines = [f"**{turn['question']}**", "", turn["answer"], ""]
-    for c in turn["cards"]:
-        where = c["url"] if _is_web(c["url"]) else c["path"]
-        lines.append(f"{c['n']}. {c['title'] or 'untitled'}, {c['source'] or 'unknown outlet'}, "
-                     f"{c['published'] or 'undated'}" + (f", {where}" if where else ""))
+    """The answer with its quotes and a numbered list of its sources, as the page numbers them, for
+    pasting into a report: headline, outlet, date and the web address (a file's path on this machine
+    means nothing to the report's readers, so it is left out)."""
+    lines = [f"**{turn['question']}**", "", numbered_by_source(turn["answer"], source_numbers(turn["cards"])), ""]
+    for k, group in enumerate(by_source(turn["cards"]), 1):
+        c = group[0]
+        lines.append(f"{k}. {c['title'] or 'untitled'}, {c['source'] or 'unknown outlet'}, "
+                     f"{c['published'] or 'undated'}" + (f", {c['url']}" if _is_web(c["url"]) else ""))
     return "\n".join(lines).strip() + "\n"
 
 
-def highlighted_body(body: str, start: int, end: int, quote: str) -> tuple[str, bool]:
-    """The body as HTML with `body[start:end]` marked; when the article changed since, the quote is
-    looked for again. Returns (html, whether the quote was found)."""
-    if not (0 <= start < end <= len(body)) or (quote and body[start:end] != quote):
-        found = body.find(quote) if quote else -1
-        if found < 0:
-            return esc(body), False
-        start, end = found, found + len(quote)
-    return f"{esc(body[:start])}<mark id='quote'>{esc(body[start:end])}</mark>{esc(body[end:])}", True
+def highlighted_body(body: str, quotes: list[tuple[int, int, str]]) -> tuple[str, bool]:
+    """The body as HTML with each quote's `body[start:end]` marked, the first marked `id='quote'`; a quote
+    no longer at its place (the article changed since) is looked for again, and left out when gone
+    (`quote` "" takes the span as it is). Returns (html, whether any quote was found)."""
+    spans = []
+    for start, end, quote in quotes:
+        if not (0 <= start < end <= len(body)) or (quote and body[start:end] != quote):
+            found = body.find(quote) if quote else -1
+            if found < 0:
+                continue
+            start, end = found, found + len(quote)
+        spans.append((start, end))
+    parts, at = [], 0
+    for start, end in sorted(spans):
+        if start < at:
+            continue  # overlaps the last one marked
+        opening = "<mark>" if parts else "<mark id='quote'>"
+        parts += [esc(body[at:start]), opening, esc(body[start:end]), "</mark>"]
+        at = end
+    return "".join(parts) + esc(body[at:]), bool(spans)
 
 
-def article_panel(article, card: dict) -> str:
-    """The whole article inside the page, the quote highlighted (scrolled into view by app.js)."""
-    text, _ = highlighted_body(article.body, card["start"], card["end"], card["quote"])
+def article_panel(article, cards: list[dict], label: str) -> str:
+    """The whole article inside the page, its quotes highlighted (the first scrolled into view by app.js)."""
+    text, _ = highlighted_body(article.body, [(c["start"], c["end"], c["quote"]) for c in cards])
     return (f"<div class='article' data-article='{esc(article.id)}'>"
-            f"<div class='article-head'><span class='card-n'>[{esc(card['n'])}]</span> "
+            f"<div class='article-head'><span class='card-n'>{esc(label)}</span> "
             f"<span class='article-title'>{esc(article.title or 'untitled')}</span>"
-            f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, card['path'])}"
+            f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, cards[0]['path'])}"
             f"</div></div><div class='article-body'>{text}</div></div>")
 
 
-def article_page(article, start: int | None, end: int | None, css: str) -> str:
-    """An article's own page (/article/ID?quote=START-END): the whole text, the quote highlighted
-    and scrolled into view, linkable and bookmarkable."""
-    if start is not None and end is not None:
-        text, found = highlighted_body(article.body, start, end, article.body[start:end] if 0 <= start < end <= len(article.body) else "")
-    else:
-        text, found = esc(article.body), False
+def article_page(article, spans: list[tuple[int, int]], css: str) -> str:
+    """An article's own page (/article/ID?quote=START-END,...): the whole text, the quotes highlighted
+    and the first scrolled into view, linkable and bookmarkable."""
+    text, found = highlighted_body(article.body, [(start, end, "") for start, end in spans])
     authors = f"<div class='page-authors'>By {esc(', '.join(article.authors))}</div>" if article.authors else ""
     scroll = ("<script>document.getElementById('quote')?.scrollIntoView({block: 'center'});</script>"
               if found else "")

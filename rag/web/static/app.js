@@ -1,13 +1,14 @@
 () => {
   // Citations in answers: hover or focus shows a popover (headline, outlet, date, the quote in its
-  // sentence) under the line; Escape closes it. A click shows the card in the sources panel; with
+  // sentence) under the line; Escape closes it. A click shows its source's card in the sources panel; with
   // Ctrl, Cmd or the middle button it opens the article's own page like any link.
   let popover = null, hideTimer = null, owner = null;
   const hide = () => {
     if (popover) { popover.remove(); popover = null; }
     if (owner) { owner.removeAttribute('aria-describedby'); owner = null; }
   };
-  const citeKey = (link) => new URL(link.href, location.href).searchParams.get('cite');  // "TURN-N"
+  // a citation's address names its quote's popover ("cite=TURN-N") and its source's card ("card=TURN-K")
+  const citeKey = (link, key = 'cite') => new URL(link.href, location.href).searchParams.get(key);
   const show = (link) => {
     const template = document.getElementById(`pop-${citeKey(link)}`);
     if (!template) return;
@@ -61,7 +62,7 @@
     if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1) return;
     e.preventDefault();
     hide();  // the popover would cover the card it leads to
-    const id = `src-${citeKey(link)}`;
+    const id = `src-${citeKey(link, 'card')}`;
     let tries = 0;
     const reveal = () => {
       const card = document.getElementById(id);
