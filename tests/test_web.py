@@ -283,6 +283,8 @@ def test_a_question_during_the_first_indexing_is_answered_from_what_is_there(set
                                                [], [], None, None, None, ""))
     assert turns[0]["cards"] and "still indexing (12 of 800 articles so far)" in messages[1]["content"]
     assert "Indexing articles/" in handlers.status_html(backend) and "You can already ask" in handlers.status_html(backend)
+    # chunks go up as they are embedded; articles only once written, and the line says what that count means
+    assert "128 of 9000 chunks embedded; 12 of 800 articles ready to ask about" in handlers.status_html(backend)
 
 
 def test_run_sync_streams_progress_then_the_result(backend):

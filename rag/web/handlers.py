@@ -122,12 +122,7 @@ def run_sync(backend: Backend, start, result_label: str):
     while worker.is_alive():
         worker.join(0.4)
         progress = backend.progress()
-        if progress and progress.chunks_total:
-            text = (f"Embedding {progress.chunks_done}/{progress.chunks_total} chunks "
-                    f"({progress.articles_done}/{progress.articles_total} articles)…")
-        else:
-            text = "Reading files…"
-        yield render.status_box("busy", text)
+        yield render.status_box("busy", f"Indexing: {progress.describe() if progress else 'reading files'}…")
     if "error" in box:
         yield render.status_box("error", f"{result_label} failed: {box['error']}", result=True)
         return
@@ -176,12 +171,7 @@ def status_html(backend: Backend) -> str:
         return render.status_box("error", backend.error)
     progress = backend.progress()
     if progress is not None:
-        if progress.chunks_total:
-            detail = (f"{progress.chunks_done}/{progress.chunks_total} chunks embedded "
-                      f"({progress.articles_done}/{progress.articles_total} articles)")
-        else:
-            detail = "reading files"
-        return render.status_box("busy", f"Indexing {progress.label}: {detail}… You can already ask: "
+        return render.status_box("busy", f"Indexing {progress.label}: {progress.describe()}… You can already ask: "
                                          f"answers use what is indexed so far.")
     if not backend.ready.is_set():
         return render.status_box("busy", "Loading the embedding model…")

@@ -29,11 +29,21 @@ STATUS_SECONDS = 10.0  # how long the store's counts are reused by the page's st
 
 @dataclass
 class SyncProgress:
+    """How far the running sync is. An article counts once it is written and can be asked about (a
+    unit of chunks at a time), so a few articles stay at 0 while their chunks are embedded."""
+
     label: str
     chunks_done: int = 0
     chunks_total: int = 0
     articles_done: int = 0
     articles_total: int = 0
+
+    def describe(self) -> str:
+        """ "96 of 120 chunks embedded; 0 of 3 articles ready to ask about" (or "reading files")."""
+        if not self.chunks_total:
+            return "reading files"
+        return (f"{self.chunks_done} of {self.chunks_total} chunks embedded; "
+                f"{self.articles_done} of {self.articles_total} articles ready to ask about")
 
 
 class NotReady(RuntimeError):
