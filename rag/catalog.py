@@ -13,7 +13,8 @@ Layouts (`meta.layout`), migrated in place when an older store is opened:
        before it, which read "articles" alone, refuse that store instead of finding it empty
 A layout newer than LAYOUT is refused (`NewerLayoutError`), untouched: this code cannot know it.
 A column added to a table that older versions simply do not read (`files.via`) is added in place, with
-no new layout: those versions go on writing and reading the store as before.
+no new layout: those versions go on writing and reading the store as before. On PostgreSQL only the
+tables' owner may migrate or add a column: another role is refused with what to do (`UpgradeNotAllowed`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .models import Article, article_uid
 
 LAYOUT = 3  # the newest this code reads
 WRITTEN_LAYOUT = 2  # what a new or migrated catalog gets (LAYOUT only where `name_collection` writes it)
+INSUFFICIENT_PRIVILEGE = "42501"  # PostgreSQL's SQLSTATE for "must be owner of table" and "permission denied"
 
 _metadata = sa.MetaData()
 FILES = sa.Table(
@@ -101,24 +103,46 @@ class NewerLayoutError(RuntimeError):
     """The catalog was written by a newer version of news-rag, in a layout this one does not know."""
 
 
+class UpgradeNotAllowed(RuntimeError):
+    """An older catalog that this database role may not upgrade: PostgreSQL lets only the owner of a
+    table alter it, and shared stores often give other machines a role that only reads and writes."""
+
+
+def _upgrade_refused(engine: sa.Engine) -> UpgradeNotAllowed:
+    """What to do, naming the role that owns the tables and the role in use."""
+    with engine.connect() as db:
+        user = db.execute(sa.text("SELECT current_user")).scalar()
+        owner = db.execute(sa.text("SELECT tableowner FROM pg_tables WHERE tablename = 'files' "
+                                   "AND schemaname = current_schema()")).scalar() or "the owner"
+    return UpgradeNotAllowed(
+        f"the store's catalog needs an upgrade for this version of news-rag, which only the role that owns its "
+        f"tables ({owner}) may make, and the role {user} may not: open the store once as {owner} (for example "
+        f"`rag status` with RAG_DATABASE_URL naming that role); nothing was changed")
+
+
 class Catalog:
     """Files, articles and store-wide settings (`meta`), in one SQL database."""
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.written: set[str] = set()  # revisions this process wrote (others mean another process did)
-        with engine.begin() as db:
-            layout = self._layout(db)
-            if layout is not None and layout > LAYOUT:  # before anything is created, migrated or read
-                raise NewerLayoutError(f"this store was written by a newer version of news-rag (layout {layout}); "
-                                       f"upgrade, or use another --store")
-            if layout is not None and layout < WRITTEN_LAYOUT:
-                _migrate(db, layout)
-            _metadata.create_all(db)
-            if "via" not in {c["name"] for c in sa.inspect(db).get_columns("files")}:
-                _add_via(db)  # a catalog of before `via`
-            if layout is None:
-                self._set(db, "layout", str(WRITTEN_LAYOUT))
+        try:
+            with engine.begin() as db:
+                layout = self._layout(db)
+                if layout is not None and layout > LAYOUT:  # before anything is created, migrated or read
+                    raise NewerLayoutError(f"this store was written by a newer version of news-rag (layout "
+                                           f"{layout}); upgrade, or use another --store")
+                if layout is not None and layout < WRITTEN_LAYOUT:
+                    _migrate(db, layout)
+                _metadata.create_all(db)
+                if "via" not in {c["name"] for c in sa.inspect(db).get_columns("files")}:
+                    _add_via(db)  # a catalog of before `via`
+                if layout is None:
+                    self._set(db, "layout", str(WRITTEN_LAYOUT))
+        except sa.exc.ProgrammingError as e:
+            if getattr(e.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+                raise
+            raise _upgrade_refused(engine) from None  # (the transaction was rolled back: nothing changed)
 
     def _layout(self, db) -> int | None:
         """The layout of an existing catalog, or None for a new one."""

@@ -33,7 +33,7 @@ from langchain_classic.indexes import SQLRecordManager
 
 from .dates import day_number
 from .embeddings import LEGACY_VARIANT, Variant
-from .catalog import Catalog, NewerLayoutError, make_engine
+from .catalog import Catalog, NewerLayoutError, UpgradeNotAllowed, make_engine
 from .chunking import headed
 from .models import Article, Chunk, article_uid
 
@@ -165,7 +165,7 @@ class Store:
         with self._opening():
             try:
                 self.catalog = Catalog(self._engine("catalog.sqlite"))
-            except NewerLayoutError as e:  # neither used nor migrated: this code cannot read it
+            except (NewerLayoutError, UpgradeNotAllowed) as e:  # neither used nor migrated: this code cannot read it
                 raise StoreError(str(e)) from None
             self.records = SQLRecordManager(NAMESPACE, engine=self._engine("records.sqlite"))
             self.records.create_schema()

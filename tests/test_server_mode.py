@@ -221,3 +221,23 @@ def test_a_shared_store_rebuild_by_a_role_that_owns_only_its_schema(servers, tmp
         assert sorted(where.scalars()) == ["app"]
     admin.dispose()
     assert NewsChat(settings).status()["articles"] == 1
+
+
+def test_a_shared_store_from_before_an_upgrade_says_which_role_may_upgrade_it(servers, tmp_path, articles_dir):
+    # Shared stores often give other machines a role that may read and write the tables but does not own
+    # them. Opening a catalog from before `files.via` adds that column, which PostgreSQL allows only the
+    # tables' owner: such a machine stops with what to do, instead of a raw SQL error, and once the owner
+    # has opened the store it works as before.
+    chroma_url, database_url = servers
+    assert instance(tmp_path / "one", servers, articles_dir).ingest().added == 1
+    admin = sa.create_engine(database_url)
+    with admin.begin() as db:
+        db.execute(sa.text("ALTER TABLE files DROP COLUMN via"))  # as news-rag wrote it before `via`
+        db.execute(sa.text("CREATE ROLE reader LOGIN"))
+        db.execute(sa.text("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO reader"))
+    admin.dispose()
+    as_reader = (chroma_url, database_url.replace("//rag@", "//reader@"))
+    with pytest.raises(StoreError, match=r"needs an upgrade .*owns its tables.* \(rag\).*role reader may not"):
+        instance(tmp_path / "two", as_reader)
+    assert instance(tmp_path / "three", servers).status()["articles"] == 1  # the owner upgrades it
+    assert not instance(tmp_path / "four", as_reader).ask("What did Lukashenko say about sending soldiers?").refused
