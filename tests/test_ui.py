@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote, unquote_plus, urlparse
+from urllib.parse import parse_qs, quote, unquote_plus, urlparse
 
 import pytest
 
@@ -200,6 +200,11 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     assert focused == f"src-0-{n}"  # and the keyboard goes on from the card
     page.wait_for_timeout(2000)
     assert page.locator(f"#src-0-{n}.flash").count() == 1  # marked while the reader is on it (it went in 1.5 s)
+    quoted = parse_qs(urlparse(cite.get_attribute("href")).query)["cite"][0].split("-")[1]
+    assert page.locator(f"#src-0-{n} mark.current").get_attribute("data-n") == quoted  # its own words picked out
+    page.keyboard.press("Escape")  # and Escape goes back to the [n], as a reference list's backlink does
+    assert page.evaluate("() => document.activeElement.classList.contains('cite')")
+    assert page.locator(".cite-popover").count() == 0 and page.locator("mark.current").count() == 0
 
     card.locator("button.open-article").click()
     mark = page.locator("#article-view mark").first

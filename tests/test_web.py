@@ -106,19 +106,39 @@ def test_sources_are_numbered_by_article_as_citation_tools_do():
     panel = render.sources_html([t], 0)
     assert panel.count("class='card'") == 2 and "id='src-0-1'" in panel and "id='src-0-2'" in panel
     first = panel[panel.index("id='src-0-1'"):panel.index("id='src-0-2'")]
-    assert first.count("<mark>") == 2 and "quote=" + "%2C".join(f"{c['start']}-{c['end']}" for c in (cards[0], cards[2])) in first
+    assert first.count("<mark ") == 2 and "quote=" + "%2C".join(f"{c['start']}-{c['end']}" for c in (cards[0], cards[2])) in first
     assert render.answer_as_markdown(t) == (
         "**Q?**\n\n“The port reopened on Monday.” [1]\n\n“Ships…” [2]\n\n“Officials…” [1]\n\n"
         "1. Title a, S, 2023-01-02, https://e.x/a\n2. Title b, S, 2023-01-02, https://e.x/b\n")
 
 
 def test_quotes_near_each_other_share_one_snippet():
-    near = [quoted(1, "The port reopened on Monday."), quoted(2, "Officials blamed the storm.")]
-    far = [quoted(1, "The port reopened on Monday.", after=" Ships"), quoted(2, "Officials blamed the storm.")]
-    one = render.sources_html([turn(cards=near)], 0)
-    assert one.count("class='snippet'") == 1  # " Ships queued for days. " between them, shown once
-    assert "</mark> Ships queued for days. <mark>" in one
+    port, storm = "The port reopened on Monday.", "Officials blamed the storm."
+    near = [quoted(1, port), quoted(2, storm)]  # the words after the first reach the second
+    overlapping = [quoted(1, port, after=" Ships queued"), quoted(2, storm, before="ed for days. ")]
+    far = [quoted(1, port, after=" Ships"), quoted(2, storm, before="days. ")]
+    for cards in (near, overlapping):
+        one = render.sources_html([turn(cards=cards)], 0)
+        assert one.count("class='snippet'") == 1  # " Ships queued for days. " between them, shown once
+        assert "</mark> Ships queued for days. <mark data-n='2'>" in one
     assert render.sources_html([turn(cards=far)], 0).count("class='snippet'") == 2  # too far apart: two
+
+
+def test_a_bracketed_number_in_a_quote_is_the_articles_text_not_a_citation():
+    # "the audit [2] showed" was made a link to citation 2, and renumbered as a source, in a verbatim quote
+    audit = card(n=1, quote="Engineers said the audit [2] showed cracks.", article_id="a")
+    other = card(n=2, quote="Repairs take a year.", article_id="b", start=40, end=60)
+    t = turn(answer="“Engineers said the audit [2] showed cracks.” [1]\n\n“Repairs take a year.” [2]", cards=[audit, other])
+    md = render.answer_markdown(t, 0)
+    assert md.count("class=\"cite\"") == 2 and "audit \\[2\\] showed" in md
+    assert "audit [2] showed cracks.” [1]" in render.answer_as_markdown(t)
+
+
+def test_related_reading_is_one_card_per_article():
+    near = [quoted(1, "The port reopened on Monday."), quoted(2, "Officials blamed the storm."),
+            quoted(3, "Ships queued for days.", article="b")]
+    panel = render.sources_html([turn(cards=[], related=near)], 0)
+    assert panel.count("class='card related'") == 2 and "<mark" not in panel
 
 
 def test_copy_as_markdown_lists_web_addresses_not_paths_on_this_machine():

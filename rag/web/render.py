@@ -75,9 +75,34 @@ def source_of(cards: list[dict], card: dict) -> tuple[str, list[dict]]:
     return f"[{card['n']}]", [card]
 
 
-def numbered_by_source(text: str, numbers: dict[int, int]) -> str:
-    """An answer's text with each [n] of a citation written as its source's number."""
-    return _MARKER.sub(lambda m: f"[{numbers[int(m.group(1))]}]" if int(m.group(1)) in numbers else m.group(0), text)
+def citation_markers(text: str, cards: list[dict]) -> list[re.Match]:
+    """The [n] of an answer's text that cite: the number of one of its citations, outside the quoted
+    words (an article's own "the audit [2] showed" is its text, never a link, and never renumbered)."""
+    quoted = []
+    for c in cards:
+        quote = " ".join(c["quote"].split())  # as `answering.compose` writes it
+        at = text.find(quote) if quote else -1
+        while at >= 0:
+            quoted.append((at, at + len(quote)))
+            at = text.find(quote, at + 1)
+    numbers = {c["n"] for c in cards}
+    return [m for m in _MARKER.finditer(text)
+            if int(m.group(1)) in numbers and not any(a <= m.start() < b for a, b in quoted)]
+
+
+def _with_markers(text: str, cards: list[dict], plain, marker) -> str:
+    """`text` with `plain(piece)` for its words and `marker(n)` for each citing [n] (`citation_markers`)."""
+    out, at = [], 0
+    for m in citation_markers(text, cards):
+        out += [plain(text[at:m.start()]), marker(int(m.group(1)))]
+        at = m.end()
+    return "".join(out + [plain(text[at:])])
+
+
+def numbered_by_source(text: str, cards: list[dict]) -> str:
+    """An answer's text with each citing [n] written as its source's number."""
+    numbers = source_numbers(cards)
+    return _with_markers(text, cards, str, lambda n: f"[{numbers[n]}]")
 
 
 def answer_markdown(turn: dict, index: int) -> str:
@@ -85,19 +110,9 @@ def answer_markdown(turn: dict, index: int) -> str:
     (headline, outlet, date, the quote in its sentence) and numbered by its source, and the filters used."""
     cards = {c["n"]: c for c in turn["cards"]}
     numbers = source_numbers(turn["cards"])
-    paragraphs = []
-    for para in turn["answer"].split("\n\n"):
-        pieces = _MARKER.split(para)
-        out = []
-        for i, piece in enumerate(pieces):
-            if i % 2 == 0:
-                out.append(md_text(piece))
-            elif int(piece) in cards:
-                out.append(citation_marker(cards[int(piece)], index, numbers[int(piece)]))
-            else:
-                out.append(md_text(f"[{piece}]"))
-        paragraphs.append("".join(out))
-    return "\n\n".join(paragraphs) + "\n\n" + meta_line(turn, index)
+    text = _with_markers(turn["answer"], turn["cards"], md_text,
+                         lambda n: citation_marker(cards[n], index, numbers[n]))
+    return text + "\n\n" + meta_line(turn, index)
 
 
 def citation_marker(card: dict, turn: int, source: int) -> str:
@@ -167,8 +182,8 @@ def sources_html(turns: list[dict], index: int | None) -> str:
         searched = (f"<p>Nothing quoted. Searched for <q>{esc(turn['query'] or turn['question'])}</q> "
                     f"({esc(turn['filters'])}).</p>")
         if turn.get("related"):
-            related = "".join(_card([c], index, f"rel-{index}-{c['n']}", "related", related=True)
-                              for c in turn["related"])
+            related = "".join(_card(group, index, f"rel-{index}-{group[0]['n']}", "related", related=True)
+                              for group in by_source(turn["related"]))
             listing = (f"<p class='related-head'>Related reading: the nearest passages. "
                        f"<strong>They are not an answer.</strong></p>{related}")
         elif turn["closest"]:
@@ -200,18 +215,21 @@ def _card(group: list[dict], index: int, anchor: str, label: str, related: bool 
 
 
 def _snippets(group: list[dict], related: bool) -> list[str]:
-    """The shown words of one article's quotes, in the article's order: quotes whose shown words meet
-    (the next quote starts within the words shown after the last) share one snippet."""
+    """The shown words of one article's quotes, in the article's order: quotes whose shown words meet or
+    overlap (the words after one reach the words before the next) share one snippet, so no words are
+    shown twice."""
     shown: list[list[str]] = []
     last = None
     for c in sorted(group, key=lambda c: c["start"]):
-        gap = c["start"] - last["end"] if last else -1
-        if last is not None and 0 <= gap <= len(last["after"]):
-            shown[-1] += [esc(_lines(last["after"][:gap])), _marked(c["quote"], related)]
+        gap = c["start"] - last["end"] if last else -1  # the article's words between the two quotes
+        if last is not None and 0 <= gap <= len(last["after"]) + len(c["before"]):
+            after, before = last["after"], c["before"]  # body[last end:...] and body[...:c start]
+            between = after[:gap] if gap <= len(after) else after + before[len(after) + len(before) - gap:]
+            shown[-1] += [esc(_lines(between)), _marked(c, related)]
         else:
             if last is not None:
                 shown[-1].append(esc(_around(last)[1]))
-            shown.append([esc(_around(c)[0]), _marked(c["quote"], related)])
+            shown.append([esc(_around(c)[0]), _marked(c, related)])
         last = c
     if last is not None:
         shown[-1].append(esc(_around(last)[1]))
@@ -230,17 +248,18 @@ def _lines(text: str) -> str:
     return re.sub(r"\s*\n\s*", "\n", text)
 
 
-def _marked(quote: str, related: bool) -> str:
-    """A card's quote, highlighted; related reading's nearest sentence only set apart (it answers nothing)."""
-    shown = esc(_lines(quote))
-    return f"<span class='nearest'>{shown}</span>" if related else f"<mark>{shown}</mark>"
+def _marked(card: dict, related: bool) -> str:
+    """A card's quote, highlighted (named by its citation's `n`: a click on that [n] picks it out, app.js);
+    related reading's nearest sentence only set apart (it answers nothing)."""
+    shown = esc(_lines(card["quote"]))
+    return f"<span class='nearest'>{shown}</span>" if related else f"<mark data-n='{card['n']}'>{shown}</mark>"
 
 
 def answer_as_markdown(turn: dict) -> str:
     """The answer with its quotes and a numbered list of its sources, as the page numbers them, for
     pasting into a report: headline, outlet, date and the web address (a file's path on this machine
     means nothing to the report's readers, so it is left out)."""
-    lines = [f"**{turn['question']}**", "", numbered_by_source(turn["answer"], source_numbers(turn["cards"])), ""]
+    lines = [f"**{turn['question']}**", "", numbered_by_source(turn["answer"], turn["cards"]), ""]
     for k, group in enumerate(by_source(turn["cards"]), 1):
         c = group[0]
         lines.append(f"{k}. {c['title'] or 'untitled'}, {c['source'] or 'unknown outlet'}, "

@@ -57,12 +57,21 @@
   });
   new MutationObserver(namePickers).observe(document.body, {childList: true, subtree: true});
   namePickers();
+  let backTo = null;  // the [n] whose card was last shown
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || popover || !backTo || !backTo.isConnected) return;
+    if (!(e.target.closest && e.target.closest('#sources-panel'))) return;
+    refocused = backTo;  // (its focus must not open the popover)
+    backTo.focus();
+    backTo = null;
+  });
   document.addEventListener('click', (e) => {
     const link = citeOf(e);
     if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1) return;
     e.preventDefault();
     hide();  // the popover would cover the card it leads to
     const id = `src-${citeKey(link, 'card')}`;
+    const quote = citeKey(link).split('-')[1];  // which of the card's highlights this [n] quotes
     let tries = 0;
     const reveal = () => {
       const card = document.getElementById(id);
@@ -71,7 +80,13 @@
         card.tabIndex = -1;  // the keyboard goes on from the card: its buttons are the next Tab
         card.focus({preventScroll: true});
         card.classList.add('flash');  // until the reader moves on (it went after 1.5 s, often unseen)
-        card.addEventListener('blur', () => card.classList.remove('flash'), {once: true});
+        const mark = card.querySelector(`mark[data-n="${quote}"]`);
+        if (mark) mark.classList.add('current');
+        backTo = link;  // Escape in the card goes back to this [n], as a reference list's backlink does
+        card.addEventListener('blur', () => {
+          card.classList.remove('flash');
+          if (mark) mark.classList.remove('current');
+        }, {once: true});
       } else if (tries++ < 50) {
         setTimeout(reveal, 100);
       }
