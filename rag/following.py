@@ -139,7 +139,9 @@ class FollowedFeeds:
     def seen(self, item: Item) -> tuple[str, dict] | None:
         """(key, record) of the item as seen before: by its id; else, under another id, by its page
         (the same URL, when the article is read from there, or when it was saved from a page's headline
-        and a feed now carries it whole) or by the same content in a feed."""
+        and a feed now carries it whole) or by the same content in a feed. (So an item recorded before
+        ids were per feed, `scope_key`, is still known by its page or its content; one that carries its
+        whole text and is edited after the upgrade is saved anew, its earlier file left as it was.)"""
         return self.seen_all([item])[0]
 
     def seen_all(self, listed: list[Item]) -> list[tuple[str, dict] | None]:
@@ -237,6 +239,7 @@ class FeedRunner:
         retry = bool(result.left)  # (stories left for later: the next poll reads the page whole again)
         for done, item in enumerate(items):
             self.reading = Reading(feed.url, done, len(items))
+            scope_key(item, feed.url)
             retry = self._item(item, local, outlet, result, saved) or retry
         feed.title = parsed.title or feed.title
         if not retry:  # else the next poll reads the whole feed again and tries the failed items again
@@ -352,6 +355,18 @@ class FeedRunner:
     def stop(self) -> None:
         self.stopped.set()
         self.wake.set()
+
+
+# Ids that name one story wherever it is listed: an address, or the item's own text (`ParsedFeed`)
+GLOBAL_IDS = ("http://", "https://", "content:")
+
+
+def scope_key(item: Item, feed_url: str) -> None:
+    """Make a feed's own id ("1", "post-17", a guid that is no address) this feed's: two feeds whose
+    items shared such an id overwrote each other's article at every poll. An address stays as it is,
+    so one story listed by two feeds is one item."""
+    if item.key and not item.key.startswith(GLOBAL_IDS):
+        item.key = f"{feed_url} {item.key}"
 
 
 def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:

@@ -460,6 +460,39 @@ def test_atom_and_json_feed_items_are_saved(site, tmp_path):
     assert "repaid in bread" in bakery["text"]  # read from its page: the feed had only the first paragraph
 
 
+def test_two_feeds_whose_items_share_an_id_keep_both_stories(site, tmp_path):
+    # Item ids were kept for all feeds together: two sites that both number their items ("1") had the
+    # second poll's story overwrite the first one's file ("1 updated"), and every later poll swap them back.
+    for story in (SOLAR, TRAINS):
+        site.routes[f"/news/{story.slug}"] = Page(news_page(story))
+        feed = {"version": "https://jsonfeed.org/version/1.1", "title": story.slug,
+                "items": [{"id": "1", "url": f"/news/{story.slug}", "title": story.title,
+                           "date_published": f"{story.day}T07:30:00Z"}]}
+        site.routes[f"/{story.slug}.json"] = Page(json.dumps(feed).encode(), type="application/feed+json")
+    followed = FollowedFeeds(tmp_path / "articles")
+    for story in (SOLAR, TRAINS):
+        followed.add(f"{site.url}/{story.slug}.json")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert [(r.added, r.updated) for r in runner.poll_all()] == [(1, 0), (1, 0)]
+    assert [(r.added, r.updated, r.unchanged) for r in runner.poll_all()] == [(0, 0, 1), (0, 0, 1)]  # no swapping
+    stories = sorted(json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles"))
+    assert stories == sorted([SOLAR.title, TRAINS.title])
+    # a state written before ids were per feed, by the solar feed alone: its item is still known by its
+    # page (not fetched again), and the trains feed's "1" is a story of its own
+    earlier = FollowedFeeds(tmp_path / "earlier")
+    solar_feed = earlier.add(f"{site.url}/solar.json").url
+    runner = FeedRunner(no_store([]), earlier, Fetcher(host_delay=0))
+    runner.poll_all()
+    data = json.loads(earlier.path.read_text())
+    data["items"] = {"1": data["items"].pop(f"{solar_feed} 1")}
+    earlier.path.write_text(json.dumps(data))
+    earlier.add(f"{site.url}/trains.json")
+    fetched = len(site.paths())
+    assert [(r.added, r.updated, r.unchanged) for r in runner.poll_all()] == [(0, 0, 1), (1, 0, 0)]
+    assert "/news/solar" not in site.paths()[fetched:]
+    assert len(saved_files(tmp_path / "earlier")) == 2
+
+
 # ---------------------------------------------------------------- the web app
 
 def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
