@@ -27,7 +27,8 @@ from pathlib import Path
 from filelock import FileLock
 
 from .articles import ArticleError, article_record
-from .feeds import Item, NotAStory, digest, feed_address, fetch_feed, item_article, needs_page, outlet_of
+from .feeds import (SHORTER_SHARE, Item, NotAStory, digest, feed_address, fetch_feed, item_article, needs_page,
+                    outlet_of)
 from .fetching import FetchError, Fetcher, check_url, is_local
 from .models import Feed, IngestReport, PollResult, Reading
 
@@ -304,6 +305,10 @@ class FeedRunner:
             self.feeds.remember(key, memo | {"file": twin["file"]})
             result.unchanged += 1
             return
+        if own and own.exists() and len(record["text"]) < SHORTER_SHARE * len(_saved_text(own)):
+            raise ArticleError(f"the page now holds {len(record['text'])} characters of text where the saved "
+                               f"story has {len(_saved_text(own))}: the saved story is kept (a paywall or an "
+                               f"error page in its place?)")
         path = own or self.feeds.folder / _safe(record["source"] or "feed") / \
             f"{_slug(record['title'])}-{digest(item.key)}.json"
         updated = path.exists()
@@ -397,6 +402,14 @@ def _rested(before: dict) -> bool:
     GIVEN_UP_SECONDS since."""
     since = before.get("checked_at") if before.get("not_a_story") else before.get("given_up_at")
     return since is not None and time.time() - since >= GIVEN_UP_SECONDS
+
+
+def _saved_text(path: Path) -> str:
+    """The text of an item's saved record ("" when it cannot be read: then nothing is kept against it)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("text") or ""
+    except (OSError, ValueError, AttributeError):
+        return ""
 
 
 def _slug(title: str) -> str:

@@ -493,6 +493,37 @@ def test_two_feeds_whose_items_share_an_id_keep_both_stories(site, tmp_path):
     assert len(saved_files(tmp_path / "earlier")) == 2
 
 
+def test_a_page_without_a_story_is_never_saved_and_never_replaces_a_saved_one(site, tmp_path):
+    # Found by a feeds review: a gallery page ("Home") and a page that needs JavaScript were saved and
+    # indexed as stories, and marked as seen, so the real story never came; and a story whose page became
+    # a paywall after the feed changed its item was replaced by the paywall's text.
+    council = Story("council", "Council meets on the harbour plan", "2026-11-28", "Ines Okafor",
+                    SOLAR.paragraphs + CANOE.paragraphs + BAKERY.paragraphs)  # a story of a usual length
+    publish(site, [council, TRAINS])
+    site.routes["/news/trains"] = Page(b"<html><body><nav><a href='/'>Home</a></nav><div id='root'>You need to "
+                                       b"enable JavaScript to run this app.</div></body></html>")
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(f"{site.url}/feed.xml")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    [first] = runner.poll_all()
+    assert first.added == 1 and len(first.errors) == 1
+    assert "/news/trains: no story on the page, only" in first.errors[0] and "JavaScript" in first.errors[0]
+    site.routes["/news/trains"] = Page(news_page(TRAINS))  # the story is there at the next poll
+    [second] = runner.poll_all()
+    assert (second.added, second.errors) == (1, [])
+
+    edited = Story("council", council.title + " (updated)", council.day, "", council.paragraphs)
+    publish(site, [], items=[rss_item(site, edited), rss_item(site, TRAINS)])
+    site.routes["/news/council"] = Page(b"<html><body><article><p>Subscribe to continue reading. Our journalism "
+                                        b"depends on readers like you, and a subscription gives you every story, the "
+                                        b"daily newsletter and the archive for less than a coffee a week.</p>"
+                                        b"</article></body></html>")
+    [third] = runner.poll_all()
+    assert third.updated == 0 and len(third.errors) == 1 and "the saved story is kept" in third.errors[0]
+    texts = [json.loads(p.read_text())["text"] for p in saved_files(tmp_path / "articles")]
+    assert any("4,200 panels" in t for t in texts) and not any("Subscribe" in t for t in texts)
+
+
 # ---------------------------------------------------------------- the web app
 
 def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
@@ -739,7 +770,9 @@ def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path
     # its story again; a story with no date of its own is dated the day it was first seen; a story that
     # now leads to a cookie-consent page is not saved; http://host and http://host/ are one page.
     stories = [Story(f"s{n}", f"Harbour story number {n} of the week", "", "Ines Okafor",
-                     [f"The harbour board met for the {n}th time this week and approved plan {n}."]) for n in range(37)]
+                     [f"The harbour board met for the {n}th time this week and approved plan {n}.",
+                      "Board members said the work on the eastern quay would start in the spring and take about "
+                      "two years to finish."]) for n in range(37)]
     for story in stories:
         site.routes[f"/news.aspx?ArticleID={story.slug[1:]}"] = Page(news_page(story).replace(
             b'<meta property="article:published_time" content="T07:30:00Z">', b""))
@@ -773,7 +806,8 @@ def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path
            ("/news/gone", "A story that now asks for consent"), ("/news.aspx?ArticleID=36", "Harbour story 36 arrives late")]
           + [(f"/news.aspx?ArticleID={n}", f"Harbour story number {n} of the week") for n in range(4, 35)])
     site.routes["/news.aspx?ArticleID=3"] = Page(news_page(Story("s3", "Harbour story number 3, with the vote", "",
-                                                                  "Ines Okafor", ["The board voted 7 to 2 for plan 3."])))
+                                                                  "Ines Okafor", ["The board voted 7 to 2 for plan 3 on Thursday evening, after a two-hour debate.",
+                                                                  "Work on the eastern quay starts in the spring and takes about two years."])))
     [third] = runner.poll_all()
     assert (third.added, third.updated) == (1, 1)
     assert len(third.errors) == 1 and "cookie or privacy consent page" in third.errors[0]
