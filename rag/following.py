@@ -229,6 +229,12 @@ class FeedRunner:
         if fetched.status == 304:
             result.not_modified = True
             return
+        if parsed.page and feed.was_feed and not feed.feed_url:
+            # a bot check or an error page served with status 200 was followed as a page of headlines
+            raise FetchError("it answered with a web page, not the feed it was (an error or bot-check page?): "
+                             "nothing saved from it, tried again at the next poll; to follow that page's "
+                             "headlines instead, remove it and follow it again")
+        feed.was_feed = feed.was_feed or not (parsed.page or feed.feed_url)
         feed.page_links = parsed.page
         outlet = outlet_of(parsed.link or fetched.url)
         items = parsed.items

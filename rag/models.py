@@ -286,6 +286,7 @@ class Feed:
     title: str = ""
     feed_url: str = ""  # when `url` is a web page: the feed it names (`feed_links`), polled in its place
     page_links: bool = False  # when `url` is a web page that names no feed: its article links are followed
+    was_feed: bool = False  # `url` itself was read as RSS, Atom or JSON Feed: a web page there later is an error
     etag: str = ""
     modified: str = ""
     last_poll: str = ""

@@ -524,6 +524,25 @@ def test_a_page_without_a_story_is_never_saved_and_never_replaces_a_saved_one(si
     assert any("4,200 panels" in t for t in texts) and not any("Subscribe" in t for t in texts)
 
 
+def test_a_feed_that_answers_with_a_web_page_is_an_error_not_a_page_to_follow(site, tmp_path):
+    # Found by a feeds review: a bot check served with status 200 at a feed's address was followed as a
+    # page of headlines, its help pages indexed as news, and the feed listed as "its headline links".
+    feed_url = publish(site, [SOLAR])
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(feed_url)
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert runner.poll_all()[0].added == 1
+    site.routes["/help/why-am-i-seeing-this"] = Page(news_page(TRAINS))
+    site.routes["/feed.xml"] = Page(b"<html><head><title>Just a moment...</title></head><body><main><p>Checking "
+                                    b"your browser before accessing the site.</p><ul><li><a href='/help/why-am-i-"
+                                    b"seeing-this'>Why am I seeing this page today</a></li></ul></main></body></html>")
+    [checked] = runner.poll_all()
+    assert checked.added == 0 and "answered with a web page, not the feed it was" in checked.errors[0]
+    assert not followed.list()[0].page_links and "/help/why-am-i-seeing-this" not in site.paths()
+    publish(site, [SOLAR, CANOE])  # the feed is back
+    assert runner.poll_all()[0].added == 1
+
+
 # ---------------------------------------------------------------- the web app
 
 def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
