@@ -240,11 +240,25 @@ def _feedparser_item(entry, url: str) -> Item:
     contents = [c.get("value", "") for c in entry.get("content") or []]
     # `in` before reading "updated": feedparser's own fallback to "published" warns on every read
     updated = entry["updated"] if "updated" in entry else entry.get("published", "")
-    when = entry.get("published_parsed") or (entry["updated_parsed"] if "updated_parsed" in entry else None)
     return Item(key=entry.get("id") or link, link=link, title=_title(entry),
                 content=max(contents, key=len, default="") or entry.get("summary", ""), updated=updated,
-                published=time.strftime("%Y-%m-%d", when) if when else "",
+                published=_entry_day(entry),
                 authors=[a["name"] for a in entry.get("authors", []) if a.get("name")])
+
+
+def _entry_day(entry) -> str:
+    """The item's day as its publisher wrote it, in the publisher's own time zone (as a JSON Feed's date is
+    read), else as feedparser read it. feedparser's parsed time is in UTC: a story of 16:30 at -08:00 was
+    dated the next day, and so left out of answers "as of" today until midnight."""
+    for name in ("published", "updated"):
+        if name in entry:  # (`in` first: feedparser warns when "updated" falls back to "published")
+            try:
+                if day := iso_date(entry[name]):
+                    return day
+            except DateError:
+                pass
+    when = entry.get("published_parsed") or (entry["updated_parsed"] if "updated_parsed" in entry else None)
+    return time.strftime("%Y-%m-%d", when) if when else ""
 
 
 def _title(holder) -> str:

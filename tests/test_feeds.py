@@ -543,6 +543,16 @@ def test_a_feed_that_answers_with_a_web_page_is_an_error_not_a_page_to_follow(si
     assert runner.poll_all()[0].added == 1
 
 
+def test_an_items_day_is_the_publishers_day_not_greenwichs():
+    # "16:30 -0800" on December 6 was dated December 7 (feedparser's time is UTC), so an evening story
+    # west of Greenwich was left out of answers as of that day; a JSON Feed's date was read as written.
+    items = [f"<item><title>Story {n}</title><link>http://courier.example/news/{n}</link><guid>{n}</guid>"
+             f"<pubDate>{when}</pubDate></item>" for n, when in enumerate(
+                 ["Sun, 06 Dec 2026 16:30:00 -0800", "Mon, 07 Dec 2026 01:30:00 +0900", "December 3, 2026"])]
+    parsed = feeds.parse_feed(rss(items), "http://courier.example/feed.xml")
+    assert [i.published for i in parsed.items] == ["2026-12-06", "2026-12-07", "2026-12-03"]
+
+
 # ---------------------------------------------------------------- the web app
 
 def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
