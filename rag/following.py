@@ -176,6 +176,7 @@ class FeedRunner:
         self.stopped = threading.Event()
         self.wake = threading.Event()  # set: poll now, without waiting for the rest of the interval
         self.reading: Reading | None = None  # the poll under way, for the page's feeds panel
+        self.pages_read: set[str] = set()  # the pages read by the poll under way (`_page` of their links)
 
     def poll_all(self, on_result: Callable[[PollResult], None] | None = None) -> list[PollResult]:
         """Every followed feed, one after the other; `on_result` hears each as it is done."""
@@ -194,6 +195,7 @@ class FeedRunner:
         result = PollResult(feed.url)
         saved: list[Path] = []
         self.reading = Reading(feed.url)
+        self.pages_read = set()
         try:
             self._read_feed(feed, result, saved)
         except FetchError as e:
@@ -259,7 +261,17 @@ class FeedRunner:
             return False
         key, before = self.feeds.seen(item) or (item.key, None)
         retrying = before is not None and (0 < before.get("tries", 0) < MAX_ITEM_TRIES or _rested(before))
-        if before and not retrying and (key != item.key or before.get("version") == item.version):
+        if key != item.key and "#" in item.link and before.get("url") != item.link and before.get("file") \
+                and _page(before["url"]) == _page(item.link) and not before.get("not_a_story") \
+                and _page(item.link) not in self.pages_read:
+            # a new item for another part of a page already saved (a live blog's "#update-3"): the page
+            # changed, so it is read again into the same file, once a poll (the feed's first such item,
+            # its newest, names it); the earlier items' own records stay as they were. (A story listed
+            # again under a new id, at the same address, is not fetched again.)
+            now = _saved_record(self.feeds.folder / before["file"])  # the file as it is (another update's)
+            key, before = item.key, {"file": before["file"], "id": now.get("id") or before.get("id"),
+                                     "content": digest(f"{now.get('title', '')}\n{now.get('text', '')}")}
+        elif before and not retrying and (key != item.key or before.get("version") == item.version):
             # seen and unchanged since (or given up after MAX_ITEM_TRIES failures), or its page or its
             # content seen under another id: not fetched again
             if key != item.key:  # noted under its own id too, so the next poll knows it at once
@@ -268,6 +280,7 @@ class FeedRunner:
             return False
         try:
             record = self._record(item, outlet, local, before)
+            self.pages_read.add(_page(item.link))
             self._save(key, item, before, record, result, saved)
         except NotAStory as e:  # seen: looked at again when its headline changes, or a day later
             if not (before or {}).get("not_a_story"):
@@ -386,7 +399,7 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
         return item.key, items[item.key]
     if item.link:
         found = next(((k, r) for k, r in items.items()
-                      if r.get("url") == item.link and (needs_page(item) or r.get("from_page"))
+                      if _page(r.get("url", "")) == _page(item.link) and (needs_page(item) or r.get("from_page"))
                       and not r.get("not_a_story")), None)
         if found:
             return found
@@ -395,10 +408,15 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
     return None
 
 
+def _page(link: str) -> str:
+    """The page a link leads to: without its "#fragment" (a live blog's items link to one page's updates)."""
+    return link.partition("#")[0]
+
+
 def _alias(item: Item, key: str, before: dict) -> dict:
     """The record of an item that is another's (`key`) under its own id: for the same page, the same
     file (a later change replaces it); for the same content elsewhere, a file of its own if it changes."""
-    same_page = before.get("url") == item.link
+    same_page = _page(before.get("url", "")) == _page(item.link)
     kept = {name: before[name] for name in ("file", "content", "id") if same_page and name in before}
     return kept | {"version": item.version, "url": item.link, "same_as": key}
 
@@ -410,12 +428,18 @@ def _rested(before: dict) -> bool:
     return since is not None and time.time() - since >= GIVEN_UP_SECONDS
 
 
+def _saved_record(path: Path) -> dict:
+    """An item's saved record ({} when it cannot be read)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
 def _saved_text(path: Path) -> str:
     """The text of an item's saved record ("" when it cannot be read: then nothing is kept against it)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8")).get("text") or ""
-    except (OSError, ValueError, AttributeError):
-        return ""
+    return _saved_record(path).get("text") or ""
 
 
 def _slug(title: str) -> str:

@@ -553,6 +553,36 @@ def test_an_items_day_is_the_publishers_day_not_greenwichs():
     assert [i.published for i in parsed.items] == ["2026-12-06", "2026-12-07", "2026-12-03"]
 
 
+def test_a_live_blogs_updates_replace_its_one_saved_page(site, tmp_path):
+    # Found by a feeds review: items linking to one live page's "#update-N" were saved as one snapshot
+    # each, and the stale 09:00 figure was quoted under the 13:00 item's title.
+    def live(updates: list[str]) -> Page:
+        return Page(news_page(Story("storm", "Storm Hilde: live updates", "2026-12-06", "Newsroom", updates)))
+
+    def items(n: int) -> list[str]:
+        return [f"<item><title>Storm Hilde: update {i}</title><link>{site.url}/live/storm#update-{i}</link>"
+                f"<guid isPermaLink='false'>storm-{i}</guid><pubDate>{rfc822('2026-12-06')}</pubDate></item>"
+                for i in range(n, -1, -1)]
+
+    morning = ["09:00: About 4,500 homes are without power after Storm Hilde brought down lines across the "
+               "coast overnight, the grid operator said, and crews are out in every district of the county."]
+    site.routes["/live/storm"] = live(morning)
+    site.routes["/feed.xml"] = Page(rss(items(0)), type="application/rss+xml")
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(f"{site.url}/feed.xml")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert runner.poll_all()[0].added == 1
+    site.routes["/live/storm"] = live(["13:00: Power is back for all but 300 homes, the grid operator said, and "
+                                       "the last crews expect to finish repairs by the evening."] + morning)
+    site.routes["/feed.xml"] = Page(rss(items(2)), type="application/rss+xml")
+    [update] = runner.poll_all()
+    assert (update.added, update.updated, update.errors) == (0, 1, [])
+    [saved] = saved_files(tmp_path / "articles")  # one page, one file, as it is now
+    record = json.loads(saved.read_text())
+    assert "all but 300 homes" in record["text"] and record["title"] == "Storm Hilde: update 2"  # the newest
+    assert [(r.added, r.updated) for r in runner.poll_all()] == [(0, 0)]
+
+
 # ---------------------------------------------------------------- the web app
 
 def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
