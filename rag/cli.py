@@ -271,6 +271,10 @@ def cmd_follow(args, settings: Settings) -> int:
         print("rag: no feeds followed yet: rag follow URL [URL ...] (or set RAG_FEEDS)", file=sys.stderr)
         return 2
     chat = NewsChat(settings)
+    if feeds.folder.is_dir():  # items saved earlier (polled into another store, or never indexed) are indexed
+        report = chat.ingest([feeds.folder])  # (files stored already are only compared by their digests)
+        if report.added or report.updated or report.deleted or report.failed:
+            print(f"rag: {display_path(str(feeds.folder))} (saved earlier): {report.line()}", file=sys.stderr)
     runner = FeedRunner(lambda paths: chat.ingest(paths), feeds)
 
     def said(result) -> None:

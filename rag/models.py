@@ -261,6 +261,13 @@ class IngestReport:
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted, "
                 f"{len(self.failed)} failed")
 
+    def line(self) -> str:
+        """ "2 added, 1 updated, 0 unchanged, 0 deleted, 1 failed: empty.txt: file is empty" (the counts,
+        then the first three reasons by file name)."""
+        if not self.failed:
+            return self.counts()
+        return f"{self.counts()}: {first_reasons(self.failures(by_name=True))}"
+
     def failures(self, by_name: bool = False) -> list[str]:
         """ "path: reason" for each file that failed (`by_name`: the file's name alone, as the page lists them)."""
         return [f"{Path(f['path']).name if by_name else f['path']}: {f['error']}" for f in self.failed]

@@ -583,6 +583,20 @@ def test_a_live_blogs_updates_replace_its_one_saved_page(site, tmp_path):
     assert [(r.added, r.updated) for r in runner.poll_all()] == [(0, 0)]
 
 
+def test_following_into_another_store_indexes_what_was_saved_before(site, tmp_path, monkeypatch, capsys):
+    # What was seen is kept in the articles folder, not per store: `follow --once --store NEW` said "not
+    # modified" and NEW stayed empty. The feeds folder is synced into the store first.
+    monkeypatch.setenv("RAG_ARTICLES", str(tmp_path / "articles"))
+    monkeypatch.setattr(fetching, "HOST_DELAY_SECONDS", 0.0)
+    feed = publish(site, [SOLAR], etag='"v1"')
+    assert main(["follow", feed, "--once", "--store", str(tmp_path / "one")]) == 0
+    capsys.readouterr()
+    assert main(["follow", "--once", "--store", str(tmp_path / "two")]) == 0
+    assert "(saved earlier): 1 added" in capsys.readouterr().err
+    assert main(["status", "--store", str(tmp_path / "two"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["articles"] == 1
+
+
 # ---------------------------------------------------------------- the web app
 
 def wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:

@@ -128,7 +128,7 @@ def run_sync(backend: Backend, start, result_label: str):
         return
     report = box["report"]
     kind = "error" if report.failed else "ready"
-    yield render.status_box(kind, f"{result_label}: {render.report_line(report)}", result=True) + \
+    yield render.status_box(kind, f"{result_label}: {report.line()}", result=True) + \
         render.failed_list(report.failed)
 
 

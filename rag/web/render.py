@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
-from ..models import IngestReport, display_path, first_reasons
+from ..models import display_path
 
 
 def esc(value) -> str:
@@ -327,14 +327,6 @@ def failed_list(failed: list[dict]) -> str:
         return ""
     items = "".join(f"<li><b>{esc(Path(f['path']).name)}</b>: {esc(f['error'])}</li>" for f in failed)
     return f"<ul class='failed'>{items}</ul>"
-
-
-def report_line(report: IngestReport) -> str:
-    """ "2 added, 1 updated, 0 unchanged, 0 deleted, 1 failed: empty.txt: file is empty" (the first three
-    reasons)."""
-    if not report.failed:
-        return report.counts()
-    return f"{report.counts()}: {first_reasons(report.failures(by_name=True))}"
 
 
 def plural(n: int, word: str) -> str:

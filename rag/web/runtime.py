@@ -21,7 +21,6 @@ from ..models import IngestReport, PollResult, display_path
 from ..progress import TerminalProgress, say_waiting
 from ..service import NewsChat
 from ..settings import Settings
-from .render import report_line
 
 log = logging.getLogger("rag.web")
 STATUS_SECONDS = 10.0  # how long the store's counts are reused by the page's status line
@@ -127,7 +126,7 @@ class Backend:
         finally:
             with self.state_lock:
                 self.running.remove(progress)
-        line = report_line(report)
+        line = report.line()
         changed = report.added or report.updated or report.deleted or report.failed
         if quiet and not changed:
             return report
