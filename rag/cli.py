@@ -27,7 +27,7 @@ from .progress import TerminalProgress, say_waiting
 from .rebuilding import rebuild
 from .service import NewsChat
 from .settings import (ANSWERERS, DEFAULT_ARTICLES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, MAX_PASSAGES, Settings,
-                       SettingsError, offline_environment, passage_count)
+                       SettingsError, every, offline_environment, passage_count)
 from .store import StoreError
 
 log = logging.getLogger("rag.cli")
@@ -283,7 +283,7 @@ def cmd_follow(args, settings: Settings) -> int:
     if args.once:
         results = runner.poll_all(on_result=said)
         return 1 if any(r.errors for r in results) else 0
-    print(f"rag: following {len(feeds.list())} feed(s), every {settings.feed_minutes:g} minutes (Ctrl-C stops)",
+    print(f"rag: following {len(feeds.list())} feed(s), {every(settings.feed_minutes)} (Ctrl-C stops)",
           file=sys.stderr, flush=True)
     try:
         runner.run(settings.feed_minutes * 60, on_result=said)

@@ -152,3 +152,8 @@ class Settings:
                                 "SQLAlchemy URL of a PostgreSQL database, postgresql+psycopg://user:password@host/db), "
                                 "so the catalog is shared with them")
         return self
+
+
+def every(minutes: float) -> str:
+    """ "every 5 minutes", "every minute": how often feeds are polled (RAG_FEED_MINUTES), as every message says it."""
+    return "every minute" if minutes == 1 else f"every {minutes:g} minutes"

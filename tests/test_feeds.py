@@ -30,6 +30,7 @@ from rag.following import FeedRunner, FollowedFeeds
 from rag.fetching import Fetched, FetchError, Fetcher, is_local, page_text
 from rag.models import IngestReport
 from rag.service import NewsChat
+from rag.settings import every
 from rag.web import handlers
 from rag.web.app import build_ui
 from rag.web.runtime import Backend, FeedPoller
@@ -650,6 +651,9 @@ def test_the_web_app_polls_feeds_in_the_background_and_lists_them(site, tmp_path
         assert "No longer following" in message and handlers.feed_choices(backend) == [feed]
         message, _, _ = handlers.unfollow_feed(backend, feed)
         assert "RAG_FEEDS" in message and handlers.feed_choices(backend) == []
+        message, *_ = handlers.follow_feed(backend, "feed://" + feed.removeprefix("http://"))  # as browsers wrote them
+        assert f"Following {feed}: " in message and handlers.feed_choices(backend) == [feed]  # the address followed
+        assert every(1) == "every minute" and every(0.5) == "every 0.5 minutes"  # not "every 1 minutes"
     finally:
         backend.poller.stop()
         backend.poller.join(10)

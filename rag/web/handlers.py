@@ -15,7 +15,7 @@ import gradio as gr
 
 from ..fetching import FetchError
 from ..models import IngestReport
-from ..settings import ANSWERERS, EXTRACTIVE
+from ..settings import ANSWERERS, EXTRACTIVE, every
 from . import render
 from .runtime import Backend, NotReady, shown
 from .turns import ALL_OUTLETS, find_card, make_filters, make_turn
@@ -251,12 +251,12 @@ def follow_feed(backend: Backend, url):
         return render.status_box("error", "Type the address of a feed or a news page first (http:// or https://)."), gr.skip(), \
             gr.skip(), gr.skip()
     try:
-        backend.feeds.add(url)
+        url = backend.feeds.add(url).url  # as it is followed ("feed://host/x" is http://host/x)
     except FetchError as e:
         return render.status_box("error", str(e)), gr.skip(), gr.skip(), gr.skip()
     if backend.poller is not None:
         backend.poller.poll_soon()
-        when = f"now, then every {backend.settings.feed_minutes:g} minutes"
+        when = f"now, then {every(backend.settings.feed_minutes)}"
     else:
         when = "while the app runs"
     return (render.status_box("ready", f"Following {url}: its items are fetched {when}."), "", feeds_html(backend),

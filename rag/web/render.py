@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 from ..models import display_path
+from ..settings import every
 
 
 def esc(value) -> str:
@@ -364,4 +365,4 @@ def feeds_table(feeds: list, minutes: float, reading=None) -> str:
                     f"{': ' + esc(f.last_result) if f.last_result else ''}. {plural(f.added, 'item')} added in all."
                     f"{failed}</td></tr>")
     return (f"<table class='index-table feeds-table'>{''.join(rows)}</table>"
-            f"<p class='muted'>Polled every {minutes:g} minutes (RAG_FEED_MINUTES).</p>")
+            f"<p class='muted'>Polled {every(minutes)} (RAG_FEED_MINUTES).</p>")

@@ -20,7 +20,7 @@ from ..fetching import Fetcher
 from ..models import IngestReport, PollResult, display_path
 from ..progress import TerminalProgress, say_waiting
 from ..service import NewsChat
-from ..settings import Settings
+from ..settings import Settings, every
 
 log = logging.getLogger("rag.web")
 STATUS_SECONDS = 10.0  # how long the store's counts are reused by the page's status line
@@ -310,7 +310,7 @@ class FeedPoller(threading.Thread):
             return
         minutes = self.backend.settings.feed_minutes
         if self.backend.feeds.list():
-            print(f"rag: following {len(self.backend.feeds.list())} feed(s), every {minutes:g} minutes", flush=True)
+            print(f"rag: following {len(self.backend.feeds.list())} feed(s), {every(minutes)}", flush=True)
         self.runner.run(minutes * 60, on_result=self.said)
 
     @staticmethod
