@@ -280,16 +280,19 @@ def cmd_follow(args, settings: Settings) -> int:
     def said(result) -> None:
         print(json.dumps(result.to_json()) if args.json else result.line(), flush=True)
 
-    if args.once:
-        results = runner.poll_all(on_result=said)
-        return 1 if any(r.errors for r in results) else 0
-    print(f"rag: following {len(feeds.list())} feed(s), {every(settings.feed_minutes)} (Ctrl-C stops)",
-          file=sys.stderr, flush=True)
     try:
-        runner.run(settings.feed_minutes * 60, on_result=said)
-    except KeyboardInterrupt:
-        pass
-    return 0
+        if args.once:
+            results = runner.poll_all(on_result=said)
+            return 1 if any(r.errors for r in results) else 0
+        print(f"rag: following {len(feeds.list())} feed(s), {every(settings.feed_minutes)} (Ctrl-C stops)",
+              file=sys.stderr, flush=True)
+        try:
+            runner.run(settings.feed_minutes * 60, on_result=said)
+        except KeyboardInterrupt:
+            pass
+        return 0
+    finally:
+        runner.fetcher.close()
 
 
 def follow(feeds: FollowedFeeds, from_settings: list[str], urls: list[str]) -> None:
