@@ -74,7 +74,9 @@ def test_article_page_escapes_the_body_and_marks_the_quote():
     assert "<script>alert" not in page and f"<mark id='quote'>{render.esc(NASTY)}</mark>" in page
     moved = render.article_page(article, [(0, 3), (5, 999)], "")  # a span past the end: no mark, no error
     assert "<mark id='quote'>Bef</mark>ore." in moved and moved.count("<mark") == 1
-    assert render.read_spans("8-20,x-3,30-41,-") == [(8, 20), (30, 41)]
+    assert render.read_spans("8-20,x-3,30-41,-,²-3," + "9" * 5000 + "-1") == [(8, 20), (30, 41)]  # never a 500
+    both = render.article_page(article, [(0, 6), (3, 10), (0, 6)], "")  # overlapping quotes: one mark
+    assert both.count("<mark") == 1 and f"<mark id='quote'>{render.esc(article.body[:10])}</mark>" in both
 
 
 def test_answer_markdown_links_each_citation_to_its_article():
@@ -122,6 +124,11 @@ def test_quotes_near_each_other_share_one_snippet():
         assert one.count("class='snippet'") == 1  # " Ships queued for days. " between them, shown once
         assert "</mark> Ships queued for days. <mark data-n='2'>" in one
     assert render.sources_html([turn(cards=far)], 0).count("class='snippet'") == 2  # too far apart: two
+    # quotes that overlap (or repeat) show their words once
+    twice = render.sources_html([turn(cards=[quoted(1, "reopened on Monday. Ships"), quoted(2, "Monday. Ships queued"),
+                                             quoted(3, "Ships")])], 0)
+    assert twice.count("class='snippet'") == 1 and twice.count("Ships") == 1 and twice.count("Monday") == 1
+    assert "<mark data-n='1'>reopened on Monday. Ships</mark><mark data-n='2'> queued</mark>" in twice
 
 
 def test_a_bracketed_number_in_a_quote_is_the_articles_text_not_a_citation():

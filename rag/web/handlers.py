@@ -90,7 +90,7 @@ def show_turn(turns, evt: gr.SelectData):
 
 def open_article(backend: Backend, turns, evt: gr.EventData):
     """A card's "Show the whole article here": the article in the side panel, the answer's quotes of it
-    highlighted (related reading: its nearest sentence)."""
+    highlighted (related reading: its nearest sentences)."""
     related = getattr(evt, "related", 0)
     card = find_card(turns or [], getattr(evt, "turn", None), getattr(evt, "n", None), related)
     if card is None:
@@ -98,7 +98,8 @@ def open_article(backend: Backend, turns, evt: gr.EventData):
     article = backend.wait().article(card["article_id"])
     if article is None:
         return "<p>This article is no longer in the store.</p>", gr.Column(visible=True)
-    label, quoted = ("related", [card]) if related else render.source_of(turns[int(evt.turn)]["cards"], card)
+    label, quoted = render.source_of(turns[int(evt.turn)]["related" if int(related or 0) else "cards"], card)
+    label = "related" if int(related or 0) else label
     return render.article_panel(article, quoted, label), gr.Column(visible=True)
 
 

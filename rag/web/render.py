@@ -41,8 +41,8 @@ def read_spans(value: str) -> list[tuple[int, int]]:
     """The spans of an article page's `quote=` (`article_link`); anything else in it is left out."""
     spans = []
     for part in value.split(","):
-        start, _, end = part.partition("-")
-        if start.isdigit() and end.isdigit():
+        if re.fullmatch(r"[0-9]{1,9}-[0-9]{1,9}", part):  # (str.isdigit takes "²", which int() refuses)
+            start, _, end = part.partition("-")
             spans.append((int(start), int(end)))
     return spans
 
@@ -222,8 +222,17 @@ def _snippets(group: list[dict], related: bool) -> list[str]:
     shown: list[list[str]] = []
     last = None
     for c in sorted(group, key=lambda c: c["start"]):
-        gap = c["start"] - last["end"] if last else -1  # the article's words between the two quotes
-        if last is not None and 0 <= gap <= len(last["after"]) + len(c["before"]):
+        if last is not None and c["start"] < last["end"]:  # overlaps the last quote: only what goes beyond it
+            if c["end"] > last["end"]:
+                shown[-1].append(_marked(c | {"quote": c["quote"][last["end"] - c["start"]:]}, related))
+                last = c
+            continue
+        # The article's words between the two quotes, when the words shown around them reach across:
+        # `after` is body[last end : last end + len(after)] and `before` body[c start - len(before) : c start],
+        # so with a gap of 30 characters, 20 after and 15 before, the words between are all of `after`
+        # and the last 10 of `before`.
+        gap = c["start"] - last["end"] if last else -1
+        if last is not None and gap <= len(last["after"]) + len(c["before"]):
             after, before = last["after"], c["before"]  # body[last end:...] and body[...:c start]
             between = after[:gap] if gap <= len(after) else after + before[len(after) + len(before) - gap:]
             shown[-1] += [esc(_lines(between)), _marked(c, related)]
@@ -280,10 +289,14 @@ def highlighted_body(body: str, quotes: list[tuple[int, int, str]]) -> tuple[str
                 continue
             start, end = found, found + len(quote)
         spans.append((start, end))
-    parts, at = [], 0
+    merged: list[list[int]] = []  # overlapping quotes marked as one
     for start, end in sorted(spans):
-        if start < at:
-            continue  # overlaps the last one marked
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    parts, at = [], 0
+    for start, end in merged:
         opening = "<mark>" if parts else "<mark id='quote'>"
         parts += [esc(body[at:start]), opening, esc(body[start:end]), "</mark>"]
         at = end

@@ -70,7 +70,7 @@
     if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1) return;
     e.preventDefault();
     hide();  // the popover would cover the card it leads to
-    const id = `src-${citeKey(link, 'card')}`;
+    const id = `src-${citeKey(link, 'card') ?? citeKey(link)}`;  // (an answer shown before sources were numbered)
     const quote = citeKey(link).split('-')[1];  // which of the card's highlights this [n] quotes
     let tries = 0;
     const reveal = () => {
