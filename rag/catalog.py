@@ -108,6 +108,17 @@ class UpgradeNotAllowed(RuntimeError):
     table alter it, and shared stores often give other machines a role that only reads and writes."""
 
 
+def _upgrading(engine: sa.Engine, change) -> None:
+    """Run a change to an existing catalog's tables; UpgradeNotAllowed when this role may not make it
+    (the transaction is then rolled back: nothing changed)."""
+    try:
+        change()
+    except sa.exc.ProgrammingError as e:
+        if getattr(e.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
+            raise
+        raise _upgrade_refused(engine) from None
+
+
 def _upgrade_refused(engine: sa.Engine) -> UpgradeNotAllowed:
     """What to do, naming the role that owns the tables and the role in use."""
     with engine.connect() as db:
@@ -126,23 +137,18 @@ class Catalog:
     def __init__(self, engine: sa.Engine):
         self.engine = engine
         self.written: set[str] = set()  # revisions this process wrote (others mean another process did)
-        try:
-            with engine.begin() as db:
-                layout = self._layout(db)
-                if layout is not None and layout > LAYOUT:  # before anything is created, migrated or read
-                    raise NewerLayoutError(f"this store was written by a newer version of news-rag (layout "
-                                           f"{layout}); upgrade, or use another --store")
-                if layout is not None and layout < WRITTEN_LAYOUT:
-                    _migrate(db, layout)
-                _metadata.create_all(db)
-                if "via" not in {c["name"] for c in sa.inspect(db).get_columns("files")}:
-                    _add_via(db)  # a catalog of before `via`
-                if layout is None:
-                    self._set(db, "layout", str(WRITTEN_LAYOUT))
-        except sa.exc.ProgrammingError as e:
-            if getattr(e.orig, "sqlstate", None) != INSUFFICIENT_PRIVILEGE:
-                raise
-            raise _upgrade_refused(engine) from None  # (the transaction was rolled back: nothing changed)
+        with engine.begin() as db:
+            layout = self._layout(db)
+            if layout is not None and layout > LAYOUT:  # before anything is created, migrated or read
+                raise NewerLayoutError(f"this store was written by a newer version of news-rag (layout "
+                                       f"{layout}); upgrade, or use another --store")
+            if layout is not None and layout < WRITTEN_LAYOUT:
+                _upgrading(engine, lambda: _migrate(db, layout))
+            _metadata.create_all(db)
+            if "via" not in {c["name"] for c in sa.inspect(db).get_columns("files")}:
+                _upgrading(engine, lambda: _add_via(db))  # a catalog of before `via`
+            if layout is None:
+                self._set(db, "layout", str(WRITTEN_LAYOUT))
 
     def _layout(self, db) -> int | None:
         """The layout of an existing catalog, or None for a new one."""

@@ -42,10 +42,13 @@ JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 # A page whose text (as trafilatura reads it) has fewer words holds no story: a gallery's "Home", a
 # script-only page's "You need to enable JavaScript", a paywall's "Subscribe to continue reading". The
 # shortest of the 1,254 articles of rtqa-2023-s150 has 37 words (1% have under 58); those pages 1-10.
-MIN_STORY_WORDS = 25
-# An edited item whose page now holds less than this share of the saved story's text is kept as saved:
-# a paywall or an error page put in the story's place, not an edit (`following.FeedRunner._save`).
+MIN_STORY_WORDS = 25  # (a Chinese, Japanese or Korean character counts as a word: `story_words`)
+# An edited item whose page now holds less than this share of the saved story's text, and fewer than
+# STUB_WORDS words, is kept as saved: a paywall or an error page put in the story's place (a few dozen
+# words), not an edit; a story trimmed to a third but still of STUB_WORDS words or more is an edit
+# (`following.FeedRunner._save`). Set by judgement, not measured on real edits.
 SHORTER_SHARE = 1 / 3
+STUB_WORDS = 100
 
 
 class NotAStory(ArticleError):
@@ -81,6 +84,7 @@ class Item:
     published: str = ""  # YYYY-MM-DD, "" when the feed gives no date
     authors: list[str] = field(default_factory=list)
     from_page: bool = False  # a headline link of a followed page (`article_links`), not a feed's item
+    own_id: str = ""  # the feed's own id, when `key` is that id made the feed's (`following.scope_key`)
 
     @property
     def version(self) -> str:
@@ -250,15 +254,17 @@ def _entry_day(entry) -> str:
     """The item's day as its publisher wrote it, in the publisher's own time zone (as a JSON Feed's date is
     read), else as feedparser read it. feedparser's parsed time is in UTC: a story of 16:30 at -08:00 was
     dated the next day, and so left out of answers "as of" today until midnight."""
-    for name in ("published", "updated"):
-        if name in entry:  # (`in` first: feedparser warns when "updated" falls back to "published")
-            try:
-                if day := iso_date(entry[name]):
-                    return day
-            except DateError:
-                pass
-    when = entry.get("published_parsed") or (entry["updated_parsed"] if "updated_parsed" in entry else None)
-    return time.strftime("%Y-%m-%d", when) if when else ""
+    for name in ("published", "updated"):  # the publishing date first, as written, then as feedparser read it
+        if name not in entry:  # (`in` first: feedparser warns when "updated" falls back to "published")
+            continue
+        try:
+            if day := iso_date(entry[name]):
+                return day
+        except DateError:
+            pass
+        if when := entry.get(f"{name}_parsed"):
+            return time.strftime("%Y-%m-%d", when)
+    return ""
 
 
 def _title(holder) -> str:
@@ -343,10 +349,20 @@ def item_article(item: Item, fetcher: Fetcher, local: bool) -> Article:
     article = parse_html(page_text(page), page.url)
     if item.from_page and (many := _headline_list(page, article)):
         raise NotAStory(f"a list of {many} headlines (a section page), not a story")
-    if len(words := article.body.split()) < MIN_STORY_WORDS:  # tried again at the next polls
-        raise ArticleError(f"no story on the page, only {len(words)} words of text "
-                           f"(“{' '.join(words[:8])[:60]}”): a paywall, a gallery or a page that needs JavaScript?")
+    if (size := story_words(article.body)) < MIN_STORY_WORDS:
+        words = " ".join(article.body.split()[:8])[:60]
+        why = (f"only {size} words of text (“{words}”): a paywall, a gallery or a page that needs "
+               f"JavaScript?")
+        if item.from_page:  # a headline link of a followed page: skipped, looked at again a day later
+            raise NotAStory(f"no story on the page, {why}")
+        raise ArticleError(f"no story on the page, {why}")  # a feed's item: tried again at the next polls
     return article
+
+
+def story_words(text: str) -> int:
+    """Words of a text, each Chinese, Japanese or Korean character counted as one (those are written
+    without spaces)."""
+    return len(_CJK.sub(" ", text).split()) + len(_CJK.findall(text))
 
 
 def _led_elsewhere(page: Fetched, link: str) -> str:

@@ -27,8 +27,8 @@ from pathlib import Path
 from filelock import FileLock
 
 from .articles import ArticleError, article_record
-from .feeds import (SHORTER_SHARE, Item, NotAStory, digest, feed_address, fetch_feed, item_article, needs_page,
-                    outlet_of)
+from .feeds import (SHORTER_SHARE, STUB_WORDS, Item, NotAStory, digest, feed_address, fetch_feed, item_article,
+                    needs_page, outlet_of, story_words)
 from .fetching import FetchError, Fetcher, check_url, is_local
 from .models import Feed, IngestReport, PollResult, Reading
 
@@ -140,9 +140,16 @@ class FollowedFeeds:
     def seen(self, item: Item) -> tuple[str, dict] | None:
         """(key, record) of the item as seen before: by its id; else, under another id, by its page
         (the same URL, when the article is read from there, or when it was saved from a page's headline
-        and a feed now carries it whole) or by the same content in a feed. (So an item recorded before
-        ids were per feed, `scope_key`, is still known by its page or its content; one that carries its
-        whole text and is edited after the upgrade is saved anew, its earlier file left as it was.)"""
+        and a feed now carries it whole) or by the same content in a feed. (An item recorded under its
+        feed's own id before ids were per feed, `scope_key`, becomes this feed's when it has the item's
+        link; else it is known by its page or its content.)"""
+        if item.own_id:
+            with self._lock():
+                data = self._read()
+                earlier = data["items"].get(item.own_id)
+                if item.key not in data["items"] and earlier and earlier.get("url") == item.link:
+                    data["items"][item.key] = data["items"].pop(item.own_id)
+                    self._write(data)
         return self.seen_all([item])[0]
 
     def seen_all(self, listed: list[Item]) -> list[tuple[str, dict] | None]:
@@ -223,6 +230,8 @@ class FeedRunner:
         if feed.feed_url:  # a web page's feed, found at an earlier poll
             try:
                 fetched, parsed, _ = fetch_feed(self.fetcher, feed.feed_url, feed.etag, feed.modified, local)
+                if parsed.page:  # a bot check or an error page where its feed was: not a page to follow
+                    raise FetchError(f"its feed {feed.feed_url} answered with a web page, not a feed")
             except FetchError:
                 feed.feed_url, feed.etag, feed.modified = "", "", ""  # the next poll reads the page again
                 raise
@@ -236,7 +245,8 @@ class FeedRunner:
             raise FetchError("it answered with a web page, not the feed it was (an error or bot-check page?): "
                              "nothing saved from it, tried again at the next poll; to follow that page's "
                              "headlines instead, remove it and follow it again")
-        feed.was_feed = feed.was_feed or not (parsed.page or feed.feed_url)
+        if not (parsed.page or feed.feed_url):
+            feed.was_feed = True
         feed.page_links = parsed.page
         outlet = outlet_of(parsed.link or fetched.url)
         items = parsed.items
@@ -261,9 +271,7 @@ class FeedRunner:
             return False
         key, before = self.feeds.seen(item) or (item.key, None)
         retrying = before is not None and (0 < before.get("tries", 0) < MAX_ITEM_TRIES or _rested(before))
-        if key != item.key and "#" in item.link and before.get("url") != item.link and before.get("file") \
-                and _page(before["url"]) == _page(item.link) and not before.get("not_a_story") \
-                and _page(item.link) not in self.pages_read:
+        if key != item.key and _another_update(before, item) and _page(item.link) not in self.pages_read:
             # a new item for another part of a page already saved (a live blog's "#update-3"): the page
             # changed, so it is read again into the same file, once a poll (the feed's first such item,
             # its newest, names it); the earlier items' own records stay as they were. (A story listed
@@ -324,7 +332,8 @@ class FeedRunner:
             self.feeds.remember(key, memo | {"file": twin["file"]})
             result.unchanged += 1
             return
-        if own and own.exists() and len(record["text"]) < SHORTER_SHARE * len(_saved_text(own)):
+        if own and own.exists() and len(record["text"]) < SHORTER_SHARE * len(_saved_text(own)) \
+                and story_words(record["text"]) < STUB_WORDS:
             raise ArticleError(f"the page now holds {len(record['text'])} characters of text where the saved "
                                f"story has {len(_saved_text(own))}: the saved story is kept (a paywall or an "
                                f"error page in its place?)")
@@ -388,9 +397,10 @@ GLOBAL_IDS = ("http://", "https://", "content:")
 def scope_key(item: Item, feed_url: str) -> None:
     """Make a feed's own id ("1", "post-17", a guid that is no address) this feed's: two feeds whose
     items shared such an id overwrote each other's article at every poll. An address stays as it is,
-    so one story listed by two feeds is one item."""
+    so one story listed by two feeds is one item. (Called before the item is looked up, after a
+    followed page's headlines were counted: theirs are addresses.)"""
     if item.key and not item.key.startswith(GLOBAL_IDS):
-        item.key = f"{feed_url} {item.key}"
+        item.own_id, item.key = item.key, f"{feed_url} {item.key}"
 
 
 def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
@@ -406,6 +416,12 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
     if item.content:
         return next(((k, r) for k, r in items.items() if r.get("version") == item.version), None)
     return None
+
+
+def _another_update(before: dict, item: Item) -> bool:
+    """Whether the item links to another part ("#update-3") of a page saved for an earlier item."""
+    return "#" in item.link and before.get("url", "") != item.link and bool(before.get("file")) \
+        and _page(before.get("url", "")) == _page(item.link) and not before.get("not_a_story")
 
 
 def _page(link: str) -> str:

@@ -525,6 +525,14 @@ def test_a_page_without_a_story_is_never_saved_and_never_replaces_a_saved_one(si
     assert any("4,200 panels" in t for t in texts) and not any("Subscribe" in t for t in texts)
 
 
+def bot_check_at_the_feed(site: Site) -> None:
+    """/feed.xml answers "200 OK" with a bot check whose one link reads like a headline."""
+    site.routes["/help/why-am-i-seeing-this"] = Page(news_page(TRAINS))
+    site.routes["/feed.xml"] = Page(b"<html><head><title>Just a moment...</title></head><body><main><p>Checking "
+                                    b"your browser before accessing the site.</p><ul><li><a href='/help/why-am-i-"
+                                    b"seeing-this'>Why am I seeing this page today</a></li></ul></main></body></html>")
+
+
 def test_a_feed_that_answers_with_a_web_page_is_an_error_not_a_page_to_follow(site, tmp_path):
     # Found by a feeds review: a bot check served with status 200 at a feed's address was followed as a
     # page of headlines, its help pages indexed as news, and the feed listed as "its headline links".
@@ -533,10 +541,7 @@ def test_a_feed_that_answers_with_a_web_page_is_an_error_not_a_page_to_follow(si
     followed.add(feed_url)
     runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
     assert runner.poll_all()[0].added == 1
-    site.routes["/help/why-am-i-seeing-this"] = Page(news_page(TRAINS))
-    site.routes["/feed.xml"] = Page(b"<html><head><title>Just a moment...</title></head><body><main><p>Checking "
-                                    b"your browser before accessing the site.</p><ul><li><a href='/help/why-am-i-"
-                                    b"seeing-this'>Why am I seeing this page today</a></li></ul></main></body></html>")
+    bot_check_at_the_feed(site)
     [checked] = runner.poll_all()
     assert checked.added == 0 and "answered with a web page, not the feed it was" in checked.errors[0]
     assert not followed.list()[0].page_links and "/help/why-am-i-seeing-this" not in site.paths()
@@ -596,6 +601,40 @@ def test_following_into_another_store_indexes_what_was_saved_before(site, tmp_pa
     assert "(saved earlier): 1 added" in capsys.readouterr().err
     assert main(["status", "--store", str(tmp_path / "two"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["articles"] == 1
+
+
+def test_story_length_rules_keep_real_stories(site, tmp_path):
+    # Found by the review of the rules above: a story in Chinese (no spaces between words) counted as one
+    # word and was refused for ever; a story trimmed to a third, still a story, was refused as a paywall.
+    chinese = ["港口委员会周二批准了东码头的扩建计划，工程将于明年春天开始，预计需要两年时间完成。",
+               "委员会主席表示，扩建后港口每年可多接待三百艘货船，并为当地创造约四百个工作岗位。"]
+    long_story = Story("council", "Council meets on the harbour plan", "2026-11-28", "Ines Okafor",
+                       SOLAR.paragraphs + CANOE.paragraphs + (BAKERY.paragraphs + TRAINS.paragraphs) * 4)
+    publish(site, [Story("port", "港口扩建计划获批", "2026-11-28", "记者", chinese), long_story])
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(f"{site.url}/feed.xml")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert [(r.added, r.errors) for r in runner.poll_all()] == [(2, [])]
+    trimmed = replace(long_story, title=long_story.title + " (corrected)", paragraphs=SOLAR.paragraphs + CANOE.paragraphs)
+    publish(site, [trimmed], items=[rss_item(site, trimmed)])
+    [poll] = runner.poll_all()
+    assert (poll.updated, poll.errors) == (1, [])  # 804 characters of 2,920 (143 words): an edit, not a paywall
+
+
+def test_a_feed_named_by_a_page_that_answers_with_a_web_page_is_an_error(site, tmp_path):
+    # The guard for a feed's own address missed a feed found through its site's page: the bot check's
+    # help page was saved as a story and the site switched to "its headline links".
+    publish(site, [SOLAR])
+    site.routes["/"] = Page(b"<html><head><link rel='alternate' type='application/rss+xml' href='/feed.xml'></head>"
+                            + front_page([SOLAR])[len(b"<!doctype html><html><head>"):])
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(site.url + "/")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert runner.poll_all()[0].added == 1 and followed.list()[0].feed_url == f"{site.url}/feed.xml"
+    bot_check_at_the_feed(site)
+    [checked] = runner.poll_all()
+    assert checked.added == 0 and "answered with a web page, not a feed" in checked.errors[0]
+    assert not followed.list()[0].page_links and "/help/why-am-i-seeing-this" not in site.paths()
 
 
 # ---------------------------------------------------------------- the web app
