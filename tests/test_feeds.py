@@ -492,6 +492,27 @@ def test_two_feeds_whose_items_share_an_id_keep_both_stories(site, tmp_path):
     assert [(r.added, r.updated, r.unchanged) for r in runner.poll_all()] == [(0, 0, 1), (1, 0, 0)]
     assert "/news/solar" not in site.paths()[fetched:]
     assert len(saved_files(tmp_path / "earlier")) == 2
+    # such an item carrying its whole text, edited after the upgrade, replaces its file (not a second one)
+    whole = [f"Paragraph {i} of the harbour report says the repairs are on schedule." * 3 for i in range(12)]
+
+    def harbour(paragraphs: list[str]) -> Page:
+        item = {"id": "7", "url": "/news/harbour", "title": "Harbour repairs", "content_html": "".join(
+            f"<p>{p}</p>" for p in paragraphs), "date_published": "2026-11-29T06:00:00Z"}
+        return Page(json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [item]}).encode(),
+                    type="application/feed+json")
+
+    site.routes["/harbour.json"] = harbour(whole)
+    whole_feed = earlier.add(f"{site.url}/harbour.json").url
+    runner.poll_all()
+    data = json.loads(earlier.path.read_text())
+    record = data["items"].pop(f"{whole_feed} 7")  # kept, and its file named, by the bare id, as before
+    named_before = Path(record["file"]).with_name(f"harbour-repairs-{feeds.digest('7')}.json").as_posix()
+    (earlier.folder / record["file"]).rename(earlier.folder / named_before)
+    data["items"]["7"] = record | {"file": named_before}
+    earlier.path.write_text(json.dumps(data))
+    site.routes["/harbour.json"] = harbour(whole + ["The council added that the quay reopens in May."])
+    assert [(r.added, r.updated) for r in runner.poll_all()][-1] == (0, 1)
+    assert len(saved_files(tmp_path / "earlier")) == 3
 
 
 def test_a_page_without_a_story_is_never_saved_and_never_replaces_a_saved_one(site, tmp_path):
