@@ -204,6 +204,11 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     assert page.locator(f"#src-0-{n} mark.current").get_attribute("data-n") == quoted  # its own words picked out
     page.keyboard.press("Escape")  # and Escape goes back to the [n], as a reference list's backlink does
     assert page.evaluate("() => document.activeElement.classList.contains('cite')")
+    page.evaluate("() => document.activeElement.blur()")
+    back = page.locator(f"#src-0-{n} button.back-to-answer")  # so does a button, for a mouse or a finger
+    assert back.inner_text() == f"Back to [{n}] in the answer"
+    back.click()
+    assert page.evaluate("() => document.activeElement.classList.contains('cite')")
     assert page.locator(".cite-popover").count() == 0 and page.locator("mark.current").count() == 0
 
     card.locator("button.open-article").click()

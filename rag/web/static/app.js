@@ -58,6 +58,13 @@
   new MutationObserver(namePickers).observe(document.body, {childList: true, subtree: true});
   namePickers();
   let backTo = null;  // the [n] whose card was last shown
+  document.addEventListener('click', (e) => {
+    const back = e.target.closest ? e.target.closest('button.back-to-answer') : null;
+    if (!back || !back.citation || !back.citation.isConnected) return;
+    back.citation.scrollIntoView({block: 'center'});
+    refocused = back.citation;  // (its focus must not open the popover)
+    back.citation.focus({preventScroll: true});
+  });
   document.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape' || popover || !backTo || !backTo.isConnected) return;
     if (!(e.target.closest && e.target.closest('#sources-panel'))) return;
@@ -83,6 +90,16 @@
         const mark = card.querySelector(`mark[data-n="${quote}"]`);
         if (mark) mark.classList.add('current');
         backTo = link;  // Escape in the card goes back to this [n], as a reference list's backlink does
+        // ... and so does a button, for a mouse or a finger (on a phone the card is far below the answer)
+        let back = card.querySelector('button.back-to-answer');
+        if (!back) {
+          back = document.createElement('button');
+          back.type = 'button';
+          back.className = 'back-to-answer';
+          (card.querySelector('.card-actions') || card).appendChild(back);
+        }
+        back.textContent = `Back to ${link.firstChild.textContent} in the answer`;
+        back.citation = link;
         card.addEventListener('blur', () => {
           card.classList.remove('flash');
           if (mark) mark.classList.remove('current');
