@@ -53,6 +53,7 @@ class FollowedFeeds:
         self.folder = Path(articles_dir) / FEEDS_FOLDER
         self.path = self.folder / STATE_FILE
         self._thread_lock = threading.Lock()
+        self._cached: tuple[tuple, dict] | None = None  # ((inode, mtime, size) of the file, the state read)
 
     @contextmanager
     def _lock(self):
@@ -64,6 +65,17 @@ class FollowedFeeds:
             yield
 
     def _read(self) -> dict:
+        """The state as on disk (held under `_lock`). Read again only when the file changed since this
+        process last read or wrote it: a poll consults and updates it once an item, and with 20,000 items
+        seen (5.7 MB) parsing it each time cost 1.7 s of every 50 items looked up (bench/feed_state.py)."""
+        try:
+            stat = self.path.stat()
+            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            stamp = None
+        if stamp is not None and self._cached is not None and self._cached[0] == stamp:
+            return self._cached[1]
+        self._cached = None
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
@@ -79,12 +91,20 @@ class FollowedFeeds:
             log.warning("cannot read %s (%s): starting from no feeds%s", self.path, e,
                         f"; the unreadable file is kept as {kept.name}" if kept else "")
             data = {}
-        return {"feeds": data.get("feeds", {}), "items": data.get("items", {})}
+        state = {"feeds": data.get("feeds", {}), "items": data.get("items", {})}
+        if stamp is not None and "feeds" in data:
+            self._cached = (stamp, state)
+        return state
 
     def _write(self, data: dict) -> None:
+        """Replace the state file with `data` (which callers changed in place: the cache is it, once
+        written). No indentation: json's C encoder then writes it, about 3 times as fast."""
+        self._cached = None
         tmp = self.path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.path)
+        stat = self.path.stat()
+        self._cached = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), data)
 
     def list(self) -> list[Feed]:
         if not self.folder.exists():  # nothing followed yet: a look creates no folder

@@ -304,8 +304,8 @@ class Feed:
 
     @classmethod
     def from_json(cls, data: dict) -> Feed:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        known = {f.name for f in fields(cls)}  # (lists copied: `data` may be the state kept in memory)
+        return cls(**{k: list(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
 
     def to_json(self) -> dict:
         return asdict(self)

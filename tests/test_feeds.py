@@ -763,6 +763,19 @@ def test_two_processes_polling_keep_every_record_of_the_state(tmp_path):
     assert len(items) == 120
 
 
+def test_the_state_read_once_is_read_again_when_another_process_changed_it(tmp_path):
+    # The state is kept in memory between reads (parsing 5 MB at every item cost seconds a poll): a
+    # record another process wrote meanwhile must still be seen.
+    ours, theirs = FollowedFeeds(tmp_path), FollowedFeeds(tmp_path)
+    item = Item(key="https://news.example/a", link="https://news.example/a")
+    ours.remember("https://news.example/b", {"version": "v", "url": "https://news.example/b"})
+    assert ours.seen(item) is None
+    theirs.remember(item.key, {"version": "v", "url": item.link})
+    assert ours.seen(item) == (item.key, {"version": "v", "url": item.link})
+    ours.remember("https://news.example/c", {"version": "v"})  # and ours does not write theirs away
+    assert theirs.seen(item) is not None and len(json.loads(ours.path.read_text())["items"]) == 3
+
+
 def test_an_unreadable_state_is_kept_aside_not_overwritten(tmp_path):
     followed = FollowedFeeds(tmp_path / "articles")
     followed.add("http://courier.example/feed.xml")
