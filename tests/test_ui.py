@@ -254,6 +254,19 @@ def test_citation_popover_on_hover_and_keyboard_focus(page):
     assert marker.get_attribute("aria-describedby") == "cite-popover"
     page.keyboard.press("Escape")
     popover.wait_for(state="detached", timeout=5_000)
+    inside = "() => !!document.activeElement.closest('.cite-popover')"
+    page.evaluate("() => document.activeElement.blur()")
+    marker.focus()  # Tab goes into the popover (it sits at the end of the page), Shift+Tab back to the [n]
+    popover.wait_for(timeout=5_000)
+    page.keyboard.press("Tab")
+    assert page.evaluate(inside) and page.evaluate("() => document.activeElement.textContent") == "Open the whole article"
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("() => document.activeElement.classList.contains('cite')") and popover.count() == 1
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")  # and on to what follows the [n] (here the next [n], with its own popover)
+    assert not page.evaluate(inside) and page.evaluate("() => document.activeElement !== document.body")
+    assert marker.get_attribute("aria-describedby") is None
+    assert page.evaluate("() => document.activeElement.textContent").startswith(("[", "link to this question"))
 
 
 def test_the_article_has_its_own_address_with_the_quote_in_view(page):

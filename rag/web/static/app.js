@@ -43,6 +43,23 @@
     if (l && l === refocused) { refocused = null; return; }
     if (l) show(l); else if (popover && !popover.contains(e.target)) hide();
   });
+  // Tab from a [n] whose popover is open goes into the popover (its "Open the whole article" link), and
+  // Tab from there on to what follows the [n]; Shift+Tab back to the [n]. (The popover sits at the end of
+  // the page, where the keyboard never reached it.)
+  const focusable = () => [...document.querySelectorAll('a[href], button, input, textarea, select, [tabindex]')]
+    .filter((el) => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length && !popover?.contains(el));
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Tab' || !popover || !owner) return;
+    const inside = popover.contains(document.activeElement);
+    if (!inside && document.activeElement === owner && !e.shiftKey) {
+      const link = popover.querySelector('a');
+      if (link) { e.preventDefault(); link.focus(); }
+    } else if (inside) {
+      e.preventDefault();
+      const o = owner, all = focusable(), next = all[all.indexOf(o) + 1];
+      if (e.shiftKey || !next) { refocused = o; o.focus(); } else { hide(); next.focus(); }
+    }
+  });
   document.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape' || !popover) return;
     const o = owner, inside = popover.contains(document.activeElement);
