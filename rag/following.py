@@ -68,11 +68,7 @@ class FollowedFeeds:
         """The state as on disk (held under `_lock`). Read again only when the file changed since this
         process last read or wrote it: a poll consults and updates it once an item, and with 20,000 items
         seen (5.7 MB) parsing it each time cost 1.7 s of every 50 items looked up (bench/feed_state.py)."""
-        try:
-            stat = self.path.stat()
-            stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            stamp = None
+        stamp = _stamp(self.path)
         if stamp is not None and self._cached is not None and self._cached[0] == stamp:
             return self._cached[1]
         self._cached = None
@@ -103,8 +99,7 @@ class FollowedFeeds:
         tmp = self.path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.path)
-        stat = self.path.stat()
-        self._cached = ((stat.st_ino, stat.st_mtime_ns, stat.st_size), data)
+        self._cached = (_stamp(self.path), data)
 
     def list(self) -> list[Feed]:
         if not self.folder.exists():  # nothing followed yet: a look creates no folder
@@ -298,7 +293,7 @@ class FeedRunner:
             # again under a new id, at the same address, is not fetched again.)
             now = _saved_record(self.feeds.folder / before["file"])  # the file as it is (another update's)
             key, before = item.key, {"file": before["file"], "id": now.get("id") or before.get("id"),
-                                     "content": digest(f"{now.get('title', '')}\n{now.get('text', '')}")}
+                                     "content": _content(now)}
         elif before and not retrying and (key != item.key or before.get("version") == item.version):
             # seen and unchanged since (or given up after MAX_ITEM_TRIES failures), or its page or its
             # content seen under another id: not fetched again
@@ -339,7 +334,7 @@ class FeedRunner:
               saved: list[Path]) -> None:
         """Write the record (over the item's own earlier file, if it has one) unless its article is
         already saved: from this item with the same text, or from another item."""
-        content = digest(f"{record['title']}\n{record['text']}")
+        content = _content(record)
         memo = {"version": item.version, "content": content, "url": item.link, "id": record["id"]} | \
             ({"from_page": True} if item.from_page else {})
         own = self.feeds.folder / before["file"] if before and before.get("file") else None
@@ -352,11 +347,11 @@ class FeedRunner:
             self.feeds.remember(key, memo | {"file": twin["file"]})
             result.unchanged += 1
             return
-        if own and own.exists() and len(record["text"]) < SHORTER_SHARE * len(_saved_text(own)) \
-                and story_words(record["text"]) < STUB_WORDS:
+        saved_chars = len(_saved_record(own).get("text") or "") if own and own.exists() else 0
+        if len(record["text"]) < SHORTER_SHARE * saved_chars and story_words(record["text"]) < STUB_WORDS:
             raise ArticleError(f"the page now holds {len(record['text'])} characters of text where the saved "
-                               f"story has {len(_saved_text(own))}: the saved story is kept (a paywall or an "
-                               f"error page in its place?)")
+                               f"story has {saved_chars}: the saved story is kept (a paywall or an error page "
+                               f"in its place?)")
         path = own or self.feeds.folder / _safe(record["source"] or "feed") / \
             f"{_slug(record['title'])}-{digest(item.key)}.json"
         updated = path.exists()
@@ -473,9 +468,19 @@ def _saved_record(path: Path) -> dict:
     return record if isinstance(record, dict) else {}
 
 
-def _saved_text(path: Path) -> str:
-    """The text of an item's saved record ("" when it cannot be read: then nothing is kept against it)."""
-    return _saved_record(path).get("text") or ""
+def _content(record: dict) -> str:
+    """The digest an item's record is known by in the state ("content"): its title and text."""
+    return digest(f"{record.get('title', '')}\n{record.get('text', '')}")
+
+
+def _stamp(path: Path) -> tuple | None:
+    """(inode, modification time, size) of the state file, None when there is none: another stamp
+    means another process wrote it since (each write replaces the file)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _slug(title: str) -> str:
