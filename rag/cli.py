@@ -273,7 +273,7 @@ def cmd_follow(args, settings: Settings) -> int:
     chat = NewsChat(settings)
     if feeds.folder.is_dir():  # items saved earlier (polled into another store, or never indexed) are indexed
         report = chat.ingest([feeds.folder])  # (files stored already are only compared by their digests)
-        if report.added or report.updated or report.deleted or report.failed:
+        if report.changed or report.failed:
             print(f"rag: {display_path(str(feeds.folder))} (saved earlier): {report.line()}", file=sys.stderr)
     runner = FeedRunner(lambda paths: chat.ingest(paths), feeds)
 

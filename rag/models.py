@@ -261,6 +261,11 @@ class IngestReport:
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted, "
                 f"{len(self.failed)} failed")
 
+    @property
+    def changed(self) -> bool:
+        """Whether the sync changed the store: articles added, updated or deleted."""
+        return bool(self.added or self.updated or self.deleted)
+
     def line(self) -> str:
         """ "2 added, 1 updated, 0 unchanged, 0 deleted, 1 failed: empty.txt: file is empty" (the counts,
         then the first three reasons by file name)."""

@@ -133,7 +133,7 @@ class NewsChat:
                               again)
             finally:
                 self.lexical.hold = False
-            if report.added or report.updated or report.deleted:
+            if report.changed:
                 try:
                     self.lexical.ensure_fresh()  # here, rather than in the next question
                 except Exception:  # a cache (a full disk ...): the articles are stored; the next question tries again

@@ -127,8 +127,7 @@ class Backend:
             with self.state_lock:
                 self.running.remove(progress)
         line = report.line()
-        changed = report.added or report.updated or report.deleted or report.failed
-        if quiet and not changed:
+        if quiet and not (report.changed or report.failed):
             return report
         print(f"rag: {label}: {line} ({report.chunks_embedded} chunks embedded, "
               f"{time.monotonic() - started:.1f} s)", flush=True)
