@@ -93,14 +93,14 @@ def open_article(backend: Backend, turns, evt: gr.EventData):
     highlighted (related reading: its nearest sentences)."""
     related = getattr(evt, "related", 0)
     card = find_card(turns or [], getattr(evt, "turn", None), getattr(evt, "n", None), related)
-    if card is None:
+    if card is None:  # (else `turn` and `related` are numbers: find_card read them)
         return gr.skip(), gr.skip()
     article = backend.wait().article(card["article_id"])
     if article is None:
         return "<p>This article is no longer in the store.</p>", gr.Column(visible=True)
-    label, quoted = render.source_of(turns[int(evt.turn)]["related" if int(related or 0) else "cards"], card)
-    label = "related" if int(related or 0) else label
-    return render.article_panel(article, quoted, label), gr.Column(visible=True)
+    related = bool(int(related or 0))
+    label, quoted = render.source_of(turns[int(evt.turn)]["related" if related else "cards"], card)
+    return render.article_panel(article, quoted, "related" if related else label), gr.Column(visible=True)
 
 
 def clear_chat():
