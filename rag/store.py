@@ -50,13 +50,14 @@ GENERATION = re.compile(r"[0-9a-f]{8}")  # a generation's name (`new_generation`
 GENERATION_LOCK_KEY = WRITER_LOCK_KEY + 1  # its writer lock: the rebuild holds the old store's meanwhile
 CATALOG_TABLES = ("meta", "files", "articles")  # the store's own tables in its database
 RECORDS_TABLE = "upsertion_record"  # LangChain's: other applications' namespaces may share it
+OPEN_LOCK = "open.lock"  # a local store's file lock while it is opened; it also marks a folder as a store
 
 
 def is_store_folder(folder: Path) -> bool:
     """Whether a folder is a store of this app (its lock file is made when it is first opened): never
     read as articles, when it lies inside an articles folder."""
     try:
-        return (folder / "open.lock").is_file()
+        return (folder / OPEN_LOCK).is_file()
     except OSError:  # (a folder we may list but not enter: its files fail one by one, named)
         return False
 
@@ -188,7 +189,7 @@ class Store:
         if self.chroma_url and self.database_url:
             yield
             return
-        with FileLock(self.dir / "open.lock"):
+        with FileLock(self.dir / OPEN_LOCK):
             yield
 
     @property
