@@ -37,7 +37,8 @@
   const citeOf = (event) => event.target.closest ? event.target.closest('a.cite') : null;
   document.addEventListener('mouseover', (e) => { const l = citeOf(e); if (l) show(l); });
   document.addEventListener('mouseout', (e) => { if (citeOf(e)) hideTimer = setTimeout(hide, 300); });
-  let refocused = null;  // the link Escape gave the focus back to: its focus must not reopen the popover
+  let refocused = null;  // the link the focus was given back to: its focus must not reopen the popover
+  const refocus = (link, options) => { refocused = link; link.focus(options); };  // back to a [n]
   document.addEventListener('focusin', (e) => {
     const l = citeOf(e);
     if (l && l === refocused) { refocused = null; return; }
@@ -57,14 +58,14 @@
     } else if (inside) {
       e.preventDefault();
       const o = owner, all = focusable(), next = all[all.indexOf(o) + 1];
-      if (e.shiftKey || !next) { refocused = o; o.focus(); } else { hide(); next.focus(); }
+      if (e.shiftKey || !next) refocus(o); else { hide(); next.focus(); }
     }
   });
   document.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape' || !popover) return;
     const o = owner, inside = popover.contains(document.activeElement);
     hide();
-    if (o && inside) { refocused = o; o.focus(); }  // focus was in the popover: back to its [n]
+    if (o && inside) refocus(o);  // focus was in the popover: back to its [n]
   });
   // Gradio's date pickers have icon-only calendar buttons: give each the name of its field.
   const namePickers = () => document.querySelectorAll('.timebox > .calendar:not([aria-label])').forEach((b) => {
@@ -79,14 +80,12 @@
     const back = e.target.closest ? e.target.closest('button.back-to-answer') : null;
     if (!back || !back.citation || !back.citation.isConnected) return;
     back.citation.scrollIntoView({block: 'center'});
-    refocused = back.citation;  // (its focus must not open the popover)
-    back.citation.focus({preventScroll: true});
+    refocus(back.citation, {preventScroll: true});
   });
   document.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape' || popover || !backTo || !backTo.isConnected) return;
     if (!(e.target.closest && e.target.closest('#sources-panel'))) return;
-    refocused = backTo;  // (its focus must not open the popover)
-    backTo.focus();
+    refocus(backTo);
     backTo = null;
   });
   document.addEventListener('click', (e) => {
