@@ -171,6 +171,17 @@ def test_first_start_syncs_the_seed_and_shows_the_index(app, page):
     print(f"\npage up after {app['page_up']:.1f} s")
 
 
+def later_quote(page, card_id: str):
+    """A [n] of the last answer whose quote is not the one its source's card opens the article at when
+    no [n] led to it (the source's first cited in the answer), and its citation's n."""
+    first = page.locator(f"#{card_id}").get_attribute("data-n")
+    for cite in page.locator("#chat [data-testid=bot]").last.locator("a.cite").all():
+        n = parse_qs(urlparse(cite.get_attribute("href")).query)["cite"][0].split("-")[1]
+        if n != first:
+            return cite, n
+    pytest.fail("every [n] of the answer cites its card's first quote: nothing to open at another one")
+
+
 def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     started = time.monotonic()
     answer = ask(page, SOLDIERS)
@@ -189,7 +200,7 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     assert "Ukraine invasion\nAccording to him" in panel and "invasion According" not in panel
     page.screenshot(path=str(ARTIFACTS / "answer.png"))
 
-    cite = page.locator("#chat [data-testid=bot]").last.locator("a.cite").last
+    cite, _ = later_quote(page, "src-0-1")  # (not its card's first: where its article opens, below)
     cite.hover()
     page.locator(".cite-popover").wait_for(timeout=10_000)
     cite.click()
@@ -216,8 +227,11 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     mark.wait_for(timeout=30_000)
     assert [squash(m) for m in page.locator("#article-view mark").all_inner_texts()] == quotes  # every quote of it
     assert "Autocrats among themselves" in page.inner_text("#article-view")  # the whole article
+    # shown at the quote the reader came from (the last [n], not the article's first quote)
+    assert squash(page.locator("#article-view mark#quote").inner_text()) == \
+        squash(card.locator(f"mark[data-n='{quoted}']").inner_text())
     page.wait_for_function("""() => {
-        const m = document.querySelector('#article-view mark').getBoundingClientRect();
+        const m = document.querySelector('#article-view mark#quote').getBoundingClientRect();
         const box = document.querySelector('#article-view .article-body').getBoundingClientRect();
         return m.top >= 0 && m.bottom <= window.innerHeight && m.top >= box.top && m.bottom <= box.bottom;
         }""", timeout=15_000)  # scrolled into view, inside the article's own box
@@ -276,8 +290,21 @@ def test_the_article_has_its_own_address_with_the_quote_in_view(page):
     article = opened.value
     article.wait_for_load_state("domcontentloaded")
     assert urlparse(article.url).path.startswith("/article/") and "quote=" in article.url
-    mark = article.locator("mark#quote")
-    assert squash(mark.inner_text()) == squash(page.locator("#src-0-1 mark").first.inner_text())
+    mark = article.locator("mark#quote")  # at the source's quote that the answer cites first
+    first = page.locator("#src-0-1").get_attribute("data-n")
+    assert squash(mark.inner_text()) == squash(page.locator(f"#src-0-1 mark[data-n='{first}']").inner_text())
+    # come to the card from a later quote's [n], the article opens at that quote
+    cite, quoted = later_quote(page, "src-0-1")
+    cite.click()
+    page.locator("#src-0-1.flash").wait_for(timeout=10_000)
+    with page.context.expect_page() as reopened:
+        page.locator("#src-0-1 a.article-page").click()
+    at_quote = reopened.value
+    at_quote.wait_for_load_state("domcontentloaded")
+    came_from = squash(page.locator(f"#src-0-1 mark[data-n='{quoted}']").inner_text())
+    assert squash(at_quote.locator("mark#quote").inner_text()) == came_from
+    assert at_quote.locator("mark").count() == page.locator("#src-0-1 mark").count()  # every quote still marked
+    at_quote.close()
     assert article.locator("mark").count() == page.locator("#src-0-1 mark").count()  # each quote of it marked
     article.wait_for_function("""() => { const m = document.querySelector('mark#quote').getBoundingClientRect();
                                  return m.top >= 0 && m.bottom <= window.innerHeight; }""", timeout=10_000)

@@ -77,6 +77,10 @@ def test_article_page_escapes_the_body_and_marks_the_quote():
     assert render.read_spans("8-20,x-3,30-41,-,²-3," + "9" * 5000 + "-1") == [(8, 20), (30, 41)]  # never a 500
     both = render.article_page(article, [(0, 6), (3, 10), (0, 6)], "")  # overlapping quotes: one mark
     assert both.count("<mark") == 1 and f"<mark id='quote'>{render.esc(article.body[:10])}</mark>" in both
+    # the quote listed first is the one to show (the reader came from its [n]), wherever it is in the article
+    later_first = render.article_page(article, [(start, start + 5), (0, 6)], "")
+    assert later_first.count("<mark") == 2 and "<mark>Before</mark>" in later_first
+    assert f"<mark id='quote'>{render.esc(NASTY[:5])}</mark>" in later_first
 
 
 def test_answer_markdown_links_each_citation_to_its_article():

@@ -53,15 +53,18 @@ watch('value', () => {
 });
 element.addEventListener('click', (event) => {
   const button = event.target.closest('button.open-article');
-  if (button) trigger('click', {turn: parseInt(button.dataset.turn), n: parseInt(button.dataset.n),
+  // the quote the reader came to the card from ([n], app.js), else the card's first
+  const n = button && (button.closest('.card').dataset.current || button.dataset.n);
+  if (button) trigger('click', {turn: parseInt(button.dataset.turn), n: parseInt(n),
                                 related: parseInt(button.dataset.related || '0')});
 });
 """
-# The article panel scrolls its highlighted quote to its middle whenever it shows an article; the page
+# The article panel scrolls the quote the reader came from (`render.highlighted_body`'s mark#quote) to its
+# middle whenever it shows an article; the page
 # itself scrolls only as far as the panel needs to be seen, so the answer stays in view where it can.
 ARTICLE_JS = """
 const reveal = () => {
-  const mark = element.querySelector('mark');
+  const mark = element.querySelector('mark#quote') || element.querySelector('mark');
   const box = element.querySelector('.article-body');
   if (!mark || !box) return;
   box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top

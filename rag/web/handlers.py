@@ -90,7 +90,8 @@ def show_turn(turns, evt: gr.SelectData):
 
 def open_article(backend: Backend, turns, evt: gr.EventData):
     """A card's "Show the whole article here": the article in the side panel, the answer's quotes of it
-    highlighted (related reading: its nearest sentences)."""
+    highlighted (related reading: its nearest sentences), citation `n`'s in view (the quote whose [n] led
+    to the card, else its first)."""
     related = getattr(evt, "related", 0)
     card = find_card(turns or [], getattr(evt, "turn", None), getattr(evt, "n", None), related)
     if card is None:  # (else `turn` and `related` are numbers: find_card read them)
@@ -100,7 +101,8 @@ def open_article(backend: Backend, turns, evt: gr.EventData):
         return "<p>This article is no longer in the store.</p>", gr.Column(visible=True)
     related = bool(int(related or 0))
     label, quoted = render.source_of(turns[int(evt.turn)]["related" if related else "cards"], card)
-    return render.article_panel(article, quoted, "related" if related else label), gr.Column(visible=True)
+    shown_first = [card] + [c for c in quoted if c is not card]  # the quote the reader came from
+    return render.article_panel(article, shown_first, "related" if related else label), gr.Column(visible=True)
 
 
 def clear_chat():

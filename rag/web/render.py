@@ -262,7 +262,8 @@ def _marked(card: dict, related: bool) -> str:
     """A card's quote, highlighted (named by its citation's `n`: a click on that [n] picks it out, app.js);
     related reading's nearest sentence only set apart (it answers nothing)."""
     shown = esc(_lines(card["quote"]))
-    return f"<span class='nearest'>{shown}</span>" if related else f"<mark data-n='{card['n']}'>{shown}</mark>"
+    return f"<span class='nearest'>{shown}</span>" if related else \
+        f"<mark data-n='{card['n']}' data-span='{card['start']}-{card['end']}'>{shown}</mark>"
 
 
 def answer_as_markdown(turn: dict) -> str:
@@ -278,9 +279,10 @@ def answer_as_markdown(turn: dict) -> str:
 
 
 def highlighted_body(body: str, quotes: list[tuple[int, int, str]]) -> tuple[str, bool]:
-    """The body as HTML with each quote's `body[start:end]` marked, the first marked `id='quote'`; a quote
-    no longer at its place (the article changed since) is looked for again, and left out when gone
-    (`quote` "" takes the span as it is). Returns (html, whether any quote was found)."""
+    """The body as HTML with each quote's `body[start:end]` marked, the mark of the first quote given (the
+    one the reader clicked) `id='quote'`, to be scrolled into view; a quote no longer at its place (the
+    article changed since) is looked for again, and left out when gone (`quote` "" takes the span as it
+    is). Returns (html, whether any quote was found)."""
     spans = []
     for start, end, quote in quotes:
         if not (0 <= start < end <= len(body)) or (quote and body[start:end] != quote):
@@ -289,6 +291,7 @@ def highlighted_body(body: str, quotes: list[tuple[int, int, str]]) -> tuple[str
                 continue
             start, end = found, found + len(quote)
         spans.append((start, end))
+    shown = spans[0][0] if spans else -1  # where the quote to show is (the first found, in the order given)
     merged: list[list[int]] = []  # overlapping quotes marked as one
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
@@ -297,14 +300,15 @@ def highlighted_body(body: str, quotes: list[tuple[int, int, str]]) -> tuple[str
             merged.append([start, end])
     parts, at = [], 0
     for start, end in merged:
-        opening = "<mark>" if parts else "<mark id='quote'>"
+        opening = "<mark id='quote'>" if start <= shown < end else "<mark>"
         parts += [esc(body[at:start]), opening, esc(body[start:end]), "</mark>"]
         at = end
     return "".join(parts) + esc(body[at:]), bool(spans)
 
 
 def article_panel(article, cards: list[dict], label: str) -> str:
-    """The whole article inside the page, its quotes highlighted (the first scrolled into view by app.js)."""
+    """The whole article inside the page, its quotes highlighted (the first of `cards`, the one the reader
+    came from, scrolled into view by ARTICLE_JS)."""
     text, _ = highlighted_body(article.body, [(c["start"], c["end"], c["quote"]) for c in cards])
     return (f"<div class='article' data-article='{esc(article.id)}'>"
             f"<div class='article-head'><span class='card-n'>{esc(label)}</span> "
@@ -315,7 +319,7 @@ def article_panel(article, cards: list[dict], label: str) -> str:
 
 def article_page(article, spans: list[tuple[int, int]], css: str) -> str:
     """An article's own page (/article/ID?quote=START-END,...): the whole text, the quotes highlighted
-    and the first scrolled into view, linkable and bookmarkable."""
+    and the first listed (the one the reader came from, app.js) scrolled into view, linkable and bookmarkable."""
     text, found = highlighted_body(article.body, [(start, end, "") for start, end in spans])
     authors = f"<div class='page-authors'>By {esc(', '.join(article.authors))}</div>" if article.authors else ""
     scroll = ("<script>document.getElementById('quote')?.scrollIntoView({block: 'center'});</script>"

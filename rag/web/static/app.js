@@ -105,6 +105,7 @@
         card.classList.add('flash');  // until the reader moves on (it went after 1.5 s, often unseen)
         const mark = card.querySelector(`mark[data-n="${quote}"]`);
         if (mark) mark.classList.add('current');
+        card.dataset.current = quote;  // the card's whole article opens at this quote (openAt)
         backTo = link;  // Escape in the card goes back to this [n], as a reference list's backlink does
         // ... and so does a button, for a mouse or a finger (on a phone the card is far below the answer)
         let back = card.querySelector('button.back-to-answer');
@@ -126,6 +127,20 @@
     };
     reveal();
   }, true);
+  // A card's "Open the whole article" opens at the quote the reader came to the card from: that quote's
+  // span first in the address's quote=, which the page scrolls into view (render.highlighted_body).
+  const openAt = (e) => {
+    const link = e.target.closest && e.target.closest('.card a.article-page');
+    const card = link && link.closest('.card');
+    const mark = card && card.dataset.current && card.querySelector(`mark[data-n="${card.dataset.current}"]`);
+    if (!mark) return;
+    const url = new URL(link.href, location.href);
+    const others = (url.searchParams.get('quote') || '').split(',').filter((s) => s && s !== mark.dataset.span);
+    url.searchParams.set('quote', [mark.dataset.span, ...others].join(','));
+    link.href = url.pathname + url.search;
+  };
+  document.addEventListener('click', openAt, true);
+  document.addEventListener('auxclick', openAt, true);  // the middle button
   // A date filter holding text that is no date: Gradio marks its input "invalid" and keeps filtering by
   // the last good date, which the field no longer shows. Such a question is stopped, with a note that
   // names the field, until the date is mended or cleared.
