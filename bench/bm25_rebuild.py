@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from rag.retrieval import LexicalIndex, TokenCache  # noqa: E402
 from rag.service import NewsChat  # noqa: E402
 from rag.settings import Settings  # noqa: E402
+from rag.store import RECORD_KEY  # noqa: E402
 
 
 def timed(label: str, action) -> None:
@@ -36,8 +37,8 @@ def main() -> None:
     print(f"{chat.store.collection.count()} chunks")
     shutil.rmtree(chat.lexical.dir, ignore_errors=True)
     timed("rebuild, nothing cached", lambda: chat.lexical.ensure_fresh())
-    one_article = chat.store.collection.get(limit=1, include=["metadatas"])["metadatas"][0]["article_id"]
-    its_chunks = chat.store.collection.get(where={"article_id": one_article}, include=[])["ids"]
+    one_article = chat.store.collection.get(limit=1, include=["metadatas"])["metadatas"][0][RECORD_KEY]
+    its_chunks = chat.store.collection.get(where={RECORD_KEY: one_article}, include=[])["ids"]
     with TokenCache(chat.lexical.dir / "tokens.sqlite") as cache:  # as if this article had just arrived
         cache.db.executemany("DELETE FROM tokens WHERE id = ?", [(i,) for i in its_chunks])
     (chat.lexical.dir / "stamp.txt").unlink()

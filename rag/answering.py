@@ -102,6 +102,8 @@ class ExtractiveAnswerer:
 
     def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str],
                 idf: Callable[[str], float] | None = None, store_chunks: int | None = None) -> Proposal:
+        """`models.Answerer.propose`: the ranker's best sentences, led by the most likely real sentence,
+        or related reading when the ranking's answerability is under the store's threshold."""
         ranker = self.ranker_for(store_chunks)
         weights = ranker.weights
         ranking = ranker.rank(question_view(query, idf), chunks, bodies)

@@ -65,8 +65,9 @@ def is_hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in Path(relative).parts)
 
 
-def read_file(path: Path, max_file_mb: float = 10.0, max_jsonl_mb: float = 1024.0) -> ReadResult:
-    """Read every article in one file. Raises ArticleError when the file as a whole is unusable."""
+def read_file(path: Path, max_file_mb: float, max_jsonl_mb: float) -> ReadResult:
+    """Read every article in one file: one of up to `max_file_mb` (a txt, md or html article), or an export
+    of many (JSON or JSONL) of up to `max_jsonl_mb`. Raises ArticleError when the file as a whole is unusable."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise ArticleError(f"unsupported file type '{suffix or path.name}' (use {', '.join(sorted(SUPPORTED_SUFFIXES))})")

@@ -28,6 +28,7 @@ from .articles import ArticleError, parse_html
 from .dates import DateError, iso_date
 from .fetching import FetchError, Fetched, Fetcher, page_text, resolve_link
 from .models import Article
+from .text import CJK_LETTER
 
 FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is taken as the whole article
 HEADLINE_WORDS = 3  # a link with fewer words is a menu entry or a "Read more", not a headline (not measured)
@@ -165,7 +166,6 @@ _NAVIGATION_NAMES = re.compile(r"(?:^|[\s_-])(?:nav|navbar|navigation|menu|foote
 _PAGE_EDGES = ("header", "footer")
 _CONTENT = ("article", "main")
 _FEED_PATH = re.compile(r"(^|/)(rss|feed|feeds|atom)(\.xml)?$|\.(xml|rss|atom)$")  # a feed, not a story
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 def article_links(page: Fetched) -> ParsedFeed | None:
@@ -186,7 +186,7 @@ def article_links(page: Fetched) -> ParsedFeed | None:
     for anchor in tree.iter("a"):
         text = " ".join(anchor.text_content().split())
         reads_like_headline = (len(text.split()) >= HEADLINE_WORDS
-                               or (len(text) >= HEADLINE_CJK_CHARS and bool(_CJK.search(text))))
+                               or (len(text) >= HEADLINE_CJK_CHARS and bool(CJK_LETTER.search(text))))
         if not reads_like_headline or _in_navigation(anchor):
             continue
         address = resolve_link(base, (anchor.get("href") or "").strip())
@@ -362,7 +362,7 @@ def item_article(item: Item, fetcher: Fetcher, local: bool) -> Article:
 def story_words(text: str) -> int:
     """Words of a text, each Chinese, Japanese or Korean character counted as one (those are written
     without spaces)."""
-    return len(_CJK.sub(" ", text).split()) + len(_CJK.findall(text))
+    return len(CJK_LETTER.sub(" ", text).split()) + len(CJK_LETTER.findall(text))
 
 
 def _led_elsewhere(page: Fetched, link: str) -> str:

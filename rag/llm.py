@@ -116,6 +116,8 @@ class LLMAnswerer:
 
     def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str] | None = None,
                 idf=None, store_chunks: int | None = None) -> Proposal:
+        """`models.Answerer.propose`: the model's reply read as quotes of numbered passages (a reply in its
+        own words is passed on unquoted, so the check drops it and says so)."""
         chunks = chunks[: self.max_passages]
         reply = self.chat_model.invoke(build_messages(query.text, chunks))
         text = reply.content if hasattr(reply, "content") else str(reply)

@@ -1,14 +1,14 @@
 """The plain records that flow through the pipeline: Article, Chunk, a Query; the sentence Spans of an
-article, the answerer's Candidate sentences and their Ranking, and its Proposal of RawCitations; then
-the checked Citations of an Answer, and an ingest's IngestReport; a followed Feed, a PollResult and
-where a poll is (Reading)."""
+article, the answerer's Candidate sentences and their Ranking, and its Proposal of RawCitations (what an
+Answerer is); then the checked Citations of an Answer, and an ingest's IngestReport; a followed Feed, a
+PollResult and where a poll is (Reading)."""
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Protocol
 
 if TYPE_CHECKING:  # a type in an annotation only: the records need no numpy to be made
     import numpy as np
@@ -199,6 +199,23 @@ class Proposal:
     confidence: float | None = None  # probability that the quotes contain the answer; None: unknown
     related: list[RawCitation] = field(default_factory=list)  # offered when not confident enough
     lead: str = ""
+
+
+class Answerer(Protocol):
+    """What proposes an answer's quotes: `answering.ExtractiveAnswerer` (the default, no model) or
+    `llm.LLMAnswerer` (a chat model). `service.NewsChat.ask` checks every quote (`citations.verify`) and
+    composes the reply; an answerer never shows anything itself."""
+
+    name: str  # as the settings name it ("extractive", "ollama" ...)
+
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for."""
+
+    def propose(self, query: Query, chunks: list[Chunk], bodies: dict[str, str],
+                idf: Callable[[str], float] | None = None, store_chunks: int | None = None) -> Proposal:
+        """The quotes that answer `query` from the retrieved `chunks` (best first; `bodies` holds their
+        articles' stored text), or none with related reading when they do not answer it. `idf`: a term's
+        rarity in the store; `store_chunks`: the store's size (small stores use other weights)."""
 
 
 @dataclass

@@ -20,8 +20,8 @@ from filelock import FileLock
 
 from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
-from .models import Chunk, Filters, article_uid
-from .store import Store, chunk_from_metadata
+from .models import Chunk, Filters
+from .store import Store, chunk_from_metadata, metadata_uid
 from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer
 
 BACKGROUND_CHUNKS = 500  # English rarity counts as much as this many stored chunks (see _Snapshot.idf)
@@ -270,7 +270,7 @@ class TokenCache:
 
 @dataclass
 class RetrievalWeights:
-    """Chosen with bench/tune_retrieval.py on rtqa-2023-s150 (README, "Retrieval")."""
+    """Chosen with bench/tune_retrieval.py on rtqa-2023-s150 (docs/BENCHMARKS.md, "Retrieval")."""
 
     rrf_k: int = 20
     candidates: int = 50  # taken from each side before fusion
@@ -338,7 +338,7 @@ class HybridRetriever:
         kept: list[str] = []
         for start in range(0, len(ranked), 2 * k):
             page = ranked[start:start + 2 * k]
-            uids = {i: article_uid(metas[i][0].get("path", ""), metas[i][0].get("article_id", "")) for i in page}
+            uids = {i: metadata_uid(metas[i][0]) for i in page}
             articles = self.store.catalog.articles(uids.values())
             kept += [i for i in page if self.store.is_current(metas[i][0], metas[i][1], articles.get(uids[i]))]
             if len(kept) >= k:

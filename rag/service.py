@@ -3,6 +3,20 @@
 `NewsChat.ask` is the ask pipeline: the question made standalone (follow-ups), passages retrieved,
 quotes proposed by the answerer, every quote verified against its article, and the answer composed,
 or refused with the reason.
+
+Walking a question, function by function:
+  NewsChat.ask -> answering.standalone_query (a follow-up's words joined to the conversation's)
+  -> retrieval.HybridRetriever.search (Store.catch_up; dense `_dense` and BM25 `LexicalIndex` searches;
+     `fuse`; `_current` keeps the chunks that Store.is_current vouches for)
+  -> Answerer.propose (answering.ExtractiveAnswerer: ranker.SentenceRanker.rank, reader.SentenceReader.scores,
+     answering.choose_quotes) -> citations.verify -> answering.compose, or answering.refusal_text.
+Walking an ingest:
+  NewsChat.ingest -> indexing.sync (repair; the files gone or named for deletion; `_plan_file`:
+  articles.read_file, chunking.chunk_article, store.chunk_metadata) -> indexing._write (LangChain's
+  `index()`, then `_commit` to the catalog, `_drop_stale`) -> retrieval.LexicalIndex.ensure_fresh.
+The one invariant that keeps answers from stale or misattributed text: a stored chunk counts only while
+the catalog holds its article with exactly that text at those offsets (`store.Store.is_current`), so an
+ingest killed half-way leaves chunks that no question uses, and the next sync repairs them.
 """
 
 from __future__ import annotations
@@ -22,7 +36,7 @@ from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
 from .indexing import Progress, sync
 from .llm import LLMAnswerer, make_chat_model
-from .models import Answer, Article, Chunk, Filters, IngestReport, results_json
+from .models import Answer, Answerer, Article, Chunk, Filters, IngestReport, results_json
 from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, HANDSET, Settings
@@ -38,7 +52,7 @@ def make_embeddings(settings: Settings) -> SentenceEmbeddings:
     return SentenceEmbeddings(settings.embedding_model, variant=settings.embedding_variant, device=settings.device)
 
 
-def make_answerer(settings: Settings, embeddings: SentenceEmbeddings):
+def make_answerer(settings: Settings, embeddings: SentenceEmbeddings) -> Answerer:
     """The answerer named in the settings (`llm.BackendError` for an unknown name or a missing extra)."""
     kind = settings.answerer_kind
     if kind == EXTRACTIVE:
@@ -54,7 +68,7 @@ def still_indexing_text(done: int, total: int) -> str:
     return f"Still indexing: {so_far}; ask again in a moment."
 
 
-def _warm_up(embeddings: SentenceEmbeddings, answerer, lexical: LexicalIndex) -> None:
+def _warm_up(embeddings: SentenceEmbeddings, answerer: Answerer, lexical: LexicalIndex) -> None:
     embeddings.embed_query("warm up")
     answerer.warm_up()
     lexical.ensure_fresh()
@@ -218,6 +232,10 @@ class NewsChat:
 
     def status(self) -> dict:
         return self._following_rebuilds(lambda: self.store.status())
+
+    def holds_file(self, path: Path) -> bool:
+        """Whether the store holds articles of the file at `path` (an upload kept as it was)."""
+        return bool(self.store.catalog.articles_in(str(path)))
 
     def holds_under(self, path: Path) -> bool:
         """Whether the store holds a file at or under `path`, or one reached through a link there."""

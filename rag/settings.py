@@ -97,8 +97,8 @@ class Settings:
     # MiniLM reads the first ~256 tokens of a chunk (about 1,100 characters), BM25 reads all of it.
     chunk_size: int = 1500
     chunk_overlap: int = 225
-    max_file_mb: float = 10.0  # a single article file (txt, md, html); JSON/JSONL are read record by record
-    max_jsonl_mb: float = 1024.0
+    max_file_mb: float = 10.0  # a single article file (txt, md, html)
+    max_jsonl_mb: float = 1024.0  # an export of many articles (JSONL is read record by record, a JSON file whole)
     top_k: int = 10  # passages a search lists
     # Passages an answer reads (its sentences are the candidates). The training questions' real `rag eval
     # --answers` runs at 10, 15 and 20 (B and the rest over their own stores, both over the whole year: 508

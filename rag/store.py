@@ -86,19 +86,28 @@ class StoreRebuilt(StoreError):
         self.source = source
 
 
+# The metadata key of a chunk's `Chunk.record_id`, the article's id within its file (with `path` it gives
+# the article's unique id, `metadata_uid`). Its name predates `record_id`; stores on disk carry it.
+RECORD_KEY = "article_id"
+
+
 def chunk_metadata(chunk: Chunk) -> dict:
-    """Chroma metadata of a chunk; `day` (YYYYMMDD as an int, 0 = unknown) serves date filters.
-    `article_id` is the article's id within its file: with `path` it gives the article's unique id."""
-    return {"article_id": chunk.record_id, "title": chunk.title, "url": chunk.url,
+    """Chroma metadata of a chunk; `day` (YYYYMMDD as an int, 0 = unknown) serves date filters."""
+    return {RECORD_KEY: chunk.record_id, "title": chunk.title, "url": chunk.url,
             "published": chunk.published, "day": day_number(chunk.published), "source": chunk.source,
             "path": chunk.path, "start": chunk.start, "end": chunk.end}
 
 
+def metadata_uid(meta: dict) -> str:
+    """The unique id (`Chunk.article_id`) of the article a chunk's metadata names."""
+    return article_uid(meta.get("path", ""), meta.get(RECORD_KEY, ""))
+
+
 def chunk_from_metadata(meta: dict, stored_text: str, score: float = 0.0) -> Chunk:
+    """The chunk a stored vector stands for, from its metadata and its stored text (`chunk_metadata`)."""
     start, end = int(meta["start"]), int(meta["end"])
-    path = meta.get("path", "")
     return Chunk(text=stored_text[len(stored_text) - (end - start):], start=start, end=end,
-                 article_id=article_uid(path, meta["article_id"]), record_id=meta["article_id"],
+                 article_id=metadata_uid(meta), record_id=meta[RECORD_KEY],
                  title=meta.get("title", ""), url=meta.get("url", ""),
                  published=meta.get("published", ""), source=meta.get("source", ""), path=meta.get("path", ""),
                  score=score)
@@ -392,7 +401,7 @@ class Store:
         record, its text exactly `body[start:end]`, and the same date, outlet and address (an edit of
         those alone leaves the text as it was: its earlier chunks must not pass for current, or filters
         and citations would read the old ones)."""
-        if article is None or article.path != meta.get("path") or article.record_id != meta.get("article_id"):
+        if article is None or article.path != meta.get("path") or article.record_id != meta.get(RECORD_KEY):
             return False
         if (meta.get("published", ""), meta.get("source", ""), meta.get("url", "")) != \
                 (article.published, article.source, article.url):
@@ -405,7 +414,7 @@ class Store:
 
     def records_count(self) -> int:
         with self.records.engine.connect() as db:
-            return db.execute(sa.text("SELECT COUNT(*) FROM upsertion_record WHERE namespace = :n"),
+            return db.execute(sa.text(f"SELECT COUNT(*) FROM {RECORDS_TABLE} WHERE namespace = :n"),
                               {"n": NAMESPACE}).scalar()
 
     def all_paths(self) -> list[str]:
@@ -415,7 +424,7 @@ class Store:
             got = self.collection.get(include=["metadatas"], limit=5000, offset=offset)
             paths |= {m.get("path", "") for m in got["metadatas"]}
         with self.records.engine.connect() as db:
-            paths |= set(db.execute(sa.text("SELECT DISTINCT group_id FROM upsertion_record WHERE namespace = :n"),
+            paths |= set(db.execute(sa.text(f"SELECT DISTINCT group_id FROM {RECORDS_TABLE} WHERE namespace = :n"),
                                     {"n": NAMESPACE}).scalars())
         return sorted(p for p in paths if p is not None)
 
@@ -427,7 +436,7 @@ class Store:
         articles = {a.record_id: a for a in self.catalog.file_articles(path)}
         got = self.collection.get(where={"path": path}, include=["metadatas", "documents"])
         bad = [i for i, m, d in zip(got["ids"], got["metadatas"], got["documents"])
-               if not self.is_current(m, d, articles.get(m.get("article_id")))]
+               if not self.is_current(m, d, articles.get(m.get(RECORD_KEY)))]
         if bad:
             self.collection.delete(ids=bad)
         good = set(got["ids"]) - set(bad)

@@ -110,6 +110,9 @@ SCRIPTS: tuple[tuple[str, tuple[tuple[int, int], ...]], ...] = (
     ("Hangul", ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF))),
     ("Chinese/Japanese", ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))),
 )
+# Letters of the scripts written without spaces between words (each one counts as a word, `feeds.story_words`)
+CJK_LETTER = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for name, ranges in SCRIPTS
+                                      if name in ("Hangul", "Chinese/Japanese") for lo, hi in ranges) + "]")
 # Text reads as English when at least this share of its words are English function words (bm25s's
 # list: "the", "of", "and"...). Measured: 0.24-0.26 in samples of 200 articles of the rtqa-2023 corpus
 # (title and first 400 characters each), at least 0.17 in samples of 5; 0.03-0.08 in GnuPG's help text

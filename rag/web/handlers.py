@@ -147,7 +147,7 @@ def upload(backend: Backend, files):
     def start():
         report = backend.sync(saved.paths, label=f"upload ({names})") if saved.paths else IngestReport()
         if backend.chat is not None:
-            saved.drop_rejected(report, lambda path: bool(backend.chat.store.catalog.articles_in(str(path))))
+            saved.drop_rejected(report, backend.chat.holds_file)
         report.failed = saved.failed + report.failed
         return report
 
