@@ -126,9 +126,10 @@ def time_window(question: str, as_of: str) -> tuple[int, int] | None:
     return None
 
 
-def time_prior(day: int, as_of_day: int, window: tuple[int, int] | None, scale_days: float = 14) -> float:
-    """A bonus in [0, 1]: 1 inside the question's time window, decaying with distance from it; 0 for
-    an unknown day (or one that is not on the calendar)."""
+def time_prior(day: int, as_of_day: int, window: tuple[int, int] | None, scale_days: float) -> float:
+    """A bonus in [0, 1]: 1 inside the question's time window, decaying with distance from it (to 1/e at
+    `scale_days`: retrieval's and the ranker's recency each set their own); 0 for an unknown day (or one
+    that is not on the calendar)."""
     day, as_of_day = _known(day), _known(as_of_day)
     if not as_of_day or not day:
         return 0.0

@@ -32,7 +32,7 @@ from langchain_core.documents import Document
 from .articles import ArticleError, content_hash, file_digest, is_hidden, is_supported, read_file
 from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
-from .models import Article, IngestReport, display_path
+from .models import Article, IngestReport, display_path, failure
 from .settings import Settings
 from .store import Store, StoreError, chunk_metadata, is_store_folder
 
@@ -85,7 +85,7 @@ def reached_under(path: str, via: str | None, folders: list[Path]) -> bool:
 
 def _fail(report: IngestReport, path: str | Path, error: str) -> None:
     """Report a file that could not be ingested, named as the user sees it."""
-    report.failed.append({"path": display_path(str(path)), "error": error})
+    report.failed.append(failure(display_path(str(path)), error))
 
 
 @dataclass

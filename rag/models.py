@@ -259,6 +259,11 @@ def first_reasons(reasons: list[str]) -> str:
     return "; ".join(reasons[:SHOWN_REASONS]) + more
 
 
+def failure(path: str, error: str) -> dict:
+    """One entry of `IngestReport.failed`, in DESIGN.md's shape: the file as the user names it, and why."""
+    return {"path": path, "error": error}
+
+
 @dataclass
 class IngestReport:
     """The outcome of one sync of article files into the store."""
@@ -268,7 +273,7 @@ class IngestReport:
     unchanged: int = 0
     deleted: int = 0
     chunks_embedded: int = 0
-    failed: list[dict] = field(default_factory=list)  # {"path": ..., "error": ...}
+    failed: list[dict] = field(default_factory=list)  # `failure`s
     warnings: list[dict] = field(default_factory=list)  # {"path": ..., "warning": ...}: ingested, with a caveat
     repaired: int = 0  # leftovers of an interrupted earlier sync that were removed
 

@@ -11,7 +11,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 EXTRACTIVE = "extractive"  # the default answerer: sentences of the articles, no language model
 # Every answerer's name, the default first; `llm.BACKENDS` builds the others (a chat model each).
 ANSWERERS = (EXTRACTIVE, "ollama", "openai", "gguf")

@@ -15,16 +15,16 @@ IMPOSSIBLE = [20230230, 20231301, 20230000, 99999999, 123, -20230101]
 @pytest.mark.parametrize("day", IMPOSSIBLE)
 def test_a_day_not_on_the_calendar_is_an_unknown_day(day):
     assert days_between(day, 20230301) == days_between(20230301, day) == 10_000
-    assert time_prior(day, 20230301, None) == 0.0
-    assert time_prior(day, 20230301, (20230220, 20230301)) == 0.0
-    assert time_prior(20230301, day, None) == 0.0
+    assert time_prior(day, 20230301, None, 30) == 0.0
+    assert time_prior(day, 20230301, (20230220, 20230301), 30) == 0.0
+    assert time_prior(20230301, day, None, 30) == 0.0
 
 
 def test_real_days_still_count():
     assert days_between(20230301, 20230228) == 1
-    assert time_prior(20230301, 20230301, None) == 1.0
-    assert 0 < time_prior(20230215, 20230301, None) < 1
-    assert time_prior(20230225, 20230301, time_window("what happened this week?", "2023-03-01")) == 1.0
+    assert time_prior(20230301, 20230301, None, 30) == 1.0
+    assert 0 < time_prior(20230215, 20230301, None, 30) < 1
+    assert time_prior(20230225, 20230301, time_window("what happened this week?", "2023-03-01"), 30) == 1.0
     assert day_number("2023-02-30") == 0
 
 

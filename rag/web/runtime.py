@@ -17,7 +17,7 @@ from watchfiles import watch
 from ..articles import is_hidden, is_supported
 from ..following import FeedRunner, FollowedFeeds
 from ..fetching import Fetcher
-from ..models import IngestReport, PollResult, display_path
+from ..models import IngestReport, PollResult, display_path, failure
 from ..progress import TerminalProgress, say_waiting
 from ..service import NewsChat
 from ..settings import Settings, every
@@ -122,7 +122,7 @@ class Backend:
                 report = chat.ingest(paths, on_progress=on_progress, on_wait=say_waiting)
         except Exception as e:
             log.exception("sync of %s failed", label)
-            report = IngestReport(failed=[{"path": label, "error": f"sync failed: {e}"}])
+            report = IngestReport(failed=[failure(label, f"sync failed: {e}")])
         finally:
             with self.state_lock:
                 self.running.remove(progress)
@@ -131,8 +131,8 @@ class Backend:
             return report
         print(f"rag: {label}: {line} ({report.chunks_embedded} chunks embedded, "
               f"{time.monotonic() - started:.1f} s)", flush=True)
-        for failure in report.failures():
-            print(f"rag: failed: {failure}", flush=True)
+        for reason in report.failures():
+            print(f"rag: failed: {reason}", flush=True)
         with self.state_lock:
             self.last_sync = f"{time.strftime('%H:%M:%S')} {label}: {line}"
             self.last_failed = report.failed

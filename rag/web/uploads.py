@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..articles import SUPPORTED_SUFFIXES, is_hidden, is_supported
 from ..indexing import is_unwritten
+from ..models import failure
 
 _UNSAFE_CHARS = re.compile(r"[^\w.\- ]+")
 
@@ -25,7 +26,7 @@ class Saved:
 
     paths: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    failed: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)  # `models.failure`s, as an ingest reports them
     written: list[Path] = field(default_factory=list)  # files this upload created (not ones already there)
 
     def drop_rejected(self, report, stored: Callable[[Path], bool]) -> None:
@@ -69,19 +70,19 @@ def save_uploads(files: list, folder: Path, max_mb: float) -> Saved:
         name = upload_name(item)
         if not is_supported(Path(name)) or is_hidden(Path(name)):
             kinds = " ".join(sorted(SUPPORTED_SUFFIXES))
-            result.failed.append({"path": name, "error": f"unsupported file type (use {kinds})"})
+            result.failed.append(failure(name, f"unsupported file type (use {kinds})"))
             continue
         try:
             size = src.stat().st_size
         except OSError as e:
-            result.failed.append({"path": name, "error": f"cannot read the upload: {e.strerror}"})
+            result.failed.append(failure(name, f"cannot read the upload: {e.strerror}"))
             continue
         if size > max_mb * 1024 * 1024:
-            result.failed.append({"path": name, "error": f"{size / 1024 / 1024:.1f} MB is over the {max_mb:g} MB upload limit"})
+            result.failed.append(failure(name, f"{size / 1024 / 1024:.1f} MB is over the {max_mb:g} MB upload limit"))
             continue
         target = (root / name).resolve()
         if target.parent != root:  # cannot happen after safe_name; checked anyway
-            result.failed.append({"path": name, "error": "file name not allowed"})
+            result.failed.append(failure(name, "file name not allowed"))
             continue
         if target.exists():
             same = next((p for p in _same_name(target) if filecmp.cmp(src, p, shallow=False)), None)
@@ -96,7 +97,7 @@ def save_uploads(files: list, folder: Path, max_mb: float) -> Saved:
             os.replace(tmp, target)
         except OSError as e:
             tmp.unlink(missing_ok=True)
-            result.failed.append({"path": name, "error": f"cannot save it: {e.strerror}"})
+            result.failed.append(failure(name, f"cannot save it: {e.strerror}"))
             continue
         result.paths.append(target)
         result.written.append(target)
