@@ -10,7 +10,6 @@ import codecs
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import lxml.etree
@@ -18,7 +17,8 @@ import lxml.html
 import trafilatura
 
 from .dates import DateError, iso_date
-from .models import Article
+from .models import Article, ReadResult
+from .settings import MAX_FILE_MB, MAX_JSONL_MB
 
 TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -34,12 +34,6 @@ DATE_FIELDS = ("published", "published_at", "publishedAt", "date")
 class ArticleError(ValueError):
     """A file or record that cannot be read as an article; the message says why."""
 
-
-@dataclass
-class ReadResult:
-    articles: list[Article] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # records not read, e.g. "line 3: invalid JSON (...)"
-    warnings: list[str] = field(default_factory=list)  # read, with a caveat, e.g. "line 4: ... kept without a date"
 
 
 def file_digest(path: Path) -> str:
@@ -65,7 +59,7 @@ def is_hidden(relative: Path) -> bool:
     return any(part.startswith(".") for part in Path(relative).parts)
 
 
-def read_file(path: Path, max_file_mb: float, max_jsonl_mb: float) -> ReadResult:
+def read_file(path: Path, max_file_mb: float = MAX_FILE_MB, max_jsonl_mb: float = MAX_JSONL_MB) -> ReadResult:
     """Read every article in one file: one of up to `max_file_mb` (a txt, md or html article), or an export
     of many (JSON or JSONL) of up to `max_jsonl_mb`. Raises ArticleError when the file as a whole is unusable."""
     suffix = path.suffix.lower()

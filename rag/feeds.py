@@ -26,8 +26,8 @@ from courlan.filters import extension_filter
 
 from .articles import ArticleError, parse_html
 from .dates import DateError, iso_date
-from .fetching import FetchError, Fetched, Fetcher, page_text, resolve_link
-from .models import Article
+from .fetching import FetchError, Fetcher, page_text, resolve_link
+from .models import Article, Fetched
 from .text import CJK_LETTER
 
 FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is taken as the whole article

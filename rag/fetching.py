@@ -14,10 +14,11 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from urllib.parse import urljoin, urlparse
 
 import httpx
+
+from .models import Fetched
 
 USER_AGENT = "news-rag/0.1 (a local news chat reading the feeds its user follows)"
 TIMEOUT_SECONDS = 15.0  # for a whole request: connecting, every redirect, and the body's last byte
@@ -28,15 +29,6 @@ MAX_REDIRECTS = 5
 
 class FetchError(RuntimeError):
     """A feed or page that could not be fetched or read; the message says why."""
-
-
-@dataclass
-class Fetched:
-    url: str  # where it was read from (after redirects)
-    status: int
-    body: bytes
-    headers: dict  # lower-case names
-    location: str = ""  # for a redirect: where it points (checked to be http(s))
 
 
 class Fetcher:

@@ -1,4 +1,5 @@
-"""The plain records that flow through the pipeline: Article, Chunk, a Query; the sentence Spans of an
+"""The plain records that flow through the pipeline: Article (and the ReadResult of a file, the Fetched
+page of a feed), Chunk, a Query; the sentence Spans of an
 article, the answerer's Candidate sentences and their Ranking, and its Proposal of RawCitations (what an
 Answerer is); then the checked Citations of an Answer, and an ingest's IngestReport; a followed Feed, a
 PollResult and where a poll is (Reading)."""
@@ -48,6 +49,26 @@ class Article:
     @property
     def id(self) -> str:
         return article_uid(self.path, self.record_id)
+
+
+@dataclass
+class ReadResult:
+    """What one article file held (`articles.read_file`): its articles, and what could not be read."""
+
+    articles: list[Article] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # records not read, e.g. "line 3: invalid JSON (...)"
+    warnings: list[str] = field(default_factory=list)  # read, with a caveat, e.g. "line 4: ... kept without a date"
+
+
+@dataclass
+class Fetched:
+    """A fetched feed or page (`fetching.Fetcher.get`)."""
+
+    url: str  # where it was read from (after redirects)
+    status: int
+    body: bytes
+    headers: dict  # lower-case names
+    location: str = ""  # for a redirect: where it points (checked to be http(s))
 
 
 @dataclass

@@ -52,6 +52,8 @@ DEFAULT_STORE = "vectorstore"
 DEFAULT_ARTICLES = "seeds"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
+MAX_FILE_MB = 10.0  # a single article file (txt, md, html)
+MAX_JSONL_MB = 1024.0  # an export of many articles (JSONL is read record by record, a JSON file whole)
 
 
 def _env(name: str, default: str = "") -> str:
@@ -96,8 +98,8 @@ class Settings:
     # MiniLM reads the first ~256 tokens of a chunk (about 1,100 characters), BM25 reads all of it.
     chunk_size: int = 1500
     chunk_overlap: int = 225
-    max_file_mb: float = 10.0  # a single article file (txt, md, html)
-    max_jsonl_mb: float = 1024.0  # an export of many articles (JSONL is read record by record, a JSON file whole)
+    max_file_mb: float = MAX_FILE_MB
+    max_jsonl_mb: float = MAX_JSONL_MB
     top_k: int = 10  # passages a search lists
     # Passages an answer reads (its sentences are the candidates). The training questions' real `rag eval
     # --answers` runs at 10, 15 and 20 (B and the rest over their own stores, both over the whole year: 508

@@ -27,8 +27,8 @@ from rag import feeds, fetching, following
 from rag.cli import main
 from rag.feeds import Item, ParsedFeed, parse_feed
 from rag.following import FeedRunner, FollowedFeeds
-from rag.fetching import Fetched, FetchError, Fetcher, is_local, page_text
-from rag.models import IngestReport
+from rag.fetching import FetchError, Fetcher, is_local, page_text
+from rag.models import Fetched, IngestReport
 from rag.service import NewsChat
 from rag.settings import every
 from rag.web import handlers
