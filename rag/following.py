@@ -307,7 +307,7 @@ class FeedRunner:
             self._save(key, item, before, record, result, saved)
         except NotAStory as e:  # seen: looked at again when its headline changes, or a day later
             if not (before or {}).get("not_a_story"):
-                result.skipped.append(f"{item.link}: {e}")
+                result.skipped.append(f"{_named(item)}: {e}")
             self.feeds.remember(key, (before or {}) | {"version": item.version, "url": item.link,
                                                        "not_a_story": str(e), "checked_at": time.time()})
             return False
@@ -375,7 +375,7 @@ class FeedRunner:
         self.feeds.remember(key, (before or {}) | record)
         given_up = "" if tries < MAX_ITEM_TRIES else \
             f" (failed {tries} polls in a row: given up for a day, or until the feed changes it)"
-        result.errors.append(f"{item.link or item.key}: {error}{given_up}")
+        result.errors.append(f"{_named(item)}: {error}{given_up}")
         return tries < MAX_ITEM_TRIES
 
     def _index(self, saved: list[Path], result: PollResult) -> None:
@@ -437,6 +437,12 @@ def _another_update(before: dict, item: Item) -> bool:
     """Whether the item links to another part ("#update-3") of a page saved for an earlier item."""
     return "#" in item.link and before.get("url", "") != item.link and bool(before.get("file")) \
         and _page(before.get("url", "")) == _page(item.link) and not before.get("not_a_story")
+
+
+def _named(item: Item) -> str:
+    """An item as a poll's messages name it: its headline, then its address (a feed's id when it has none)."""
+    where = item.link or item.key
+    return f"“{' '.join(item.title.split())[:80]}” ({where})" if item.title.strip() else where
 
 
 def _page(link: str) -> str:

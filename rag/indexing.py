@@ -480,17 +480,7 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
             finished = _commit(store, unit)
             reached("committed")
         except Exception as e:  # a store, model or disk failure: reported per file, the traceback logged
-            why = f"{e}{_logged(store, e, f'writing {len(paths)} files (the store keeps what it held of them)')}"
-            try:
-                repair(store, paths)  # what this unit wrote goes; the catalog never saw it
-            except Exception as cleanup_error:  # on a full disk even a delete needs room: the paths stay pending
-                _logged(store, cleanup_error, "removing what the failed write left (left to the next sync)")
-            for plan in plans:
-                if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):
-                    kept = "the store keeps its earlier version"
-                    if plan.done:
-                        kept = f"{plan.done} of its {len(plan.articles)} articles were updated, the rest kept as before"
-                    _fail(report, plan.path, f"{NOT_INDEXED}({kept}; the next sync retries): {why}")
+            _unit_failed(store, plans, unit, paths, e, report)
             return
         for plan in finished:
             for name in ("added", "updated", "unchanged", "deleted"):
@@ -505,6 +495,23 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
         done_articles += sum(len(part) for _, part in unit)
         if on_progress:
             on_progress(done_chunks, total_chunks, done_articles, total_articles)
+
+
+def _unit_failed(store: Store, plans: list[FilePlan], unit: list[tuple[FilePlan, list[Planned]]], paths: list[str],
+                 error: Exception, report: IngestReport) -> None:
+    """After a unit failed to write: what it wrote is removed again, and its files and every file not
+    yet finished are reported as not indexed (kept as the store held them; the next sync retries)."""
+    why = f"{error}{_logged(store, error, f'writing {len(paths)} files (the store keeps what it held of them)')}"
+    try:
+        repair(store, paths)  # what this unit wrote goes; the catalog never saw it
+    except Exception as cleanup_error:  # on a full disk even a delete needs room: the paths stay pending
+        _logged(store, cleanup_error, "removing what the failed write left (left to the next sync)")
+    for plan in plans:
+        if plan.done < len(plan.articles) or any(plan is p for p, _ in unit):
+            kept = "the store keeps its earlier version"
+            if plan.done:
+                kept = f"{plan.done} of its {len(plan.articles)} articles were updated, the rest kept as before"
+            _fail(report, plan.path, f"{NOT_INDEXED}({kept}; the next sync retries): {why}")
 
 
 def _logged(store: Store, error: Exception, doing: str) -> str:

@@ -356,10 +356,11 @@ def test_broken_feeds_and_pages_are_reported_and_change_nothing_else(site, tmp_p
     courier, not_xml, path_feed = runner.poll_all()
     assert time.monotonic() - started < 8  # the slow page was cut off at its deadline, not read for 30 s
     assert (courier.added, courier.updated, courier.unchanged, courier.report) == (0, 0, 1, None)
-    reasons = dict(e.split(": ", 1) for e in courier.errors)
-    assert set(reasons) == {f"{site.url}{path}" for path in BROKEN}
+    reasons = dict(e.split(": ", 1) for e in courier.errors)  # each named by its headline and its address
+    assert set(reasons) == {f"“Broken story {path}” ({site.url}{path})" for path in BROKEN}
     for path, (_, expected) in BROKEN.items():
-        assert re.search(expected, reasons[f"{site.url}{path}"]), (path, reasons[f"{site.url}{path}"])
+        reason = reasons[f"“Broken story {path}” ({site.url}{path})"]
+        assert re.search(expected, reason), (path, reason)
     assert re.match(r"^the feed: not a feed: a web page that names no RSS, Atom or JSON Feed", not_xml.errors[0])
     assert len(not_xml.errors) == 1 and not_xml.added == 0
     assert path_feed.errors and path_feed.errors[0].startswith("the feed: not a feed") and path_feed.added == 0
@@ -392,7 +393,8 @@ def test_a_remote_feed_may_not_send_us_to_this_machine(site, tmp_path, monkeypat
     runner = FeedRunner(no_store(given), followed, Fetcher(host_delay=0))
     [result] = runner.poll_all()
     link = f"{site.url}/news/solar"
-    assert result.errors == [f"{link}: refused: {link} is an address on this machine or its private network"]
+    assert result.errors == [f"“{SOLAR.title}” ({link}): refused: {link} is an address on this machine or its "
+                             f"private network"]  # named by its headline, which the reader knows, and its address
     assert site.paths() == ["/feed.xml"] and given == []
     with pytest.raises(FetchError, match="refused"):  # nor a redirect there: every address is checked
         Fetcher(host_delay=0).get(link, allow_local=False)
@@ -529,7 +531,7 @@ def test_a_page_without_a_story_is_never_saved_and_never_replaces_a_saved_one(si
     runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
     [first] = runner.poll_all()
     assert first.added == 1 and len(first.errors) == 1
-    assert "/news/trains: no story on the page, only" in first.errors[0] and "JavaScript" in first.errors[0]
+    assert "/news/trains): no story on the page, only" in first.errors[0] and "JavaScript" in first.errors[0]
     site.routes["/news/trains"] = Page(news_page(TRAINS))  # the story is there at the next poll
     [second] = runner.poll_all()
     assert (second.added, second.errors) == (1, [])
