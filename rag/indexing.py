@@ -146,10 +146,15 @@ def _walk(folder: Path, report: IngestReport, found: Found) -> None:
             dirs.clear()
             continue
         seen.add(real)
-        if is_store_folder(Path(top)):
-            dirs.clear()
-            continue
         relative = Path(top).relative_to(folder)
+        if is_store_folder(Path(top)):  # a store's own files are no articles (its keyword index is JSON)
+            dirs.clear()
+            found.unread += [real, inside / relative]  # what is stored from under it (a store made among
+            if top == str(folder):                     # articles, `rag ask --store news`) is kept
+                _fail(report, top, "skipped: it holds a store (open.lock, catalog.sqlite), whose files are not "
+                                   "read as articles; what is stored from it is kept. Give the store a folder of "
+                                   "its own (--store) and move the store's files out of the articles folder")
+            continue
         dirs[:] = sorted(d for d in dirs if not is_hidden(relative / d))
         for name in sorted(names):
             path, reached = Path(top) / name, inside / relative / name

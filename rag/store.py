@@ -33,6 +33,7 @@ from langchain_classic.indexes import SQLRecordManager
 
 from .dates import day_number
 from .embeddings import LEGACY_VARIANT, Variant
+from .articles import is_hidden, is_supported
 from .catalog import Catalog, NewerLayoutError, UpgradeNotAllowed, make_engine
 from .chunking import headed
 from .models import Article, Chunk, article_uid
@@ -60,6 +61,15 @@ def is_store_folder(folder: Path) -> bool:
         return (folder / OPEN_LOCK).is_file()
     except OSError:  # (a folder we may list but not enter: its files fail one by one, named)
         return False
+
+
+def _an_article_in(folder: Path) -> str:
+    """The name of an article file directly in `folder` ("" when it holds none, or cannot be listed)."""
+    try:
+        return next((p.name for p in sorted(folder.iterdir())
+                     if is_supported(p) and not is_hidden(Path(p.name)) and p.is_file()), "")
+    except OSError:
+        return ""
 
 
 def forget_open_stores() -> None:
@@ -227,6 +237,11 @@ class Store:
             raise StoreError(f"cannot create the store directory {self.dir}: {e.strerror}") from None
         if not os.access(self.dir, os.W_OK):
             raise StoreError(f"the store directory {self.dir} is not writable; choose another with --store")
+        if not (self.chroma_url and self.database_url) and not is_store_folder(self.dir):
+            article = _an_article_in(self.dir)
+            if article:  # (an articles folder given as --store: made a store, it was skipped by every later sync)
+                raise StoreError(f"the store path {self.dir} holds articles ({article}), not a store: a store "
+                                 f"needs a folder of its own; choose another with --store (nothing was changed)")
 
     def _client(self):
         settings = ChromaSettings(anonymized_telemetry=False)

@@ -147,6 +147,30 @@ def test_store_that_cannot_be_written(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_an_articles_folder_given_as_the_store_is_refused_and_never_emptied(tmp_path, capsys):
+    # `rag status --store news` (meaning --articles, or a slip) made a store among the articles; every later
+    # sync skipped the folder as a store's and deleted all its articles from the real store
+    folder, store = tmp_path / "news", tmp_path / "store"
+    folder.mkdir()
+    (folder / "kept.txt").write_text(KEPT)
+    (folder / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    status, out, _ = rag(capsys, "ingest", str(folder), "--store", str(store), "--json", "--quiet")
+    assert status == 0 and json.loads(out)["added"] == 3
+    for command in (["status"], ["search", "harbour"], ["ask", "When did the harbour reopen?"]):
+        status, out, err = rag(capsys, *command, "--store", str(folder))
+        assert status == 2 and "holds articles (feed.jsonl), not a store" in err and "Traceback" not in err, err
+    assert sorted(p.name for p in folder.iterdir()) == ["feed.jsonl", "kept.txt"]  # nothing made there
+    status, out, _ = rag(capsys, "ingest", str(folder), "--store", str(store), "--json", "--quiet")
+    assert status == 0 and (json.loads(out)["deleted"], json.loads(out)["unchanged"]) == (0, 3)
+    # a store made among the articles before this was refused: the folder is skipped, said so, and kept
+    (folder / "open.lock").write_text("")
+    status, out, _ = rag(capsys, "ingest", str(folder), "--store", str(store), "--json", "--quiet")
+    report = json.loads(out)
+    assert report["deleted"] == 0 and "it holds a store" in report["failed"][0]["error"]
+    status, out, _ = rag(capsys, "status", "--store", str(store), "--json")
+    assert json.loads(out)["articles"] == 3
+
+
 def test_status_json(tmp_path, capsys):
     folder, store = tmp_path / "inbox", tmp_path / "store"
     folder.mkdir()
