@@ -49,15 +49,20 @@ def snapshot(store: Path) -> dict:
     return {"vectors": dict(zip(got["ids"], got["documents"])), "articles": articles}
 
 
-@pytest.fixture
-def batch(tmp_path: Path, capsys) -> tuple[Path, Path, dict]:
-    """A folder ingested once with good files, then filled with every kind of bad input and one new article."""
-    folder, store = tmp_path / "inbox", tmp_path / "store"
+def ingest_good_files(capsys, folder: Path, store: Path) -> None:
+    """`folder` made with three good articles (a text file and a JSONL of two) and ingested into `store`."""
     folder.mkdir()
     (folder / "kept.txt").write_text(KEPT)
     (folder / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
     status, out, _ = rag(capsys, "ingest", str(folder), "--store", str(store), "--json", "--quiet")
     assert status == 0 and json.loads(out)["added"] == 3
+
+
+@pytest.fixture
+def batch(tmp_path: Path, capsys) -> tuple[Path, Path, dict]:
+    """A folder ingested once with good files, then filled with every kind of bad input and one new article."""
+    folder, store = tmp_path / "inbox", tmp_path / "store"
+    ingest_good_files(capsys, folder, store)
     before = snapshot(store)
 
     (folder / "new.md").write_text(NEW)
@@ -151,11 +156,7 @@ def test_an_articles_folder_given_as_the_store_is_refused_and_never_emptied(tmp_
     # `rag status --store news` (meaning --articles, or a slip) made a store among the articles; every later
     # sync skipped the folder as a store's and deleted all its articles from the real store
     folder, store = tmp_path / "news", tmp_path / "store"
-    folder.mkdir()
-    (folder / "kept.txt").write_text(KEPT)
-    (folder / "feed.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
-    status, out, _ = rag(capsys, "ingest", str(folder), "--store", str(store), "--json", "--quiet")
-    assert status == 0 and json.loads(out)["added"] == 3
+    ingest_good_files(capsys, folder, store)
     for command in (["status"], ["search", "harbour"], ["ask", "When did the harbour reopen?"]):
         status, out, err = rag(capsys, *command, "--store", str(folder))
         assert status == 2 and "holds articles (feed.jsonl), not a store" in err and "Traceback" not in err, err
