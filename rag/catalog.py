@@ -263,6 +263,11 @@ class Catalog:
                     known = {"digest": digest, "ingested_at": time.time()}  # (its `via` kept)
                     if not db.execute(FILES.update().where(FILES.c.path == path).values(**known)).rowcount:
                         db.execute(FILES.insert().values(path=path, **known))
+                elif rows and db.execute(sa.select(FILES.c.path).where(FILES.c.path == path)).first() is None:
+                    # the first part of a new file: listed at once, with no digest (the next sync reads it
+                    # whole), so a sync that stops before its last part can still find it gone or renamed and
+                    # remove what it stored; unlisted, those articles answered for good
+                    db.execute(FILES.insert().values(path=path, digest=None, ingested_at=time.time()))
             self._touch(db)
 
     def file_articles(self, path: str) -> list[Article]:

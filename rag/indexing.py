@@ -327,8 +327,11 @@ def _plan(store: Store, files: list[Path], gone: list[str], settings: Settings, 
     # files holding copies of articles stored from changed or gone files are read again, wherever
     # they are, so a copy stays stored when the original goes
     recheck = set(store.catalog.paths_with_duplicates_of(gone + changed))
-    digests.update(_digests([Path(p) for p in sorted(recheck - set(gone) - set(digests)) if Path(p).is_file()],
-                            report))
+    elsewhere = sorted(recheck - set(gone) - set(digests))
+    for path in elsewhere:
+        if not Path(path).is_file():  # not there now (a drive not mounted?): read again whenever a sync next
+            store.catalog.forget_digest(path)  # meets it, or its copies would stay copies of nothing
+    digests.update(_digests([Path(p) for p in elsewhere if Path(p).is_file()], report))
     plans: list[FilePlan] = []
     seen_hashes: dict[str, str] = {}
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
@@ -387,11 +390,15 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     plan = FilePlan(path=key, digest=PARTLY_READ + digest if result.errors else digest)
     counts = plan.counts
     taken: set[str] = set()
+    own_ids = {a.record_id for a in result.articles}
     new_ids_seen = 0  # articles whose id this file did not hold before
     for article in result.articles:
         article.path = key
-        if article.record_id in taken:
-            article.record_id = f"{article.record_id}-{len(plan.articles)}"  # two records sharing an id in one file
+        if article.record_id in taken:  # two records sharing an id in one file: the later one numbered,
+            n = len(plan.articles)      # never with an id another record of the file has or was given
+            while f"{article.record_id}-{n}" in taken or f"{article.record_id}-{n}" in own_ids:
+                n += 1
+            article.record_id = f"{article.record_id}-{n}"
         taken.add(article.record_id)
         h = content_hash(article.title + "\n" + article.body)
         duplicate_of = seen_hashes.get(h) or _stored_duplicate(store, h, key, stale)
@@ -557,14 +564,15 @@ def _commit(store: Store, unit: list[tuple[FilePlan, list[Planned]]]) -> list[Fi
     finished = []
     rows = []
     for plan, part in unit:
-        plan.done += len(part)
-        last = plan.done == len(plan.articles)
+        last = plan.done + len(part) == len(plan.articles)
         rows.append((plan.path, plan.digest if last else None,
                      [(p.article, p.content_hash, len(p.docs), p.duplicate_of) for p in part],
                      [p.article.record_id for p in plan.articles] if last else None))
         if last:
             finished.append(plan)
     store.catalog.write_articles(rows)
+    for plan, part in unit:  # counted once written (a failed write reports what the store holds)
+        plan.done += len(part)
     return finished
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from rag import indexing
 from rag.indexing import sync
 from rag.models import Filters, article_uid
 from rag.rebuilding import rebuild
@@ -317,6 +318,24 @@ def test_deleting_the_first_copy_keeps_a_copy_ingested_from_elsewhere(news_chat,
     assert_consistent(news_chat)
 
 
+def test_a_copy_out_of_reach_when_its_original_goes_is_stored_once_it_is_back(news_chat, news, tmp_path):
+    # the copy on a drive not mounted while the original was deleted: it stayed a copy of nothing, and
+    # since its file never changed, no later sync read it again (the article was lost for good)
+    drive = tmp_path / "usb"
+    drive.mkdir()
+    shutil.copy(news / "harvest.txt", drive / "harvest-copy.txt")
+    news_chat.ingest([news, drive])
+    drive.rename(tmp_path / "usb-unmounted")
+    (news / "harvest.txt").unlink()
+    news_chat.ingest([news])
+    (tmp_path / "usb-unmounted").rename(drive)
+    news_chat.ingest([drive])
+    assert news_chat.status()["articles"] == 2
+    answer = news_chat.ask("How big was the wheat harvest in Kansas?")
+    assert not answer.refused and answer.citations[0].chunk.path.endswith("harvest-copy.txt")
+    assert_consistent(news_chat)
+
+
 def test_editing_the_first_copy_keeps_the_other_copy_searchable(news_chat, news):
     shutil.copy(news / "harvest.txt", news / "harvest_copy.txt")
     news_chat.ingest()
@@ -405,6 +424,38 @@ def test_failed_reindex_keeps_what_was_stored(news_chat, news, monkeypatch, capl
     assert_consistent(news_chat)
 
 
+def test_a_file_whose_write_stopped_half_way_goes_when_it_is_renamed_or_deleted(news_chat, news, monkeypatch):
+    # a JSONL of several units stopped after its first (a failure here; a kill does the same): its first
+    # articles were stored under a file the catalog did not list, so no sync ever removed them
+    news_chat.ingest()
+    monkeypatch.setattr(indexing, "UNIT_CHUNKS", 4)
+    rows = [{"id": f"r{i}", "title": f"Council story {i}", "text": f"The town council of Ashby met for session {i}."}
+            for i in range(10)]
+    (news / "council.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    written = []
+
+    def stop_at_the_second_unit(moment: str) -> None:
+        written.append(moment)
+        if written.count("vectors-written") == 2:
+            raise RuntimeError("the machine went to sleep")
+
+    monkeypatch.setattr(indexing, "reached", stop_at_the_second_unit)
+    report = news_chat.ingest()
+    assert report.failed and "the machine went to sleep" in report.failed[0]["error"]
+    assert 0 < len(news_chat.store.catalog.articles_in(str((news / "council.jsonl").resolve()))) < 10
+    monkeypatch.setattr(indexing, "reached", lambda moment: None)
+    (news / "council.jsonl").rename(news / "council-2023.jsonl")
+    report = news_chat.ingest()
+    assert (report.added, report.failed) == (10, [])
+    named = {Path(h.path).name for h in news_chat.search("Ashby town council session", k=20)}
+    assert "council-2023.jsonl" in named and "council.jsonl" not in named  # no article of a file that is gone
+    (news / "council-2023.jsonl").unlink()
+    news_chat.ingest()
+    named = {Path(h.path).name for h in news_chat.search("Ashby town council session", k=20)}
+    assert news_chat.status()["articles"] == 2 and named == {"drills.md", "harvest.txt"}
+    assert_consistent(news_chat)
+
+
 def test_two_files_reusing_a_record_id_hold_two_articles(tmp_path):
     folder = tmp_path / "feeds"
     folder.mkdir()
@@ -431,6 +482,28 @@ def test_two_files_reusing_a_record_id_hold_two_articles(tmp_path):
     other = chat.ask("Why did the old river bridge close?", filters=Filters(as_of="2023-04-05")).citations[0]
     assert other.chunk.path.endswith("feed_a.jsonl") and other.chunk.article_id != cited.chunk.article_id
     assert chat.article(other.chunk.article_id).body == first["text"]
+
+
+def test_records_sharing_an_id_in_one_file_are_numbered_apart_from_every_other_id(tmp_path):
+    # "budget", "budget" was numbered "budget-2", the id of the file's first record: the catalog refused the
+    # write, and every file written with it failed at every sync (the good story.txt here was never stored)
+    folder = tmp_path / "news"
+    folder.mkdir()
+    rows = [("budget-2", "Harbour dredging", "Kessel harbour dredging begins in May, said port director Ines Mora."),
+            ("budget", "Marathon", "The Tovin marathon drew 12,000 runners, organiser Paul Drey said."),
+            ("budget", "Runway", "Rosk airport will add a second runway costing 300 million euros."),
+            ("budget-3", "Ferry", "The Kessel ferry will run every hour from June, the operator said.")]
+    (folder / "export.jsonl").write_text("".join(json.dumps({"id": i, "title": t, "text": x}) + "\n" for i, t, x in rows))
+    (folder / "story.txt").write_text(SCHOOL)
+    chat = NewsChat(Settings(store_dir=tmp_path / "store", articles_dir=folder, chroma_url="", database_url="",
+                             embedding_model=""))
+    report = chat.ingest()
+    assert (report.added, report.failed) == (5, []) and chat.status()["articles"] == 5
+    ids = {a.record_id: a.title for a in chat.store.catalog.file_articles(str((folder / "export.jsonl").resolve()))}
+    # the records with ids of their own keep them; the second "budget" takes the first number no record has
+    assert ids == {"budget-2": "Harbour dredging", "budget": "Marathon", "budget-4": "Runway", "budget-3": "Ferry"}
+    assert_consistent(chat)
+    assert (chat.ingest().unchanged, chat.status()["articles"]) == (5, 5)
 
 
 def test_a_disk_full_in_the_second_batch_leaves_the_first_batch_nowhere(tmp_path):
