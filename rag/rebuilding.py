@@ -44,8 +44,10 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     paths = paths or [settings.articles_dir]
     embeddings = make_embeddings(settings)
     store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False)
-    if store.fits_model():
-        return NewsChat(settings).ingest(paths, on_progress, on_wait, again=True)
+    if store.fits_model():  # the given paths, and every other file the store holds that is still there
+        # (one gone stays as stored: a rebuild embeds again, it does not delete what nobody removed)
+        elsewhere = [p for p in _held_elsewhere(store, paths) if p.exists()]
+        return NewsChat(settings).ingest(paths + elsewhere, on_progress, on_wait, again=True)
     shared = builds_generations(settings.chroma_url, settings.database_url)
     if settings.chroma_url and not shared:
         raise StoreError(f"cannot rebuild the shared store {store.location} with another model: that builds the "
@@ -81,6 +83,14 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
         else:
             replace_store(beside, store_dir)  # in place: two renames
     return report
+
+
+def _held_elsewhere(store: Store, paths: list[Path]) -> list[Path]:
+    """The files the store holds that the given paths do not reach: another folder, a file ingested alone."""
+    folders = [p.resolve() for p in paths if p.is_dir()]
+    named = {p.resolve() for p in paths}
+    links = store.catalog.links()
+    return [Path(p) for p, via in links.items() if not reached_under(p, via, folders) and Path(p) not in named]
 
 
 def _discard_leftovers(store: Store, beside: Path, shared: bool, old_collection: str = "", quietly: bool = False) -> None:
@@ -123,8 +133,7 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     gone = [p for p in stored if not Path(p).exists()]
     if lost := [f"{display_path(p)}: the file is gone" for p in gone if not synced(p)]:
         raise StoreError(lost_message(lost))  # known before anything is embedded
-    named = {p.resolve() for p in paths}
-    others = [Path(p) for p in stored if not synced(p) and Path(p) not in named]
+    others = [p for p in _held_elsewhere(old, paths) if str(p) not in deleted.values()]
     new = NewsChat(settings, generation)
     # (nothing left to read, every named file deleted: an empty store, not the default folder's)
     report = new.ingest(paths + others, on_progress, on_wait) if paths + others else IngestReport()

@@ -185,10 +185,18 @@ class Store:
         with self._opening():
             try:
                 self.catalog = Catalog(self._engine("catalog.sqlite"))
+                self.records = SQLRecordManager(NAMESPACE, engine=self._engine("records.sqlite"))
+                self.records.create_schema()
             except (NewerLayoutError, UpgradeNotAllowed) as e:  # neither used nor migrated: this code cannot read it
                 raise StoreError(str(e)) from None
-            self.records = SQLRecordManager(NAMESPACE, engine=self._engine("records.sqlite"))
-            self.records.create_schema()
+            except sa.exc.SQLAlchemyError as e:  # a damaged file, a database gone: one line that says which
+                why = getattr(e, "orig", None) or e
+                if self.database_url:
+                    raise StoreError(f"cannot open the store's catalog in the database {_redacted(self.database_url)}: "
+                                     f"{why}") from None
+                raise StoreError(f"cannot open the store's catalog in {self.dir} (catalog.sqlite, records.sqlite): "
+                                 f"{why}. A damaged file: restore it from a backup, or move the store folder away "
+                                 f"and ingest the articles again") from None
             self.client = self._client()
             if generation:
                 self.catalog.name_collection(_generation_collection(generation))

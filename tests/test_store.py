@@ -21,12 +21,13 @@ from rag.catalog import LAYOUT, Catalog, make_engine
 from rag.cli import main
 from rag.rebuilding import rebuild
 from rag.service import NewsChat
-from rag.settings import Settings
+from rag.settings import OFFLINE_ENVIRONMENT, Settings
 from rag.store import ModelMismatchError, StoreError, chunk_from_metadata
 
 from news_fixtures import BRIDGE, RECORDS, write_corpus
 
 FERRY = "Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n"
+PROJECT = Path(__file__).resolve().parent.parent
 STORY = "Harbour reopens after storm\n\nThe harbour reopened on Monday after a week of repairs.\n\nFerries run again.\n"
 
 
@@ -217,15 +218,56 @@ def test_bf16_and_fp32_passages_share_a_store(tmp_path):
     assert chat_with("", "fp32").status()["embedding_variant"] == "bf16"  # the store says what built it now
 
 
-def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
-    # The new store is built beside the old one and takes its place only when built: a model that cannot
-    # load changes nothing, and the old store's articles from another folder are carried over.
+@pytest.mark.parametrize("damaged", ["catalog.sqlite", "records.sqlite"])
+def test_a_damaged_catalog_is_one_line_that_names_it(tmp_path, news, damaged):
+    # a damaged catalog file gave a traceback of 120 lines, then "file is not a database" naming no file
+    store = tmp_path / "store"
+
+    def rag(*command: str) -> subprocess.CompletedProcess:  # (processes of their own, closed, as a user's are)
+        return subprocess.run([sys.executable, "-m", "rag", *command, "--store", str(store)], cwd=PROJECT,
+                              env=dict(os.environ, **OFFLINE_ENVIRONMENT), capture_output=True, text=True, timeout=120)
+
+    assert rag("ingest", str(news), "--quiet").returncode == 0
+    with open(store / damaged, "r+b") as f:
+        f.write(b"this is not a database, whatever its name says" * 4)
+    for command in (["ask", "When did the harbour reopen?"], ["ingest", str(news)]):
+        done = rag(*command)
+        assert done.returncode == 2, done.stdout
+        err = done.stderr
+        assert f"cannot open the store's catalog in {store}" in err and "restore it from a backup" in err
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def ingested_elsewhere(built: Path, news: Path, tmp_path: Path, monkeypatch, marina: bool = False) -> Path:
+    """A folder other than `news`, holding the ferry story (and with `marina` a second story), ingested
+    into the local store `built`."""
     monkeypatch.delenv("RAG_CHROMA_URL", raising=False)
     monkeypatch.delenv("RAG_DATABASE_URL", raising=False)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     (elsewhere / "ferry.txt").write_text(FERRY)
-    assert open_chat(built, news).ingest([elsewhere]).added == 1
+    if marina:
+        (elsewhere / "gone.txt").write_text(STORY.replace("harbour", "marina").replace("Harbour", "Marina"))
+    assert open_chat(built, news).ingest([elsewhere]).added == 1 + marina
+    return elsewhere
+
+
+def test_a_rebuild_in_place_embeds_every_file_the_store_holds_again(built, news, tmp_path, monkeypatch, capsys):
+    # with the store's own model, `rag ingest --rebuild news` embedded only news/: the articles of another
+    # folder kept their old vectors, though the README promises every chunk embedded again
+    elsewhere = ingested_elsewhere(built, news, tmp_path, monkeypatch, marina=True)
+    (elsewhere / "gone.txt").unlink()  # gone, but nobody synced its folder: a rebuild does not delete it
+    assert main(["ingest", str(news), "--store", str(built), "--rebuild", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    chat = open_chat(built, news)
+    assert report["failed"] == [] and report["deleted"] == 0 and chat.status()["articles"] == 3
+    assert report["chunks_embedded"] == chat.status()["chunks"] - 1  # all but the file that is gone
+
+
+def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
+    # The new store is built beside the old one and takes its place only when built: a model that cannot
+    # load changes nothing, and the old store's articles from another folder are carried over.
+    ingested_elsewhere(built, news, tmp_path, monkeypatch)
     other = tmp_path / "other-model"  # the same weights under another name: a different model to the store
     other.symlink_to(embeddings.resolve_model("")[1])
     args = ["--store", str(built), "--model", str(other)]
