@@ -271,10 +271,17 @@ def searched(query: Query, filters: Filters) -> str:
 
 
 def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence: float | None = None,
-                 empty_store: bool = False) -> str:
-    """Why there is no answer: no article stored yet, nothing within the filters, or nothing that answers."""
+                 empty_store: bool = False, unembedded: tuple[int, int] | None = None) -> str:
+    """Why there is no answer: no article stored yet, passages not embedded (`unembedded`: the passages of
+    the stored articles, and how many of them have vectors), nothing within the filters, or nothing that
+    answers."""
     if empty_store:
         return "No articles are indexed yet: add some (a folder, uploads or a feed), then ask again."
+    if not chunks and unembedded:
+        passages, vectors = unembedded
+        return (f"The store's search index is missing: only {vectors} of the {passages} passages of its articles "
+                f"can be searched (its vectors were removed, or a sync stopped). Sync the articles again "
+                f"(`rag ingest`, or restart the app) to embed them, then ask again.")
     if not chunks:
         narrowed = filters.since or filters.until or filters.source
         return (f"The articles do not cover this. {searched(query, filters)} and found no article within "

@@ -190,10 +190,12 @@ class NewsChat:
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:
             answer.refused = True
+            articles, passages = self.store.catalog.counts()
+            vectors = self.store.collection.count()
             answer.text = (still_indexing_text(*indexing) if indexing is not None
-                           else self._with_script_hint(refusal_text(query, filters, chunks,
-                                                                    empty_store=not self.store.catalog.counts()[0]),
-                                                       question))
+                           else self._with_script_hint(refusal_text(
+                               query, filters, chunks, empty_store=not articles,
+                               unembedded=(passages, vectors) if vectors < passages else None), question))
             return answer
         bodies = self.bodies(chunks)
         snapshot = self.lexical.snapshot

@@ -556,6 +556,9 @@ def test_a_catalog_whose_vectors_are_gone_is_embedded_again(news_chat, news):
     news_chat.store.client.delete_collection("articles")
     news_chat.store.reopen()
     assert news_chat.search("wheat harvest Kansas", Filters()) == []
+    # a question says so, and what to do (it blamed the dates: "every stored article was published later")
+    refusal = news_chat.ask("How big was the wheat harvest in Kansas?").text
+    assert "search index is missing: only 0 of the" in refusal and "rag ingest" in refusal and "later" not in refusal
     report = news_chat.ingest()
     assert report.chunks_embedded == news_chat.status()["chunks"] > 0
     assert news_chat.search("wheat harvest Kansas", Filters())[0].title == "Record wheat harvest in Kansas"
