@@ -156,7 +156,7 @@ class NewsChat:
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:
         return self._following_rebuilds(
-            lambda: self.retriever.search(query, filters or Filters(as_of=as_of_or_today("")), k))
+            lambda: self.retriever.search(query, self._outlet_as_stored(filters or Filters(as_of=as_of_or_today(""))), k))
 
     def search_json(self, query: str, filters: Filters | None = None, k: int | None = None) -> dict:
         """The `rag search --json` shape: {"query", "results": [...]}."""
@@ -186,6 +186,7 @@ class NewsChat:
             answer.text = no_words_text(question) if question.strip() else empty_question_text()
             return answer
         query = standalone_query(question, history or [], as_of=filters.as_of)
+        filters = self._outlet_as_stored(filters)
         chunks = self.retriever.search(query.text, filters, k or self.settings.answer_passages)
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:
@@ -212,6 +213,14 @@ class NewsChat:
             answer.text += (f"\n\n({len(answer.dropped)} quote(s) from the {answer.answerer} model left out: "
                             f"not found word for word in the cited articles.)")
         return answer
+
+    def _outlet_as_stored(self, filters: Filters) -> Filters:
+        """The filters with the outlet named as the stored articles name it: "CorvaNews" or "corvanews "
+        finds corvanews (an outlet is a name; Chroma's filters match exactly)."""
+        wanted = filters.source.strip().casefold()
+        if not wanted or filters.source in (known := self.store.catalog.sources()):
+            return filters
+        return replace(filters, source=next((s for s in known if s.casefold() == wanted), filters.source))
 
     def _with_script_hint(self, refusal: str, question: str) -> str:
         """A refusal, with a hint when the question is in another script than the stored articles."""
