@@ -117,9 +117,15 @@ _CHROME_LINES = {"also read", "read", "fancy a voyage of discovery?", "my space"
 _FOOTER_START = re.compile(r"^(All news articles on |You may like$|Trends 24h$|© Communities )")
 
 
+def _unix_lines(text: str) -> str:
+    """Lines ended by a newline alone, whatever ended them in the file: Windows' CR LF, or the CR alone of
+    files from old Macs and some exporters (which read as one long line, with CRs in every quote)."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def parse_text(text: str, path: str, notes: list[str] | None = None) -> Article:
     """A .txt file: a saved news page (the seed format) when it looks like one, else title + body."""
-    lines = [ln.strip() for ln in text.replace("\r\n", "\n").split("\n")]
+    lines = [ln.strip() for ln in _unix_lines(text).split("\n")]
     if _looks_like_saved_page(lines):
         return _parse_saved_page(lines, path, notes)
     paragraphs = _paragraphs(lines)
@@ -206,7 +212,7 @@ _FRONT_MATTER = re.compile(r"^---\n(.*?)\n---\n", re.S)
 
 def parse_markdown(text: str, path: str, notes: list[str] | None = None) -> Article:
     """A Markdown article: optional YAML-ish front matter, the first `# ` heading as title."""
-    text = text.replace("\r\n", "\n")
+    text = _unix_lines(text)
     meta: dict[str, str] = {}
     m = _FRONT_MATTER.match(text)
     if m:
@@ -342,7 +348,7 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
     if isinstance(source, dict):  # NewsAPI: {"id": ..., "name": ...}
         source = source.get("name") or source.get("id") or ""
     published = next((str(record[k]) for k in DATE_FIELDS if record.get(k)), "")
-    body = "\n\n".join(_paragraphs([ln.strip() for ln in text.replace("\r\n", "\n").split("\n")]))
+    body = "\n\n".join(_paragraphs([ln.strip() for ln in _unix_lines(text).split("\n")]))
     title = str(record.get("title") or "").strip() or _title_from_path(path)
     url = str(record.get("url") or "")
     own_id = record.get("id")

@@ -105,6 +105,19 @@ def test_windows_1252_and_utf16_files_are_read_and_said(tmp_path):
     assert (utf16.articles[0].title, utf16.articles[0].body, utf16.warnings) == ("Zürich news", "The lake froze.", [])
 
 
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_lines_ended_the_windows_or_the_old_mac_way_read_as_lines(tmp_path, ending):
+    # lines ended by CR alone (old Macs, some exporters) read as one line: no title, CRs in every quote
+    text = ending.join(["Harbour reopens", "", "The harbour reopened on Monday.", "", "Ferries run again.", ""])
+    article = read_file(write_bytes(tmp_path / "harbour.txt", text.encode())).articles[0]
+    assert (article.title, article.body) == ("Harbour reopens", "The harbour reopened on Monday.\n\nFerries run again.")
+    md = read_file(write_bytes(tmp_path / "harbour.md", ("# Harbour reopens" + ending * 2 + "The harbour reopened.").encode()))
+    assert (md.articles[0].title, "\r" in md.articles[0].body) == ("Harbour reopens", False)
+    record = {"title": "Harbour reopens", "text": ending.join(["The harbour reopened.", "", "Ferries run again."])}
+    jsonl = read_file(write_bytes(tmp_path / "feed.jsonl", (json.dumps(record) + "\n").encode())).articles[0]
+    assert jsonl.body == "The harbour reopened.\n\nFerries run again."
+
+
 def test_nul_bytes_anywhere_are_removed_and_said(tmp_path):
     text = "Harbour news\n\n" + "The harbour reopened. " * 500 + "\x00Ferries run again."
     result = read_file(write_bytes(tmp_path / "nul.txt", text.encode()))
