@@ -64,10 +64,11 @@ def is_store_folder(folder: Path) -> bool:
 
 
 def _an_article_in(folder: Path) -> str:
-    """The name of an article file directly in `folder` ("" when it holds none, or cannot be listed)."""
+    """The name of an article file directly in `folder` ("" when it holds none, or cannot be listed). A
+    README is no article: the project's own vectorstore/ ships one, to say what the folder is for."""
     try:
-        return next((p.name for p in sorted(folder.iterdir())
-                     if is_supported(p) and not is_hidden(Path(p.name)) and p.is_file()), "")
+        return next((p.name for p in sorted(folder.iterdir()) if is_supported(p) and not is_hidden(Path(p.name))
+                     and p.stem.upper() != "README" and p.is_file()), "")
     except OSError:
         return ""
 
@@ -245,7 +246,7 @@ class Store:
             raise StoreError(f"cannot create the store directory {self.dir}: {e.strerror}") from None
         if not os.access(self.dir, os.W_OK):
             raise StoreError(f"the store directory {self.dir} is not writable; choose another with --store")
-        if not (self.chroma_url and self.database_url) and not is_store_folder(self.dir):
+        if not is_store_folder(self.dir):  # (a shared store's folder holds this machine's caches)
             article = _an_article_in(self.dir)
             if article:  # (an articles folder given as --store: made a store, it was skipped by every later sync)
                 raise StoreError(f"the store path {self.dir} holds articles ({article}), not a store: a store "

@@ -161,6 +161,10 @@ def test_an_articles_folder_given_as_the_store_is_refused_and_never_emptied(tmp_
         status, out, err = rag(capsys, *command, "--store", str(folder))
         assert status == 2 and "holds articles (feed.jsonl), not a store" in err and "Traceback" not in err, err
     assert sorted(p.name for p in folder.iterdir()) == ["feed.jsonl", "kept.txt"]  # nothing made there
+    shipped = tmp_path / "vectorstore"  # the project's own store folder, as a clone has it, is no articles folder
+    shipped.mkdir()
+    shutil.copy(Path(__file__).resolve().parent.parent / "vectorstore" / "README.md", shipped)
+    assert rag(capsys, "status", "--store", str(shipped))[0] == 0
     status, out, _ = rag(capsys, "ingest", str(folder), "--store", str(store), "--json", "--quiet")
     assert status == 0 and (json.loads(out)["deleted"], json.loads(out)["unchanged"]) == (0, 3)
     # a store made among the articles before this was refused: the folder is skipped, said so, and kept
