@@ -195,9 +195,10 @@ class Store:
                 if self.database_url:
                     raise StoreError(f"cannot open the store's catalog in the database {_redacted(self.database_url)}: "
                                      f"{why}") from None
+                damaged = re.search(r"not a database|malformed|corrupt", str(why), re.I)
                 raise StoreError(f"cannot open the store's catalog in {self.dir} (catalog.sqlite, records.sqlite): "
-                                 f"{why}. A damaged file: restore it from a backup, or move the store folder away "
-                                 f"and ingest the articles again") from None
+                                 f"{why}" + (". A damaged file: restore it from a backup, or move the store folder "
+                                             "away and ingest the articles again" if damaged else "")) from None
             self.client = self._client()
             if generation:
                 self.catalog.name_collection(_generation_collection(generation))

@@ -456,6 +456,28 @@ def test_a_file_whose_write_stopped_half_way_goes_when_it_is_renamed_or_deleted(
     assert_consistent(news_chat)
 
 
+def test_a_file_whose_catalog_write_fails_half_way_is_reported_as_the_store_holds_it(news_chat, news, monkeypatch):
+    # the articles of the unit whose catalog write failed were counted as updated ("8 of its 10 articles")
+    news_chat.ingest()
+    monkeypatch.setattr(indexing, "UNIT_CHUNKS", 4)
+    rows = [{"id": f"r{i}", "title": f"Council story {i}", "text": f"The town council of Ashby met for session {i}."}
+            for i in range(10)]
+    (news / "council.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write = news_chat.store.catalog.write_articles
+    calls = []
+
+    def fails_the_second_time(files):
+        calls.append(files)
+        if len(calls) == 2:
+            raise RuntimeError("the database went away")
+        write(files)
+
+    monkeypatch.setattr(news_chat.store.catalog, "write_articles", fails_the_second_time)
+    [failure] = news_chat.ingest().failed
+    assert "4 of its 10 articles were updated, the rest kept as before" in failure["error"], failure
+    assert len(news_chat.store.catalog.articles_in(str((news / "council.jsonl").resolve()))) == 4
+
+
 def test_two_files_reusing_a_record_id_hold_two_articles(tmp_path):
     folder = tmp_path / "feeds"
     folder.mkdir()

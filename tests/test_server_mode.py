@@ -88,6 +88,10 @@ def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articl
     status = json.loads(out.stdout)
     assert status["articles"] == 1 and status["store"] == chroma_url
     assert "postgresql" in status["database"]
+    # an articles folder given as the local folder: refused, or the keyword index's files would land there
+    out = subprocess.run([sys.executable, "-m", "rag", "status", "--store", str(articles_dir)],
+                         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "holds articles" in out.stderr and not (articles_dir / "bm25").exists()
 
 
 def leftovers(servers) -> tuple[list[str], list[str]]:

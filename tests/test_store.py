@@ -257,11 +257,19 @@ def test_a_rebuild_in_place_embeds_every_file_the_store_holds_again(built, news,
     # folder kept their old vectors, though the README promises every chunk embedded again
     elsewhere = ingested_elsewhere(built, news, tmp_path, monkeypatch, marina=True)
     (elsewhere / "gone.txt").unlink()  # gone, but nobody synced its folder: a rebuild does not delete it
+    linked, kept = tmp_path / "linked", tmp_path / "kept"  # and a file a folder reaches through a link
+    linked.mkdir()
+    kept.mkdir()
+    (kept / "council.txt").write_text("Council votes on parking\n\nThe town council voted to double parking fees.\n")
+    (linked / "council.txt").symlink_to(kept / "council.txt")
+    assert open_chat(built, news).ingest([linked]).added == 1
     assert main(["ingest", str(news), "--store", str(built), "--rebuild", "--json", "--quiet"]) == 0
     report = json.loads(capsys.readouterr().out)
     chat = open_chat(built, news)
-    assert report["failed"] == [] and report["deleted"] == 0 and chat.status()["articles"] == 3
+    assert report["failed"] == [] and report["deleted"] == 0 and chat.status()["articles"] == 4
     assert report["chunks_embedded"] == chat.status()["chunks"] - 1  # all but the file that is gone
+    (linked / "council.txt").unlink()  # still known by its link after the rebuild: removing the link removes it
+    assert chat.ingest([linked]).deleted == 1 and chat.status()["articles"] == 3
 
 
 def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
