@@ -424,14 +424,19 @@ def test_failed_reindex_keeps_what_was_stored(news_chat, news, monkeypatch, capl
     assert_consistent(news_chat)
 
 
-def test_a_file_whose_write_stopped_half_way_goes_when_it_is_renamed_or_deleted(news_chat, news, monkeypatch):
-    # a JSONL of several units stopped after its first (a failure here; a kill does the same): its first
-    # articles were stored under a file the catalog did not list, so no sync ever removed them
-    news_chat.ingest()
+def council_in_units(chat: NewsChat, news: Path, monkeypatch) -> None:
+    """The news folder ingested, then council.jsonl added: ten one-chunk records, written in units of 4."""
+    chat.ingest()
     monkeypatch.setattr(indexing, "UNIT_CHUNKS", 4)
     rows = [{"id": f"r{i}", "title": f"Council story {i}", "text": f"The town council of Ashby met for session {i}."}
             for i in range(10)]
     (news / "council.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_a_file_whose_write_stopped_half_way_goes_when_it_is_renamed_or_deleted(news_chat, news, monkeypatch):
+    # a JSONL of several units stopped after its first (a failure here; a kill does the same): its first
+    # articles were stored under a file the catalog did not list, so no sync ever removed them
+    council_in_units(news_chat, news, monkeypatch)
     written = []
 
     def stop_at_the_second_unit(moment: str) -> None:
@@ -458,11 +463,7 @@ def test_a_file_whose_write_stopped_half_way_goes_when_it_is_renamed_or_deleted(
 
 def test_a_file_whose_catalog_write_fails_half_way_is_reported_as_the_store_holds_it(news_chat, news, monkeypatch):
     # the articles of the unit whose catalog write failed were counted as updated ("8 of its 10 articles")
-    news_chat.ingest()
-    monkeypatch.setattr(indexing, "UNIT_CHUNKS", 4)
-    rows = [{"id": f"r{i}", "title": f"Council story {i}", "text": f"The town council of Ashby met for session {i}."}
-            for i in range(10)]
-    (news / "council.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    council_in_units(news_chat, news, monkeypatch)
     write = news_chat.store.catalog.write_articles
     calls = []
 
