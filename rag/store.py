@@ -214,8 +214,11 @@ class Store:
     @contextmanager
     def _opening(self):
         """Held while this process creates or opens the store's files (a local store only: a server
-        and a database make their own schemas safe)."""
+        and a database make their own schemas safe). A shared store's folder gets the lock file all the
+        same: it marks the folder as a store's (`is_store_folder`), so a sync never reads its caches (the
+        keyword index's JSON) as articles."""
         if self.chroma_url and self.database_url:
+            (self.dir / OPEN_LOCK).touch()
             yield
             return
         with FileLock(self.dir / OPEN_LOCK):

@@ -92,6 +92,12 @@ def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articl
     out = subprocess.run([sys.executable, "-m", "rag", "status", "--store", str(articles_dir)],
                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and "holds articles" in out.stderr and not (articles_dir / "bm25").exists()
+    # and a machine's folder inside its articles folder is a store's: its caches are never read as articles
+    inside = instance(articles_dir / "cache", servers, articles_dir)
+    inside.search("Lukashenko soldiers", Filters())  # (the keyword index written in the folder)
+    assert list((articles_dir / "cache").rglob("*.json"))
+    report = inside.ingest()
+    assert (report.added, report.failed) == (0, []) and inside.status()["articles"] == 1
 
 
 def leftovers(servers) -> tuple[list[str], list[str]]:
