@@ -406,7 +406,14 @@ class Store:
     def check_same_folder(self) -> None:
         """StoreError when the folder this process opened is no longer the store's (`rag ingest --rebuild`
         with another model put a new one in its place): searching or writing the old one would answer from,
-        or write into, a deleted store. One stat, cheap enough for every question."""
+        or write into, a deleted store. One stat, cheap enough for every question. A shared store's folder
+        holds only this machine's caches: deleted or replaced, a new one is made and the caches rebuilt."""
+        if self.chroma_url and self.database_url:
+            if not is_store_folder(self.dir):
+                self.dir.mkdir(parents=True, exist_ok=True)
+                (self.dir / OPEN_LOCK).touch()
+                log.warning("%s: this machine's cache folder of the shared store was gone; made again", self.dir)
+            return
         try:
             same = self.dir.stat().st_ino == self.folder_id
         except FileNotFoundError:

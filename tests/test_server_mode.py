@@ -6,6 +6,7 @@ verified quotes and the whole article; only one writes at a time."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -75,6 +76,10 @@ def test_two_instances_share_one_store(servers, tmp_path, articles_dir):
     assert one.article(answer.citations[0].chunk.article_id).title == "Ferry line to Zanzibar opens"
     # the first instance's keyword index caught up from the shared store
     assert "Zanzibar" in one.search("Zanzibar brass band quay", Filters(), k=1)[0].text
+    # its folder holds only caches: deleted under a running instance, it is made again, not an error
+    shutil.rmtree(tmp_path / "one")
+    assert "Zanzibar" in one.search("Zanzibar brass band quay", Filters(), k=1)[0].text
+    assert not one.ask("How long does the ferry crossing to Zanzibar take?").refused
 
 
 def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articles_dir):
