@@ -253,6 +253,11 @@ def _names(text: str) -> set[str]:
 _QUOTE_MARKS = "\"“”‘’'«»„"
 
 
+def shown_quote(quote: str) -> str:
+    """A quote as the answer's text shows it: on one line, its white space single spaces."""
+    return " ".join(quote.split())
+
+
 def compose(citations: list[Citation], lead: str = "") -> str:
     """The answer text: the quotes, most relevant first, each followed by its citation number. A quote
     that opens with quotation marks of its own ("We don't interfere," he said.) is not wrapped in more;
@@ -260,7 +265,7 @@ def compose(citations: list[Citation], lead: str = "") -> str:
     would read as ours."""
     parts = [lead.strip()] if lead.strip() else []
     for c in citations:
-        text = " ".join(c.quote.split())
+        text = shown_quote(c.quote)
         quoted = text[0] in _QUOTE_MARKS
         parts.append(f"{text if quoted else f'“{text}”'} [{c.n}]")
     return "\n\n".join(parts)

@@ -53,6 +53,12 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
+def is_article_name(relative: Path) -> bool:
+    """Whether a file, named relative to the folder being read, is read as an article: a supported type,
+    not hidden (`is_hidden`)."""
+    return is_supported(relative) and not is_hidden(relative)
+
+
 def is_hidden(relative: Path) -> bool:
     """A hidden file or one inside a hidden folder (.git, .Trash, editor backups), relative to the
     folder being read: never read as an article."""

@@ -29,7 +29,7 @@ from pathlib import Path
 from langchain_classic.indexes import index
 from langchain_core.documents import Document
 
-from .articles import ArticleError, content_hash, file_digest, is_hidden, is_supported, read_file
+from .articles import ArticleError, content_hash, file_digest, is_article_name, is_hidden, read_file
 from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path, failure
@@ -158,7 +158,7 @@ def _walk(folder: Path, report: IngestReport, found: Found) -> None:
         dirs[:] = sorted(d for d in dirs if not is_hidden(relative / d))
         for name in sorted(names):
             path, reached = Path(top) / name, inside / relative / name
-            if is_hidden(relative / name) or not is_supported(path):
+            if not is_article_name(relative / name):
                 continue
             try:
                 if not path.is_file():
@@ -327,11 +327,13 @@ def _plan(store: Store, files: list[Path], gone: list[str], settings: Settings, 
     # files holding copies of articles stored from changed or gone files are read again, wherever
     # they are, so a copy stays stored when the original goes
     recheck = set(store.catalog.paths_with_duplicates_of(gone + changed))
-    elsewhere = sorted(recheck - set(gone) - set(digests))
-    for path in elsewhere:
-        if not Path(path).is_file():  # not there now (a drive not mounted?): read again whenever a sync next
-            store.catalog.forget_digest(path)  # meets it, or its copies would stay copies of nothing
-    digests.update(_digests([Path(p) for p in elsewhere if Path(p).is_file()], report))
+    there = []
+    for path in map(Path, sorted(recheck - set(gone) - set(digests))):
+        if path.is_file():
+            there.append(path)
+        else:  # not there now (a drive not mounted?): read again whenever a sync next meets it, or its
+            store.catalog.forget_digest(str(path))  # copies would stay copies of nothing
+    digests.update(_digests(there, report))
     plans: list[FilePlan] = []
     seen_hashes: dict[str, str] = {}
     splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
@@ -396,9 +398,9 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
         article.path = key
         if article.record_id in taken:  # two records sharing an id in one file: the later one numbered,
             n = len(plan.articles)      # never with an id another record of the file has or was given
-            while f"{article.record_id}-{n}" in taken or f"{article.record_id}-{n}" in own_ids:
+            while (numbered := f"{article.record_id}-{n}") in taken or numbered in own_ids:
                 n += 1
-            article.record_id = f"{article.record_id}-{n}"
+            article.record_id = numbered
         taken.add(article.record_id)
         h = content_hash(article.title + "\n" + article.body)
         duplicate_of = seen_hashes.get(h) or _stored_duplicate(store, h, key, stale)

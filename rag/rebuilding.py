@@ -46,7 +46,7 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     store = Store(settings.store_dir, embeddings, settings.chroma_url, settings.database_url, check_model=False)
     if store.fits_model():  # the given paths, and every other file the store holds that is still there
         # (one gone stays as stored: a rebuild embeds again, it does not delete what nobody removed)
-        elsewhere = [p for p in _held_elsewhere(store, paths).values() if p.exists()]
+        elsewhere = [p for p in _held_elsewhere(store.catalog.links(), paths).values() if p.exists()]
         return NewsChat(settings).ingest(paths + elsewhere, on_progress, on_wait, again=True)
     shared = builds_generations(settings.chroma_url, settings.database_url)
     if settings.chroma_url and not shared:
@@ -85,13 +85,14 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
     return report
 
 
-def _held_elsewhere(store: Store, paths: list[Path]) -> dict[str, Path]:
-    """The files the store holds that the given paths do not reach (another folder, a file ingested alone):
+def _held_elsewhere(links: dict[str, str | None], paths: list[Path]) -> dict[str, Path]:
+    """Of the files a store holds (`links`: `Catalog.links`), those the given paths do not reach (another
+    folder, a file ingested alone):
     {stored path: where to read it}, through the symbolic link that reached it while the link is there, so
     the rebuilt store still knows the file by that link (deleting the link removes it, as before)."""
     folders = [p.resolve() for p in paths if p.is_dir()]
     named = {p.resolve() for p in paths}
-    return {p: Path(via) if via and Path(via).exists() else Path(p) for p, via in store.catalog.links().items()
+    return {p: Path(via) if via and Path(via).exists() else Path(p) for p, via in links.items()
             if not reached_under(p, via, folders) and Path(p) not in named}
 
 
@@ -135,7 +136,7 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     gone = [p for p in stored if not Path(p).exists()]
     if lost := [f"{display_path(p)}: the file is gone" for p in gone if not synced(p)]:
         raise StoreError(lost_message(lost))  # known before anything is embedded
-    others = [reach for p, reach in _held_elsewhere(old, paths).items() if p not in deleted.values()]
+    others = [reach for p, reach in _held_elsewhere(links, paths).items() if p not in deleted.values()]
     new = NewsChat(settings, generation)
     # (nothing left to read, every named file deleted: an empty store, not the default folder's)
     report = new.ingest(paths + others, on_progress, on_wait) if paths + others else IngestReport()

@@ -97,8 +97,7 @@ class NewsChat:
         lexical = LexicalIndex(store)
         if loaded:
             _warm_up(embeddings, answerer, lexical)
-        self._written_in: tuple[str | None, tuple[str | None, str]] | None = None  # (revision, text.written_in)
-        self._outlets: tuple[str | None, list[str]] | None = None  # (revision, the stored outlets)
+        self._per_revision: dict[str, tuple[str | None, object]] = {}  # name -> (revision, value): `_until_changed`
         # the store last: a question that began meanwhile and fails on the old store sees the new one in
         # place and asks again with the new parts, rather than reopening once more (`_following_rebuilds`)
         self.settings, self.embeddings, self.answerer, self.lexical = settings, embeddings, answerer, lexical
@@ -192,12 +191,14 @@ class NewsChat:
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:
             answer.refused = True
+            if indexing is not None:
+                answer.text = still_indexing_text(*indexing)
+                return answer
             articles, passages = self.store.catalog.counts()
             vectors = self.store.collection.count()
-            answer.text = (still_indexing_text(*indexing) if indexing is not None
-                           else self._with_script_hint(refusal_text(
-                               query, filters, chunks, empty_store=not articles,
-                               unembedded=(passages, vectors) if vectors < passages else None), question))
+            answer.text = self._with_script_hint(refusal_text(
+                query, filters, chunks, empty_store=not articles,
+                unembedded=(passages, vectors) if vectors < passages else None), question)
             return answer
         bodies = self.bodies(chunks)
         snapshot = self.lexical.snapshot
@@ -221,21 +222,26 @@ class NewsChat:
         wanted = filters.source.strip().casefold()
         if not wanted:
             return filters
-        revision = self.store.catalog.meta("revision")  # the outlets read again only after the store changed
-        if self._outlets is None or self._outlets[0] != revision:  # (at 50,000 articles, 70-100 ms a read)
-            self._outlets = (revision, self.store.catalog.sources())
-        known = self._outlets[1]
+        # (read again only after the store changed: at 50,000 articles a read took 70-100 ms)
+        known = self._until_changed("outlets", self.store.catalog.sources)
         if filters.source in known:
             return filters
         return replace(filters, source=next((s for s in known if s.casefold() == wanted), filters.source))
 
     def _with_script_hint(self, refusal: str, question: str) -> str:
         """A refusal, with a hint when the question is in another script than the stored articles."""
-        revision = self.store.catalog.meta("revision")
-        if self._written_in is None or self._written_in[0] != revision:
-            self._written_in = (revision, written_in(self.store.catalog.sample_text()))
-        hint = script_hint(question, self._written_in[1])
+        hint = script_hint(question, self._until_changed("written_in",
+                                                         lambda: written_in(self.store.catalog.sample_text())))
         return f"{refusal} {hint}" if hint else refusal
+
+    def _until_changed(self, name: str, compute: Callable[[], T]) -> T:
+        """`compute()`, kept until the store changes (its catalog's revision): what is read from every
+        stored article is not read again at every question."""
+        revision = self.store.catalog.meta("revision")
+        kept = self._per_revision.get(name)
+        if kept is None or kept[0] != revision:
+            kept = self._per_revision[name] = (revision, compute())
+        return kept[1]
 
     def bodies(self, chunks: list[Chunk]) -> dict[str, str]:
         """{article id: stored body} of the articles the chunks come from."""

@@ -33,7 +33,7 @@ from langchain_classic.indexes import SQLRecordManager
 
 from .dates import day_number
 from .embeddings import LEGACY_VARIANT, Variant
-from .articles import is_hidden, is_supported
+from .articles import is_article_name
 from .catalog import Catalog, NewerLayoutError, UpgradeNotAllowed, make_engine
 from .chunking import headed
 from .models import Article, Chunk, article_uid
@@ -67,8 +67,8 @@ def _an_article_in(folder: Path) -> str:
     """The name of an article file directly in `folder` ("" when it holds none, or cannot be listed). A
     README is no article: the project's own vectorstore/ ships one, to say what the folder is for."""
     try:
-        return next((p.name for p in sorted(folder.iterdir()) if is_supported(p) and not is_hidden(Path(p.name))
-                     and p.stem.upper() != "README" and p.is_file()), "")
+        return next((p.name for p in sorted(folder.iterdir())
+                     if is_article_name(Path(p.name)) and p.stem.upper() != "README" and p.is_file()), "")
     except OSError:
         return ""
 
@@ -214,15 +214,19 @@ class Store:
     @contextmanager
     def _opening(self):
         """Held while this process creates or opens the store's files (a local store only: a server
-        and a database make their own schemas safe). A shared store's folder gets the lock file all the
-        same: it marks the folder as a store's (`is_store_folder`), so a sync never reads its caches (the
-        keyword index's JSON) as articles."""
+        and a database make their own schemas safe; its folder is only marked, `_mark_cache_folder`)."""
         if self.chroma_url and self.database_url:
-            (self.dir / OPEN_LOCK).touch()
+            self._mark_cache_folder()
             yield
             return
         with FileLock(self.dir / OPEN_LOCK):
             yield
+
+    def _mark_cache_folder(self) -> None:
+        """A shared store's folder (this machine's caches) made if gone, and marked as a store's with the
+        lock file a local store has: a sync never reads its caches (the keyword index's JSON) as articles."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / OPEN_LOCK).touch()
 
     @property
     def location(self) -> str:
@@ -410,8 +414,7 @@ class Store:
         holds only this machine's caches: deleted or replaced, a new one is made and the caches rebuilt."""
         if self.chroma_url and self.database_url:
             if not is_store_folder(self.dir):
-                self.dir.mkdir(parents=True, exist_ok=True)
-                (self.dir / OPEN_LOCK).touch()
+                self._mark_cache_folder()
                 log.warning("%s: this machine's cache folder of the shared store was gone; made again", self.dir)
             return
         try:

@@ -64,7 +64,7 @@ element.addEventListener('click', (event) => {
 # itself scrolls only as far as the panel needs to be seen, so the answer stays in view where it can.
 ARTICLE_JS = """
 const reveal = () => {
-  const mark = element.querySelector('mark#quote') || element.querySelector('mark');
+  const mark = element.querySelector('mark#quote');
   const box = element.querySelector('.article-body');
   if (!mark || !box) return;
   box.scrollTop += mark.getBoundingClientRect().top - box.getBoundingClientRect().top

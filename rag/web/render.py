@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
+from ..answering import shown_quote
 from ..models import display_path
 from ..settings import every
 
@@ -81,7 +82,7 @@ def citation_markers(text: str, cards: list[dict]) -> list[re.Match]:
     words (an article's own "the audit [2] showed" is its text, never a link, and never renumbered)."""
     quoted = []
     for c in cards:
-        quote = " ".join(c["quote"].split())  # as `answering.compose` writes it
+        quote = shown_quote(c["quote"])
         at = text.find(quote) if quote else -1
         while at >= 0:
             quoted.append((at, at + len(quote)))
