@@ -342,6 +342,21 @@ class Catalog:
         with self.engine.connect() as db:
             return db.execute(sa.select(META.c.value).where(META.c.key == key)).scalar()
 
+    def claim_collection(self, name: str) -> str:
+        """The Chroma collection the store's vectors are in, named `name` now when none is named yet (layout
+        3). One transaction: of two processes opening a new store at once, the second's insert breaks the
+        key, and it takes the first one's name."""
+        try:
+            with self.engine.begin() as db:
+                held = db.execute(sa.select(META.c.value).where(META.c.key == "collection")).scalar()
+                if held:
+                    return held
+                db.execute(META.insert().values(key="collection", value=name))
+                self._set(db, "layout", str(LAYOUT))
+            return name
+        except sa.exc.IntegrityError:
+            return self.meta("collection")
+
     def name_collection(self, name: str) -> None:
         """Note that the store's vectors are in the Chroma collection `name` (layout 3)."""
         with self.engine.begin() as db:

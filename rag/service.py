@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .answering import (ExtractiveAnswerer, compose, empty_question_text, has_words, no_words_text,
-                        refusal_text, standalone_query)
+                        refusal_text, standalone_query, unmentioned_names)
 from .citations import verify
 from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
@@ -41,7 +41,7 @@ from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, HANDSET, Settings
 from .store import Store, StoreError, StoreRebuilt, forget_open_stores
-from .text import script_hint, written_in
+from .text import script_hint, terms, written_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -205,16 +205,36 @@ class NewsChat:
         proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
         answer.confidence = proposal.confidence
         answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
-        if answer.citations:
+        unmentioned = self._unmentioned(question, chunks, bodies) if answer.citations else []
+        if answer.citations and not unmentioned:
             answer.text = compose(answer.citations, proposal.lead)
         else:
             answer.refused = True
-            answer.text = self._with_script_hint(refusal_text(query, filters, chunks, proposal.confidence), question)
-            answer.related, _ = verify(proposal.related, chunks, bodies)
+            answer.text = self._with_script_hint(refusal_text(query, filters, chunks, proposal.confidence,
+                                                              unmentioned=unmentioned), question)
+            answer.related, _ = verify(proposal.related or proposal.quotes[:3], chunks, bodies)
+            answer.citations = []
         if answer.dropped:
             answer.text += (f"\n\n({len(answer.dropped)} quote(s) from the {answer.answerer} model left out: "
                             f"not found word for word in the cited articles.)")
         return answer
+
+    def _unmentioned(self, question: str, chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
+        """The names the question asks about that no stored article mentions (`answering.unmentioned_names`):
+        in none of the keyword index's words, nor in the retrieved articles (newer than the index while
+        an ingest runs). None when the index holds nothing yet."""
+        snapshot = self.lexical.snapshot
+        if not snapshot.ids:
+            return []
+        retrieved: set[str] = set()
+
+        def mentioned(term: str) -> bool:
+            if snapshot.mentions(term):
+                return True
+            if not retrieved:
+                retrieved.update(terms(" ".join(c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks)))
+            return term in retrieved
+        return unmentioned_names(question, mentioned)
 
     def _outlet_as_stored(self, filters: Filters) -> Filters:
         """The filters with the outlet named as the stored articles name it: "CorvaNews" or "corvanews "

@@ -41,7 +41,8 @@ from .models import Article, Chunk, article_uid
 log = logging.getLogger(__name__)
 
 NAMESPACE = "chroma/articles"  # the record manager's namespace
-COLLECTION = "articles"  # the Chroma collection of a store never rebuilt with another model
+COLLECTION = "articles"  # the Chroma collection of a local store never rebuilt with another model (a new
+#                          store on a Chroma server names one of its own: `Store.__init__`)
 WRITER_LOCK_KEY = 74_616_201  # the PostgreSQL advisory lock that admits one writer
 # A shared store rebuilt with another model is built beside the one in use as a "generation": its
 # catalog and records in a PostgreSQL schema of its own, its vectors in a collection of its own
@@ -202,6 +203,11 @@ class Store:
             self.client = self._client()
             if generation:
                 self.catalog.name_collection(_generation_collection(generation))
+            elif chroma_url and self.catalog.meta("model") is None and not self.catalog.counts()[0]:
+                # a new store on a Chroma server keeps its vectors in a collection of its own: two stores
+                # there (two databases, a catalog on each machine) shared "articles", and each sync
+                # deleted the other's vectors as stale
+                self.catalog.claim_collection(f"{COLLECTION}_store_{secrets.token_hex(6)}")
             if check_model:
                 self._check_model()
             self._open_vectors()
@@ -242,7 +248,8 @@ class Store:
 
     @property
     def collection_name(self) -> str:
-        """The Chroma collection of the vectors: "articles", or the one a rebuild with another model built."""
+        """The Chroma collection of the vectors: "articles", the one a new store on a server named for itself,
+        or the one a rebuild with another model built."""
         return self.catalog.meta("collection") or COLLECTION
 
     def _check_writable(self) -> None:

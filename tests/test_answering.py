@@ -333,6 +333,42 @@ def test_an_answer_about_one_place_quotes_no_other_places_article(chat, tmp_path
     assert_quotes_verbatim(chat, answer)
 
 
+@pytest.mark.parametrize("weights", ["handset", "learned"])
+def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat, tmp_path, weights):
+    # Asked about a plant no article mentions, the answer quoted another town's cost as the answer, at
+    # 0.98 confidence. The reply must say which name the articles lack, and show the nearest passages
+    # only as related reading. A name the articles write otherwise (a possessive, another transliteration)
+    # is still answered.
+    records = [{"id": name.lower(), "title": f"{name} water plant opens", "published": "2024-05-0" + str(i + 1),
+                "source": "water.example",
+                "text": f"The new water plant in {name} opened on Monday after two years of work.\n\n"
+                        f"The plant cost {cost} million euros, the utility said."}
+               for i, (name, cost, _) in enumerate(PLANTS + [("Kharkiv", 61, 0)])]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 5
+    chosen = RankerWeights.load(weights)
+    chat.answerer = ExtractiveAnswerer(chat.embeddings, chosen, small_store_weights=chosen)
+    as_of = Filters(as_of="2024-06-01")
+    answer = chat.ask("How much did the new Ostrava water plant cost?", filters=as_of)
+    assert answer.refused and not answer.citations, answer.text
+    assert "none of them mentions “Ostrava”" in answer.text
+    assert answer.related and "million euros" in " ".join(c.quote for c in answer.related)
+    for question, cost in [("How much did Corva’s new water plant cost?", "48 million"),
+                           ("How much did the Kharkov water plant cost?", "61 million")]:
+        answer = chat.ask(question, filters=as_of)
+        assert not answer.refused and cost in answer.text, (question, answer.text)
+
+
+def test_a_model_quoting_an_article_about_something_else_is_refused(chat, tmp_path):
+    # A chat model (a fake: no model runs here) asked about a town no article mentions quotes, verbatim,
+    # another town's article: every quote passes verification, and the answer would still be wrong.
+    records = [{"id": "corva", "title": "Corva water plant opens", "published": "2024-05-01",
+                "text": "The new water plant in Corva opened on Monday.\n\nThe plant cost 48 million euros, the utility said."}]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 1
+    chat.answerer = LLMAnswerer(FakeListChatModel(responses=['"The plant cost 48 million euros" [1]']), name="fake")
+    answer = chat.ask("How much did the Ostrava water plant cost?", filters=Filters(as_of="2024-06-01"))
+    assert answer.refused and not answer.citations and "“Ostrava”" in answer.text, answer.text
+
+
 def test_the_learned_weights_choose_on_a_large_store_and_the_hand_set_rule_on_a_small_one(seeded_chat):
     answerer = seeded_chat.answerer
     assert answerer.ranker_for(SMALL_STORE_CHUNKS).weights == RankerWeights.load("learned")

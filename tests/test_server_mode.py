@@ -105,6 +105,31 @@ def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articl
     assert (report.added, report.failed) == (0, []) and inside.status()["articles"] == 1
 
 
+def test_two_stores_on_one_chroma_server_keep_their_own_vectors(servers, tmp_path, articles_dir):
+    # A second database pointed at the same Chroma server (a staging catalog, a mistyped RAG_DATABASE_URL)
+    # shared the collection "articles" with the first: each sync deleted the other store's vectors as
+    # stale, and the first store's questions found nothing.
+    chroma_url, database_url = servers
+    engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as db:
+        db.execute(sa.text("CREATE DATABASE staging"))
+    engine.dispose()
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "ferry.txt").write_text(FERRY)
+    first = instance(tmp_path / "first", servers, articles_dir)
+    second = NewsChat(shared_settings(tmp_path / "second", (chroma_url, database_url.rsplit("/", 1)[0] + "/staging"), news))
+    assert first.ingest().added == 1 and second.ingest().added == 1
+    assert first.ingest().unchanged == 1 and second.ingest().unchanged == 1  # (each sync once more)
+    for chat, question, said in [(first, "What did Lukashenko say about sending soldiers?", "soldiers"),
+                                 (second, "How long does the ferry crossing to Zanzibar take?", "ninety minutes")]:
+        status = chat.status()
+        assert status["articles"] == 1 and status["vectors"] == status["chunks"] > 0, status
+        answer = chat.ask(question)
+        assert not answer.refused and said in " ".join(c.quote for c in answer.citations), answer.text
+    assert first.store.collection_name != second.store.collection_name
+
+
 def leftovers(servers) -> tuple[list[str], list[str]]:
     """The Chroma collections and the rebuild schemas in the database."""
     chroma_url, database_url = servers
@@ -145,15 +170,17 @@ def test_a_shared_store_rebuilt_with_another_model_is_built_beside_and_never_emp
     monkeypatch.undo()
     assert not one.ask(question).refused  # the old store answers throughout, and after the failure
     assert one.status()["articles"] == 1
-    assert leftovers(servers) == (["articles", "articles_archive"], [])  # the half-built store is gone
+    in_use = one.store.collection_name
+    assert leftovers(servers) == (sorted([in_use, "articles_archive"]), [])  # the half-built store is gone
 
     assert rebuild(settings).added == 1
     collections, schemas = leftovers(servers)
     collections.remove("articles_archive")
-    assert len(collections) == 1 and collections != ["articles"] and schemas == []  # the old vectors went too
+    assert len(collections) == 1 and collections != [in_use] and schemas == []  # the old vectors went too
     with one.store.records.engine.connect() as db:
         assert db.execute(sa.text("SELECT namespace FROM upsertion_record WHERE key = 'k-1'")).scalar() == "other-app/docs"
         # a layout older versions refuse: they would look for the vectors in "articles" and find none
+        # (as a new shared store's catalog has since it names a collection of its own)
         assert db.execute(sa.text("SELECT value FROM meta WHERE key = 'layout'")).scalar() == "3"
     new = NewsChat(shared_settings(tmp_path / "three", servers, model=str(other)))
     assert new.status()["articles"] == 1 and not new.ask(question).refused
