@@ -28,7 +28,8 @@ from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer
 
 # Two spellings of one name: "Zelensky" and Zelenskyy 0.82, Kharkov and Kharkiv 0.86, Lukashenko and
 # Lukaschenko 0.95, a question's "Boheim" and the articles' Boeheim 0.92 (as `text.terms` stems them);
-# AlphaOstrava and BetaOstrava differ in their first letters. Set by hand on these examples; no store
+# AlphaOstrava and BetaOstrava differ in their first letters; "Knicks" and knock are 0.8 alike, but knock is
+# no name. Set by hand on these examples; no store
 # of name variants to measure on. (With the first three letters required, s150's "Boheim" question
 # was refused: the check is on two.)
 SPELLING_SIMILARITY = 0.8
@@ -98,18 +99,20 @@ class _Snapshot:
         return cls(stamp, bm25, tuple(ids), np.asarray(days, dtype=np.int32), tuple(sources),
                    {chunk_id: i for i, chunk_id in enumerate(ids)}, frequencies, tuple(sorted(frequencies)))
 
-    def mentions(self, term: str) -> bool:
-        """Whether a stored chunk holds the term (as `text.terms` gives it) or another spelling of it: a
-        word with the same first two letters and at least SPELLING_SIMILARITY alike (difflib's ratio).
+    def mentions(self, name: str, rarity: float) -> bool:
+        """Whether a stored chunk holds the name (a term, as `text.terms` gives it) or another spelling of it:
+        a word with the same first two letters, at least SPELLING_SIMILARITY alike (difflib's ratio) and
+        itself a name, at least `rarity` rare in English (`text.english_idf`): "Knicks" is not "knock".
         The index's whole vocabulary, not only the chunks a search returned."""
-        if term in self.frequencies:
+        if name in self.frequencies:
             return True
-        start = bisect.bisect_left(self.ordered, term[:2])
-        end = bisect.bisect_left(self.ordered, term[:2] + "\uffff", start)
-        matcher = difflib.SequenceMatcher(a=term, autojunk=False)
+        start = bisect.bisect_left(self.ordered, name[:2])
+        end = bisect.bisect_left(self.ordered, name[:2] + "\uffff", start)
+        matcher = difflib.SequenceMatcher(a=name, autojunk=False)
         for word in self.ordered[start:end]:
             matcher.set_seq2(word)
-            if matcher.real_quick_ratio() >= SPELLING_SIMILARITY and matcher.ratio() >= SPELLING_SIMILARITY:
+            if (matcher.real_quick_ratio() >= SPELLING_SIMILARITY and matcher.ratio() >= SPELLING_SIMILARITY
+                    and english_idf(word) >= rarity):
                 return True
         return False
 

@@ -29,7 +29,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from .answering import (ExtractiveAnswerer, compose, empty_question_text, has_words, no_words_text,
+from .answering import (NAME_IDF, ExtractiveAnswerer, compose, empty_question_text, has_words, no_words_text,
                         refusal_text, standalone_query, unmentioned_names)
 from .citations import verify
 from .dates import as_of_or_today
@@ -205,7 +205,7 @@ class NewsChat:
         proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
         answer.confidence = proposal.confidence
         answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
-        unmentioned = self._unmentioned(question, chunks, bodies) if answer.citations else []
+        unmentioned = self._unmentioned(question, chunks, bodies)  # (a refusal names them too: the reason)
         if answer.citations and not unmentioned:
             answer.text = compose(answer.citations, proposal.lead)
         else:
@@ -229,7 +229,7 @@ class NewsChat:
         retrieved: set[str] = set()
 
         def mentioned(term: str) -> bool:
-            if snapshot.mentions(term):
+            if snapshot.mentions(term, NAME_IDF):
                 return True
             if not retrieved:
                 retrieved.update(terms(" ".join(c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks)))

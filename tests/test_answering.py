@@ -352,6 +352,8 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
     assert answer.refused and not answer.citations, answer.text
     assert "none of them mentions “Ostrava”" in answer.text
     assert answer.related and "million euros" in " ".join(c.quote for c in answer.related)
+    # a name spelled almost like a common word the articles use ("million") is still a name they lack
+    assert "none of them mentions “Millian”" in chat.ask("How much did the Millian plant cost?", filters=as_of).text
     for question, cost in [("How much did Corva’s new water plant cost?", "48 million"),
                            ("How much did the Kharkov water plant cost?", "61 million")]:
         answer = chat.ask(question, filters=as_of)
