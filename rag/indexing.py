@@ -200,8 +200,11 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
     not be read. A link to a folder that leads nowhere (a drive not mounted?) deletes nothing: its files
     are kept, with a warning; a link to a file deleted where it lives (its folder is there) is gone."""
     gone, dangling = [], set()
+    emptied = _emptied(present, found, stored_links)
     for path, via in stored_links.items():
         if path in present or not reached_under(path, via, found.folders) or _unseen(path, via, found):
+            continue
+        if reached_under(path, via, list(emptied)):
             continue
         through_link = via and not reached_under(path, None, found.folders)  # (the file lives elsewhere)
         link = _dangling_link(Path(via), found.folders) if through_link else None
@@ -213,7 +216,31 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
         report.warnings.append({"path": display_path(link), "warning": "a symbolic link to nothing, or to what "
                                 "cannot be read (a drive not mounted? no permission?): the articles stored through it "
                                 "are kept"})
+    for folder, count in emptied.items():
+        report.warnings.append({"path": display_path(str(folder)), "warning": f"holds no article files now (a drive "
+                                f"not mounted? emptied by mistake?): its {count} stored files are kept. To remove "
+                                f"them, name the deleted files (`rag ingest {display_path(str(folder))}/FILE`), or "
+                                f"start a new store"})
     return gone
+
+
+# A given folder that held at least this many stored files and now holds none keeps them (`_emptied`): an
+# unmounted drive or a mistaken path must not cost the embedding of a whole folder (hours, for a
+# newsroom's). Deleting the one file of a folder is a plain deletion.
+EMPTIED_FOLDER_FILES = 2
+
+
+def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None]) -> dict[Path, int]:
+    """The given folders in which the walk found no article file at all, though the store holds at least
+    EMPTIED_FOLDER_FILES files from under them: {folder: how many}."""
+    out = {}
+    for folder in found.folders:
+        if any(reached_under(p, found.links.get(p), [folder]) for p in present):
+            continue
+        count = sum(reached_under(p, via, [folder]) for p, via in stored_links.items())
+        if count >= EMPTIED_FOLDER_FILES:
+            out[folder] = count
+    return out
 
 
 def _repointed(present: set[str], found: Found, stored_links: dict[str, str | None]) -> list[str]:

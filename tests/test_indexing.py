@@ -127,6 +127,32 @@ def test_edited_file_replaces_its_old_text(news_chat, news):
     assert "despite a dry spring" in news_chat.article(harvest_id).body
 
 
+def test_a_folder_found_empty_keeps_its_stored_articles(news_chat, news, tmp_path):
+    # A drive not mounted at its mount point, or a folder emptied by mistake, used to remove every stored
+    # article of the folder at the next sync (the app syncs at start): a newsroom's folder then had to be
+    # embedded again, for hours, once the drive was back.
+    assert news_chat.ingest().added == 2
+    away = tmp_path / "away"
+    news.rename(away)
+    news.mkdir()  # the empty mount point
+    report = news_chat.ingest()
+    assert (report.deleted, report.failed) == (0, [])
+    assert [w["path"] for w in report.warnings] == [str(news)] and "2 stored files are kept" in report.warnings[0]["warning"]
+    assert news_chat.status()["articles"] == 2 and "Warships" in documents(news_chat)
+    news.rmdir()
+    away.rename(news)  # the drive is back: nothing to embed again
+    report = news_chat.ingest()
+    assert (report.unchanged, report.added, report.chunks_embedded) == (2, 0, 0)
+    # files deleted on purpose go when named, and the one file left of a folder goes with a folder sync
+    (news / "drills.md").unlink()
+    (news / "harvest.txt").unlink()
+    assert news_chat.ingest().deleted == 0
+    assert news_chat.ingest([news / "drills.md"]).deleted == 1
+    report = news_chat.ingest()
+    assert (report.deleted, report.warnings) == (1, []) and news_chat.status()["articles"] == 0
+    assert_consistent(news_chat)
+
+
 def test_deleted_file_is_removed(news_chat, news):
     news_chat.ingest()
     (news / "drills.md").unlink()

@@ -132,7 +132,7 @@ def run_sync(backend: Backend, start, result_label: str):
     report = box["report"]
     kind = "error" if report.failed else "ready"
     yield render.status_box(kind, f"{result_label}: {report.line()}", result=True) + \
-        render.failed_list(report.failed)
+        render.failed_list(report.failed, report.warnings)
 
 
 def upload(backend: Backend, files):

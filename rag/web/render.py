@@ -341,11 +341,11 @@ def missing_article_page(css: str) -> str:
             f"<p><a href='/'>Ask a question about the articles</a></p></main></body></html>")
 
 
-def failed_list(failed: list[dict]) -> str:
-    if not failed:
-        return ""
+def failed_list(failed: list[dict], warnings: list[dict] | None = None) -> str:
+    """The files a sync could not index, by name, then its warnings (`IngestReport.warnings`) by path."""
     items = "".join(f"<li><b>{esc(Path(f['path']).name)}</b>: {esc(f['error'])}</li>" for f in failed)
-    return f"<ul class='failed'>{items}</ul>"
+    items += "".join(f"<li><b>{esc(w['path'])}</b>: {esc(w['warning'])}</li>" for w in warnings or [])
+    return f"<ul class='failed'>{items}</ul>" if items else ""
 
 
 def plural(n: int, word: str) -> str:
