@@ -542,7 +542,8 @@ def _unit_failed(store: Store, plans: list[FilePlan], unit: list[tuple[FilePlan,
                  error: Exception, report: IngestReport) -> None:
     """After a unit failed to write: what it wrote is removed again, and its files and every file not
     yet finished are reported as not indexed (kept as the store held them; the next sync retries)."""
-    why = f"{error}{_logged(store, error, f'writing {len(paths)} files (the store keeps what it held of them)')}"
+    full = _logged(store, error, f"writing {len(paths)} files (the store keeps what it held of them)")
+    why = store.unreachable(error) or f"{error}{full}"
     try:
         repair(store, paths)  # what this unit wrote goes; the catalog never saw it
     except Exception as cleanup_error:  # on a full disk even a delete needs room: the paths stay pending
@@ -557,10 +558,13 @@ def _unit_failed(store: Store, plans: list[FilePlan], unit: list[tuple[FilePlan,
 
 def _logged(store: Store, error: Exception, doing: str) -> str:
     """Log a failure of a write: with its traceback, or in one line when a full disk explains it (the
-    reason users see then, `_disk_full`, which this returns)."""
+    reason users see then, `_disk_full`, which this returns) or the database server does not answer
+    (`Store.unreachable`)."""
     full = _disk_full(store, error)
     if full:
         log.warning("%s failed: %s%s", doing, error, full)
+    elif unreachable := store.unreachable(error):
+        log.warning("%s failed: %s", doing, unreachable)
     else:
         log.error("%s failed: %s", doing, error, exc_info=error)
     return full

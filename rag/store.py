@@ -393,8 +393,12 @@ class Store:
                     self._check_still_ours(any_model)
                     yield
                 finally:
-                    db.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    db.commit()
+                    try:
+                        db.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        db.commit()
+                    except sa.exc.DBAPIError as e:  # (the server stopped, say) the lock ended with its connection,
+                        log.warning("the writer lock in %s ended with its connection: %s",  # and what failed
+                                    _redacted(self.database_url), getattr(e, "orig", None) or e)  # is reported
             return
         lock = FileLock(self.dir / "writer.lock")
         try:
@@ -408,6 +412,15 @@ class Store:
             yield
         finally:
             lock.release()
+
+    def unreachable(self, error: BaseException) -> str:
+        """The reason in one line when `error` is the store's database server not answering (stopped,
+        restarted, out of reach): "" for any other error, which deserves its traceback. An outage then
+        logs one line per failed step, not a hundred lines of driver traceback each."""
+        if not self.database_url or not isinstance(error, sa.exc.OperationalError):
+            return ""  # (SQLite's OperationalErrors are a locked or damaged file: their traceback is wanted)
+        why = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return f"the database {_redacted(self.database_url)} does not answer: {why}"
 
     def _check_still_ours(self, any_model: bool) -> None:
         self.check_same_folder()

@@ -83,6 +83,14 @@ def chroma_server(folder: Path):
         stop(proc)
 
 
+STOP_POSTGRES: dict[str, list[str]] = {}  # the command that stops each running server, by its URL
+
+
+def stop_postgres(url: str) -> None:
+    """Stop a server `postgres_server` started, as an outage would (its connections are ended)."""
+    subprocess.run(STOP_POSTGRES[url], check=True, capture_output=True)
+
+
 @contextmanager
 def postgres_server(folder: Path):
     """A PostgreSQL server (Debian's `postgresql` package) in `folder` on a free loopback port, run as the
@@ -102,9 +110,12 @@ def postgres_server(folder: Path):
     subprocess.run(as_user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w", "start",
                               "-o", f"-p {port} -k {folder} -h 127.0.0.1 -c fsync=off"],
                    check=True, capture_output=True)
+    url = f"postgresql+psycopg://rag@127.0.0.1:{port}/postgres"
+    STOP_POSTGRES[url] = as_user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"]
     try:
-        yield f"postgresql+psycopg://rag@127.0.0.1:{port}/postgres"
+        yield url
     finally:
+        STOP_POSTGRES.pop(url, None)
         subprocess.run(as_user + [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True)
         if as_user:

@@ -16,7 +16,7 @@ import chromadb
 import pytest
 import sqlalchemy as sa
 
-from processes import chroma_server, postgres_server
+from processes import chroma_server, postgres_server, stop_postgres
 from rag import embeddings, indexing
 from rag.models import Filters
 from rag.rebuilding import rebuild
@@ -128,6 +128,29 @@ def test_two_stores_on_one_chroma_server_keep_their_own_vectors(servers, tmp_pat
         answer = chat.ask(question)
         assert not answer.refused and said in " ".join(c.quote for c in answer.citations), answer.text
     assert first.store.collection_name != second.store.collection_name
+
+
+def test_a_database_that_stops_during_an_ingest_is_reported_not_raised(servers, tmp_path, articles_dir,
+                                                                       monkeypatch, caplog):
+    # PostgreSQL stopped while `rag ingest` wrote: 419 lines of driver tracebacks, and the ingest ended in
+    # an exception from releasing the writer lock, so `--json` printed no report at all.
+    one = instance(tmp_path / "one", servers, articles_dir)
+    assert one.ingest().added == 1
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "ferry.txt").write_text(FERRY)
+    write = indexing.index
+
+    def outage(*args, **kwargs):  # the real server stopped just before the write
+        stop_postgres(servers[1])
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(indexing, "index", outage)
+    report = one.ingest([news])
+    assert [f["path"] for f in report.failed] == [str(news / "ferry.txt")]
+    assert "does not answer" in report.failed[0]["error"] and "\n" not in report.failed[0]["error"]
+    logged = [r for r in caplog.records if r.name.startswith("rag")]
+    assert logged and not any(r.exc_info for r in logged), [r.getMessage() for r in logged]
 
 
 def leftovers(servers) -> tuple[list[str], list[str]]:
