@@ -563,10 +563,8 @@ def _logged(store: Store, error: Exception, doing: str) -> str:
     full = _disk_full(store, error)
     if full:
         log.warning("%s failed: %s%s", doing, error, full)
-    elif unreachable := store.unreachable(error):
-        log.warning("%s failed: %s", doing, unreachable)
     else:
-        log.error("%s failed: %s", doing, error, exc_info=error)
+        store.log_failure(log, error, doing)
     return full
 
 

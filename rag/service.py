@@ -151,11 +151,7 @@ class NewsChat:
                 try:
                     self.lexical.ensure_fresh()  # here, rather than in the next question
                 except Exception as e:  # a cache (a full disk ...): the articles are stored; the next question tries again
-                    if unreachable := self.store.unreachable(e):
-                        log.warning("the keyword index of %s could not be brought up to date: %s", self.store.location,
-                                    unreachable)
-                    else:
-                        log.exception("the keyword index of %s could not be brought up to date", self.store.location)
+                    self.store.log_failure(log, e, f"bringing the keyword index of {self.store.location} up to date")
             return report
 
     def search(self, query: str, filters: Filters | None = None, k: int | None = None) -> list[Chunk]:

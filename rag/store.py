@@ -422,6 +422,15 @@ class Store:
         why = str(getattr(error, "orig", None) or error).splitlines()[0]
         return f"the database {_redacted(self.database_url)} does not answer: {why}"
 
+    def log_failure(self, logger: logging.Logger, error: BaseException, doing: str) -> str:
+        """Log that `doing` failed: in one line when the database does not answer (`unreachable`), else
+        with the traceback. Returns the one-line reason, or the error's own text."""
+        if why := self.unreachable(error):
+            logger.warning("%s failed: %s", doing, why)
+            return why
+        logger.error("%s failed: %s", doing, error, exc_info=error)
+        return str(error)
+
     def _check_still_ours(self, any_model: bool) -> None:
         self.check_same_folder()
         if not any_model:

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 
 import chromadb
+import gradio as gr
 import pytest
 import sqlalchemy as sa
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from processes import chroma_server, postgres_server, stop_postgres
 from rag import embeddings, indexing
@@ -23,6 +26,9 @@ from rag.rebuilding import rebuild
 from rag.service import NewsChat
 from rag.settings import OFFLINE_ENVIRONMENT, Settings
 from rag.store import StoreError
+from rag.web import handlers
+from rag.web.app import add_article_pages
+from rag.web.runtime import Backend
 
 PROJECT = Path(__file__).resolve().parent.parent
 FERRY = """Ferry line to Zanzibar opens
@@ -151,6 +157,27 @@ def test_a_database_that_stops_during_an_ingest_is_reported_not_raised(servers, 
     assert "does not answer" in report.failed[0]["error"] and "\n" not in report.failed[0]["error"]
     logged = [r for r in caplog.records if r.name.startswith("rag")]
     assert logged and not any(r.exc_info for r in logged), [r.getMessage() for r in logged]
+
+
+def test_the_page_during_a_database_outage_says_the_database_does_not_answer(servers, tmp_path, articles_dir,
+                                                                             monkeypatch, caplog):
+    # Under `rag serve`, an outage showed raw driver errors to a question and a 500 for the whole article.
+    backend = Backend(shared_settings(tmp_path / "one", servers, articles_dir))
+    backend.start(ingest_at_start=True)
+    assert backend.ready.is_set()
+    article_id = backend.chat.search("Lukashenko soldiers", Filters(), k=1)[0].article_id
+    app = FastAPI()
+    add_article_pages(app, backend, None)
+    client = TestClient(app)
+    assert client.get(f"/article/{article_id}").status_code == 200
+    stop_postgres(servers[1])
+    page = client.get(f"/article/{article_id}")
+    assert page.status_code == 503 and "does not answer" in page.text and "Try again" in page.text
+    said = []
+    monkeypatch.setattr(gr, "Warning", said.append)  # (the toast a browser would show)
+    list(handlers.respond(backend, "What did Lukashenko say?", [], [], "", "", "", ""))
+    assert len(said) == 1 and "does not answer" in said[0] and "\n" not in said[0], said
+    assert not any(r.exc_info for r in caplog.records if r.name.startswith("rag"))
 
 
 def leftovers(servers) -> tuple[list[str], list[str]]:

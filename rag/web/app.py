@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import secrets
 import socket
 import threading
@@ -29,6 +30,8 @@ from ..settings import Settings, SettingsError, passage_count
 from . import handlers, render
 from .runtime import Backend, FeedPoller, FolderWatcher, NotReady
 from .turns import ALL_OUTLETS, make_filters, read_question_link
+
+log = logging.getLogger("rag.web")
 
 STATIC = Path(__file__).resolve().parent / "static"
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
@@ -417,9 +420,16 @@ def add_article_pages(app: FastAPI, backend: Backend, auth: tuple[str, str] | No
     def article_page(article_id: str, request: Request) -> HTMLResponse:
         spans = render.read_spans(request.query_params.get("quote", ""))
         try:
-            article = backend.wait(timeout=30).article(article_id)
+            chat = backend.wait(timeout=30)
         except NotReady as e:
             return HTMLResponse(f"<p>{render.esc(e)}</p>", status_code=503)
+        try:
+            article = chat.article(article_id)
+        except Exception as e:
+            if not chat.store.unreachable(e):
+                raise
+            why = chat.store.log_failure(log, e, f"reading the article {article_id}")
+            return HTMLResponse(f"<p>{render.esc(why)}. Try again in a moment.</p>", status_code=503)
         if article is None:
             return HTMLResponse(render.missing_article_page(CSS), status_code=404)
         return HTMLResponse(render.article_page(article, spans, CSS))

@@ -51,9 +51,9 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
         gr.Warning(str(e))
         yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
         return
-    except Exception as e:  # said in the page and logged with its traceback, not left as "Searching…"
-        log.exception("the question %r failed", question)
-        gr.Warning(f"The search failed: {e}")
+    except Exception as e:  # said in the page and logged (with its traceback, unless the database is down)
+        why = backend.chat.store.log_failure(log, e, f"the question {question!r}") if backend.chat else str(e)
+        gr.Warning(f"The search failed: {why}")
         yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
         return
     progress = backend.progress()

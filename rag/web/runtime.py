@@ -88,9 +88,12 @@ class Backend:
         try:
             self.chat.warm_up()
         except Exception as e:
-            log.exception("cannot load the embedding model")
-            self.error = f"cannot load the embedding model: {e}"
-            return
+            if not self.chat.store.unreachable(e):
+                log.exception("cannot load the embedding model")
+                self.error = f"cannot load the embedding model: {e}"
+                return
+            # the model is loaded: the keyword index loads at a question once the database answers again
+            self.chat.store.log_failure(log, e, "loading the keyword index")
         self.ready.set()
         print("rag: ready", flush=True)
 
@@ -121,8 +124,8 @@ class Backend:
 
                 report = chat.ingest(paths, on_progress=on_progress, on_wait=say_waiting)
         except Exception as e:
-            log.exception("sync of %s failed", label)
-            report = IngestReport(failed=[failure(label, f"sync failed: {e}")])
+            why = chat.store.log_failure(log, e, f"sync of {label}")
+            report = IngestReport(failed=[failure(label, f"sync failed: {why}")])
         finally:
             with self.state_lock:
                 self.running.remove(progress)
