@@ -389,6 +389,10 @@ class Store:
                     if on_wait:
                         on_wait(f"another ingest is writing to the store in {_redacted(self.database_url)}")
                     db.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                # A session's advisory lock outlives its transactions: ended now, the connection waits "idle",
+                # not "idle in transaction", which a server's idle_in_transaction_session_timeout (common on
+                # managed PostgreSQL) ends, and the lock with it, while the ingest still writes.
+                db.commit()
                 try:
                     self._check_still_ours(any_model)
                     yield

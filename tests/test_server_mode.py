@@ -180,6 +180,29 @@ def test_the_page_during_a_database_outage_says_the_database_does_not_answer(ser
     assert not any(r.exc_info for r in caplog.records if r.name.startswith("rag"))
 
 
+def test_the_writer_lock_outlives_a_server_that_ends_idle_transactions(servers, tmp_path, articles_dir, monkeypatch):
+    # The lock sat on a connection "idle in transaction" for the whole ingest: a server that ends such
+    # sessions (idle_in_transaction_session_timeout, common on managed PostgreSQL) ended the lock too, and
+    # a second writer could then repair away the first one's chunks before they were committed.
+    engine = sa.create_engine(servers[1], isolation_level="AUTOCOMMIT")
+    with engine.connect() as db:
+        db.execute(sa.text("ALTER ROLE rag SET idle_in_transaction_session_timeout = '1s'"))
+    one = instance(tmp_path / "one", servers, articles_dir)
+    held = []
+    write = indexing.index
+
+    def slow_write(*args, **kwargs):  # a long write: longer than the server lets a transaction idle
+        time.sleep(2.5)
+        with engine.connect() as db:
+            held.append(db.execute(sa.text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar())
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(indexing, "index", slow_write)
+    report = one.ingest()
+    engine.dispose()
+    assert (report.added, report.failed) == (1, []) and held == [1]
+
+
 def leftovers(servers) -> tuple[list[str], list[str]]:
     """The Chroma collections and the rebuild schemas in the database."""
     chroma_url, database_url = servers
