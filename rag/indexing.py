@@ -498,8 +498,6 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
     started: dict[str, float] = {}  # path -> record-manager time before its first unit was written
     for unit in _units(plans, UNIT_CHUNKS):
         paths = list(dict.fromkeys(plan.path for plan, _ in unit))
-        for path in paths:
-            started.setdefault(path, store.records.get_time())
         docs = [doc for _, part in unit for planned in part for doc in planned.docs]
 
         def feed() -> Iterator[Document]:  # progress as the documents are taken, a batch at a time
@@ -511,6 +509,8 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
                 yield doc
 
         try:
+            for path in paths:  # (in the try: the database may stop between units)
+                started.setdefault(path, store.records.get_time())
             store.catalog.set_pending(paths)
             if docs:
                 result = index(feed(), store.records, store.vectors, cleanup=None, source_id_key="path",

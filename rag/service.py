@@ -205,11 +205,14 @@ class NewsChat:
         proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
         answer.confidence = proposal.confidence
         answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
-        unmentioned = self._unmentioned(question, chunks, bodies)  # (a refusal names them too: the reason)
+        # (of the query: a follow-up carries the earlier question's names; a refusal names them too, its reason)
+        unmentioned = self._unmentioned(query.text, chunks, bodies)
         if answer.citations and not unmentioned:
             answer.text = compose(answer.citations, proposal.lead)
         else:
             answer.refused = True
+            if unmentioned:  # the reason is the missing name, not how likely the quotes were
+                answer.confidence = None
             answer.text = self._with_script_hint(refusal_text(query, filters, chunks, proposal.confidence,
                                                               unmentioned=unmentioned), question)
             answer.related, _ = verify(proposal.related or proposal.quotes[:3], chunks, bodies)
@@ -221,8 +224,8 @@ class NewsChat:
 
     def _unmentioned(self, question: str, chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
         """The names the question asks about that no stored article mentions (`answering.unmentioned_names`):
-        in none of the keyword index's words, nor in the retrieved articles (newer than the index while
-        an ingest runs). None when the index holds nothing yet."""
+        in none of the keyword index's words, the stored outlets' names ("CorvaNews"), or the retrieved
+        articles (newer than the index while an ingest runs). [] when the index holds nothing yet."""
         snapshot = self.lexical.snapshot
         if not snapshot.ids:
             return []
@@ -231,7 +234,8 @@ class NewsChat:
         def mentioned(term: str) -> bool:
             if snapshot.mentions(term, NAME_IDF):
                 return True
-            if not retrieved:
+            if not retrieved:  # (read only for a name the index lacks)
+                retrieved.update(terms(" ".join(self._until_changed("outlets", self.store.catalog.sources))))
                 retrieved.update(terms(" ".join(c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks)))
             return term in retrieved
         return unmentioned_names(question, mentioned)

@@ -423,6 +423,9 @@ class Store:
         logs one line per failed step, not a hundred lines of driver traceback each."""
         if not self.database_url or not isinstance(error, sa.exc.OperationalError):
             return ""  # (SQLite's OperationalErrors are a locked or damaged file: their traceback is wanted)
+        state = getattr(getattr(error, "orig", None), "sqlstate", None) or ""
+        if not (error.connection_invalidated or not state or state.startswith(("08", "57P"))):
+            return ""  # a deadlock, a timeout, a full disk on the server: the server answered
         why = str(getattr(error, "orig", None) or error).splitlines()[0]
         return f"the database {_redacted(self.database_url)} does not answer: {why}"
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from processes import chroma_server, postgres_server, stop_postgres
+from processes import STOP_POSTGRES, chroma_server, postgres_server, stop_postgres
 from rag import embeddings, indexing
 from rag.models import Filters
 from rag.rebuilding import rebuild
@@ -136,24 +136,34 @@ def test_two_stores_on_one_chroma_server_keep_their_own_vectors(servers, tmp_pat
     assert first.store.collection_name != second.store.collection_name
 
 
+@pytest.mark.parametrize("when", ["during a write", "between two writes"])
 def test_a_database_that_stops_during_an_ingest_is_reported_not_raised(servers, tmp_path, articles_dir,
-                                                                       monkeypatch, caplog):
+                                                                       monkeypatch, caplog, when):
     # PostgreSQL stopped while `rag ingest` wrote: 419 lines of driver tracebacks, and the ingest ended in
     # an exception from releasing the writer lock, so `--json` printed no report at all.
     one = instance(tmp_path / "one", servers, articles_dir)
     assert one.ingest().added == 1
     news = tmp_path / "news"
     news.mkdir()
-    (news / "ferry.txt").write_text(FERRY)
-    write = indexing.index
+    (news / "a-ferry.txt").write_text(FERRY)
+    (news / "b-ferry.txt").write_text(FERRY.replace("Zanzibar", "Pemba"))
+    step = "index" if when == "during a write" else "_commit"
+    real = getattr(indexing, step)
 
-    def outage(*args, **kwargs):  # the real server stopped just before the write
-        stop_postgres(servers[1])
-        return write(*args, **kwargs)
+    def outage(*args, **kwargs):  # the real server stopped just before the first write, or after it
+        if step == "index":
+            stop_postgres(servers[1])
+        done = real(*args, **kwargs)
+        if step == "_commit" and servers[1] in STOP_POSTGRES:
+            stop_postgres(servers[1])
+            STOP_POSTGRES.pop(servers[1])
+        return done
 
-    monkeypatch.setattr(indexing, "index", outage)
+    monkeypatch.setattr(indexing, "UNIT_CHUNKS", 1)  # one file per write
+    monkeypatch.setattr(indexing, step, outage)
     report = one.ingest([news])
-    assert [f["path"] for f in report.failed] == [str(news / "ferry.txt")]
+    failed = [str(news / "b-ferry.txt")] if step == "_commit" else [str(news / "a-ferry.txt"), str(news / "b-ferry.txt")]
+    assert [f["path"] for f in report.failed] == failed
     assert "does not answer" in report.failed[0]["error"] and "\n" not in report.failed[0]["error"]
     logged = [r for r in caplog.records if r.name.startswith("rag")]
     assert logged and not any(r.exc_info for r in logged), [r.getMessage() for r in logged]
