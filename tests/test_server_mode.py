@@ -190,6 +190,21 @@ def test_the_page_during_a_database_outage_says_the_database_does_not_answer(ser
     assert not any(r.exc_info for r in caplog.records if r.name.startswith("rag"))
 
 
+def test_a_database_outage_during_warm_up_leaves_the_page_ready(servers, tmp_path, articles_dir, monkeypatch):
+    # The keyword index loads from the database as the app warms up: an outage then left "cannot load the
+    # embedding model" on the page for good, though the model had loaded.
+    warm_up = NewsChat.warm_up
+
+    def outage(chat):
+        stop_postgres(servers[1])
+        warm_up(chat)
+
+    monkeypatch.setattr(NewsChat, "warm_up", outage)
+    backend = Backend(shared_settings(tmp_path / "one", servers, articles_dir))
+    backend.start(ingest_at_start=True)
+    assert backend.ready.is_set() and backend.error == ""
+
+
 def test_the_writer_lock_outlives_a_server_that_ends_idle_transactions(servers, tmp_path, articles_dir, monkeypatch):
     # The lock sat on a connection "idle in transaction" for the whole ingest: a server that ends such
     # sessions (idle_in_transaction_session_timeout, common on managed PostgreSQL) ended the lock too, and
