@@ -145,6 +145,10 @@ class NewsChat:
             try:
                 report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress, on_wait,
                               again)
+            except Exception as e:  # (a failed write is in the report: this is the lock or the planning)
+                if why := self.store.unreachable(e):
+                    raise StoreError(f"cannot sync the store {self.store.location}: {why}") from None
+                raise
             finally:
                 self.lexical.hold = False
             if report.changed:

@@ -430,9 +430,10 @@ class Store:
         return f"the database {_redacted(self.database_url)} does not answer: {why}"
 
     def log_failure(self, logger: logging.Logger, error: BaseException, doing: str) -> str:
-        """Log that `doing` failed: in one line when the database does not answer (`unreachable`), else
-        with the traceback. Returns the one-line reason, or the error's own text."""
-        if why := self.unreachable(error):
+        """Log that `doing` failed: in one line when the database does not answer (`unreachable`) or the
+        error is a StoreError (a reason written for users), else with the traceback. Returns the one-line
+        reason, or the error's own text."""
+        if why := self.unreachable(error) or (str(error) if isinstance(error, StoreError) else ""):
             logger.warning("%s failed: %s", doing, why)
             return why
         logger.error("%s failed: %s", doing, error, exc_info=error)

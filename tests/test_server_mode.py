@@ -136,7 +136,7 @@ def test_two_stores_on_one_chroma_server_keep_their_own_vectors(servers, tmp_pat
     assert first.store.collection_name != second.store.collection_name
 
 
-@pytest.mark.parametrize("when", ["during a write", "between two writes"])
+@pytest.mark.parametrize("when", ["before the first write", "during a write", "between two writes"])
 def test_a_database_that_stops_during_an_ingest_is_reported_not_raised(servers, tmp_path, articles_dir,
                                                                        monkeypatch, caplog, when):
     # PostgreSQL stopped while `rag ingest` wrote: 419 lines of driver tracebacks, and the ingest ended in
@@ -147,11 +147,11 @@ def test_a_database_that_stops_during_an_ingest_is_reported_not_raised(servers, 
     news.mkdir()
     (news / "a-ferry.txt").write_text(FERRY)
     (news / "b-ferry.txt").write_text(FERRY.replace("Zanzibar", "Pemba"))
-    step = "index" if when == "during a write" else "_commit"
+    step = {"before the first write": "_plan", "during a write": "index", "between two writes": "_commit"}[when]
     real = getattr(indexing, step)
 
-    def outage(*args, **kwargs):  # the real server stopped just before the first write, or after it
-        if step == "index":
+    def outage(*args, **kwargs):  # the real server stopped while the files are planned, at a write, or after it
+        if step != "_commit":
             stop_postgres(servers[1])
         done = real(*args, **kwargs)
         if step == "_commit" and servers[1] in STOP_POSTGRES:
@@ -161,6 +161,11 @@ def test_a_database_that_stops_during_an_ingest_is_reported_not_raised(servers, 
 
     monkeypatch.setattr(indexing, "UNIT_CHUNKS", 1)  # one file per write
     monkeypatch.setattr(indexing, step, outage)
+    if step == "_plan":  # nothing written yet: the ingest stops with one line (rag ingest: exit 2)
+        with pytest.raises(StoreError, match="does not answer"):
+            one.ingest([news])
+        assert not any(r.exc_info for r in caplog.records if r.name.startswith("rag"))
+        return
     report = one.ingest([news])
     failed = [str(news / "b-ferry.txt")] if step == "_commit" else [str(news / "a-ferry.txt"), str(news / "b-ferry.txt")]
     assert [f["path"] for f in report.failed] == failed
