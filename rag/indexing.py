@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -419,17 +420,17 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     plan = FilePlan(path=key, digest=PARTLY_READ + digest if result.errors else digest)
     counts = plan.counts
     taken: set[str] = set()
-    own_ids = {a.record_id for a in result.articles}
+    own_ids = Counter(a.record_id for a in result.articles)
     new_ids_seen = 0  # articles whose id this file did not hold before
     for article in result.articles:
         article.path = key
-        if article.record_id in taken:  # two records sharing an id in one file: the later one numbered,
-            n = len(plan.articles)      # never with an id another record of the file has or was given
-            while (numbered := f"{article.record_id}-{n}") in taken or numbered in own_ids:
-                n += 1
-            article.record_id = numbered
-        taken.add(article.record_id)
         h = content_hash(article.title + "\n" + article.body)
+        if own_ids[article.record_id] > 1:  # records sharing an id in one file: each named by its content
+            n, named = 1, f"{article.record_id}-{h[:8]}"  # (by their order, a reordered export gave a
+            while named in taken or named in own_ids:     # stored record's id, and its page, to another)
+                n, named = n + 1, f"{article.record_id}-{h[:8]}-{n + 1}"
+            article.record_id = named
+        taken.add(article.record_id)
         duplicate_of = seen_hashes.get(h) or _stored_duplicate(store, h, key, stale)
         if duplicate_of:
             plan.articles.append(Planned(article, h, duplicate_of))

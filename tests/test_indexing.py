@@ -533,26 +533,40 @@ def test_two_files_reusing_a_record_id_hold_two_articles(tmp_path):
     assert chat.article(other.chunk.article_id).body == first["text"]
 
 
-def test_records_sharing_an_id_in_one_file_are_numbered_apart_from_every_other_id(tmp_path):
+def test_records_sharing_an_id_in_one_file_are_named_apart_from_every_other_id_whatever_their_order(tmp_path):
     # "budget", "budget" was numbered "budget-2", the id of the file's first record: the catalog refused the
-    # write, and every file written with it failed at every sync (the good story.txt here was never stored)
+    # write, and every file written with it failed at every sync (the good story.txt here was never stored).
+    # Numbered by their order, a reordered export then gave one record's id, and its page, to the other.
     folder = tmp_path / "news"
     folder.mkdir()
     rows = [("budget-2", "Harbour dredging", "Kessel harbour dredging begins in May, said port director Ines Mora."),
             ("budget", "Marathon", "The Tovin marathon drew 12,000 runners, organiser Paul Drey said."),
             ("budget", "Runway", "Rosk airport will add a second runway costing 300 million euros."),
             ("budget-3", "Ferry", "The Kessel ferry will run every hour from June, the operator said.")]
-    (folder / "export.jsonl").write_text("".join(json.dumps({"id": i, "title": t, "text": x}) + "\n" for i, t, x in rows))
+    def export(rows) -> None:
+        (folder / "export.jsonl").write_text("".join(json.dumps({"id": i, "title": t, "text": x}) + "\n"
+                                                     for i, t, x in rows))
+
+    export(rows)
     (folder / "story.txt").write_text(SCHOOL)
     chat = NewsChat(Settings(store_dir=tmp_path / "store", articles_dir=folder, chroma_url="", database_url="",
                              embedding_model=""))
     report = chat.ingest()
     assert (report.added, report.failed) == (5, []) and chat.status()["articles"] == 5
-    ids = {a.record_id: a.title for a in chat.store.catalog.file_articles(str((folder / "export.jsonl").resolve()))}
-    # the records with ids of their own keep them; the second "budget" takes the first number no record has
-    assert ids == {"budget-2": "Harbour dredging", "budget": "Marathon", "budget-4": "Runway", "budget-3": "Ferry"}
+    def stored_ids() -> dict[str, str]:
+        return {a.record_id: a.title for a in chat.store.catalog.file_articles(str((folder / "export.jsonl").resolve()))}
+
+    ids = stored_ids()
+    # the records with ids of their own keep them; the two "budget"s are told apart by their content
+    assert {i: t for i, t in ids.items() if not i.startswith("budget-") or i in ("budget-2", "budget-3")} == \
+        {"budget-2": "Harbour dredging", "budget-3": "Ferry"}
+    assert sorted(t for i, t in ids.items() if i.startswith("budget-") and len(i) == len("budget-") + 8) == \
+        ["Marathon", "Runway"]
     assert_consistent(chat)
     assert (chat.ingest().unchanged, chat.status()["articles"]) == (5, 5)
+    export([rows[0], rows[2], rows[1], rows[3]])  # the same export, its two "budget"s in the other order
+    report = chat.ingest()
+    assert (report.added, report.deleted, report.chunks_embedded) == (0, 0, 0) and stored_ids() == ids
 
 
 def test_a_disk_full_in_the_second_batch_leaves_the_first_batch_nowhere(tmp_path):
