@@ -67,6 +67,14 @@ def capitalised_words(question: str) -> list[str]:
     return _NAME.findall(rest[1]) if len(rest) > 1 else []
 
 
+def question_names(question: str) -> list[tuple[str, str]]:
+    """(as written, word) for each word of the question's `capitalised_words` that is no question word:
+    "Did Corva’s mayor say so?" -> [("Corva’s", "corva")]. What `naming_articles` and `unmentioned_names`
+    read as the names a question asks about."""
+    return [(written, word) for written in capitalised_words(question) for word in words(written)
+            if word not in QUESTION_STOPWORDS]
+
+
 # ---------------------------------------------------------------- names no article mentions
 
 # A capitalised question word at least this rare in English (`text.english_idf`) names something an
@@ -93,16 +101,12 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
     if len(capitalised) > TITLE_CASE_SHARE * (len(question.split()) - 1):
         return []  # "What Did The Plant In Corva Cost?": its capitals name nothing
     missing = []
-    for written in capitalised:
+    for written, word in question_names(question):
         shown = written.rstrip("'’").removesuffix("’s").removesuffix("'s")
-        if shown.isupper() and len(shown) <= ACRONYM_LETTERS:
-            continue  # "USD", "MW", "ECB": the articles may spell them out
-        for word in words(written):
-            if word in QUESTION_STOPWORDS or not word.isalpha():
-                continue
-            if any(english_idf(t) >= NAME_IDF and not mentioned(t) for t in terms(word)):
-                missing.append(shown)
-                break
+        if (shown.isupper() and len(shown) <= ACRONYM_LETTERS) or not word.isalpha():
+            continue  # "USD", "MW", "ECB": the articles may spell them out; "19" of "Covid-19"
+        if any(english_idf(t) >= NAME_IDF and not mentioned(t) for t in terms(word)):
+            missing.append(shown)
     return list(dict.fromkeys(missing))
 
 
@@ -215,7 +219,7 @@ def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
 def naming_articles(question: str, bodies: dict[str, str]) -> Callable[[Candidate], bool] | None:
     """Whether a candidate's article names one of the names the question asks about (its capitalised
     words past the first: "How much did the Corva water plant cost?" -> corva); None when it names none."""
-    names = {w for w in words(" ".join(capitalised_words(question))) if w not in QUESTION_STOPWORDS}
+    names = {word for _, word in question_names(question)}
     if not names:
         return None
     said: dict[str, bool] = {}
