@@ -70,6 +70,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--rebuild", action="store_true", help="read every file and embed everything again (in place "
                    "with the store's own model; for another model a new store built beside it takes its place)")
+    p.add_argument("--prune", action="store_true", help="a folder found empty loses its stored articles too "
+                   "(without it they are kept: a drive not mounted?)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", parents=[common, filters], help="ranked passages for a query")
@@ -161,7 +163,8 @@ def cmd_ingest(args, settings: Settings) -> int:
         if args.rebuild:
             report = rebuild(settings, args.paths or None, on_progress=progress.update, on_wait=say_waiting)
         else:
-            report = NewsChat(settings).ingest(args.paths or None, on_progress=progress.update, on_wait=say_waiting)
+            report = NewsChat(settings).ingest(args.paths or None, on_progress=progress.update, on_wait=say_waiting,
+                                               prune=args.prune)
     if args.json:
         print(json.dumps(report.to_json()))
     else:

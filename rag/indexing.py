@@ -194,14 +194,15 @@ def _description(article: Article) -> tuple:
     return article.published, article.source, article.url, tuple(article.authors)
 
 
-def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], report: IngestReport) -> list[str]:
+def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], report: IngestReport,
+          prune: bool = False) -> list[str]:
     """The stored files gone from the given folders: under one of them, or reached through a symbolic
     link inside one (the file itself lives elsewhere) when the folder no longer leads to it. What the walk
     could not have seen is not gone: a hidden file (ingested by name), a file under a folder that could
     not be read. A link to a folder that leads nowhere (a drive not mounted?) deletes nothing: its files
     are kept, with a warning; a link to a file deleted where it lives (its folder is there) is gone."""
     gone, dangling = [], set()
-    emptied = _emptied(present, found, stored_links)
+    emptied = {} if prune else _emptied(present, found, stored_links)
     for path, via in stored_links.items():
         if path in present or not reached_under(path, via, found.folders) or _unseen(path, via, found):
             continue
@@ -220,8 +221,7 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
     for folder, count in emptied.items():
         report.warnings.append({"path": display_path(str(folder)), "warning": f"holds no article files now (a drive "
                                 f"not mounted? emptied by mistake?): its {count} stored files are kept. To remove "
-                                f"them, name the deleted files (`rag ingest {display_path(str(folder))}/FILE`), or "
-                                f"start a new store"})
+                                f"them, sync it with `rag ingest {display_path(str(folder))} --prune`"})
     return gone
 
 
@@ -308,14 +308,17 @@ def _dangling_link(path: Path, folders: list[Path]) -> str:
 
 
 def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: Progress | None = None,
-         on_wait: Callable[[str], None] | None = None, again: bool = False) -> IngestReport:
+         on_wait: Callable[[str], None] | None = None, again: bool = False, prune: bool = False) -> IngestReport:
     """Bring the store in step with the given files and folders. A folder is synced whole: files gone
     from it are removed from the store, and so is a file named on its own that was deleted from its
     folder (`named_deletions`). One writer at a time: `on_wait` hears why we wait.
 
     `again` (`rag ingest --rebuild` on a store of this model): every file is read and every chunk
     embedded again, in place, unit by unit like any update, so a rebuild that is killed or fails
-    leaves every article searchable (some with their earlier vectors)."""
+    leaves every article searchable (some with their earlier vectors).
+
+    `prune` (`rag ingest --prune`): a given folder found empty loses what it held, which a sync otherwise
+    keeps (`_emptied`: a drive not mounted?)."""
     report = IngestReport()
     with store.writer(on_wait):
         try:
@@ -328,7 +331,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         deleted = named_deletions(paths, stored_links)
         found = collect_files([p for p in paths if p not in deleted], report)
         present = {str(f) for f in found.files}
-        gone = list(dict.fromkeys(_gone(present, found, stored_links, report) + _repointed(present, found, stored_links)
+        gone = list(dict.fromkeys(_gone(present, found, stored_links, report, prune)
+                                  + _repointed(present, found, stored_links)
                                   + [p for p in deleted.values() if p not in present]))
         plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")

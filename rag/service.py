@@ -133,18 +133,19 @@ class NewsChat:
                     self.store.location, self.embeddings.name)
 
     def ingest(self, paths: list[Path] | None = None, on_progress: Progress | None = None,
-               on_wait: Callable[[str], None] | None = None, again: bool = False) -> IngestReport:
+               on_wait: Callable[[str], None] | None = None, again: bool = False, prune: bool = False) -> IngestReport:
         """Sync files and folders into the store (default: the articles folder). `on_wait` hears it when
-        another process holds the store's writer lock; `again` embeds every chunk again (indexing.sync)."""
-        return self._following_rebuilds(lambda: self._ingest(paths, on_progress, on_wait, again))
+        another process holds the store's writer lock; `again` embeds every chunk again; `prune` removes
+        what an emptied folder held (indexing.sync)."""
+        return self._following_rebuilds(lambda: self._ingest(paths, on_progress, on_wait, again, prune))
 
     def _ingest(self, paths: list[Path] | None, on_progress: Progress | None, on_wait: Callable[[str], None] | None,
-                again: bool) -> IngestReport:
+                again: bool, prune: bool = False) -> IngestReport:
         with self._ingest_lock:
             self.lexical.hold = True  # questions meanwhile use the keyword index as it was
             try:
                 report = sync(self.store, paths or [self.settings.articles_dir], self.settings, on_progress, on_wait,
-                              again)
+                              again, prune)
             except Exception as e:  # (a failed write is in the report: this is the lock or the planning)
                 if why := self.store.unreachable(e):
                     raise StoreError(f"cannot sync the store {self.store.location}: {why}") from None

@@ -138,12 +138,14 @@ def test_a_folder_found_empty_keeps_its_stored_articles(news_chat, news, tmp_pat
     report = news_chat.ingest()
     assert (report.deleted, report.failed) == (0, [])
     assert [w["path"] for w in report.warnings] == [str(news)] and "2 stored files are kept" in report.warnings[0]["warning"]
+    assert f"rag ingest {news} --prune" in report.warnings[0]["warning"]
     assert news_chat.status()["articles"] == 2 and "Warships" in documents(news_chat)
     news.rmdir()
     away.rename(news)  # the drive is back: nothing to embed again
     report = news_chat.ingest()
     assert (report.unchanged, report.added, report.chunks_embedded) == (2, 0, 0)
-    # files deleted on purpose go when named, and the one file left of a folder goes with a folder sync
+    # files deleted on purpose go when named, or with --prune, and the one file left of a folder goes with
+    # a folder sync
     (news / "drills.md").unlink()
     (news / "harvest.txt").unlink()
     assert news_chat.ingest().deleted == 0
@@ -151,6 +153,14 @@ def test_a_folder_found_empty_keeps_its_stored_articles(news_chat, news, tmp_pat
     report = news_chat.ingest()
     assert (report.deleted, report.warnings) == (1, []) and news_chat.status()["articles"] == 0
     assert_consistent(news_chat)
+    (news / "drills.md").write_text(DRILLS)
+    (news / "harvest.txt").write_text(HARVEST)
+    assert news_chat.ingest().added == 2
+    for f in news.iterdir():
+        f.unlink()
+    assert news_chat.ingest().deleted == 0
+    report = news_chat.ingest(prune=True)
+    assert (report.deleted, report.warnings) == (2, []) and news_chat.status()["articles"] == 0
 
 
 def test_deleted_file_is_removed(news_chat, news):
