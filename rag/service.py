@@ -29,8 +29,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from .answering import (NAME_IDF, ExtractiveAnswerer, compose, empty_question_text, has_words, no_words_text,
-                        refusal_text, standalone_query, unmentioned_names)
+from .answering import (NAME_IDF, ExtractiveAnswerer, capitalised_words, compose, empty_question_text, has_words,
+                        no_words_text, refusal_text, standalone_query, unmentioned_names)
 from .citations import verify
 from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
@@ -210,8 +210,10 @@ class NewsChat:
         proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
         answer.confidence = proposal.confidence
         answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
-        # (of the query: a follow-up carries the earlier question's names; a refusal names them too, its reason)
-        unmentioned = self._unmentioned(query.text, chunks, bodies)
+        # a follow-up that names nothing itself ("and when did it open?") is checked with the names it
+        # carries from the earlier question; one that names its own subject ("what about Corva?") with those
+        # (a refusal names them too: its reason)
+        unmentioned = self._unmentioned(question if capitalised_words(question) else query.text, chunks, bodies)
         if answer.citations and not unmentioned:
             answer.text = compose(answer.citations, proposal.lead)
         else:

@@ -356,6 +356,8 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
     # a follow-up carries the name it lacks
     follow_up = chat.ask("And when did it open?", history=[(first, answer.text)], filters=as_of)
     assert follow_up.refused and "“Ostrava”" in follow_up.text, follow_up.text
+    other = chat.ask("What about Corva?", history=[(first, answer.text)], filters=as_of)  # a subject of its own
+    assert not other.refused and "48 million" in other.text, other.text
     # a name spelled almost like a common word the articles use ("million") is still a name they lack
     assert "none of them mentions “Millian”" in chat.ask("How much did the Millian plant cost?", filters=as_of).text
     for question, cost in [("How much did Corva’s new water plant cost?", "48 million"),
