@@ -160,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_ingest(args, settings: Settings) -> int:
     with TerminalProgress(enabled=not args.quiet and sys.stderr.isatty()) as progress:
+        if args.rebuild and args.prune:
+            raise SettingsError("--prune works with a sync, not with --rebuild: run `rag ingest --prune` first")
         if args.rebuild:
             report = rebuild(settings, args.paths or None, on_progress=progress.update, on_wait=say_waiting)
         else:

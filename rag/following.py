@@ -31,6 +31,7 @@ from .feeds import (SHORTER_SHARE, STUB_WORDS, Item, NotAStory, digest, feed_add
                     needs_page, outlet_of, story_words)
 from .fetching import FetchError, Fetcher, check_url, is_local
 from .models import Feed, IngestReport, PollResult, Reading
+from .store import StoreError
 
 log = logging.getLogger("rag.following")
 
@@ -384,7 +385,10 @@ class FeedRunner:
         try:
             result.report = self.ingest(saved)
         except Exception as e:  # the files are saved: the next sync of the articles folder indexes them
-            log.exception("indexing the items of %s failed", result.url)
+            if isinstance(e, StoreError):  # (a reason written for users: the database does not answer ...)
+                log.warning("indexing the items of %s failed: %s", result.url, e)
+            else:
+                log.exception("indexing the items of %s failed", result.url)
             result.errors.append(f"indexing failed: {e} (the items are saved in {self.feeds.folder})")
             return
         result.errors += result.report.failures(by_name=True)

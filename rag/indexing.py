@@ -416,9 +416,12 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     before = store.catalog.articles_in(key)
     stored = store.catalog.file_articles(key)
     described = {a.record_id: _description(a) for a in stored}  # as stored
+    stored_ids = {content_hash(a.title + "\n" + a.body): a.record_id for a in stored}  # content -> its stored id
     if result.errors:  # records that no longer read stay as they were stored
         read_ids = {a.record_id for a in result.articles}
-        result.articles += [a for a in stored if a.record_id not in read_ids]
+        read = {content_hash(a.title + "\n" + a.body) for a in result.articles}  # (a shared id's record is stored
+        result.articles += [a for a in stored                                    # under another name)
+                            if a.record_id not in read_ids and content_hash(a.title + "\n" + a.body) not in read]
     # a file with records that failed to read keeps a digest that never matches, so every sync reads it
     # again and reports them until the file is mended (its good records are not embedded again)
     plan = FilePlan(path=key, digest=PARTLY_READ + digest if result.errors else digest)
@@ -429,11 +432,15 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     for article in result.articles:
         article.path = key
         h = content_hash(article.title + "\n" + article.body)
-        if own_ids[article.record_id] > 1:  # records sharing an id in one file: each named by its content
-            n, named = 1, f"{article.record_id}-{h[:8]}"  # (by their order, a reordered export gave a
-            while named in taken or named in own_ids:     # stored record's id, and its page, to another)
-                n, named = n + 1, f"{article.record_id}-{h[:8]}-{n + 1}"
-            article.record_id = named
+        if own_ids[article.record_id] > 1:  # records sharing an id in one file: each keeps the id it is stored
+            kept = stored_ids.get(h, "")    # under, else is named by its content (by their order, a reordered
+            if kept in (article.record_id, f"{article.record_id}-{h[:8]}") and kept not in taken:  # export gave
+                article.record_id = kept    # a stored record's id, and its page, to another)
+            else:
+                n, named = 1, f"{article.record_id}-{h[:8]}"
+                while named in taken or named in own_ids:
+                    n, named = n + 1, f"{article.record_id}-{h[:8]}-{n + 1}"
+                article.record_id = named
         taken.add(article.record_id)
         duplicate_of = seen_hashes.get(h) or _stored_duplicate(store, h, key, stale)
         if duplicate_of:

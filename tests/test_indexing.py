@@ -579,6 +579,36 @@ def test_records_sharing_an_id_in_one_file_are_named_apart_from_every_other_id_w
     assert (report.added, report.deleted, report.chunks_embedded) == (0, 0, 0) and stored_ids() == ids
 
 
+def test_a_record_that_comes_to_share_its_id_keeps_it(tmp_path):
+    # Named by their content, both records of an id were renamed once a second one appeared: the stored
+    # one was embedded again and its page (cited before) was gone. With a line of the file broken, they
+    # were renamed back and forth at every sync.
+    folder = tmp_path / "news"
+    folder.mkdir()
+    marathon = {"id": "x", "title": "Marathon", "text": "The Tovin marathon drew 12,000 runners, organiser Paul Drey said."}
+    runway = {"id": "x", "title": "Runway", "text": "Rosk airport will add a second runway costing 300 million euros."}
+    export = folder / "export.jsonl"
+    export.write_text(json.dumps(marathon) + "\n")
+    chat = NewsChat(Settings(store_dir=tmp_path / "store", articles_dir=folder, chroma_url="", database_url="",
+                             embedding_model=""))
+    assert chat.ingest().added == 1
+    page = chat.store.catalog.file_articles(str(export.resolve()))[0].id
+
+    def stored_ids() -> dict[str, str]:
+        return {a.title: a.record_id for a in chat.store.catalog.file_articles(str(export.resolve()))}
+
+    export.write_text(json.dumps(marathon) + "\n" + json.dumps(runway) + "\n")
+    report = chat.ingest()
+    assert (report.added, report.updated, report.unchanged) == (1, 0, 1), report.counts()
+    ids = stored_ids()
+    assert ids["Marathon"] == "x" and ids["Runway"].startswith("x-") and chat.article(page).title == "Marathon"
+    export.write_text(json.dumps(runway) + "\n" + json.dumps(marathon) + "\n" + "{broken\n")
+    for _ in range(2):
+        report = chat.ingest()
+        assert (report.added, report.chunks_embedded, stored_ids()) == (0, 0, ids), report.counts()
+    assert_consistent(chat)
+
+
 def test_a_disk_full_in_the_second_batch_leaves_the_first_batch_nowhere(tmp_path):
     # 100 one-chunk records make one unit of two batches (64 + 36); the disk fills while the second is
     # written, after the first batch's vectors and records are already in the store.
