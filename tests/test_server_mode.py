@@ -174,6 +174,21 @@ def test_a_database_that_stops_during_an_ingest_is_reported_not_raised(servers, 
     assert logged and not any(r.exc_info for r in logged), [r.getMessage() for r in logged]
 
 
+def test_only_a_database_that_does_not_answer_counts_as_an_outage(servers, tmp_path, articles_dir):
+    # An outage is logged in one line, without the driver's traceback; an error the server answered with
+    # (a statement timeout here, a deadlock, its disk full) keeps its traceback.
+    store = instance(tmp_path / "one", servers, articles_dir).store
+    with pytest.raises(sa.exc.OperationalError) as answered:
+        with store.catalog.engine.connect() as db:
+            db.execute(sa.text("SET statement_timeout = 1"))
+            db.execute(sa.text("SELECT pg_sleep(1)"))
+    assert store.unreachable(answered.value) == ""
+    stop_postgres(servers[1])
+    with pytest.raises(sa.exc.OperationalError) as down:
+        store.catalog.counts()
+    assert "does not answer" in store.unreachable(down.value)
+
+
 def test_the_page_during_a_database_outage_says_the_database_does_not_answer(servers, tmp_path, articles_dir,
                                                                              monkeypatch, caplog):
     # Under `rag serve`, an outage showed raw driver errors to a question and a 500 for the whole article.
