@@ -189,6 +189,11 @@ def _bad_name(path: Path, report: IngestReport) -> bool:
     return False
 
 
+def _article_hash(article: Article) -> str:
+    """What an article is compared by (copies, a record stored under another id): its title and body."""
+    return content_hash(article.title + "\n" + article.body)
+
+
 def _description(article: Article) -> tuple:
     """What an article says of itself besides its text (an edit of these alone is an update too)."""
     return article.published, article.source, article.url, tuple(article.authors)
@@ -416,12 +421,12 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     before = store.catalog.articles_in(key)
     stored = store.catalog.file_articles(key)
     described = {a.record_id: _description(a) for a in stored}  # as stored
-    stored_ids = {content_hash(a.title + "\n" + a.body): a.record_id for a in stored}  # content -> its stored id
-    if result.errors:  # records that no longer read stay as they were stored
-        read_ids = {a.record_id for a in result.articles}
-        read = {content_hash(a.title + "\n" + a.body) for a in result.articles}  # (a shared id's record is stored
-        result.articles += [a for a in stored                                    # under another name)
-                            if a.record_id not in read_ids and content_hash(a.title + "\n" + a.body) not in read]
+    hashed = [(_article_hash(a), a) for a in stored]
+    stored_ids = {h: a.record_id for h, a in hashed}  # content -> its stored id
+    if result.errors:  # records that no longer read stay as they were stored (a shared id's record is
+        read_ids = {a.record_id for a in result.articles}  # stored under another name: its content tells)
+        read = {_article_hash(a) for a in result.articles}
+        result.articles += [a for h, a in hashed if a.record_id not in read_ids and h not in read]
     # a file with records that failed to read keeps a digest that never matches, so every sync reads it
     # again and reports them until the file is mended (its good records are not embedded again)
     plan = FilePlan(path=key, digest=PARTLY_READ + digest if result.errors else digest)
@@ -431,7 +436,7 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     new_ids_seen = 0  # articles whose id this file did not hold before
     for article in result.articles:
         article.path = key
-        h = content_hash(article.title + "\n" + article.body)
+        h = _article_hash(article)
         if own_ids[article.record_id] > 1:  # records sharing an id in one file: each keeps the id it is stored
             kept = stored_ids.get(h, "")    # under, else is named by its content (by their order, a reordered
             if kept in (article.record_id, f"{article.record_id}-{h[:8]}") and kept not in taken:  # export gave

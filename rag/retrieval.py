@@ -29,9 +29,8 @@ from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer
 # Two spellings of one name: "Zelensky" and Zelenskyy 0.82, Kharkov and Kharkiv 0.86, Lukashenko and
 # Lukaschenko 0.95, a question's "Boheim" and the articles' Boeheim 0.92 (as `text.terms` stems them);
 # AlphaOstrava and BetaOstrava differ in their first letters; "Knicks" and knock are 0.8 alike, but knock is
-# no name. Set by hand on these examples; no store
-# of name variants to measure on. (With the first three letters required, s150's "Boheim" question
-# was refused: the check is on two.)
+# no name. Set by hand on these examples; no store of name variants to measure on. (With the first three
+# letters required, s150's "Boheim" question was refused: the check is on two.)
 SPELLING_SIMILARITY = 0.8
 BACKGROUND_CHUNKS = 500  # English rarity counts as much as this many stored chunks (see _Snapshot.idf)
 
