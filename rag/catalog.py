@@ -12,7 +12,7 @@ Layouts (`meta.layout`), migrated in place when an older store is opened:
        only by a rebuild of a shared store with another model (`name_collection`), so that versions
        before it, which read "articles" alone, refuse that store instead of finding it empty
 A layout newer than LAYOUT is refused (`NewerLayoutError`), untouched: this code cannot know it.
-A column added to a table that older versions simply do not read (`files.via`) is added in place, with
+A column added to a table that older versions simply do not read (`files.via`, `files.machine`) is added in place, with
 no new layout: those versions go on writing and reading the store as before. On PostgreSQL only the
 tables' owner may migrate or add a column: another role is refused with what to do (`UpgradeNotAllowed`).
 """
@@ -41,7 +41,11 @@ FILES = sa.Table(
     # the path inside an ingested folder that reached the file through a symbolic link (the file itself is
     # stored by its real path): a file gone from that folder is known by it (`indexing.sync`)
     sa.Column("via", sa.Text),
+    # in a shared store, the machine that stored the file (`Settings.machine_name`; None: before this
+    # column, or in a folder's store): only that machine's sync removes it when it is gone
+    sa.Column("machine", sa.Text),
 )
+ADDED_COLUMNS = ("via", "machine")  # files' columns added in place to a catalog from before them (`_add_column`)
 ARTICLES = sa.Table(
     "articles", _metadata,
     sa.Column("path", sa.Text, primary_key=True),
@@ -87,13 +91,14 @@ def make_engine(url: str, schema: str = "") -> sa.Engine:
     return engine
 
 
-def _add_via(db) -> None:
-    """Add `files.via` in place; another process opening the same old catalog may have just done so."""
+def _add_column(db, name: str) -> None:
+    """Add a text column to `files` in place (one of ADDED_COLUMNS); another process opening the same old
+    catalog may have just done so."""
     if db.dialect.name == "postgresql":
-        db.execute(sa.text("ALTER TABLE files ADD COLUMN IF NOT EXISTS via TEXT"))
+        db.execute(sa.text(f"ALTER TABLE files ADD COLUMN IF NOT EXISTS {name} TEXT"))
         return
     try:
-        db.execute(sa.text("ALTER TABLE files ADD COLUMN via TEXT"))
+        db.execute(sa.text(f"ALTER TABLE files ADD COLUMN {name} TEXT"))
     except sa.exc.OperationalError as e:
         if "duplicate column" not in str(e):
             raise
@@ -145,8 +150,10 @@ class Catalog:
             if layout is not None and layout < WRITTEN_LAYOUT:
                 _upgrading(engine, lambda: _migrate(db, layout))
             _metadata.create_all(db)
-            if "via" not in {c["name"] for c in sa.inspect(db).get_columns("files")}:
-                _upgrading(engine, lambda: _add_via(db))  # a catalog of before `via`
+            columns = {c["name"] for c in sa.inspect(db).get_columns("files")}
+            for name in ADDED_COLUMNS:
+                if name not in columns:  # a catalog from before it
+                    _upgrading(engine, lambda: _add_column(db, name))
             if layout is None:
                 self._set(db, "layout", str(WRITTEN_LAYOUT))
 
@@ -211,6 +218,17 @@ class Catalog:
         with self.engine.begin() as db:  # one statement for all (a first sync of a linked folder: thousands)
             db.execute(FILES.update().where(FILES.c.path == sa.bindparam("file")).values(via=sa.bindparam("reached")),
                        [{"file": path, "reached": via} for path, via in links.items()])
+
+    def machines(self) -> dict[str, str | None]:
+        """{path: the machine that stored it, or None} for every stored file (`Settings.machine_name`)."""
+        with self.engine.connect() as db:
+            return dict(db.execute(sa.select(FILES.c.path, FILES.c.machine)).all())
+
+    def set_machine(self, paths: Iterable[str], machine: str) -> None:
+        """Record that this machine now holds these stored files (it found them in its folders)."""
+        if rows := [{"file": path} for path in paths]:
+            with self.engine.begin() as db:  # one statement for all, as `set_links`
+                db.execute(FILES.update().where(FILES.c.path == sa.bindparam("file")).values(machine=machine), rows)
 
     def record_ids_by_file(self) -> dict[str, set[str]]:
         """{path: its record ids} for every file (a file whose articles all failed: an empty set), in two

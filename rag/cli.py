@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="read every file and embed everything again (in place "
                    "with the store's own model; for another model a new store built beside it takes its place)")
     p.add_argument("--prune", action="store_true", help="a folder found empty loses its stored articles too "
-                   "(without it they are kept: a drive not mounted?)")
+                   "(without it they are kept: a drive not mounted?), and so do files gone from the folders that "
+                   "another machine of a shared store stored (RAG_MACHINE)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("search", parents=[common, filters], help="ranked passages for a query")
@@ -176,6 +177,9 @@ def cmd_ingest(args, settings: Settings) -> int:
             print(f"warning: {warning['path']}: {warning['warning']}", file=sys.stderr)
         repaired = f"; {report.repaired} leftovers of an interrupted ingest removed" if report.repaired else ""
         print(f"{report.counts()} ({report.chunks_embedded} chunks embedded{repaired})")
+        if report.kept_elsewhere:
+            print(f"{report.kept_elsewhere} stored files from other machines of the shared store are not in these "
+                  f"folders: kept as theirs (--prune removes them)")
     return 1 if report.failed else 0
 
 

@@ -249,6 +249,26 @@ def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None
     return out
 
 
+def _elsewhere(gone: list[str], owners: dict[str, str | None], machine: str, report: IngestReport) -> list[str]:
+    """`gone` without the files another machine stored (a shared store: `Settings.machine_name`), which are
+    kept and counted (`IngestReport.kept_elsewhere`). Files are known by their path on every machine alike,
+    so two machines that each keep their own folder at the same path (`~/news`) must not delete each
+    other's articles at every sync. A file stored before `files.machine` (none recorded) is anyone's, as
+    it was; a file this machine finds in its folders becomes its own (`sync`)."""
+    mine, theirs = [], Counter()
+    for path in gone:
+        owner = owners.get(path)
+        if owner is None or owner == machine:
+            mine.append(path)
+        else:
+            theirs[owner] += 1
+    for owner, count in sorted(theirs.items()):
+        log.info("kept %d stored files that the machine %r stored and this one (%r) does not hold; "
+                 "`rag ingest --prune` removes them", count, owner, machine)
+    report.kept_elsewhere = sum(theirs.values())
+    return mine
+
+
 def _repointed(present: set[str], found: Found, stored_links: dict[str, str | None]) -> list[str]:
     """The stored files a link found now no longer leads to: the link points elsewhere (`ln -sfn`)."""
     leads_to = {via: real for real, via in found.links.items()}
@@ -323,7 +343,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
     leaves every article searchable (some with their earlier vectors).
 
     `prune` (`rag ingest --prune`): a given folder found empty loses what it held, which a sync otherwise
-    keeps (`_emptied`: a drive not mounted?)."""
+    keeps (`_emptied`: a drive not mounted?), and in a shared store the files gone from the given folders
+    go even when another machine stored them (`_elsewhere`)."""
     report = IngestReport()
     with store.writer(on_wait):
         try:
@@ -332,6 +353,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
             full = _logged(store, e, "checking the store for what an interrupted ingest left")
             raise StoreError(f"cannot check or clean the store {store.location} before writing: {e}{full}") from e
         stored_links = store.catalog.links()  # every stored file, and how a folder reached it
+        machine = settings.machine_name()  # (a shared store's: each file's machine counts)
+        owners = store.catalog.machines() if machine else {}
         paths = list(map(Path, paths))
         deleted = named_deletions(paths, stored_links)
         found = collect_files([p for p in paths if p not in deleted], report)
@@ -339,6 +362,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         gone = list(dict.fromkeys(_gone(present, found, stored_links, report, prune)
                                   + _repointed(present, found, stored_links)
                                   + [p for p in deleted.values() if p not in present]))
+        if not prune:
+            gone = _elsewhere(gone, owners, machine, report)
         plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again)
@@ -347,6 +372,12 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
                 store.catalog.set_links(changed_links)
             except Exception as e:  # (a full disk ...) the articles are stored; the next sync records it
                 _logged(store, e, "recording which files were reached through symbolic links")
+        claimed = [p for p in present if owners.get(p) != machine]
+        if machine and claimed:
+            try:  # what this machine found in its folders is its own now (a new file, or one another stored)
+                store.catalog.set_machine(claimed, machine)
+            except Exception as e:  # (as above) the next sync records it
+                _logged(store, e, "recording which machine holds the files")
         for path in gone:
             try:
                 report.deleted += _remove_file(store, path)

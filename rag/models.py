@@ -297,6 +297,9 @@ class IngestReport:
     failed: list[dict] = field(default_factory=list)  # `failure`s
     warnings: list[dict] = field(default_factory=list)  # {"path": ..., "warning": ...}: ingested, with a caveat
     repaired: int = 0  # leftovers of an interrupted earlier sync that were removed
+    # a shared store's files that another machine stored and this one's folders do not hold: kept, as
+    # that machine's (`indexing._elsewhere`; `rag ingest --prune` removes them)
+    kept_elsewhere: int = 0
 
     def counts(self) -> str:
         """ "2 added, 0 updated, 5 unchanged, 1 deleted, 1 failed": the one summary of an ingest, on the
@@ -330,6 +333,7 @@ class IngestReport:
             "failed": self.failed,
             "warnings": self.warnings,
             "repaired": self.repaired,
+            "kept_elsewhere": self.kept_elsewhere,
         }
 
 

@@ -8,6 +8,7 @@ into one line and exit status 2.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,9 @@ class Settings:
     # An SQLAlchemy URL for the catalog and the record manager (PostgreSQL to share a store between
     # machines, with RAG_CHROMA_URL); "" keeps them as SQLite files in the store folder.
     database_url: str = field(default_factory=lambda: _env("RAG_DATABASE_URL"))
+    # This machine's name in a shared store ("": the host name). A sync removes only the files this
+    # machine stored (`machine_name`): set it where the host name changes (a container made anew).
+    machine: str = field(default_factory=lambda: _env("RAG_MACHINE"))
     # "" means the packaged all-MiniLM-L6-v2; otherwise any sentence-transformers path or name.
     embedding_model: str = field(default_factory=lambda: _env("RAG_EMBEDDING_MODEL"))
     # "" means one of the store's vector space, else bf16 on a CPU with AMX or AVX512-BF16 and fp32
@@ -129,6 +133,14 @@ class Settings:
     def answerer_kind(self) -> str:
         """The answerer's name as ANSWERERS spells it (RAG_ANSWERER may be written in capitals, or empty)."""
         return (self.answerer or EXTRACTIVE).lower()
+
+    def machine_name(self) -> str:
+        """The name a shared store records with each file this machine stores ("" for a store in a folder,
+        which one machine uses): a sync removes the files gone from this machine's folders that this
+        machine stored, never another machine's that only share their path (`indexing._elsewhere`)."""
+        if not self.database_url:
+            return ""
+        return self.machine or socket.gethostname()
 
     def validate(self) -> Settings:
         """Raise SettingsError for a combination that cannot work; returns self."""

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import chromadb
@@ -86,6 +87,55 @@ def test_two_instances_share_one_store(servers, tmp_path, articles_dir):
     shutil.rmtree(tmp_path / "one")
     assert "Zanzibar" in one.search("Zanzibar brass band quay", Filters(), k=1)[0].text
     assert not one.ask("How long does the ferry crossing to Zanzibar take?").refused
+
+
+BRIDGE = """Bridge to Ilha opens
+
+The bridge from the mainland to Ilha opened on Tuesday after four years of building.
+Its toll is two euros a crossing, the ministry said.
+"""
+
+
+def test_two_machines_with_a_folder_at_the_same_path_keep_each_others_articles(servers, tmp_path, articles_dir):
+    # Files are known by their path on every machine alike. Two machines that each keep their own
+    # `~/news` used to delete each other's articles at every sync. Now a sync removes only what its own
+    # machine stored (RAG_MACHINE, the host name by default), and `--prune` removes the rest on purpose.
+    # (One folder stands for both machines' `~/news`: its files are swapped between the two syncs.)
+    news, desk_only, laptop_only = tmp_path / "news", tmp_path / "desk-disk", tmp_path / "laptop-disk"
+    for folder in (news, desk_only, laptop_only):
+        folder.mkdir()
+    (desk_only / "ferry.txt").write_text(FERRY)
+    for f in articles_dir.iterdir():  # (the Belarus article)
+        shutil.copy(f, desk_only / f.name)
+    (laptop_only / "bridge.txt").write_text(BRIDGE)
+
+    def on(disk: Path) -> None:  # this machine's ~/news
+        for old in news.iterdir():
+            old.unlink()
+        for f in disk.iterdir():
+            shutil.copy(f, news / f.name)
+
+    desk = NewsChat(replace(shared_settings(tmp_path / "desk", servers, news), machine="desk"))
+    laptop = NewsChat(replace(shared_settings(tmp_path / "laptop", servers, news), machine="laptop"))
+    on(desk_only)
+    assert desk.ingest([news]).added == 2
+    on(laptop_only)
+    report = laptop.ingest([news])
+    assert (report.added, report.deleted, report.kept_elsewhere) == (1, 0, 2)
+    ferry = "How long does the ferry crossing to Zanzibar take?"
+    assert "ninety minutes" in " ".join(c.quote for c in laptop.ask(ferry).citations)
+    on(desk_only)
+    report = desk.ingest([news])
+    assert (report.unchanged, report.deleted, report.kept_elsewhere) == (2, 0, 1)
+    assert "two euros" in " ".join(c.quote for c in desk.ask("What is the toll on the bridge to Ilha?").citations)
+    assert desk.status()["articles"] == 3
+    # a machine's own deletion is a deletion; another's files go with --prune
+    (news / "ferry.txt").unlink()
+    assert desk.ingest([news]).deleted == 1
+    assert "ninety minutes" not in " ".join(c.quote for c in laptop.ask(ferry).citations)
+    on(laptop_only)
+    report = laptop.ingest([news], prune=True)
+    assert (report.deleted, report.kept_elsewhere) == (1, 0) and laptop.status()["articles"] == 1
 
 
 def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articles_dir):
@@ -393,6 +443,7 @@ def test_a_shared_store_from_before_an_upgrade_says_which_role_may_upgrade_it(se
     admin = sa.create_engine(database_url)
     with admin.begin() as db:
         db.execute(sa.text("ALTER TABLE files DROP COLUMN via"))  # as news-rag wrote it before `via`
+        db.execute(sa.text("ALTER TABLE files DROP COLUMN machine"))  # (and `machine`)
         db.execute(sa.text("CREATE ROLE reader LOGIN"))
         db.execute(sa.text("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO reader"))
     admin.dispose()

@@ -442,6 +442,7 @@ def test_a_catalog_from_before_links_were_recorded_gains_the_column_in_place(bui
     # opened, with no new layout: older versions go on reading and writing it as before.
     with closing(sqlite3.connect(built / "catalog.sqlite")) as db:
         db.execute("ALTER TABLE files DROP COLUMN via")
+        db.execute("ALTER TABLE files DROP COLUMN machine")  # (added the same way)
         db.commit()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
