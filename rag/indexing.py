@@ -223,10 +223,12 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
         report.warnings.append({"path": display_path(link), "warning": "a symbolic link to nothing, or to what "
                                 "cannot be read (a drive not mounted? no permission?): the articles stored through it "
                                 "are kept"})
-    for folder, count in emptied.items():
-        report.warnings.append({"path": display_path(str(folder)), "warning": f"holds no article files now (a drive "
-                                f"not mounted? emptied by mistake?): its {count} stored files are kept. To remove "
-                                f"them, sync it with `rag ingest {display_path(str(folder))} --prune`"})
+    for folder, (count, still) in emptied.items():
+        holds = ("holds no article files now" if not any(reached_under(p, found.links.get(p), [folder]) for p in present)
+                 else f"holds {still} of its {count} stored files now")
+        report.warnings.append({"path": display_path(str(folder)), "warning": f"{holds} (a drive not mounted? "
+                                f"emptied by mistake?): the {count - still} stored files gone from it are kept. To "
+                                f"remove them, sync it with `rag ingest {display_path(str(folder))} --prune`"})
     return gone
 
 
@@ -234,18 +236,29 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
 # unmounted drive or a mistaken path must not cost the embedding of a whole folder (hours, for a
 # newsroom's). Deleting the one file of a folder is a plain deletion.
 EMPTIED_FOLDER_FILES = 2
+# A given folder that lost at least VANISHED_FILES of its stored files at once, keeping at most
+# VANISHED_KEPT_SHARE of them, keeps them too: an upload or a followed feed's item saved into the empty
+# mount point of a drive not mounted must not make the next sync remove the whole drive's articles. A
+# deliberate clean-up that large is rare, and `--prune` does it. (Both set by hand, not measured: 20 files
+# keeps a small folder's clean-up a plain deletion; a tenth leaves room for a few files saved meanwhile.)
+VANISHED_FILES = 20
+VANISHED_KEPT_SHARE = 0.1
 
 
-def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None]) -> dict[Path, int]:
-    """The given folders in which the walk found no article file at all, though the store holds at least
-    EMPTIED_FOLDER_FILES files from under them: {folder: how many}."""
+def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None]) -> dict[Path, tuple[int, int]]:
+    """The given folders that look emptied, not cleaned up: {folder: (stored files under it, how many of
+    them it still holds)}. Either the walk found no article file in it at all, though the store holds at
+    least EMPTIED_FOLDER_FILES from under it, or at least VANISHED_FILES of them are gone and at most
+    VANISHED_KEPT_SHARE of them are still there (new files may be)."""
     out = {}
     for folder in found.folders:
-        if any(reached_under(p, found.links.get(p), [folder]) for p in present):
-            continue
-        count = sum(reached_under(p, via, [folder]) for p, via in stored_links.items())
-        if count >= EMPTIED_FOLDER_FILES:
-            out[folder] = count
+        under = [p for p, via in stored_links.items() if reached_under(p, via, [folder])]
+        still = sum(p in present for p in under)
+        if any(reached_under(p, found.links.get(p), [folder]) for p in present):  # the folder holds files
+            if len(under) - still >= VANISHED_FILES and still <= VANISHED_KEPT_SHARE * len(under):
+                out[folder] = (len(under), still)
+        elif len(under) >= EMPTIED_FOLDER_FILES:
+            out[folder] = (len(under), 0)
     return out
 
 

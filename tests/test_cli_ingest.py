@@ -91,6 +91,23 @@ EXPECTED_FAILURES = {  # file name -> the reason the user is told
 }
 
 
+def test_an_emptied_folder_is_named_and_kept_until_pruned(tmp_path, capsys):
+    # The terminal names the emptied folder and the command that removes its articles on purpose;
+    # --prune with --rebuild is refused before anything changes (a rebuild embeds, it does not delete).
+    folder, store = tmp_path / "news", tmp_path / "store"
+    ingest_good_files(capsys, folder, store)
+    for f in folder.iterdir():
+        f.unlink()
+    status, out, err = rag(capsys, "ingest", str(folder), "--store", str(store), "--quiet")
+    assert status == 0 and "0 deleted" in out
+    assert f"warning: {folder}: holds no article files now" in err and f"rag ingest {folder} --prune" in err
+    status, out, err = rag(capsys, "ingest", str(folder), "--store", str(store), "--rebuild", "--prune")
+    assert status == 2 and "--prune works with a sync, not with --rebuild" in err
+    assert len(snapshot(store)["articles"]) == 3
+    status, out, _ = rag(capsys, "ingest", str(folder), "--store", str(store), "--prune", "--json", "--quiet")
+    assert status == 0 and json.loads(out)["deleted"] == 3 and snapshot(store)["articles"] == {}
+
+
 def test_bad_inputs_fail_one_by_one_and_good_ones_are_ingested(batch, capsys):
     folder, store, before = batch
     missing = folder.parent / "missing.txt"

@@ -137,7 +137,7 @@ def test_a_folder_found_empty_keeps_its_stored_articles(news_chat, news, tmp_pat
     news.mkdir()  # the empty mount point
     report = news_chat.ingest()
     assert (report.deleted, report.failed) == (0, [])
-    assert [w["path"] for w in report.warnings] == [str(news)] and "2 stored files are kept" in report.warnings[0]["warning"]
+    assert [w["path"] for w in report.warnings] == [str(news)] and "2 stored files gone from it are kept" in report.warnings[0]["warning"]
     assert f"rag ingest {news} --prune" in report.warnings[0]["warning"]
     assert news_chat.status()["articles"] == 2 and "Warships" in documents(news_chat)
     news.rmdir()
@@ -161,6 +161,38 @@ def test_a_folder_found_empty_keeps_its_stored_articles(news_chat, news, tmp_pat
     assert news_chat.ingest().deleted == 0
     report = news_chat.ingest(prune=True)
     assert (report.deleted, report.warnings) == (2, []) and news_chat.status()["articles"] == 0
+
+
+def test_a_folder_that_lost_nearly_all_its_files_at_once_keeps_them(chat, settings):
+    # The empty mount point of a drive not mounted, with one article saved into it meanwhile (an upload, a
+    # followed feed's item): that one file used to make the next sync remove the whole drive's articles.
+    news = settings.articles_dir
+
+    def write(numbers) -> None:
+        for n in numbers:
+            (news / f"story{n:02d}.txt").write_text(f"Harbour report {n}\n\nThe harbour of Port Elmo {n} "
+                                                    f"reopened on Monday after the storm, the mayor said.\n")
+    write(range(24))
+    assert chat.ingest().added == 25  # (and the seed article)
+    # a clean-up that keeps more than a tenth of the folder is a plain deletion
+    for n in range(20):
+        (news / f"story{n:02d}.txt").unlink()
+    report = chat.ingest()
+    assert (report.deleted, report.warnings) == (20, [])
+    write(range(20))
+    assert chat.ingest().added == 20
+    drive = news.with_name("drive")
+    news.rename(drive)
+    news.mkdir()
+    (news / "upload.txt").write_text("Ferry line opens\n\nThe new ferry line to the island opened on Monday.\n")
+    report = chat.ingest()
+    assert (report.added, report.deleted, report.failed) == (1, 0, [])
+    [warning] = report.warnings
+    assert warning["path"] == str(news) and "holds 0 of its 25 stored files now" in warning["warning"]
+    assert chat.status()["articles"] == 26 and chat.ask("Where did the harbour of Port Elmo 7 reopen?").citations
+    # removed on purpose with --prune
+    report = chat.ingest(prune=True)
+    assert (report.deleted, report.warnings) == (25, []) and chat.status()["articles"] == 1
 
 
 def test_deleted_file_is_removed(news_chat, news):

@@ -16,7 +16,7 @@ import pytest
 from watchfiles import Change
 
 from rag import cli
-from rag.models import Filters, IngestReport
+from rag.models import Filters, IngestReport, display_path
 from rag.service import NewsChat
 from rag.settings import ANSWERERS, Settings
 from rag.web import handlers, render
@@ -327,6 +327,20 @@ def test_run_sync_streams_progress_then_the_result(backend):
     last = run(handlers.run_sync(backend, lambda: IngestReport(added=2, failed=[{"path": "x.txt", "error": "bad"}]),
                                  "Upload of x.txt"))
     assert "data-result='done'" in last and "2 added" in last and "x.txt" in last and "status-error" in last
+
+
+def test_a_re_sync_that_keeps_an_emptied_folder_says_so_on_the_page(backend):
+    # A folder found empty (a drive not mounted) keeps its stored articles: the page's sync result names
+    # the folder and how to remove them on purpose, instead of a bare "0 deleted".
+    folder = Path(backend.settings.articles_dir)
+    (folder / "ferry.txt").write_text("Ferry line opens\n\nThe new ferry line to the island opened on Monday.\n")
+    assert "1 added" in run(handlers.resync(backend))
+    for f in folder.iterdir():
+        f.unlink()
+    last = run(handlers.resync(backend))
+    assert "0 deleted" in last and "holds no article files now" in last and "--prune" in last
+    assert render.esc(str(folder)) in last or render.esc(display_path(str(folder))) in last
+    assert backend.chat.status()["articles"] == 2
 
 
 def test_the_watcher_syncs_for_what_was_stored_not_for_every_file_that_goes(backend):
