@@ -225,7 +225,7 @@ class Catalog:
             return dict(db.execute(sa.select(FILES.c.path, FILES.c.machine)).all())
 
     def set_machine(self, paths: Iterable[str], machine: str) -> None:
-        """Record that this machine now holds these stored files (it found them in its folders)."""
+        """Record these stored files as this machine's (files stored before `machine`, found in its folders)."""
         if rows := [{"file": path} for path in paths]:
             with self.engine.begin() as db:  # one statement for all, as `set_links`
                 db.execute(FILES.update().where(FILES.c.path == sa.bindparam("file")).values(machine=machine), rows)
@@ -260,11 +260,14 @@ class Catalog:
         with self.engine.connect() as db:
             return list(db.execute(query).scalars())
 
-    def write_articles(self, files: list[tuple[str, str | None, list, list[str] | None]]) -> None:
+    def write_articles(self, files: list[tuple[str, str | None, list, list[str] | None]],
+                       machine: str | None = None) -> None:
         """Record articles of several files in one transaction. Per file: (path, digest, rows, kept):
         `rows` are (article, content hash, chunk count, duplicate_of), replacing those with the same
         record id; when the file is complete, `digest` is its new digest and `kept` the record ids it
-        now holds (the others are dropped); both are None while more of the file is still to come."""
+        now holds (the others are dropped); both are None while more of the file is still to come.
+        `machine`: a shared store's machine that stores them (`Settings.machine_name`), recorded with
+        each file from its first part on."""
         with self.engine.begin() as db:
             for path, digest, rows, kept in files:
                 for a, *_ in rows:
@@ -278,14 +281,14 @@ class Catalog:
                 if digest is not None:
                     db.execute(ARTICLES.delete().where(ARTICLES.c.path == path,
                                                        ARTICLES.c.record_id.not_in(kept or [""])))
-                    known = {"digest": digest, "ingested_at": time.time()}  # (its `via` kept)
+                    known = {"digest": digest, "ingested_at": time.time(), "machine": machine}  # (its `via` kept)
                     if not db.execute(FILES.update().where(FILES.c.path == path).values(**known)).rowcount:
                         db.execute(FILES.insert().values(path=path, **known))
                 elif rows and db.execute(sa.select(FILES.c.path).where(FILES.c.path == path)).first() is None:
                     # the first part of a new file: listed at once, with no digest (the next sync reads it
                     # whole), so a sync that stops before its last part can still find it gone or renamed and
                     # remove what it stored; unlisted, those articles answered for good
-                    db.execute(FILES.insert().values(path=path, digest=None, ingested_at=time.time()))
+                    db.execute(FILES.insert().values(path=path, digest=None, ingested_at=time.time(), machine=machine))
             self._touch(db)
 
     def file_articles(self, path: str) -> list[Article]:

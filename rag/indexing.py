@@ -223,12 +223,11 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
         report.warnings.append({"path": display_path(link), "warning": "a symbolic link to nothing, or to what "
                                 "cannot be read (a drive not mounted? no permission?): the articles stored through it "
                                 "are kept"})
-    for folder, (count, still) in emptied.items():
-        holds = ("holds no article files now" if not any(reached_under(p, found.links.get(p), [folder]) for p in present)
-                 else f"holds {still} of its {count} stored files now")
-        report.warnings.append({"path": display_path(str(folder)), "warning": f"{holds} (a drive not mounted? "
-                                f"emptied by mistake?): the {count - still} stored files gone from it are kept. To "
-                                f"remove them, sync it with `rag ingest {display_path(str(folder))} --prune`"})
+    for folder, (count, holds) in emptied.items():
+        now = f"holds only {holds} article file(s) now" if holds else "holds no article files now"
+        report.warnings.append({"path": display_path(str(folder)), "warning": f"{now}, against {count} stored from it "
+                                f"(a drive not mounted? emptied by mistake?): the stored files gone from it are kept. "
+                                f"To remove them, sync it with `rag ingest {display_path(str(folder))} --prune`"})
     return gone
 
 
@@ -236,50 +235,48 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
 # unmounted drive or a mistaken path must not cost the embedding of a whole folder (hours, for a
 # newsroom's). Deleting the one file of a folder is a plain deletion.
 EMPTIED_FOLDER_FILES = 2
-# A given folder that lost at least VANISHED_FILES of its stored files at once, keeping at most
-# VANISHED_KEPT_SHARE of them, keeps them too: an upload or a followed feed's item saved into the empty
-# mount point of a drive not mounted must not make the next sync remove the whole drive's articles. A
-# deliberate clean-up that large is rare, and `--prune` does it. (Both set by hand, not measured: 20 files
-# keeps a small folder's clean-up a plain deletion; a tenth leaves room for a few files saved meanwhile.)
+# A given folder from which at least VANISHED_FILES stored files are gone at once, and which now holds
+# article files (new ones included) fewer than VANISHED_KEPT_SHARE of the files it had stored, keeps them
+# too: an upload or a followed feed's item saved into the empty mount point of a drive not mounted must
+# not make the next sync remove the whole drive's articles. Files moved or renamed within the folder leave
+# about as many behind, so they are a plain sync; a deliberate clean-up that large is a `--prune`. (Both
+# set by hand, not measured: 20 files keeps a small folder's clean-up a plain deletion; a tenth leaves
+# room for a few files saved meanwhile.)
 VANISHED_FILES = 20
 VANISHED_KEPT_SHARE = 0.1
 
 
 def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None]) -> dict[Path, tuple[int, int]]:
-    """The given folders that look emptied, not cleaned up: {folder: (stored files under it, how many of
-    them it still holds)}. Either the walk found no article file in it at all, though the store holds at
-    least EMPTIED_FOLDER_FILES from under it, or at least VANISHED_FILES of them are gone and at most
-    VANISHED_KEPT_SHARE of them are still there (new files may be)."""
+    """The given folders that look emptied, not cleaned up: {folder: (stored files under it, article
+    files it holds now)}. Either it holds no article file at all, though the store holds at least
+    EMPTIED_FOLDER_FILES from under it, or at least VANISHED_FILES of those are gone and it holds fewer
+    than VANISHED_KEPT_SHARE as many article files as it had stored."""
     out = {}
     for folder in found.folders:
-        under = [p for p, via in stored_links.items() if reached_under(p, via, [folder])]
-        still = sum(p in present for p in under)
-        if any(reached_under(p, found.links.get(p), [folder]) for p in present):  # the folder holds files
-            if len(under) - still >= VANISHED_FILES and still <= VANISHED_KEPT_SHARE * len(under):
-                out[folder] = (len(under), still)
-        elif len(under) >= EMPTIED_FOLDER_FILES:
-            out[folder] = (len(under), 0)
+        inside = str(folder).rstrip(os.sep) + os.sep  # (string prefixes: 100,000 stored files, many folders)
+        under = [p for p, via in stored_links.items() if p.startswith(inside) or (via or "").startswith(inside)]
+        holds = sum(p.startswith(inside) or (found.links.get(p) or "").startswith(inside) for p in present)
+        gone = sum(p not in present for p in under)
+        if (holds == 0 and len(under) >= EMPTIED_FOLDER_FILES) or (
+                gone >= VANISHED_FILES and holds < VANISHED_KEPT_SHARE * len(under)):
+            out[folder] = (len(under), holds)
     return out
 
 
-def _elsewhere(gone: list[str], owners: dict[str, str | None], machine: str, report: IngestReport) -> list[str]:
-    """`gone` without the files another machine stored (a shared store: `Settings.machine_name`), which are
-    kept and counted (`IngestReport.kept_elsewhere`). Files are known by their path on every machine alike,
-    so two machines that each keep their own folder at the same path (`~/news`) must not delete each
-    other's articles at every sync. A file stored before `files.machine` (none recorded) is anyone's, as
-    it was; a file this machine finds in its folders becomes its own (`sync`)."""
-    mine, theirs = [], Counter()
-    for path in gone:
-        owner = owners.get(path)
-        if owner is None or owner == machine:
-            mine.append(path)
-        else:
-            theirs[owner] += 1
-    for owner, count in sorted(theirs.items()):
-        log.info("kept %d stored files that the machine %r stored and this one (%r) does not hold; "
-                 "`rag ingest --prune` removes them", count, owner, machine)
-    report.kept_elsewhere = sum(theirs.values())
-    return mine
+def _elsewhere(theirs: dict[str, str], stored_links: dict[str, str | None], present: set[str], found: Found,
+               deleted: dict[Path, str], report: IngestReport) -> None:
+    """Count the files another machine stored (`theirs`: {path: machine}) that this sync would have removed
+    and keeps (`IngestReport.kept_elsewhere`). In a shared store files are known by their path on every
+    machine alike, so two machines that each keep their own folder at the same path (`~/news`) must not
+    delete each other's articles at every sync: a file is removed by the sync of the machine that stored
+    its present version (`Settings.machine_name`), or by a `--prune`. A file stored before
+    `files.machine` (none recorded) is anyone's, as it was, and the first machine to find it adopts it."""
+    kept = Counter(owner for p, owner in theirs.items() if p not in present and (
+        reached_under(p, stored_links.get(p), found.folders) or p in deleted.values()))
+    for owner, count in sorted(kept.items()):
+        log.info("kept %d stored files that the machine %r stored and this one does not hold; `rag ingest "
+                 "--prune` removes them", count, owner)
+    report.kept_elsewhere = sum(kept.values())
 
 
 def _repointed(present: set[str], found: Found, stored_links: dict[str, str | None]) -> list[str]:
@@ -372,23 +369,24 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         deleted = named_deletions(paths, stored_links)
         found = collect_files([p for p in paths if p not in deleted], report)
         present = {str(f) for f in found.files}
-        gone = list(dict.fromkeys(_gone(present, found, stored_links, report, prune)
-                                  + _repointed(present, found, stored_links)
-                                  + [p for p in deleted.values() if p not in present]))
-        if not prune:
-            gone = _elsewhere(gone, owners, machine, report)
+        # another machine's files are neither gone nor part of an emptied folder here (`_elsewhere`)
+        theirs = {} if prune else {p: owner for p, owner in owners.items() if owner not in (None, machine)}
+        mine = {p: via for p, via in stored_links.items() if p not in theirs}
+        gone = list(dict.fromkeys(_gone(present, found, mine, report, prune)
+                                  + _repointed(present, found, mine)
+                                  + [p for p in deleted.values() if p not in present and p not in theirs]))
+        _elsewhere(theirs, stored_links, present, found, deleted, report)
         plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")
-        _write(store, plans, on_progress, report, again)
+        _write(store, plans, on_progress, report, again, machine)
         if changed_links := {p: found.links.get(p) for p in present if found.links.get(p) != stored_links.get(p)}:
             try:
                 store.catalog.set_links(changed_links)
             except Exception as e:  # (a full disk ...) the articles are stored; the next sync records it
                 _logged(store, e, "recording which files were reached through symbolic links")
-        claimed = [p for p in present if owners.get(p) != machine]
-        if machine and claimed:
-            try:  # what this machine found in its folders is its own now (a new file, or one another stored)
-                store.catalog.set_machine(claimed, machine)
+        if adopted := [p for p in present if p in owners and owners[p] is None]:
+            try:  # files stored before `files.machine`, found here: this machine's from now on
+                store.catalog.set_machine(adopted, machine)
             except Exception as e:  # (as above) the next sync records it
                 _logged(store, e, "recording which machine holds the files")
         for path in gone:
@@ -544,7 +542,7 @@ def _units(plans: list[FilePlan], size: int) -> Iterator[list[tuple[FilePlan, li
 
 
 def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, report: IngestReport,
-           again: bool = False) -> None:
+           again: bool = False, machine: str = "") -> None:
     """Embed and write the planned articles unit by unit, each unit committed on its own.
 
     When a unit fails (model error, disk full, server gone), what it wrote is removed again and its
@@ -579,7 +577,7 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
                 # "updated": chunks already stored and embedded again, which only a rebuild's force_update does
                 report.chunks_embedded += result["num_added"] + result["num_updated"]
             reached("vectors-written")
-            finished = _commit(store, unit)
+            finished = _commit(store, unit, machine)
             reached("committed")
         except Exception as e:  # a store, model or disk failure: reported per file, the traceback logged
             _unit_failed(store, plans, unit, paths, e, report)
@@ -651,8 +649,9 @@ def _disk_full(store: Store, error: BaseException) -> str:
             "free some space and run the ingest again")
 
 
-def _commit(store: Store, unit: list[tuple[FilePlan, list[Planned]]]) -> list[FilePlan]:
-    """Record the unit's articles in the catalog (one transaction); returns the files it finished."""
+def _commit(store: Store, unit: list[tuple[FilePlan, list[Planned]]], machine: str = "") -> list[FilePlan]:
+    """Record the unit's articles in the catalog (one transaction), each file as `machine`'s (a shared
+    store's: it stored the file's present version); returns the files it finished."""
     finished = []
     rows = []
     for plan, part in unit:
@@ -662,7 +661,7 @@ def _commit(store: Store, unit: list[tuple[FilePlan, list[Planned]]]) -> list[Fi
                      [p.article.record_id for p in plan.articles] if last else None))
         if last:
             finished.append(plan)
-    store.catalog.write_articles(rows)
+    store.catalog.write_articles(rows, machine or None)
     for plan, part in unit:  # counted once written (a failed write reports what the store holds)
         plan.done += len(part)
     return finished

@@ -123,9 +123,11 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     links = old.catalog.links()  # a file a given folder reached through a symbolic link is that folder's
     deleted = named_deletions(paths, links)  # files named on their own and deleted: dropped on purpose
     paths = [p for p in paths if p not in deleted]
+    machine = settings.machine_name()  # a shared store: another machine's files are not this one's to drop
+    theirs = {p: owner for p, owner in old.catalog.machines().items() if owner not in (None, machine)} if machine else {}
 
     def synced(path: str) -> bool:
-        return path in deleted.values() or reached_under(path, links.get(path), folders)
+        return path not in theirs and (path in deleted.values() or reached_under(path, links.get(path), folders))
 
     def lost_message(lost: list[str]) -> str:
         return (f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed: "
@@ -134,7 +136,8 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
 
     stored = old.catalog.record_ids_by_file()
     gone = [p for p in stored if not Path(p).exists()]
-    if lost := [f"{display_path(p)}: the file is gone" for p in gone if not synced(p)]:
+    if lost := [f"{display_path(p)}: " + (f"the file is on the machine “{theirs[p]}”, not this one" if p in theirs
+                                           else "the file is gone") for p in gone if not synced(p)]:
         raise StoreError(lost_message(lost))  # known before anything is embedded
     others = [reach for p, reach in _held_elsewhere(links, paths).items() if p not in deleted.values()]
     new = NewsChat(settings, generation)

@@ -137,7 +137,7 @@ def test_a_folder_found_empty_keeps_its_stored_articles(news_chat, news, tmp_pat
     news.mkdir()  # the empty mount point
     report = news_chat.ingest()
     assert (report.deleted, report.failed) == (0, [])
-    assert [w["path"] for w in report.warnings] == [str(news)] and "2 stored files gone from it are kept" in report.warnings[0]["warning"]
+    assert [w["path"] for w in report.warnings] == [str(news)] and "holds no article files now, against 2 stored from it" in report.warnings[0]["warning"]
     assert f"rag ingest {news} --prune" in report.warnings[0]["warning"]
     assert news_chat.status()["articles"] == 2 and "Warships" in documents(news_chat)
     news.rmdir()
@@ -188,11 +188,25 @@ def test_a_folder_that_lost_nearly_all_its_files_at_once_keeps_them(chat, settin
     report = chat.ingest()
     assert (report.added, report.deleted, report.failed) == (1, 0, [])
     [warning] = report.warnings
-    assert warning["path"] == str(news) and "holds 0 of its 25 stored files now" in warning["warning"]
+    assert warning["path"] == str(news) and "holds only 1 article file(s) now, against 25 stored from it" in warning["warning"]
     assert chat.status()["articles"] == 26 and chat.ask("Where did the harbour of Port Elmo 7 reopen?").citations
     # removed on purpose with --prune
     report = chat.ingest(prune=True)
     assert (report.deleted, report.warnings) == (25, []) and chat.status()["articles"] == 1
+    # files moved within the folder leave as many behind: a plain sync, however many moved
+    shutil.rmtree(news)
+    drive.rename(news)
+    assert chat.ingest().added == 25
+    (news / "2024").mkdir()
+    for f in news.glob("story*.txt"):
+        f.rename(news / "2024" / f.name)
+    report = chat.ingest()
+    assert (report.added, report.deleted, report.warnings) == (24, 24, [])
+    # and a folder left with a few files more than a tenth of those it had stored: a plain deletion
+    for f in list((news / "2024").iterdir())[3:]:
+        f.unlink()
+    report = chat.ingest()  # 4 left of 25 stored (the seed article and 3 stories)
+    assert (report.deleted, report.warnings) == (21, [])
 
 
 def test_deleted_file_is_removed(news_chat, news):
@@ -535,11 +549,11 @@ def test_a_file_whose_catalog_write_fails_half_way_is_reported_as_the_store_hold
     write = news_chat.store.catalog.write_articles
     calls = []
 
-    def fails_the_second_time(files):
+    def fails_the_second_time(files, machine=None):
         calls.append(files)
         if len(calls) == 2:
             raise RuntimeError("the database went away")
-        write(files)
+        write(files, machine)
 
     monkeypatch.setattr(news_chat.store.catalog, "write_articles", fails_the_second_time)
     [failure] = news_chat.ingest().failed

@@ -121,7 +121,7 @@ def test_two_machines_with_a_folder_at_the_same_path_keep_each_others_articles(s
     assert desk.ingest([news]).added == 2
     on(laptop_only)
     report = laptop.ingest([news])
-    assert (report.added, report.deleted, report.kept_elsewhere) == (1, 0, 2)
+    assert (report.added, report.deleted, report.kept_elsewhere, report.warnings) == (1, 0, 2, [])
     ferry = "How long does the ferry crossing to Zanzibar take?"
     assert "ninety minutes" in " ".join(c.quote for c in laptop.ask(ferry).citations)
     on(desk_only)
@@ -129,13 +129,30 @@ def test_two_machines_with_a_folder_at_the_same_path_keep_each_others_articles(s
     assert (report.unchanged, report.deleted, report.kept_elsewhere) == (2, 0, 1)
     assert "two euros" in " ".join(c.quote for c in desk.ask("What is the toll on the bridge to Ilha?").citations)
     assert desk.status()["articles"] == 3
-    # a machine's own deletion is a deletion; another's files go with --prune
+    # a machine's own deletion is a deletion, and another machine's files never make its folder look
+    # emptied (they used to: "holds no article files now", and its own deleted file stayed)
     (news / "ferry.txt").unlink()
     assert desk.ingest([news]).deleted == 1
     assert "ninety minutes" not in " ".join(c.quote for c in laptop.ask(ferry).citations)
-    on(laptop_only)
+    for f in news.iterdir():
+        f.unlink()  # the laptop's folder, its one article deleted
+    report = laptop.ingest([news])
+    assert (report.deleted, report.kept_elsewhere, report.warnings) == (1, 1, [])
+    # a file stored before machines were recorded is anyone's; the machine that finds it adopts it
+    engine = sa.create_engine(servers[1])
+    with engine.begin() as db:
+        db.execute(sa.text("UPDATE files SET machine = NULL"))
+    on(desk_only)
+    (news / "ferry.txt").unlink()
+    assert desk.ingest([news]).unchanged == 1
+    with engine.connect() as db:
+        assert db.execute(sa.text("SELECT machine FROM files")).scalars().all() == ["desk"]
+    engine.dispose()
+    # and --prune removes another machine's files on purpose
+    for f in news.iterdir():
+        f.unlink()
     report = laptop.ingest([news], prune=True)
-    assert (report.deleted, report.kept_elsewhere) == (1, 0) and laptop.status()["articles"] == 1
+    assert (report.deleted, report.kept_elsewhere) == (1, 0) and laptop.status()["articles"] == 0
 
 
 def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articles_dir):
@@ -311,6 +328,25 @@ def leftovers(servers) -> tuple[list[str], list[str]]:
     return collections, sorted(schemas)
 
 
+def test_a_rebuild_with_another_model_never_drops_another_machines_articles(servers, tmp_path, articles_dir):
+    # A machine can read only its own files: those another machine stored at the same path are not
+    # deleted ones to drop from the rebuilt store. The rebuild is refused, the store unchanged.
+    news = tmp_path / "news"
+    shutil.copytree(articles_dir, news)
+    desk = replace(shared_settings(tmp_path / "desk", servers, news), machine="desk")
+    assert NewsChat(desk).ingest([news]).added == 1
+    for f in news.iterdir():
+        f.unlink()
+    (news / "bridge.txt").write_text(BRIDGE)
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    laptop = replace(shared_settings(tmp_path / "laptop", servers, news, model=str(other)), machine="laptop")
+    with pytest.raises(StoreError, match="on the machine “desk”, not this one.*The store .* is unchanged"):
+        rebuild(laptop, [news])
+    chat = NewsChat(desk)
+    assert chat.status()["articles"] == 1 and not chat.ask("What did Lukashenko say about sending soldiers?").refused
+
+
 def test_a_shared_store_rebuilt_with_another_model_is_built_beside_and_never_emptied(
         servers, tmp_path, articles_dir, monkeypatch):
     # A rebuild with another model used to empty a shared store first: every machine lost every answer
@@ -435,15 +471,14 @@ def test_a_shared_store_rebuild_by_a_role_that_owns_only_its_schema(servers, tmp
 
 def test_a_shared_store_from_before_an_upgrade_says_which_role_may_upgrade_it(servers, tmp_path, articles_dir):
     # Shared stores often give other machines a role that may read and write the tables but does not own
-    # them. Opening a catalog from before `files.via` adds that column, which PostgreSQL allows only the
+    # them. Opening a catalog from before `files.machine` adds that column, which PostgreSQL allows only the
     # tables' owner: such a machine stops with what to do, instead of a raw SQL error, and once the owner
     # has opened the store it works as before.
     chroma_url, database_url = servers
     assert instance(tmp_path / "one", servers, articles_dir).ingest().added == 1
     admin = sa.create_engine(database_url)
     with admin.begin() as db:
-        db.execute(sa.text("ALTER TABLE files DROP COLUMN via"))  # as news-rag wrote it before `via`
-        db.execute(sa.text("ALTER TABLE files DROP COLUMN machine"))  # (and `machine`)
+        db.execute(sa.text("ALTER TABLE files DROP COLUMN machine"))  # as the version before `machine` wrote it
         db.execute(sa.text("CREATE ROLE reader LOGIN"))
         db.execute(sa.text("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO reader"))
     admin.dispose()
