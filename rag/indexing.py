@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +35,7 @@ from .articles import ArticleError, content_hash, file_digest, is_article_name, 
 from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path, failure
-from .settings import Settings
+from .settings import DEFAULT_STORE, Settings
 from .store import Store, StoreError, chunk_metadata, is_store_folder
 
 log = logging.getLogger(__name__)
@@ -200,12 +201,13 @@ def _description(article: Article) -> tuple:
 
 
 def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], report: IngestReport,
-          prune: bool = False) -> list[str]:
+          prune: bool = False, store_option: str = "") -> list[str]:
     """The stored files gone from the given folders: under one of them, or reached through a symbolic
     link inside one (the file itself lives elsewhere) when the folder no longer leads to it. What the walk
     could not have seen is not gone: a hidden file (ingested by name), a file under a folder that could
     not be read. A link to a folder that leads nowhere (a drive not mounted?) deletes nothing: its files
-    are kept, with a warning; a link to a file deleted where it lives (its folder is there) is gone."""
+    are kept, with a warning; a link to a file deleted where it lives (its folder is there) is gone.
+    `store_option`: what the warnings' `rag ingest` command adds to name the store (" --store DIR")."""
     gone, dangling = [], set()
     emptied = {} if prune else _emptied(present, found, stored_links)
     for path, via in stored_links.items():
@@ -225,10 +227,19 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
                                 "are kept"})
     for folder, (count, holds) in emptied.items():
         now = f"holds only {holds} article file(s) now" if holds else "holds no article files now"
+        command = f"rag ingest {shlex.quote(display_path(str(folder)))}{store_option} --prune"
         report.warnings.append({"path": display_path(str(folder)), "warning": f"{now}, against {count} stored from it "
                                 f"(a drive not mounted? emptied by mistake?): the stored files gone from it are kept. "
-                                f"To remove them, sync it with `rag ingest {display_path(str(folder))} --prune`"})
+                                f"To remove them, sync it with `{command}`"})
     return gone
+
+
+def _store_option(settings: Settings) -> str:
+    """" --store DIR" when the store is not the default folder (a command a warning gives must act on
+    this store), else ""."""
+    if settings.store_dir == Path(DEFAULT_STORE):
+        return ""
+    return f" --store {shlex.quote(display_path(str(settings.store_dir)))}"
 
 
 # A given folder that held at least this many stored files and now holds none keeps them (`_emptied`): an
@@ -372,7 +383,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         # another machine's files are neither gone nor part of an emptied folder here (`_elsewhere`)
         theirs = {} if prune else {p: owner for p, owner in owners.items() if owner not in (None, machine)}
         mine = {p: via for p, via in stored_links.items() if p not in theirs}
-        gone = list(dict.fromkeys(_gone(present, found, mine, report, prune)
+        gone = list(dict.fromkeys(_gone(present, found, mine, report, prune, _store_option(settings))
                                   + _repointed(present, found, mine)
                                   + [p for p in deleted.values() if p not in present and p not in theirs]))
         _elsewhere(theirs, stored_links, present, found, deleted, report)

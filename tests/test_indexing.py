@@ -138,7 +138,8 @@ def test_a_folder_found_empty_keeps_its_stored_articles(news_chat, news, tmp_pat
     report = news_chat.ingest()
     assert (report.deleted, report.failed) == (0, [])
     assert [w["path"] for w in report.warnings] == [str(news)] and "holds no article files now, against 2 stored from it" in report.warnings[0]["warning"]
-    assert f"rag ingest {news} --prune" in report.warnings[0]["warning"]
+    # the command acts on this store, not the default one
+    assert f"rag ingest {news} --store {tmp_path / 'store'} --prune" in report.warnings[0]["warning"]
     assert news_chat.status()["articles"] == 2 and "Warships" in documents(news_chat)
     news.rmdir()
     away.rename(news)  # the drive is back: nothing to embed again
