@@ -258,20 +258,45 @@ VANISHED_KEPT_SHARE = 0.1
 
 
 def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None]) -> dict[Path, tuple[int, int]]:
-    """The given folders that look emptied, not cleaned up: {folder: (stored files under it, article
-    files it holds now)}. Either it holds no article file at all, though the store holds at least
-    EMPTIED_FOLDER_FILES from under it, or at least VANISHED_FILES of those are gone and it holds fewer
-    than VANISHED_KEPT_SHARE as many article files as it had stored."""
+    """The folders that look emptied, not cleaned up: {folder: (stored files under it, article files it
+    holds now)}. A given folder that holds no article file at all, though the store holds at least
+    EMPTIED_FOLDER_FILES from under it, or from which at least VANISHED_FILES of those are gone while it
+    holds fewer than VANISHED_KEPT_SHARE as many article files as it had stored; else its subfolders that
+    are still there but hold none of their EMPTIED_FOLDER_FILES or more (`_emptied_below`)."""
     out = {}
     for folder in found.folders:
         inside = str(folder).rstrip(os.sep) + os.sep  # (string prefixes: 100,000 stored files, many folders)
-        under = [p for p, via in stored_links.items() if p.startswith(inside) or (via or "").startswith(inside)]
-        holds = sum(p.startswith(inside) or (found.links.get(p) or "").startswith(inside) for p in present)
-        gone = sum(p not in present for p in under)
-        if (holds == 0 and len(under) >= EMPTIED_FOLDER_FILES) or (
-                gone >= VANISHED_FILES and holds < VANISHED_KEPT_SHARE * len(under)):
-            out[folder] = (len(under), holds)
+        under = [(p, via or "") for p, via in stored_links.items()
+                 if p.startswith(inside) or (via or "").startswith(inside)]
+        gone = sum(p not in present for p, _ in under)
+        # each file where the folder has it: the link inside that reached it, or the file itself
+        stored = [via if via.startswith(inside) else p for p, via in under]
+        holds = [place for place in (found.links.get(p) or p for p in present) if place.startswith(inside)]
+        if (not holds and len(stored) >= EMPTIED_FOLDER_FILES) or (
+                gone >= VANISHED_FILES and len(holds) < VANISHED_KEPT_SHARE * len(stored)):
+            out[folder] = (len(stored), len(holds))
+        else:
+            out |= _emptied_below(inside, stored, holds)
     return out
+
+
+def _emptied_below(inside: str, stored: list[str], holds: list[str]) -> dict[Path, tuple[int, int]]:
+    """The topmost subfolders (below the folder `inside` names) that are there but hold no article file, of
+    which at least EMPTIED_FOLDER_FILES are stored (`stored`, `holds`: files where the folder has them): a
+    drive not mounted at a mount point inside the folder leaves such an empty subfolder, while a subfolder
+    deleted on purpose is gone with its files (a plain deletion)."""
+    def folders_of(place: str) -> Iterator[str]:
+        above = os.path.dirname(place)
+        while above.startswith(inside):
+            yield above
+            above = os.path.dirname(above)
+    holding = {d for place in holds for d in folders_of(place)}
+    counts = Counter(d for place in stored for d in folders_of(place) if d not in holding)
+    chosen: list[str] = []
+    for folder in sorted(d for d, n in counts.items() if n >= EMPTIED_FOLDER_FILES):  # (parents first)
+        if not any(folder.startswith(top + os.sep) for top in chosen) and _is_folder(Path(folder)):
+            chosen.append(folder)
+    return {Path(d): (counts[d], 0) for d in chosen}
 
 
 def _elsewhere(theirs: dict[str, str], stored_links: dict[str, str | None], present: set[str], found: Found,

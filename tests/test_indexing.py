@@ -210,6 +210,33 @@ def test_a_folder_that_lost_nearly_all_its_files_at_once_keeps_them(chat, settin
     assert (report.deleted, report.warnings) == (21, [])
 
 
+def test_an_empty_mount_point_inside_the_folder_keeps_its_articles(chat, settings):
+    # A drive mounted at a subfolder of the articles folder (news/archive): not mounted, its empty mount
+    # point used to lose the drive's articles at the next sync of the folder. A subfolder deleted with
+    # its files is a plain deletion.
+    news = settings.articles_dir
+    archive = news / "archive" / "2022"
+    archive.mkdir(parents=True)
+    for n in range(3):
+        (archive / f"story{n}.txt").write_text(f"Harbour report {n}\n\nThe harbour of Port Elmo {n} reopened on "
+                                               f"Monday after the storm, the mayor said.\n")
+    assert chat.ingest().added == 4  # (and the seed article)
+    drive = news.with_name("drive")
+    (news / "archive").rename(drive)
+    (news / "archive").mkdir()  # the empty mount point
+    report = chat.ingest()
+    assert (report.deleted, report.failed) == (0, [])
+    [warning] = report.warnings
+    assert warning["path"] == str(news / "archive") and "holds no article files now, against 3" in warning["warning"]
+    assert chat.status()["articles"] == 4
+    (news / "archive").rmdir()
+    drive.rename(news / "archive")
+    assert chat.ingest().chunks_embedded == 0  # back, nothing to embed again
+    shutil.rmtree(news / "archive")  # deleted on purpose, with its files
+    report = chat.ingest()
+    assert (report.deleted, report.warnings) == (3, []) and chat.status()["articles"] == 1
+
+
 def test_deleted_file_is_removed(news_chat, news):
     news_chat.ingest()
     (news / "drills.md").unlink()
