@@ -227,7 +227,7 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
                                 "are kept"})
     for folder, (count, holds) in emptied.items():
         now = f"holds only {holds} article file(s) now" if holds else "holds no article files now"
-        command = f"rag ingest {shlex.quote(display_path(str(folder)))}{store_option} --prune"
+        command = f"rag ingest {shlex.quote(str(folder))}{store_option} --prune"  # (absolute: it works anywhere)
         report.warnings.append({"path": display_path(str(folder)), "warning": f"{now}, against {count} stored from it "
                                 f"(a drive not mounted? emptied by mistake?): the stored files gone from it are kept. "
                                 f"To remove them, sync it with `{command}`"})
@@ -235,65 +235,79 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
 
 
 def _store_option(settings: Settings) -> str:
-    """" --store DIR" when the store is not the default folder (a command a warning gives must act on
-    this store), else ""."""
+    """" --store DIR" (absolute) when the store is not the default folder (a command a warning gives must
+    act on this store), else ""."""
     if settings.store_dir == Path(DEFAULT_STORE):
         return ""
-    return f" --store {shlex.quote(display_path(str(settings.store_dir)))}"
+    return f" --store {shlex.quote(str(settings.store_dir.resolve()))}"
 
 
 # A given folder that held at least this many stored files and now holds none keeps them (`_emptied`): an
 # unmounted drive or a mistaken path must not cost the embedding of a whole folder (hours, for a
 # newsroom's). Deleting the one file of a folder is a plain deletion.
 EMPTIED_FOLDER_FILES = 2
-# A given folder from which at least VANISHED_FILES stored files are gone at once, and which now holds
-# article files (new ones included) fewer than VANISHED_KEPT_SHARE of the files it had stored, keeps them
-# too: an upload or a followed feed's item saved into the empty mount point of a drive not mounted must
-# not make the next sync remove the whole drive's articles. Files moved or renamed within the folder leave
-# about as many behind, so they are a plain sync; a deliberate clean-up that large is a `--prune`. (Both
-# set by hand, not measured: 20 files keeps a small folder's clean-up a plain deletion; a tenth leaves
-# room for a few files saved meanwhile.)
+# A folder from which at least VANISHED_FILES stored files are gone at once, that still holds fewer than
+# VANISHED_KEPT_SHARE of the files it had stored, and into which fewer new files came than MOVED_SHARE of
+# those gone, keeps them too (`_vanished`): an upload or a followed feed's items saved into the empty mount
+# point of a drive not mounted must not make the next sync remove the whole drive's articles, while files
+# moved or renamed within the folder come back about as many as went, a plain sync. The same holds for a
+# subfolder that is still there with none of its files (a drive mounted inside the folder); one deleted
+# with its files is a plain deletion. A deliberate clean-up that large is a `--prune`. (Set by hand, not
+# measured: 20 files keeps a small folder's clean-up a plain deletion; a tenth and a half leave room for a
+# few files saved meanwhile.)
 VANISHED_FILES = 20
 VANISHED_KEPT_SHARE = 0.1
+MOVED_SHARE = 0.5
+
+
+def _vanished(gone: int, still: int, new: int, stored: int) -> bool:
+    """Whether a folder lost its files as an unmounted drive loses them (VANISHED_FILES), not in a clean-up
+    or a move: `gone` of its `stored` files gone, `still` there, `new` files come."""
+    return gone >= VANISHED_FILES and still < VANISHED_KEPT_SHARE * stored and new < MOVED_SHARE * gone
 
 
 def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None]) -> dict[Path, tuple[int, int]]:
     """The folders that look emptied, not cleaned up: {folder: (stored files under it, article files it
     holds now)}. A given folder that holds no article file at all, though the store holds at least
-    EMPTIED_FOLDER_FILES from under it, or from which at least VANISHED_FILES of those are gone while it
-    holds fewer than VANISHED_KEPT_SHARE as many article files as it had stored; else its subfolders that
-    are still there but hold none of their EMPTIED_FOLDER_FILES or more (`_emptied_below`)."""
+    EMPTIED_FOLDER_FILES from under it, or one that lost its files as a drive not mounted does
+    (`_vanished`); else its subfolders that did so (`_emptied_below`). What the walk could not have seen
+    (a hidden file ingested by name, a file in a folder that could not be read) is neither stored nor gone
+    here."""
     out = {}
     for folder in found.folders:
         inside = str(folder).rstrip(os.sep) + os.sep  # (string prefixes: 100,000 stored files, many folders)
-        under = [(p, via or "") for p, via in stored_links.items()
-                 if p.startswith(inside) or (via or "").startswith(inside)]
-        gone = sum(p not in present for p, _ in under)
-        # each file where the folder has it: the link inside that reached it, or the file itself
-        stored = [via if via.startswith(inside) else p for p, via in under]
-        holds = [place for place in (found.links.get(p) or p for p in present) if place.startswith(inside)]
-        if (not holds and len(stored) >= EMPTIED_FOLDER_FILES) or (
-                gone >= VANISHED_FILES and len(holds) < VANISHED_KEPT_SHARE * len(stored)):
-            out[folder] = (len(stored), len(holds))
-        else:
-            out |= _emptied_below(inside, stored, holds)
+        under = {p: via or "" for p, via in stored_links.items()
+                 if (p.startswith(inside) or (via or "").startswith(inside))
+                 and (p in present or not _unseen(p, via, found))}
+        gone = [p for p in under if p not in present]
+        still = len(under) - len(gone)
+        new = [p for p in present if p not in stored_links and (found.links.get(p) or p).startswith(inside)]
+        if not (still or new) and len(under) >= EMPTIED_FOLDER_FILES:
+            out[folder] = (len(under), 0)
+        elif _vanished(len(gone), still, len(new), len(under)):
+            out[folder] = (len(under), still + len(new))
+        elif len(new) < MOVED_SHARE * len(gone):  # (files moved within the folder empty no subfolder)
+            # each file where the folder has it; a file reached through a link is left to `_gone`
+            stored = [p for p, via in under.items() if not via]
+            holds = [found.links.get(p) or p for p in present]
+            out |= _emptied_below(inside, stored, [place for place in holds if place.startswith(inside)], present)
     return out
 
 
-def _emptied_below(inside: str, stored: list[str], holds: list[str]) -> dict[Path, tuple[int, int]]:
-    """The topmost subfolders (below the folder `inside` names) that are there but hold no article file, of
-    which at least EMPTIED_FOLDER_FILES are stored (`stored`, `holds`: files where the folder has them): a
-    drive not mounted at a mount point inside the folder leaves such an empty subfolder, while a subfolder
-    deleted on purpose is gone with its files (a plain deletion)."""
+def _emptied_below(inside: str, stored: list[str], holds: list[str], present: set[str]) -> dict[Path, tuple[int, int]]:
+    """The topmost subfolders (below the folder `inside` names) that are still there but hold no article
+    file, having lost at least VANISHED_FILES stored files (`stored`, `holds`: files where the folder has
+    them): a drive not mounted at a mount point inside the folder leaves such an empty subfolder, while a
+    subfolder deleted on purpose is gone with its files (a plain deletion)."""
     def folders_of(place: str) -> Iterator[str]:
         above = os.path.dirname(place)
-        while above.startswith(inside):
+        while above.startswith(inside) and above != inside:  # ("/" is its own dirname)
             yield above
             above = os.path.dirname(above)
     holding = {d for place in holds for d in folders_of(place)}
-    counts = Counter(d for place in stored for d in folders_of(place) if d not in holding)
+    counts = Counter(d for place in stored if place not in present for d in folders_of(place) if d not in holding)
     chosen: list[str] = []
-    for folder in sorted(d for d, n in counts.items() if n >= EMPTIED_FOLDER_FILES):  # (parents first)
+    for folder in sorted(d for d, n in counts.items() if _vanished(n, 0, 0, n)):  # (parents first)
         if not any(folder.startswith(top + os.sep) for top in chosen) and _is_folder(Path(folder)):
             chosen.append(folder)
     return {Path(d): (counts[d], 0) for d in chosen}

@@ -136,8 +136,13 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
 
     stored = old.catalog.record_ids_by_file()
     gone = [p for p in stored if not Path(p).exists()]
-    if lost := [f"{display_path(p)}: " + (f"the file is on the machine “{theirs[p]}”, not this one" if p in theirs
-                                           else "the file is gone") for p in gone if not synced(p)]:
+    def why_lost(path: str) -> str:
+        if path in theirs:
+            return (f"the file is on the machine “{theirs[path]}”, not this one (`rag ingest FOLDER --prune` "
+                    f"drops it on purpose)")
+        return "the file is gone"
+
+    if lost := [f"{display_path(p)}: {why_lost(p)}" for p in gone if not synced(p)]:
         raise StoreError(lost_message(lost))  # known before anything is embedded
     others = [reach for p, reach in _held_elsewhere(links, paths).items() if p not in deleted.values()]
     new = NewsChat(settings, generation)

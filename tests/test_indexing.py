@@ -190,10 +190,14 @@ def test_a_folder_that_lost_nearly_all_its_files_at_once_keeps_them(chat, settin
     assert (report.added, report.deleted, report.failed) == (1, 0, [])
     [warning] = report.warnings
     assert warning["path"] == str(news) and "holds only 1 article file(s) now, against 25 stored from it" in warning["warning"]
-    assert chat.status()["articles"] == 26 and chat.ask("Where did the harbour of Port Elmo 7 reopen?").citations
+    for n in range(2):  # a followed feed's items saved meanwhile: more than a tenth of 25, far fewer than went
+        (news / f"item{n}.txt").write_text(f"Feed item {n}\n\nThe ferry timetable changed for the winter, part {n}.\n")
+    report = chat.ingest()
+    assert (report.added, report.deleted, len(report.warnings)) == (2, 0, 1)
+    assert chat.status()["articles"] == 28 and chat.ask("Where did the harbour of Port Elmo 7 reopen?").citations
     # removed on purpose with --prune
     report = chat.ingest(prune=True)
-    assert (report.deleted, report.warnings) == (25, []) and chat.status()["articles"] == 1
+    assert (report.deleted, report.warnings) == (25, []) and chat.status()["articles"] == 3
     # files moved within the folder leave as many behind: a plain sync, however many moved
     shutil.rmtree(news)
     drive.rename(news)
@@ -217,24 +221,53 @@ def test_an_empty_mount_point_inside_the_folder_keeps_its_articles(chat, setting
     news = settings.articles_dir
     archive = news / "archive" / "2022"
     archive.mkdir(parents=True)
-    for n in range(3):
+    for n in range(20):
         (archive / f"story{n}.txt").write_text(f"Harbour report {n}\n\nThe harbour of Port Elmo {n} reopened on "
                                                f"Monday after the storm, the mayor said.\n")
-    assert chat.ingest().added == 4  # (and the seed article)
+    drafts = news / ".drafts"  # hidden: ingested by name, never seen by a sync of the folder
+    drafts.mkdir()
+    for n in range(20):
+        (drafts / f"draft{n}.txt").write_text(f"Draft {n}\n\nA draft about the ferry timetable, version {n}.\n")
+    for n in range(3):  # (beside the seed article: the folder itself keeps more than a tenth of its files)
+        (news / f"top{n}.txt").write_text(f"Top story {n}\n\nThe bridge {n} reopened in the autumn.\n")
+    assert chat.ingest().added == 24
+    assert chat.ingest(sorted(drafts.iterdir())).added == 20
+    assert chat.ingest().warnings == []  # (the drafts' folder holds them: no emptied subfolder)
     drive = news.with_name("drive")
     (news / "archive").rename(drive)
     (news / "archive").mkdir()  # the empty mount point
     report = chat.ingest()
     assert (report.deleted, report.failed) == (0, [])
     [warning] = report.warnings
-    assert warning["path"] == str(news / "archive") and "holds no article files now, against 3" in warning["warning"]
-    assert chat.status()["articles"] == 4
+    assert warning["path"] == str(news / "archive") and "holds no article files now, against 20" in warning["warning"]
+    assert chat.status()["articles"] == 44
     (news / "archive").rmdir()
     drive.rename(news / "archive")
     assert chat.ingest().chunks_embedded == 0  # back, nothing to embed again
     shutil.rmtree(news / "archive")  # deleted on purpose, with its files
     report = chat.ingest()
-    assert (report.deleted, report.warnings) == (3, []) and chat.status()["articles"] == 1
+    assert (report.deleted, report.warnings) == (20, []) and chat.status()["articles"] == 24
+    # a small clean-up that leaves its subfolder in place (rm news/old/*) is a plain deletion
+    (news / "old").mkdir()
+    for n in range(3):
+        (news / "old" / f"old{n}.txt").write_text(f"Old report {n}\n\nThe old pier {n} closed in the spring.\n")
+    assert chat.ingest().added == 3
+    for f in (news / "old").iterdir():
+        f.unlink()
+    report = chat.ingest()
+    assert (report.deleted, report.warnings) == (3, [])
+
+
+def test_the_root_folder_is_looked_at_for_emptied_subfolders_and_the_look_ends():
+    # "/" is its own parent folder: the walk up from a stored file never ended when "/" was synced
+    kept = {f"/tmp/kept/story{n}.txt" for n in range(25)}
+    stored = {path: None for path in kept} | {f"/tmp/no-such-folder/story{n}.txt": None for n in range(25)}
+    found = indexing.Found(files=sorted(map(Path, kept)), folders=[Path("/")])
+    looked = []
+    worker = threading.Thread(target=lambda: looked.append(indexing._emptied(kept, found, stored)), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert looked == [{}]  # (the folder is gone with its files: a plain deletion)
 
 
 def test_deleted_file_is_removed(news_chat, news):
