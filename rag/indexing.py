@@ -294,6 +294,13 @@ def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None
     return out
 
 
+def emptied_folders(paths: list[Path], stored_links: dict[str, str | None]) -> list[Path]:
+    """The folders that a sync of `paths` would keep as emptied (`_emptied`: a drive not mounted?), so that
+    a rebuild does not take their files for deleted ones."""
+    found = collect_files(paths, IngestReport())  # (what cannot be read is the rebuild's sync's to report)
+    return list(_emptied({str(f) for f in found.files}, found, stored_links))
+
+
 def _emptied_below(inside: str, stored: list[str], holds: list[str], present: set[str]) -> dict[Path, tuple[int, int]]:
     """The topmost subfolders (below the folder `inside` names) that are still there but hold no article
     file, having lost at least VANISHED_FILES stored files (`stored`, `holds`: files where the folder has

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .checkpoints import reached
-from .indexing import Progress, is_unwritten, named_deletions, reached_under
+from .indexing import Progress, emptied_folders, is_unwritten, named_deletions, reached_under
 from .models import IngestReport, display_path
 from .service import NewsChat, make_embeddings
 from .settings import Settings
@@ -116,7 +116,8 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     """The new store of a rebuild with another model, at `settings.store_dir`: `paths`, and every other
     file the old store holds (another folder, a file ingested alone). StoreError when it would lack an
     article of the old store that nobody removed: one whose file fails to be read or written now, or
-    whose file is gone from anywhere but a given folder that is there (a missing drive is no deletion).
+    whose file is gone from anywhere but a given folder that is there (a missing drive is no deletion), or
+    from a folder that a sync would keep as emptied (`indexing.emptied_folders`: an empty mount point).
     Files gone from a given folder, or named and deleted from a folder that is there, are deleted on
     purpose, as any sync deletes them, and counted so."""
     folders = [p.resolve() for p in paths if p.is_dir()]
@@ -124,10 +125,13 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     deleted = named_deletions(paths, links)  # files named on their own and deleted: dropped on purpose
     paths = [p for p in paths if p not in deleted]
     machine = settings.machine_name()  # a shared store: another machine's files are not this one's to drop
-    theirs = {p: owner for p, owner in old.catalog.machines().items() if owner not in (None, machine)} if machine else {}
+    owners = old.catalog.machines() if machine else {}
+    theirs = {p: owner for p, owner in owners.items() if owner not in (None, machine)}
+    emptied = emptied_folders(paths, {p: via for p, via in links.items() if p not in theirs})  # (a drive not mounted?)
 
     def synced(path: str) -> bool:
-        return path not in theirs and (path in deleted.values() or reached_under(path, links.get(path), folders))
+        return path not in theirs and not reached_under(path, links.get(path), emptied) and (
+            path in deleted.values() or reached_under(path, links.get(path), folders))
 
     def lost_message(lost: list[str]) -> str:
         return (f"the rebuild would lose the stored articles of {len(lost)} file(s) that nobody removed: "
@@ -140,6 +144,9 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
         if path in theirs:
             return (f"the file is on the machine “{theirs[path]}”, not this one (`rag ingest FOLDER --prune` "
                     f"drops it on purpose)")
+        if reached_under(path, links.get(path), emptied):
+            return ("its folder holds none of its files now, or few (a drive not mounted? `rag ingest FOLDER "
+                    "--prune` drops them on purpose)")
         return "the file is gone"
 
     if lost := [f"{display_path(p)}: {why_lost(p)}" for p in gone if not synced(p)]:

@@ -300,6 +300,23 @@ def test_rebuild_with_another_model(built, news, tmp_path, monkeypatch, capsys):
         open_chat(built, news)  # and now the default model is the other one
 
 
+def test_a_rebuild_with_another_model_never_takes_an_emptied_folder_for_deleted(built, news, tmp_path):
+    # The new store is built from the files found: an empty mount point's articles were left out of it as
+    # deleted ones, where a sync keeps them (a drive not mounted). Now the rebuild is refused, unchanged.
+    (news / "ferry.txt").write_text(FERRY)
+    assert open_chat(built, news).ingest().added == 1
+    drive = news.with_name("drive")
+    news.rename(drive)
+    news.mkdir()
+    settings = Settings(store_dir=built, articles_dir=news, chroma_url="", embedding_model=str(other_model(tmp_path)))
+    with pytest.raises(StoreError, match=r"holds none of its files now.*a drive not mounted.*is unchanged"):
+        rebuild(settings, [news])
+    news.rmdir()
+    drive.rename(news)
+    assert open_chat(built, news).status()["articles"] == 2
+    assert rebuild(settings, [news]).added == 2  # the drive back: rebuilt whole
+
+
 def test_a_rebuild_with_another_model_that_cannot_write_keeps_the_old_store(built, news, tmp_path, monkeypatch):
     # A disk that fills up midway cannot be made here, so LangChain's indexing call fails in its place.
     other = other_model(tmp_path)
