@@ -219,7 +219,7 @@ class Catalog:
             db.execute(FILES.update().where(FILES.c.path == sa.bindparam("file")).values(via=sa.bindparam("reached")),
                        [{"file": path, "reached": via} for path, via in links.items()])
 
-    def machines(self) -> dict[str, str | None]:
+    def machine_by_file(self) -> dict[str, str | None]:
         """{path: the machine that stored it, or None} for every stored file (`Settings.machine_name`)."""
         with self.engine.connect() as db:
             return dict(db.execute(sa.select(FILES.c.path, FILES.c.machine)).all())
@@ -261,13 +261,14 @@ class Catalog:
             return list(db.execute(query).scalars())
 
     def write_articles(self, files: list[tuple[str, str | None, list, list[str] | None]],
-                       machine: str | None = None) -> None:
+                       machine: str = "") -> None:
         """Record articles of several files in one transaction. Per file: (path, digest, rows, kept):
         `rows` are (article, content hash, chunk count, duplicate_of), replacing those with the same
         record id; when the file is complete, `digest` is its new digest and `kept` the record ids it
         now holds (the others are dropped); both are None while more of the file is still to come.
-        `machine`: a shared store's machine that stores them (`Settings.machine_name`), recorded with
-        each file from its first part on."""
+        `machine`: a shared store's machine that stores them (`Settings.machine_name`; "" for none), recorded
+        with a new file from its first part on, and with a changed one when its last part is written."""
+        machine = machine or None
         with self.engine.begin() as db:
             for path, digest, rows, kept in files:
                 for a, *_ in rows:

@@ -24,7 +24,7 @@ import os
 import shlex
 import shutil
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -201,15 +201,16 @@ def _description(article: Article) -> tuple:
 
 
 def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], report: IngestReport,
-          prune: bool = False, store_option: str = "") -> list[str]:
+          prune: bool = False, settings: Settings | None = None, others: Collection[str] = ()) -> list[str]:
     """The stored files gone from the given folders: under one of them, or reached through a symbolic
     link inside one (the file itself lives elsewhere) when the folder no longer leads to it. What the walk
     could not have seen is not gone: a hidden file (ingested by name), a file under a folder that could
     not be read. A link to a folder that leads nowhere (a drive not mounted?) deletes nothing: its files
     are kept, with a warning; a link to a file deleted where it lives (its folder is there) is gone.
-    `store_option`: what the warnings' `rag ingest` command adds to name the store (" --store DIR")."""
+    `settings` name the store in the warnings' commands (`prune_command`); `others`: files another machine
+    stored, left out of `stored_links` (`machine_split`)."""
     gone, dangling = [], set()
-    emptied = {} if prune else _emptied(present, found, stored_links)
+    emptied = {} if prune else _emptied(present, found, stored_links, others)
     for path, via in stored_links.items():
         if path in present or not reached_under(path, via, found.folders) or _unseen(path, via, found):
             continue
@@ -227,19 +228,19 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
                                 "are kept"})
     for folder, (count, holds) in emptied.items():
         now = f"holds only {holds} article file(s) now" if holds else "holds no article files now"
-        command = f"rag ingest {shlex.quote(str(folder))}{store_option} --prune"  # (absolute: it works anywhere)
         report.warnings.append({"path": display_path(str(folder)), "warning": f"{now}, against {count} stored from it "
                                 f"(a drive not mounted? emptied by mistake?): the stored files gone from it are kept. "
-                                f"To remove them, sync it with `{command}`"})
+                                f"To remove them, sync it with `{prune_command(folder, settings)}`"})
     return gone
 
 
-def _store_option(settings: Settings) -> str:
-    """" --store DIR" (absolute) when the store is not the default folder (a command a warning gives must
-    act on this store), else ""."""
-    if settings.store_dir == Path(DEFAULT_STORE):
-        return ""
-    return f" --store {shlex.quote(str(settings.store_dir.resolve()))}"
+def prune_command(folder: Path, settings: Settings | None) -> str:
+    """The command that removes a folder's kept files on purpose, as a message gives it: absolute paths,
+    quoted for the shell, and `--store` when the store is not the default folder."""
+    store = ""
+    if settings is not None and settings.store_dir != Path(DEFAULT_STORE):
+        store = f" --store {shlex.quote(str(settings.store_dir.resolve()))}"
+    return f"rag ingest {shlex.quote(str(folder))}{store} --prune"
 
 
 # A given folder that held at least this many stored files and now holds none keeps them (`_emptied`): an
@@ -266,13 +267,14 @@ def _vanished(gone: int, still: int, new: int, stored: int) -> bool:
     return gone >= VANISHED_FILES and still < VANISHED_KEPT_SHARE * stored and new < MOVED_SHARE * gone
 
 
-def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None]) -> dict[Path, tuple[int, int]]:
+def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None],
+             others: Collection[str] = ()) -> dict[Path, tuple[int, int]]:
     """The folders that look emptied, not cleaned up: {folder: (stored files under it, article files it
     holds now)}. A given folder that holds no article file at all, though the store holds at least
     EMPTIED_FOLDER_FILES from under it, or one that lost its files as a drive not mounted does
     (`_vanished`); else its subfolders that did so (`_emptied_below`). What the walk could not have seen
     (a hidden file ingested by name, a file in a folder that could not be read) is neither stored nor gone
-    here."""
+    here; `others` (files another machine stored) are neither stored nor new."""
     out = {}
     for folder in found.folders:
         inside = str(folder).rstrip(os.sep) + os.sep  # (string prefixes: 100,000 stored files, many folders)
@@ -281,7 +283,8 @@ def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None
                  and (p in present or not _unseen(p, via, found))}
         gone = [p for p in under if p not in present]
         still = len(under) - len(gone)
-        new = [p for p in present if p not in stored_links and (found.links.get(p) or p).startswith(inside)]
+        new = [p for p in present if p not in stored_links and p not in others
+               and (found.links.get(p) or p).startswith(inside)]
         if not (still or new) and len(under) >= EMPTIED_FOLDER_FILES:
             out[folder] = (len(under), 0)
         elif _vanished(len(gone), still, len(new), len(under)):
@@ -294,11 +297,11 @@ def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None
     return out
 
 
-def emptied_folders(paths: list[Path], stored_links: dict[str, str | None]) -> list[Path]:
+def emptied_folders(paths: list[Path], stored_links: dict[str, str | None], others: Collection[str] = ()) -> list[Path]:
     """The folders that a sync of `paths` would keep as emptied (`_emptied`: a drive not mounted?), so that
     a rebuild does not take their files for deleted ones."""
     found = collect_files(paths, IngestReport())  # (what cannot be read is the rebuild's sync's to report)
-    return list(_emptied({str(f) for f in found.files}, found, stored_links))
+    return list(_emptied({str(f) for f in found.files}, found, stored_links, others))
 
 
 def _emptied_below(inside: str, stored: list[str], holds: list[str], present: set[str]) -> dict[Path, tuple[int, int]]:
@@ -314,25 +317,37 @@ def _emptied_below(inside: str, stored: list[str], holds: list[str], present: se
     holding = {d for place in holds for d in folders_of(place)}
     counts = Counter(d for place in stored if place not in present for d in folders_of(place) if d not in holding)
     chosen: list[str] = []
-    for folder in sorted(d for d, n in counts.items() if _vanished(n, 0, 0, n)):  # (parents first)
+    for folder in sorted(d for d, n in counts.items() if n >= VANISHED_FILES):  # (parents first)
         if not any(folder.startswith(top + os.sep) for top in chosen) and _is_folder(Path(folder)):
             chosen.append(folder)
     return {Path(d): (counts[d], 0) for d in chosen}
 
 
-def _elsewhere(theirs: dict[str, str], stored_links: dict[str, str | None], present: set[str], found: Found,
-               deleted: dict[Path, str], report: IngestReport) -> None:
-    """Count the files another machine stored (`theirs`: {path: machine}) that this sync would have removed
-    and keeps (`IngestReport.kept_elsewhere`). In a shared store files are known by their path on every
-    machine alike, so two machines that each keep their own folder at the same path (`~/news`) must not
-    delete each other's articles at every sync: a file is removed by the sync of the machine that stored
-    its present version (`Settings.machine_name`), or by a `--prune`. A file stored before
-    `files.machine` (none recorded) is anyone's, as it was, and the first machine to find it adopts it."""
+def machine_split(store: Store, settings: Settings, links: dict[str, str | None]) -> tuple[dict, dict, set]:
+    """({path: via} of the stored files this machine may remove when gone, {path: machine} of those another
+    machine of a shared store stored, the paths of those with no machine recorded). In a shared store
+    files are known by their path on every machine alike, so two machines that each keep their own folder
+    at the same path (`~/news`) must not delete each other's articles: a file is removed by the sync of the
+    machine that stored its present version (`Settings.machine_name`), or by a `--prune`. A file stored
+    before `files.machine` (none recorded) is anyone's, as it was, and the first machine to find it adopts
+    it (`sync`). A store in a folder: every file is this machine's."""
+    machine = settings.machine_name()
+    owners = store.catalog.machine_by_file() if machine else {}
+    theirs = {p: owner for p, owner in owners.items() if owner not in (None, machine)}
+    ownerless = {p for p, owner in owners.items() if owner is None}
+    return {p: via for p, via in links.items() if p not in theirs}, theirs, ownerless
+
+
+def _count_kept_elsewhere(theirs: dict[str, str], stored_links: dict[str, str | None], present: set[str],
+                          found: Found, deleted: dict[Path, str], report: IngestReport) -> None:
+    """Count the files another machine stored (`theirs`, `machine_split`) that this sync would have removed
+    and keeps (`IngestReport.kept_elsewhere`)."""
     kept = Counter(owner for p, owner in theirs.items() if p not in present and (
-        reached_under(p, stored_links.get(p), found.folders) or p in deleted.values()))
+        reached_under(p, stored_links.get(p), found.folders) and not _unseen(p, stored_links.get(p), found)
+        or p in deleted.values()))
     for owner, count in sorted(kept.items()):
-        log.info("kept %d stored files that the machine %r stored and this one does not hold; `rag ingest "
-                 "--prune` removes them", count, owner)
+        log.info("kept %d stored files that the machine %r stored and this one does not hold; a sync with "
+                 "--prune removes them", count, owner)
     report.kept_elsewhere = sum(kept.values())
 
 
@@ -411,7 +426,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
 
     `prune` (`rag ingest --prune`): a given folder found empty loses what it held, which a sync otherwise
     keeps (`_emptied`: a drive not mounted?), and in a shared store the files gone from the given folders
-    go even when another machine stored them (`_elsewhere`)."""
+    go even when another machine stored them (`machine_split`)."""
     report = IngestReport()
     with store.writer(on_wait):
         try:
@@ -420,30 +435,29 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
             full = _logged(store, e, "checking the store for what an interrupted ingest left")
             raise StoreError(f"cannot check or clean the store {store.location} before writing: {e}{full}") from e
         stored_links = store.catalog.links()  # every stored file, and how a folder reached it
-        machine = settings.machine_name()  # (a shared store's: each file's machine counts)
-        owners = store.catalog.machines() if machine else {}
         paths = list(map(Path, paths))
         deleted = named_deletions(paths, stored_links)
         found = collect_files([p for p in paths if p not in deleted], report)
         present = {str(f) for f in found.files}
-        # another machine's files are neither gone nor part of an emptied folder here (`_elsewhere`)
-        theirs = {} if prune else {p: owner for p, owner in owners.items() if owner not in (None, machine)}
-        mine = {p: via for p, via in stored_links.items() if p not in theirs}
-        gone = list(dict.fromkeys(_gone(present, found, mine, report, prune, _store_option(settings))
+        # another machine's files are neither gone nor part of an emptied folder here
+        mine, theirs, ownerless = machine_split(store, settings, stored_links)
+        if prune:
+            mine, theirs = stored_links, {}
+        gone = list(dict.fromkeys(_gone(present, found, mine, report, prune, settings, theirs)
                                   + _repointed(present, found, mine)
                                   + [p for p in deleted.values() if p not in present and p not in theirs]))
-        _elsewhere(theirs, stored_links, present, found, deleted, report)
+        _count_kept_elsewhere(theirs, stored_links, present, found, deleted, report)
         plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")
-        _write(store, plans, on_progress, report, again, machine)
+        _write(store, plans, on_progress, report, again, settings.machine_name())
         if changed_links := {p: found.links.get(p) for p in present if found.links.get(p) != stored_links.get(p)}:
             try:
                 store.catalog.set_links(changed_links)
             except Exception as e:  # (a full disk ...) the articles are stored; the next sync records it
                 _logged(store, e, "recording which files were reached through symbolic links")
-        if adopted := [p for p in present if p in owners and owners[p] is None]:
+        if adopted := [p for p in present if p in ownerless]:
             try:  # files stored before `files.machine`, found here: this machine's from now on
-                store.catalog.set_machine(adopted, machine)
+                store.catalog.set_machine(adopted, settings.machine_name())
             except Exception as e:  # (as above) the next sync records it
                 _logged(store, e, "recording which machine holds the files")
         for path in gone:
@@ -718,7 +732,7 @@ def _commit(store: Store, unit: list[tuple[FilePlan, list[Planned]]], machine: s
                      [p.article.record_id for p in plan.articles] if last else None))
         if last:
             finished.append(plan)
-    store.catalog.write_articles(rows, machine or None)
+    store.catalog.write_articles(rows, machine)
     for plan, part in unit:  # counted once written (a failed write reports what the store holds)
         plan.done += len(part)
     return finished

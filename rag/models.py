@@ -298,7 +298,7 @@ class IngestReport:
     warnings: list[dict] = field(default_factory=list)  # {"path": ..., "warning": ...}: ingested, with a caveat
     repaired: int = 0  # leftovers of an interrupted earlier sync that were removed
     # a shared store's files that another machine stored and this one's folders do not hold: kept, as
-    # that machine's (`indexing._elsewhere`; `rag ingest --prune` removes them)
+    # that machine's (`indexing.machine_split`; `rag ingest --prune` removes them)
     kept_elsewhere: int = 0
 
     def counts(self) -> str:

@@ -11,7 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from .checkpoints import reached
-from .indexing import Progress, emptied_folders, is_unwritten, named_deletions, reached_under
+from .indexing import (Progress, emptied_folders, is_unwritten, machine_split, named_deletions, prune_command,
+                       reached_under)
 from .models import IngestReport, display_path
 from .service import NewsChat, make_embeddings
 from .settings import Settings
@@ -124,10 +125,8 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     links = old.catalog.links()  # a file a given folder reached through a symbolic link is that folder's
     deleted = named_deletions(paths, links)  # files named on their own and deleted: dropped on purpose
     paths = [p for p in paths if p not in deleted]
-    machine = settings.machine_name()  # a shared store: another machine's files are not this one's to drop
-    owners = old.catalog.machines() if machine else {}
-    theirs = {p: owner for p, owner in owners.items() if owner not in (None, machine)}
-    emptied = emptied_folders(paths, {p: via for p, via in links.items() if p not in theirs})  # (a drive not mounted?)
+    mine, theirs, _ = machine_split(old, settings, links)  # another machine's files are not this one's to drop
+    emptied = emptied_folders(paths, mine, theirs)  # (a drive not mounted?)
 
     def synced(path: str) -> bool:
         return path not in theirs and not reached_under(path, links.get(path), emptied) and (
@@ -138,17 +137,18 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
                 f"{'; '.join(lost[:3])}{' ...' if len(lost) > 3 else ''}. Mend or restore them; to drop their "
                 f"articles on purpose, delete the files and name them, or their folders, in the rebuild")
 
-    stored = old.catalog.record_ids_by_file()
-    gone = [p for p in stored if not Path(p).exists()]
     def why_lost(path: str) -> str:
+        where = next((f for f in emptied + folders if reached_under(path, links.get(path), [f])), None)
+        command = prune_command(where, replace(settings, store_dir=old.dir)) if where else ""
+        drop = f" (`{command}` drops it on purpose)" if command else ""
         if path in theirs:
-            return (f"the file is on the machine “{theirs[path]}”, not this one (`rag ingest FOLDER --prune` "
-                    f"drops it on purpose)")
+            return f"the file is on the machine “{theirs[path]}”, not this one{drop}"
         if reached_under(path, links.get(path), emptied):
-            return ("its folder holds none of its files now, or few (a drive not mounted? `rag ingest FOLDER "
-                    "--prune` drops them on purpose)")
+            return f"its folder holds none of its files now, or few (a drive not mounted?){drop}"
         return "the file is gone"
 
+    stored = old.catalog.record_ids_by_file()
+    gone = [p for p in stored if not Path(p).exists()]
     if lost := [f"{display_path(p)}: {why_lost(p)}" for p in gone if not synced(p)]:
         raise StoreError(lost_message(lost))  # known before anything is embedded
     others = [reach for p, reach in _held_elsewhere(links, paths).items() if p not in deleted.values()]

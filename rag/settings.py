@@ -137,7 +137,7 @@ class Settings:
     def machine_name(self) -> str:
         """The name a shared store records with each file this machine stores ("" for a store in a folder,
         which one machine uses): a sync removes the files gone from this machine's folders that this
-        machine stored, never another machine's that only share their path (`indexing._elsewhere`)."""
+        machine stored, never another machine's that only share their path (`indexing.machine_split`)."""
         if not self.database_url:
             return ""
         return self.machine or socket.gethostname()

@@ -100,7 +100,8 @@ def test_an_emptied_folder_is_named_and_kept_until_pruned(tmp_path, capsys):
         f.unlink()
     status, out, err = rag(capsys, "ingest", str(folder), "--store", str(store), "--quiet")
     assert status == 0 and "0 deleted" in out
-    assert f"warning: {folder}: holds no article files now" in err and f"rag ingest {folder} --store {store} --prune" in err
+    assert f"warning: {folder}: holds no article files now" in err
+    assert f"rag ingest {folder} --store {store} --prune" in err
     status, out, err = rag(capsys, "ingest", str(folder), "--store", str(store), "--rebuild", "--prune")
     assert status == 2 and "--prune works with a sync, not with --rebuild" in err
     assert len(snapshot(store)["articles"]) == 3

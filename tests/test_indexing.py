@@ -137,7 +137,8 @@ def test_a_folder_found_empty_keeps_its_stored_articles(news_chat, news, tmp_pat
     news.mkdir()  # the empty mount point
     report = news_chat.ingest()
     assert (report.deleted, report.failed) == (0, [])
-    assert [w["path"] for w in report.warnings] == [str(news)] and "holds no article files now, against 2 stored from it" in report.warnings[0]["warning"]
+    assert [w["path"] for w in report.warnings] == [str(news)]
+    assert "holds no article files now, against 2 stored from it" in report.warnings[0]["warning"]
     # the command acts on this store, not the default one
     assert f"rag ingest {news} --store {tmp_path / 'store'} --prune" in report.warnings[0]["warning"]
     assert news_chat.status()["articles"] == 2 and "Warships" in documents(news_chat)
@@ -189,7 +190,8 @@ def test_a_folder_that_lost_nearly_all_its_files_at_once_keeps_them(chat, settin
     report = chat.ingest()
     assert (report.added, report.deleted, report.failed) == (1, 0, [])
     [warning] = report.warnings
-    assert warning["path"] == str(news) and "holds only 1 article file(s) now, against 25 stored from it" in warning["warning"]
+    assert warning["path"] == str(news)
+    assert "holds only 1 article file(s) now, against 25 stored from it" in warning["warning"]
     for n in range(2):  # a followed feed's items saved meanwhile: more than a tenth of 25, far fewer than went
         (news / f"item{n}.txt").write_text(f"Feed item {n}\n\nThe ferry timetable changed for the winter, part {n}.\n")
     report = chat.ingest()

@@ -328,6 +328,30 @@ def leftovers(servers) -> tuple[list[str], list[str]]:
     return collections, sorted(schemas)
 
 
+def test_another_machines_files_never_hide_an_emptied_folder(servers, tmp_path):
+    # Files another machine stored that are here too (a folder shared over the network) are neither this
+    # machine's stored files nor new ones: they used to read as a move, and an empty mount point beside
+    # them lost its articles.
+    news = tmp_path / "news"
+    for folder, count in (("shared", 25), ("drive", 20)):
+        (news / folder).mkdir(parents=True)
+        for n in range(count):
+            (news / folder / f"{folder}{n}.txt").write_text(f"Report {folder} {n}\n\nThe {folder} pier {n} "
+                                                             f"reopened on Monday.\n")
+    drive = tmp_path / "drive"
+    (news / "drive").rename(drive)  # (not yet on the laptop)
+    laptop = NewsChat(replace(shared_settings(tmp_path / "laptop", servers, news), machine="laptop"))
+    assert laptop.ingest([news]).added == 25
+    drive.rename(news / "drive")
+    desk = NewsChat(replace(shared_settings(tmp_path / "desk", servers, news), machine="desk"))
+    report = desk.ingest([news])
+    assert (report.added, report.unchanged) == (20, 25)
+    (news / "drive").rename(drive)
+    (news / "drive").mkdir()  # the desk's drive not mounted
+    report = desk.ingest([news])
+    assert (report.deleted, len(report.warnings)) == (0, 1) and desk.status()["articles"] == 45
+
+
 def test_a_rebuild_with_another_model_never_drops_another_machines_articles(servers, tmp_path, articles_dir):
     # A machine can read only its own files: those another machine stored at the same path are not
     # deleted ones to drop from the rebuilt store. The rebuild is refused, the store unchanged.
