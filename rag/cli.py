@@ -177,9 +177,6 @@ def cmd_ingest(args, settings: Settings) -> int:
             print(f"warning: {warning['path']}: {warning['warning']}", file=sys.stderr)
         repaired = f"; {report.repaired} leftovers of an interrupted ingest removed" if report.repaired else ""
         print(f"{report.counts()} ({report.chunks_embedded} chunks embedded{repaired})")
-        if report.kept_elsewhere:
-            print(f"{report.kept_elsewhere} stored files that other machines of the shared store stored are not here: "
-                  f"kept as theirs (--prune removes them)")
     return 1 if report.failed else 0
 
 

@@ -303,9 +303,11 @@ class IngestReport:
 
     def counts(self) -> str:
         """ "2 added, 0 updated, 5 unchanged, 1 deleted, 1 failed": the one summary of an ingest, on the
-        command line and on the page (which adds the reasons of the failures)."""
+        command line and on the page (which adds the reasons of the failures); in a shared store, then
+        "; 3 kept as other machines' (gone here)" when there are such files (`kept_elsewhere`)."""
+        kept = f"; {self.kept_elsewhere} kept as other machines' (gone here)" if self.kept_elsewhere else ""
         return (f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, {self.deleted} deleted, "
-                f"{len(self.failed)} failed")
+                f"{len(self.failed)} failed{kept}")
 
     @property
     def changed(self) -> bool:

@@ -122,6 +122,7 @@ def test_two_machines_with_a_folder_at_the_same_path_keep_each_others_articles(s
     on(laptop_only)
     report = laptop.ingest([news])
     assert (report.added, report.deleted, report.kept_elsewhere, report.warnings) == (1, 0, 2, [])
+    assert report.line().endswith("0 deleted, 0 failed; 2 kept as other machines' (gone here)")  # (the page's line)
     ferry = "How long does the ferry crossing to Zanzibar take?"
     assert "ninety minutes" in " ".join(c.quote for c in laptop.ask(ferry).citations)
     on(desk_only)
