@@ -212,7 +212,7 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
     gone, dangling = [], set()
     emptied = {} if prune else _emptied(present, found, stored_links, others)
     for path, via in stored_links.items():
-        if path in present or not reached_under(path, via, found.folders) or _unseen(path, via, found):
+        if not _missed(path, via, present, found):
             continue
         if reached_under(path, via, list(emptied)):
             continue
@@ -276,6 +276,7 @@ def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None
     (a hidden file ingested by name, a file in a folder that could not be read) is neither stored nor gone
     here; `others` (files another machine stored) are neither stored nor new."""
     out = {}
+    places = {p: found.links.get(p) or p for p in present}  # each file where the folders have it
     for folder in found.folders:
         inside = str(folder).rstrip(os.sep) + os.sep  # (string prefixes: 100,000 stored files, many folders)
         under = {p: via or "" for p, via in stored_links.items()
@@ -283,17 +284,15 @@ def _emptied(present: set[str], found: Found, stored_links: dict[str, str | None
                  and (p in present or not _unseen(p, via, found))}
         gone = [p for p in under if p not in present]
         still = len(under) - len(gone)
-        new = [p for p in present if p not in stored_links and p not in others
-               and (found.links.get(p) or p).startswith(inside)]
+        holds = [p for p, place in places.items() if place.startswith(inside)]
+        new = [p for p in holds if p not in stored_links and p not in others]
         if not (still or new) and len(under) >= EMPTIED_FOLDER_FILES:
             out[folder] = (len(under), 0)
         elif _vanished(len(gone), still, len(new), len(under)):
             out[folder] = (len(under), still + len(new))
         elif len(new) < MOVED_SHARE * len(gone):  # (files moved within the folder empty no subfolder)
-            # each file where the folder has it; a file reached through a link is left to `_gone`
-            stored = [p for p, via in under.items() if not via]
-            holds = [found.links.get(p) or p for p in present]
-            out |= _emptied_below(inside, stored, [place for place in holds if place.startswith(inside)], present)
+            # (a file reached through a link is left to `_gone`)
+            out |= _emptied_below(inside, [p for p in gone if not under[p]], [places[p] for p in holds])
     return out
 
 
@@ -304,18 +303,18 @@ def emptied_folders(paths: list[Path], stored_links: dict[str, str | None], othe
     return list(_emptied({str(f) for f in found.files}, found, stored_links, others))
 
 
-def _emptied_below(inside: str, stored: list[str], holds: list[str], present: set[str]) -> dict[Path, tuple[int, int]]:
+def _emptied_below(inside: str, gone: list[str], holds: list[str]) -> dict[Path, tuple[int, int]]:
     """The topmost subfolders (below the folder `inside` names) that are still there but hold no article
-    file, having lost at least VANISHED_FILES stored files (`stored`, `holds`: files where the folder has
-    them): a drive not mounted at a mount point inside the folder leaves such an empty subfolder, while a
-    subfolder deleted on purpose is gone with its files (a plain deletion)."""
+    file (`holds`: where the folder has its files now), having lost at least VANISHED_FILES stored files
+    (`gone`): a drive not mounted at a mount point inside the folder leaves such an empty subfolder, while
+    a subfolder deleted on purpose is gone with its files (a plain deletion)."""
     def folders_of(place: str) -> Iterator[str]:
         above = os.path.dirname(place)
         while above.startswith(inside) and above != inside:  # ("/" is its own dirname)
             yield above
             above = os.path.dirname(above)
     holding = {d for place in holds for d in folders_of(place)}
-    counts = Counter(d for place in stored if place not in present for d in folders_of(place) if d not in holding)
+    counts = Counter(d for place in gone for d in folders_of(place) if d not in holding)
     chosen: list[str] = []
     for folder in sorted(d for d, n in counts.items() if n >= VANISHED_FILES):  # (parents first)
         if not any(folder.startswith(top + os.sep) for top in chosen) and _is_folder(Path(folder)):
@@ -342,9 +341,8 @@ def _count_kept_elsewhere(theirs: dict[str, str], stored_links: dict[str, str | 
                           found: Found, deleted: dict[Path, str], report: IngestReport) -> None:
     """Count the files another machine stored (`theirs`, `machine_split`) that this sync would have removed
     and keeps (`IngestReport.kept_elsewhere`)."""
-    kept = Counter(owner for p, owner in theirs.items() if p not in present and (
-        reached_under(p, stored_links.get(p), found.folders) and not _unseen(p, stored_links.get(p), found)
-        or p in deleted.values()))
+    kept = Counter(owner for p, owner in theirs.items()
+                   if _missed(p, stored_links.get(p), present, found) or (p in deleted.values() and p not in present))
     for owner, count in sorted(kept.items()):
         log.info("kept %d stored files that the machine %r stored and this one does not hold; a sync with "
                  "--prune removes them", count, owner)
@@ -364,6 +362,12 @@ def _is_folder(path: Path) -> bool:
         return path.is_dir()
     except OSError:
         return False
+
+
+def _missed(path: str, via: str | None, present: set[str], found: Found) -> bool:
+    """Whether a stored file is one of the given folders' (`reached_under`) that their walk could have
+    found (`_unseen`) and did not: gone, unless something keeps it (an emptied folder, another machine)."""
+    return path not in present and reached_under(path, via, found.folders) and not _unseen(path, via, found)
 
 
 def _unseen(path: str, via: str | None, found: Found) -> bool:
@@ -440,6 +444,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         found = collect_files([p for p in paths if p not in deleted], report)
         present = {str(f) for f in found.files}
         # another machine's files are neither gone nor part of an emptied folder here
+        machine = settings.machine_name()
         mine, theirs, ownerless = machine_split(store, settings, stored_links)
         if prune:
             mine, theirs = stored_links, {}
@@ -449,7 +454,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         _count_kept_elsewhere(theirs, stored_links, present, found, deleted, report)
         plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")
-        _write(store, plans, on_progress, report, again, settings.machine_name())
+        _write(store, plans, on_progress, report, again, machine)
         if changed_links := {p: found.links.get(p) for p in present if found.links.get(p) != stored_links.get(p)}:
             try:
                 store.catalog.set_links(changed_links)
@@ -457,7 +462,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
                 _logged(store, e, "recording which files were reached through symbolic links")
         if adopted := [p for p in present if p in ownerless]:
             try:  # files stored before `files.machine`, found here: this machine's from now on
-                store.catalog.set_machine(adopted, settings.machine_name())
+                store.catalog.set_machine(adopted, machine)
             except Exception as e:  # (as above) the next sync records it
                 _logged(store, e, "recording which machine holds the files")
         for path in gone:
