@@ -27,18 +27,31 @@ _NAME = re.compile(r"\b[A-Z][\w'’\-]*")
 
 
 def standalone_query(question: str, history: list[tuple[str, str]], as_of: str = "") -> Query:
-    """A follow-up ("and what did Peskov say?") is searched together with the earlier question's topic.
+    """A follow-up ("and what did Peskov say?") is searched together with the conversation's topic.
 
     Without a language model this is a rule: a question that opens like a follow-up, leans on a
-    pronoun, or is very short borrows the content words of the previous questions."""
+    pronoun, or is very short borrows the content words of the questions since the last one that was no
+    follow-up (`conversation_topic`), so a third turn keeps the subject the first one named."""
     focus = content_terms(question)
-    previous = [q for q, _ in history if q and q.strip()]
-    if not previous or not _is_follow_up(question, focus):
+    if not _is_follow_up(question, focus) or not (topic := conversation_topic(history)):
         return Query(question, focus, [], as_of)
-    earlier = previous[-1]
-    carried = [w for w in re.findall(r"[\w'’\-]+", earlier) if w.lower() not in QUESTION_STOPWORDS and len(w) > 1]
-    carried_terms = [t for t in content_terms(earlier) if t not in focus]
+    carried = list(dict.fromkeys(w for earlier in topic for w in re.findall(r"[\w'’\-]+", earlier)
+                                 if w.lower() not in QUESTION_STOPWORDS and len(w) > 1))
+    carried_terms = list(dict.fromkeys(t for earlier in topic for t in content_terms(earlier) if t not in focus))
     return Query(f"{question} ({' '.join(carried)})", focus, carried_terms, as_of)
+
+
+def conversation_topic(history: list[tuple[str, str]]) -> list[str]:
+    """The earlier questions a follow-up borrows its subject from: the last one that was no follow-up
+    (it named the subject) and, when the last question was a follow-up of it, that one too ("When will
+    the Corva plant open?", "and how much did it cost?", then "what did the mayor say?" is about the
+    Corva plant). Follow-ups in between are left out, so the words carried stay few. [] without history."""
+    previous = [q for q, _ in history if q and q.strip()]
+    if not previous:
+        return []
+    named = next((i for i in range(len(previous) - 1, -1, -1)
+                  if i == 0 or not _is_follow_up(previous[i], content_terms(previous[i]))), 0)
+    return list(dict.fromkeys([previous[named], previous[-1]]))
 
 
 # A question word this rare in English names a subject of its own: "What is the price of potash?" (8.7)

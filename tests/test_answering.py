@@ -464,3 +464,44 @@ def test_the_answer_can_come_from_a_passage_a_search_would_not_list(chat):
     proposal = ExtractiveAnswerer(chat.embeddings).propose(query, chunks, bodies)
     lead = proposal.quotes[0]
     assert (lead.n, lead.quote) == (13, "The rebuilt breakwater is 240 metres long, the harbour master said.")
+
+
+CONVERSATION = [
+    {"id": "bridge", "title": "Pell River bridge collapse kills four", "published": "2026-03-05", "source": "valley.example",
+     "text": "A span of the Pell River bridge collapsed during the morning rush hour on Tuesday, dropping three cars "
+             "into the river.\n\nFour people died and nine were injured, the county sheriff said at a briefing.\n\n"
+             "Divers searched the water until late in the evening."},
+    {"id": "plant", "title": "Ardley water plant opens", "published": "2026-03-06", "source": "valley.example",
+     "text": "The Ardley water treatment plant will open on April 2, city officials said on Friday.\n\n"
+             "The final cost of the plant came to $41.5 million, well above its budget.\n\n"
+             "Mayor Ruth Calder called the opening a relief for families who boiled their tap water for years."},
+    {"id": "tram", "title": "Neue Tramlinie in Kassel eröffnet", "published": "2026-03-09", "source": "stadt.example",
+     "text": "Die neue Tramlinie 9 in Kassel wurde am Samstag eröffnet.\n\nDie Strecke ist 5,1 Kilometer lang "
+             "und hat elf Haltestellen.\n\nDer Oberbürgermeister sagte, die Linie koste 70 Millionen Euro."},
+]
+
+
+def test_follow_ups_keep_the_conversations_subject_past_the_second_turn(chat, tmp_path):
+    # A third turn ("what did the mayor say?") was searched with the second turn's words only ("cost") and
+    # refused; a follow-up whose own words are in no article ("and when did it happen?") was answered from
+    # the newest article (a German tram line) and refused, though the first answer's article says "Tuesday".
+    assert chat.ingest([write_corpus(tmp_path, CONVERSATION)]).added == 3
+    as_of = Filters(as_of="2026-03-10")
+
+    def conversation(*questions):
+        history, answers = [], []
+        for question in questions:
+            answers.append(chat.ask(question, history=history, filters=as_of))
+            history.append((question, answers[-1].text))
+        return answers
+
+    _, cost, mayor = conversation("When will the Ardley plant open?", "and how much did it cost?",
+                                  "what did the mayor say?")
+    assert "Ardley" in mayor.query
+    assert not cost.refused and "$41.5 million" in cost.citations[0].quote, cost.text
+    assert not mayor.refused and "Ruth Calder" in mayor.citations[0].quote, mayor.text
+    _, when = conversation("How many people died in the Pell River bridge collapse?", "and when did it happen?")
+    assert not when.refused and "on Tuesday" in when.citations[0].quote, when.text
+    assert chat.article(when.citations[0].chunk.article_id).title == CONVERSATION[0]["title"]
+    for answer in (cost, mayor, when):
+        assert_quotes_verbatim(chat, answer)
