@@ -231,8 +231,12 @@ def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
 
 def naming_articles(question: str, bodies: dict[str, str]) -> Callable[[Candidate], bool] | None:
     """Whether a candidate's article names one of the names the question asks about (its capitalised
-    words past the first: "How much did the Corva water plant cost?" -> corva); None when it names none."""
+    words past the first: "How much did the Corva water plant cost?" -> corva); None when it names none.
+    Of a name's words those at least NAME_IDF rare in English count when there are any: "Hollin River
+    bridge" is named by "Hollin", not by the "River Road" of another town's article."""
     names = {word for _, word in question_names(question)}
+    rare = {word for word in names if any(english_idf(t) >= NAME_IDF for t in terms(word))}
+    names = rare or names
     if not names:
         return None
     said: dict[str, bool] = {}

@@ -8,7 +8,7 @@ from importlib import resources
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, quote_spans,
+from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, naming_articles, quote_spans,
                            standalone_query, unmentioned_names)
 from rag.cli import main
 from rag.llm import LLMAnswerer
@@ -505,3 +505,26 @@ def test_follow_ups_keep_the_conversations_subject_past_the_second_turn(chat, tm
     assert chat.article(when.citations[0].chunk.article_id).title == CONVERSATION[0]["title"]
     for answer in (cost, mayor, when):
         assert_quotes_verbatim(chat, answer)
+
+
+def test_a_common_word_of_a_name_does_not_make_another_article_on_topic():
+    # "Hollin River bridge": the water plant's article says "River Road", and its cost was quoted beside the
+    # bridge's sentences as if it were the bridge's. The rare word of a name ("Hollin") is what an article
+    # must name for its sentences to stand beside the lead's.
+    bodies = {"bridge": "The Hollin River bridge will be replaced. The governor will pay for it.",
+              "plant": "The plant on River Road in Corva opened. The full replacement cost $48.6 million."}
+
+    def candidate(text: str, article: str) -> Candidate:
+        start = bodies[article].index(text)
+        return Candidate(Span(text, start, start + len(text), True, "sentence"), 1,
+                         Chunk(bodies[article], 0, len(bodies[article]), article), 0, terms(text))
+
+    lead, plant_cost, governor = (candidate("The Hollin River bridge will be replaced.", "bridge"),
+                                  candidate("The full replacement cost $48.6 million.", "plant"),
+                                  candidate("The governor will pay for it.", "bridge"))
+    on_topic = naming_articles("How much will the replacement of the Hollin River bridge cost?", bodies)
+    chosen = choose_quotes(Ranking([lead, plant_cost, governor], [0.9, 0.8, 0.7], 1.0), max_quotes=3,
+                           relative=0.1, on_topic=on_topic)
+    assert chosen == [lead, governor]
+    # a question that names only common words still keeps other articles that name them
+    assert naming_articles("What happened on River Road?", bodies)(plant_cost)
