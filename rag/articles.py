@@ -292,11 +292,36 @@ def _meta_content(text: str, names: tuple[str, ...]) -> str:
 
 # ---------------------------------------------------------------- JSON and JSONL records
 
-def _read_json(path: Path, text: str, result: ReadResult) -> ReadResult:
+def _load_json(text: str, where: str = "") -> object:
+    """json.loads, with what it cannot read as an ArticleError (`where`: "line 3: " of a JSONL file): bad
+    JSON, nesting too deep, a number of thousands of digits; lone UTF-16 surrogates ("\\ud83d", half an emoji), which no file or database can store, are
+    replaced by U+FFFD."""
     try:
-        data = json.loads(text)
+        return _mended(json.loads(text))
     except json.JSONDecodeError as e:
-        raise ArticleError(f"invalid JSON at line {e.lineno}: {e.msg}") from None
+        raise ArticleError(f"{where}invalid JSON ({e.msg})" if where else
+                           f"invalid JSON at line {e.lineno}: {e.msg}") from None
+    except RecursionError:
+        raise ArticleError(f"{where}invalid JSON: nested too deeply to read") from None
+    except ValueError:  # (json.loads refuses a number of over 4,300 digits)
+        raise ArticleError(f"{where}invalid JSON: a number too long to read") from None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _mended(value: object) -> object:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_mended(v) for v in value]
+    if isinstance(value, dict):
+        return {_mended(k): _mended(v) for k, v in value.items()}
+    return value
+
+
+def _read_json(path: Path, text: str, result: ReadResult) -> ReadResult:
+    data = _load_json(text)
     if isinstance(data, dict) and isinstance(data.get("articles"), list):
         data = data["articles"]  # the NewsAPI response shape
     records = data if isinstance(data, list) else [data]
@@ -315,13 +340,9 @@ def _read_jsonl(path: Path) -> ReadResult:
             if not raw.strip():
                 continue
             try:
-                line = _decode(raw, result.warnings, f"line {lineno} ")
-                record = json.loads(line)
+                record = _load_json(_decode(raw, result.warnings, f"line {lineno} "), f"line {lineno}: ")
             except ArticleError as e:
                 result.errors.append(str(e))
-                continue
-            except json.JSONDecodeError as e:
-                result.errors.append(f"line {lineno}: invalid JSON ({e.msg})")
                 continue
             _add_record(result, record, str(path), f"line {lineno}")
     if not result.articles and not result.errors:

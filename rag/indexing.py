@@ -530,6 +530,10 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     except OSError as e:
         _fail(report, file, f"cannot read: {e.strerror}")
         return None
+    except Exception as e:  # a reader's own fault must cost this file only, never the batch
+        log.exception("reading %s failed", file)
+        _fail(report, file, f"could not be read ({type(e).__name__}: {e})")
+        return None
     for error in result.errors:
         _fail(report, file, error)
     for warning in result.warnings:

@@ -69,6 +69,10 @@ def batch(tmp_path: Path, capsys) -> tuple[Path, Path, dict]:
     (folder / "empty.txt").write_bytes(b"")
     (folder / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" * 20)
     (folder / "kept.txt").write_bytes(KEPT.encode() + b"Caf\x81 owners cheered.\n")  # neither UTF-8 nor cp1252
+    (folder / "deep.json").write_text("[" * 5000)  # past what json.loads can nest: it raised RecursionError
+    (folder / "long.json").write_text('{"id": ' + "9" * 5000 + ', "text": "A number too long to read."}')
+    # an emoji cut in half (a lone surrogate, which no database can store) stopped the whole batch
+    (folder / "cut.jsonl").write_text('{"title": "Ferry back \\ud83d", "text": "The Quarnby ferry runs again."}\n')
     (folder / "feed.jsonl").write_text(json.dumps(RECORDS[0]) + "\n"
                                        + '{"title": "Broken", "text": "no closing brace"\n'
                                        + json.dumps({"title": "Photo only", "image": "x.jpg"}) + "\n"
@@ -86,6 +90,8 @@ EXPECTED_FAILURES = {  # file name -> the reason the user is told
     "kept.txt": r"^file is not valid UTF-8 \(bad byte at offset \d+\)$",
     "huge.txt": r"^file is 50 MB, over the 10 MB limit",
     "feed.jsonl": r"^line 2: invalid JSON|^line 3: no article text",
+    "deep.json": r"^invalid JSON: nested too deeply to read$",
+    "long.json": r"^invalid JSON: a number too long to read$",
     "missing.txt": r"no such file",
     "caf\\udce9.txt": r"^the file's name .* is not valid UTF-8: rename it",  # (shown escaped: it cannot be printed)
 }
@@ -115,9 +121,9 @@ def test_bad_inputs_fail_one_by_one_and_good_ones_are_ingested(batch, capsys):
     status, out, err = rag(capsys, "ingest", str(folder), str(missing), "--store", str(store), "--json", "--quiet")
     assert status == 1
     report = json.loads(out)
-    assert (report["added"], report["updated"], report["deleted"]) == (1, 0, 0)
+    assert (report["added"], report["updated"], report["deleted"]) == (2, 0, 0)
     failed = report["failed"]
-    assert len(failed) == 8, failed
+    assert len(failed) == 10, failed
     for failure in failed:
         name = Path(failure["path"]).name
         assert re.search(EXPECTED_FAILURES[name], failure["error"]), failure
@@ -128,8 +134,8 @@ def test_bad_inputs_fail_one_by_one_and_good_ones_are_ingested(batch, capsys):
     after = snapshot(store)
     assert before["vectors"].items() <= after["vectors"].items()  # nothing stored before changed or went
     assert before["articles"].items() <= after["articles"].items()
-    assert [a[0] for a in after["articles"].values() if a not in before["articles"].values()] == [
-        "Taiwan holds naval drills"]
+    assert sorted(a[0] for a in after["articles"].values() if a not in before["articles"].values()) == [
+        "Ferry back \ufffd", "Taiwan holds naval drills"]
 
 
 def test_bad_inputs_are_one_line_each_without_json(batch, capsys):
@@ -138,12 +144,12 @@ def test_bad_inputs_are_one_line_each_without_json(batch, capsys):
     status, out, err = rag(capsys, "ingest", str(folder), str(missing), "--store", str(store), "--quiet")
     assert status == 1
     lines = err.strip().splitlines()
-    assert len(lines) == 8 and "Traceback" not in err
+    assert len(lines) == 10 and "Traceback" not in err
     for line in lines:
         match = re.match(r"failed: (.+?): (.+)$", line)
         assert match, line
         assert re.search(EXPECTED_FAILURES[Path(match[1]).name], match[2]), line
-    assert re.search(r"^1 added, 0 updated, \d+ unchanged, 0 deleted, 8 failed", out)
+    assert re.search(r"^2 added, 0 updated, \d+ unchanged, 0 deleted, 10 failed", out)
 
 
 def test_broken_file_stays_failed_until_fixed(tmp_path, capsys):
