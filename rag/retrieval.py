@@ -15,6 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import logging
+
 import bm25s
 import numpy as np
 from chromadb.errors import ChromaError
@@ -24,6 +26,8 @@ from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
 from .models import Chunk, Filters
 from .store import Store, chunk_from_metadata, metadata_uid
+
+log = logging.getLogger(__name__)
 from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer
 
 # Two spellings of one name: "Zelensky" and Zelenskyy 0.82, Kharkov and Kharkiv 0.86, Lukashenko and
@@ -208,7 +212,9 @@ class LexicalIndex:
                 return None
             extra = json.loads((folder / "chunks.json").read_text())
             bm25 = bm25s.BM25.load(str(folder), show_progress=False) if extra["ids"] else None
-        except (OSError, ValueError, KeyError):
+        except Exception as e:  # a cache: a file cut short by a power cut or a full disk is built again
+            log.warning("the keyword index in %s cannot be read (%s: %s); building it again",
+                        folder, type(e).__name__, e)
             return None
         return _Snapshot.of(stamp, bm25, extra["ids"], extra["days"], extra["sources"])
 
@@ -223,9 +229,14 @@ class LexicalIndex:
         collection = self.store.collection
         listed = [i for offset in range(0, collection.count(), 5000)
                   for i in collection.get(include=[], limit=5000, offset=offset)["ids"]]
-        with TokenCache(self.dir / "tokens.sqlite") as cache:
-            cache.add_missing(collection, listed)
-            ids, days, sources, tokens = cache.rows(listed)
+        cached = self.dir / "tokens.sqlite"
+        try:
+            ids, days, sources, tokens = TokenCache.read(cached, collection, listed)
+        except sqlite3.DatabaseError as e:  # a cache: garbled, it is made anew from the vectors' texts
+            log.warning("the keyword index's word cache %s cannot be read (%s); making it anew", cached, e)
+            for path in (cached, cached.with_name(cached.name + "-journal")):
+                path.unlink(missing_ok=True)
+            ids, days, sources, tokens = TokenCache.read(cached, collection, listed)
         bm25 = None
         folder = Path(tempfile.mkdtemp(prefix="index-", dir=self.dir))
         if ids:
@@ -269,6 +280,13 @@ class TokenCache:
     def __exit__(self, *exc) -> None:
         self.db.commit()
         self.db.close()
+
+    @classmethod
+    def read(cls, path: Path, collection, ids: list[str]) -> tuple[list[str], list[int], list[str], list[list[str]]]:
+        """`rows` of `ids`, the missing ones tokenized and added first (`add_missing`)."""
+        with cls(path) as cache:
+            cache.add_missing(collection, ids)
+            return cache.rows(ids)
 
     def add_missing(self, collection, ids: list[str]) -> None:
         """Tokenize and keep the chunks of `ids` not cached yet; forget cached chunks not in `ids`."""

@@ -10,6 +10,7 @@ from rag import indexing
 from rag.dates import time_window
 from rag.models import Filters
 from rag.retrieval import LexicalIndex, chroma_where
+from rag.service import NewsChat
 from news_fixtures import write_corpus
 
 
@@ -63,6 +64,23 @@ def test_lexical_index_is_saved_and_follows_new_articles(news_chat, tmp_path):
     extra.write_text("Zanzibar ferry\n\nThe new Zanzibar ferry line opened with a brass band.\n", encoding="utf-8")
     news_chat.ingest([extra])
     assert "Zanzibar" in news_chat.search("Zanzibar ferry brass band", Filters(), k=1)[0].text
+
+
+def test_a_garbled_keyword_index_is_built_again_not_fatal(news_chat, tmp_path):
+    # A power cut or a full disk left a file of the keyword index empty and its word cache garbled: every
+    # question failed ("No data left in file", "file is not a database"), and an ingest did not mend it.
+    news_chat.search("Vatican funeral", Filters())
+    saved = news_chat.lexical._current_dir()
+    next(saved.glob("*.npy")).write_bytes(b"")
+    (news_chat.lexical.dir / "tokens.sqlite").write_bytes(b"garbage" * 100)
+    reopened = NewsChat(news_chat.settings)  # (the next `rag ask`, or the app started again)
+    assert reopened.lexical.search("Vatican funeral", Filters(), 1)
+    assert "funeral" in reopened.search("Vatican funeral", Filters(), k=1)[0].text
+    (news_chat.lexical.dir / "tokens.sqlite").write_bytes(b"garbage" * 100)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("Zanzibar ferry\n\nThe new Zanzibar ferry line opened with a brass band.\n", encoding="utf-8")
+    assert reopened.ingest([extra]).added == 1
+    assert len(reopened.lexical.search("Zanzibar ferry brass band", Filters(), 10)) == 1
 
 
 def test_ingest_leaves_the_keyword_index_current_and_forgets_deleted_articles(chat, tmp_path):
