@@ -225,7 +225,7 @@ def parse_markdown(text: str, path: str, notes: list[str] | None = None) -> Arti
         for ln in m.group(1).splitlines():
             key, sep, value = ln.partition(":")
             if sep:
-                meta[key.strip().lower()] = value.strip().strip("\"'")
+                meta[key.strip().lower()] = _unquoted(value.strip())
         text = text[m.end():]
     lines = text.split("\n")
     title = meta.get("title", "")
@@ -237,12 +237,58 @@ def parse_markdown(text: str, path: str, notes: list[str] | None = None) -> Arti
                 title = title or ln[2:].strip()
                 del lines[i]
             break
-    paragraphs = _paragraphs([ln.strip() for ln in lines])
+    paragraphs = _paragraphs([ln.strip() for ln in _markdown_lines(lines)])
     return _make_article(title or _title_from_path(path), "\n\n".join(paragraphs), path, notes=notes,
                          published=_iso_date(next((meta[k] for k in DATE_FIELDS if meta.get(k)), ""), notes,
                                              "the front matter"),
                          source=meta.get("source", ""), url=meta.get("url", ""),
                          authors=_authors(meta.get("authors") or meta.get("author")))
+
+
+def _unquoted(value: str) -> str:
+    """A front-matter value without the quotes around it: `"Oak Avenue \"Veterans Way\""` keeps its inner
+    quotes, and a title that ends with a quotation keeps its closing mark."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        inner = value[1:-1]
+        return inner.replace('\\"', '"') if value[0] == '"' else inner.replace("''", "'")
+    return value
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+_MD_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
+_MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")  # |---|:--:| and ---
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")  # [text](url), ![alt](src)
+_MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+
+
+def _markdown_lines(lines: list[str]) -> list[str]:
+    """The lines of a Markdown text as the text it shows: each heading (the title taken out), list item and
+    table row a paragraph of its own (not folded into one line with its neighbours, so that a quote can
+    be one of them), without the marks (`## `, `- `, `|---|`, `**`, `[text](address)`); a list item's
+    indented next line goes on with it."""
+    out: list[str] = []
+    item = False
+    for raw in lines:
+        line = _MD_STRONG.sub(r"\2", _MD_LINK.sub(r"\1", raw))
+        if heading := _MD_HEADING.match(line):
+            out += ["", heading.group(2), ""]
+        elif _MD_RULE.match(line) and line.strip():
+            out.append("")
+        elif entry := _MD_ITEM.match(line):
+            out += ["", entry.group(1)]
+            item = True
+            continue
+        elif line.strip().startswith("|") and line.strip().endswith("|") and len(line.strip()) > 1:
+            out += ["", " | ".join(cell.strip() for cell in line.strip()[1:-1].split("|")), ""]
+        elif item and line[:1].isspace() and line.strip():
+            out.append(line)  # the list item goes on
+            continue
+        else:
+            if item:
+                out.append("")
+            out.append(line)
+        item = False
+    return out
 
 
 # ---------------------------------------------------------------- HTML

@@ -172,6 +172,36 @@ def test_the_front_matter_title_repeated_as_a_heading_is_not_body_text(tmp_path)
     assert article.title == "Flood warning for the valley" and article.body == "Rivers rose overnight."
 
 
+def test_markdown_shows_its_text_not_its_marks(tmp_path):
+    # A title ending with a quotation lost its closing mark; list items and table rows were folded into one
+    # line with their neighbours ("- a 34-year-old ... - a retired teacher, 71 - ..."), so no quote could be
+    # one of them, and "##", "**" and "[text](address)" were quoted as they stood.
+    article = only_article(write(tmp_path / "vote.md", """---
+title: "Council renames Oak Avenue \\"Veterans Way\\""
+---
+The council voted 7-2 on **Tuesday**, said [the clerk](https://example.com/clerk "Clerk").
+
+## The victims
+
+- a 34-year-old truck driver from Dunmore
+- a retired teacher, 71,
+  who lived near the bridge
+1. two siblings, aged 9 and 12
+
+| Option | Cost |
+|---|:---:|
+| Full replacement | $95 million |
+
+The work starts in May.
+"""))
+    assert article.title == 'Council renames Oak Avenue "Veterans Way"'
+    assert article.body.split("\n\n") == [
+        "The council voted 7-2 on Tuesday, said the clerk.", "The victims", "a 34-year-old truck driver from Dunmore",
+        "a retired teacher, 71, who lived near the bridge", "two siblings, aged 9 and 12", "Option | Cost",
+        "Full replacement | $95 million", "The work starts in May."]
+    assert only_article(write(tmp_path / "q.md", "---\ntitle: 'It''s \"done\"'\n---\nText.\n")).title == "It's \"done\""
+
+
 # ---------------------------------------------------------------- HTML
 
 PAGE = """<!doctype html><html><head>
