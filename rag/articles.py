@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import html
 import json
 import re
 from pathlib import Path
@@ -417,18 +418,47 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
     text = next((record[k] for k in TEXT_FIELDS if isinstance(record.get(k), str) and record[k].strip()), None)
     if text is None:
         raise ArticleError("no article text (expected a non-empty 'text', 'body' or 'content' field)")
+    text = _plain(text)
+    if cut := _CUT_SHORT.search(text):  # NewsAPI's free plan: the first 200 characters, then "[+2412 chars]"
+        text = text[:cut.start()].rstrip(" …") + "…"  # (the ellipsis shows a quote of its end is cut short)
+        lede = _plain(record["description"]) if isinstance(record.get("description"), str) else ""
+        if lede.strip() and " ".join(lede.split()) not in " ".join(text.split()):
+            text = f"{lede}\n\n{text}"  # its summary, which the export has whole
+        said = "texts cut short by the news service"
+        if notes is not None and not any(said in note for note in notes):  # (said once a file)
+            notes.append(f"{said} ('{cut.group(1)}', as NewsAPI's free plan gives them): only their first "
+                         f"part and their description are stored; save the whole articles to quote all of them")
     source = record.get("source") or ""
     if isinstance(source, dict):  # NewsAPI: {"id": ..., "name": ...}
         source = source.get("name") or source.get("id") or ""
     published = next((str(record[k]) for k in DATE_FIELDS if record.get(k)), "")
     body = "\n\n".join(_paragraphs([ln.strip() for ln in _unix_lines(text).split("\n")]))
-    title = str(record.get("title") or "").strip() or _title_from_path(path)
+    title = html.unescape(str(record.get("title") or "")).strip() or _title_from_path(path)
     url = str(record.get("url") or "")
     own_id = record.get("id")
     return _make_article(title, body, path, notes=notes, where=where,
                          published=_iso_date(published, notes, where), source=str(source), url=url,
                          authors=_authors(record.get("authors") or record.get("author")),
                          record_id=str(own_id) if own_id not in (None, "") else _record_key(url, title, body))
+
+
+# A news API's mark for a text cut short: "... stakeholders… [+2412 chars]".
+_CUT_SHORT = re.compile(r"\s*(\[\+\d+ chars\])\s*$")
+# Markup in a record's text (a news API's `content` is often the page's HTML): these tags end a line.
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*>")
+_HTML_TAGS = frozenset("a abbr b blockquote br caption cite code div em figcaption figure h1 h2 h3 h4 h5 h6 hr i "
+                       "img li ol p pre q s small span strong sub sup table tbody td th thead tr u ul".split())
+_BLOCK_TAGS = frozenset("blockquote br div figcaption figure h1 h2 h3 h4 h5 h6 hr li ol p pre table tr ul".split())
+
+
+def _plain(text: str) -> str:
+    """A record's text as it reads: HTML tags taken out (a block tag ends its line) when it has any, and
+    character references ("&amp;", "&#8217;") as the characters they stand for. Text that only uses "<" of
+    its own ("x < y") is left as it is."""
+    if any(m.group(2).lower() in _HTML_TAGS for m in _TAG.finditer(text)):
+        text = _TAG.sub(lambda m: ("\n" if m.group(2).lower() in _BLOCK_TAGS else "")
+                        if m.group(2).lower() in _HTML_TAGS else m.group(0), text)
+    return html.unescape(text)
 
 
 # ---------------------------------------------------------------- shared helpers

@@ -294,6 +294,22 @@ def test_newsapi_response(tmp_path):
     assert article.body == "The bank raised rates."
 
 
+def test_a_news_api_text_in_html_and_cut_short_reads_as_text(tmp_path):
+    # NewsAPI's `content` came as the page's HTML, with "&amp;" and its cut mark "[+2412 chars]": all three
+    # were quoted in answers, and the description, which the export has whole, was left out.
+    records = [{"title": "Port &amp; harbour expand", "description": "The harbour adds two berths, the port said.",
+                "content": "<p>It adds two berths &amp; four cranes.</p><ul><li>Berth 7 opens in 2028</li></ul>"
+                           "The expansion is funded by a state lo… [+2412 chars]"},
+               {"title": "Maths", "content": "Whether x < y and y > z was asked [+80 chars]"}]
+    result = read_file(write(tmp_path / "newsapi.json", json.dumps({"status": "ok", "articles": records})))
+    first, second = result.articles
+    assert first.title == "Port & harbour expand"
+    assert first.body.split("\n\n") == ["The harbour adds two berths, the port said.", "It adds two berths & four cranes.",
+                                        "Berth 7 opens in 2028", "The expansion is funded by a state lo…"]
+    assert second.body == "Whether x < y and y > z was asked…"  # no tags: left as it is
+    assert len(result.warnings) == 1 and "cut short" in result.warnings[0]  # said once for the file
+
+
 def test_jsonl_field_variants(tmp_path):
     lines = [
         {"title": "T1", "text": "Text field.", "published": "2023-01-02", "author": "Kim Park"},
