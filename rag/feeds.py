@@ -239,12 +239,25 @@ def _base(tree, url: str) -> str:
     return next((resolve_link(url, b.get("href").strip()) for b in tree.iter("base") if (b.get("href") or "").strip()), url)
 
 
+def plain_address(address: str) -> str:
+    """An item's address without tracking parameters (`utm_source`, `fbclid`; courlan's list), its host in
+    lower case: a story whose feed adds them at one poll and not at another is one story (it was saved
+    twice when its text changed meanwhile), and its citation shows the plain address. Not an address, or
+    a malformed one, as it is (fetching names it)."""
+    if not address.startswith(("http://", "https://")):
+        return address
+    try:
+        return normalize_url(address, strict=False)
+    except ValueError:
+        return address
+
+
 def _feedparser_item(entry, url: str) -> Item:
-    link = resolve_link(url, entry.get("link") or "")
+    link = plain_address(resolve_link(url, entry.get("link") or ""))
     contents = [c.get("value", "") for c in entry.get("content") or []]
     # `in` before reading "updated": feedparser's own fallback to "published" warns on every read
     updated = entry["updated"] if "updated" in entry else entry.get("published", "")
-    return Item(key=entry.get("id") or link, link=link, title=_title(entry),
+    return Item(key=plain_address(entry.get("id") or "") or link, link=link, title=_title(entry),
                 content=max(contents, key=len, default="") or entry.get("summary", ""), updated=updated,
                 published=_entry_day(entry),
                 authors=[a["name"] for a in entry.get("authors", []) if a.get("name")])
@@ -290,7 +303,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
 
 
 def _json_item(item: dict, url: str, feed_authors: list[str]) -> Item:
-    link = resolve_link(url, str(item.get("url") or item.get("external_url") or ""))
+    link = plain_address(resolve_link(url, str(item.get("url") or item.get("external_url") or "")))
     text = str(item.get("content_text") or "")
     content = str(item.get("content_html") or "") or "".join(
         f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n\n") if p.strip()) or str(item.get("summary") or "")
@@ -298,7 +311,7 @@ def _json_item(item: dict, url: str, feed_authors: list[str]) -> Item:
         published = iso_date(item.get("date_published") or item.get("date_modified") or "")
     except DateError:
         published = ""
-    return Item(key=str(item.get("id") or "") or link, link=link, title=str(item.get("title") or ""), content=content,
+    return Item(key=plain_address(str(item.get("id") or "")) or link, link=link, title=str(item.get("title") or ""), content=content,
                 updated=str(item.get("date_modified") or item.get("date_published") or ""), published=published,
                 authors=_json_authors(item) or feed_authors)
 

@@ -77,6 +77,9 @@ class FollowedFeeds:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
+            for part in ("feeds", "items"):
+                if not isinstance(data.get(part, {}), dict):
+                    raise ValueError(f"its '{part}' is not a JSON object")
         except FileNotFoundError:
             data = {}
         except (OSError, ValueError) as e:  # kept aside, never overwritten: the followed feeds are in it
@@ -88,7 +91,9 @@ class FollowedFeeds:
             log.warning("cannot read %s (%s): starting from no feeds%s", self.path, e,
                         f"; the unreadable file is kept as {kept.name}" if kept else "")
             data = {}
-        state = {"feeds": data.get("feeds", {}), "items": data.get("items", {})}
+        state = {"feeds": {url: feed for url, feed in data.get("feeds", {}).items()  # (a hand edit's odd entries
+                           if isinstance(feed, dict) and isinstance(feed.get("url"), str)},  # left out)
+                 "items": {key: item for key, item in data.get("items", {}).items() if isinstance(item, dict)}}
         if stamp is not None and "feeds" in data:
             self._cached = (stamp, state)
         return state
@@ -295,7 +300,7 @@ class FeedRunner:
             now = _saved_record(self.feeds.folder / before["file"])  # the file as it is (another update's)
             key, before = item.key, {"file": before["file"], "id": now.get("id") or before.get("id"),
                                      "content": _content(now)}
-        elif before and not retrying and (key != item.key or before.get("version") == item.version):
+        elif before and not retrying and (key != item.key or item.version in _versions(before)):
             # seen and unchanged since (or given up after MAX_ITEM_TRIES failures), or its page or its
             # content seen under another id: not fetched again
             if key != item.key:  # noted under its own id too, so the next poll knows it at once
@@ -325,10 +330,16 @@ class FeedRunner:
     def _record(self, item: Item, outlet: str, local: bool, before: dict | None) -> dict:
         """The item as a JSON record: the feed's own text when it is the whole article, else the page."""
         article = item_article(item, self.fetcher, local)
-        first_seen = time.strftime("%Y-%m-%d") if item.from_page else ""  # a page's new headline: news of today
+        today = time.strftime("%Y-%m-%d")
+        published = item.published or article.published or (today if item.from_page else "")  # (a page's new
+        if published > _tomorrow():  # headline: news of today) a date to come (a typo, a wrong time zone) hid
+            saved = _saved_record(self.feeds.folder / before["file"]) if before and before.get("file") else {}
+            published = min(saved.get("published") or today, today)  # the story from every answer as of today
         return article_record(id=(before or {}).get("id") or item.key, title=item.title or article.title,
-                              url=item.link or article.url, published=item.published or article.published or first_seen,
-                              source=outlet or article.source, authors=item.authors or article.authors,
+                              url=item.link or article.url, published=published,
+                              # (an Atom feed's only link may be its "tag:" id: then the page's name, or its host)
+                              source=outlet or article.source or outlet_of(item.link),
+                              authors=item.authors or article.authors,
                               text=article.body)
 
     def _save(self, key: str, item: Item, before: dict | None, record: dict, result: PollResult,
@@ -336,8 +347,9 @@ class FeedRunner:
         """Write the record (over the item's own earlier file, if it has one) unless its article is
         already saved: from this item with the same text, or from another item."""
         content = _content(record)
-        memo = {"version": item.version, "content": content, "url": item.link, "id": record["id"]} | \
-            ({"from_page": True} if item.from_page else {})
+        memo = {"version": item.version, "versions": [v for v in _versions(before) if v != item.version][
+                    1 - KNOWN_VERSIONS:] + [item.version],
+                "content": content, "url": item.link, "id": record["id"]} | ({"from_page": True} if item.from_page else {})
         own = self.feeds.folder / before["file"] if before and before.get("file") else None
         if own and own.exists() and before.get("content") == content:  # the feed reworded it; same article
             self.feeds.remember(key, memo | {"file": before["file"]})
@@ -476,6 +488,25 @@ def _saved_record(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return record if isinstance(record, dict) else {}
+
+
+def _tomorrow() -> str:
+    """The latest day a story may be dated (a publisher a time zone ahead is in tomorrow already)."""
+    return time.strftime("%Y-%m-%d", time.localtime(time.time() + 86400))
+
+
+# The versions of an item kept as known (`_versions`): a story that two feeds list under one address, each
+# with its own headline, was read again at every poll of either (its title and outlet turning with it).
+KNOWN_VERSIONS = 4
+
+
+def _versions(before: dict | None) -> list[str]:
+    """The versions of the item that were saved (the last KNOWN_VERSIONS, oldest first): listed again with
+    one of them, the item is unchanged."""
+    if not before:
+        return []
+    known = [v for v in before.get("versions") or [] if isinstance(v, str)]
+    return known or ([before["version"]] if before.get("version") else [])
 
 
 def _content(record: dict) -> str:

@@ -358,8 +358,12 @@ class Feed:
 
     @classmethod
     def from_json(cls, data: dict) -> Feed:
-        known = {f.name for f in fields(cls)}  # (lists copied: `data` may be the state kept in memory)
-        return cls(**{k: list(v) if isinstance(v, list) else v for k, v in data.items() if k in known})
+        """A followed feed as the state file keeps it. A value of another type than its field's (a hand
+        edit: `"added": "5"`) is read as the field's default: one odd value never stops a poll."""
+        blank = cls(url="")
+        return cls(**{f.name: list(v) if isinstance(v, list) else v  # (lists copied: `data` may be the state
+                      for f in fields(cls) if f.name in data      # kept in memory)
+                      and type(v := data[f.name]) is type(getattr(blank, f.name))})
 
     def to_json(self) -> dict:
         return asdict(self)

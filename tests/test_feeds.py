@@ -463,6 +463,66 @@ def test_atom_and_json_feed_items_are_saved(site, tmp_path):
     assert "repaid in bread" in bakery["text"]  # read from its page: the feed had only the first paragraph
 
 
+def test_one_story_in_two_feeds_or_behind_tracking_parameters_is_one_story(site, tmp_path):
+    # A story two feeds listed at one address, each with its own headline, was fetched and saved again at
+    # every poll of either, its title turning with it; a story whose link gained "?utm_source=" while its text
+    # was corrected was saved a second time, with the tracking address; an Atom feed whose only link is its
+    # "tag:" id saved its stories with no outlet.
+    publish(site, [TRAINS], items=[rss_item(site, TRAINS, guid=f"{site.url}/news/trains")])  # (its address: its id)
+    json_feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Coast (JSON)",
+                 "items": [{"id": f"{site.url}/news/trains", "url": "/news/trains", "title": "Night trains are back",
+                            "date_published": "2026-11-25T07:30:00Z"}]}
+    site.routes["/coast.json"] = Page(json.dumps(json_feed).encode(), type="application/feed+json")
+    site.routes["/tag.xml"] = Page(ATOM.replace('<link href="http://courier.example/"/>', "").replace(
+        "urn:courier", "tag:courier.example,2026:feed").format(title="Canoe", summary="x").encode(),
+        type="application/atom+xml")
+    site.routes["/news/canoe"] = Page(news_page(CANOE).replace(b'property="og:site_name"', b'property="x"'))
+    followed = FollowedFeeds(tmp_path / "articles")
+    for path in ("/feed.xml", "/coast.json", "/tag.xml"):
+        followed.add(site.url + path)
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    runner.poll_all()
+    titles = [json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles")]
+    fetched = len(site.paths())
+    for _ in range(2):
+        assert [(r.added, r.updated) for r in runner.poll_all()] == [(0, 0), (0, 0), (0, 0)]
+    assert [p for p in site.paths()[fetched:] if p.startswith("/news/")] == []  # no story read again
+    assert [json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles")] == titles
+    canoe = next(json.loads(p.read_text()) for p in saved_files(tmp_path / "articles") if "canoe" in p.name)
+    assert canoe["source"] == "127.0.0.1"  # neither the feed nor the page names it: the story's address does
+
+    tracked = f"{site.url}/news/trains?utm_source=social&utm_campaign=night"
+    site.routes["/news/trains"] = Page(news_page(TRAINS_CHANGED))
+    publish(site, [TRAINS_CHANGED], items=[rss_item(site, TRAINS_CHANGED, guid=tracked,
+                                                    path="/news/trains?utm_source=social&amp;utm_campaign=night")])
+    rss_feed = followed.list()[0]
+    result = runner.poll(rss_feed)
+    assert (result.added, result.updated, result.errors) == (0, 1, [])
+    saved = [json.loads(p.read_text()) for p in saved_files(tmp_path / "articles")]
+    assert len(saved) == 2 and {r["url"] for r in saved} == {f"{site.url}/news/trains", f"{site.url}/news/canoe"}
+    assert any("third night train" in r["text"] for r in saved)
+
+
+def test_a_story_dated_years_ahead_is_dated_the_day_it_was_saved(site, tmp_path):
+    # An item whose feed dated it 2034 (a typo, a wrong time zone) was saved so, and no answer "as of" today
+    # could find it: it is news of the day it was first saved, and stays so when it changes later.
+    ahead = replace(CANOE, day="2034-03-04")
+    publish(site, [ahead])
+    followed = FollowedFeeds(tmp_path / "articles")
+    feed = followed.add(f"{site.url}/feed.xml")
+    site.routes["/news/canoe"] = Page(news_page(ahead))
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert runner.poll(feed).added == 1
+    [path] = saved_files(tmp_path / "articles")
+    assert json.loads(path.read_text())["published"] == time.strftime("%Y-%m-%d")
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps(record | {"published": "2026-01-05"}))  # (saved on an earlier day)
+    changed = replace(ahead, title=ahead.title + ", with a ceremony")
+    publish(site, [changed])
+    assert runner.poll(followed.list()[0]).updated == 1
+    assert json.loads(path.read_text())["published"] == "2026-01-05"
+
+
 def test_two_feeds_whose_items_share_an_id_keep_both_stories(site, tmp_path):
     # Item ids were kept for all feeds together: two sites that both number their items ("1") had the
     # second poll's story overwrite the first one's file ("1 updated"), and every later poll swap them back.
@@ -786,6 +846,27 @@ def test_an_unreadable_state_is_kept_aside_not_overwritten(tmp_path):
     assert followed.list() == []  # starting from no feeds, said in the log
     [kept] = followed.folder.glob(".state.json.unreadable-*")
     assert kept.read_text() == half
+
+
+def test_a_hand_edited_state_with_odd_values_never_stops_a_poll(site, tmp_path):
+    # `"added": "5"` stopped every poll with a TypeError; "feeds" written as a list stopped `--list` too.
+    publish(site, [SOLAR])
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(f"{site.url}/feed.xml")
+    followed.add("http://courier.example/other.xml")
+    data = json.loads(followed.path.read_text())
+    first, second = data["feeds"]
+    data["feeds"][first] |= {"added": "5", "errors": "none", "etag": 7}
+    data["feeds"][second] = "not a feed"
+    data["items"]["https://x.example/a"] = ["not", "an", "item"]
+    followed.path.write_text(json.dumps(data))
+    [feed] = followed.list()
+    result = FeedRunner(no_store([]), followed, Fetcher(host_delay=0)).poll(feed)
+    assert (result.added, result.errors) == (1, [])
+    assert followed.list()[0].added == 1
+    followed.path.write_text(json.dumps(data | {"feeds": list(data["feeds"])}))
+    assert followed.list() == []  # a state of another shape is kept aside, as an unreadable one
+    assert len(list(followed.folder.glob(".state.json.unreadable-*"))) == 1
 
 
 def test_a_site_address_is_followed_through_the_feed_its_page_names(site, tmp_path):
