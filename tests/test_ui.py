@@ -361,6 +361,9 @@ def test_a_question_the_articles_do_not_answer_is_refused_with_related_reading(a
     assert page.evaluate(SCROLL_SOURCES_DOWN) > 0  # this answer's sources read down to the last card
     answer = ask(page, "Who won the 2018 football World Cup?")
     assert "do not answer" in answer and "[1]" not in answer
+    bots = page.locator("#chat [data-testid=bot]")  # the refusal is marked apart from the answer before it
+    assert bots.last.locator(".not-answered").inner_text() == "Not answered by the articles"
+    assert bots.first.locator(".not-answered").count() == 0
     panel = page.inner_text("#sources-panel")
     assert "Nothing quoted" in panel and "Who won the 2018 football World Cup?" in panel
     assert "not an answer" in panel  # what is listed is labelled related reading,
@@ -400,8 +403,10 @@ def test_copy_as_markdown_gives_the_answer_with_numbered_sources(page):
 def test_uploaded_articles_can_be_asked_about_at_once(app, page, tmp_path):
     (tmp_path / "harbor.txt").write_text(HARBOR)
     (tmp_path / "empty.txt").write_text("")
-    result = upload(page, tmp_path / "harbor.txt", tmp_path / "empty.txt")
-    assert "1 added" in result and "1 failed" in result and "empty.txt" in result and "empty" in result
+    (tmp_path / "scan.pdf").write_bytes(b"%PDF-1.4 a scanned page")  # named in the result, not a passing toast
+    result = upload(page, tmp_path / "harbor.txt", tmp_path / "empty.txt", tmp_path / "scan.pdf")
+    assert "1 added" in result and "2 failed" in result and "empty.txt" in result and "empty" in result
+    assert "scan.pdf: unsupported file type" in result
     assert (app["articles"] / "harbor.txt").read_text() == HARBOR
     # a file rejected whole is not left in the folder to fail again at every later sync
     assert "not kept" in result and not (app["articles"] / "empty.txt").exists()
@@ -530,6 +535,13 @@ def test_a_date_filter_that_is_not_a_date_stops_the_question_and_says_so(page):
     page.click("#ask-button")  # the button is stopped too
     time.sleep(2)
     assert page.locator("#chat .answer-meta").count() == answers  # no answer filtered by the hidden date
+    page.fill("#since input", "2026-02-30")  # the right shape, no such day: the server refused it in a passing toast
+    page.press("#since input", "Tab")
+    page.click("#ask-button")
+    page.wait_for_function("() => document.querySelector('#date-note').textContent.includes('2026-02-30')",
+                           timeout=10_000)
+    assert "“2026-02-30” in Published since is not a date" in page.inner_text("#date-note")
+    assert page.get_attribute("#since input", "aria-label") == "Published since"  # not its placeholder
     page.fill("#since input", "")  # mended: the note goes as the field is cleared, and Ask asks again
     page.wait_for_function("() => document.querySelector('#date-note').textContent === ''", timeout=10_000)
     page.click("#ask-button")

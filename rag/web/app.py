@@ -267,8 +267,10 @@ def library_row(backend: Backend) -> LibraryParts:
     with gr.Row(equal_height=False):
         with gr.Column(min_width=300):
             gr.Markdown("### Add articles")
+            # No `file_types`: Gradio would drop a .pdf dropped among articles with a passing toast; the
+            # upload's lasting result names it, with the reason (`uploads.save_uploads`).
             files = gr.File(label=f"Upload {' '.join(types)} (up to {backend.settings.max_upload_mb:g} MB each)",
-                            file_count="multiple", file_types=types, elem_id="upload", height=140)
+                            file_count="multiple", elem_id="upload", height=140)
             upload_result = gr.HTML("", elem_id="upload-result")
         with gr.Column(min_width=300):
             gr.Markdown("### Index")

@@ -114,6 +114,8 @@ def answer_markdown(turn: dict, index: int) -> str:
     numbers = source_numbers(turn["cards"])
     text = _with_markers(turn["answer"], turn["cards"], md_text,
                          lambda n: citation_marker(cards[n], index, numbers[n]))
+    if turn.get("refused"):  # marked apart from an answer, as its sources' related reading is (app.css)
+        text = f'<span class="not-answered">Not answered by the articles</span>\n\n{text}'
     return text + "\n\n" + meta_line(turn, index)
 
 

@@ -67,12 +67,23 @@
     hide();
     if (o && inside) refocus(o);  // focus was in the popover: back to its [n]
   });
-  // Gradio's date pickers have icon-only calendar buttons: give each the name of its field.
-  const namePickers = () => document.querySelectorAll('.timebox > .calendar:not([aria-label])').forEach((b) => {
-    const field = b.closest('[id]');
+  // Gradio's date pickers have icon-only calendar buttons, and inputs named only by their placeholder
+  // ("YYYY-MM-DD"): give each the name of its field.
+  const fieldName = (element) => {
+    const field = element.closest('[id]');
     const label = field ? field.querySelector('label, [data-testid=block-info]') : null;
-    b.setAttribute('aria-label', `Choose a date${label ? ': ' + label.textContent.trim() : ''}`);
-  });
+    return label ? label.textContent.trim() : '';
+  };
+  const namePickers = () => {
+    document.querySelectorAll('.timebox > .calendar:not([aria-label])').forEach((b) => {
+      const name = fieldName(b);
+      b.setAttribute('aria-label', `Choose a date${name ? ': ' + name : ''}`);
+    });
+    document.querySelectorAll('.timebox > input:not([aria-label])').forEach((input) => {
+      const name = fieldName(input);
+      if (name) input.setAttribute('aria-label', name);
+    });
+  };
   new MutationObserver(namePickers).observe(document.body, {childList: true, subtree: true});
   namePickers();
   let backTo = null;  // the [n] whose card was last shown
@@ -144,8 +155,11 @@
   // A date filter holding text that is no date: Gradio marks its input "invalid" and keeps filtering by
   // the last good date, which the field no longer shows. Such a question is stopped, with a note that
   // names the field, until the date is mended or cleared.
-  const badDate = () => [...document.querySelectorAll('#filters .timebox input.invalid')]
-    .find((input) => input.value.trim());
+  // (a day that does not exist, "2026-02-30", has the right shape: Gradio takes it, the server refuses it)
+  const noSuchDay = (value) => /^\d{4}-\d{2}-\d{2}$/.test(value) &&
+    (isNaN(Date.parse(value)) || new Date(Date.parse(value)).toISOString().slice(0, 10) !== value);
+  const badDate = () => [...document.querySelectorAll('#filters .timebox input')]
+    .find((input) => input.value.trim() && (input.classList.contains('invalid') || noSuchDay(input.value.trim())));
   const dateNote = () => {
     let note = document.getElementById('date-note');
     if (!note) {
@@ -161,9 +175,7 @@
     if (!input) { if (document.getElementById('date-note')) dateNote().textContent = ''; return; }
     e.preventDefault();
     e.stopImmediatePropagation();
-    const field = input.closest('[id]');
-    const label = field ? field.querySelector('[data-testid=block-info]') : null;
-    dateNote().textContent = `“${input.value.trim()}” in ${label ? label.textContent.trim() : 'a date field'} ` +
+    dateNote().textContent = `“${input.value.trim()}” in ${fieldName(input) || 'a date field'} ` +
       'is not a date: write it as YYYY-MM-DD (or pick it from the calendar), or clear the field.';
     input.focus();
   };
