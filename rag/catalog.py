@@ -105,7 +105,8 @@ def _add_column(db, name: str) -> None:
 
 
 class NewerLayoutError(RuntimeError):
-    """The catalog was written by a newer version of news-rag, in a layout this one does not know."""
+    """The catalog was written by a newer version of news-rag, in a layout this one does not know (or names
+    a layout no version writes)."""
 
 
 class UpgradeNotAllowed(RuntimeError):
@@ -166,7 +167,13 @@ class Catalog:
         if "record_id" not in columns:
             return 1
         row = db.execute(sa.select(META.c.value).where(META.c.key == "layout")).first()
-        return int(row[0]) if row else LAYOUT
+        if row is None:
+            return LAYOUT
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):  # (a hand edit) neither read nor migrated: refused, untouched
+            raise NewerLayoutError(f"the catalog names its layout {row[0]!r}, which no version of news-rag "
+                                   f"writes; restore the store, or use another --store") from None
 
     # -- files
     def file_digest(self, path: str) -> str | None:
@@ -407,8 +414,20 @@ _ARTICLE_COLUMNS = (ARTICLES.c.id, ARTICLES.c.record_id, ARTICLES.c.title, ARTIC
 
 
 def _article(row) -> Article:
-    return Article(record_id=row.record_id, title=row.title, body=row.body, path=row.path, url=row.url,
-                   published=row.published, source=row.source, authors=json.loads(row.authors or "[]"))
+    """An article as its row holds it; a value no version writes (a hand edit: NULL, authors that are no
+    JSON list) is read as empty, so that no row can crash a question (its chunks then fail
+    `Store.is_current` and are not shown; `rag ingest --rebuild` writes it again)."""
+    return Article(record_id=row.record_id or "", title=row.title or "", body=row.body or "", path=row.path or "",
+                   url=row.url or "", published=row.published or "", source=row.source or "",
+                   authors=_authors(row.authors))
+
+
+def _authors(stored: str | None) -> list[str]:
+    try:
+        authors = json.loads(stored or "[]")
+    except ValueError:
+        return []
+    return [a for a in authors if isinstance(a, str)] if isinstance(authors, list) else []
 
 
 def _migrate(db, layout: int) -> None:

@@ -115,9 +115,17 @@ def metadata_uid(meta: dict) -> str:
     return article_uid(meta.get("path", ""), meta.get(RECORD_KEY, ""))
 
 
+def _offsets(meta: dict) -> tuple[int, int]:
+    """A chunk's (start, end) in its article's body; (-1, -1) for values no version writes (a hand edit)."""
+    try:
+        return int(meta["start"]), int(meta["end"])
+    except (KeyError, TypeError, ValueError):
+        return -1, -1
+
+
 def chunk_from_metadata(meta: dict, stored_text: str, score: float = 0.0) -> Chunk:
     """The chunk a stored vector stands for, from its metadata and its stored text (`chunk_metadata`)."""
-    start, end = int(meta["start"]), int(meta["end"])
+    start, end = _offsets(meta)
     return Chunk(text=stored_text[len(stored_text) - (end - start):], start=start, end=end,
                  article_id=metadata_uid(meta), record_id=meta[RECORD_KEY],
                  title=meta.get("title", ""), url=meta.get("url", ""),
@@ -481,7 +489,7 @@ class Store:
         if (meta.get("published", ""), meta.get("source", ""), meta.get("url", "")) != \
                 (article.published, article.source, article.url):
             return False
-        start, end = int(meta.get("start", -1)), int(meta.get("end", -1))
+        start, end = _offsets(meta)
         return 0 <= start < end <= len(article.body) and stored_text == headed(article.title, article.body[start:end])
 
     def counts_disagree(self) -> bool:

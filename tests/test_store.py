@@ -238,6 +238,33 @@ def test_a_damaged_catalog_is_one_line_that_names_it(tmp_path, news, damaged):
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
 
 
+def test_odd_values_written_into_the_store_by_hand_crash_no_question(built, news, tmp_path, capsys):
+    # Authors that are no JSON list, a NULL body, a chunk's offset that is no number: every question, search
+    # and article page failed with a traceback (JSONDecodeError, TypeError, ValueError); a layout that is no
+    # number failed the store's opening with a raw ValueError.
+    ferry_in(news)
+    chat = open_chat(built, news)
+    assert chat.ingest().added == 1
+    with closing(sqlite3.connect(built / "catalog.sqlite")) as db, db:
+        db.execute("UPDATE articles SET authors = 'not json{' WHERE title LIKE 'Harbour%'")
+        db.execute("UPDATE articles SET body = NULL WHERE title LIKE 'Ferry%'")
+    got = chat.store.collection.get(include=["metadatas"])
+    odd = next(i for i, m in zip(got["ids"], got["metadatas"]) if m["title"].startswith("Ferry"))
+    chat.store.collection.update(ids=[odd], metadatas=[{"start": "abc"}])
+    chat = open_chat(built, news)
+    answer = chat.ask("When did the harbour reopen?")
+    assert not answer.refused and "Monday" in answer.text, answer.text
+    assert chat.article(answer.citations[0].chunk.article_id).authors == []
+    assert [c.title for c in chat.search("island ferry fares", k=5)] == ["Harbour reopens after storm"]
+    ferry = chat.ask("How much do the island ferry fares rise?")  # its article is unreadable: never quoted
+    assert all(c.chunk.title.startswith("Harbour") for c in ferry.citations + ferry.related), ferry.text
+    with closing(sqlite3.connect(built / "catalog.sqlite")) as db, db:
+        db.execute("UPDATE meta SET value = 'x' WHERE key = 'layout'")
+    assert main(["ask", "When did the harbour reopen?", "--store", str(built)]) == 2
+    err = capsys.readouterr().err
+    assert "names its layout 'x'" in err and "Traceback" not in err
+
+
 def ingested_elsewhere(built: Path, news: Path, tmp_path: Path, monkeypatch, marina: bool = False) -> Path:
     """A folder other than `news`, holding the ferry story (and with `marina` a second story), ingested
     into the local store `built`."""
