@@ -74,6 +74,12 @@ def _warm_up(embeddings: SentenceEmbeddings, answerer: Answerer, lexical: Lexica
     lexical.ensure_fresh()
 
 
+def _letters(name: str) -> str:
+    """An outlet's name as its letters and digits, in lower case: "Valley Courier" and "valleycourier"
+    alike, and "TechWire" and "techwire"; a web address's ".example" or "www." are not taken out."""
+    return "".join(c for c in name.casefold() if c.isalnum())
+
+
 class NewsChat:
     """One store, one retriever, one answerer.
 
@@ -248,8 +254,9 @@ class NewsChat:
         return unmentioned_names(question, mentioned)
 
     def _outlet_as_stored(self, filters: Filters) -> Filters:
-        """The filters with the outlet named as the stored articles name it: "CorvaNews" or "corvanews "
-        finds corvanews (an outlet is a name; Chroma's filters match exactly)."""
+        """The filters with the outlet named as the stored articles name it: "CorvaNews", "corvanews " or
+        "Valley Courier" finds corvanews or valleycourier (an outlet is a name; Chroma's filters match
+        exactly); of names that differ only so, one written alike first."""
         wanted = filters.source.strip().casefold()
         if not wanted:
             return filters
@@ -257,7 +264,10 @@ class NewsChat:
         known = self._until_changed("outlets", self.store.catalog.sources)
         if filters.source in known:
             return filters
-        return replace(filters, source=next((s for s in known if s.casefold() == wanted), filters.source))
+        letters = _letters(wanted)
+        alike = next((s for s in known if s.casefold() == wanted), None) or \
+            next((s for s in known if letters and _letters(s) == letters), filters.source)
+        return replace(filters, source=alike)
 
     def _with_script_hint(self, refusal: str, question: str) -> str:
         """A refusal, with a hint when the question is in another script than the stored articles."""

@@ -46,6 +46,8 @@ def test_date_range_and_source_filters(news_chat_ro):
     assert news_chat_ro.search("Damar Hamlin", Filters(source="no-such-outlet"), k=10) == []
     # an outlet is a name: typed in capitals, or with a space after it, it still finds that outlet's articles
     assert set(ids(news_chat_ro.search("Damar Hamlin", Filters(source="TheWeek.com "), k=10))) == {"hamlin-later"}
+    # or spaced as it reads ("Valley Courier" for valleycourier, which a saved page's "Source:" line names)
+    assert set(ids(news_chat_ro.search("Damar Hamlin", Filters(source="The Week.com"), k=10))) == {"hamlin-later"}
     asked = news_chat_ro.ask("Where was Damar Hamlin treated?", filters=Filters(source="THEWEEK.COM", as_of="2026-01-01"))
     assert {c.source for c in asked.retrieved} == {"theweek.com"}
 
