@@ -354,8 +354,11 @@ def item_article(item: Item, fetcher: Fetcher, local: bool) -> Article:
     """The article of an item: the feed's own text when it is the whole article, else the page at its
     link (ArticleError when the link now leads elsewhere; NotAStory for a followed page's headline that
     leads to a section page)."""
-    if not needs_page(item):
-        return feed_article(item)
+    if not needs_page(item):  # (the feed's own text: whole, or all there is)
+        article = feed_article(item)
+        if (size := story_words(article.body)) < MIN_STORY_WORDS:  # a podcast episode, a link-less note
+            raise NotAStory(f"only {size} words of text, and no page to read the story from")
+        return article
     page = fetcher.get(item.link, allow_local=local)
     if instead := _led_elsewhere(page, item.link):
         raise ArticleError(f"the link now leads to {instead} ({page.url}), not to the story")

@@ -523,6 +523,19 @@ def test_a_story_dated_years_ahead_is_dated_the_day_it_was_saved(site, tmp_path)
     assert json.loads(path.read_text())["published"] == "2026-01-05"
 
 
+def test_an_item_of_a_few_words_and_no_page_is_no_story(site, tmp_path):
+    # A podcast episode's item (an enclosure, a title and six words) was saved and answered as an article.
+    episode = ("<item><title>Harbour talk, episode 12</title><guid isPermaLink='false'>ep-12</guid><description>This week: the "
+               "harbour wall, again.</description><enclosure url='/ep12.mp3' type='audio/mpeg' length='1'/></item>")
+    publish(site, [SOLAR], items=[rss_item(site, SOLAR), episode])
+    followed = FollowedFeeds(tmp_path / "articles")
+    feed = followed.add(f"{site.url}/feed.xml")
+    result = FeedRunner(no_store([]), followed, Fetcher(host_delay=0)).poll(feed)
+    assert (result.added, result.errors) == (1, [])
+    assert len(result.skipped) == 1 and "only 6 words" in result.skipped[0] and "episode 12" in result.skipped[0]
+    assert [json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles")] == [SOLAR.title]
+
+
 def test_two_feeds_whose_items_share_an_id_keep_both_stories(site, tmp_path):
     # Item ids were kept for all feeds together: two sites that both number their items ("1") had the
     # second poll's story overwrite the first one's file ("1 updated"), and every later poll swap them back.
