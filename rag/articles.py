@@ -482,6 +482,12 @@ def _record_key(url: str, title: str, body: str) -> str:
     return content_hash(url or f"{title}\n{body}")
 
 
+def keyed_by_text(article: Article) -> bool:
+    """Whether a record's id is its text (`_record_key`: it had neither an id nor a URL), so that an edit
+    of its text gives it another id."""
+    return not article.url and article.record_id == _record_key("", article.title, article.body)
+
+
 def _authors(value: object) -> list[str]:
     if isinstance(value, list):
         return [str(a).strip() for a in value if str(a).strip()]

@@ -31,7 +31,7 @@ from pathlib import Path
 from langchain_classic.indexes import index
 from langchain_core.documents import Document
 
-from .articles import ArticleError, content_hash, file_digest, is_article_name, is_hidden, read_file
+from .articles import ArticleError, content_hash, file_digest, is_article_name, is_hidden, keyed_by_text, read_file
 from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path, failure
@@ -546,9 +546,11 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     hashed = [(_article_hash(a), a) for a in stored]
     stored_ids = {h: a.record_id for h, a in hashed}  # content -> its stored id
     if result.errors:  # records that no longer read stay as they were stored (a shared id's record is
-        read_ids = {a.record_id for a in result.articles}  # stored under another name: its content tells)
-        read = {_article_hash(a) for a in result.articles}
-        result.articles += [a for h, a in hashed if a.record_id not in read_ids and h not in read]
+        read_ids = {a.record_id for a in result.articles}  # stored under another name: its content tells),
+        read = {_article_hash(a) for a in result.articles}  # but not one known by its text whose headline
+        titles = {a.title for a in result.articles if keyed_by_text(a)}  # reads with another text: edited
+        result.articles += [a for h, a in hashed if a.record_id not in read_ids and h not in read
+                            and not (keyed_by_text(a) and a.title in titles)]
     # a file with records that failed to read keeps a digest that never matches, so every sync reads it
     # again and reports them until the file is mended (its good records are not embedded again)
     plan = FilePlan(path=key, digest=PARTLY_READ + digest if result.errors else digest)

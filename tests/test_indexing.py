@@ -792,6 +792,24 @@ def test_a_jsonl_line_that_fails_is_reported_on_every_sync_until_mended(news_cha
     assert news_chat.ingest().failed == []
 
 
+def test_a_record_known_by_its_text_edited_beside_a_broken_line_is_replaced(news_chat, news):
+    # A record with neither id nor address is known by its text: edited while another line of its file was
+    # broken, it was kept in both versions (the old one taken for the broken line's), and answers quoted the
+    # company it no longer names.
+    feed = news / "feed.jsonl"
+    ferry = {"title": "Ferry service returns", "text": "The Gloamport ferry service is run by Oldco Shipping."}
+    bakery = {"title": "Bakery reopens", "text": "The mill bakery reopened on Monday."}
+    feed.write_text(json.dumps(ferry) + "\n" + json.dumps(bakery) + "\n")
+    assert news_chat.ingest([feed]).added == 2
+    edited = dict(ferry, text=ferry["text"].replace("Oldco Shipping", "Newco Marine"))
+    feed.write_text(json.dumps(edited) + "\n{broken line\n")  # the bakery's line broke meanwhile
+    report = news_chat.ingest([feed])
+    assert len(report.failed) == 1 and "line 2" in report.failed[0]["error"]
+    texts = {chunk.text for chunk in news_chat.search("Gloamport ferry service run by", k=10)}
+    assert any("Newco Marine" in t for t in texts) and not any("Oldco" in t for t in texts), texts
+    assert any("mill bakery" in c.text for c in news_chat.search("mill bakery reopened", k=10))  # kept: its line broke
+
+
 def test_a_rebuild_waits_for_the_ingest_writing_the_store(news_chat):
     news_chat.ingest()
     before = stored(news_chat)
