@@ -455,7 +455,10 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         plans = _plan(store, found.files, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again, machine)
-        if changed_links := {p: found.links.get(p) for p in present if found.links.get(p) != stored_links.get(p)}:
+        # (a file ingested in its own right stays so when a link also reaches it: removing the link must not
+        # remove it)
+        if changed_links := {p: found.links.get(p) for p in present if found.links.get(p) != stored_links.get(p)
+                             and not (p in stored_links and stored_links[p] is None)}:
             try:
                 store.catalog.set_links(changed_links)
             except Exception as e:  # (a full disk ...) the articles are stored; the next sync records it

@@ -869,6 +869,20 @@ def test_a_file_reached_through_a_symbolic_link_goes_when_the_folder_no_longer_l
     assert news_chat.status()["articles"] == 2
 
 
+def test_removing_a_link_keeps_a_file_also_ingested_in_its_own_right(news_chat, news, tmp_path):
+    # A file ingested from its own folder, then reached through a link from another folder, was deleted
+    # from the store when the link was removed, though the file and its folder were still there.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "ferry.txt").write_text("Ferry fares rise\n\nThe island ferry fares rise by ten percent in May.\n")
+    assert news_chat.ingest([elsewhere]).added == 1
+    (news / "linked.txt").symlink_to(elsewhere / "ferry.txt")
+    assert news_chat.ingest([news]).deleted == 0
+    (news / "linked.txt").unlink()
+    assert news_chat.ingest([news]).deleted == 0
+    assert any("ferry fares" in c.text for c in news_chat.search("island ferry fares", k=5))
+
+
 def test_a_link_to_nothing_keeps_what_was_stored_through_it(news_chat, news, tmp_path):
     # A link whose target is missing may be a drive that is not mounted: like a missing folder, no deletion.
     drive = tmp_path / "drive"
