@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import json
+import logging
 import math
 import os
 import shutil
@@ -14,8 +15,6 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import logging
 
 import bm25s
 import numpy as np
@@ -26,9 +25,9 @@ from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
 from .models import Chunk, Filters
 from .store import Store, chunk_from_metadata, metadata_uid
+from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer
 
 log = logging.getLogger(__name__)
-from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer
 
 # Two spellings of one name: "Zelensky" and Zelenskyy 0.82, Kharkov and Kharkiv 0.86, Lukashenko and
 # Lukaschenko 0.95, a question's "Boheim" and the articles' Boeheim 0.92 (as `text.terms` stems them);
