@@ -396,6 +396,13 @@ def test_copy_as_markdown_gives_the_answer_with_numbered_sources(page):
     assert copied.startswith(f"**{SOLDIERS}**") and "[1]" in copied
     assert "\n1. US analysts claim that Putin rigorously rebuffed two plans from Lukashenko, merkur, 2022-12-20\n" in copied
     assert "[2]" not in copied and "\n2. " not in copied  # the seed's quotes all cite its one article, source 1
+    # the answer selected and copied as it reads: "[1]", without the screen reader's "source: ..." glued on
+    page.locator("#chat [data-testid=bot]").last.locator("a.cite").first.scroll_into_view_if_needed()
+    page.evaluate("""() => { const range = document.createRange();
+        range.selectNodeContents(document.querySelector('#chat [data-testid=bot]:last-of-type .cite').parentElement);
+        getSelection().removeAllRanges(); getSelection().addRange(range); document.execCommand('copy'); }""")
+    selected = page.evaluate("() => navigator.clipboard.readText()")
+    assert "[1]" in selected and "source:" not in selected, selected
 
 
 # ---------------------------------------------------------------- adding articles
