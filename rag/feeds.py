@@ -16,7 +16,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 import feedparser
 import lxml.etree
@@ -239,17 +239,24 @@ def _base(tree, url: str) -> str:
     return next((resolve_link(url, b.get("href").strip()) for b in tree.iter("base") if (b.get("href") or "").strip()), url)
 
 
+# Query parameters that only say where a reader came from. Only these: courlan's longer list also takes
+# out parameters that name the story (`cid`, `ref`, `keyword`), which would make three stories one.
+_TRACKING = re.compile(r"utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ref_src|_hsenc|_hsmi", re.I)
+
+
 def plain_address(address: str) -> str:
-    """An item's address without tracking parameters (`utm_source`, `fbclid`; courlan's list), its host in
-    lower case: a story whose feed adds them at one poll and not at another is one story (it was saved
-    twice when its text changed meanwhile), and its citation shows the plain address. Not an address, or
-    a malformed one, as it is (fetching names it)."""
-    if not address.startswith(("http://", "https://")):
+    """An item's address without tracking parameters (`utm_source`, `fbclid`: `_TRACKING`), otherwise as
+    written: a story whose feed adds them at one poll and not at another is one story (it was saved twice
+    when its text changed meanwhile), and its citation shows the plain address. Not an address, or a
+    malformed one, as it is (fetching names it)."""
+    if not address.startswith(("http://", "https://")) or "?" not in address:
         return address
     try:
-        return normalize_url(address, strict=False)
+        parts = urlsplit(address)
     except ValueError:
         return address
+    kept = [pair for pair in parts.query.split("&") if pair and not _TRACKING.fullmatch(pair.split("=", 1)[0])]
+    return urlunsplit(parts._replace(query="&".join(kept)))
 
 
 def _feedparser_item(entry, url: str) -> Item:

@@ -28,7 +28,7 @@ from filelock import FileLock
 
 from .articles import ArticleError, article_record
 from .feeds import (SHORTER_SHARE, STUB_WORDS, Item, NotAStory, digest, feed_address, fetch_feed, item_article,
-                    needs_page, outlet_of, story_words)
+                    needs_page, outlet_of, plain_address, story_words)
 from .fetching import FetchError, Fetcher, check_url, is_local
 from .models import Feed, IngestReport, PollResult, Reading
 from .store import StoreError
@@ -347,8 +347,8 @@ class FeedRunner:
         """Write the record (over the item's own earlier file, if it has one) unless its article is
         already saved: from this item with the same text, or from another item."""
         content = _content(record)
-        memo = {"version": item.version, "versions": [v for v in _versions(before) if v != item.version][
-                    1 - KNOWN_VERSIONS:] + [item.version],
+        earlier = [v for v in _versions(before) if v != item.version]
+        memo = {"version": item.version, "versions": earlier[len(earlier) - KNOWN_VERSIONS + 1:] + [item.version],
                 "content": content, "url": item.link, "id": record["id"]} | ({"from_page": True} if item.from_page else {})
         own = self.feeds.folder / before["file"] if before and before.get("file") else None
         if own and own.exists() and before.get("content") == content:  # the feed reworded it; same article
@@ -438,9 +438,10 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
     """`FollowedFeeds.seen` in the state's items."""
     if item.key in items:
         return item.key, items[item.key]
-    if item.link:
+    if item.link:  # (an address recorded with its tracking parameters, by a version before `plain_address`)
         found = next(((k, r) for k, r in items.items()
-                      if _page(r.get("url", "")) == _page(item.link) and (needs_page(item) or r.get("from_page"))
+                      if _page(plain_address(r.get("url", ""))) == _page(item.link)
+                      and (needs_page(item) or r.get("from_page"))
                       and not r.get("not_a_story")), None)
         if found:
             return found
@@ -501,12 +502,14 @@ KNOWN_VERSIONS = 4
 
 
 def _versions(before: dict | None) -> list[str]:
-    """The versions of the item that were saved (the last KNOWN_VERSIONS, oldest first): listed again with
-    one of them, the item is unchanged."""
+    """The versions of the item known (oldest first): those saved (the last KNOWN_VERSIONS), and the last
+    one seen, saved or not (a failed or skipped item's, whose tries and rest `_item` counts): listed again
+    with one of them, the item is unchanged."""
     if not before:
         return []
     known = [v for v in before.get("versions") or [] if isinstance(v, str)]
-    return known or ([before["version"]] if before.get("version") else [])
+    last = before.get("version")
+    return known + [last] if isinstance(last, str) and last not in known else known
 
 
 def _content(record: dict) -> str:
