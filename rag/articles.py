@@ -11,6 +11,7 @@ import hashlib
 import html
 import json
 import re
+from html.entities import html5
 from pathlib import Path
 
 import lxml.etree
@@ -256,32 +257,37 @@ def _unquoted(value: str) -> str:
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
-_MD_ITEM = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+(.*)$")
-_MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")  # |---|:--:| and ---
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")  # [text](url), ![alt](src)
+_MD_BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
+_MD_NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s+\S")  # its number is text the reader sees: kept
+_MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$"  # |---|:--:| and ---
+                      r"|^\s*([-*_])(\s*\2){2,}\s*$")  # * * *
+# [text](address), ![alt](src): an address may hold one pair of brackets ("/wiki/Mercury_(planet)")
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
 _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 
 
 def _markdown_lines(lines: list[str]) -> list[str]:
     """The lines of a Markdown text as the text it shows: each heading (the title taken out), list item and
     table row a paragraph of its own (not folded into one line with its neighbours, so that a quote can
-    be one of them), without the marks (`## `, `- `, `|---|`, `**`, `[text](address)`); a list item's
-    indented next line goes on with it."""
+    be one of them), without the marks (`## `, `- `, `|---|`, `**`, `[text](address)`). A numbered item
+    keeps its number, and starts only after a blank line or another item (as in CommonMark, "3 to\n2. The
+    crowd" is one sentence); an item goes on over its next lines until a blank line."""
     out: list[str] = []
     item = False
     for raw in lines:
         line = _MD_STRONG.sub(r"\2", _MD_LINK.sub(r"\1", raw))
+        starts = item or not out or not out[-1].strip()
         if heading := _MD_HEADING.match(line):
             out += ["", heading.group(2), ""]
         elif _MD_RULE.match(line) and line.strip():
             out.append("")
-        elif entry := _MD_ITEM.match(line):
-            out += ["", entry.group(1)]
+        elif (bullet := _MD_BULLET.match(line)) or (starts and _MD_NUMBERED.match(line)):
+            out += ["", bullet.group(1) if bullet else line.strip()]
             item = True
             continue
         elif line.strip().startswith("|") and line.strip().endswith("|") and len(line.strip()) > 1:
             out += ["", " | ".join(cell.strip() for cell in line.strip()[1:-1].split("|")), ""]
-        elif item and line[:1].isspace() and line.strip():
+        elif item and line.strip():
             out.append(line)  # the list item goes on
             continue
         else:
@@ -422,8 +428,11 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
     if cut := _CUT_SHORT.search(text):  # NewsAPI's free plan: the first 200 characters, then "[+2412 chars]"
         text = text[:cut.start()].rstrip(" …") + "…"  # (the ellipsis shows a quote of its end is cut short)
         lede = _plain(record["description"]) if isinstance(record.get("description"), str) else ""
-        if lede.strip() and " ".join(lede.split()) not in " ".join(text.split()):
-            text = f"{lede}\n\n{text}"  # its summary, which the export has whole
+        whole_words = " ".join(text.split()[:-1])  # (the last word may be cut)
+        if whole_words and whole_words in " ".join(lede.split()):
+            text = lede  # its summary, which the export has whole, holds all the cut text says
+        elif lede.strip() and " ".join(lede.split()) not in " ".join(text.split()):
+            text = f"{lede}\n\n{text}"
         said = "texts cut short by the news service"
         if notes is not None and not any(said in note for note in notes):  # (said once a file)
             notes.append(f"{said} ('{cut.group(1)}', as NewsAPI's free plan gives them): only their first "
@@ -444,21 +453,25 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
 
 # A news API's mark for a text cut short: "... stakeholders… [+2412 chars]".
 _CUT_SHORT = re.compile(r"\s*(\[\+\d+ chars\])\s*$")
-# Markup in a record's text (a news API's `content` is often the page's HTML): these tags end a line.
-_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*>")
-_HTML_TAGS = frozenset("a abbr b blockquote br caption cite code div em figcaption figure h1 h2 h3 h4 h5 h6 hr i "
-                       "img li ol p pre q s small span strong sub sup table tbody td th thead tr u ul".split())
-_BLOCK_TAGS = frozenset("blockquote br div figcaption figure h1 h2 h3 h4 h5 h6 hr li ol p pre table tr ul".split())
+# Markup in a record's text (a news API's `content` is often the page's HTML). A text is HTML when it
+# closes one of these tags or breaks a line with <br>: "if a<b and c>d" is not. Block tags end a line.
+_IS_HTML = re.compile(r"</(p|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|blockquote|figure|figcaption|table|tr|td|"
+                      r"section|article)\s*>|<br\s*/?>", re.I)
+_UNREAD = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*>")
+_BLOCK_TAGS = frozenset("article blockquote br div figcaption figure h1 h2 h3 h4 h5 h6 hr li ol p pre section "
+                        "table tr ul".split())
+_CHARACTER_REFERENCE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 
 
 def _plain(text: str) -> str:
-    """A record's text as it reads: HTML tags taken out (a block tag ends its line) when it has any, and
-    character references ("&amp;", "&#8217;") as the characters they stand for. Text that only uses "<" of
-    its own ("x < y") is left as it is."""
-    if any(m.group(2).lower() in _HTML_TAGS for m in _TAG.finditer(text)):
-        text = _TAG.sub(lambda m: ("\n" if m.group(2).lower() in _BLOCK_TAGS else "")
-                        if m.group(2).lower() in _HTML_TAGS else m.group(0), text)
-    return html.unescape(text)
+    """A record's text as it reads: when it is HTML (`_IS_HTML`), its tags taken out (a block tag ends its
+    line; scripts, styles and comments with what they hold), and character references written whole
+    ("&amp;", "&#8217;", with their ";") as the characters they stand for: "?id=5&section=news" stays."""
+    if _IS_HTML.search(text):
+        text = _TAG.sub(lambda m: "\n" if m.group(1).lower() in _BLOCK_TAGS else "", _UNREAD.sub("", text))
+    return _CHARACTER_REFERENCE.sub(lambda m: html.unescape(m.group(0)) if m.group(1).startswith("#")
+                                    or f"{m.group(1)};" in html5 else m.group(0), text)
 
 
 # ---------------------------------------------------------------- shared helpers
