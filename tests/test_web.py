@@ -105,7 +105,8 @@ def test_sources_are_numbered_by_article_as_citation_tools_do():
     # quotes [1] and [3] come from article a, [2] from article b: the page shows [1] [2] [1] and two cards
     cards = [quoted(1, "The port reopened on Monday."), quoted(2, "Ships queued for days.", article="b"),
              quoted(3, "Officials blamed the storm.")]
-    t = turn(question="Q?", answer="“The port reopened on Monday.” [1]\n\n“Ships…” [2]\n\n“Officials…” [3]", cards=cards)
+    t = turn(question="Q?", answer="“The port reopened on Monday.” [1]\n\n“Ships…” [2]\n\n“Officials…” [3]", cards=cards,
+             filters="outlet S, as of 2023-02-01")
     md = render.answer_markdown(t, 0)
     assert [m for m in re.findall(r">\[(\d)\]<", md)] == ["1", "2", "1"]
     assert "cite=0-3&amp;card=0-1" in md  # the third quote's popover, its article's card
@@ -115,6 +116,7 @@ def test_sources_are_numbered_by_article_as_citation_tools_do():
     assert first.count("<mark ") == 2 and "quote=" + "%2C".join(f"{c['start']}-{c['end']}" for c in (cards[0], cards[2])) in first
     assert render.answer_as_markdown(t) == (
         "**Q?**\n\n“The port reopened on Monday.” [1]\n\n“Ships…” [2]\n\n“Officials…” [1]\n\n"
+        "_Filters: outlet S, as of 2023-02-01_\n\n"  # an answer from one outlet says so where it is pasted
         "1. Title a, S, 2023-01-02, https://e.x/a\n2. Title b, S, 2023-01-02, https://e.x/b\n")
 
 
@@ -159,8 +161,8 @@ def test_related_reading_is_one_card_per_article():
 
 def test_copy_as_markdown_lists_web_addresses_not_paths_on_this_machine():
     local = card(title="T", source="S", published="2023-01-02", url="", path="/home/me/news/t.txt", quote="A.")
-    text = render.answer_as_markdown(turn(question="Q?", answer="“A.” [1]", cards=[local]))
-    assert text == "**Q?**\n\n“A.” [1]\n\n1. T, S, 2023-01-02\n"
+    text = render.answer_as_markdown(turn(question="Q?", answer="“A.” [1]", cards=[local], filters="as of 2023-02-01"))
+    assert text == "**Q?**\n\n“A.” [1]\n\n_Filters: as of 2023-02-01_\n\n1. T, S, 2023-01-02\n"
 
 
 def test_the_page_the_api_and_the_cli_read_a_filter_date_by_one_rule():

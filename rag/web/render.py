@@ -272,8 +272,10 @@ def _marked(card: dict, related: bool) -> str:
 def answer_as_markdown(turn: dict) -> str:
     """The answer with its quotes and a numbered list of its sources, as the page numbers them, for
     pasting into a report: headline, outlet, date and the web address (a file's path on this machine
-    means nothing to the report's readers, so it is left out)."""
-    lines = [f"**{turn['question']}**", "", numbered_by_source(turn["answer"], turn["cards"]), ""]
+    means nothing to the report's readers, so it is left out), and the filters it was asked with (an
+    answer from one outlet or one month says so where it is pasted)."""
+    lines = [f"**{turn['question']}**", "", numbered_by_source(turn["answer"], turn["cards"]), "",
+             f"_Filters: {turn['filters']}_", ""]
     for k, group in enumerate(by_source(turn["cards"]), 1):
         c = group[0]
         lines.append(f"{k}. {c['title'] or 'untitled'}, {c['source'] or 'unknown outlet'}, "
