@@ -334,15 +334,19 @@ def wire_library(backend: Backend, library: LibraryParts) -> None:
 def wire_polling(backend: Backend, demo: gr.Blocks, status: gr.HTML, library: LibraryParts,
                  outlet: gr.Dropdown) -> None:
     """The status line, the index panel and the outlet list refresh every POLL_SECONDS (and on load); the
-    feeds panel and the followed feeds every FEEDS_POLL_SECONDS."""
+    feeds panel and the followed feeds every FEEDS_POLL_SECONDS (and on load)."""
     seen, feeds_seen = gr.State([]), gr.State([])
     tick = functools.partial(handlers.tick, backend)
     gr.Timer(POLL_SECONDS).tick(tick, [seen], [status, library.index, outlet, seen], show_progress="hidden",
                                 **PRIVATE)
     demo.load(tick, [seen], [status, library.index, outlet, seen], show_progress="hidden", **PRIVATE)
-    gr.Timer(FEEDS_POLL_SECONDS).tick(functools.partial(handlers.feeds_tick, backend), [feeds_seen],
-                                      [library.feeds, library.followed, feeds_seen], show_progress="hidden",
-                                      **PRIVATE)
+    feeds_tick = functools.partial(handlers.feeds_tick, backend)
+    gr.Timer(FEEDS_POLL_SECONDS).tick(feeds_tick, [feeds_seen], [library.feeds, library.followed, feeds_seen],
+                                      show_progress="hidden", **PRIVATE)
+    # (on load too: the list was built with the page, before the feeds of RAG_FEEDS were added, and stayed
+    # empty for the first seconds while the panel above it named them)
+    demo.load(feeds_tick, [feeds_seen], [library.feeds, library.followed, feeds_seen], show_progress="hidden",
+              **PRIVATE)
 
 
 def add_api(backend: Backend) -> None:
