@@ -366,7 +366,8 @@ def test_a_question_the_articles_do_not_answer_is_refused_with_related_reading(a
     assert bots.first.locator(".not-answered").count() == 0
     panel = page.inner_text("#sources-panel")
     assert "Nothing quoted" in panel and "Who won the 2018 football World Cup?" in panel
-    assert "not an answer" in panel  # what is listed is labelled related reading,
+    assert "not an answer" in panel  # what is listed is labelled related reading (its italics explained),
+    assert "closest sentence in italics" in panel
     page.wait_for_function("""() => {  // and is seen from its head: the new sources start at the top
         const head = document.querySelector('#sources-panel .sources-head').getBoundingClientRect();
         const panel = document.querySelector('#sources-panel').getBoundingClientRect();
