@@ -273,8 +273,15 @@ def _markdown_lines(lines: list[str]) -> list[str]:
     keeps its number, and starts only after a blank line or another item (as in CommonMark, "3 to\n2. The
     crowd" is one sentence); an item goes on over its next lines until a blank line."""
     out: list[str] = []
-    item = False
+    item = fenced = False
     for raw in lines:
+        if raw.lstrip().startswith(("```", "~~~")):  # a code block's fence: its lines are kept as they are
+            fenced, item = not fenced, False
+            out.append("")
+            continue
+        if fenced:
+            out.append(raw)
+            continue
         line = _MD_STRONG.sub(r"\2", _MD_LINK.sub(r"\1", raw))
         starts = item or not out or not out[-1].strip()
         if heading := _MD_HEADING.match(line):

@@ -203,9 +203,11 @@ The work starts in May.
     # a number that starts a line inside a paragraph is text (CommonMark), an item's next lines go on with it
     prose = only_article(write(tmp_path / "p.md", "# Cup\n\nThe final score was 3 to\n2. The crowd cheered.\n\n"
                                                   "- The mayor said it ends in April,\nwell after the vote.\n\n* * *\n\n"
-                                                  "See [Mercury](https://x.example/Mercury_(planet)) today.\n"))
+                                                  "See [Mercury](https://x.example/Mercury_(planet)) today.\n\n"
+                                                  "```\n# not a heading\n- not an item\n```\n"))
     assert prose.body.split("\n\n") == ["The final score was 3 to 2. The crowd cheered.",
-                                        "The mayor said it ends in April, well after the vote.", "See Mercury today."]
+                                        "The mayor said it ends in April, well after the vote.", "See Mercury today.",
+                                        "# not a heading - not an item"]  # (a code block's lines as they are)
 
 
 # ---------------------------------------------------------------- HTML
