@@ -24,7 +24,6 @@ from .text import QUESTION_STOPWORDS, content_terms, english_idf, is_english_wor
 _FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|so|then|what about|how about|and what|why|what else|more)\b", re.I)
 _PRONOUNS = re.compile(r"\b(he|she|they|it|his|her|their|them|that|this|those|these|there|him)\b", re.I)
 _NAME = re.compile(r"\b[A-Z][\w'’\-]*")
-_NAME_RUN = re.compile(r"\b[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")  # one name: capitalised words in a row
 
 
 def standalone_query(question: str, history: list[tuple[str, str]], as_of: str = "") -> Query:
@@ -233,14 +232,14 @@ def _text(c: Candidate, start: int, end: int, bodies: dict[str, str]) -> str:
 def naming_articles(question: str, bodies: dict[str, str]) -> Callable[[Candidate], bool] | None:
     """Whether a candidate's article names one of the names the question asks about (its capitalised
     words past the first: "How much did the Corva water plant cost?" -> corva); None when it names none.
-    Of the words of one name (capitalised words in a row) those at least NAME_IDF rare in English count
-    when it has any: "Hollin River bridge" is named by "Hollin", not by the "River Road" of another town's
-    article; "Trump and Biden" by either."""
-    names: set[str] = set()
-    for name in _NAME_RUN.findall(question.strip().split(None, 1)[1] if len(question.split()) > 1 else ""):
-        found = {w for w in words(name) if w not in QUESTION_STOPWORDS}
-        rare = {w for w in found if any(english_idf(t) >= NAME_IDF for t in terms(w))}
-        names |= rare or found
+    Of the names' words those at least NAME_IDF rare in English count when there are any: "Hollin River
+    bridge" is named by "Hollin", not by the "River Road" of another town's article, and "the Corva plant
+    in March" by "Corva", not by any article that says "March". (So in "Trump and Biden" only Biden counts:
+    an article naming Trump alone is left out beside a lead that names Biden; a rule per name let every
+    month, weekday and "US" count.)"""
+    names = {word for _, word in question_names(question)}
+    rare = {word for word in names if any(english_idf(t) >= NAME_IDF for t in terms(word))}
+    names = rare or names
     if not names:
         return None
     said: dict[str, bool] = {}

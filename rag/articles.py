@@ -259,6 +259,7 @@ def _unquoted(value: str) -> str:
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
 _MD_BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
 _MD_NUMBERED = re.compile(r"^\s*\d{1,3}[.)]\s+\S")  # its number is text the reader sees: kept
+_MD_FIRST = re.compile(r"^\s*1[.)]\s+\S")  # a list from 1 may start inside a paragraph (CommonMark)
 _MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$"  # |---|:--:| and ---
                       r"|^\s*([-*_])(\s*\2){2,}\s*$")  # * * *
 # [text](address), ![alt](src): an address may hold one pair of brackets ("/wiki/Mercury_(planet)")
@@ -283,7 +284,7 @@ def _markdown_lines(lines: list[str]) -> list[str]:
             out.append(raw)
             continue
         line = _MD_STRONG.sub(r"\2", _MD_LINK.sub(r"\1", raw))
-        starts = item or not out or not out[-1].strip()
+        starts = item or not out or not out[-1].strip() or bool(_MD_FIRST.match(line))
         if heading := _MD_HEADING.match(line):
             out += ["", heading.group(2), ""]
         elif _MD_RULE.match(line) and line.strip():
@@ -435,6 +436,8 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
     if cut := _CUT_SHORT.search(text):  # NewsAPI's free plan: the first 200 characters, then "[+2412 chars]"
         text = text[:cut.start()].rstrip(" …") + "…"  # (the ellipsis shows a quote of its end is cut short)
         lede = _plain(record["description"]) if isinstance(record.get("description"), str) else ""
+        if not text.strip(" …") and not lede.strip():
+            raise ArticleError("no article text: only the news service's cut mark")
         whole_words = " ".join(text.split()[:-1])  # (the last word may be cut)
         if whole_words and whole_words in " ".join(lede.split()):
             text = lede  # its summary, which the export has whole, holds all the cut text says
@@ -461,11 +464,12 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
 # A news API's mark for a text cut short: "... stakeholders… [+2412 chars]".
 _CUT_SHORT = re.compile(r"\s*(\[\+\d+ chars\])\s*$")
 # Markup in a record's text (a news API's `content` is often the page's HTML). A text is HTML when it
-# closes one of these tags or breaks a line with <br>: "if a<b and c>d" is not. Block tags end a line.
+# closes one of these tags or breaks a line with <br>: "if a<b and c>d" is not. Block tags end a paragraph.
 _IS_HTML = re.compile(r"</(p|div|span|a|b|i|em|strong|li|ul|ol|h[1-6]|blockquote|figure|figcaption|table|tr|td|"
-                      r"section|article)\s*>|<br\s*/?>", re.I)
+                      r"section|article|sup|sub|code|cite)\s*>|<(br|hr|p|img|li)\b(\s+[\w-]+=(\"[^\"]*\"|'[^']*'|"
+                      r"[^\s>]+))*\s*/?>", re.I)  # (an opening tag only with attributes written as such: not "<p and q>")
 _UNREAD = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
-_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9]*)\b[^<>]*>")
+_TAG = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)\b(?:[^<>\"']|\"[^\"]*\"|'[^']*')*>")  # ("5 > 3" in a quoted value)
 _BLOCK_TAGS = frozenset("article blockquote br div figcaption figure h1 h2 h3 h4 h5 h6 hr li ol p pre section "
                         "table tr ul".split())
 _CHARACTER_REFERENCE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
@@ -473,10 +477,10 @@ _CHARACTER_REFERENCE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]
 
 def _plain(text: str) -> str:
     """A record's text as it reads: when it is HTML (`_IS_HTML`), its tags taken out (a block tag ends its
-    line; scripts, styles and comments with what they hold), and character references written whole
+    paragraph; scripts, styles and comments with what they hold), and character references written whole
     ("&amp;", "&#8217;", with their ";") as the characters they stand for: "?id=5&section=news" stays."""
     if _IS_HTML.search(text):
-        text = _TAG.sub(lambda m: "\n" if m.group(1).lower() in _BLOCK_TAGS else "", _UNREAD.sub("", text))
+        text = _TAG.sub(lambda m: "\n\n" if m.group(1).lower() in _BLOCK_TAGS else "", _UNREAD.sub("", text))
     return _CHARACTER_REFERENCE.sub(lambda m: html.unescape(m.group(0)) if m.group(1).startswith("#")
                                     or f"{m.group(1)};" in html5 else m.group(0), text)
 

@@ -241,7 +241,8 @@ def _base(tree, url: str) -> str:
 
 # Query parameters that only say where a reader came from. Only these: courlan's longer list also takes
 # out parameters that name the story (`cid`, `ref`, `keyword`), which would make three stories one.
-_TRACKING = re.compile(r"utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ref_src|_hsenc|_hsmi", re.I)
+_TRACKING = re.compile(r"utm_\w+|at_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ref_src|_hsenc|_hsmi|xtor|smid|"
+                       r"mkt_tok|_ga|ocid|cmpid", re.I)
 
 
 def plain_address(address: str) -> str:

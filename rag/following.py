@@ -348,7 +348,7 @@ class FeedRunner:
         already saved: from this item with the same text, or from another item."""
         content = _content(record)
         earlier = [v for v in _versions(before) if v != item.version]
-        memo = {"version": item.version, "versions": earlier[len(earlier) - KNOWN_VERSIONS + 1:] + [item.version],
+        memo = {"version": item.version, "versions": earlier[max(0, len(earlier) - KNOWN_VERSIONS + 1):] + [item.version],
                 "content": content, "url": item.link, "id": record["id"]} | ({"from_page": True} if item.from_page else {})
         own = self.feeds.folder / before["file"] if before and before.get("file") else None
         if own and own.exists() and before.get("content") == content:  # the feed reworded it; same article
@@ -438,11 +438,13 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
     """`FollowedFeeds.seen` in the state's items."""
     if item.key in items:
         return item.key, items[item.key]
-    if item.link:  # (an address recorded with its tracking parameters, by a version before `plain_address`)
+    if item.link:
+        page, any_record = _page(item.link), needs_page(item)
+        path = page.partition("?")[0]  # (compared first: `_page` reads the query of each address that has one)
         found = next(((k, r) for k, r in items.items()
-                      if _page(plain_address(r.get("url", ""))) == _page(item.link)
-                      and (needs_page(item) or r.get("from_page"))
-                      and not r.get("not_a_story")), None)
+                      if (any_record or r.get("from_page")) and not r.get("not_a_story")
+                      and str(r.get("url") or "").partition("?")[0].partition("#")[0] == path
+                      and _page(r.get("url")) == page), None)
         if found:
             return found
     if item.content:
@@ -462,9 +464,10 @@ def _named(item: Item) -> str:
     return f"“{' '.join(item.title.split())[:80]}” ({where})" if item.title.strip() else where
 
 
-def _page(link: str) -> str:
-    """The page a link leads to: without its "#fragment" (a live blog's items link to one page's updates)."""
-    return link.partition("#")[0]
+def _page(link: str | None) -> str:
+    """The page a link leads to: without its "#fragment" (a live blog's items link to one page's updates)
+    nor tracking parameters (`plain_address`: a state written before it recorded them)."""
+    return plain_address(str(link or "")).partition("#")[0]
 
 
 def _alias(item: Item, key: str, before: dict) -> dict:
@@ -507,7 +510,8 @@ def _versions(before: dict | None) -> list[str]:
     with one of them, the item is unchanged."""
     if not before:
         return []
-    known = [v for v in before.get("versions") or [] if isinstance(v, str)]
+    listed = before.get("versions")
+    known = [v for v in listed if isinstance(v, str)] if isinstance(listed, list) else []
     last = before.get("version")
     return known + [last] if isinstance(last, str) and last not in known else known
 

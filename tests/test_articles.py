@@ -201,6 +201,8 @@ The work starts in May.
         "Full replacement | $95 million", "The work starts in May."]
     assert only_article(write(tmp_path / "q.md", "---\ntitle: 'It''s \"done\"'\n---\nText.\n")).title == "It's \"done\""
     # a number that starts a line inside a paragraph is text (CommonMark), an item's next lines go on with it
+    listed = only_article(write(tmp_path / "l.md", "The measures are:\n1. Tax cuts.\n2. Spending.\n"))
+    assert listed.body.split("\n\n") == ["The measures are:", "1. Tax cuts.", "2. Spending."]  # a list from 1
     prose = only_article(write(tmp_path / "p.md", "# Cup\n\nThe final score was 3 to\n2. The crowd cheered.\n\n"
                                                   "- The mayor said it ends in April,\nwell after the vote.\n\n* * *\n\n"
                                                   "See [Mercury](https://x.example/Mercury_(planet)) today.\n\n"
@@ -310,17 +312,19 @@ def test_a_news_api_text_in_html_and_cut_short_reads_as_text(tmp_path):
                            "The expansion is funded by a state lo… [+2412 chars]"},
                {"title": "Maths", "content": "Whether x < y and y > z was asked [+80 chars]"},
                {"title": "Prose", "content": "If a<b and c>d, see ?id=5&section=news&times=3 &notaname; &eacute;"},
+               {"title": "Tags", "content": "<p title='5 > 3'>E=mc<sup>2</sup><p>Two.<hr>Three [+9 chars]"},
                {"title": "Lede", "description": "The council approved the plan on Monday. It will cost five "
                                                 "million euros, officials said.",
                 "content": "The council approved the plan on Monday. It will cost fi… [+2412 chars]"}]
     result = read_file(write(tmp_path / "newsapi.json", json.dumps({"status": "ok", "articles": records})))
-    first, second, prose, lede = result.articles
+    first, second, prose, tags, lede = result.articles
     assert first.title == "Port & harbour expand"
     assert first.body.split("\n\n") == ["The harbour adds two berths, the port said.", "It adds two berths & four cranes.",
                                         "Berth 7 opens in 2028", "The expansion is funded by a state lo…"]
     assert second.body == "Whether x < y and y > z was asked…"  # no tags: left as it is
     assert prose.body == "If a<b and c>d, see ?id=5&section=news&times=3 &notaname; é"  # only whole references
-    assert lede.body == records[3]["description"]  # the cut text is all in its description: said once
+    assert tags.body.split("\n\n") == ["E=mc2", "Two.", "Three…"]  # opening tags alone, a ">" in a quoted value
+    assert lede.body == records[4]["description"]  # the cut text is all in its description: said once
     assert len(result.warnings) == 1 and "cut short" in result.warnings[0]  # said once for the file
 
 

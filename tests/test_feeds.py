@@ -473,19 +473,21 @@ def test_one_story_in_two_feeds_or_behind_tracking_parameters_is_one_story(site,
                  "items": [{"id": f"{site.url}/news/trains", "url": "/news/trains", "title": "Night trains are back",
                             "date_published": "2026-11-25T07:30:00Z"}]}
     site.routes["/coast.json"] = Page(json.dumps(json_feed).encode(), type="application/feed+json")
+    json_feed["items"][0]["title"] = "Late trains return"  # a third feed, a third headline
+    site.routes["/late.json"] = Page(json.dumps(json_feed).encode(), type="application/feed+json")
     site.routes["/tag.xml"] = Page(ATOM.replace('<link href="http://courier.example/"/>', "").replace(
         "urn:courier", "tag:courier.example,2026:feed").format(title="Canoe", summary="x").encode(),
         type="application/atom+xml")
     site.routes["/news/canoe"] = Page(news_page(CANOE).replace(b'property="og:site_name"', b'property="x"'))
     followed = FollowedFeeds(tmp_path / "articles")
-    for path in ("/feed.xml", "/coast.json", "/tag.xml"):
+    for path in ("/feed.xml", "/coast.json", "/tag.xml", "/late.json"):
         followed.add(site.url + path)
     runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
     runner.poll_all()
     titles = [json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles")]
     fetched = len(site.paths())
     for _ in range(2):
-        assert [(r.added, r.updated) for r in runner.poll_all()] == [(0, 0), (0, 0), (0, 0)]
+        assert [(r.added, r.updated) for r in runner.poll_all()] == [(0, 0)] * 4
     assert [p for p in site.paths()[fetched:] if p.startswith("/news/")] == []  # no story read again
     assert [json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles")] == titles
     canoe = next(json.loads(p.read_text()) for p in saved_files(tmp_path / "articles") if "canoe" in p.name)

@@ -275,7 +275,7 @@ def answer_as_markdown(turn: dict) -> str:
     means nothing to the report's readers, so it is left out), and the filters it was asked with (an
     answer from one outlet or one month says so where it is pasted)."""
     lines = [f"**{turn['question']}**", "", numbered_by_source(turn["answer"], turn["cards"]), "",
-             f"_Filters: {turn['filters']}_", ""]
+             "_Filters: " + re.sub(r"([\\_*])", r"\\\1", turn["filters"]) + "_", ""]  # (an outlet's "_" kept)
     for k, group in enumerate(by_source(turn["cards"]), 1):
         c = group[0]
         lines.append(f"{k}. {c['title'] or 'untitled'}, {c['source'] or 'unknown outlet'}, "
