@@ -86,11 +86,14 @@ class Item:
     authors: list[str] = field(default_factory=list)
     from_page: bool = False  # a headline link of a followed page (`article_links`), not a feed's item
     own_id: str = ""  # the feed's own id, when `key` is that id made the feed's (`following.scope_key`)
+    # a followed page's other headlines for the same story page (a live blog's "#update-2" links), in page order
+    also: list[str] = field(default_factory=list)
 
     @property
     def version(self) -> str:
-        """What the feed says of the item: another version means the item changed upstream."""
-        return digest(f"{self.updated}\n{self.title}\n{self.content}")
+        """What the feed says of the item: another version means the item changed upstream (a followed
+        page: its headline, or a new headline linking to another part of its page)."""
+        return digest(f"{self.updated}\n{self.title}\n{self.content}" + "".join(f"\n{h}" for h in self.also))
 
 
 @dataclass
@@ -175,14 +178,15 @@ def article_links(page: Fetched) -> ParsedFeed | None:
     Chinese, Japanese or Korean, HEADLINE_CJK_CHARS characters), sits outside the page's navigation, header, footer,
     sidebars and forms, and leads to an article address (`is_article_address`). Links to one story
     that differ only by tracking parameters, a fragment or a trailing slash are one item. An item's
-    version is its headline without digits ("2 hours ago" changes at every poll): a reworded headline
-    fetches the story again. None when the page has no such link."""
+    version is its headline without digits ("2 hours ago" changes at every poll), with the page's other
+    headlines for the same story (a live blog's "#update-2"): a reworded or a new headline fetches the story
+    again. None when the page has no such link."""
     try:  # decoded as `page_text` decodes a story page (the charset its server names included)
         tree = lxml.html.fromstring(page_text(page).encode("utf-8"), parser=lxml.html.HTMLParser(encoding="utf-8"))
     except (ValueError, lxml.etree.ParserError):
         return None
     base = _base(tree, page.url)
-    links: dict[str, tuple[str, str]] = {}  # one story's key -> (its address, as first linked; its headline)
+    links: dict[str, tuple[str, list[str]]] = {}  # one story's key -> (its address, as first linked; its headlines)
     for anchor in tree.iter("a"):
         text = " ".join(anchor.text_content().split())
         reads_like_headline = (len(text.split()) >= HEADLINE_WORDS
@@ -193,12 +197,14 @@ def article_links(page: Fetched) -> ParsedFeed | None:
         if is_article_address(address, page.url):
             # tracking parameters (utm_*, ref, fbclid ...) and the fragment dropped; ids such as ?storyid= kept
             href = normalize_url(address, strict=False).split("#")[0]
-            links.setdefault(href.rstrip("/"), (href, _without_digits(text)))
+            headlines = links.setdefault(href.rstrip("/"), (href, []))[1]
+            if (headline := _without_digits(text)) not in headlines:
+                headlines.append(headline)
     if not links:
         return None
     title = " ".join((tree.findtext(".//title") or "").split())
-    return ParsedFeed(title, page.url, [Item(key=href, link=href, updated=headline, from_page=True)
-                                        for href, headline in links.values()], page=True)
+    return ParsedFeed(title, page.url, [Item(key=href, link=href, updated=headlines[0], also=headlines[1:],
+                                             from_page=True) for href, headlines in links.values()], page=True)
 
 
 def is_article_address(href: str, page_url: str) -> bool:

@@ -1046,6 +1046,32 @@ def test_a_page_that_names_its_charset_only_in_its_headers_gives_its_links_as_wr
     assert urllib.parse.unquote(item.link) == "http://courier.example/news/café-fermé"
 
 
+def test_a_live_blog_on_a_followed_page_is_read_again_when_it_gains_an_update(site, tmp_path):
+    # A page's new headline "#update-2" to a live blog it already linked was one story's link like the
+    # first: nothing changed for the poll, and the saved blog never got its updates.
+    blog = Story("live", "Storm Hera live: the coast road", "2026-11-30", "Ines Okafor", [
+        "The coast road between Port Elsmere and Garrow was closed on Sunday morning as storm Hera brought "
+        "waves over the sea wall, the county said in its first update of the day."])
+
+    def front(updates: list[str]) -> None:
+        links = "".join(f"<li><a href='/news/live#update-{n}'>{escape(text)}</a></li>"
+                        for n, text in enumerate(updates, 1))
+        site.routes["/"] = Page(f"<html><body><main><ul>{links}</ul></main></body></html>".encode())
+        site.routes["/news/live"] = Page(news_page(blog))
+
+    front(["Storm Hera live: coast road closed as waves hit"])
+    followed = FollowedFeeds(tmp_path / "articles")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert runner.poll(followed.add(site.url + "/")).added == 1
+    blog.paragraphs.append("In its evening update the county said the coast road had reopened at 17:40.")
+    front(["Storm Hera live: coast road closed as waves hit", "Storm Hera live: coast road reopens after the storm"])
+    result = runner.poll(followed.list()[0])
+    assert (result.added, result.updated, result.errors) == (0, 1, [])
+    [path] = saved_files(tmp_path / "articles")
+    assert "reopened at 17:40" in json.loads(path.read_text())["text"]
+    assert (runner.poll(followed.list()[0]).updated, len(saved_files(tmp_path / "articles"))) == (0, 1)
+
+
 def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path):
     # Found by a second adversarial round: 35 new headlines are fetched 30 now and 5 at the next poll
     # (none is ever left behind); stories known by an id in the query (?ArticleID=) stay apart while
