@@ -355,8 +355,8 @@ def _meta_content(text: str, names: tuple[str, ...]) -> str:
 
 def _load_json(text: str, where: str = "") -> object:
     """json.loads, with what it cannot read as an ArticleError (`where`: "line 3: " of a JSONL file): bad
-    JSON, nesting too deep, a number of thousands of digits; lone UTF-16 surrogates ("\\ud83d", half an emoji), which no file or database can store, are
-    replaced by U+FFFD."""
+    JSON, nesting too deep, a number of thousands of digits; lone UTF-16 surrogates ("\\ud83d", half an
+    emoji), which no file or database can store, are replaced by U+FFFD."""
     try:
         return _mended(json.loads(text))
     except json.JSONDecodeError as e:

@@ -419,10 +419,10 @@ def _article(row) -> Article:
     `Store.is_current` and are not shown; `rag ingest --rebuild` writes it again)."""
     return Article(record_id=row.record_id or "", title=row.title or "", body=row.body or "", path=row.path or "",
                    url=row.url or "", published=row.published or "", source=row.source or "",
-                   authors=_authors(row.authors))
+                   authors=_stored_authors(row.authors))
 
 
-def _authors(stored: str | None) -> list[str]:
+def _stored_authors(stored: str | None) -> list[str]:
     try:
         authors = json.loads(stored or "[]")
     except ValueError:

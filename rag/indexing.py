@@ -322,15 +322,14 @@ def _emptied_below(inside: str, gone: list[str], holds: list[str]) -> dict[Path,
     return {Path(d): (counts[d], 0) for d in chosen}
 
 
-def machine_split(store: Store, settings: Settings, links: dict[str, str | None]) -> tuple[dict, dict, set]:
+def machine_split(store: Store, machine: str, links: dict[str, str | None]) -> tuple[dict, dict, set]:
     """({path: via} of the stored files this machine may remove when gone, {path: machine} of those another
     machine of a shared store stored, the paths of those with no machine recorded). In a shared store
     files are known by their path on every machine alike, so two machines that each keep their own folder
     at the same path (`~/news`) must not delete each other's articles: a file is removed by the sync of the
-    machine that stored its present version (`Settings.machine_name`), or by a `--prune`. A file stored
-    before `files.machine` (none recorded) is anyone's, as it was, and the first machine to find it adopts
-    it (`sync`). A store in a folder: every file is this machine's."""
-    machine = settings.machine_name()
+    machine that stored its present version (`machine`: `Settings.machine_name`), or by a `--prune`. A file
+    stored before `files.machine` (none recorded) is anyone's, as it was, and the first machine to find it
+    adopts it (`sync`). A store in a folder (`machine` ""): every file is this machine's."""
     owners = store.catalog.machine_by_file() if machine else {}
     theirs = {p: owner for p, owner in owners.items() if owner not in (None, machine)}
     ownerless = {p for p, owner in owners.items() if owner is None}
@@ -445,7 +444,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         present = {str(f) for f in found.files}
         # another machine's files are neither gone nor part of an emptied folder here
         machine = settings.machine_name()
-        mine, theirs, ownerless = machine_split(store, settings, stored_links)
+        mine, theirs, ownerless = machine_split(store, machine, stored_links)
         if prune:
             mine, theirs = stored_links, {}
         gone = list(dict.fromkeys(_gone(present, found, mine, report, prune, settings, theirs)

@@ -125,7 +125,7 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     links = old.catalog.links()  # a file a given folder reached through a symbolic link is that folder's
     deleted = named_deletions(paths, links)  # files named on their own and deleted: dropped on purpose
     paths = [p for p in paths if p not in deleted]
-    mine, theirs, _ = machine_split(old, settings, links)  # another machine's files are not this one's to drop
+    mine, theirs, _ = machine_split(old, settings.machine_name(), links)  # another machine's files: not ours to drop
     emptied = emptied_folders(paths, mine, theirs)  # (a drive not mounted?)
 
     def synced(path: str) -> bool:
