@@ -452,7 +452,7 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
         source = source.get("name") or source.get("id") or ""
     published = next((str(record[k]) for k in DATE_FIELDS if record.get(k)), "")
     body = "\n\n".join(_paragraphs([ln.strip() for ln in _unix_lines(text).split("\n")]))
-    title = html.unescape(str(record.get("title") or "")).strip() or _title_from_path(path)
+    title = _plain(str(record.get("title") or "")).strip() or _title_from_path(path)
     url = str(record.get("url") or "")
     own_id = record.get("id")
     return _make_article(title, body, path, notes=notes, where=where,
@@ -481,6 +481,13 @@ def _plain(text: str) -> str:
     ("&amp;", "&#8217;", with their ";") as the characters they stand for: "?id=5&section=news" stays."""
     if _IS_HTML.search(text):
         text = _TAG.sub(lambda m: "\n\n" if m.group(1).lower() in _BLOCK_TAGS else "", _UNREAD.sub("", text))
+    return with_characters(text)
+
+
+def with_characters(text: str) -> str:
+    """Character references written whole ("&amp;", "&#8217;", with their ";") as the characters they
+    stand for; anything else as written ("?id=5&section=news", "AT&T"). The one entity rule of records'
+    texts and titles and of feeds' HTML."""
     return _CHARACTER_REFERENCE.sub(lambda m: html.unescape(m.group(0)) if m.group(1).startswith("#")
                                     or f"{m.group(1)};" in html5 else m.group(0), text)
 

@@ -21,10 +21,10 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 import feedparser
 import lxml.etree
 import lxml.html
-from courlan import is_navigation_page, is_not_crawlable, normalize_url
+from courlan import is_navigation_page, is_not_crawlable
 from courlan.filters import extension_filter
 
-from .articles import ArticleError, parse_html
+from .articles import ArticleError, parse_html, with_characters
 from .dates import DateError, iso_date
 from .fetching import FetchError, Fetcher, page_text, resolve_link
 from .models import Article, Fetched
@@ -195,8 +195,8 @@ def article_links(page: Fetched) -> ParsedFeed | None:
             continue
         address = resolve_link(base, (anchor.get("href") or "").strip())
         if is_article_address(address, page.url):
-            # tracking parameters (utm_*, ref, fbclid ...) and the fragment dropped; ids such as ?storyid= kept
-            href = normalize_url(address, strict=False).split("#")[0]
+            # tracking parameters (utm_*, fbclid ...) and the fragment dropped; ids such as ?storyid= or ?cid= kept
+            href = story_page(address)
             headlines = links.setdefault(href.rstrip("/"), (href, []))[1]
             if (headline := _without_digits(text)) not in headlines:
                 headlines.append(headline)
@@ -264,6 +264,13 @@ def plain_address(address: str) -> str:
         return address
     kept = [pair for pair in parts.query.split("&") if pair and not _TRACKING.fullmatch(pair.split("=", 1)[0])]
     return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def story_page(link: str | None) -> str:
+    """The page a link leads to: without its "#fragment" (a live blog's items link to one page's updates)
+    nor tracking parameters (`plain_address`). The one rule by which a followed page's headline links, and
+    a state's recorded addresses (written before it dropped them), name their story."""
+    return plain_address(str(link or "")).partition("#")[0]
 
 
 def _feedparser_item(entry, url: str) -> Item:
@@ -453,7 +460,7 @@ def outlet_of(url: str) -> str:
 
 def _text_of(html_text: str) -> str:
     """HTML as one line of plain text: tags dropped (a space each), entities read, spaces collapsed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split())
+    return " ".join(with_characters(re.sub(r"<[^>]+>", " ", html_text)).split())
 
 
 def digest(text: str) -> str:

@@ -28,7 +28,7 @@ from filelock import FileLock
 
 from .articles import ArticleError, article_record
 from .feeds import (SHORTER_SHARE, STUB_WORDS, Item, NotAStory, digest, feed_address, fetch_feed, item_article,
-                    needs_page, outlet_of, plain_address, story_words)
+                    needs_page, outlet_of, story_page, story_words)
 from .fetching import FetchError, Fetcher, check_url, is_local
 from .models import Feed, IngestReport, PollResult, Reading
 from .store import StoreError
@@ -292,7 +292,7 @@ class FeedRunner:
             return False
         key, before = self.feeds.seen(item) or (item.key, None)
         retrying = before is not None and (0 < before.get("tries", 0) < MAX_ITEM_TRIES or _rested(before))
-        if key != item.key and _another_update(before, item) and _page(item.link) not in self.pages_read:
+        if key != item.key and _another_update(before, item) and story_page(item.link) not in self.pages_read:
             # a new item for another part of a page already saved (a live blog's "#update-3"): the page
             # changed, so it is read again into the same file, once a poll (the feed's first such item,
             # its newest, names it); the earlier items' own records stay as they were. (A story listed
@@ -309,7 +309,7 @@ class FeedRunner:
             return False
         try:
             record = self._record(item, outlet, local, before)
-            self.pages_read.add(_page(item.link))
+            self.pages_read.add(story_page(item.link))
             self._save(key, item, before, record, result, saved)
         except NotAStory as e:  # seen: looked at again when its headline changes, or a day later
             if not (before or {}).get("not_a_story"):
@@ -439,12 +439,12 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
     if item.key in items:
         return item.key, items[item.key]
     if item.link:
-        page, any_record = _page(item.link), needs_page(item)
+        page, any_record = story_page(item.link), needs_page(item)
         path = page.partition("?")[0]  # (compared first: `_page` reads the query of each address that has one)
         found = next(((k, r) for k, r in items.items()
                       if (any_record or r.get("from_page")) and not r.get("not_a_story")
                       and str(r.get("url") or "").partition("?")[0].partition("#")[0] == path
-                      and _page(r.get("url")) == page), None)
+                      and story_page(r.get("url")) == page), None)
         if found:
             return found
     if item.content:
@@ -455,7 +455,7 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
 def _another_update(before: dict, item: Item) -> bool:
     """Whether the item links to another part ("#update-3") of a page saved for an earlier item."""
     return "#" in item.link and before.get("url", "") != item.link and bool(before.get("file")) \
-        and _page(before.get("url", "")) == _page(item.link) and not before.get("not_a_story")
+        and story_page(before.get("url", "")) == story_page(item.link) and not before.get("not_a_story")
 
 
 def _named(item: Item) -> str:
@@ -464,16 +464,10 @@ def _named(item: Item) -> str:
     return f"“{' '.join(item.title.split())[:80]}” ({where})" if item.title.strip() else where
 
 
-def _page(link: str | None) -> str:
-    """The page a link leads to: without its "#fragment" (a live blog's items link to one page's updates)
-    nor tracking parameters (`plain_address`: a state written before it recorded them)."""
-    return plain_address(str(link or "")).partition("#")[0]
-
-
 def _alias(item: Item, key: str, before: dict) -> dict:
     """The record of an item that is another's (`key`) under its own id: for the same page, the same
     file (a later change replaces it); for the same content elsewhere, a file of its own if it changes."""
-    same_page = _page(before.get("url", "")) == _page(item.link)
+    same_page = story_page(before.get("url", "")) == story_page(item.link)
     kept = {name: before[name] for name in ("file", "content", "id") if same_page and name in before}
     return kept | {"version": item.version, "url": item.link, "same_as": key}
 

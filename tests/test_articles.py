@@ -311,8 +311,8 @@ def test_a_news_api_text_in_html_and_cut_short_reads_as_text(tmp_path):
                 "content": "<p>It adds two berths &amp; four cranes.</p><ul><li>Berth 7 opens in 2028</li></ul>"
                            "The expansion is funded by a state lo… [+2412 chars]"},
                {"title": "Maths", "content": "Whether x < y and y > z was asked [+80 chars]"},
-               {"title": "Prose", "content": "If a<b and c>d, see ?id=5&section=news&times=3 &notaname; &eacute;"},
-               {"title": "Tags", "content": "<p title='5 > 3'>E=mc<sup>2</sup><p>Two.<hr>Three [+9 chars]"},
+               {"title": "Prose &amp AT&T", "content": "If a<b and c>d, see ?id=5&section=news&times=3 &notaname; &eacute;"},
+               {"title": "<b>Tags</b> &#8217;", "content": "<p title='5 > 3'>E=mc<sup>2</sup><p>Two.<hr>Three [+9 chars]"},
                {"title": "Lede", "description": "The council approved the plan on Monday. It will cost five "
                                                 "million euros, officials said.",
                 "content": "The council approved the plan on Monday. It will cost fi… [+2412 chars]"}]
@@ -323,6 +323,7 @@ def test_a_news_api_text_in_html_and_cut_short_reads_as_text(tmp_path):
                                         "Berth 7 opens in 2028", "The expansion is funded by a state lo…"]
     assert second.body == "Whether x < y and y > z was asked…"  # no tags: left as it is
     assert prose.body == "If a<b and c>d, see ?id=5&section=news&times=3 &notaname; é"  # only whole references
+    assert (prose.title, tags.title) == ("Prose &amp AT&T", "Tags ’")  # titles by the same rule as texts
     assert tags.body.split("\n\n") == ["E=mc2", "Two.", "Three…"]  # opening tags alone, a ">" in a quoted value
     assert lede.body == records[4]["description"]  # the cut text is all in its description: said once
     assert len(result.warnings) == 1 and "cut short" in result.warnings[0]  # said once for the file

@@ -1122,6 +1122,25 @@ def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path
     assert len(third.errors) == 1 and "cookie or privacy consent page" in third.errors[0]
 
 
+def test_stories_a_followed_page_tells_apart_by_a_query_parameter_stay_apart(site, tmp_path):
+    # "?cid=101" names a story. The headline links once went through courlan's list of tracking
+    # parameters, which also drops `cid`, `ref` and `keyword`: three stories were saved as one. Now they
+    # follow the feeds' rule (feeds.story_page): only tracking parameters and the fragment go.
+    for n, story in ((101, SOLAR), (102, TRAINS), (103, CANOE)):
+        site.routes[f"/story.aspx?cid={n}"] = Page(news_page(story))
+    links = "".join(f"<li><a href='/story.aspx?cid={n}&utm_source=home#top'>{escape(s.title)}</a></li>"
+                    for n, s in ((101, SOLAR), (102, TRAINS), (103, CANOE)))
+    site.routes["/"] = Page(f"<html><body><main><ul>{links}</ul></main></body></html>".encode())
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(site.url + "/")
+    saved = []
+    [first] = FeedRunner(no_store(saved), followed, Fetcher(host_delay=0)).poll_all()
+    assert (first.added, first.errors) == (3, [])
+    records = [json.loads(p.read_text()) for p in saved]
+    assert sorted(r["url"] for r in records) == [f"{site.url}/story.aspx?cid={n}" for n in (101, 102, 103)]
+    assert sorted(r["title"] for r in records) == sorted(s.title for s in (SOLAR, TRAINS, CANOE))
+
+
 def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story(site, tmp_path, monkeypatch):
     # "Local elections: all our coverage" reads like a headline and leads to a page of six headlines, each
     # with its first paragraph: not a story. It is said once and left alone until a day has passed
