@@ -196,6 +196,9 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
     markers = page.locator("#chat [data-testid=bot]").last.locator("a.cite").all_inner_texts()
     assert len(markers) == len(quotes) and {m.split("]")[0] + "]" for m in markers} == {"[1]"}
     assert "merkur" in card.inner_text() and "2022-12-20" in card.inner_text()
+    # a screen reader names the answer by its words (Gradio named it by its HTML: "<a class=cite ...")
+    names = page.locator("#chat [aria-label]").evaluate_all("els => els.map(e => e.getAttribute('aria-label'))")
+    assert any(n.startswith("Answer: ") and "Lukashenko" in n for n in names) and not any("<" in n for n in names), names
     panel = page.inner_text("#sources-panel")  # the seed's intertitle does not run into the next sentence
     assert "Ukraine invasion\nAccording to him" in panel and "invasion According" not in panel
     page.screenshot(path=str(ARTIFACTS / "answer.png"))

@@ -86,6 +86,21 @@
   };
   new MutationObserver(namePickers).observe(document.body, {childList: true, subtree: true});
   namePickers();
+  // Gradio names each chat message by its content, which for an answer is HTML: a screen reader read
+  // out "<a class=cite href=...>". The message is named by the words it shows instead.
+  const nameMessages = () => {
+    document.querySelectorAll('#chat [aria-label]').forEach((m) => {
+      const label = m.getAttribute('aria-label');
+      const who = /^(user's message|Question):/.test(label) ? 'Question'
+        : /^(bot's message|Answer):/.test(label) ? 'Answer' : null;
+      if (!who) return;
+      const words = m.textContent.replace(/\s+/g, ' ').trim();
+      const name = `${who}: ${words.length > 300 ? words.slice(0, 300) + '…' : words}`;
+      if (label !== name) m.setAttribute('aria-label', name);  // (as the answer replaces "Searching…" too)
+    });
+  };
+  new MutationObserver(nameMessages).observe(document.body, {childList: true, subtree: true, characterData: true,
+                                                             attributes: true, attributeFilter: ['aria-label']});
   let backTo = null;  // the [n] whose card was last shown
   document.addEventListener('click', (e) => {
     const back = e.target.closest ? e.target.closest('button.back-to-answer') : null;
