@@ -328,12 +328,12 @@ def shown_quote(quote: str) -> str:
     return " ".join(quote.split())
 
 
-def compose(citations: list[Citation], lead: str = "") -> str:
+def compose(citations: list[Citation]) -> str:
     """The answer text: the quotes, most relevant first, each followed by its citation number. A quote
     that opens with quotation marks of its own ("We don't interfere," he said.) is not wrapped in more;
     one that only ends with a quotation (... as an attempt to "cover up ...") is, or its opening words
     would read as ours."""
-    parts = [lead.strip()] if lead.strip() else []
+    parts = []
     for c in citations:
         text = shown_quote(c.quote)
         quoted = text[0] in _QUOTE_MARKS

@@ -19,6 +19,7 @@ import lxml.html
 import trafilatura
 
 from .dates import DateError, iso_date
+from .fetching import declared_charset
 from .models import Article, ReadResult
 from .settings import MAX_FILE_MB, MAX_JSONL_MB
 
@@ -82,7 +83,7 @@ def read_file(path: Path, max_file_mb: float = MAX_FILE_MB, max_jsonl_mb: float 
     if suffix in JSONL_SUFFIXES:
         return _read_jsonl(path)
     result = ReadResult()
-    text = _decode(path.read_bytes(), result.warnings)
+    text = _decode(path.read_bytes(), result.warnings, page=suffix in HTML_SUFFIXES)
     if not text.strip():
         raise ArticleError("file is empty (only white space)")
     if suffix in JSON_SUFFIXES:
@@ -97,8 +98,13 @@ _BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (code
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _decode(data: bytes, notes: list[str], where: str = "file ") -> str:
-    """Text from bytes: UTF-8, or UTF-16/32 with a byte-order mark, or Windows-1252 (said in `notes`).
+_WESTERN = ("utf-8", "cp1252", "iso8859-1", "ascii")  # read as Windows-1252, as browsers read Latin-1 and ASCII
+
+
+def _decode(data: bytes, notes: list[str], where: str = "file ", page: bool = False) -> str:
+    """Text from bytes: UTF-8, or UTF-16/32 with a byte-order mark; else, for a saved web `page`, the
+    charset its <meta> names ("windows-1251"); else Windows-1252 (said in `notes`). A page whose bytes
+    are valid UTF-8 is read as UTF-8 whatever it declares (a browser that saved it re-encoded it).
     NUL bytes early on mean a binary file; later ones are removed with the article's other control
     characters (`_make_article`)."""
     encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None)
@@ -109,6 +115,8 @@ def _decode(data: bytes, notes: list[str], where: str = "file ") -> str:
     except UnicodeDecodeError as e:
         if encoding:
             raise ArticleError(f"{where}is not valid {encoding.upper()} (bad byte at offset {e.start})") from None
+        if page and (declared := declared_charset(data)) and declared not in _WESTERN:
+            return data.decode(declared, errors="replace")
         try:
             text = data.decode("cp1252")
         except UnicodeDecodeError:
@@ -308,6 +316,7 @@ def _markdown_lines(lines: list[str]) -> list[str]:
 
 # ---------------------------------------------------------------- HTML
 
+_SITE_NAME_META = ("og:site_name", "application-name")
 _DATE_META = ("article:published_time", "og:article:published_time", "datePublished", "date", "pubdate",
               "parsely-pub-date", "dc.date", "DC.date.issued")
 
@@ -333,7 +342,9 @@ def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
         guessed = ""  # htmldate took the footer's "© 2026" for the page's date: a page without one is undated
     published = _iso_date(own_date, notes, "the page's date") if own_date else _iso_date(guessed, None, "")
     return _make_article(title, "\n\n".join(paragraphs), path, notes=notes, published=published,
-                         source=doc.sitename or "", url=doc.url or "",
+                         # the page's own name as it writes it: trafilatura capitalises "brenfordherald", and
+                         # one outlet stored under two spellings split the outlet filter
+                         source=_meta_content(text, _SITE_NAME_META) or doc.sitename or "", url=doc.url or "",
                          authors=_authors((doc.author or "").replace("; ", ", ")))
 
 
@@ -432,10 +443,10 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
     text = next((record[k] for k in TEXT_FIELDS if isinstance(record.get(k), str) and record[k].strip()), None)
     if text is None:
         raise ArticleError("no article text (expected a non-empty 'text', 'body' or 'content' field)")
-    text = _plain(text)
+    text = plain_text(text)
     if cut := _CUT_SHORT.search(text):  # NewsAPI's free plan: the first 200 characters, then "[+2412 chars]"
         text = text[:cut.start()].rstrip(" …") + "…"  # (the ellipsis shows a quote of its end is cut short)
-        lede = _plain(record["description"]) if isinstance(record.get("description"), str) else ""
+        lede = plain_text(record["description"]) if isinstance(record.get("description"), str) else ""
         if not text.strip(" …") and not lede.strip():
             raise ArticleError("no article text: only the news service's cut mark")
         whole_words = " ".join(text.split()[:-1])  # (the last word may be cut)
@@ -452,7 +463,7 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
         source = source.get("name") or source.get("id") or ""
     published = next((str(record[k]) for k in DATE_FIELDS if record.get(k)), "")
     body = "\n\n".join(_paragraphs([ln.strip() for ln in _unix_lines(text).split("\n")]))
-    title = _plain(str(record.get("title") or "")).strip() or _title_from_path(path)
+    title = plain_text(str(record.get("title") or "")).strip() or _title_from_path(path)
     url = str(record.get("url") or "")
     own_id = record.get("id")
     return _make_article(title, body, path, notes=notes, where=where,
@@ -475,7 +486,7 @@ _BLOCK_TAGS = frozenset("article blockquote br div figcaption figure h1 h2 h3 h4
 _CHARACTER_REFERENCE = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});")
 
 
-def _plain(text: str) -> str:
+def plain_text(text: str) -> str:
     """A record's text as it reads: when it is HTML (`_IS_HTML`), its tags taken out (a block tag ends its
     paragraph; scripts, styles and comments with what they hold), and character references written whole
     ("&amp;", "&#8217;", with their ";") as the characters they stand for: "?id=5&section=news" stays."""

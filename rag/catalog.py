@@ -176,9 +176,14 @@ class Catalog:
                                    f"writes; restore the store, or use another --store") from None
 
     # -- files
-    def file_digest(self, path: str) -> str | None:
+    def stored_digest(self, path: str) -> str | None:
         with self.engine.connect() as db:
             return db.execute(sa.select(FILES.c.digest).where(FILES.c.path == path)).scalar()
+
+    def digests(self) -> dict[str, str | None]:
+        """{path: content digest} of every stored file, in one query."""
+        with self.engine.connect() as db:
+            return dict(db.execute(sa.select(FILES.c.path, FILES.c.digest)).all())
 
     def forget_digest(self, path: str) -> None:
         """Make the next sync read the file again, whatever its digest (its articles stay stored)."""

@@ -127,6 +127,16 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings.validate()
 
 
+def existing_store(settings: Settings) -> Settings:
+    """The settings of a command that asks a store (search, ask, eval): a local store that is not there is
+    named, not made (a mistyped --store made an empty store and said "No articles are indexed"). (`rag
+    status` of a store not made yet reports it empty, as before.)"""
+    if not settings.chroma_url and not Path(settings.store_dir).exists():
+        raise SettingsError(f"no store at {settings.store_dir} (check --store or RAG_STORE); "
+                            f"`rag ingest FOLDER --store {settings.store_dir}` builds one")
+    return settings
+
+
 def filters_from(args: argparse.Namespace) -> Filters:
     return Filters(since=args.since or "", until=args.until or "", source=args.source or "",
                    as_of=as_of_or_today(args.as_of))
@@ -181,6 +191,7 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 
 def cmd_search(args, settings: Settings) -> int:
+    existing_store(settings)
     chat = NewsChat(settings)
     found = chat.search_json(args.query, filters_from(args), args.k)
     if args.json:
@@ -197,6 +208,7 @@ def cmd_search(args, settings: Settings) -> int:
 
 
 def cmd_ask(args, settings: Settings) -> int:
+    existing_store(settings)
     chat = NewsChat(settings)
     answer = chat.ask(args.question, filters=filters_from(args), k=args.k)
     if args.json:
@@ -228,6 +240,7 @@ def _width() -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
+    existing_store(settings)
     chat = NewsChat(settings)
     chat.warm_up()  # the models load before the clock starts, as the app loads them before its first question
     summary = run_eval(chat, args.questions, k=args.k, out=args.out, with_answers=args.answers)

@@ -24,7 +24,7 @@ import lxml.html
 from courlan import is_navigation_page, is_not_crawlable
 from courlan.filters import extension_filter
 
-from .articles import ArticleError, parse_html, with_characters
+from .articles import ArticleError, parse_html, plain_text
 from .dates import DateError, iso_date
 from .fetching import FetchError, Fetcher, page_text, resolve_link
 from .models import Article, Fetched
@@ -196,8 +196,8 @@ def article_links(page: Fetched) -> ParsedFeed | None:
         address = resolve_link(base, (anchor.get("href") or "").strip())
         if is_article_address(address, page.url):
             # tracking parameters (utm_*, fbclid ...) and the fragment dropped; ids such as ?storyid= or ?cid= kept
-            href = story_page(address)
-            headlines = links.setdefault(href.rstrip("/"), (href, []))[1]
+            href = plain_address(address).partition("#")[0]
+            headlines = links.setdefault(story_page(address), (href, []))[1]
             if (headline := _without_digits(text)) not in headlines:
                 headlines.append(headline)
     if not links:
@@ -218,7 +218,7 @@ def is_article_address(href: str, page_url: str) -> bool:
         path = parts.path.rstrip("/")
         segments = [x for x in path.split("/") if x]
         return (parts.scheme in ("http", "https") and outlet_of(href) == outlet_of(page_url) and bool(segments)
-                and href.split("#")[0].rstrip("/") != page_url.split("#")[0].rstrip("/")
+                and story_page(href) != story_page(page_url)
                 and not all(x.isdigit() for x in segments)
                 and not _FEED_PATH.search(path.lower())
                 and not (len(segments) == 1 and segments[0].isalpha())
@@ -267,10 +267,13 @@ def plain_address(address: str) -> str:
 
 
 def story_page(link: str | None) -> str:
-    """The page a link leads to: without its "#fragment" (a live blog's items link to one page's updates)
-    nor tracking parameters (`plain_address`). The one rule by which a followed page's headline links, and
-    a state's recorded addresses (written before it dropped them), name their story."""
-    return plain_address(str(link or "")).partition("#")[0]
+    """The page a link leads to, as links are compared: without its "#fragment" (a live blog's items link
+    to one page's updates), tracking parameters (`plain_address`) or a slash ending its path ("/story/" and
+    "/story" are one page). The one rule by which headline links, feed items and a state's recorded
+    addresses (written before it dropped tracking parameters) name their story. (Not an address to fetch:
+    a server may want its slash.)"""
+    base, mark, query = plain_address(str(link or "")).partition("#")[0].partition("?")
+    return base.rstrip("/") + mark + query
 
 
 def _feedparser_item(entry, url: str) -> Item:
@@ -405,7 +408,7 @@ def story_words(text: str) -> int:
 def _led_elsewhere(page: Fetched, link: str) -> str:
     """What a story's link led to instead of the story, when a redirect took it to its site's front page
     or to a sign-in, section or tag page (an expired or paywalled story); "" when it did not."""
-    if page.url.rstrip("/") == link.rstrip("/"):
+    if story_page(page.url) == story_page(link):
         return ""
     if not urlparse(page.url).path.strip("/"):
         return "its site's front page"
@@ -459,8 +462,8 @@ def outlet_of(url: str) -> str:
 
 
 def _text_of(html_text: str) -> str:
-    """HTML as one line of plain text: tags dropped (a space each), entities read, spaces collapsed."""
-    return " ".join(with_characters(re.sub(r"<[^>]+>", " ", html_text)).split())
+    """HTML as one line of plain text (`plain_text`: tags, scripts and styles out, references read)."""
+    return " ".join(plain_text(html_text).split())
 
 
 def digest(text: str) -> str:

@@ -163,20 +163,31 @@ def _is_private(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 def page_text(page: Fetched) -> str:
     """The page decoded with the charset its server or its <meta> names (else UTF-8, else cp1252)."""
-    named = re.search(r"charset=[\"']?([\w.:-]+)", page.headers.get("content-type", ""), re.I) or \
-        re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", page.body[:4096], re.I)
-    if not named:  # UTF-8, else the Western code page old sites still send undeclared (Latin-1's superset)
+    charset = declared_charset(page.body, page.headers.get("content-type", ""))
+    if not charset:  # UTF-8, else the Western code page old sites still send undeclared (Latin-1's superset)
         try:
             return page.body.decode("utf-8")
         except UnicodeDecodeError:
             return page.body.decode("cp1252", errors="replace")
-    charset = named.group(1)
-    charset = charset.decode("ascii", "replace") if isinstance(charset, bytes) else charset
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = "utf-8"
     return page.body.decode(charset, errors="replace")
+
+
+_META_CHARSET = re.compile(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", re.I)
+
+
+def declared_charset(body: bytes, content_type: str = "") -> str | None:
+    """The charset a page's Content-Type header or, failing that, its own <meta> (in its first 4 KB)
+    names: None when neither names one; UTF-8 for a name Python does not know."""
+    named = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.I)
+    charset = named.group(1) if named else None
+    if charset is None and (meta := _META_CHARSET.search(body[:4096])):
+        charset = meta.group(1).decode("ascii", "replace")
+    if charset is None:
+        return None
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return "utf-8"
 
 
 def resolve_link(base: str, raw: str) -> str:

@@ -204,7 +204,7 @@ class FeedRunner:
         self.stopped = threading.Event()
         self.wake = threading.Event()  # set: poll now, without waiting for the rest of the interval
         self.reading: Reading | None = None  # the poll under way, for the page's feeds panel
-        self.pages_read: set[str] = set()  # the pages read by the poll under way (`_page` of their links)
+        self.pages_read: set[str] = set()  # the pages read by the poll under way (`story_page` of their links)
 
     def poll_all(self, on_result: Callable[[PollResult], None] | None = None) -> list[PollResult]:
         """Every followed feed, one after the other; `on_result` hears each as it is done."""
@@ -440,10 +440,10 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
         return item.key, items[item.key]
     if item.link:
         page, any_record = story_page(item.link), needs_page(item)
-        path = page.partition("?")[0]  # (compared first: `_page` reads the query of each address that has one)
+        path = page.partition("?")[0]  # (compared first: `story_page` reads the query of each address that has one)
         found = next(((k, r) for k, r in items.items()
                       if (any_record or r.get("from_page")) and not r.get("not_a_story")
-                      and str(r.get("url") or "").partition("?")[0].partition("#")[0] == path
+                      and str(r.get("url") or "").partition("#")[0].partition("?")[0].rstrip("/") == path
                       and story_page(r.get("url")) == page), None)
         if found:
             return found

@@ -447,11 +447,13 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         mine, theirs, ownerless = machine_split(store, machine, stored_links)
         if prune:
             mine, theirs = stored_links, {}
+        digests = _digests(found.files, report)
         gone = list(dict.fromkeys(_gone(present, found, mine, report, prune, settings, theirs)
                                   + _repointed(present, found, mine)
-                                  + [p for p in deleted.values() if p not in present and p not in theirs]))
+                                  + [p for p in deleted.values() if p not in present and p not in theirs]
+                                  + _moved_away(store, mine, present, digests)))
         _count_kept_elsewhere(theirs, stored_links, present, found, deleted, report)
-        plans = _plan(store, found.files, gone, settings, report, again)
+        plans = _plan(store, digests, gone, settings, report, again)
         reached("planned")
         _write(store, plans, on_progress, report, again, machine)
         # (a file ingested in its own right stays so when a link also reaches it: removing the link must not
@@ -477,10 +479,32 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
     return report
 
 
-def _plan(store: Store, files: list[Path], gone: list[str], settings: Settings, report: IngestReport,
+def _moved_away(store: Store, mine: dict[str, str | None], present: set[str], digests: dict[str, str]) -> list[str]:
+    """The stored files that are no longer where they were stored and whose content this sync found at
+    another path: moved (`mv news news-2024`, then `rag ingest news-2024`), so gone. Before, a renamed
+    folder's files were stored as copies of the old paths, which stayed the originals: an edit or a
+    deletion in the new folder left the old text answering. A file missing with no such twin (a drive
+    not mounted) is kept, as before. (Its articles are embedded again at their new path.)"""
+    missing = [p for p in mine if p not in present and not _exists(Path(p))]
+    if not missing:
+        return []
+    found, stored = set(digests.values()), store.catalog.digests()
+    return [p for p in missing if stored.get(p) in found]
+
+
+def _exists(path: Path) -> bool:
+    """Whether a file is there; True when we may not look (nothing is known to be gone)."""
+    try:
+        return path.exists()
+    except OSError:
+        return True
+
+
+def _plan(store: Store, digests: dict[str, str], gone: list[str], settings: Settings, report: IngestReport,
           again: bool = False) -> list[FilePlan]:
-    digests = _digests(files, report)
-    changed = [key for key, digest in digests.items() if store.catalog.file_digest(key) not in (None, digest)]
+    """What to write for the files read (`digests`: {path: content digest}) and the files `gone`."""
+    digests = dict(digests)
+    changed = [key for key, digest in digests.items() if store.catalog.stored_digest(key) not in (None, digest)]
     # files holding copies of articles stored from changed or gone files are read again, wherever
     # they are, so a copy stays stored when the original goes
     recheck = set(store.catalog.paths_with_duplicates_of(gone + changed))
@@ -497,7 +521,7 @@ def _plan(store: Store, files: list[Path], gone: list[str], settings: Settings, 
 
     def plan(keys: list[str], stale: set[str]) -> None:
         for key in keys:
-            if digests[key] == store.catalog.file_digest(key) and key not in recheck and not again:
+            if digests[key] == store.catalog.stored_digest(key) and key not in recheck and not again:
                 report.unchanged += sum(1 for _, dup in store.catalog.articles_in(key).values() if dup is None)
                 continue
             file_plan = _plan_file(store, Path(key), digests[key], settings, splitter, seen_hashes, stale, report)

@@ -219,7 +219,6 @@ class Proposal:
     quotes: list[RawCitation]
     confidence: float | None = None  # probability that the quotes contain the answer; None: unknown
     related: list[RawCitation] = field(default_factory=list)  # offered when not confident enough
-    lead: str = ""
 
 
 class Answerer(Protocol):

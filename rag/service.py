@@ -221,7 +221,7 @@ class NewsChat:
         # (a refusal names them too: its reason)
         unmentioned = self._unmentioned(question if capitalised_words(question) else query.text, chunks, bodies)
         if answer.citations and not unmentioned:
-            answer.text = compose(answer.citations, proposal.lead)
+            answer.text = compose(answer.citations)
         else:
             answer.refused = True
             if unmentioned:  # the reason is the missing name, not how likely the quotes were
@@ -237,20 +237,25 @@ class NewsChat:
 
     def _unmentioned(self, question: str, chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
         """The names the question asks about that no stored article mentions (`answering.unmentioned_names`):
-        in none of the keyword index's words, the stored outlets' names ("CorvaNews"), or the retrieved
+        in none of the keyword index's words, the stored outlets' names ("CorvaNews"; "Courier" of
+        valleycourier), or the retrieved
         articles (newer than the index while an ingest runs). [] when the index holds nothing yet."""
         snapshot = self.lexical.snapshot
         if not snapshot.ids:
             return []
         retrieved: set[str] = set()
+        outlets: list[str] = []
 
         def mentioned(term: str) -> bool:
             if snapshot.mentions(term, NAME_IDF):
                 return True
             if not retrieved:  # (read only for a name the index lacks)
-                retrieved.update(terms(" ".join(self._until_changed("outlets", self.store.catalog.sources))))
+                names = self._until_changed("outlets", self.store.catalog.sources)
+                outlets.extend(map(_letters, names))
+                retrieved.update(terms(" ".join(names)))
                 retrieved.update(terms(" ".join(c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks)))
-            return term in retrieved
+            # a word of an outlet's name as the question spells it: "the Valley Courier" (valleycourier)
+            return term in retrieved or (len(term) >= 4 and any(term in outlet for outlet in outlets))
         return unmentioned_names(question, mentioned)
 
     def _outlet_as_stored(self, filters: Filters) -> Filters:

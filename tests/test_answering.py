@@ -340,7 +340,7 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
     # only as related reading. A name the articles write otherwise (a possessive, another transliteration)
     # is still answered.
     records = [{"id": name.lower(), "title": f"{name} water plant opens", "published": "2024-05-0" + str(i + 1),
-                "source": "corvanews.example",
+                "source": "valleycourier.example" if name == "Kharkiv" else "corvanews.example",
                 "text": f"The new water plant in {name} opened on Monday after two years of work.\n\n"
                         f"The plant cost {cost} million euros, the utility said."}
                for i, (name, cost, _) in enumerate(PLANTS + [("Kharkiv", 61, 0)])]
@@ -363,7 +363,10 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
     for question, cost in [("How much did Corva’s new water plant cost?", "48 million"),
                            ("How much did the Corva plant cost, as CorvaNews reported?", "48 million"),  # an outlet
                            ("How much did the Corva plant cost in EUR?", "48 million"),  # an acronym
-                           ("How much did the Kharkov water plant cost?", "61 million")]:
+                           ("How much did the Kharkov water plant cost?", "61 million"),
+                           # an outlet's name as the question spells it, not as it is stored (valleycourier)
+                           ("How much did the Kharkiv water plant cost, according to the Valley Courier?",
+                            "61 million")]:
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused and cost in answer.text, (question, answer.text)
 

@@ -105,6 +105,23 @@ def test_windows_1252_and_utf16_files_are_read_and_said(tmp_path):
     assert (utf16.articles[0].title, utf16.articles[0].body, utf16.warnings) == ("Zürich news", "The lake froze.", [])
 
 
+def test_a_saved_page_is_read_in_the_charset_its_meta_names(tmp_path):
+    # A page saved from a Russian site in windows-1251 was read as Windows-1252: "Òåñò Ïðåçèäåíò".
+    page = ("<html><head><meta charset='windows-1251'><title>Тест Президент</title></head><body><article>"
+            "<h1>Тест Президент</h1><p>Президент подписал закон о бюджете в понедельник вечером, сообщили в "
+            "пресс-службе.</p><p>Закон вступит в силу с первого января следующего года.</p></article></body></html>")
+    article = only_article(write_bytes(tmp_path / "news.html", page.encode("cp1251")))
+    assert "Президент подписал закон" in article.body
+    # a page re-encoded as UTF-8 when it was saved, its <meta> left as it was: read as UTF-8
+    resaved = only_article(write_bytes(tmp_path / "resaved.html", page.encode("utf-8")))
+    assert "Президент подписал закон" in resaved.body
+    # Latin-1 declared: read as Windows-1252, its superset, as browsers do
+    western = ("<html><head><meta http-equiv='Content-Type' content='text/html; charset=iso-8859-1'></head><body>"
+               "<article><h1>Café</h1><p>Le café a rouvert ses portes lundi matin après deux ans de travaux, a "
+               "annoncé la mairie.</p><p>Les habitants étaient nombreux à l’ouverture.</p></article></body></html>")
+    assert "Le café a rouvert" in only_article(write_bytes(tmp_path / "fr.html", western.encode("cp1252"))).body
+
+
 @pytest.mark.parametrize("ending", ["\r\n", "\r"])
 def test_lines_ended_the_windows_or_the_old_mac_way_read_as_lines(tmp_path, ending):
     # lines ended by CR alone (old Macs, some exporters) read as one line: no title, CRs in every quote
@@ -247,6 +264,13 @@ def test_html_metadata(page):
     assert page.source == "cnn.com"
     assert page.url == "https://cnn.com/2023/04/01/minister"
     assert page.authors == ["Ann Lee"]
+
+
+def test_a_pages_outlet_is_named_as_the_page_writes_it(tmp_path):
+    # trafilatura capitalises a lower-case site name ("Brenfordherald"): the outlet was stored under two
+    # spellings (its Markdown articles say "brenfordherald"), and the outlet filter found only one of them
+    own = only_article(write(tmp_path / "p.html", PAGE.replace('content="cnn.com"', 'content="brenfordherald"')))
+    assert own.source == "brenfordherald"
 
 
 @pytest.mark.parametrize("dropped", ["SCRIPT-TEXT", "INLINE-SCRIPT", "NAV-TEXT", "HEADER-TEXT", "FOOTER-TEXT",

@@ -176,6 +176,15 @@ def test_store_that_cannot_be_written(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+def test_a_mistyped_store_is_named_and_not_made(tmp_path, capsys):
+    # `rag ask ... --store vectorstor` made an empty store there and answered "No articles are indexed yet"
+    missing = tmp_path / "vectorstor"
+    for command in (["search", "harbour"], ["ask", "When did the harbour reopen?"]):
+        status, out, err = rag(capsys, *command, "--store", str(missing))
+        assert (status, out) == (2, "") and err.startswith(f"rag: no store at {missing}") and "rag ingest" in err, err
+    assert not missing.exists()
+
+
 def test_an_articles_folder_given_as_the_store_is_refused_and_never_emptied(tmp_path, capsys):
     # `rag status --store news` (meaning --articles, or a slip) made a store among the articles; every later
     # sync skipped the folder as a store's and deleted all its articles from the real store

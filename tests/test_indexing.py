@@ -450,6 +450,22 @@ def test_deleting_one_copy_keeps_the_article(news_chat, news):
     assert_consistent(news_chat)
 
 
+def test_a_renamed_folder_takes_its_articles_along_so_edits_and_deletions_there_count(news_chat, news, tmp_path):
+    # `mv news news-2024`, then a sync of news-2024: its files were stored as copies of the old paths,
+    # which stayed the originals, so an edit or a deletion in the new folder left the old text answering.
+    news_chat.ingest([news])
+    moved = news.rename(tmp_path / "news-2024")
+    news_chat.ingest([moved])
+    assert news_chat.status()["articles"] == 2 and all("news-2024" in p for p in news_chat.store.catalog.paths())
+    (moved / "harvest.txt").write_text(HARVEST.replace("helped by a wet spring", "despite a dry spring"))
+    (moved / "drills.md").unlink()
+    news_chat.ingest([moved])
+    assert news_chat.status()["articles"] == 1
+    assert "wet spring" not in documents(news_chat) and "navy sailed" not in documents(news_chat)
+    assert news_chat.ask("Why did Taiwan's navy sail through the strait?").refused
+    assert_consistent(news_chat)
+
+
 def test_deleting_the_first_copy_keeps_a_copy_ingested_from_elsewhere(news_chat, news, tmp_path):
     copy = tmp_path / "saved" / "harvest.txt"
     copy.parent.mkdir()

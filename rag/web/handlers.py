@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..feeds import feed_address
 from ..fetching import FetchError
 from ..models import IngestReport
 from ..settings import ANSWERERS, EXTRACTIVE, every
@@ -272,11 +273,13 @@ def unfollow_feed(backend: Backend, url):
     url = (url or "").strip()
     if not url:
         return render.status_box("error", "Choose a followed feed first."), gr.skip(), gr.skip()
-    if not backend.feeds.remove(url):
+    removed = backend.feeds.remove(url)
+    if not removed:
         return render.status_box("error", f"Not followed: {url}"), feeds_html(backend), \
             gr.update(choices=feed_choices(backend), value=None)
+    configured = {feed_address(u) for u in backend.settings.feeds}  # as written there ("feed://", no "/")
     note = " It is also in RAG_FEEDS, so it comes back when the app starts again." \
-        if url in backend.settings.feeds else ""
+        if configured & set(removed) else ""
     return (render.status_box("ready", f"No longer following {url}; the articles saved from it stay.{note}"),
             feeds_html(backend), gr.update(choices=feed_choices(backend), value=None))
 
