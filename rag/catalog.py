@@ -279,7 +279,8 @@ class Catalog:
         record id; when the file is complete, `digest` is its new digest and `kept` the record ids it
         now holds (the others are dropped); both are None while more of the file is still to come.
         `machine`: a shared store's machine that stores them (`Settings.machine_name`; "" for none), recorded
-        with a new file from its first part on, and with a changed one when its last part is written."""
+        with a new file from its first part on, and with a file stored before machines were recorded
+        when its last part is written (a file another machine stored stays that machine's)."""
         machine = machine or None
         with self.engine.begin() as db:
             for path, digest, rows, kept in files:
@@ -294,9 +295,13 @@ class Catalog:
                 if digest is not None:
                     db.execute(ARTICLES.delete().where(ARTICLES.c.path == path,
                                                        ARTICLES.c.record_id.not_in(kept or [""])))
-                    known = {"digest": digest, "ingested_at": time.time(), "machine": machine}  # (its `via` kept)
+                    known = {"digest": digest, "ingested_at": time.time()}  # (its `via` kept)
                     if not db.execute(FILES.update().where(FILES.c.path == path).values(**known)).rowcount:
-                        db.execute(FILES.insert().values(path=path, **known))
+                        db.execute(FILES.insert().values(path=path, machine=machine, **known))
+                    elif machine:  # a file another machine stored stays that machine's: re-read here (a copy
+                        # whose original went, a rebuild), only its sync sees it deleted and removes it
+                        db.execute(FILES.update().where(FILES.c.path == path, FILES.c.machine.is_(None))
+                                   .values(machine=machine))
                 elif rows and db.execute(sa.select(FILES.c.path).where(FILES.c.path == path)).first() is None:
                     # the first part of a new file: listed at once, with no digest (the next sync reads it
                     # whole), so a sync that stops before its last part can still find it gone or renamed and

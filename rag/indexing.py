@@ -36,7 +36,7 @@ from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path, failure
 from .settings import DEFAULT_STORE, Settings
-from .store import Store, StoreError, chunk_metadata, is_store_folder
+from .store import Store, StoreError, WriterLockLost, chunk_metadata, is_store_folder
 
 log = logging.getLogger(__name__)
 
@@ -471,6 +471,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
                 _logged(store, e, "recording which machine holds the files")
         for path in gone:
             try:
+                store.check_still_writer()
                 report.deleted += _remove_file(store, path)
             except Exception as e:  # (a full disk fails deletes too) the next sync removes it
                 _fail(report, path, f"{NOT_REMOVED}(the next sync retries): {e}{_logged(store, e, 'removing ' + path)}")
@@ -711,8 +712,9 @@ def _unit_failed(store: Store, plans: list[FilePlan], unit: list[tuple[FilePlan,
     yet finished are reported as not indexed (kept as the store held them; the next sync retries)."""
     full = _logged(store, error, f"writing {len(paths)} files (the store keeps what it held of them)")
     why = store.unreachable(error) or f"{error}{full}"
-    try:
-        repair(store, paths)  # what this unit wrote goes; the catalog never saw it
+    try:  # what this unit wrote goes (the catalog never saw it): unless the writer lock is lost, when
+        if not isinstance(error, WriterLockLost):  # the next writer's repair removes it (this one's might
+            repair(store, paths)                   # delete what that writer is writing to the same files)
     except Exception as cleanup_error:  # on a full disk even a delete needs room: the paths stay pending
         _logged(store, cleanup_error, "removing what the failed write left (left to the next sync)")
     for plan in plans:
@@ -769,6 +771,7 @@ def _commit(store: Store, unit: list[tuple[FilePlan, list[Planned]]], machine: s
                      [p.article.record_id for p in plan.articles] if last else None))
         if last:
             finished.append(plan)
+    store.check_still_writer()  # (a lock lost since: another writer may have repaired this unit away)
     store.catalog.write_articles(rows, machine)
     for plan, part in unit:  # counted once written (a failed write reports what the store holds)
         plan.done += len(part)

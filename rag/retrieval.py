@@ -360,13 +360,17 @@ class HybridRetriever:
             return self._search(query, filters, k or self.k)
         except (ChromaError, StaleIndex):  # ids the local index still held were deleted meanwhile
             self.store.reopen()
-            return self._search(query, filters, k or self.k)
+            # (a Chroma server may still return ids another machine's ingest is deleting, however
+            # often it is asked: they are left out, as deleted, rather than failing the question)
+            return self._search(query, filters, k or self.k, stale_ok=True)
 
-    def _search(self, query: str, filters: Filters, k: int) -> list[Chunk]:
+    def _search(self, query: str, filters: Filters, k: int, stale_ok: bool = False) -> list[Chunk]:
         with self.store.lock.reading():
             vector, dense, lexical, metas = self.candidates(query, filters)
             if any(i not in metas for i in dense):
-                raise StaleIndex("the nearest-neighbour index holds chunks the store no longer has")
+                if not stale_ok:
+                    raise StaleIndex("the nearest-neighbour index holds chunks the store no longer has")
+                dense = [i for i in dense if i in metas]
             if not metas:
                 return []
             days = {i: int(meta.get("day", 0)) for i, (meta, _) in metas.items()}

@@ -169,6 +169,17 @@ def test_a_question_while_the_first_ingest_has_written_vectors_but_no_catalog_ye
     assert chat.search("Damar Hamlin collapsed Bills", Filters(), k=5)
 
 
+def test_a_question_while_another_machine_deletes_chunks_is_answered_not_crashed(news_chat, monkeypatch):
+    # Found in shared mode (a Chroma server) while another machine's ingest replaced 400 articles: 1
+    # question in 354 failed with StaleIndex ("the nearest-neighbour index holds chunks the store no longer
+    # has"): the server kept returning ids being deleted, also after the store was reopened. The race is
+    # rare, so here the store's reply stands in for it: the nearest chunk's record is gone at every read.
+    fetch = news_chat.retriever._fetch  # (asked with the nearest-neighbour ids first)
+    monkeypatch.setattr(news_chat.retriever, "_fetch", lambda ids: {i: v for i, v in fetch(ids).items() if i != ids[0]})
+    answer = news_chat.ask("Which team does Damar Hamlin play for?", filters=Filters(as_of="2023-01-06"))
+    assert answer.citations and all(c.chunk.record_id for c in answer.citations)
+
+
 def test_results_carry_offsets_into_the_stored_body(news_chat_ro):
     for chunk in news_chat_ro.search("negative Covid test China travelers", Filters(), k=5):
         assert news_chat_ro.article(chunk.article_id).body[chunk.start:chunk.end] == chunk.text

@@ -156,6 +156,29 @@ def test_two_machines_with_a_folder_at_the_same_path_keep_each_others_articles(s
     assert (report.deleted, report.kept_elsewhere) == (1, 0) and laptop.status()["articles"] == 0
 
 
+def test_a_copy_another_machine_stored_stays_its_own_when_the_original_goes(servers, tmp_path):
+    # The desk stored x.md; the laptop stored y.md, the same text (a copy) and another file. x.md deleted
+    # on the desk: its sync stored y.md's article in x.md's place and recorded y.md as the desk's. Then
+    # the laptop deleted y.md and its sync kept it as "another machine's": answered for good.
+    desk_news, laptop_news = tmp_path / "desk-news", tmp_path / "laptop-news"
+    desk_news.mkdir(), laptop_news.mkdir()
+    title, body = FERRY.split("\n", 1)
+    for path, outlet in ((desk_news / "x.md", "coast-post"), (laptop_news / "y.md", "ferry-daily")):  # two outlets'
+        path.write_text(f"---\ntitle: {title}\ndate: 2024-05-01\nsource: {outlet}\n---\n\n{body}")  # copies
+    (laptop_news / "other.md").write_text(BRIDGE)
+    desk = NewsChat(replace(shared_settings(tmp_path / "desk", servers, desk_news), machine="desk"))
+    laptop = NewsChat(replace(shared_settings(tmp_path / "laptop", servers, laptop_news), machine="laptop"))
+    assert desk.ingest([desk_news]).added == 1 and laptop.ingest([laptop_news]).unchanged == 1  # (y.md: a copy)
+    (desk_news / "x.md").unlink()
+    assert desk.ingest([desk_news]).deleted == 1
+    ferry = "How long does the ferry crossing to Zanzibar take?"
+    assert [c.chunk.path for c in laptop.ask(ferry).citations][:1] == [str(laptop_news / "y.md")]
+    (laptop_news / "y.md").unlink()
+    report = laptop.ingest([laptop_news])
+    assert (report.deleted, report.kept_elsewhere) == (1, 0)
+    assert laptop.ask(ferry).refused and laptop.status()["articles"] == 1
+
+
 def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articles_dir):
     assert instance(tmp_path / "app", servers, articles_dir).ingest().added == 1
     chroma_url, database_url = servers
@@ -314,6 +337,40 @@ def test_the_writer_lock_outlives_a_server_that_ends_idle_transactions(servers, 
     report = one.ingest()
     engine.dispose()
     assert (report.added, report.failed) == (1, []) and held == [1]
+
+
+def test_a_writer_whose_lock_ended_commits_nothing_more_and_says_so(servers, tmp_path, articles_dir, monkeypatch):
+    # PostgreSQL restarted during an ingest: the writer lock ended with its connection, the other
+    # connections reconnected, and the ingest went on writing; a second machine took the lock and its
+    # repair deleted vectors the first had not committed; the first then committed their catalog rows
+    # and reported success (43 articles in the catalog with no vectors, found by no question). Here the
+    # lock's session is ended by the server's own pg_terminate_backend, as a restart ends it.
+    for n in range(3):
+        (articles_dir / f"ferry-{n}.txt").write_text(FERRY.replace("Monday", f"Monday the {n + 10}th"))
+    monkeypatch.setattr(indexing, "UNIT_CHUNKS", 1)  # one file per unit
+    one = instance(tmp_path / "one", servers, articles_dir)
+    engine = sa.create_engine(servers[1], isolation_level="AUTOCOMMIT")
+    units = []
+
+    def end_the_lock(name: str) -> None:
+        if name == "vectors-written":
+            units.append(name)
+            if len(units) == 2:  # the first unit is committed; the lock ends while the second is written
+                with engine.connect() as db:
+                    db.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_locks "
+                                       "WHERE locktype = 'advisory' AND granted"))
+
+    monkeypatch.setattr(indexing, "reached", end_the_lock)
+    report = one.ingest()
+    engine.dispose()
+    assert report.added == 1 and len(report.failed) == 3  # (the unit being written and the two after it)
+    assert all("writer lock" in f["error"] and "ended" in f["error"] for f in report.failed), report.failed
+    monkeypatch.undo()
+    other = instance(tmp_path / "other", servers, articles_dir)  # the next writer finds and writes the rest
+    again = other.ingest()
+    assert (again.added, again.failed) == (3, []) and again.repaired > 0
+    status = other.status()
+    assert status["articles"] == 4 and status["chunks"] == status["vectors"]
 
 
 def leftovers(servers) -> tuple[list[str], list[str]]:
