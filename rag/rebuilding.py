@@ -162,6 +162,12 @@ def _build_beside(old: Store, settings: Settings, paths: list[Path], on_progress
     if lost := [f"{display_path(p)}: {reasons[display_path(p)]}" for p, ids in stored.items()
                 if display_path(p) in reasons and ids - set(new.store.catalog.articles_in(p))]:
         raise StoreError(lost_message(lost))
+    owners: dict[str, list[str]] = {}  # each file stays the machine's that stored it (read here, it is not
+    for path, machine in old.catalog.machine_by_file().items():  # this one's: only that machine's sync
+        if machine:                                               # removes it when it is deleted)
+            owners.setdefault(machine, []).append(path)
+    for machine, owned in owners.items():
+        new.store.catalog.set_machine(owned, machine)
     now = set(new.store.catalog.paths())  # (a file still there that a given folder no longer leads to: dropped)
     report.deleted += sum(len(ids) for p, ids in stored.items() if synced(p) and p not in now)
     return report

@@ -179,6 +179,31 @@ def test_a_copy_another_machine_stored_stays_its_own_when_the_original_goes(serv
     assert laptop.ask(ferry).refused and laptop.status()["articles"] == 1
 
 
+@pytest.mark.parametrize("model", ["same", "other"])
+def test_a_rebuild_leaves_each_file_the_machine_that_stored_it(servers, tmp_path, model):
+    # `rag ingest desk-news --rebuild` on the desk also reads the files the laptop stored that the desk
+    # can see (one host, a shared mount): they were recorded as the desk's, and when the laptop deleted
+    # one, its sync kept it ("another machine's") and it answered until a --prune.
+    desk_news, laptop_news = tmp_path / "desk-news", tmp_path / "laptop-news"
+    desk_news.mkdir(), laptop_news.mkdir()
+    (desk_news / "ferry.txt").write_text(FERRY)
+    (laptop_news / "bridge.txt").write_text(BRIDGE)
+    desk = replace(shared_settings(tmp_path / "desk", servers, desk_news), machine="desk")
+    laptop = NewsChat(replace(shared_settings(tmp_path / "laptop", servers, laptop_news), machine="laptop"))
+    assert NewsChat(desk).ingest([desk_news]).added == 1 and laptop.ingest([laptop_news]).added == 1
+    if model == "other":
+        other = tmp_path / "other-model"
+        other.symlink_to(embeddings.resolve_model("")[1])
+        desk = replace(desk, embedding_model=str(other))
+    rebuild(desk, [desk_news])
+    assert NewsChat(desk).store.catalog.machine_by_file() == {
+        str(desk_news / "ferry.txt"): "desk", str(laptop_news / "bridge.txt"): "laptop"}
+    (laptop_news / "bridge.txt").unlink()
+    laptop = NewsChat(replace(shared_settings(tmp_path / "laptop", servers, laptop_news), machine="laptop",
+                              embedding_model=desk.embedding_model))
+    assert (laptop.ingest([laptop_news]).deleted, laptop.status()["articles"]) == (1, 1)
+
+
 def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articles_dir):
     assert instance(tmp_path / "app", servers, articles_dir).ingest().added == 1
     chroma_url, database_url = servers
