@@ -275,6 +275,20 @@ _MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\
 _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 
 
+_MD_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+
+
+def _table_row(header: list[str], cells: list[str]) -> str:
+    """A table row as a sentence: each cell after its column's name ("Candidate: Carla Mendes; Votes:
+    10,122."), so that a quote of it says what its figures are and can be quoted at all: as "Carla Mendes
+    | Green | 10,122" it read as a heading (no full stop), which answers never quote. Without a header
+    row of as many cells, the cells as they are, between bars."""
+    if header and len(header) == len(cells) and any(cells):
+        text = "; ".join(f"{name}: {cell}" if name else cell for name, cell in zip(header, cells) if cell)
+        return text if text.endswith((".", "!", "?")) else f"{text}."
+    return " | ".join(cells)
+
+
 def _markdown_lines(lines: list[str]) -> list[str]:
     """The lines of a Markdown text as the text it shows: each heading (the title taken out), list item and
     table row a paragraph of its own (not folded into one line with its neighbours, so that a quote can
@@ -283,6 +297,8 @@ def _markdown_lines(lines: list[str]) -> list[str]:
     crowd" is one sentence); an item goes on over its next lines until a blank line."""
     out: list[str] = []
     item = fenced = False
+    header: list[str] = []  # the cells of the table's header row, under which the rows now read
+    row: list[str] = []  # the cells of the table row just read
     for raw in lines:
         if raw.lstrip().startswith(("```", "~~~")):  # a code block's fence: its lines are kept as they are
             fenced, item = not fenced, False
@@ -293,16 +309,22 @@ def _markdown_lines(lines: list[str]) -> list[str]:
             continue
         line = _MD_STRONG.sub(r"\2", _MD_LINK.sub(r"\1", raw))
         starts = item or not out or not out[-1].strip() or bool(_MD_FIRST.match(line))
+        cells, row = row, []
+        if not (_MD_TABLE_ROW.match(line) or _MD_RULE.match(line)):
+            header = []
         if heading := _MD_HEADING.match(line):
             out += ["", heading.group(2), ""]
         elif _MD_RULE.match(line) and line.strip():
+            if "|" in line and cells:  # |---|: the row above it is the header
+                header = cells
             out.append("")
         elif (bullet := _MD_BULLET.match(line)) or (starts and _MD_NUMBERED.match(line)):
             out += ["", bullet.group(1) if bullet else line.strip()]
             item = True
             continue
-        elif line.strip().startswith("|") and line.strip().endswith("|") and len(line.strip()) > 1:
-            out += ["", " | ".join(cell.strip() for cell in line.strip()[1:-1].split("|")), ""]
+        elif _MD_TABLE_ROW.match(line):
+            row = [cell.strip() for cell in line.strip()[1:-1].split("|")]
+            out += ["", _table_row(header, row), ""]
         elif item and line.strip():
             out.append(line)  # the list item goes on
             continue

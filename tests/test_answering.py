@@ -310,6 +310,27 @@ def test_an_answer_is_not_padded_with_sentences_that_only_share_a_word(chat, tmp
     assert_quotes_verbatim(chat, answer)
 
 
+def test_a_table_row_of_a_markdown_article_can_answer(chat, tmp_path):
+    # "How many votes did Carla Mendes get?" was answered with the council budget's votes: the results
+    # table's row "Carla Mendes | Green | 10,122 | 14.7%" read as a heading (no full stop), never quoted.
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / "results.md").write_text(
+        "---\ntitle: Finch re-elected mayor of Brenford\ndate: 2024-05-04\nsource: brenfordherald\n---\n\n"
+        "Robert Finch was re-elected mayor of Brenford on Friday with a clear lead over his rivals.\n\n"
+        "| Candidate | Party | Votes | Share |\n|---|---|---:|---:|\n| Robert Finch | Labour | 30,001 | 43.5% |\n"
+        "| Ana Ruiz | Conservative | 21,340 | 31.0% |\n| Carla Mendes | Green | 10,122 | 14.7% |\n\n"
+        "Turnout was 38 percent, the council said.\n")
+    (folder / "budget.md").write_text(
+        "---\ntitle: Council passes budget\ndate: 2024-05-02\nsource: brenfordherald\n---\n\n"
+        "The Brenford council passed its budget by 31 votes to 12 on Thursday evening.\n\n"
+        "Councillor Carla Mendes voted against it, saying the cuts to bus routes went too far.\n")
+    assert chat.ingest([folder]).added == 2
+    answer = chat.ask("How many votes did Carla Mendes get in the mayoral election?", filters=Filters(as_of="2024-05-10"))
+    assert not answer.refused and "Votes: 10,122" in answer.citations[0].quote, answer.text
+    assert_quotes_verbatim(chat, answer)
+
+
 PLANTS = [("Corva", 48, 12000), ("Belko", 31, 9000), ("Ivla", 27, 15000), ("Dunmere", 55, 20000)]
 
 

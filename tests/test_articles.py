@@ -215,7 +215,7 @@ The work starts in May.
     assert article.body.split("\n\n") == [
         "The council voted 7-2 on Tuesday, said the clerk.", "The victims", "a 34-year-old truck driver from Dunmore",
         "a retired teacher, 71, who lived near the bridge", "1. two siblings, aged 9 and 12", "Option | Cost",
-        "Full replacement | $95 million", "The work starts in May."]
+        "Option: Full replacement; Cost: $95 million.", "The work starts in May."]  # a row as a sentence
     assert only_article(write(tmp_path / "q.md", "---\ntitle: 'It''s \"done\"'\n---\nText.\n")).title == "It's \"done\""
     # a number that starts a line inside a paragraph is text (CommonMark), an item's next lines go on with it
     listed = only_article(write(tmp_path / "l.md", "The measures are:\n1. Tax cuts.\n2. Spending.\n"))
