@@ -829,6 +829,9 @@ def test_the_web_app_polls_feeds_in_the_background_and_lists_them(site, tmp_path
         assert handlers.feed_choices(backend) == [feed, nasty]
         wait_for(lambda: backend.feeds.list()[1].errors)
         assert "404" in handlers.feeds_html(backend) and "<script>" not in handlers.feeds_html(backend)
+        # the feed that could not be read is marked as failing; the one that works is not
+        rows = handlers.feeds_html(backend).split("<tr")[1:]
+        assert ["Failing: not read at the last poll" in r and "feed-failing" in r for r in rows] == [False, True]
         message, panel, _ = handlers.unfollow_feed(backend, nasty)
         assert "No longer following" in message and handlers.feed_choices(backend) == [feed]
         message, _, _ = handlers.unfollow_feed(backend, feed)

@@ -383,7 +383,12 @@ def feeds_table(feeds: list, minutes: float, reading=None) -> str:
         failed = f"<ul class='failed'>{errors}</ul>" if errors else ""
         now = (f"<p class='polling'>Polling now: {esc(reading.describe())}</p>"
                if reading is not None and reading.url == f.url else "")
-        rows.append(f"<tr><th scope='row'>{name}</th><td>{now}Last poll: {esc(f.last_poll or 'not yet')}"
+        # a feed whose last poll could not read it at all (gone, refused, not a feed) stands out from
+        # the ones that only lost an item or two
+        failing = any(e.startswith("the feed:") for e in f.errors)
+        badge = "<span class='feed-failing-badge'>Failing: not read at the last poll</span><br>" if failing else ""
+        rows.append(f"<tr{' class=feed-failing' if failing else ''}><th scope='row'>{badge}{name}</th><td>{now}"
+                    f"Last poll: {esc(f.last_poll or 'not yet')}"
                     f"{': ' + esc(f.last_result) if f.last_result else ''}. {plural(f.added, 'item')} added in all."
                     f"{failed}</td></tr>")
     return (f"<table class='index-table feeds-table'>{''.join(rows)}</table>"
