@@ -28,7 +28,7 @@ from .rebuilding import rebuild
 from .service import NewsChat
 from .settings import (ANSWERERS, DEFAULT_ARTICLES, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STORE, MAX_PASSAGES, Settings,
                        SettingsError, every, offline_environment, passage_count)
-from .store import StoreError
+from .store import StoreError, is_store_folder
 
 log = logging.getLogger("rag.cli")
 
@@ -131,7 +131,8 @@ def existing_store(settings: Settings) -> Settings:
     """The settings of a command that asks a store (search, ask, eval): a local store that is not there is
     named, not made (a mistyped --store made an empty store and said "No articles are indexed"). (`rag
     status` of a store not made yet reports it empty, as before.)"""
-    if not settings.chroma_url and not Path(settings.store_dir).exists():
+    folder = Path(settings.store_dir)  # (an empty folder, a mount point with nothing in it, is no store either)
+    if not settings.chroma_url and not (is_store_folder(folder) or (folder / "catalog.sqlite").is_file()):
         raise SettingsError(f"no store at {settings.store_dir} (check --store or RAG_STORE); "
                             f"`rag ingest FOLDER --store {settings.store_dir}` builds one")
     return settings

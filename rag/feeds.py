@@ -16,7 +16,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlparse, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlparse, urlsplit, urlunsplit
 
 import feedparser
 import lxml.etree
@@ -270,9 +270,20 @@ def story_page(link: str | None) -> str:
     """The page a link leads to, as links are compared: without its "#fragment" (a live blog's items link
     to one page's updates), tracking parameters (`plain_address`) or a slash ending its path ("/story/" and
     "/story" are one page). The one rule by which headline links, feed items and a state's recorded
-    addresses (written before it dropped tracking parameters) name their story. (Not an address to fetch:
-    a server may want its slash.)"""
-    base, mark, query = plain_address(str(link or "")).partition("#")[0].partition("?")
+    addresses (written before it dropped tracking parameters) name their story; written alike as courlan
+    wrote them before (host case, query order, "%C3%BC" or "ü"). (Not an address to fetch: a server may
+    want its slash, or its order.)"""
+    page = plain_address(str(link or "")).partition("#")[0]
+    try:  # written alike: the host in lower case, no default port, the path quoted once, the query sorted
+        parts = urlsplit(page)
+        if parts.scheme.lower() in ("http", "https") and parts.hostname:
+            port = "" if parts.port in (None, 80, 443) else f":{parts.port}"
+            path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=~-._")
+            query = "&".join(sorted(pair for pair in parts.query.split("&") if pair))
+            page = urlunsplit((parts.scheme.lower(), parts.hostname + port, path, query, ""))
+    except ValueError:  # a malformed address: compared as written
+        pass
+    base, mark, query = page.partition("?")
     return base.rstrip("/") + mark + query
 
 

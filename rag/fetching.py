@@ -184,10 +184,19 @@ def declared_charset(body: bytes, content_type: str = "") -> str | None:
         charset = meta.group(1).decode("ascii", "replace")
     if charset is None:
         return None
+    charset = _AS_BROWSERS_READ.get(charset.strip().lower(), charset)
     try:
         return codecs.lookup(charset).name
     except LookupError:
         return "utf-8"
+
+
+# Labels whose bytes browsers read with a larger code page (the WHATWG Encoding Standard): a page declared
+# gb2312 is written in GBK, and Python's strict gb2312 turned its other characters into U+FFFD.
+_AS_BROWSERS_READ = {"gb2312": "gbk", "x-gbk": "gbk", "shift_jis": "cp932", "x-sjis": "cp932", "sjis": "cp932",
+                     "euc-kr": "cp949", "ks_c_5601-1987": "cp949", "iso-8859-8-i": "iso8859-8",
+                     "iso-8859-9": "cp1254", "tis-620": "cp874", "iso-8859-11": "cp874",
+                     "utf-16": "utf-8", "utf-16le": "utf-8", "utf-16be": "utf-8"}
 
 
 def resolve_link(base: str, raw: str) -> str:

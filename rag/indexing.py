@@ -451,7 +451,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         gone = list(dict.fromkeys(_gone(present, found, mine, report, prune, settings, theirs)
                                   + _repointed(present, found, mine)
                                   + [p for p in deleted.values() if p not in present and p not in theirs]
-                                  + _moved_away(store, mine, present, digests)))
+                                  + _moved_away(store, {p: v for p, v in mine.items() if p not in ownerless},
+                                                present, digests)))
         _count_kept_elsewhere(theirs, stored_links, present, found, deleted, report)
         plans = _plan(store, digests, gone, settings, report, again)
         reached("planned")
@@ -481,16 +482,19 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
 
 
 def _moved_away(store: Store, mine: dict[str, str | None], present: set[str], digests: dict[str, str]) -> list[str]:
-    """The stored files that are no longer where they were stored and whose content this sync found at
-    another path: moved (`mv news news-2024`, then `rag ingest news-2024`), so gone. Before, a renamed
+    """The stored files (this machine's: `mine`) that are no longer where they were stored and whose
+    content this sync found, under the same file name, at a path it meets for the first time: moved (`mv news news-2024`, then `rag ingest news-2024`), so gone. Before, a renamed
     folder's files were stored as copies of the old paths, which stayed the originals: an edit or a
     deletion in the new folder left the old text answering. A file missing with no such twin (a drive
     not mounted) is kept, as before. (Its articles are embedded again at their new path.)"""
-    missing = [p for p in mine if p not in present and not _exists(Path(p))]
-    if not missing:
+    stored = store.catalog.digests()
+    # only a file this sync meets for the first time can be where one went, under the same name (a copy
+    # already stored, or a new one under another name, leaves a drive not mounted its files)
+    arrived = {(Path(p).name, d) for p, d in digests.items() if p not in stored}
+    if not arrived:
         return []
-    found, stored = set(digests.values()), store.catalog.digests()
-    return [p for p in missing if stored.get(p) in found]
+    return [p for p in mine if p not in present and (Path(p).name, stored.get(p)) in arrived
+            and not _exists(Path(p))]  # (looked at last: a hung network mount blocks only when it matters)
 
 
 def _exists(path: Path) -> bool:

@@ -73,7 +73,8 @@ def rebuild(settings: Settings, paths: list[Path] | None = None, on_progress: Pr
             report = _build_beside(store, replace(settings, store_dir=beside), paths, on_progress, on_wait, generation)
             reached("rebuilt-beside")
             if shared:
-                promote_generation(settings.database_url, generation)  # in place: one database transaction
+                store.check_still_writer()  # (the old store's lock, held all along: lost, another machine may
+                promote_generation(settings.database_url, generation)  # have written meanwhile) in one transaction
         except Exception as e:  # whatever stopped it (a full disk ...): the half-built store goes, the old stays
             if not isinstance(e, StoreError):
                 log.exception("rebuilding %s beside it failed", store.location)

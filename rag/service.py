@@ -80,6 +80,15 @@ def _letters(name: str) -> str:
     return "".join(c for c in name.casefold() if c.isalnum())
 
 
+def _outlet_letters(name: str) -> str:
+    """An outlet's name as a question would write it, in `_letters`: a web address without "www." and its
+    domain ("valleycourier.example" -> valleycourier, "theweek.co.uk" -> theweek)."""
+    name = name.strip().casefold().removeprefix("www.")
+    if "." in name and " " not in name:
+        name = name.split(".", 1)[0]
+    return _letters(name)
+
+
 class NewsChat:
     """One store, one retriever, one answerer.
 
@@ -251,11 +260,13 @@ class NewsChat:
                 return True
             if not retrieved:  # (read only for a name the index lacks)
                 names = self._until_changed("outlets", self.store.catalog.sources)
-                outlets.extend(map(_letters, names))
+                asked = _letters(question)  # an outlet the question names whole ("the Valley Courier")
+                outlets.extend(o for o in map(_outlet_letters, names) if len(o) >= 4 and o in asked)
                 retrieved.update(terms(" ".join(names)))
                 retrieved.update(terms(" ".join(c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks)))
-            # a word of an outlet's name as the question spells it: "the Valley Courier" (valleycourier)
-            return term in retrieved or (len(term) >= 4 and any(term in outlet for outlet in outlets))
+            # a word of an outlet's name the question names whole, as it spells it: "Courier" of "the Valley
+            # Courier" (valleycourier); not "Berg" because an outlet is Bloomberg
+            return term in retrieved or any(term in outlet for outlet in outlets)
         return unmentioned_names(question, mentioned)
 
     def _outlet_as_stored(self, filters: Filters) -> Filters:

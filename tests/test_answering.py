@@ -361,7 +361,7 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
     # only as related reading. A name the articles write otherwise (a possessive, another transliteration)
     # is still answered.
     records = [{"id": name.lower(), "title": f"{name} water plant opens", "published": "2024-05-0" + str(i + 1),
-                "source": "valleycourier.example" if name == "Kharkiv" else "corvanews.example",
+                "source": {"Kharkiv": "valleycourier.example", "Belko": "Bloomberg"}.get(name, "corvanews.example"),
                 "text": f"The new water plant in {name} opened on Monday after two years of work.\n\n"
                         f"The plant cost {cost} million euros, the utility said."}
                for i, (name, cost, _) in enumerate(PLANTS + [("Kharkiv", 61, 0)])]
@@ -381,6 +381,8 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
     assert not other.refused and "48 million" in other.text, other.text
     # a name spelled almost like a common word the articles use ("million") is still a name they lack
     assert "none of them mentions “Millian”" in chat.ask("How much did the Millian plant cost?", filters=as_of).text
+    # part of an outlet's name (Bloomberg) is no mention of a name the question asks about
+    assert "none of them mentions “Berg”" in chat.ask("How much did the Berg plant cost?", filters=as_of).text
     for question, cost in [("How much did Corva’s new water plant cost?", "48 million"),
                            ("How much did the Corva plant cost, as CorvaNews reported?", "48 million"),  # an outlet
                            ("How much did the Corva plant cost in EUR?", "48 million"),  # an acronym

@@ -120,6 +120,11 @@ def test_a_saved_page_is_read_in_the_charset_its_meta_names(tmp_path):
                "<article><h1>Café</h1><p>Le café a rouvert ses portes lundi matin après deux ans de travaux, a "
                "annoncé la mairie.</p><p>Les habitants étaient nombreux à l’ouverture.</p></article></body></html>")
     assert "Le café a rouvert" in only_article(write_bytes(tmp_path / "fr.html", western.encode("cp1252"))).body
+    # a label read as browsers read it: "gb2312" pages are written in GBK (镕 is not in GB2312)
+    chinese = ("<html><head><meta charset='gb2312'></head><body><article><h1>朱镕基访问上海</h1><p>前总理朱镕基"
+               "星期一访问了上海的一所大学，并与学生们进行了交流。</p><p>他在讲话中谈到了经济改革的历史。</p>"
+               "</article></body></html>")
+    assert "前总理朱镕基" in only_article(write_bytes(tmp_path / "zh.html", chinese.encode("gbk"))).body
 
 
 @pytest.mark.parametrize("ending", ["\r\n", "\r"])

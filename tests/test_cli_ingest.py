@@ -183,6 +183,9 @@ def test_a_mistyped_store_is_named_and_not_made(tmp_path, capsys):
         status, out, err = rag(capsys, *command, "--store", str(missing))
         assert (status, out) == (2, "") and err.startswith(f"rag: no store at {missing}") and "rag ingest" in err, err
     assert not missing.exists()
+    missing.mkdir()  # an empty folder (a mount point with nothing mounted) is no store either
+    assert rag(capsys, "ask", "When did the harbour reopen?", "--store", str(missing))[0] == 2
+    assert list(missing.iterdir()) == []
 
 
 def test_an_articles_folder_given_as_the_store_is_refused_and_never_emptied(tmp_path, capsys):

@@ -548,6 +548,9 @@ def test_an_address_that_names_its_story_in_its_query_keeps_it(site, tmp_path):
     result = runner.poll(followed.list()[0])
     assert (result.added, result.updated) == (0, 0) and "/news/trains" not in site.paths()[fetched:]
     assert feeds.story_page("https://n.example/a/?id=5/&utm_source=x#top") == "https://n.example/a?id=5/"
+    # written alike, as courlan wrote the addresses a state recorded: host case, query order, quoting
+    assert len({feeds.story_page(u) for u in ("https://News.example/p/gr%C3%BCne?id=5&s=w", "https://news.example:443"
+                                              "/p/grüne?s=w&id=5", "https://news.example/p/gr%c3%bcne/?s=w&id=5")}) == 1
 
 
 def test_a_story_dated_years_ahead_is_dated_the_day_it_was_saved(site, tmp_path):

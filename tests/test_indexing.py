@@ -466,6 +466,20 @@ def test_a_renamed_folder_takes_its_articles_along_so_edits_and_deletions_there_
     assert_consistent(news_chat)
 
 
+def test_a_drive_not_mounted_keeps_its_files_when_a_copy_of_one_is_elsewhere(news_chat, news, tmp_path):
+    # Found by a review of the rule above: a copy already stored elsewhere, or a new one under another
+    # name, is no move: the drive's file is kept while the drive is away.
+    drive = tmp_path / "usb"
+    drive.mkdir()
+    shutil.copy(news / "harvest.txt", drive / "harvest.txt")
+    news_chat.ingest([news, drive])
+    drive.rename(tmp_path / "usb-away")  # not mounted
+    (news / "drills.md").write_text(DRILLS.replace("two-day", "three-day"))
+    shutil.copy(tmp_path / "usb-away" / "harvest.txt", news / "harvest-2.txt")  # another name: a copy
+    report = news_chat.ingest([news])
+    assert report.deleted == 0 and str(drive / "harvest.txt") in news_chat.store.catalog.paths()
+
+
 def test_deleting_the_first_copy_keeps_a_copy_ingested_from_elsewhere(news_chat, news, tmp_path):
     copy = tmp_path / "saved" / "harvest.txt"
     copy.parent.mkdir()

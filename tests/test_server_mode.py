@@ -21,12 +21,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from processes import STOP_POSTGRES, chroma_server, postgres_server, stop_postgres
-from rag import embeddings, indexing
+from rag import embeddings, indexing, rebuilding
 from rag.models import Filters
 from rag.rebuilding import rebuild
 from rag.service import NewsChat
 from rag.settings import OFFLINE_ENVIRONMENT, Settings
-from rag.store import StoreError
+from rag.store import WRITER_LOCK_KEY, StoreError
 from rag.web import handlers
 from rag.web.app import add_article_pages
 from rag.web.runtime import Backend
@@ -202,6 +202,35 @@ def test_a_rebuild_leaves_each_file_the_machine_that_stored_it(servers, tmp_path
     laptop = NewsChat(replace(shared_settings(tmp_path / "laptop", servers, laptop_news), machine="laptop",
                               embedding_model=desk.embedding_model))
     assert (laptop.ingest([laptop_news]).deleted, laptop.status()["articles"]) == (1, 1)
+
+
+def test_a_rebuild_whose_lock_ended_is_not_promoted(servers, tmp_path, monkeypatch):
+    # Found by a review: a rebuild with another model built beside the store while holding the old
+    # store's writer lock; that lock's session ended (idle_session_timeout, an administrator), another
+    # machine ingested an article meanwhile, and the promoted store lacked it, the rebuild reporting success.
+    desk_news, laptop_news = tmp_path / "desk-news", tmp_path / "laptop-news"
+    desk_news.mkdir(), laptop_news.mkdir()
+    (desk_news / "ferry.txt").write_text(FERRY)
+    desk = replace(shared_settings(tmp_path / "desk", servers, desk_news), machine="desk")
+    assert NewsChat(desk).ingest([desk_news]).added == 1
+    other = tmp_path / "other-model"
+    other.symlink_to(embeddings.resolve_model("")[1])
+    engine = sa.create_engine(servers[1], isolation_level="AUTOCOMMIT")
+
+    def meanwhile(name: str) -> None:
+        if name == "rebuilt-beside":
+            with engine.connect() as db:  # only the old store's writer session ends
+                db.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                                   "AND granted AND objid = :k"), {"k": WRITER_LOCK_KEY})
+            (laptop_news / "bridge.txt").write_text(BRIDGE)
+            laptop = NewsChat(replace(shared_settings(tmp_path / "laptop", servers, laptop_news), machine="laptop"))
+            assert laptop.ingest([laptop_news]).added == 1
+
+    monkeypatch.setattr(rebuilding, "reached", meanwhile)
+    with pytest.raises(StoreError, match="writer lock .* ended .* is unchanged"):
+        rebuild(replace(desk, embedding_model=str(other)), [desk_news])
+    engine.dispose()
+    assert NewsChat(desk).status()["articles"] == 2  # the store as it was, with the laptop's article
 
 
 def test_a_cli_on_another_folder_sees_the_shared_store(servers, tmp_path, articles_dir):
