@@ -99,12 +99,15 @@ class Chunk:
     start: int
     end: int
     article_id: str  # the article's unique id (models.article_uid)
-    record_id: str = ""  # the article's id within its file
+    record_id: str = ""  # the article's id within its file (stored in the vectors' metadata as "article_id":
+    # store.RECORD_KEY, a name older than this field)
     title: str = ""
     url: str = ""
     published: str = ""
     source: str = ""
     path: str = ""
+    # its cosine similarity to the query: shown, not what orders results (fusion of the dense and keyword
+    # ranks with the date prior, `retrieval.fuse`), so a passage ranked second may show a higher score
     score: float = 0.0
 
     def article_ref(self) -> dict:
