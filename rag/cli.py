@@ -131,11 +131,21 @@ def existing_store(settings: Settings) -> Settings:
     """The settings of a command that asks a store (search, ask, eval): a local store that is not there is
     named, not made (a mistyped --store made an empty store and said "No articles are indexed"). (`rag
     status` of a store not made yet reports it empty, as before.)"""
-    folder = Path(settings.store_dir)  # (an empty folder, a mount point with nothing in it, is no store either)
-    if not settings.chroma_url and not (is_store_folder(folder) or (folder / "catalog.sqlite").is_file()):
+    folder = Path(settings.store_dir)  # (an empty folder, a mount point with nothing in it, is no store either;
+    if not settings.chroma_url and not is_store_folder(folder) and _empty(folder):  # another, the store names)
         raise SettingsError(f"no store at {settings.store_dir} (check --store or RAG_STORE); "
                             f"`rag ingest FOLDER --store {settings.store_dir}` builds one")
     return settings
+
+
+def _empty(folder: Path) -> bool:
+    """Whether a folder is not there or holds nothing (False when it may not be listed)."""
+    try:
+        return not any(folder.iterdir())
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def filters_from(args: argparse.Namespace) -> Filters:
