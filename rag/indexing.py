@@ -380,6 +380,29 @@ def _unseen(path: str, via: str | None, found: Found) -> bool:
     return any(reached.is_relative_to(f) and is_hidden(reached.relative_to(f)) for f in found.folders)
 
 
+def _pruned_away(paths: list[Path], stored_links: dict[str, str | None], report: IngestReport) -> list[Path]:
+    """With `--prune`, the given folders that are no longer there and hold stored files (`mv news
+    news-2024` done, or a drive retired: `rag ingest news --prune`): their files go, said in a warning.
+    Without `--prune` such a folder is "no such file or folder" and removes nothing (a drive not mounted?)."""
+    gone = []
+    for path in paths:
+        try:
+            if path.exists():
+                continue
+        except OSError:  # (no permission to look: nothing is known to be gone)
+            continue
+        folder = path.resolve()
+        if held := sum(1 for p, via in stored_links.items() if reached_under(p, via, [folder])):
+            gone.append(folder)
+            report.warnings.append({"path": display_path(str(path)), "warning": f"not there: the {held} stored "
+                                    f"file(s) from it are removed (--prune)"})
+    return gone
+
+
+def _given_and_gone(path: Path, pruned: list[Path]) -> bool:
+    return path.resolve() in pruned
+
+
 def named_deletions(paths: list[Path], stored_links: dict[str, str | None]) -> dict[Path, str]:
     """The paths named on their own that are gone from a folder that is still there, each with the stored
     file it was (`rag ingest news/story.txt` after deleting it: the file was deleted, as a folder sync
@@ -440,7 +463,8 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         stored_links = store.catalog.links()  # every stored file, and how a folder reached it
         paths = list(map(Path, paths))
         deleted = named_deletions(paths, stored_links)
-        found = collect_files([p for p in paths if p not in deleted], report)
+        pruned = _pruned_away(paths, stored_links, report) if prune else []
+        found = collect_files([p for p in paths if p not in deleted and not _given_and_gone(p, pruned)], report)
         present = {str(f) for f in found.files}
         # another machine's files are neither gone nor part of an emptied folder here
         machine = settings.machine_name()
@@ -451,6 +475,7 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         gone = list(dict.fromkeys(_gone(present, found, mine, report, prune, settings, theirs)
                                   + _repointed(present, found, mine)
                                   + [p for p in deleted.values() if p not in present and p not in theirs]
+                                  + [p for p, via in stored_links.items() if reached_under(p, via, pruned)]
                                   + _moved_away(store, {p: v for p, v in mine.items() if p not in ownerless},
                                                 present, digests)))
         _count_kept_elsewhere(theirs, stored_links, present, found, deleted, report)

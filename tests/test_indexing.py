@@ -480,6 +480,23 @@ def test_a_drive_not_mounted_keeps_its_files_when_a_copy_of_one_is_elsewhere(new
     assert report.deleted == 0 and str(drive / "harvest.txt") in news_chat.store.catalog.paths()
 
 
+def test_a_folder_that_is_gone_is_pruned_on_purpose(news_chat, news, tmp_path):
+    # `rag ingest old-news --prune` after old-news was deleted (or its drive retired) said "no such file
+    # or folder" and removed nothing: there was no way to drop its articles but naming each file.
+    old = tmp_path / "old-news"
+    old.mkdir()
+    (old / "school.txt").write_text(SCHOOL)
+    (old / "stadium.txt").write_text(STADIUM)
+    news_chat.ingest([news, old])
+    shutil.rmtree(old)
+    kept = news_chat.ingest([news, old])  # without --prune: a drive not mounted? nothing removed
+    assert kept.deleted == 0 and "no such file or folder" in kept.failed[0]["error"]
+    pruned = news_chat.ingest([news, old], prune=True)
+    assert (pruned.deleted, pruned.failed) == (2, []) and "2 stored file(s) from it are removed" in str(pruned.warnings)
+    assert news_chat.status()["articles"] == 2 and "Nordskolan" not in documents(news_chat)
+    assert_consistent(news_chat)
+
+
 def test_deleting_the_first_copy_keeps_a_copy_ingested_from_elsewhere(news_chat, news, tmp_path):
     copy = tmp_path / "saved" / "harvest.txt"
     copy.parent.mkdir()
