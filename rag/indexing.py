@@ -34,7 +34,7 @@ from langchain_core.documents import Document
 from .articles import ArticleError, content_hash, file_digest, is_article_name, is_hidden, keyed_by_text, read_file
 from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
-from .models import Article, IngestReport, display_path, failure
+from .models import Article, IngestReport, display_path, failure, warning
 from .settings import DEFAULT_STORE, Settings
 from .store import Store, StoreError, WriterLockLost, chunk_metadata, is_store_folder
 
@@ -223,14 +223,14 @@ def _gone(present: set[str], found: Found, stored_links: dict[str, str | None], 
         else:
             gone.append(path)
     for link in sorted(dangling):
-        report.warnings.append({"path": display_path(link), "warning": "a symbolic link to nothing, or to what "
+        report.warnings.append(warning(display_path(link), "a symbolic link to nothing, or to what "
                                 "cannot be read (a drive not mounted? no permission?): the articles stored through it "
-                                "are kept"})
+                                "are kept"))
     for folder, (count, holds) in emptied.items():
         now = f"holds only {holds} article file(s) now" if holds else "holds no article files now"
-        report.warnings.append({"path": display_path(str(folder)), "warning": f"{now}, against {count} stored from it "
+        report.warnings.append(warning(display_path(str(folder)), f"{now}, against {count} stored from it "
                                 f"(a drive not mounted? emptied by mistake?): the stored files gone from it are kept. "
-                                f"To remove them, sync it with `{prune_command(folder, settings)}`"})
+                                f"To remove them, sync it with `{prune_command(folder, settings)}`"))
     return gone
 
 
@@ -394,8 +394,8 @@ def _pruned_away(paths: list[Path], stored_links: dict[str, str | None], report:
         folder = path.resolve()
         if held := sum(1 for p, via in stored_links.items() if reached_under(p, via, [folder])):
             gone.append(folder)
-            report.warnings.append({"path": display_path(str(path)), "warning": f"not there: the {held} stored "
-                                    f"file(s) from it are removed (--prune)"})
+            report.warnings.append(warning(display_path(str(path)), f"not there: the {held} stored file(s) from it "
+                                           f"are removed (--prune)"))
     return gone
 
 
@@ -592,8 +592,8 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
         return None
     for error in result.errors:
         _fail(report, file, error)
-    for warning in result.warnings:
-        report.warnings.append({"path": display_path(key), "warning": warning})
+    for caveat in result.warnings:
+        report.warnings.append(warning(display_path(key), caveat))
     if not result.articles:
         return None
     before = store.catalog.articles_in(key)

@@ -287,6 +287,11 @@ def failure(path: str, error: str) -> dict:
     return {"path": path, "error": error}
 
 
+def warning(path: str, text: str) -> dict:
+    """One entry of `IngestReport.warnings`: the file or folder as the user names it, and the caveat."""
+    return {"path": path, "warning": text}
+
+
 @dataclass
 class IngestReport:
     """The outcome of one sync of article files into the store."""
@@ -297,7 +302,7 @@ class IngestReport:
     deleted: int = 0
     chunks_embedded: int = 0
     failed: list[dict] = field(default_factory=list)  # `failure`s
-    warnings: list[dict] = field(default_factory=list)  # {"path": ..., "warning": ...}: ingested, with a caveat
+    warnings: list[dict] = field(default_factory=list)  # `warning`s: ingested, with a caveat
     repaired: int = 0  # leftovers of an interrupted earlier sync that were removed
     # a shared store's files that another machine stored and this one's folders do not hold: kept, as
     # that machine's (`indexing.machine_split`; `rag ingest --prune` removes them)
