@@ -287,6 +287,14 @@ def story_page(link: str | None) -> str:
     return base.rstrip("/") + mark + query
 
 
+def story_path(link: str | None) -> str:
+    """The path of the page a link leads to, unquoted and in lower case: the same for any two links whose
+    `story_page` is the same (cheap: a state of 20,000 items is looked through with it first, and only
+    the few addresses it lets through are compared whole)."""
+    path = str(link or "").partition("#")[0].partition("?")[0].partition("://")[2].partition("/")[2]
+    return (unquote(path) if "%" in path else path).rstrip("/").lower()
+
+
 def _feedparser_item(entry, url: str) -> Item:
     link = plain_address(resolve_link(url, entry.get("link") or ""))
     contents = [c.get("value", "") for c in entry.get("content") or []]

@@ -28,7 +28,7 @@ from filelock import FileLock
 
 from .articles import ArticleError, article_record
 from .feeds import (SHORTER_SHARE, STUB_WORDS, Item, NotAStory, digest, feed_address, fetch_feed, item_article,
-                    needs_page, outlet_of, story_page, story_words)
+                    needs_page, outlet_of, story_page, story_path, story_words)
 from .fetching import FetchError, Fetcher, check_url, is_local
 from .models import Feed, IngestReport, PollResult, Reading
 from .store import StoreError
@@ -439,12 +439,10 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
     if item.key in items:
         return item.key, items[item.key]
     if item.link:
-        page, any_record = story_page(item.link), needs_page(item)
-        path = page.partition("?")[0]  # (compared first: `story_page` reads the query of each address that has one)
-        found = next(((k, r) for k, r in items.items()
+        page, path, any_record = story_page(item.link), story_path(item.link), needs_page(item)
+        found = next(((k, r) for k, r in items.items()  # (`story_path` first: `story_page` parses each address)
                       if (any_record or r.get("from_page")) and not r.get("not_a_story")
-                      and str(r.get("url") or "").partition("#")[0].partition("?")[0].rstrip("/") == path
-                      and story_page(r.get("url")) == page), None)
+                      and story_path(r.get("url")) == path and story_page(r.get("url")) == page), None)
         if found:
             return found
     if item.content:
