@@ -273,8 +273,6 @@ _MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$"  # |-
 # [text](address), ![alt](src): an address may hold one pair of brackets ("/wiki/Mercury_(planet)")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
 _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-
-
 _MD_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
 
 
@@ -310,11 +308,12 @@ def _markdown_lines(lines: list[str]) -> list[str]:
         line = _MD_STRONG.sub(r"\2", _MD_LINK.sub(r"\1", raw))
         starts = item or not out or not out[-1].strip() or bool(_MD_FIRST.match(line))
         cells, row = row, []
-        if not (_MD_TABLE_ROW.match(line) or _MD_RULE.match(line)):
+        is_row, is_rule = bool(_MD_TABLE_ROW.match(line)), bool(_MD_RULE.match(line))
+        if not (is_row or is_rule):
             header = []
         if heading := _MD_HEADING.match(line):
             out += ["", heading.group(2), ""]
-        elif _MD_RULE.match(line) and line.strip():
+        elif is_rule and line.strip():
             if "|" in line and cells:  # |---|: the row above it is the header
                 header = cells
             out.append("")
@@ -322,7 +321,7 @@ def _markdown_lines(lines: list[str]) -> list[str]:
             out += ["", bullet.group(1) if bullet else line.strip()]
             item = True
             continue
-        elif _MD_TABLE_ROW.match(line):
+        elif is_row:
             row = [cell.strip() for cell in line.strip()[1:-1].split("|")]
             out += ["", _table_row(header, row), ""]
         elif item and line.strip():
@@ -358,7 +357,7 @@ def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
     paragraphs = [p for p in paragraphs if p]
     if paragraphs and paragraphs[0] == title:
         paragraphs = paragraphs[1:]  # the headline, repeated above the text
-    own_date = _meta_content(text, _DATE_META)
+    own_date, site_name = _meta_contents(text, _DATE_META, _SITE_NAME_META)
     guessed = doc.date or ""
     if guessed.endswith("-01-01") and re.search(rf"(©|&copy;|copyright)\s*(\d{{4}}\s*[-–]\s*)?{guessed[:4]}", text, re.I):
         guessed = ""  # htmldate took the footer's "© 2026" for the page's date: a page without one is undated
@@ -366,22 +365,26 @@ def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
     return _make_article(title, "\n\n".join(paragraphs), path, notes=notes, published=published,
                          # the page's own name as it writes it: trafilatura capitalises "brenfordherald", and
                          # one outlet stored under two spellings split the outlet filter
-                         source=_meta_content(text, _SITE_NAME_META) or doc.sitename or "", url=doc.url or "",
+                         source=site_name or doc.sitename or "", url=doc.url or "",
                          authors=_authors((doc.author or "").replace("; ", ", ")))
 
 
-def _meta_content(text: str, names: tuple[str, ...]) -> str:
-    """The first of these <meta> tags (by property, name or itemprop) that the page has."""
+def _meta_contents(text: str, *groups: tuple[str, ...]) -> list[str]:
+    """For each group of names, the content of the first of those <meta> tags (by property, name or
+    itemprop) that the page has ("" when none); the page parsed once."""
     try:
         tree = lxml.html.fromstring(text)
     except (ValueError, lxml.etree.ParserError):
+        return ["" for _ in groups]
+
+    def first(names: tuple[str, ...]) -> str:
+        for name in names:
+            for attribute in ("property", "name", "itemprop"):
+                found = tree.xpath(f"//meta[@{attribute}=$v]/@content", v=name)
+                if found and found[0].strip():
+                    return found[0].strip()
         return ""
-    for name in names:
-        for attribute in ("property", "name", "itemprop"):
-            found = tree.xpath(f"//meta[@{attribute}=$v]/@content", v=name)
-            if found and found[0].strip():
-                return found[0].strip()
-    return ""
+    return [first(names) for names in groups]
 
 
 # ---------------------------------------------------------------- JSON and JSONL records
