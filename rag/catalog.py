@@ -176,10 +176,6 @@ class Catalog:
                                    f"writes; restore the store, or use another --store") from None
 
     # -- files
-    def stored_digest(self, path: str) -> str | None:
-        with self.engine.connect() as db:
-            return db.execute(sa.select(FILES.c.digest).where(FILES.c.path == path)).scalar()
-
     def digests(self) -> dict[str, str | None]:
         """{path: content digest} of every stored file, in one query."""
         with self.engine.connect() as db:
