@@ -247,8 +247,8 @@ class NewsChat:
     def _unmentioned(self, question: str, chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
         """The names the question asks about that no stored article mentions (`answering.unmentioned_names`):
         in none of the keyword index's words, the stored outlets' names ("CorvaNews"; "Courier" of
-        valleycourier), or the retrieved
-        articles (newer than the index while an ingest runs). [] when the index holds nothing yet."""
+        valleycourier), or the retrieved articles (newer than the index while an ingest runs). [] when the
+        index holds nothing yet."""
         snapshot = self.lexical.snapshot
         if not snapshot.ids:
             return []
