@@ -274,6 +274,19 @@ _MD_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$"  # |-
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)")
 _MD_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _MD_TABLE_ROW = re.compile(r"^\s*\|.*\|\s*$")
+_ITEM_END = re.compile(r"[.!?…:][\"”’')\]]*$")  # an item that ends a sentence, or leads into the next ones
+ITEM_MIN_WORDS = 3  # "Politics", "Home page": a menu's items, not sentences
+
+
+def _list_item(text: str) -> str:
+    """A list item (its marker taken off) as a sentence: with a full stop when it has none ("Property tax
+    rises by 4.5% from April."), so that answers can quote it; without one it read as a heading, which
+    answers never quote. A closing ";" or "," becomes the full stop. An item of fewer than
+    `ITEM_MIN_WORDS` words stays as it is, and so does one that ends in ":" (it leads into a list)."""
+    text = text.strip()
+    if len(text.split()) < ITEM_MIN_WORDS or _ITEM_END.search(text):
+        return text
+    return text.rstrip(";,").rstrip() + "."
 
 
 def _table_row(header: list[str], cells: list[str]) -> str:
@@ -294,6 +307,7 @@ def _markdown_lines(lines: list[str]) -> list[str]:
     keeps its number, and starts only after a blank line or another item (as in CommonMark, "3 to\n2. The
     crowd" is one sentence); an item goes on over its next lines until a blank line."""
     out: list[str] = []
+    items: list[int] = []  # where in `out` each list item is, read on over its lines
     item = fenced = False
     header: list[str] = []  # the cells of the table's header row, under which the rows now read
     row: list[str] = []  # the cells of the table row just read
@@ -319,19 +333,22 @@ def _markdown_lines(lines: list[str]) -> list[str]:
             out.append("")
         elif (bullet := _MD_BULLET.match(line)) or (starts and _MD_NUMBERED.match(line)):
             out += ["", bullet.group(1) if bullet else line.strip()]
+            items.append(len(out) - 1)
             item = True
             continue
         elif is_row:
             row = [cell.strip() for cell in line.strip()[1:-1].split("|")]
             out += ["", _table_row(header, row), ""]
         elif item and line.strip():
-            out.append(line)  # the list item goes on
+            out[-1] += " " + line.strip()  # the list item goes on
             continue
         else:
             if item:
                 out.append("")
             out.append(line)
         item = False
+    for i in items:
+        out[i] = _list_item(out[i])
     return out
 
 
@@ -354,7 +371,8 @@ def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
                            "a page drawn by scripts?)")
     title = " ".join((doc.title or "").split()) or _title_from_path(path)
     paragraphs = [" ".join(line.split()) for line in doc.text.split("\n")]
-    paragraphs = [p for p in paragraphs if p]
+    # trafilatura writes a list item as "- item": the item as it reads, like a Markdown one
+    paragraphs = [_list_item(p[2:]) if p.startswith("- ") else p for p in paragraphs if p]
     if paragraphs and paragraphs[0] == title:
         paragraphs = paragraphs[1:]  # the headline, repeated above the text
     own_date, site_name = _meta_contents(text, _DATE_META, _SITE_NAME_META)

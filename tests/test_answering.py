@@ -331,6 +331,30 @@ def test_a_table_row_of_a_markdown_article_can_answer(chat, tmp_path):
     assert_quotes_verbatim(chat, answer)
 
 
+@pytest.mark.parametrize("name, page", [
+    ("budget.md", "---\ntitle: Brenford council passes budget\ndate: 2024-03-06\n---\n\n{lead}\n\nKey points:\n\n"
+                  "- Property tax rises by 4.5% from April\n- Two new libraries open in Eastfield\n  and Marsh Lane\n\n"
+                  "{close}\n"),
+    ("budget.html", "<html><head><title>Brenford council passes budget</title>"
+                    "<meta property='article:published_time' content='2024-03-06'></head><body><article>"
+                    "<p>{lead}</p><p>Key points:</p><ul><li>Property tax rises by 4.5% from April</li>"
+                    "<li>Two new libraries open in Eastfield and Marsh Lane</li></ul><p>{close}</p></article></body></html>"),
+])
+def test_a_list_item_without_a_full_stop_can_answer(chat, tmp_path, name, page):
+    # "How much will property tax rise?" was answered with the council's vote: the item "Property tax rises
+    # by 4.5% from April" had no full stop, so it read as a heading, and answers never quote headings.
+    folder = tmp_path / "news"
+    folder.mkdir()
+    (folder / name).write_text(page.format(
+        lead="The Brenford council passed its budget for the coming year by 31 votes to 12 on Tuesday.",
+        close="The mayor said the property tax plan was fair and would be reviewed next year."))
+    assert chat.ingest([folder]).added == 1
+    answer = chat.ask("How much will property tax rise in Brenford?", filters=Filters(as_of="2024-03-10"))
+    assert not answer.refused and answer.citations[0].quote.startswith("Property tax rises by 4.5% from April."), \
+        answer.text
+    assert_quotes_verbatim(chat, answer)
+
+
 PLANTS = [("Corva", 48, 12000), ("Belko", 31, 9000), ("Ivla", 27, 15000), ("Dunmere", 55, 20000)]
 
 

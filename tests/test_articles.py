@@ -218,13 +218,17 @@ The work starts in May.
 """))
     assert article.title == 'Council renames Oak Avenue "Veterans Way"'
     assert article.body.split("\n\n") == [
-        "The council voted 7-2 on Tuesday, said the clerk.", "The victims", "a 34-year-old truck driver from Dunmore",
-        "a retired teacher, 71, who lived near the bridge", "1. two siblings, aged 9 and 12", "Option | Cost",
+        "The council voted 7-2 on Tuesday, said the clerk.", "The victims", "a 34-year-old truck driver from Dunmore.",
+        "a retired teacher, 71, who lived near the bridge.", "1. two siblings, aged 9 and 12.", "Option | Cost",
         "Option: Full replacement; Cost: $95 million.", "The work starts in May."]  # a row as a sentence
     assert only_article(write(tmp_path / "q.md", "---\ntitle: 'It''s \"done\"'\n---\nText.\n")).title == "It's \"done\""
     # a number that starts a line inside a paragraph is text (CommonMark), an item's next lines go on with it
     listed = only_article(write(tmp_path / "l.md", "The measures are:\n1. Tax cuts.\n2. Spending.\n"))
     assert listed.body.split("\n\n") == ["The measures are:", "1. Tax cuts.", "2. Spending."]  # a list from 1
+    # an item ends as a sentence, so that it can be quoted; a menu's short items and a lead-in stay as they are
+    items = only_article(write(tmp_path / "i.md", "- Politics\n- The plan would:\n- raise the levy by 4%;\n"
+                                                  "- Fares frozen until 2027\n"))
+    assert items.body.split("\n\n") == ["Politics", "The plan would:", "raise the levy by 4%.", "Fares frozen until 2027."]
     prose = only_article(write(tmp_path / "p.md", "# Cup\n\nThe final score was 3 to\n2. The crowd cheered.\n\n"
                                                   "- The mayor said it ends in April,\nwell after the vote.\n\n* * *\n\n"
                                                   "See [Mercury](https://x.example/Mercury_(planet)) today.\n\n"
@@ -287,8 +291,8 @@ def test_html_drops_scripts_styles_and_navigation(page, dropped):
 def test_html_body_reads_like_the_page(page):
     assert page.body == ("The finance minister resigned on Saturday, aides said.\n\n"
                          "\"I take full responsibility,\" she said.\n\n"
-                         "- Budget talks collapsed.\n\n"  # list items keep a marker, as trafilatura writes them
-                         "- Elections may follow.\n\n"
+                         "Budget talks collapsed.\n\n"  # list items without trafilatura's "- " marker
+                         "Elections may follow.\n\n"
                          "Her deputy\n\ntakes over.")  # a <br> breaks the line
 
 
