@@ -28,6 +28,13 @@ _TITLES = {"mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "c
 # (and the answers): measure it with bench/sentence_split.py first.
 _AMBIGUOUS = {"u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "inc", "co", "corp", "ltd", "jr", "sr", "llc",
               "etc", "al", "bros"}
+# After "a.m." or "p.m." a capitalised word starts a sentence ("The polls close at 8 p.m. Voters ..."),
+# unless it goes on with the time: a day, a month, a time zone ("8 p.m. Tuesday", "6 p.m. ET").
+_AFTER_TIME = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
+               "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+               "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+               "et", "est", "edt", "ct", "cst", "cdt", "mt", "mst", "mdt", "pt", "pst", "pdt", "gmt", "bst", "utc",
+               "cet", "cest", "eastern", "central", "mountain", "pacific", "local", "today", "tonight", "tomorrow"}
 
 # A day of the month written as an ordinal, as in German ("am 3. Oktober", "zum 1. Januar"): the period
 # after the number ends no sentence when a German month's name follows. Only German names: an English
@@ -40,7 +47,8 @@ _PARAGRAPH = re.compile(r"\n\s*\n|\n")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 _END_PUNCT = re.compile(r"[.!?…][\"”’')\]]*$|[\"”’]$")
 _CREDIT = re.compile(r"(\b(photo|image|video|illustration|graphic)s?\b\s*(by|:|/|credit)|getty images|\bap photo|"
-                     r"reuters/|afp via|shutterstock|\bfile photo\b|©|\(photo\b|\bcredit:|"
+                     r"reuters/|afp via|shutterstock|\bfile photo\b|©|\(photo\b|\bcredit:|\bcaption:|"
+                     r"\ball rights reserved\b|^copyright\b|"
                      r"^(watch|read more|related|see also|click here|sign up|subscribe)\b)", re.I)
 _CAPTION_END = re.compile(r"\((ap|afp|reuters|getty|photo|file)[^)]*\)\s*$", re.I)
 # Who is where in a picture: "Lukashenko (left) and Putin", "(pictured)", "(second from right)".
@@ -137,6 +145,8 @@ def _ends_sentence(body: str, piece_start: int, m: re.Match) -> bool:
         return False
     if word in _TITLES:
         return False
+    if word.rstrip(".") in ("a.m", "p.m") and nxt[:1].isupper():  # "until 8 p.m. Voters ..." ends
+        return nxt.lower() not in _AFTER_TIME
     if word.rstrip(".") in _AMBIGUOUS or "." in word.rstrip("."):  # U.S., a.m., Inc., e.g. "N.Y."
         return nxt.lower() in QUESTION_STOPWORDS
     return True

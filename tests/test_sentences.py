@@ -40,6 +40,20 @@ def test_headlines_captions_and_credits_are_told_from_sentences():
     assert found["Rescuers searched the river on Tuesday."] == "sentence"
 
 
+def test_boilerplate_lines_are_no_sentences_and_a_time_ends_one():
+    # "Copyright 2026 The Associated Press." and "Photo caption: ..." were quoted as answers.
+    body = ("Copyright 2026 The Associated Press. All rights reserved.\n\n"
+            "Photo caption: Children read in the new Eastfield library on Monday.\n\n"
+            "Polls are open from 7 a.m. to 8 p.m. Voters must bring a photo ID card. The count starts at 9 p.m. Tuesday "
+            "in the town hall, and results come at 11 p.m. ET on the city's website.")
+    found = dict((text, shape) for shape, text in shapes(body))
+    assert found["Copyright 2026 The Associated Press."] == found["All rights reserved."] == "caption"
+    assert found["Photo caption: Children read in the new Eastfield library on Monday."] == "caption"
+    assert found["Polls are open from 7 a.m. to 8 p.m."] == found["Voters must bring a photo ID card."] == "sentence"
+    assert ("The count starts at 9 p.m. Tuesday in the town hall, and results come at 11 p.m. ET on the city's "
+            "website.") in found
+
+
 def test_a_question_under_a_label_is_an_intertitle_and_a_quiz_question_is_not():
     # The seed's intertitle "Alexander Lukashenko: Will he drop Vladimir Putin if necessary?" ends with a
     # question mark, so it passed for a sentence and joined the tanks answer's first quote.
