@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -87,6 +88,32 @@ def _outlet_letters(name: str) -> str:
     if "." in name and " " not in name:
         name = name.split(".", 1)[0]
     return _letters(name)
+
+
+# A run of capitalised words, as a question names an outlet ("the Valley Courier", "WBRK", "Reuters").
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
+OUTLET_RUN_WORDS = 3  # the most words of an outlet's name ("The Baltimore Sun")
+# What a question asks of an outlet: without such a word "How hot is the Sun?" is no question to The Sun
+_REPORTING = re.compile(r"\b(report\w*|say|says|said|writ\w*|wrote|according|cover\w*|stor(y|ies)|articles?|"
+                        r"publish\w*|tell|told|headlines?|coverage)\b", re.I)
+
+
+def named_outlet(question: str, outlets: list[str]) -> str:
+    """The stored outlet a question names in capitalised words past its first word, whole, as its letters
+    (`_outlet_letters`, at least three): "What did WBRK report about the budget?" -> "wbrk.example",
+    "... the Valley Courier's story" -> "valleycourier"; "" when none. Lower-case words name no outlet
+    ("what time ..." is not Time magazine), and so does a question with no reporting word (`_REPORTING`)."""
+    if not _REPORTING.search(question):
+        return ""
+    by_letters = {letters: name for name in outlets if len(letters := _outlet_letters(name)) >= 3}
+    rest = question.strip().split(None, 1)
+    for run in _CAPITALISED_RUN.findall(rest[1] if len(rest) > 1 else ""):
+        words = [w.removesuffix("’s").removesuffix("'s").rstrip("'’") for w in run.split()]
+        for size in range(min(OUTLET_RUN_WORDS, len(words)), 0, -1):
+            for start in range(len(words) - size + 1):
+                if found := by_letters.get(_letters("".join(words[start:start + size]))):
+                    return found
+    return ""
 
 
 class NewsChat:
@@ -207,7 +234,15 @@ class NewsChat:
             return answer
         query = standalone_query(question, history or [], as_of=filters.as_of)
         filters = self._outlet_as_stored(filters)
-        chunks = self.retriever.search(query.text, filters, k or self.settings.answer_passages)
+        chunks = []
+        # an outlet the question names ("What did WBRK report about the budget?") is searched first; the
+        # other outlets' articles only when it has nothing for it
+        if not filters.source and (outlet := named_outlet(query.text, self._until_changed(
+                "outlets", self.store.catalog.sources))):
+            chunks = self.retriever.search(query.text, replace(filters, source=outlet),
+                                           k or self.settings.answer_passages)
+            filters = replace(filters, source=outlet) if chunks else filters
+        chunks = chunks or self.retriever.search(query.text, filters, k or self.settings.answer_passages)
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:
             answer.refused = True

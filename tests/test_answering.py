@@ -17,6 +17,7 @@ from rag import ranker
 from rag.ranker import (HANDSET_FILE, TRAINED_PASSAGES, QuestionView, RankerWeights, coverage, lead_reading,
                         question_view)
 from rag.sentences import split
+from rag.service import named_outlet
 from rag.text import terms
 
 from news_fixtures import BRIDGE, write_corpus
@@ -416,6 +417,28 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
                             "61 million")]:
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused and cost in answer.text, (question, answer.text)
+
+
+def test_an_outlet_the_question_names_is_the_one_quoted(chat, tmp_path):
+    # "What did WBRK report about the budget?" quoted the Brookhaven Gazette's story, whose figure differs:
+    # the outlet named in the question was not looked at (WBRK, a short acronym, not even as a name).
+    story = "The Brookhaven council passed its budget for next year on Tuesday night, worth {} million dollars."
+    records = [{"id": outlet, "title": "Brookhaven passes budget", "published": published, "source": outlet,
+                "text": story.format(amount) + "\n\nThe mayor said the spending plan protects bus routes and libraries."}
+               for outlet, published, amount in [("wbrk.example", "2024-05-02", 409),
+                                                 ("brookhavengazette.example", "2024-05-03", 412)]]
+    records.append({"id": "wbrk-fire", "title": "Barn fire on Route 9", "published": "2024-05-04", "source": "wbrk.example",
+                    "text": "A barn burned down on Route 9 early on Saturday, firefighters said."})
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 3
+    as_of = Filters(as_of="2024-06-01")
+    for question, outlet in [("What did WBRK report about the Brookhaven budget?", "wbrk.example"),
+                             ("How big is the Brookhaven budget, according to the Brookhaven Gazette?",
+                              "brookhavengazette.example")]:
+        answer = chat.ask(question, filters=as_of)
+        assert not answer.refused and {c.chunk.source for c in answer.citations} == {outlet}, (question, answer.text)
+        assert_quotes_verbatim(chat, answer)
+    # a lower-case word, or a question that asks nothing of an outlet, names none
+    assert named_outlet("How hot is the Sun? What time was it?", ["The Sun", "time.com"]) == ""
 
 
 def test_the_names_a_question_asks_about():
