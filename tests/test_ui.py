@@ -340,9 +340,13 @@ def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(
     assert "Sources of answer 2" in page.inner_text("#sources-panel")
     marked = "() => [...document.querySelectorAll('#chat [data-testid=bot]')].map(m => m.classList.contains('showing-sources'))"
     assert page.evaluate(marked) == [False, True]  # the chat marks the answer whose sources are shown
+    page.locator("#sources-panel .card button.open-article").first.click()  # answer 2's source, opened
+    page.locator("#article-view mark").first.wait_for(timeout=30_000)
     page.locator("#chat [data-testid=bot]").first.click()
     page.wait_for_function(
         "() => document.querySelector('#sources-panel').innerText.includes('Sources of answer 1')", timeout=30_000)
+    # the article panel closes: under answer 1's numbers it read as answer 1's source
+    page.wait_for_selector("#article-view", state="hidden", timeout=30_000)
     page.wait_for_timeout(300)
     assert page.evaluate(marked) == [True, False]
 
@@ -377,6 +381,15 @@ def test_a_question_the_articles_do_not_answer_is_refused_with_related_reading(a
         return head.top >= panel.top - 1; }""", timeout=10_000)
     related = page.locator("#sources-panel .card.related")
     assert related.count() > 0 and related.locator("mark").count() == 0  # nothing in it looks like a quote
+    related.first.locator("button.open-article").click()  # nor in its whole article: underlined, with a note
+    page.locator("#article-view mark").first.wait_for(timeout=30_000)
+    assert page.locator("#article-view mark:not(.nearest)").count() == 0
+    assert page.locator("#article-view mark.nearest").first.evaluate("m => getComputedStyle(m).backgroundColor") \
+        == "rgba(0, 0, 0, 0)"
+    assert "Related reading, not an answer" in page.inner_text("#article-view")
+    own_page = related.first.locator("a.article-page").get_attribute("href")
+    assert "related=1" in own_page
+    page.screenshot(path=str(ARTIFACTS / "related-article.png"))
     page.screenshot(path=str(ARTIFACTS / "refused.png"))
     page.context.close()
 

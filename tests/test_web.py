@@ -4,10 +4,12 @@ the handlers over a real store (the browser tests in test_ui.py drive the same c
 from __future__ import annotations
 
 import argparse
+import html
 import re
 import shutil
 import time
-from urllib.parse import parse_qsl, urlsplit
+from dataclasses import replace
+from urllib.parse import parse_qs, parse_qsl, urlparse, urlsplit
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 from watchfiles import Change
 
 from rag import cli
-from rag.models import Filters, IngestReport, display_path
+from rag.models import Article, Filters, IngestReport, display_path
 from rag.service import NewsChat
 from rag.settings import ANSWERERS, Settings
 from rag.web import handlers, render
@@ -66,26 +68,46 @@ def test_article_text_never_becomes_markup(html):
 
 
 def test_article_page_escapes_the_body_and_marks_the_quote():
-    from rag.models import Article
 
     article = Article(title=NASTY, body=f"Before. {NASTY} After.", path="/x.txt", source="s")
     start = article.body.index(NASTY)
-    page = render.article_page(article, [(start, start + len(NASTY))], "")
+    page = render.article_page(article, [(start, start + len(NASTY), "")], "")
     assert "<script>alert" not in page and f"<mark id='quote'>{render.esc(NASTY)}</mark>" in page
-    moved = render.article_page(article, [(0, 3), (5, 999)], "")  # a span past the end: no mark, no error
+    moved = render.article_page(article, [(0, 3, ""), (5, 999, "")], "")  # a span past the end: no mark, no error
     assert "<mark id='quote'>Bef</mark>ore." in moved and moved.count("<mark") == 1
-    assert render.read_spans("8-20,x-3,30-41,-,²-3," + "9" * 5000 + "-1") == [(8, 20), (30, 41)]  # never a 500
-    both = render.article_page(article, [(0, 6), (3, 10), (0, 6)], "")  # overlapping quotes: one mark
+    assert render.read_spans("8-20,x-3,30-41~0123456789,-,²-3,1-2~zz," + "9" * 5000 + "-1") == \
+        [(8, 20, ""), (30, 41, "0123456789")]  # never a 500
+    both = render.article_page(article, [(0, 6, ""), (3, 10, ""), (0, 6, "")], "")  # overlapping quotes: one mark
     assert both.count("<mark") == 1 and f"<mark id='quote'>{render.esc(article.body[:10])}</mark>" in both
     # the quote listed first is the one to show (the reader came from its [n]), wherever it is in the article
-    later_first = render.article_page(article, [(start, start + 5), (0, 6)], "")
+    later_first = render.article_page(article, [(start, start + 5, ""), (0, 6, "")], "")
     assert later_first.count("<mark") == 2 and "<mark>Before</mark>" in later_first
     assert f"<mark id='quote'>{render.esc(NASTY[:5])}</mark>" in later_first
 
 
+def test_an_article_page_after_the_article_changed_finds_the_quote_or_says_it_is_gone():
+    # After a paragraph was added at the top of an article, an answer's link (?quote=0-190) highlighted the
+    # new paragraph's words: the span alone, with nothing to say the article had changed.
+    quote = "The director said the two cubs are healthy."
+    before = Article(title="Zoo", body=f"{quote} They go on show in May.", path="/zoo.md")
+    link = render.article_link("zoo", [card(quote=quote, start=0, end=len(quote))])
+    spans = render.read_spans(parse_qs(urlparse(html.unescape(link)).query)["quote"][0])
+    assert f"<mark id='quote'>{quote}</mark>" in render.article_page(before, spans, "")
+    edited = replace(before, body=f"Update: the zoo corrected the cubs' names on Friday. {before.body}")
+    page = render.article_page(edited, spans, "")
+    assert f"<mark id='quote'>{quote}</mark>" in page and "changed after" not in page  # found where it is now
+    rewritten = replace(before, body="The director said one cub is ill. They go on show in June.")
+    page = render.article_page(rewritten, spans, "")
+    assert "<mark" not in page and "This article changed after the answer quoted it: the quoted words are no longer" in page
+    # related reading's page underlines its nearest passages under a note, never highlighting them as quotes
+    nearest = render.article_page(before, spans, "", related=True)
+    assert f"<mark class='nearest' id='quote'>{quote}</mark>" in nearest and render.RELATED_NOTE in nearest
+
+
 def test_answer_markdown_links_each_citation_to_its_article():
-    md = render.answer_markdown(turn(answer="“x” [1] and [7]"), 2)
-    assert 'href="/article/a&lt;b?quote=0-5&amp;cite=2-1&amp;card=2-1"' in md
+    t = turn(answer="“x” [1] and [7]")
+    md = render.answer_markdown(t, 2)
+    assert f'href="/article/a&lt;b?quote={render.span_key(t["cards"][0])}&amp;cite=2-1&amp;card=2-1"' in md
     assert "\\[7\\]" in md  # a number with no citation stays plain text
 
 
@@ -113,7 +135,7 @@ def test_sources_are_numbered_by_article_as_citation_tools_do():
     panel = render.sources_html([t], 0)
     assert panel.count("class='card'") == 2 and "id='src-0-1'" in panel and "id='src-0-2'" in panel
     first = panel[panel.index("id='src-0-1'"):panel.index("id='src-0-2'")]
-    assert first.count("<mark ") == 2 and "quote=" + "%2C".join(f"{c['start']}-{c['end']}" for c in (cards[0], cards[2])) in first
+    assert first.count("<mark ") == 2 and "quote=" + "%2C".join(render.span_key(c) for c in (cards[0], cards[2])) in first
     assert render.answer_as_markdown(t) == (
         "**Q?**\n\n“The port reopened on Monday.” [1]\n\n“Ships…” [2]\n\n“Officials…” [1]\n\n"
         "_Filters: outlet S, as of 2023-02-01_\n\n"  # an answer from one outlet says so where it is pasted
@@ -122,7 +144,7 @@ def test_sources_are_numbered_by_article_as_citation_tools_do():
 
 def without_spans(panel: str) -> str:
     """A sources panel without its marks' spans (data-span, which the article's address is made from)."""
-    return re.sub(r" data-span='[0-9]+-[0-9]+'", "", panel)
+    return re.sub(r" data-span='[0-9]+-[0-9]+~[0-9a-f]+'", "", panel)
 
 
 def test_quotes_near_each_other_share_one_snippet():

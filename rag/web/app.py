@@ -301,7 +301,7 @@ def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceP
     respond = functools.partial(handlers.respond, backend)
     chat.question.submit(respond, ask_inputs, ask_outputs, **PRIVATE)
     chat.send.click(respond, ask_inputs, ask_outputs, **PRIVATE)
-    chat.chatbot.select(handlers.show_turn, [turns], [shown.sources], **PRIVATE)
+    chat.chatbot.select(handlers.show_turn, [turns, shown.article], [shown.sources, shown.article_box], **PRIVATE)
     chat.chatbot.clear(handlers.clear_chat, None, [turns, shown.sources, shown.article_box, shown.popovers],
                        **PRIVATE)
 
@@ -438,7 +438,7 @@ def add_article_pages(app: FastAPI, backend: Backend, auth: tuple[str, str] | No
             return HTMLResponse(f"<p>{render.esc(why)}. Try again in a moment.</p>", status_code=503)
         if article is None:
             return HTMLResponse(render.missing_article_page(CSS), status_code=404)
-        return HTMLResponse(render.article_page(article, spans, CSS))
+        return HTMLResponse(render.article_page(article, spans, CSS, related=request.query_params.get("related") == "1"))
 
 
 # ---------------------------------------------------------------- the server

@@ -80,13 +80,15 @@ def popovers(turns: list[dict]) -> str:
                    for t, turn in enumerate(turns) for c in turn["cards"])
 
 
-def show_turn(turns, evt: gr.SelectData):
-    """Clicking an answer (or a question) shows that answer's sources."""
+def show_turn(turns, article: str, evt: gr.SelectData):
+    """Clicking an answer (or a question) shows that answer's sources, and closes the article panel when it
+    shows another answer's source (its numbers would read as this answer's)."""
     index = evt.index if isinstance(evt.index, int) else (evt.index[0] if evt.index else 0)
     turn = index // 2  # messages alternate: question, answer
     if not turns or turn >= len(turns):
-        return gr.skip()
-    return render.sources_html(turns, turn)
+        return gr.skip(), gr.skip()
+    same = f"data-turn='{turn}'" in (article or "")
+    return render.sources_html(turns, turn), gr.skip() if same else gr.Column(visible=False)
 
 
 def open_article(backend: Backend, turns, evt: gr.EventData):
@@ -103,7 +105,8 @@ def open_article(backend: Backend, turns, evt: gr.EventData):
     related = bool(int(related or 0))
     label, quoted = render.source_of(turns[int(evt.turn)]["related" if related else "cards"], card)
     shown_first = [card] + [c for c in quoted if c is not card]  # the quote the reader came from
-    return render.article_panel(article, shown_first, "related" if related else label), gr.Column(visible=True)
+    return (render.article_panel(article, shown_first, "related" if related else label, int(evt.turn), related),
+            gr.Column(visible=True))
 
 
 def clear_chat():

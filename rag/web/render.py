@@ -6,6 +6,7 @@ Functions take the page's state (the turn dicts of `turns.make_turn`) and return
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ from urllib.parse import urlencode, urlparse
 
 from ..answering import shown_quote
 from ..models import display_path
+from ..sentences import split
 from ..settings import every
 
 
@@ -32,24 +34,53 @@ def md_text(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def article_link(article_id: str, spans: list[tuple[int, int]] = ()) -> str:
-    """The address of an article's own page, with the quoted spans to highlight (`?quote=300-371,420-480`)."""
-    query = f"?{urlencode({'quote': ','.join(f'{a}-{b}' for a, b in spans)})}" if spans else ""
+def quote_print(quote: str) -> str:
+    """A quote's fingerprint, carried in an article page's address beside its span: the page finds the
+    quote again, or says it is gone, after the article changed (the span alone then marked other words)."""
+    return hashlib.sha256(quote.encode()).hexdigest()[:10]
+
+
+def span_key(card: dict) -> str:
+    """One quote in an article page's `quote=`: `START-END~FINGERPRINT` (`quote_print`)."""
+    return f"{card['start']}-{card['end']}~{quote_print(card['quote'])}"
+
+
+def article_link(article_id: str, cards: list[dict] = (), related: bool = False) -> str:
+    """The address of an article's own page, with the quotes to highlight
+    (`?quote=300-371~3f2a...,420-480~9bc1...`, `span_key`), or related reading's nearest passages to
+    underline (`&related=1`)."""
+    fields = {"quote": ",".join(span_key(c) for c in cards)} if cards else {}
+    query = f"?{urlencode(fields | ({'related': 1} if related else {}))}" if fields else ""
     return f"/article/{esc(article_id)}{query}"
 
 
-def read_spans(value: str) -> list[tuple[int, int]]:
-    """The spans of an article page's `quote=` (`article_link`); anything else in it is left out."""
+def read_spans(value: str) -> list[tuple[int, int, str]]:
+    """The (start, end, fingerprint) of each quote in an article page's `quote=` (`span_key`; an older
+    address's `START-END` has fingerprint ""); anything else in it is left out."""
     spans = []
     for part in value.split(","):
-        if re.fullmatch(r"[0-9]{1,9}-[0-9]{1,9}", part):  # (str.isdigit takes "²", which int() refuses)
-            start, _, end = part.partition("-")
-            spans.append((int(start), int(end)))
+        # (str.isdigit takes "²", which int() refuses)
+        if m := re.fullmatch(r"([0-9]{1,9})-([0-9]{1,9})(?:~([0-9a-f]{10}))?", part):
+            spans.append((int(m.group(1)), int(m.group(2)), m.group(3) or ""))
     return spans
 
 
-def _spans(cards: list[dict]) -> list[tuple[int, int]]:
-    return [(c["start"], c["end"]) for c in cards]
+def located_spans(body: str, spans: list[tuple[int, int, str]]) -> tuple[list[tuple[int, int]], int]:
+    """The spans of an article page's quotes in the article as it is now: each where its fingerprint
+    says its words are, else at a sentence's start where they now are (the article changed since the
+    answer), else left out. Returns (spans, how many quotes are no longer in the article)."""
+    found, gone, starts = [], 0, None
+    for start, end, mark in spans:
+        if not mark or quote_print(body[start:end]) == mark:
+            found.append((start, end))
+            continue
+        starts = starts if starts is not None else sorted({s.start for s in split(body)} | {0})
+        moved = next((s for s in starts if quote_print(body[s:s + end - start]) == mark), None)
+        if moved is None:
+            gone += 1
+        else:
+            found.append((moved, moved + end - start))
+    return found, gone
 
 
 # ---------------------------------------------------------------- sources, numbered as readers know them
@@ -123,7 +154,7 @@ def citation_marker(card: dict, turn: int, source: int) -> str:
     """[k] (its source's number) as a link to the article's page at this quote; hovering or focusing it
     shows this quote's popover, found by the `cite=TURN-N` in the address, and a click the source's card,
     by `card=TURN-K` (app.js; the Chatbot keeps an href, not data attributes)."""
-    href = f"{article_link(card['article_id'], _spans([card]))}&amp;cite={turn}-{card['n']}&amp;card={turn}-{source}"
+    href = f"{article_link(card['article_id'], [card])}&amp;cite={turn}-{card['n']}&amp;card={turn}-{source}"
     return (f'<a class="cite" href="{href}" target="_blank" rel="noopener">[{source}]'
             f'<span class="visually-hidden"> source: {esc(card["title"] or "untitled")}</span></a>')
 
@@ -134,7 +165,7 @@ def popover_html(card: dict) -> str:
     return (f"<div class='pop-title'>{esc(card['title'] or 'untitled')}</div>"
             f"<div class='pop-meta'>{esc(card['source'] or 'unknown outlet')} · {esc(card['published'] or 'undated')}</div>"
             f"<div class='pop-text'>{esc(before)}<mark>{esc(_lines(card['quote']))}</mark>{esc(after)}</div>"
-            f"<a class='pop-open' href='{article_link(card['article_id'], _spans([card]))}' "
+            f"<a class='pop-open' href='{article_link(card['article_id'], [card])}' "
             f"target='_blank' rel='noopener'>Open the whole article</a>")
 
 
@@ -214,7 +245,7 @@ def _card(group: list[dict], index: int, anchor: str, label: str, related: bool 
             f"{snippets}<div class='card-actions'>"
             f"<button type='button' class='open-article' data-turn='{index}' data-n='{c['n']}' "
             f"data-related='{int(related)}'>Show the whole article here</button> "
-            f"<a class='article-page' href='{article_link(c['article_id'], _spans(group))}' target='_blank' "
+            f"<a class='article-page' href='{article_link(c['article_id'], group, related)}' target='_blank' "
             f"rel='noopener'>Open the whole article<span class='visually-hidden'> (new tab)</span></a></div></div>")
 
 
@@ -266,7 +297,7 @@ def _marked(card: dict, related: bool) -> str:
     related reading's nearest sentence only set apart (it answers nothing)."""
     shown = esc(_lines(card["quote"]))
     return f"<span class='nearest'>{shown}</span>" if related else \
-        f"<mark data-n='{card['n']}' data-span='{card['start']}-{card['end']}'>{shown}</mark>"
+        f"<mark data-n='{card['n']}' data-span='{span_key(card)}'>{shown}</mark>"
 
 
 def answer_as_markdown(turn: dict) -> str:
@@ -283,11 +314,12 @@ def answer_as_markdown(turn: dict) -> str:
     return "\n".join(lines).strip() + "\n"
 
 
-def highlighted_body(body: str, quotes: list[tuple[int, int, str]]) -> tuple[str, bool]:
+def highlighted_body(body: str, quotes: list[tuple[int, int, str]], related: bool = False) -> tuple[str, bool]:
     """The body as HTML with each quote's `body[start:end]` marked, the mark of the first quote given (the
     one the reader clicked) `id='quote'`, to be scrolled into view; a quote no longer at its place (the
     article changed since) is looked for again, and left out when gone (`quote` "" takes the span as it
-    is). Returns (html, whether any quote was found)."""
+    is). Related reading's nearest passages (`related`) are marked apart from quotes: they answer nothing.
+    Returns (html, whether any quote was found)."""
     spans = []
     for start, end, quote in quotes:
         if not (0 <= start < end <= len(body)) or (quote and body[start:end] != quote):
@@ -305,27 +337,40 @@ def highlighted_body(body: str, quotes: list[tuple[int, int, str]]) -> tuple[str
             merged.append([start, end])
     parts, at = [], 0
     for start, end in merged:
-        opening = "<mark id='quote'>" if start <= shown < end else "<mark>"
+        kind = " class='nearest'" if related else ""
+        opening = f"<mark{kind} id='quote'>" if start <= shown < end else f"<mark{kind}>"
         parts += [esc(body[at:start]), opening, esc(body[start:end]), "</mark>"]
         at = end
     return "".join(parts) + esc(body[at:]), bool(spans)
 
 
-def article_panel(article, cards: list[dict], label: str) -> str:
-    """The whole article inside the page, its quotes highlighted (the first of `cards`, the one the reader
-    came from, scrolled into view by ARTICLE_JS)."""
-    text, _ = highlighted_body(article.body, [(c["start"], c["end"], c["quote"]) for c in cards])
-    return (f"<div class='article' data-article='{esc(article.id)}'>"
+RELATED_NOTE = ("Related reading, not an answer: the passages nearest the question are underlined; the "
+                "articles do not answer it.")
+
+
+def article_panel(article, cards: list[dict], label: str, turn: int, related: bool = False) -> str:
+    """The whole article inside the page, answer `turn`'s quotes highlighted (the first of `cards`, the one
+    the reader came from, scrolled into view by ARTICLE_JS); related reading's passages underlined, not
+    highlighted, under a note that they answer nothing."""
+    text, _ = highlighted_body(article.body, [(c["start"], c["end"], c["quote"]) for c in cards], related)
+    note = f"<p class='related-note' role='note'>{RELATED_NOTE}</p>" if related else ""
+    return (f"<div class='article' data-article='{esc(article.id)}' data-turn='{turn}'>{note}"
             f"<div class='article-head'><span class='card-n'>{esc(label)}</span> "
             f"<span class='article-title'>{esc(article.title or 'untitled')}</span>"
             f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, cards[0]['path'])}"
             f"</div></div><div class='article-body'>{text}</div></div>")
 
 
-def article_page(article, spans: list[tuple[int, int]], css: str) -> str:
-    """An article's own page (/article/ID?quote=START-END,...): the whole text, the quotes highlighted
-    and the first listed (the one the reader came from, app.js) scrolled into view, linkable and bookmarkable."""
-    text, found = highlighted_body(article.body, [(start, end, "") for start, end in spans])
+def article_page(article, spans: list[tuple[int, int, str]], css: str, related: bool = False) -> str:
+    """An article's own page (/article/ID?quote=START-END~FINGERPRINT,...): the whole text, the quotes
+    highlighted and the first listed (the one the reader came from, app.js) scrolled into view, linkable
+    and bookmarkable. When the article changed since, a quote is marked where its words now are, and one
+    no longer in it is said to be gone. Related reading (`related`) is underlined under a note saying so."""
+    located, gone = located_spans(article.body, spans)
+    text, found = highlighted_body(article.body, [(start, end, "") for start, end in located], related)
+    what = "the quoted words are" if gone == len(spans) else f"{gone} of the {len(spans)} quotes {'is' if gone == 1 else 'are'}"
+    changed = (f"<p class='page-changed' role='note'>This article changed after the answer quoted it: {what} no "
+               f"longer in it. Ask again to quote it as it is now.</p>" if gone else "")
     authors = f"<div class='page-authors'>By {esc(', '.join(article.authors))}</div>" if article.authors else ""
     scroll = ("<script>document.getElementById('quote')?.scrollIntoView({block: 'center'});</script>"
               if found else "")
@@ -334,7 +379,8 @@ def article_page(article, spans: list[tuple[int, int]], css: str) -> str:
             f"<title>{esc(article.title or 'untitled')}</title><style>{css}</style></head>"
             f"<body class='article-page'><main><h1>{esc(article.title or 'untitled')}</h1>"
             f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, display_path(article.path))}</div>"
-            f"{authors}<div class='article-body'>{text}</div>"
+            f"{authors}{changed}{f'<p class=related-note role=note>{RELATED_NOTE}</p>' if related else ''}"
+            f"<div class='article-body'>{text}</div>"
             f"<p class='page-foot'><a href='/'>Ask a question about the articles</a></p></main>{scroll}</body></html>")
 
 
