@@ -251,7 +251,7 @@ class FeedRunner:
         if feed.feed_url:  # a web page's feed, found at an earlier poll
             try:
                 fetched, parsed, _ = fetch_feed(self.fetcher, feed.feed_url, feed.etag, feed.modified, local)
-                if parsed.page:  # a bot check or an error page where its feed was: not a page to follow
+                if parsed is not None and parsed.page:  # a bot check or an error page where its feed was (None: 304)
                     raise FetchError(f"its feed {feed.feed_url} answered with a web page, not a feed")
             except FetchError:
                 feed.feed_url, feed.etag, feed.modified = "", "", ""  # the next poll reads the page again

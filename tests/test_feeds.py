@@ -954,10 +954,14 @@ def test_a_site_address_is_followed_through_the_feed_its_page_names(site, tmp_pa
     assert "names no RSS, Atom or JSON Feed" in about.errors[0] and about.added == 0
     feed = next(f for f in followed.list() if f.url == site.url + "/")
     assert (feed.feed_url, feed.title) == (f"{site.url}/feed.xml", OUTLET)
-    publish(site, [SOLAR, TRAINS, CANOE])
+    publish(site, [SOLAR, TRAINS, CANOE], etag='"v2"')
     site.log.clear()
     again = FeedRunner(no_store(given), followed, Fetcher(host_delay=0)).poll(feed)
     assert again.added == 1 and "/" not in site.paths()  # the feed itself polled, not the home page again
+    # its feed unchanged: a 304, no error ("'NoneType' object has no attribute 'page'" at every poll)
+    unchanged = FeedRunner(no_store(given), followed, Fetcher(host_delay=0)).poll(
+        next(f for f in followed.list() if f.url == site.url + "/"))
+    assert (unchanged.errors, unchanged.not_modified) == ([], True)
     assert "/wp-json/wp/v2/pages/2" not in site.paths()
     # the site moves its feed: one poll fails on the old address, the next reads the page and finds the new one
     site.routes["/news.rss"] = site.routes.pop("/feed.xml")
