@@ -16,7 +16,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote, unquote, urlparse, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlparse, urlsplit, urlunsplit
 
 import feedparser
 import lxml.etree
@@ -295,12 +295,23 @@ def story_path(link: str | None) -> str:
     return (unquote(path) if "%" in path else path).rstrip("/").lower()
 
 
+def _own_id(entry_id: str, url: str, link: str) -> str:
+    """An item's id as its feed wrote it: feedparser reads an RSS guid or Atom id that is no address ("1",
+    "post-17") against the feed's address, so <guid>1</guid> of /hub/north.xml and of /hub/south.xml were
+    both "https://host/hub/1", one story, and the second overwrote the first. An id one step under the
+    feed's folder that is not the item's link is taken back to what the feed wrote (a feed's own id:
+    `following.scope_key`)."""
+    folder = urljoin(url, ".")
+    rest = entry_id[len(folder):] if entry_id.startswith(folder) and entry_id != link else ""
+    return rest if rest and not set(rest) & set("/?#") else entry_id
+
+
 def _feedparser_item(entry, url: str) -> Item:
     link = plain_address(resolve_link(url, entry.get("link") or ""))
     contents = [c.get("value", "") for c in entry.get("content") or []]
     # `in` before reading "updated": feedparser's own fallback to "published" warns on every read
     updated = entry["updated"] if "updated" in entry else entry.get("published", "")
-    return Item(key=plain_address(entry.get("id") or "") or link, link=link, title=_title(entry),
+    return Item(key=_own_id(plain_address(entry.get("id") or ""), url, link) or link, link=link, title=_title(entry),
                 content=max(contents, key=len, default="") or entry.get("summary", ""), updated=updated,
                 published=_entry_day(entry),
                 authors=[a["name"] for a in entry.get("authors", []) if a.get("name")])

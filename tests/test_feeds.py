@@ -587,6 +587,28 @@ def test_an_item_of_a_few_words_and_no_page_is_no_story(site, tmp_path):
     assert [json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles")] == [SOLAR.title]
 
 
+@pytest.mark.parametrize("kind", ["rss", "atom"])
+def test_two_feeds_in_one_folder_that_number_their_items_keep_both_stories(site, tmp_path, kind):
+    # feedparser reads an id that is no address against the feed's: <guid>1</guid> of /hub/solar.xml and of
+    # /hub/trains.xml were both "http://host/hub/1", one story to the app: the second overwrote the first.
+    for story in (SOLAR, TRAINS):
+        site.routes[f"/news/{story.slug}"] = Page(news_page(story))
+        link = f"{site.url}/news/{story.slug}"
+        body = (rss([f"<item><title>{escape(story.title)}</title><link>{link}</link><guid>1</guid>"
+                     f"<pubDate>{rfc822(story.day)}</pubDate></item>"]) if kind == "rss" else
+                (f"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>{story.slug}</title>"
+                 f"<entry><id>1</id><title>{escape(story.title)}</title><link href='{link}'/>"
+                 f"<updated>{story.day}T07:30:00Z</updated></entry></feed>").encode())
+        site.routes[f"/hub/{story.slug}.xml"] = Page(body, type=f"application/{kind}+xml")
+    followed = FollowedFeeds(tmp_path / "articles")
+    for story in (SOLAR, TRAINS):
+        followed.add(f"{site.url}/hub/{story.slug}.xml")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert [(r.added, r.updated) for r in runner.poll_all()] == [(1, 0), (1, 0)]
+    stories = sorted(json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles"))
+    assert stories == sorted([SOLAR.title, TRAINS.title])
+
+
 def test_two_feeds_whose_items_share_an_id_keep_both_stories(site, tmp_path):
     # Item ids were kept for all feeds together: two sites that both number their items ("1") had the
     # second poll's story overwrite the first one's file ("1 updated"), and every later poll swap them back.
