@@ -48,7 +48,8 @@ class FollowedFeeds:
     """The followed feeds and the items seen, in <articles>/feeds/.state.json. An item's record:
     {"version", "content", "file" (relative to the feeds folder), "url", "id"; "tries" and "error"
     while it fails ("given_up_at" after MAX_ITEM_TRIES); "same_as" (another item's key) when it carries that
-    item's article; "not_a_story" (why) and "checked_at" for a followed page's link that leads to no story}."""
+    item's article; "shared" when its "file" was saved from another item with the same article (the item
+    never writes over it); "not_a_story" (why) and "checked_at" for a followed page's link that leads to no story}."""
 
     def __init__(self, articles_dir: Path):
         self.folder = Path(articles_dir) / FEEDS_FOLDER
@@ -350,14 +351,16 @@ class FeedRunner:
         earlier = [v for v in _versions(before) if v != item.version]
         memo = {"version": item.version, "versions": earlier[max(0, len(earlier) - KNOWN_VERSIONS + 1):] + [item.version],
                 "content": content, "url": item.link, "id": record["id"]} | ({"from_page": True} if item.from_page else {})
-        own = self.feeds.folder / before["file"] if before and before.get("file") else None
+        # a file another item saved (the same article from another feed or address) is not this item's to
+        # overwrite: an edit of its copy is saved apart, and the other outlet's story stays as it was
+        own = self.feeds.folder / before["file"] if before and before.get("file") and not before.get("shared") else None
         if own and own.exists() and before.get("content") == content:  # the feed reworded it; same article
             self.feeds.remember(key, memo | {"file": before["file"]})
             result.unchanged += 1
             return
         twin = None if own and own.exists() else self.feeds.saved_with(content)
         if twin:  # another item, of this feed or another, carries the same article
-            self.feeds.remember(key, memo | {"file": twin["file"]})
+            self.feeds.remember(key, memo | {"file": twin["file"], "shared": True})
             result.unchanged += 1
             return
         saved_chars = len(_saved_record(own).get("text") or "") if own and own.exists() else 0

@@ -587,6 +587,29 @@ def test_an_item_of_a_few_words_and_no_page_is_no_story(site, tmp_path):
     assert [json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles")] == [SOLAR.title]
 
 
+def test_an_edit_of_a_story_another_outlet_also_carries_leaves_the_first_outlets_copy(site, tmp_path):
+    # Two feeds carried one story at two addresses; the second was "already seen" and pointed at the first's
+    # file, so when the second outlet edited its copy the poll wrote it over the first outlet's file: the
+    # first outlet's version was lost and the story cited only as the second's.
+    edited = Story(SOLAR.slug, SOLAR.title, SOLAR.day, SOLAR.author,
+                   [SOLAR.paragraphs[0].replace("4,200", "4,650")] + SOLAR.paragraphs[1:])
+    followed = FollowedFeeds(tmp_path / "articles")
+    for outlet in ("first", "second"):  # the feeds word the story apart; its pages hold one article
+        site.routes[f"/{outlet}/solar"] = Page(news_page(SOLAR))
+        item = rss_item(site, SOLAR, guid=f"{outlet}-1", path=f"/{outlet}/solar")
+        site.routes[f"/{outlet}.xml"] = Page(rss([item.replace("<description>", f"<description>{outlet}: ")]),
+                                             type="application/rss+xml")
+        followed.add(f"{site.url}/{outlet}.xml")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    assert [(r.added, r.unchanged) for r in runner.poll_all()] == [(1, 0), (0, 1)]  # one story, saved once
+    site.routes["/second/solar"] = Page(news_page(edited))
+    site.routes["/second.xml"] = Page(rss([rss_item(site, edited, guid="second-1", path="/second/solar").replace(
+        "</title>", " (updated)</title>", 1)]), type="application/rss+xml")
+    assert [(r.added, r.updated) for r in runner.poll_all()] == [(0, 0), (1, 0)]  # its edit saved apart
+    saved = {json.loads(p.read_text())["url"]: json.loads(p.read_text())["text"] for p in saved_files(tmp_path / "articles")}
+    assert "4,200 panels" in saved[f"{site.url}/first/solar"] and "4,650 panels" in saved[f"{site.url}/second/solar"]
+
+
 @pytest.mark.parametrize("kind", ["rss", "atom"])
 def test_two_feeds_in_one_folder_that_number_their_items_keep_both_stories(site, tmp_path, kind):
     # feedparser reads an id that is no address against the feed's: <guid>1</guid> of /hub/solar.xml and of
