@@ -44,6 +44,10 @@ def filter_date(value: object, name: str) -> str:
         raise DateError(f"{e} (for {name})") from None
 
 
+# WordPress's date of a post never dated, as its feeds write it: "Mon, 30 Nov -0001 00:00:00 +0000"
+_BLANK_YEAR = re.compile(r"(^|\s)-0*1(\s|$)")
+
+
 def iso_date(value: object) -> str:
     """YYYY-MM-DD from the date formats news exports use; "" when there is none.
 
@@ -62,6 +66,8 @@ def iso_date(value: object) -> str:
             return datetime.strptime(text, fmt).date().isoformat()
         except ValueError:
             continue
+    if _BLANK_YEAR.search(text):  # (the standard library reads year -1 as 2000)
+        raise DateError(f"'{text[:40]}' is not a real date (a blank date, written as year -1)")
     try:  # RFC 2822, as in RSS: "Tue, 20 Dec 2022 15:47:17 GMT"
         return parsedate_to_datetime(text).date().isoformat()
     except (TypeError, ValueError, IndexError):

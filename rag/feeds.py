@@ -329,7 +329,7 @@ def _entry_day(entry) -> str:
                 return day
         except DateError:
             pass
-        if when := entry.get(f"{name}_parsed"):
+        if (when := entry.get(f"{name}_parsed")) and when.tm_year >= 1000:  # ("0000-00-00" reads as year -1)
             return time.strftime("%Y-%m-%d", when)
     return ""
 

@@ -587,6 +587,21 @@ def test_an_item_of_a_few_words_and_no_page_is_no_story(site, tmp_path):
     assert [json.loads(p.read_text())["title"] for p in saved_files(tmp_path / "articles")] == [SOLAR.title]
 
 
+@pytest.mark.parametrize("blank", ["Mon, 30 Nov -0001 00:00:00 +0000", "0000-00-00 00:00:00"])
+def test_a_feeds_blank_date_is_no_date(site, tmp_path, blank):
+    # WordPress writes a post never dated as "Mon, 30 Nov -0001": it was saved as 2000-11-30 (and
+    # "0000-00-00" as "-1-11-30"), so no "this week" answer found the story. Its page's own date is used.
+    site.routes["/news/solar"] = Page(news_page(SOLAR))
+    item = rss_item(site, SOLAR).replace(f"<pubDate>{rfc822(SOLAR.day)}</pubDate>", f"<pubDate>{blank}</pubDate>")
+    site.routes["/feed.xml"] = Page(rss([item]), type="application/rss+xml")
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(f"{site.url}/feed.xml")
+    [result] = FeedRunner(no_store([]), followed, Fetcher(host_delay=0)).poll_all()
+    assert result.added == 1
+    [path] = saved_files(tmp_path / "articles")
+    assert json.loads(path.read_text())["published"] == SOLAR.day
+
+
 def test_an_edit_of_a_story_another_outlet_also_carries_leaves_the_first_outlets_copy(site, tmp_path):
     # Two feeds carried one story at two addresses; the second was "already seen" and pointed at the first's
     # file, so when the second outlet edited its copy the poll wrote it over the first outlet's file: the
