@@ -356,6 +356,26 @@ def test_a_list_item_without_a_full_stop_can_answer(chat, tmp_path, name, page):
     assert_quotes_verbatim(chat, answer)
 
 
+def test_two_versions_of_a_story_are_not_quoted_twice(chat, tmp_path):
+    # An older copy of an article uploaded beside its update (zoo.md, zoo-2.md): the answer quoted the
+    # director's sentence after its lead, then the same sentence again from the other file, as [1] and [2].
+    folder = tmp_path / "news"
+    folder.mkdir()
+    story = ("---\ntitle: Harbor zoo welcomes twin snow leopard cubs\ndate: 2024-10-03\nsource: Harbor Daily\n---\n\n"
+             "{update}The Harbor zoo announced on Thursday that its snow leopard Irbis gave birth to twin cubs.\n\n"
+             "Zoo director Petra Lindqvist said the cubs were healthy and would be shown to visitors in December.\n\n"
+             "The zoo has asked the public to suggest names for the cubs.\n")
+    (folder / "zoo.md").write_text(story.format(update=""))
+    (folder / "zoo-2.md").write_text(story.format(
+        update="Update, October 4: The zoo corrected the cubs' birth date, which was earlier reported as Wednesday. "
+               "Visitors lined up outside the enclosure all morning.\n\n"))
+    assert chat.ingest([folder]).added == 2
+    answer = chat.ask("What did the zoo director say about the snow leopard cubs?", filters=Filters(as_of="2024-10-10"))
+    assert not answer.refused and "Petra Lindqvist said" in answer.text, answer.text
+    assert answer.text.count("Petra Lindqvist said") == 1, answer.text
+    assert_quotes_verbatim(chat, answer)
+
+
 PLANTS = [("Corva", 48, 12000), ("Belko", 31, 9000), ("Ivla", 27, 15000), ("Dunmere", 55, 20000)]
 
 
