@@ -238,8 +238,11 @@ def test_answer_cites_the_seed_with_cards_and_the_article_view(page):
         const box = document.querySelector('#article-view .article-body').getBoundingClientRect();
         return m.top >= 0 && m.bottom <= window.innerHeight && m.top >= box.top && m.bottom <= box.bottom;
         }""", timeout=15_000)  # scrolled into view, inside the article's own box
+    assert page.locator("#article-view .article-body").get_attribute("tabindex") == "0"  # the keyboard scrolls it
     page.click("#close-article")
     page.wait_for_selector("#article-view", state="hidden", timeout=30_000)
+    # the keyboard goes on from the card's button that opened it, not from the page's top
+    page.wait_for_function("() => document.activeElement.classList.contains('open-article')", timeout=5_000)
 
 
 def test_citation_popover_on_hover_and_keyboard_focus(page):

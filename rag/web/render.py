@@ -185,8 +185,9 @@ def meta_line(turn: dict, index: int | None = None) -> str:
 
 
 def article_meta(source: str, published: str, url: str, path: str = "") -> str:
-    bits = [f"<span class='outlet'>{esc(source or 'unknown outlet')}</span>",
-            f"<span class='date'>{esc(published or 'undated')}</span>"]
+    # <bdi>: an outlet in Arabic or Hebrew turned the line right to left ("01-06-2024 · صحيفة المدينة")
+    bits = [f"<bdi class='outlet'>{esc(source or 'unknown outlet')}</bdi>",
+            f"<bdi class='date'>{esc(published or 'undated')}</bdi>"]
     if _is_web(url):
         bits.append(f"<a href='{esc(url)}' target='_blank' rel='noopener noreferrer nofollow'>original page</a>")
     elif path:
@@ -358,7 +359,9 @@ def article_panel(article, cards: list[dict], label: str, turn: int, related: bo
             f"<div class='article-head'><span class='card-n'>{esc(label)}</span> "
             f"<span class='article-title'>{esc(article.title or 'untitled')}</span>"
             f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, cards[0]['path'])}"
-            f"</div></div><div class='article-body'>{text}</div></div>")
+            # a box that scrolls: reachable by the keyboard, and named for a screen reader
+            f"</div></div><div class='article-body' tabindex='0' role='region' aria-label='The whole article'>"
+            f"{text}</div></div>")
 
 
 def article_page(article, spans: list[tuple[int, int, str]], css: str, related: bool = False) -> str:

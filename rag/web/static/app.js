@@ -165,6 +165,15 @@
     url.searchParams.set('quote', [mark.dataset.span, ...others].join(','));
     link.href = url.pathname + url.search;
   };
+  // Closing the article goes back to the card's button that opened it (focus fell to the page's top)
+  let opener = null;
+  document.addEventListener('click', (e) => {
+    const open = e.target.closest && e.target.closest('button.open-article');
+    if (open) opener = open;
+    if (e.target.closest && e.target.closest('#close-article') && opener && opener.isConnected) {
+      setTimeout(() => opener.focus(), 0);
+    }
+  });
   document.addEventListener('click', openAt, true);
   document.addEventListener('auxclick', openAt, true);  // the middle button
   // A date filter holding text that is no date: Gradio marks its input "invalid" and keeps filtering by
