@@ -84,6 +84,7 @@ class Item:
     updated: str = ""  # as the feed wrote it (a page's headline link: its text without digits)
     published: str = ""  # YYYY-MM-DD, "" when the feed gives no date
     authors: list[str] = field(default_factory=list)
+    outlet: str = ""  # the outlet an aggregator's item names as its source (RSS <source>), else ""
     from_page: bool = False  # a headline link of a followed page (`article_links`), not a feed's item
     own_id: str = ""  # the feed's own id, when `key` is that id made the feed's (`following.scope_key`)
     # a followed page's other headlines for the same story page (a live blog's "#update-2" links), in page order
@@ -313,7 +314,7 @@ def _feedparser_item(entry, url: str) -> Item:
     updated = entry["updated"] if "updated" in entry else entry.get("published", "")
     return Item(key=_own_id(plain_address(entry.get("id") or ""), url, link) or link, link=link, title=_title(entry),
                 content=max(contents, key=len, default="") or entry.get("summary", ""), updated=updated,
-                published=_entry_day(entry),
+                published=_entry_day(entry), outlet=" ".join(str((entry.get("source") or {}).get("title") or "").split()),
                 authors=[a["name"] for a in entry.get("authors", []) if a.get("name")])
 
 

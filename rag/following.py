@@ -333,13 +333,16 @@ class FeedRunner:
         article = item_article(item, self.fetcher, local)
         today = time.strftime("%Y-%m-%d")
         published = item.published or article.published or (today if item.from_page else "")  # (a page's new
-        if published > _tomorrow():  # headline: news of today) a date to come (a typo, a wrong time zone) hid
+        if published > _tomorrow() and "" < article.published <= _tomorrow():  # headline: news of today)
+            published = article.published  # the feed's date is to come, the page's own is not: the page's
+        if published > _tomorrow():  # a date to come (a typo, a wrong time zone) hid
             saved = _saved_record(self.feeds.folder / before["file"]) if before and before.get("file") else {}
             published = min(saved.get("published") or today, today)  # the story from every answer as of today
         return article_record(id=(before or {}).get("id") or item.key, title=item.title or article.title,
                               url=item.link or article.url, published=published,
                               # (an Atom feed's only link may be its "tag:" id: then the page's name, or its host)
-                              source=outlet or article.source or outlet_of(item.link),
+                              # an aggregator's item names the outlet it is from (RSS <source>): that one
+                              source=item.outlet or outlet or article.source or outlet_of(item.link),
                               authors=item.authors or article.authors,
                               text=article.body)
 

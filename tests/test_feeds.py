@@ -602,6 +602,24 @@ def test_a_feeds_blank_date_is_no_date(site, tmp_path, blank):
     assert json.loads(path.read_text())["published"] == SOLAR.day
 
 
+def test_an_aggregators_item_keeps_its_outlet_and_a_date_to_come_yields_to_the_pages_own(site, tmp_path):
+    # An aggregator's feed names each item's outlet (<source>Valley Voice</source>): its stories were all
+    # credited to the aggregator. An item dated in 2099 (a typo) was dated today, though its page had its date.
+    for story in (SOLAR, TRAINS):
+        site.routes[f"/news/{story.slug}"] = Page(news_page(story))
+    sourced = rss_item(site, SOLAR).replace("</item>", "<source url='https://valleyvoice.example/rss'>Valley Voice"
+                                                         "</source></item>")
+    to_come = rss_item(site, TRAINS).replace(rfc822(TRAINS.day), "Wed, 02 Dec 2099 07:30:00 GMT")
+    site.routes["/feed.xml"] = Page(rss([sourced, to_come], title="News Digest"), type="application/rss+xml")
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(f"{site.url}/feed.xml")
+    [result] = FeedRunner(no_store([]), followed, Fetcher(host_delay=0)).poll_all()
+    assert result.added == 2
+    saved = {r["title"]: r for r in (json.loads(p.read_text()) for p in saved_files(tmp_path / "articles"))}
+    assert saved[SOLAR.title]["source"] == "Valley Voice"
+    assert saved[TRAINS.title]["published"] == TRAINS.day
+
+
 def test_an_edit_of_a_story_another_outlet_also_carries_leaves_the_first_outlets_copy(site, tmp_path):
     # Two feeds carried one story at two addresses; the second was "already seen" and pointed at the first's
     # file, so when the second outlet edited its copy the poll wrote it over the first outlet's file: the
