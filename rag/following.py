@@ -332,12 +332,14 @@ class FeedRunner:
         """The item as a JSON record: the feed's own text when it is the whole article, else the page."""
         article = item_article(item, self.fetcher, local)
         today = time.strftime("%Y-%m-%d")
-        published = item.published or article.published or (today if item.from_page else "")  # (a page's new
-        if published > _tomorrow() and "" < article.published <= _tomorrow():  # headline: news of today)
+        saved = _saved_record(self.feeds.folder / before["file"]) if before and before.get("file") else {}
+        # a followed page's new headline is news of today; an edit of it keeps the day it was first seen
+        first_seen = min(saved.get("published") or today, today)
+        published = item.published or article.published or (first_seen if item.from_page else "")
+        if published > _tomorrow() and "" < article.published <= _tomorrow():
             published = article.published  # the feed's date is to come, the page's own is not: the page's
         if published > _tomorrow():  # a date to come (a typo, a wrong time zone) hid
-            saved = _saved_record(self.feeds.folder / before["file"]) if before and before.get("file") else {}
-            published = min(saved.get("published") or today, today)  # the story from every answer as of today
+            published = first_seen  # the story from every answer as of today
         return article_record(id=(before or {}).get("id") or item.key, title=item.title or article.title,
                               url=item.link or article.url, published=published,
                               # (an Atom feed's only link may be its "tag:" id: then the page's name, or its host)

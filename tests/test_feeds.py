@@ -1216,9 +1216,14 @@ def test_a_followed_page_with_many_stories_and_changing_headlines(site, tmp_path
     site.routes["/news.aspx?ArticleID=3"] = Page(news_page(Story("s3", "Harbour story number 3, with the vote", "",
                                                                   "Ines Okafor", ["The board voted 7 to 2 for plan 3 on Thursday evening, after a two-hour debate.",
                                                                   "Work on the eastern quay starts in the spring and takes about two years."])))
+    # story 3, undated, was first seen days ago (its record stands in for that): its edit keeps that day
+    [three] = [p for p in saved if json.loads(p.read_text())["url"].endswith("ArticleID=3")]
+    three.write_text(json.dumps(json.loads(three.read_text()) | {"published": "2026-01-05"}))
     [third] = runner.poll_all()
     assert (third.added, third.updated) == (1, 1)
     assert len(third.errors) == 1 and "cookie or privacy consent page" in third.errors[0]
+    edited = json.loads(three.read_text())
+    assert "voted 7 to 2" in edited["text"] and edited["published"] == "2026-01-05"  # not the day of the edit
 
 
 def test_stories_a_followed_page_tells_apart_by_a_query_parameter_stay_apart(site, tmp_path):
