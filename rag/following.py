@@ -152,10 +152,15 @@ class FollowedFeeds:
                 self._write(data)
             return keys
 
-    def save_feed(self, feed: Feed) -> None:
+    def save_feed(self, feed: Feed, added: int = 0, updated: int = 0) -> None:
+        """Write a feed's entry after a poll that saved `added` new items and `updated` changed ones: counted
+        on from the entry as stored now (another process, the web app and `rag follow --once`, may have
+        polled it meanwhile: its counts were lost to this one's older copy)."""
         with self._lock():
             data = self._read()
             if feed.url in data["feeds"]:  # not when it was removed while being polled
+                stored = Feed.from_json(data["feeds"][feed.url])
+                feed.added, feed.updated = stored.added + added, stored.updated + updated
                 data["feeds"][feed.url] = feed.to_json()
                 self._write(data)
 
@@ -236,12 +241,10 @@ class FeedRunner:
         self._index(saved, result)
         self.reading = None
         feed.last_poll = time.strftime("%Y-%m-%d %H:%M:%S")
-        feed.added += result.added
-        feed.updated += result.updated
         feed.errors = result.errors
         feed.last_result = result.summary()
         try:
-            self.feeds.save_feed(feed)
+            self.feeds.save_feed(feed, result.added, result.updated)
         except OSError as e:
             log.exception("cannot save the state of %s", feed.url)
             result.errors.append(f"cannot save what was seen: {e}")

@@ -620,6 +620,20 @@ def test_an_aggregators_item_keeps_its_outlet_and_a_date_to_come_yields_to_the_p
     assert saved[TRAINS.title]["published"] == TRAINS.day
 
 
+def test_two_processes_polling_one_feed_both_count(site, tmp_path):
+    # The web app and `rag follow --once` polled one feed: the later poll wrote its older copy of the feed's
+    # entry, so `--list` said "0 added in all" after the other had added a story.
+    publish(site, [SOLAR])
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(f"{site.url}/feed.xml")
+    [web_copy] = followed.list()
+    [cli_copy] = followed.list()  # read before the web app's poll, as a second process holds it
+    FeedRunner(no_store([]), followed, Fetcher(host_delay=0)).poll(web_copy)
+    publish(site, [SOLAR, TRAINS])
+    FeedRunner(no_store([]), FollowedFeeds(tmp_path / "articles"), Fetcher(host_delay=0)).poll(cli_copy)
+    assert followed.list()[0].added == 2
+
+
 def test_an_edit_of_a_story_another_outlet_also_carries_leaves_the_first_outlets_copy(site, tmp_path):
     # Two feeds carried one story at two addresses; the second was "already seen" and pointed at the first's
     # file, so when the second outlet edited its copy the poll wrote it over the first outlet's file: the
