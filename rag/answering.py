@@ -174,7 +174,8 @@ class ExtractiveAnswerer:
                                on_topic=naming_articles(query.text, bodies))
         spans = quote_spans(chosen, weights.context, bodies)
         quotes = [RawCitation(n=c.passage, quote=text, at=start) for c, start, text in spans]
-        if not quotes or ranking.answerable < weights.threshold_for(store_chunks) and not quotes_speaker(query.text, chosen[0]):
+        if not quotes or ranking.answerable < weights.threshold_for(store_chunks) and not (
+                quotes_speaker(query.text, chosen[0]) or introduces(query.text, chosen[0])):
             # related reading: the best sentences, not the sentence before the lead quoted apart
             related = [q for q, (c, start, _) in zip(quotes, spans) if c is not chosen[0] or start == c.span.start]
             return Proposal([], ranking.answerable, related=related[:3])
@@ -200,6 +201,20 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
         return False
     wanted = set(content_terms(asked["who"])) | set(content_terms(asked["about"] or ""))
     return bool(wanted) and wanted <= set(content_terms(lead.span.text))
+
+
+# "Who is Lou Ferrante?": refused at 33% with "Transit director Lou Ferrante said ..." as related reading.
+# Only a name (capitalised words); "Who is the mayor of Riverton?" asks for more than a mention. Set by
+# hand, as `_ASKS_WORDS`; no s150, held-out A or conversation question has this form.
+_WHO_IS = re.compile(r"^\s*(?i:who (is|was)) (?P<name>(?:[A-Z][\w'’.\-]*\s*){1,4})\??\s*$")
+
+
+def introduces(question: str, lead: Candidate | None) -> bool:
+    """Whether a question asks who someone named is (`_WHO_IS`) and the lead sentence names them whole:
+    the sentence the articles say of them ("Transit director Lou Ferrante said ...") answers."""
+    asked = _WHO_IS.match(question.split(" (")[0])
+    wanted = set(content_terms(asked["name"])) if asked else set()
+    return bool(wanted) and lead is not None and wanted <= set(content_terms(lead.span.text))
 
 
 def lead_quotes(lead: Candidate, context: str) -> list[tuple[Span, Span]]:

@@ -9,7 +9,7 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, naming_articles, quote_spans,
-                           quotes_speaker, standalone_query, unmentioned_names)
+                           introduces, quotes_speaker, standalone_query, unmentioned_names)
 from rag.cli import main
 from rag.llm import LLMAnswerer
 from rag.models import Candidate, Chunk, Citation, Filters, Ranking, Span
@@ -368,7 +368,8 @@ def test_a_question_for_someones_words_is_answered_with_them(chat, tmp_path):
                         "Mayor Ana Whitfield said the plan protects bus routes and the library."}]
     assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
     as_of = Filters(as_of="2024-09-20")
-    for question in ("What did Tom Becker say?", "What did the fire chief say about the flooded streets?"):
+    for question in ("What did Tom Becker say?", "What did the fire chief say about the flooded streets?",
+                     "Who is Tom Becker?"):  # (and who someone is: the sentence that names them)
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused and "Tom Becker said crews rescued 37 people" in answer.citations[0].quote, \
             (question, answer.text)
@@ -379,6 +380,7 @@ def test_a_question_for_someones_words_is_answered_with_them(chat, tmp_path):
     assert quotes_speaker("What did Tom Becker say?", candidate)
     assert not quotes_speaker("What did Ana Whitfield say?", candidate)
     assert not quotes_speaker("What did Tom Becker say about the budget?", candidate)
+    assert introduces("Who is Tom Becker?", candidate) and not introduces("Who is the fire chief?", candidate)
 
 
 def test_two_versions_of_a_story_are_not_quoted_twice(chat, tmp_path):
