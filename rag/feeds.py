@@ -56,13 +56,20 @@ class NotAStory(ArticleError):
     """A followed page's headline link leads to no story (a section page): skipped, and remembered as seen."""
 
 
+# An address written without its scheme: a host name with a dot ("www.example.com/rss", "example.com:8080")
+_BARE_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*(\.[A-Za-z0-9\-]+)+(:\d+)?(/\S*)?$")
+
+
 def feed_address(url: str) -> str:
     """A feed's address as it is followed: trimmed, "feed://host/..." or "feed:https://..." (as browsers
-    once wrote feed links) read as http(s), and a bare "http://host" as "http://host/" (one site, one entry)."""
+    once wrote feed links) read as http(s), one without a scheme ("www.example.com/rss") as https, and a
+    bare "http://host" as "http://host/" (one site, one entry)."""
     url = url.strip()
     if url.startswith("feed:"):
         rest = url[len("feed:"):].removeprefix("//")
         url = rest if rest.startswith(("http://", "https://")) else "http://" + rest
+    elif _BARE_HOST.match(url):  # "www.example.com/rss", as an address bar takes it: https
+        url = "https://" + url
     try:
         if not urlparse(url).path and not urlparse(url).query:  # http://host is http://host/
             url += "/"

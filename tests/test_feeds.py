@@ -1370,3 +1370,6 @@ def test_feed_scheme_addresses_are_read_as_http_and_a_look_creates_nothing(tmp_p
     assert followed.add("feed://courier.example/rss.xml").url == "http://courier.example/rss.xml"
     assert followed.add("feed:https://courier.example/atom.xml").url == "https://courier.example/atom.xml"
     assert followed.remove("feed://courier.example/rss.xml") == ["http://courier.example/rss.xml"]  # the same rule
+    # an address typed without its scheme, as an address bar takes it ("is not http(s)" refused it)
+    assert followed.add("www.courier.example/rss.xml").url == "https://www.courier.example/rss.xml"
+    assert followed.add("courier.example").url == "https://courier.example/"
