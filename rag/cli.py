@@ -15,7 +15,7 @@ import textwrap
 import warnings
 from pathlib import Path
 
-from .dates import DateError, as_of_or_today, filter_date
+from .dates import DateError, as_of_or_today, check_window, filter_date
 from .embeddings import EmbeddingError
 from .evaluation import run_eval
 from .feeds import feed_address
@@ -149,6 +149,11 @@ def _empty(folder: Path) -> bool:
 
 
 def filters_from(args: argparse.Namespace) -> Filters:
+    """The filters of `search` and `ask` (SettingsError for a window no article can be in)."""
+    try:
+        check_window(args.since or "", args.until or "")
+    except DateError as e:
+        raise SettingsError(str(e)) from None
     return Filters(since=args.since or "", until=args.until or "", source=args.source or "",
                    as_of=as_of_or_today(args.as_of))
 

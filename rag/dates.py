@@ -48,6 +48,14 @@ def filter_date(value: object, name: str) -> str:
 _BLANK_YEAR = re.compile(r"(^|\s)-0*1(\s|$)")
 
 
+def check_window(since: str, until: str) -> None:
+    """DateError when a filter's window is empty: "since" after "until" (YYYY-MM-DD each, "" for open).
+    Such a question found nothing and said only "no article within those filters"."""
+    if since and until and since > until:
+        raise DateError(f"the 'since' date {since} is after the 'until' date {until}: no article can be in "
+                        f"between (swap them?)")
+
+
 def iso_date(value: object) -> str:
     """YYYY-MM-DD from the date formats news exports use; "" when there is none.
 

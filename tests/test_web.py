@@ -20,7 +20,7 @@ from watchfiles import Change
 from rag import cli
 from rag.models import Article, Filters, IngestReport, display_path
 from rag.service import NewsChat
-from rag.settings import ANSWERERS, Settings
+from rag.settings import ANSWERERS, Settings, SettingsError
 from rag.web import handlers, render
 from rag.web.app import api_k, check_binding, serve
 from rag.web.runtime import Backend, FolderWatcher
@@ -198,6 +198,11 @@ def test_the_page_the_api_and_the_cli_read_a_filter_date_by_one_rule():
             make_filters(bad, "", "", "")
         with pytest.raises(SystemExit):
             parse_since(["search", "q", "--since", bad])
+    # a window no article can be in ("since" after "until") is said, not searched ("no article within those filters")
+    with pytest.raises(ValueError, match="'since' date 2024-09-01 is after the 'until' date 2024-01-01"):
+        make_filters("2024-09-01", "2024-01-01", "", "")
+    with pytest.raises(SettingsError, match="is after the 'until' date"):
+        cli.filters_from(parse_since(["ask", "q", "--since", "2024-09-01", "--until", "2024-01-01"]))
 
 
 def test_page_state_helpers():

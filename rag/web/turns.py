@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from ..dates import as_of_or_today, filter_date
+from ..dates import as_of_or_today, check_window, filter_date
 from ..models import Answer, Citation, Filters, display_path
 
 ALL_OUTLETS = "All outlets"
@@ -73,8 +73,9 @@ def make_filters(since: str | None, until: str | None, outlet: str | None, as_of
     """Filters from the page's fields (or the API's); raises ValueError (dates.DateError) naming a
     malformed date's field."""
     source = "" if not outlet or outlet == ALL_OUTLETS else outlet
-    return Filters(since=filter_date(since, "since"), until=filter_date(until, "until"), source=source,
-                   as_of=as_of_or_today(filter_date(as_of, "as of")))
+    since, until = filter_date(since, "since"), filter_date(until, "until")
+    check_window(since, until)
+    return Filters(since=since, until=until, source=source, as_of=as_of_or_today(filter_date(as_of, "as of")))
 
 
 def find_card(turns: list[dict], turn: object, n: object, related: object = 0) -> dict | None:
