@@ -10,6 +10,7 @@ Either way every quote goes through `citations.verify` before it is shown.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 
@@ -121,6 +122,28 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
         if any(english_idf(t) >= NAME_IDF and not mentioned(t) for t in terms(word)):
             missing.append(shown)
     return list(dict.fromkeys(missing))
+
+
+# How alike (difflib's ratio) a word of the articles found must be to a name they lack to be offered as its
+# spelling: "Reginal" / "Regional" 0.93, "Cheif" / "Chief" 0.8, "Millian" / "million" 0.86; "Ostrava" /
+# "Corva" 0.67 is no spelling of it. Set by hand on these; the refusal stands either way.
+SPELLING_HINT = 0.75
+
+
+def nearest_spellings(names: list[str], texts: list[str]) -> dict[str, str]:
+    """For each name a question asks about that no article mentions, the word of `texts` (the articles
+    found) spelled most like it, as they write it, when one is SPELLING_HINT alike: a typo's refusal
+    ("none of them mentions “Reginal”") can say what the articles write ("Regional")."""
+    written: dict[str, str] = {}
+    for text in texts:
+        for word in re.findall(r"[^\W\d_][\w'’\-]{2,}", text):
+            written.setdefault(word.casefold(), word)
+    found = {}
+    for name in names:
+        close = difflib.get_close_matches(name.casefold(), written, n=1, cutoff=SPELLING_HINT)
+        if close and close[0] != name.casefold():
+            found[name] = written[close[0]]
+    return found
 
 
 # ---------------------------------------------------------------- what an answerer proposes
@@ -392,10 +415,11 @@ def searched(query: Query, filters: Filters) -> str:
 
 def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence: float | None = None,
                  empty_store: bool = False, unembedded: tuple[int, int] | None = None,
-                 unmentioned: list[str] | None = None) -> str:
+                 unmentioned: list[str] | None = None, spellings: dict[str, str] | None = None) -> str:
     """Why there is no answer: no article stored yet, passages not embedded (`unembedded`: the passages of
     the stored articles, and how many of them have vectors), nothing within the filters, a name the
-    question asks about that no article mentions (`unmentioned_names`), or nothing that answers."""
+    question asks about that no article mentions (`unmentioned_names`; with the words the articles found
+    spell most like them, `nearest_spellings`), or nothing that answers."""
     if empty_store:
         return "No articles are indexed yet: add some (a folder, uploads or a feed), then ask again."
     if not chunks and unembedded:
@@ -410,8 +434,10 @@ def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence
                                       "Every stored article was published later: try a later “as of” date."))
     if unmentioned:
         named = " or ".join(f"“{name}”" for name in unmentioned)
+        hints = ", ".join(f"“{word}”" for name, word in (spellings or {}).items() if name in unmentioned)
+        spelling = f"Check the spelling (the articles found write {hints})" if hints else "Check the spelling"
         return (f"The articles do not answer this: none of them mentions {named}. {searched(query, filters)}; "
-                f"the nearest passages are listed as related reading, not as an answer. Check the spelling, "
+                f"the nearest passages are listed as related reading, not as an answer. {spelling}, "
                 f"or add articles about it.")
     sure = f" (confidence {confidence:.0%})" if confidence is not None else ""
     return (f"The articles do not answer this{sure}. {searched(query, filters)}; the nearest passages are "

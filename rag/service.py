@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .answering import (NAME_IDF, ExtractiveAnswerer, capitalised_words, compose, empty_question_text, has_words,
-                        no_words_text, refusal_text, standalone_query, unmentioned_names)
+                        nearest_spellings, no_words_text, refusal_text, standalone_query, unmentioned_names)
 from .citations import verify
 from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
@@ -270,8 +270,10 @@ class NewsChat:
             answer.refused = True
             if unmentioned:  # the reason is the missing name, not how likely the quotes were
                 answer.confidence = None
+            spellings = nearest_spellings(unmentioned, [c.title + "\n" + bodies.get(c.article_id, c.text)
+                                                        for c in chunks]) if unmentioned else {}
             answer.text = self._with_script_hint(refusal_text(query, filters, chunks, proposal.confidence,
-                                                              unmentioned=unmentioned), question)
+                                                              unmentioned=unmentioned, spellings=spellings), question)
             answer.related, _ = verify(proposal.related or proposal.quotes[:3], chunks, bodies)
             answer.citations = []
         if answer.dropped:

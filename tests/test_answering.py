@@ -452,7 +452,10 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
     other = chat.ask("What about Corva?", history=[(first, answer.text)], filters=as_of)  # a subject of its own
     assert not other.refused and "48 million" in other.text, other.text
     # a name spelled almost like a common word the articles use ("million") is still a name they lack
-    assert "none of them mentions “Millian”" in chat.ask("How much did the Millian plant cost?", filters=as_of).text
+    millian = chat.ask("How much did the Millian plant cost?", filters=as_of).text
+    assert "none of them mentions “Millian”" in millian
+    assert "Check the spelling (the articles found write “million”)" in millian  # a typo's refusal offers it
+    assert "the articles found write" not in answer.text  # "Ostrava" is spelled like nothing they have
     # part of an outlet's name (Bloomberg) is no mention of a name the question asks about
     assert "none of them mentions “Berg”" in chat.ask("How much did the Berg plant cost?", filters=as_of).text
     for question, cost in [("How much did Corva’s new water plant cost?", "48 million"),
