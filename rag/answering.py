@@ -18,7 +18,7 @@ from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Rankin
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
-from .text import QUESTION_STOPWORDS, content_terms, english_idf, is_english_word, terms, words
+from .text import QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word, terms, words
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -388,9 +388,6 @@ def _names(text: str) -> set[str]:
 
 # ---------------------------------------------------------------- the answer's text
 
-_QUOTE_MARKS = "\"“”‘’'«»„"
-
-
 def shown_quote(quote: str) -> str:
     """A quote as the answer's text shows it: on one line, its white space single spaces."""
     return " ".join(quote.split())
@@ -404,7 +401,7 @@ def compose(citations: list[Citation]) -> str:
     parts = []
     for c in citations:
         text = shown_quote(c.quote)
-        quoted = text[0] in _QUOTE_MARKS
+        quoted = text[0] in QUOTE_MARKS
         parts.append(f"{text if quoted else f'“{text}”'} [{c.n}]")
     return "\n\n".join(parts)
 

@@ -33,7 +33,7 @@ from .dates import day_number, time_prior, time_window
 from .models import Candidate, Chunk, Query, Ranking, Span
 from .sentences import split
 from .settings import HANDSET, RANKER_WEIGHT_NAMES, SettingsError
-from .text import content_terms, english_stemmer, terms, words
+from .text import QUOTE_MARKS, content_terms, english_stemmer, terms, words
 
 WEIGHTS_FILE = "sentence_ranker.json"  # the default: learned by bench/train_ranker.py
 HANDSET_FILE = "sentence_ranker_handset.json"  # RAG_RANKER_WEIGHTS=handset: the earlier hand-set rule as weights
@@ -71,7 +71,6 @@ _DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|Septem
                    r"Saturday|Sunday|(1[89]|20)\d\d)\b")
 _PLACE = re.compile(r"\b(in|at|from|near|to|of|across|throughout) (the )?[A-Z][a-z]+")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’\-]*[A-Za-z0-9]|\b\d[\d,.]*\b")
-_QUOTE_START = re.compile(r"^[\"“‘']")
 
 SENTENCE_FEATURES = (
     "overlap",          # share of the question's word rarity (store IDF) found in the sentence
@@ -271,7 +270,7 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
             "name_match": view.asks["name"] and bool(names),
             "heading": c.span.shape == "heading", "caption": c.span.shape == "caption",
             "fragment": c.span.shape == "fragment", "is_question": text.rstrip("\"”’' ").endswith("?"),
-            "is_quote": bool(_QUOTE_START.match(text)),
+            "is_quote": bool(text) and text[0] in QUOTE_MARKS,
             "is_title": " ".join(text.split()) == " ".join(c.chunk.title.split()),
             "length": math.log(max(len(text), 1)) / math.log(300),
             "passage_rank": 1 / math.sqrt(c.passage),

@@ -62,6 +62,12 @@ def _index_stopwords() -> frozenset[str]:
     return frozenset(INDEX_STOPWORDS)
 
 
+# Quotation marks a sentence or a quote may open with: English ones, straight and curly, and the others news
+# here comes in (« » „ ‚). Whether an answer's quote is wrapped in “ ” (`answering.compose`) and the ranker's
+# `is_quote` read them. (citations.py folds curly marks to straight ones to compare texts: another job.)
+QUOTE_MARKS = "\"'“”‘’«»„‚"
+
+
 # ---------------------------------------------------------------- how rare a word is in English
 
 CHUNK_WORDS = 250  # about the words of a 1,500-character passage
