@@ -10,6 +10,8 @@ import re
 
 from .models import UNQUOTED, Chunk, Citation, RawCitation
 
+# Curly quotation marks, dashes and no-break spaces folded to plain ones, to compare a quote with its article
+# (which marks open a quote is text.QUOTE_MARKS, another job)
 _QUOTE_CHARS = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
                               "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
                               "\u00a0": " ", "\u2013": "-", "\u2014": "-"})
