@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from .answering import (NAME_IDF, ExtractiveAnswerer, capitalised_words, compose, empty_question_text, has_words,
-                        nearest_spellings, no_words_text, refusal_text, standalone_query, unmentioned_names)
+                        nearest_spellings, no_words_text, refusal_text, standalone_query, unmatched_numbers,
+                        unmentioned_names)
 from .citations import verify
 from .dates import as_of_or_today
 from .embeddings import SentenceEmbeddings
@@ -284,8 +285,9 @@ class NewsChat:
     def _unmentioned(self, question: str, chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
         """The names the question asks about that no stored article mentions (`answering.unmentioned_names`):
         in none of the keyword index's words, the stored outlets' names ("CorvaNews"; "Courier" of
-        valleycourier), or the retrieved articles (newer than the index while an ingest runs). [] when the
-        index holds nothing yet."""
+        valleycourier), or the retrieved articles (newer than the index while an ingest runs); and the
+        numbered names ("Ward 7") none of the retrieved articles writes (`answering.unmatched_numbers`).
+        [] when the index holds nothing yet."""
         snapshot = self.lexical.snapshot
         if not snapshot.ids:
             return []
@@ -304,7 +306,8 @@ class NewsChat:
             # a word of an outlet's name the question names whole, as it spells it: "Courier" of "the Valley
             # Courier" (valleycourier); not "Berg" because an outlet is Bloomberg
             return term in retrieved or any(term in outlet for outlet in outlets)
-        return unmentioned_names(question, mentioned)
+        found = [c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks]
+        return unmentioned_names(question, mentioned) + unmatched_numbers(question, found)
 
     def _outlet_as_stored(self, filters: Filters) -> Filters:
         """The filters with the outlet named as the stored articles name it: "CorvaNews", "corvanews " or

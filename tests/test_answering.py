@@ -9,7 +9,8 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, naming_articles, quote_spans,
-                           introduces, quotes_speaker, standalone_query, unmentioned_names)
+                           introduces, quotes_speaker, standalone_query, unmatched_numbers,
+                           unmentioned_names)
 from rag.cli import main
 from rag.llm import LLMAnswerer
 from rag.models import Candidate, Chunk, Citation, Filters, Ranking, Span
@@ -489,6 +490,20 @@ def test_an_outlet_the_question_names_is_the_one_quoted(chat, tmp_path):
         assert_quotes_verbatim(chat, answer)
     # a lower-case word, or a question that asks nothing of an outlet, names none
     assert named_outlet("How hot is the Sun? What time was it?", ["The Sun", "time.com"]) == ""
+
+
+def test_a_numbered_name_no_article_writes_is_refused_naming_it(chat, tmp_path):
+    # "Who won the Ward 7 special election?" over articles on Ward 4's was answered with Ward 4's winner.
+    records = [{"id": "ward4", "title": "Lin wins Ward 4 seat", "published": "2024-03-06", "source": "wbrk",
+                "text": "Teresa Lin won the Ward 4 special election on Tuesday with 2,310 votes.\n\n"
+                        "Game 6 of the city basketball final is on Friday, the league said."}]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 1
+    as_of = Filters(as_of="2024-03-10")
+    refused = chat.ask("Who won the Ward 7 special election?", filters=as_of)
+    assert refused.refused and "none of them mentions “Ward 7”" in refused.text, refused.text
+    assert not chat.ask("Who won the Ward 4 special election?", filters=as_of).refused
+    assert unmatched_numbers("When is Game Six? And Game 7? In World War II?", ["Game 6 is on Friday."]) == ["Game 7"]
+    assert unmatched_numbers("What happened on March 3 after the 9-3 win, about 40 people?", ["March 4"]) == []
 
 
 def test_the_names_a_question_asks_about():
