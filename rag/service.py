@@ -43,7 +43,7 @@ from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, HANDSET, Settings
 from .store import Store, StoreError, StoreRebuilt, forget_open_stores
-from .text import script_hint, terms, written_in
+from .text import english_idf, script_hint, terms, written_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -93,27 +93,35 @@ def _outlet_letters(name: str) -> str:
 
 # A run of capitalised words, as a question names an outlet ("the Valley Courier", "WBRK", "Reuters").
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
-OUTLET_RUN_WORDS = 3  # the most words of an outlet's name ("The Baltimore Sun")
 # What a question asks of an outlet: without such a word "How hot is the Sun?" is no question to The Sun
 _REPORTING = re.compile(r"\b(report\w*|say|says|said|writ\w*|wrote|according|cover\w*|stor(y|ies)|articles?|"
                         r"publish\w*|tell|told|headlines?|coverage)\b", re.I)
 
 
 def named_outlet(question: str, outlets: list[str]) -> str:
-    """The stored outlet a question names in capitalised words past its first word, whole, as its letters
-    (`_outlet_letters`, at least three): "What did WBRK report about the budget?" -> "wbrk.example",
-    "... the Valley Courier's story" -> "valleycourier"; "" when none. Lower-case words name no outlet
-    ("what time ..." is not Time magazine), and so does a question with no reporting word (`_REPORTING`)."""
+    """The stored outlet a question names, as its letters (`_outlet_letters`, at least three), by a whole
+    run of capitalised words past its first word ("The" before it or not), when it asks what was reported
+    (`_REPORTING`): "What did WBRK report about the budget?" -> "wbrk.example", "... according to the
+    Valley Courier?" -> "valleycourier"; "" when none. Part of a run is no outlet ("Michael Bloomberg" is
+    not Bloomberg, "Fox News" not news.sky.com), nor is one common English word, unless written in
+    capitals ("What did Time report?" may ask about anything at all; "NEWS" is a name)."""
     if not _REPORTING.search(question):
         return ""
-    by_letters = {letters: name for name in outlets if len(letters := _outlet_letters(name)) >= 3}
+    by_letters = {}
+    for name in outlets:
+        letters = _outlet_letters(name)
+        for key in (letters, letters.removeprefix("the")):  # "The Guardian" named "the Guardian"
+            if len(key) >= 3:
+                by_letters.setdefault(key, name)
     rest = question.strip().split(None, 1)
     for run in _CAPITALISED_RUN.findall(rest[1] if len(rest) > 1 else ""):
         words = [w.removesuffix("’s").removesuffix("'s").rstrip("'’") for w in run.split()]
-        for size in range(min(OUTLET_RUN_WORDS, len(words)), 0, -1):
-            for start in range(len(words) - size + 1):
-                if found := by_letters.get(_letters("".join(words[start:start + size]))):
-                    return found
+        for named in (words, words[1:] if words[0] in ("The", "THE") else []):
+            found = by_letters.get(_letters("".join(named)))
+            common = len(named) == 1 and not named[0].isupper() and \
+                any(english_idf(t) < NAME_IDF for t in terms(named[0]))
+            if found and not common:
+                return found
     return ""
 
 

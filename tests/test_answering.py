@@ -488,8 +488,15 @@ def test_an_outlet_the_question_names_is_the_one_quoted(chat, tmp_path):
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused and {c.chunk.source for c in answer.citations} == {outlet}, (question, answer.text)
         assert_quotes_verbatim(chat, answer)
-    # a lower-case word, or a question that asks nothing of an outlet, names none
+    # a lower-case word, or a question that asks nothing of an outlet, names none; nor does part of a name
+    # ("Michael Bloomberg" said it, not Bloomberg), nor one common word ("What did Time report?")
     assert named_outlet("How hot is the Sun? What time was it?", ["The Sun", "time.com"]) == ""
+    outlets = ["Bloomberg", "news.sky.com", "Independent", "time.com", "The Guardian"]
+    for question in ("What did Michael Bloomberg say about the election?", "What did Fox News report?",
+                     "What did the Independent Commission say?", "What did Time report about the strike?"):
+        assert named_outlet(question, outlets) == "", question
+    assert named_outlet("What did Bloomberg report about oil?", outlets) == "Bloomberg"
+    assert named_outlet("What did the Guardian say?", outlets) == "The Guardian"
 
 
 def test_a_numbered_name_no_article_writes_is_refused_naming_it(chat, tmp_path):
