@@ -242,19 +242,34 @@ class ExtractiveAnswerer:
 # this form, so their figures cannot move.
 _ASKS_WORDS = re.compile(r"^\s*what did (?P<who>.{2,60}?) (say|tell|announce|write|claim|reveal)\b"
                          r"(?:.*?\b(about|on|regarding)\b(?P<about>.*?))?\s*\??\s*$", re.I)
-_SAYS = re.compile(r"\b(said|says|saying|told|tells|announced|wrote|writes|claimed|stated|added|"
-                   r"according to)\b|[\"“”]", re.I)
+_SAYS = re.compile(r"(said|says|saying|told|tells|announced|wrote|writes|claimed|stated|added|according|[\"“”:])$",
+                   re.I)
+SAYS_WITHIN = 6  # "Fire chief Tom Becker, 52, said": the speech verb this few words after the speaker
 
 
 def quotes_speaker(question: str, lead: Candidate | None) -> bool:
     """Whether a question asks what someone said (`_ASKS_WORDS`) and the lead sentence is that one
-    speaking: it names every word of the speaker and of what the question asks it about ("about the flood"),
-    and says so ("said", "told", a quotation mark). Such a lead answers, whatever its answerability."""
+    speaking: it names the speaker with a speech verb ("said", "told", a quotation mark) at most
+    SAYS_WITHIN words after them, or right before them as the clause ends ("..., said Tom Becker."), and
+    names what the question asks it about ("about the flood"). Such a lead answers, whatever its
+    answerability. Not "Tom Becker did not respond to requests for comment, the paper said", nor
+    "Biden said Trump was unfit" for what Trump said."""
     asked = _ASKS_WORDS.match(question.split(" (")[0])  # (a follow-up's carried words are no part of it)
-    if not asked or lead is None or not _SAYS.search(lead.span.text):
+    speaker = content_terms(asked["who"]) if asked else []
+    if not speaker or lead is None or not set(content_terms(asked["about"] or "")) <= set(content_terms(lead.span.text)):
         return False
-    wanted = set(content_terms(asked["who"])) | set(content_terms(asked["about"] or ""))
-    return bool(wanted) and wanted <= set(content_terms(lead.span.text))
+    tokens = re.findall(r"[\w'’\-]+|[\"“”:,.;!?]", lead.span.text)
+    stems = [next(iter(content_terms(t)), t.casefold()) for t in tokens]
+    for i in range(len(tokens)):
+        if stems[i:i + len(speaker)] != speaker:
+            continue
+        end = i + len(speaker)
+        if any(_SAYS.search(t) for t in tokens[end:end + SAYS_WITHIN]):
+            return True
+        closes = end == len(tokens) or tokens[end] in ",.;!?"
+        if closes and any(_SAYS.search(t) for t in tokens[max(0, i - 3):i]):
+            return True
+    return False
 
 
 # "Who is Lou Ferrante?": refused at 33% with "Transit director Lou Ferrante said ..." as related reading.
@@ -264,11 +279,13 @@ _WHO_IS = re.compile(r"^\s*(?i:who (is|was)) (?P<name>(?:[A-Z][\w'’.\-]*\s*){1
 
 
 def introduces(question: str, lead: Candidate | None) -> bool:
-    """Whether a question asks who someone named is (`_WHO_IS`) and the lead sentence names them whole:
+    """Whether a question asks who someone named is (`_WHO_IS`; one word of it at least NAME_IDF rare) and
+    the lead sentence names them whole:
     the sentence the articles say of them ("Transit director Lou Ferrante said ...") answers."""
     asked = _WHO_IS.match(question.split(" (")[0])
     wanted = set(content_terms(asked["name"])) if asked else set()
-    return bool(wanted) and lead is not None and wanted <= set(content_terms(lead.span.text))
+    named = any(english_idf(t) >= NAME_IDF for t in wanted)  # a name, not "Who was Mayor?" or "President"
+    return named and lead is not None and wanted <= set(content_terms(lead.span.text))
 
 
 def lead_quotes(lead: Candidate, context: str) -> list[tuple[Span, Span]]:

@@ -382,6 +382,21 @@ def test_a_question_for_someones_words_is_answered_with_them(chat, tmp_path):
     assert not quotes_speaker("What did Ana Whitfield say?", candidate)
     assert not quotes_speaker("What did Tom Becker say about the budget?", candidate)
     assert introduces("Who is Tom Becker?", candidate) and not introduces("Who is the fire chief?", candidate)
+    assert not introduces("Who was Fire?", candidate)  # one common word is no name (the review: "Who was Mayor?")
+
+
+@pytest.mark.parametrize("question, sentence, speaks", [
+    ("What did Tom Becker say?", "“We rescued 37 people,” said Tom Becker.", True),
+    ("What did Peskov say?", "Kremlin spokesman Dmitry Peskov told reporters: “We don't interfere.”", True),
+    # (the review) someone named beside a speech verb that is not theirs is not them speaking
+    ("What did Tom Becker say?", "Tom Becker did not respond to requests for comment, the paper said.", False),
+    ("What did the mayor say about the flood?", "Residents said the mayor ignored warnings about the flood.", False),
+    ("What did Trump say about Biden?", "Biden said Trump was unfit for office.", False),
+    ("What did the police say about the suspect?", "The suspect told police he acted alone.", False),
+])
+def test_whose_words_a_sentence_gives(question, sentence, speaks):
+    lead = Candidate(span=Span(sentence, 0, len(sentence), True), passage=1, chunk=None, index=0)
+    assert quotes_speaker(question, lead) is speaks
 
 
 def test_two_versions_of_a_story_are_not_quoted_twice(chat, tmp_path):
