@@ -18,7 +18,7 @@ from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Rankin
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
-from .text import QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word, terms, words
+from .text import NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word, terms, words
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -91,13 +91,8 @@ def question_names(question: str) -> list[tuple[str, str]]:
 
 # ---------------------------------------------------------------- names no article mentions
 
-# A capitalised question word at least this rare in English (`text.english_idf`) names something an
-# answer must be about. Set on training questions only (held-out B over its own 1,500 articles, and 16
-# folders of 10 and 30 articles, bench/small_stores.py): the capitalised words that answerable
-# questions used and their store lacked were all common ("English" 3.3, "European" 3.5, "Hollywood"
-# 4.8: "Hollywood stars" in an article that never says Hollywood), while the names an unanswerable
-# question brought were rarer ("Hamlin" 8.2, "Gelof" 12.9, "Verstappen" 9.1, "Ofcom" 9.0, "Ukraine" 5.2).
-NAME_IDF = 5.0
+# A capitalised question word at least `text.NAME_IDF` rare in English names something an answer must be
+# about (how that was set: text.py).
 # Not names to look up (set by hand, from a review's examples; no questions of these kinds to measure on):
 # a question with more than this share of its words past the first capitalised (Title Case, ALL CAPS),
 # and an all-capital word this short ("USD", "MW", "ECB": articles write "dollars", "megawatts",

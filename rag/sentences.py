@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from .models import Span
-from .text import QUESTION_STOPWORDS
+from .text import NAME_IDF, QUESTION_STOPWORDS, english_idf, terms
 
 # A period after these never ends a sentence when a capitalised word or a number follows.
 _TITLES = {"mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "col", "sgt", "capt", "adm",
@@ -28,8 +28,10 @@ _TITLES = {"mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "c
 # (and the answers): measure it with bench/sentence_split.py first.
 _AMBIGUOUS = {"u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "inc", "co", "corp", "ltd", "jr", "sr", "llc",
               "etc", "al", "bros"}
-# After "a.m." or "p.m." a capitalised word starts a sentence ("The polls close at 8 p.m. Voters ..."),
-# unless it goes on with the time: a day, a month, a time zone ("8 p.m. Tuesday", "6 p.m. ET").
+# After "a.m." or "p.m." a capitalised word starts a sentence ("The polls close at 8 p.m. Voters must ..."):
+# a common English word (not a name: "10 a.m. Brussels time") in lower-case company (not "11 p.m. Election
+# Day"), and not one that goes on with the time: a day, a month, a time zone ("8 p.m. Tuesday", "6 p.m.
+# ET", "7:30 p.m. AEST": any all-capital word).
 _AFTER_TIME = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
                "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
                "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
@@ -145,11 +147,19 @@ def _ends_sentence(body: str, piece_start: int, m: re.Match) -> bool:
         return False
     if word in _TITLES:
         return False
-    if word.rstrip(".") in ("a.m", "p.m") and nxt[:1].isupper():  # "until 8 p.m. Voters ..." ends
-        return nxt.lower() not in _AFTER_TIME
+    if word.rstrip(".") in ("a.m", "p.m") and nxt[:1].isupper() and nxt.lower() not in QUESTION_STOPWORDS:
+        return _starts_sentence(nxt, body[m.end():m.end() + 60])
     if word.rstrip(".") in _AMBIGUOUS or "." in word.rstrip("."):  # U.S., a.m., Inc., e.g. "N.Y."
         return nxt.lower() in QUESTION_STOPWORDS
     return True
+
+
+def _starts_sentence(word: str, after: str) -> bool:
+    """Whether `word`, capitalised after "a.m." or "p.m.", starts a sentence (`_AFTER_TIME`)."""
+    if word.isupper() or word.lower() in _AFTER_TIME or any(english_idf(t) >= NAME_IDF for t in terms(word)):
+        return False
+    following = re.match(r"[\"“‘'(\[]?[\w'’\-]+\s+([\w'’\-]+)", after)
+    return bool(following) and following.group(1)[:1].islower()
 
 
 def shape_of(span: Span) -> str:

@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from .answering import (NAME_IDF, ExtractiveAnswerer, capitalised_words, compose, empty_question_text, has_words,
+from .answering import (ExtractiveAnswerer, capitalised_words, compose, empty_question_text, has_words,
                         nearest_spellings, no_words_text, refusal_text, standalone_query, unmatched_numbers,
                         unmentioned_names)
 from .citations import verify
@@ -43,7 +43,7 @@ from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, HANDSET, Settings
 from .store import Store, StoreError, StoreRebuilt, forget_open_stores
-from .text import english_idf, script_hint, terms, written_in
+from .text import NAME_IDF, english_idf, script_hint, terms, written_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -70,6 +70,15 @@ QUOTE_MARKS = "\"'“”‘’«»„‚"
 
 # ---------------------------------------------------------------- how rare a word is in English
 
+# A word at least this rare in English (`english_idf`) is a name: a capitalised question word that an answer
+# must be about (answering.unmentioned_names). Set on training questions only (held-out B over its own 1,500
+# articles, and 16 folders of 10 and 30 articles, bench/small_stores.py): the capitalised words that
+# answerable questions used and their store lacked were all common ("English" 3.3, "European" 3.5,
+# "Hollywood" 4.8: "Hollywood stars" in an article that never says Hollywood), while the names an
+# unanswerable question brought were rarer ("Hamlin" 8.2, "Gelof" 12.9, "Verstappen" 9.1, "Ofcom" 9.0,
+# "Ukraine" 5.2).
+NAME_IDF = 5.0
+
 CHUNK_WORDS = 250  # about the words of a 1,500-character passage
 UNLISTED_FREQUENCY = 1e-8  # a word wordfreq does not list: rarer than any it does (its rarest are ~2e-8)
 

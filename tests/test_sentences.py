@@ -52,6 +52,11 @@ def test_boilerplate_lines_are_no_sentences_and_a_time_ends_one():
     assert found["Polls are open from 7 a.m. to 8 p.m."] == found["Voters must bring a photo ID card."] == "sentence"
     assert ("The count starts at 9 p.m. Tuesday in the town hall, and results come at 11 p.m. ET on the city's "
             "website.") in found
+    # (the review) a time zone, a place's time or a name after the time goes on with the sentence
+    for sentence in ("The game starts at 7:30 p.m. AEST in Sydney, the league said.",
+                     "The trade talks resume at 11 a.m. Brussels time, the spokesman said.",
+                     "Counting ended after 11 p.m. Election Day night, officials said."):
+        assert [s.text for s in split(sentence)] == [sentence]
 
 
 def test_a_question_under_a_label_is_an_intertitle_and_a_quiz_question_is_not():
