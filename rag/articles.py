@@ -278,13 +278,21 @@ _ITEM_END = re.compile(r"[.!?…:][\"”’')\]]*$")  # an item that ends a sent
 ITEM_MIN_WORDS = 3  # "Politics", "Home page": a menu's items, not sentences
 
 
-def _list_item(text: str) -> str:
+# An item that is no claim of the article's: a table of contents' or a teaser's ("What happens next", "How
+# property taxes will change", "Read the full budget"), or, as `_list_item`'s `linked`, a link and no more
+# (related stories: "Mayor Smith resigns after ethics probe"). The review found such items quoted as answers.
+_NO_CLAIM = re.compile(r"(what|how|why|when|where|who|which|whether|read|see|watch|listen|more|related|also|"
+                       r"sign|subscribe|click|follow|share|download|view|explore|find)\b", re.I)
+
+
+def _list_item(text: str, linked: bool = False) -> str:
     """A list item (its marker taken off) as a sentence: with a full stop when it has none ("Property tax
     rises by 4.5% from April."), so that answers can quote it; without one it read as a heading, which
     answers never quote. A closing ";" or "," becomes the full stop. An item of fewer than
-    `ITEM_MIN_WORDS` words stays as it is, and so does one that ends in ":" (it leads into a list)."""
+    `ITEM_MIN_WORDS` words stays as it is, and so do one that ends in ":" (it leads into a list), one that
+    is all a link (`linked`) and a contents' or teaser's line (`_NO_CLAIM`)."""
     text = text.strip()
-    if len(text.split()) < ITEM_MIN_WORDS or _ITEM_END.search(text):
+    if len(text.split()) < ITEM_MIN_WORDS or _ITEM_END.search(text) or linked or _NO_CLAIM.match(text):
         return text
     return text.rstrip(";,").rstrip() + "."
 
@@ -307,7 +315,8 @@ def _markdown_lines(lines: list[str]) -> list[str]:
     keeps its number, and starts only after a blank line or another item (as in CommonMark, "3 to\n2. The
     crowd" is one sentence); an item goes on over its next lines until a blank line."""
     out: list[str] = []
-    items: list[int] = []  # where in `out` each list item is, read on over its lines
+    items: list[tuple[int, bool]] = []  # where in `out` each list item is (read on over its lines), and
+    # whether it is all a link
     item = fenced = False
     header: list[str] = []  # the cells of the table's header row, under which the rows now read
     row: list[str] = []  # the cells of the table row just read
@@ -333,7 +342,8 @@ def _markdown_lines(lines: list[str]) -> list[str]:
             out.append("")
         elif (bullet := _MD_BULLET.match(line)) or (starts and _MD_NUMBERED.match(line)):
             out += ["", bullet.group(1) if bullet else line.strip()]
-            items.append(len(out) - 1)
+            raw_item = _MD_BULLET.match(raw)
+            items.append((len(out) - 1, bool(raw_item and _MD_LINK.fullmatch(raw_item.group(1).strip()))))
             item = True
             continue
         elif is_row:
@@ -347,8 +357,8 @@ def _markdown_lines(lines: list[str]) -> list[str]:
                 out.append("")
             out.append(line)
         item = False
-    for i in items:
-        out[i] = _list_item(out[i])
+    for i, linked in items:
+        out[i] = _list_item(out[i], linked)
     return out
 
 
@@ -371,11 +381,13 @@ def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
                            "a page drawn by scripts?)")
     title = " ".join((doc.title or "").split()) or _title_from_path(path)
     paragraphs = [" ".join(line.split()) for line in doc.text.split("\n")]
+    tree = _page_tree(text)
     # trafilatura writes a list item as "- item": the item as it reads, like a Markdown one
-    paragraphs = [_list_item(p[2:]) if p.startswith("- ") else p for p in paragraphs if p]
+    linked = _linked_items(tree)
+    paragraphs = [_list_item(p[2:], p[2:] in linked) if p.startswith("- ") else p for p in paragraphs if p]
     if paragraphs and paragraphs[0] == title:
         paragraphs = paragraphs[1:]  # the headline, repeated above the text
-    own_date, site_name = _meta_contents(text, _DATE_META, _SITE_NAME_META)
+    own_date, site_name = _meta_contents(tree, _DATE_META, _SITE_NAME_META)
     guessed = doc.date or ""
     if guessed.endswith("-01-01") and re.search(rf"(©|&copy;|copyright)\s*(\d{{4}}\s*[-–]\s*)?{guessed[:4]}", text, re.I):
         guessed = ""  # htmldate took the footer's "© 2026" for the page's date: a page without one is undated
@@ -387,12 +399,31 @@ def parse_html(text: str, path: str, notes: list[str] | None = None) -> Article:
                          authors=_authors((doc.author or "").replace("; ", ", ")))
 
 
-def _meta_contents(text: str, *groups: tuple[str, ...]) -> list[str]:
-    """For each group of names, the content of the first of those <meta> tags (by property, name or
-    itemprop) that the page has ("" when none); the page parsed once."""
+def _page_tree(text: str):
+    """The page parsed by lxml, for its <meta> tags and list items; None when it cannot be parsed."""
     try:
-        tree = lxml.html.fromstring(text)
+        return lxml.html.fromstring(text)
     except (ValueError, lxml.etree.ParserError):
+        return None
+
+
+def _linked_items(tree) -> set[str]:
+    """The text of each list item (<li>) that is all a link (related stories, a table of contents), white
+    space folded."""
+    if tree is None:
+        return set()
+    found = set()
+    for li in tree.iter("li"):
+        text = " ".join(li.text_content().split())
+        if text and text == " ".join(" ".join(a.text_content() for a in li.iter("a")).split()):
+            found.add(text)
+    return found
+
+
+def _meta_contents(tree, *groups: tuple[str, ...]) -> list[str]:
+    """For each group of names, the content of the first of those <meta> tags (by property, name or
+    itemprop) that the page (`_page_tree`) has ("" when none)."""
+    if tree is None:
         return ["" for _ in groups]
 
     def first(names: tuple[str, ...]) -> str:

@@ -229,6 +229,15 @@ The work starts in May.
     items = only_article(write(tmp_path / "i.md", "- Politics\n- The plan would:\n- raise the levy by 4%;\n"
                                                   "- Fares frozen until 2027\n"))
     assert items.body.split("\n\n") == ["Politics", "The plan would:", "raise the levy by 4%.", "Fares frozen until 2027."]
+    # (the review) a table of contents, a teaser or a related story is no claim of the article's: never a sentence
+    contents = only_article(write(tmp_path / "c.md", "- What the budget means for you\n- Read the full budget here\n"
+                                                     "- [Mayor Smith resigns after ethics probe](https://x.example/a)\n"))
+    assert contents.body.split("\n\n") == ["What the budget means for you", "Read the full budget here",
+                                           "Mayor Smith resigns after ethics probe"]
+    page = only_article(write(tmp_path / "c.html", "<html><body><article><p>The council met on Tuesday to pass the "
+                              "budget for the coming year.</p><ul><li><a href='/a'>Mayor Smith resigns after ethics "
+                              "probe</a></li><li>Bus fares frozen until 2027</li></ul></article></body></html>"))
+    assert "Mayor Smith resigns after ethics probe\n" in page.body + "\n" and "Bus fares frozen until 2027." in page.body
     prose = only_article(write(tmp_path / "p.md", "# Cup\n\nThe final score was 3 to\n2. The crowd cheered.\n\n"
                                                   "- The mayor said it ends in April,\nwell after the vote.\n\n* * *\n\n"
                                                   "See [Mercury](https://x.example/Mercury_(planet)) today.\n\n"
