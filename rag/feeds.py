@@ -56,8 +56,10 @@ class NotAStory(ArticleError):
     """A followed page's headline link leads to no story (a section page): skipped, and remembered as seen."""
 
 
-# An address written without its scheme: a host name with a dot ("www.example.com/rss", "example.com:8080")
-_BARE_HOST = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-]*(\.[A-Za-z0-9\-]+)+(:\d+)?(/\S*)?$")
+# An address written without its scheme: a host name with a dot ("www.example.com/rss", "192.168.1.20:8080")
+# or localhost, then a port and a path. A file's name ("news.xml") is none.
+_BARE_HOST = re.compile(r"^(?P<host>localhost|[A-Za-z0-9][A-Za-z0-9\-]*(\.[A-Za-z0-9\-]+)+)(?P<port>:\d+)?(/\S*)?$")
+_FILE_ENDINGS = ("xml", "rss", "atom", "json", "html", "htm", "php", "txt", "md")
 
 
 def feed_address(url: str) -> str:
@@ -68,8 +70,11 @@ def feed_address(url: str) -> str:
     if url.startswith("feed:"):
         rest = url[len("feed:"):].removeprefix("//")
         url = rest if rest.startswith(("http://", "https://")) else "http://" + rest
-    elif _BARE_HOST.match(url):  # "www.example.com/rss", as an address bar takes it: https
-        url = "https://" + url
+    elif (bare := _BARE_HOST.match(url)) and bare["host"].rsplit(".", 1)[-1].lower() not in _FILE_ENDINGS:
+        # as an address bar takes it: https, or http for this machine or the local network (an address or
+        # a port: a small server there seldom has a certificate)
+        local = bare["host"] == "localhost" or bare["host"].replace(".", "").isdigit() or bare["port"]
+        url = ("http://" if local else "https://") + bare["host"].lower() + url[len(bare["host"]):]
     try:
         if not urlparse(url).path and not urlparse(url).query:  # http://host is http://host/
             url += "/"

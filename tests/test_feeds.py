@@ -1372,4 +1372,9 @@ def test_feed_scheme_addresses_are_read_as_http_and_a_look_creates_nothing(tmp_p
     assert followed.remove("feed://courier.example/rss.xml") == ["http://courier.example/rss.xml"]  # the same rule
     # an address typed without its scheme, as an address bar takes it ("is not http(s)" refused it)
     assert followed.add("www.courier.example/rss.xml").url == "https://www.courier.example/rss.xml"
-    assert followed.add("courier.example").url == "https://courier.example/"
+    assert followed.add("Courier.Example").url == "https://courier.example/"
+    # (the review) this machine or the local network is asked over http, and a file's name is no address
+    assert followed.add("192.168.1.20:8080/rss.xml").url == "http://192.168.1.20:8080/rss.xml"
+    assert followed.add("localhost:8080/feed").url == "http://localhost:8080/feed"
+    with pytest.raises(FetchError, match="not http"):
+        followed.add("news.xml")
