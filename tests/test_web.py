@@ -96,6 +96,12 @@ def test_an_article_page_after_the_article_changed_finds_the_quote_or_says_it_is
     edited = replace(before, body=f"Update: the zoo corrected the cubs' names on Friday. {before.body}")
     page = render.article_page(edited, spans, "")
     assert f"<mark id='quote'>{quote}</mark>" in page and "changed after" not in page  # found where it is now
+    # a sentence the article repeats: the copy quoted is marked, the one nearest where it was
+    twice = replace(before, body=f"{quote} Intro. {quote} They go on show in May.")
+    second = len(quote) + len(" Intro. ")
+    at_second = render.read_spans(render.span_key(card(quote=quote, start=second, end=second + len(quote))))
+    page = render.article_page(replace(twice, body="New line. " + twice.body), at_second, "")
+    assert page.index("<mark") > page.index("Intro.")
     rewritten = replace(before, body="The director said one cub is ill. They go on show in June.")
     page = render.article_page(rewritten, spans, "")
     assert "<mark" not in page and "This article changed after the answer quoted it: the quoted words are no longer" in page

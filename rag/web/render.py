@@ -14,7 +14,6 @@ from urllib.parse import urlencode, urlparse
 
 from ..answering import shown_quote
 from ..models import display_path
-from ..sentences import split
 from ..settings import every
 
 
@@ -67,19 +66,19 @@ def read_spans(value: str) -> list[tuple[int, int, str]]:
 
 def located_spans(body: str, spans: list[tuple[int, int, str]]) -> tuple[list[tuple[int, int]], int]:
     """The spans of an article page's quotes in the article as it is now: each where its fingerprint
-    says its words are, else at a sentence's start where they now are (the article changed since the
-    answer), else left out. Returns (spans, how many quotes are no longer in the article)."""
-    found, gone, starts = [], 0, None
+    says its words are, else where they now are nearest its old place (the article changed since the
+    answer; of copies of a repeated sentence, the one quoted), else left out. Returns (spans, how many
+    quotes are no longer in the article)."""
+    found, gone = [], 0
     for start, end, mark in spans:
-        if not mark or quote_print(body[start:end]) == mark:
-            found.append((start, end))
-            continue
-        starts = starts if starts is not None else sorted({s.start for s in split(body)} | {0})
-        moved = next((s for s in starts if quote_print(body[s:s + end - start]) == mark), None)
+        size = end - start
+        places = (p for d in range(len(body) + 1) for p in (start + d, start - d) if d or p == start)
+        moved = next((p for p in places if 0 <= p <= len(body) - size and body[p:p + size].strip()
+                      and quote_print(body[p:p + size]) == mark), None) if mark and size > 0 else start
         if moved is None:
             gone += 1
         else:
-            found.append((moved, moved + end - start))
+            found.append((moved, moved + size))
     return found, gone
 
 
