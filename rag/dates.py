@@ -128,6 +128,31 @@ _WINDOWS = [  # phrase -> (days before as-of where the window starts, where it e
 ]
 
 
+# A day the question says something was reported on: "the death toll reported on September 22", "What did
+# Reuters report on Nov. 20 about Northwind?" (a tester's questions led with another day's story). Only with
+# a reporting word: "What happens on Dec. 1?" asks about an event, not when it was written.
+_REPORTED_ON = re.compile(r"\b(reports?|reported|publish(es|ed)?|wr(ote|itten|ites?)|says?|said|announced?|dated)\s+"
+                          r"(on\s+)?(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+"
+                          r"(?P<day>\d{1,2})(st|nd|rd|th)?\b(,?\s+(?P<year>(19|20)\d\d))?", re.I)
+_MONTH_NUMBERS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+
+
+def reported_day(question: str, as_of: str) -> str:
+    """The day (YYYY-MM-DD) a question says something was reported on (`_REPORTED_ON`; without a year,
+    the last such day up to the as-of date), else ""."""
+    reported, today = _REPORTED_ON.search(question), _as_date(day_number(as_of))
+    if not reported or today is None:
+        return ""
+    month, day = _MONTH_NUMBERS[reported["month"].lower()[:3]], int(reported["day"])
+    try:
+        when = date(int(reported["year"] or today.year), month, day)
+        if not reported["year"] and when > today:
+            when = date(today.year - 1, month, day)
+    except ValueError:  # "February 30": no such day
+        return ""
+    return when.isoformat()
+
+
 def time_window(question: str, as_of: str) -> tuple[int, int] | None:
     """(first day, last day) as day numbers that a phrase like "this week" points at."""
     anchor = day_number(as_of)

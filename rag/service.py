@@ -34,7 +34,7 @@ from .answering import (ExtractiveAnswerer, capitalised_words, compose, empty_qu
                         nearest_spellings, no_words_text, refusal_text, standalone_query, unmatched_numbers,
                         unmentioned_names)
 from .citations import verify
-from .dates import as_of_or_today
+from .dates import as_of_or_today, reported_day
 from .embeddings import SentenceEmbeddings
 from .indexing import Progress, sync
 from .llm import LLMAnswerer, make_chat_model
@@ -243,14 +243,17 @@ class NewsChat:
             return answer
         query = standalone_query(question, history or [], as_of=filters.as_of)
         filters = self._outlet_as_stored(filters)
-        chunks = []
-        # an outlet the question names ("What did WBRK report about the budget?") is searched first; the
-        # other outlets' articles only when it has nothing for it
-        if not filters.source and (outlet := named_outlet(query.text, self._until_changed(
-                "outlets", self.store.catalog.sources))):
-            chunks = self.retriever.search(query.text, replace(filters, source=outlet),
-                                           k or self.settings.answer_passages)
-            filters = replace(filters, source=outlet) if chunks else filters
+        # an outlet the question names ("What did WBRK report about the budget?") and a day it says something
+        # was reported on ("the death toll reported on September 22") narrow the search first; what it finds
+        # without them only when they find nothing
+        named = replace(filters)
+        if not filters.source:
+            named.source = named_outlet(query.text, self._until_changed("outlets", self.store.catalog.sources))
+        if not (filters.since or filters.until) and (day := reported_day(query.text, filters.as_of)):
+            named.since = named.until = day
+        chunks = self.retriever.search(query.text, named, k or self.settings.answer_passages) if named != filters else []
+        if chunks:
+            filters = named
         chunks = chunks or self.retriever.search(query.text, filters, k or self.settings.answer_passages)
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:

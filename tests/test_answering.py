@@ -12,6 +12,7 @@ from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes
                            introduces, quotes_speaker, standalone_query, unmatched_numbers,
                            unmentioned_names)
 from rag.cli import main
+from rag.dates import reported_day
 from rag.llm import LLMAnswerer
 from rag.models import Candidate, Chunk, Citation, Filters, Ranking, Span
 from rag import ranker
@@ -526,6 +527,22 @@ def test_a_numbered_name_no_article_writes_is_refused_naming_it(chat, tmp_path):
     assert not chat.ask("Who won the Ward 4 special election?", filters=as_of).refused
     assert unmatched_numbers("When is Game Six? And Game 7? In World War II?", ["Game 6 is on Friday."]) == ["Game 7"]
     assert unmatched_numbers("What happened on March 3 after the 9-3 win, about 40 people?", ["March 4"]) == []
+
+
+def test_a_day_the_question_says_something_was_reported_on_leads(chat, tmp_path):
+    # "What was the Elena death toll reported on September 22?" quoted the later story's 19 dead, not the
+    # 12 of the story of that day.
+    records = [{"id": "ap", "title": "Tropical Storm Elena kills 12 in Georgia", "published": "2026-09-22",
+                "source": "apnews", "text": "Tropical Storm Elena killed at least 12 people in Georgia, officials "
+                "said on Tuesday.\n\nMore than 200,000 homes lost power as the storm moved inland."},
+               {"id": "gazette", "title": "Elena death toll rises", "published": "2026-09-25", "source": "coastalgazette",
+                "text": "The death toll from Tropical Storm Elena rose to 19 people on Friday, state officials said."
+                "\n\nCrews were still restoring power to thousands of homes across the coast."}]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
+    answer = chat.ask("What was the Elena death toll reported on September 22?", filters=Filters(as_of="2026-10-01"))
+    assert not answer.refused and "at least 12 people" in answer.citations[0].quote, answer.text
+    assert reported_day("What happens on Dec. 1 in Brookhaven?", "2026-10-01") == ""  # an event's day, not a report's
+    assert reported_day("What did Reuters report on Nov. 20 about it?", "2026-10-01") == "2025-11-20"  # the last one
 
 
 def test_the_names_a_question_asks_about():
