@@ -354,6 +354,28 @@ def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(
     assert page.evaluate(marked) == [True, False]
 
 
+def test_a_reload_brings_the_conversation_back(page):
+    # A reload lost the whole conversation: its answers, their sources, and the topic a follow-up goes on from.
+    ask(page, SOLDIERS)
+    page.wait_for_timeout(500)  # (the turns are kept in the browser once the answer is complete)
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length === 1", timeout=60_000)
+    answer = page.locator("#chat [data-testid=bot]").last
+    assert "35,000 to 40,000 men" in answer.inner_text() and answer.locator("a.cite").count() > 0
+    assert "Sources of answer 1" in page.inner_text("#sources-panel")
+    answer.locator("a.cite").first.hover()  # its citations' popovers too
+    page.locator(".cite-popover").wait_for(timeout=10_000)
+    follow_up = ask(page, "and what did Peskov say?")
+    assert "Peskov" in follow_up and "searched for" in follow_up  # searched with the earlier topic
+    page.locator("#chat button[aria-label='Clear']").first.click()  # and a cleared chat stays cleared
+    page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length === 0", timeout=30_000)
+    page.wait_for_timeout(500)
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector("#status-line .status-ready", timeout=60_000)
+    page.wait_for_timeout(1500)
+    assert page.locator("#chat .answer-meta").count() == 0
+
+
 # The panel's scrolled boxes, from the sources up to the panel: scrolled to their ends, how far each went.
 SCROLL_SOURCES_DOWN = """() => {
     const moved = [];

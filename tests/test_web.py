@@ -110,6 +110,16 @@ def test_an_article_page_after_the_article_changed_finds_the_quote_or_says_it_is
     assert f"<mark class='nearest' id='quote'>{quote}</mark>" in nearest and render.RELATED_NOTE in nearest
 
 
+def test_a_conversation_the_browser_hands_back_is_read_with_care():
+    # (gr.BrowserState: an older version's turns, or edited ones) a turn that cannot be shown is left out
+    good = turn(question="Q?", answer="“x” [1]")
+    messages, turns, sources, popovers = handlers.restore_chat(["junk", {"question": "no answer"}, good, None])
+    assert turns == [good] and [m["role"] for m in messages] == ["user", "assistant"] and "Sources of answer 1" in sources
+    assert "pop-0-1" in popovers
+    assert handlers.restore_chat("junk") == (gr.skip(),) * 4  # nothing to show: the page as it is
+    assert len(handlers.kept_turns([good] * 40)) == handlers.KEPT_TURNS
+
+
 def test_answer_markdown_links_each_citation_to_its_article():
     t = turn(answer="“x” [1] and [7]")
     md = render.answer_markdown(t, 2)

@@ -198,12 +198,13 @@ def build_ui(backend: Backend) -> gr.Blocks:
     """The page: a header, the chat beside its sources, the library row; then its events and its API."""
     with gr.Blocks(title="News chat", fill_width=True) as demo:
         turns = gr.State([])
+        kept = gr.BrowserState([], storage_key="news-chat-conversation")  # the turns, over a reload
         status = header(backend)
         with gr.Row(equal_height=False, elem_id="main-row"):
             chat = chat_column(backend)
             shown = sources_column()
         library = library_row(backend)
-        wire_chat(backend, demo, chat, shown, turns)
+        wire_chat(backend, demo, chat, shown, turns, kept)
         wire_library(backend, library)
         wire_polling(backend, demo, status, library, chat.outlet)
         add_api(backend)
@@ -293,16 +294,18 @@ def library_row(backend: Backend) -> LibraryParts:
                         unfollow, feed_result)
 
 
-def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceParts, turns: gr.State) -> None:
-    """Asking (the button, Enter, or a linked question on load), choosing a turn, clearing, and opening
-    an article from a source card."""
+def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceParts, turns: gr.State,
+              kept: gr.BrowserState) -> None:
+    """Asking (the button, Enter, or a linked question on load), choosing a turn, clearing, opening an
+    article from a source card, and the conversation kept in the browser (`kept`) over a reload."""
     ask_inputs = [chat.question, chat.chatbot, turns, *chat.filters()]
     ask_outputs = [chat.chatbot, turns, shown.sources, chat.question, shown.article_box, shown.popovers]
     respond = functools.partial(handlers.respond, backend)
-    chat.question.submit(respond, ask_inputs, ask_outputs, **PRIVATE)
-    chat.send.click(respond, ask_inputs, ask_outputs, **PRIVATE)
+    for asked in (chat.question.submit(respond, ask_inputs, ask_outputs, **PRIVATE),
+                  chat.send.click(respond, ask_inputs, ask_outputs, **PRIVATE)):
+        asked.then(handlers.kept_turns, [turns], [kept], **PRIVATE)
     chat.chatbot.select(handlers.show_turn, [turns, shown.article], [shown.sources, shown.article_box], **PRIVATE)
-    chat.chatbot.clear(handlers.clear_chat, None, [turns, shown.sources, shown.article_box, shown.popovers],
+    chat.chatbot.clear(handlers.clear_chat, None, [turns, shown.sources, shown.article_box, shown.popovers, kept],
                        **PRIVATE)
 
     def open_article(turns_state, evt: gr.EventData):  # Gradio finds `evt` by this signature's type hint
@@ -314,8 +317,10 @@ def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceP
     def from_link(request: gr.Request):  # Gradio passes the request by this signature's type hint
         return linked_question(backend, request)
 
-    demo.load(from_link, None, [chat.question, *chat.filters()], show_progress="hidden",
-              **PRIVATE).then(respond, ask_inputs, ask_outputs, **PRIVATE)
+    demo.load(handlers.restore_chat, [kept], [chat.chatbot, turns, shown.sources, shown.popovers],
+              show_progress="hidden", **PRIVATE).then(
+        from_link, None, [chat.question, *chat.filters()], show_progress="hidden", **PRIVATE).then(
+        respond, ask_inputs, ask_outputs, **PRIVATE).then(handlers.kept_turns, [turns], [kept], **PRIVATE)
 
 
 def wire_library(backend: Backend, library: LibraryParts) -> None:

@@ -110,7 +110,35 @@ def open_article(backend: Backend, turns, evt: gr.EventData):
 
 
 def clear_chat():
-    return [], render.sources_html([], None), gr.Column(visible=False), ""
+    """Clearing the chat: no turns, no sources, no article, no popovers, and none kept in the browser."""
+    return [], render.sources_html([], None), gr.Column(visible=False), "", []
+
+
+KEPT_TURNS = 30  # the answers a browser keeps over a reload (each with its cards' words: a few kB)
+
+
+def kept_turns(turns) -> list[dict]:
+    """The turns to keep in the browser (gr.BrowserState), so a reload brings the conversation back."""
+    return list(turns or [])[-KEPT_TURNS:]
+
+
+def restore_chat(kept):
+    """The conversation the browser kept (`kept_turns`), shown again after a reload: the questions and
+    answers with their citations, the last answer's sources and every popover; follow-ups go on from it.
+    What the browser hands back is read with care (an older version's, or edited): a turn that cannot be
+    shown is left out, never an error."""
+    turns, messages = [], []
+    for turn in kept if isinstance(kept, list) else []:
+        try:
+            answer = render.answer_markdown(turn, len(turns))
+            question = render.md_text(turn["question"])
+        except (TypeError, KeyError, AttributeError, ValueError):
+            continue
+        turns.append(turn)
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    if not turns:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return messages, turns, render.sources_html(turns, len(turns) - 1), popovers(turns)
 
 
 def run_sync(backend: Backend, start, result_label: str):
