@@ -122,12 +122,15 @@ def kept_turns(turns) -> list[dict]:
     return list(turns or [])[-KEPT_TURNS:]
 
 
-def restore_chat(kept):
+def restore_chat(kept, request: gr.Request | None = None):
     """The conversation the browser kept (`kept_turns`), shown again after a reload: the questions and
     answers with their citations, the last answer's sources and every popover; follow-ups go on from it.
-    What the browser hands back is read with care (an older version's, or edited): a turn that cannot be
-    shown is left out, never an error."""
+    A page opened from a question's link (`?q=`) starts a conversation of its own instead (the linked
+    question is no follow-up of whatever was asked before). What the browser hands back is read with care
+    (an older version's, or edited): a turn that cannot be shown is left out, never an error."""
     turns, messages = [], []
+    if request is not None and request.query_params.get("q"):
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     for turn in kept if isinstance(kept, list) else []:
         try:
             answer = render.answer_markdown(turn, len(turns))
