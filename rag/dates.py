@@ -131,9 +131,10 @@ _WINDOWS = [  # phrase -> (days before as-of where the window starts, where it e
 # A day the question says something was reported on: "the death toll reported on September 22", "What did
 # Reuters report on Nov. 20 about Northwind?" (a tester's questions led with another day's story). Only with
 # a reporting word: "What happens on Dec. 1?" asks about an event, not when it was written.
-_REPORTED_ON = re.compile(r"\b(reports?|reported|publish(es|ed)?|wr(ote|itten|ites?)|says?|said|announced?|dated)\s+"
-                          r"(on\s+)?(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+"
-                          r"(?P<day>\d{1,2})(st|nd|rd|th)?\b(,?\s+(?P<year>(19|20)\d\d))?", re.I)
+_REPORTED_ON = re.compile(r"\b(?i:reports?|reported|publish(es|ed)?|wr(ote|itten|ites?)|says?|said|announced?|dated)"
+                          r"\s+(?i:on\s+)?(?P<month>January|February|March|April|May|June|July|August|September|"
+                          r"October|November|December|(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?)\s+"
+                          r"(?P<day>\d{1,2})(st|nd|rd|th)?\b(,?\s+(?P<year>(19|20)\d\d))?")  # (a month capitalised)
 _MONTH_NUMBERS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
 
 
@@ -144,13 +145,14 @@ def reported_day(question: str, as_of: str) -> str:
     if not reported or today is None:
         return ""
     month, day = _MONTH_NUMBERS[reported["month"].lower()[:3]], int(reported["day"])
-    try:
-        when = date(int(reported["year"] or today.year), month, day)
-        if not reported["year"] and when > today:
-            when = date(today.year - 1, month, day)
-    except ValueError:  # "February 30": no such day
-        return ""
-    return when.isoformat()
+    for year in ([int(reported["year"])] if reported["year"] else range(today.year, today.year - 8, -1)):
+        try:  # without a year, the last such day up to today ("February 29": the last leap year's)
+            when = date(year, month, day)
+        except ValueError:  # "February 30": no such day
+            continue
+        if reported["year"] or when <= today:
+            return when.isoformat()
+    return ""
 
 
 def time_window(question: str, as_of: str) -> tuple[int, int] | None:

@@ -242,19 +242,21 @@ class NewsChat:
             answer.text = no_words_text(question) if question.strip() else empty_question_text()
             return answer
         query = standalone_query(question, history or [], as_of=filters.as_of)
-        filters = self._outlet_as_stored(filters)
-        # an outlet the question names ("What did WBRK report about the budget?") and a day it says something
-        # was reported on ("the death toll reported on September 22") narrow the search first; what it finds
-        # without them only when they find nothing
-        named = replace(filters)
-        if not filters.source:
-            named.source = named_outlet(query.text, self._until_changed("outlets", self.store.catalog.sources))
-        if not (filters.since or filters.until) and (day := reported_day(query.text, filters.as_of)):
-            named.since = named.until = day
-        chunks = self.retriever.search(query.text, named, k or self.settings.answer_passages) if named != filters else []
-        if chunks:
-            filters = named
-        chunks = chunks or self.retriever.search(query.text, filters, k or self.settings.answer_passages)
+        filters, k = self._outlet_as_stored(filters), k or self.settings.answer_passages
+        chunks = []
+        # an outlet the question names ("What did WBRK report about the budget?") is searched alone; the
+        # other outlets' articles only when it has nothing for it
+        if not filters.source and (outlet := named_outlet(query.text, self._until_changed(
+                "outlets", self.store.catalog.sources))):
+            chunks = self.retriever.search(query.text, replace(filters, source=outlet), k)
+            filters = replace(filters, source=outlet) if chunks else filters
+        chunks = chunks or self.retriever.search(query.text, filters, k)
+        # a day the question itself (not the words a follow-up carries) says something was reported on ("the
+        # death toll reported on September 22"): that day's passages are answered from first, and the others
+        # when they do not answer (that day's articles are about something else)
+        tries = []
+        if chunks and not (filters.since or filters.until) and (day := reported_day(question, filters.as_of)):
+            tries = [self.retriever.search(query.text, replace(filters, since=day, until=day), k)]
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:
             answer.refused = True
@@ -267,9 +269,13 @@ class NewsChat:
                 query, filters, chunks, empty_store=not articles,
                 unembedded=(passages, vectors) if vectors < passages else None), question)
             return answer
-        bodies = self.bodies(chunks)
         snapshot = self.lexical.snapshot
-        proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
+        for chunks in [found for found in tries if found] + [chunks]:
+            bodies = self.bodies(chunks)
+            proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
+            if proposal.quotes:
+                break
+        answer.retrieved = chunks
         answer.confidence = proposal.confidence
         answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
         # a follow-up that names nothing itself ("and when did it open?") is checked with the names it

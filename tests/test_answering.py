@@ -539,8 +539,21 @@ def test_a_day_the_question_says_something_was_reported_on_leads(chat, tmp_path)
                 "text": "The death toll from Tropical Storm Elena rose to 19 people on Friday, state officials said."
                 "\n\nCrews were still restoring power to thousands of homes across the coast."}]
     assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
-    answer = chat.ask("What was the Elena death toll reported on September 22?", filters=Filters(as_of="2026-10-01"))
+    records.append({"id": "cup", "title": "Harbor FC wins the cup", "published": "2026-09-28", "source": "apnews",
+                    "text": "Harbor FC won the regional cup final 2-1 on Sunday in front of 12,000 fans."})
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 1
+    as_of = Filters(as_of="2026-10-01")
+    first = "What was the Elena death toll reported on September 22?"
+    answer = chat.ask(first, filters=as_of)
     assert not answer.refused and "at least 12 people" in answer.citations[0].quote, answer.text
+    # (the review) a follow-up's own day is not the day its carried words name; a day whose articles are about
+    # something else leaves the answer to the others; an outlet the question names stays named on any day
+    later = chat.ask("And what was it on September 25?", history=[(first, answer.text)], filters=as_of)
+    assert not later.refused and "19 people" in later.citations[0].quote, later.text
+    other_day = chat.ask("What was the Elena death toll reported on September 28?", filters=as_of)
+    assert not other_day.refused and "Elena" in other_day.citations[0].quote, other_day.text
+    outlet = chat.ask("What did the Coastal Gazette report on September 22 about the Elena death toll?", filters=as_of)
+    assert {c.chunk.source for c in outlet.citations} == {"coastalgazette"}, outlet.text
     assert reported_day("What happens on Dec. 1 in Brookhaven?", "2026-10-01") == ""  # an event's day, not a report's
     assert reported_day("What did Reuters report on Nov. 20 about it?", "2026-10-01") == "2025-11-20"  # the last one
 

@@ -367,12 +367,15 @@ def test_a_reload_brings_the_conversation_back(page):
     page.locator(".cite-popover").wait_for(timeout=10_000)
     follow_up = ask(page, "and what did Peskov say?")
     assert "Peskov" in follow_up and "searched for" in follow_up  # searched with the earlier topic
+    page.wait_for_timeout(500)
     # a question's link opened in the same browser starts a conversation of its own (no follow-up of this one)
     page.goto(page.url.split("?")[0] + "?q=" + quote("What did Lukashenko say about sending soldiers?"),
               wait_until="domcontentloaded")
     page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length > 0", timeout=60_000)
     page.wait_for_timeout(1000)
     assert page.locator("#chat .answer-meta").count() == 1
+    page.goto(page.url.split("?")[0], wait_until="domcontentloaded")  # nor replaces the one kept for the page
+    page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length === 2", timeout=60_000)
     page.locator("#chat button[aria-label='Clear']").first.click()  # and a cleared chat stays cleared
     page.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length === 0", timeout=30_000)
     page.wait_for_timeout(500)

@@ -22,7 +22,7 @@ from rag.models import Article, Filters, IngestReport, display_path
 from rag.service import NewsChat
 from rag.settings import ANSWERERS, Settings, SettingsError
 from rag.web import handlers, render
-from rag.web.app import api_k, check_binding, serve
+from rag.web.app import api_k, browser_secret, check_binding, serve
 from rag.web.runtime import Backend, FolderWatcher
 from rag.web.turns import find_card, make_filters, question_link, read_question_link
 from rag.web.uploads import safe_name, save_uploads
@@ -118,6 +118,10 @@ def test_a_conversation_the_browser_hands_back_is_read_with_care():
     assert "pop-0-1" in popovers
     assert handlers.restore_chat("junk") == (gr.skip(),) * 4  # nothing to show: the page as it is
     assert len(handlers.kept_turns([good] * 40)) == handlers.KEPT_TURNS
+    # kept encrypted with a key the next start of the app has too (a new one each start lost it all)
+    settings = Settings(store_dir="/tmp/some-store")
+    assert browser_secret(settings) == browser_secret(Settings(store_dir="/tmp/some-store")) != \
+        browser_secret(Settings(store_dir="/tmp/other-store"))
 
 
 def test_answer_markdown_links_each_citation_to_its_article():

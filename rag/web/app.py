@@ -8,6 +8,7 @@ The server comes up first; the store is opened and the articles folder synced in
 from __future__ import annotations
 
 import functools
+import hashlib
 import ipaddress
 import logging
 import secrets
@@ -198,7 +199,8 @@ def build_ui(backend: Backend) -> gr.Blocks:
     """The page: a header, the chat beside its sources, the library row; then its events and its API."""
     with gr.Blocks(title="News chat", fill_width=True) as demo:
         turns = gr.State([])
-        kept = gr.BrowserState([], storage_key="news-chat-conversation")  # the turns, over a reload
+        # the turns, over a reload; with a secret of its own each start, Gradio could not read them after a restart
+        kept = gr.BrowserState([], storage_key="news-chat-conversation", secret=browser_secret(backend.settings))
         status = header(backend)
         with gr.Row(equal_height=False, elem_id="main-row"):
             chat = chat_column(backend)
@@ -209,6 +211,18 @@ def build_ui(backend: Backend) -> gr.Blocks:
         wire_polling(backend, demo, status, library, chat.outlet)
         add_api(backend)
     return demo
+
+
+def browser_secret(settings) -> str:
+    """The key the page's kept conversation is encrypted with in the browser: the same at every start of
+    the app on this machine over this store (it is no password: it keeps other pages of the address from
+    reading the conversation as text)."""
+    try:
+        machine = Path("/etc/machine-id").read_text().strip()
+    except OSError:
+        machine = ""
+    seed = f"{machine}\n{socket.gethostname()}\n{Path(settings.store_dir).resolve()}"
+    return hashlib.sha256(seed.encode()).hexdigest()
 
 
 def header(backend: Backend) -> gr.HTML:

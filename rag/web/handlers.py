@@ -117,19 +117,27 @@ def clear_chat():
 KEPT_TURNS = 30  # the answers a browser keeps over a reload (each with its cards' words: a few kB)
 
 
-def kept_turns(turns) -> list[dict]:
-    """The turns to keep in the browser (gr.BrowserState), so a reload brings the conversation back."""
+def kept_turns(turns, request: gr.Request | None = None):
+    """The turns to keep in the browser (gr.BrowserState), so a reload brings the conversation back. A
+    page opened from a question's link (`?q=`) keeps nothing: its conversation is its own, and would
+    replace the one the browser kept for the main page (every tab keeps under one name)."""
+    if _from_link(request):
+        return gr.skip()
     return list(turns or [])[-KEPT_TURNS:]
+
+
+def _from_link(request: gr.Request | None) -> bool:
+    return request is not None and bool(request.query_params.get("q"))
 
 
 def restore_chat(kept, request: gr.Request | None = None):
     """The conversation the browser kept (`kept_turns`), shown again after a reload: the questions and
     answers with their citations, the last answer's sources and every popover; follow-ups go on from it.
     A page opened from a question's link (`?q=`) starts a conversation of its own instead (the linked
-    question is no follow-up of whatever was asked before). What the browser hands back is read with care
+    question is no follow-up of whatever was asked before), and does not keep it (`kept_turns`). What the browser hands back is read with care
     (an older version's, or edited): a turn that cannot be shown is left out, never an error."""
     turns, messages = [], []
-    if request is not None and request.query_params.get("q"):
+    if _from_link(request):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     for turn in kept if isinstance(kept, list) else []:
         try:
