@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -648,6 +649,9 @@ def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(
         titles = page.locator("#sources-panel .card-title").all_inner_texts()
         assert titles and all("Key Bridge" in t for t in titles), titles
         page.screenshot(path=str(ARTIFACTS / "follow-up-not-padded.png"))
+        # Ctrl-C stops the app while the page is still open on it (it waited on the page's connection forever)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
         page.context.close()
     finally:
         stop(proc)

@@ -148,6 +148,18 @@ def linked_question(backend: Backend, request: gr.Request):
             as_of_or_today(fields["as_of"]))
 
 
+SHUTDOWN_SECONDS = 3
+
+
+class _WhileRunning(logging.Filter):
+    """Lets a log record through until the server is told to stop (`serve`)."""
+
+    def __init__(self, server):
+        super().__init__()
+        self.server = server
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not self.server.should_exit
 PRIVATE = {"api_visibility": "private"}  # the page's own events are not part of the API
 
 
@@ -479,7 +491,10 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
                               auth_message="Log in with the user and password from RAG_AUTH." if auth else None,
                               show_error=True, max_file_size=f"{settings.max_upload_mb:g}mb", footer_links=["api"],
                               theme=make_theme(), css=CSS, js=PAGE_JS)
-    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning"))
+    # Ctrl-C waits this long for open pages' connections (a page keeps one open): without a limit, `rag
+    # serve` never stopped while a browser tab was open on it
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                                           timeout_graceful_shutdown=SHUTDOWN_SECONDS))
     threading.Thread(target=backend.start, args=(ingest_at_start,), name="rag-open", daemon=True).start()
     if settings.watch:
         FolderWatcher(backend, Path(settings.watch)).start()
@@ -490,7 +505,15 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
         print(f"rag: listening on {settings.host}: a login is required (user '{auth[0]}', from RAG_AUTH)", flush=True)
     print(f"rag: the chat is at {where}", flush=True)
     if block:
-        server.run()
+        # the open pages' connections, cut SHUTDOWN_SECONDS after Ctrl-C, are no error to print a traceback of
+        quiet = _WhileRunning(server)
+        logging.getLogger("uvicorn.error").addFilter(quiet)
+        try:
+            server.run()
+        except KeyboardInterrupt:  # (uvicorn raises Ctrl-C again once it has stopped)
+            print("rag: stopped", flush=True)
+        finally:
+            logging.getLogger("uvicorn.error").removeFilter(quiet)
         return server, backend
     thread = threading.Thread(target=server.run, name="rag-server", daemon=True)
     thread.start()
