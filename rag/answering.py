@@ -35,11 +35,11 @@ def standalone_query(question: str, history: list[tuple[str, str]], as_of: str =
     follow-up (`conversation_topic`), so a third turn keeps the subject the first one named."""
     focus = content_terms(question)
     if not _is_follow_up(question, focus) or not (topic := conversation_topic(history)):
-        return Query(question, focus, [], as_of)
+        return Query(question, focus, [], as_of, question)
     carried = list(dict.fromkeys(w for earlier in topic for w in re.findall(r"[\w'’\-]+", earlier)
                                  if w.lower() not in QUESTION_STOPWORDS and len(w) > 1))
     carried_terms = list(dict.fromkeys(t for earlier in topic for t in content_terms(earlier) if t not in focus))
-    return Query(f"{question} ({' '.join(carried)})", focus, carried_terms, as_of)
+    return Query(f"{question} ({' '.join(carried)})", focus, carried_terms, as_of, question)
 
 
 def conversation_topic(history: list[tuple[str, str]]) -> list[str]:
@@ -224,7 +224,7 @@ class ExtractiveAnswerer:
         spans = quote_spans(chosen, weights.context, bodies)
         quotes = [RawCitation(n=c.passage, quote=text, at=start) for c, start, text in spans]
         if not quotes or ranking.answerable < weights.threshold_for(store_chunks) and not (
-                quotes_speaker(query.text, chosen[0]) or introduces(query.text, chosen[0])):
+                quotes_speaker(query.question, chosen[0]) or introduces(query.question, chosen[0])):
             # related reading: the best sentences, not the sentence before the lead quoted apart
             related = [q for q, (c, start, _) in zip(quotes, spans) if c is not chosen[0] or start == c.span.start]
             return Proposal([], ranking.answerable, related=related[:3])
@@ -243,15 +243,16 @@ SAYS_WITHIN = 6  # "Fire chief Tom Becker, 52, said": the speech verb this few w
 
 
 def quotes_speaker(question: str, lead: Candidate | None) -> bool:
-    """Whether a question asks what someone said (`_ASKS_WORDS`) and the lead sentence is that one
-    speaking: it names the speaker with a speech verb ("said", "told", a quotation mark) at most
-    SAYS_WITHIN words after them, or right before them as the clause ends ("..., said Tom Becker."), and
-    names what the question asks it about ("about the flood"). Such a lead answers, whatever its
-    answerability. Not "Tom Becker did not respond to requests for comment, the paper said", nor
+    """Whether a question (its own words, `Query.question`) asks what someone said (`_ASKS_WORDS`) and the
+    lead sentence is that one speaking: it names the speaker with a speech verb ("said", "told", a
+    quotation mark) at most SAYS_WITHIN words after them, or right before them as the clause ends ("...,
+    said Tom Becker."), and names what the question asks it about ("about the flood"). Such a lead
+    answers, whatever its answerability. Not "Tom Becker did not respond to requests for comment, the paper said", nor
     "Biden said Trump was unfit" for what Trump said."""
-    asked = _ASKS_WORDS.match(question.split(" (")[0])  # (a follow-up's carried words are no part of it)
+    asked = _ASKS_WORDS.match(question)
     speaker = content_terms(asked["who"]) if asked else []
-    if not speaker or lead is None or not set(content_terms(asked["about"] or "")) <= set(content_terms(lead.span.text)):
+    if not speaker or lead is None or \
+            not set(content_terms(asked["about"] or "")) <= set(content_terms(lead.span.text)):
         return False
     tokens = re.findall(r"[\w'’\-]+|[\"“”:,.;!?]", lead.span.text)
     stems = [next(iter(content_terms(t)), t.casefold()) for t in tokens]
@@ -277,7 +278,7 @@ def introduces(question: str, lead: Candidate | None) -> bool:
     """Whether a question asks who someone named is (`_WHO_IS`; one word of it at least NAME_IDF rare) and
     the lead sentence names them whole:
     the sentence the articles say of them ("Transit director Lou Ferrante said ...") answers."""
-    asked = _WHO_IS.match(question.split(" (")[0])
+    asked = _WHO_IS.match(question)
     wanted = set(content_terms(asked["name"])) if asked else set()
     named = any(english_idf(t) >= NAME_IDF for t in wanted)  # a name, not "Who was Mayor?" or "President"
     return named and lead is not None and wanted <= set(content_terms(lead.span.text))

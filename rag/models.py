@@ -201,6 +201,10 @@ class Query:
     focus: list[str]  # terms of the question itself
     context: list[str]  # terms carried over from earlier questions
     as_of: str = ""  # the date "this week" counts from (YYYY-MM-DD)
+    question: str = ""  # the question's own words: a follow-up's `text` holds the earlier ones too ("": `text`)
+
+    def __post_init__(self):
+        self.question = self.question or self.text
 
 
 UNQUOTED = -1  # RawCitation.n of a model's reply that quotes no passage at all (shown only as dropped)
