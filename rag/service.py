@@ -98,6 +98,12 @@ _REPORTING = re.compile(r"\b(report\w*|say|says|said|writ\w*|wrote|according|cov
                         r"publish\w*|tell|told|headlines?|coverage)\b", re.I)
 
 
+def _found_texts(chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
+    """The retrieved passages' articles as text, their titles first (the whole body when at hand), for the
+    names-no-article-mentions checks and a refusal's spelling hints."""
+    return [c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks]
+
+
 def named_outlet(question: str, outlets: list[str]) -> str:
     """The stored outlet a question names, as its letters (`_outlet_letters`, at least three), by a whole
     run of capitalised words past its first word ("The" before it or not), when it asks what was reported
@@ -254,9 +260,9 @@ class NewsChat:
         # a day the question itself (not the words a follow-up carries) says something was reported on ("the
         # death toll reported on September 22"): that day's passages are answered from first, and the others
         # when they do not answer (that day's articles are about something else)
-        tries = []
+        on_day = []
         if chunks and not (filters.since or filters.until) and (day := reported_day(question, filters.as_of)):
-            tries = [self.retriever.search(query.text, replace(filters, since=day, until=day), k)]
+            on_day = self.retriever.search(query.text, replace(filters, since=day, until=day), k)
         answer.retrieved, answer.query = chunks, query.text
         if not chunks:
             answer.refused = True
@@ -270,7 +276,7 @@ class NewsChat:
                 unembedded=(passages, vectors) if vectors < passages else None), question)
             return answer
         snapshot = self.lexical.snapshot
-        for chunks in [found for found in tries if found] + [chunks]:
+        for chunks in [found for found in (on_day, chunks) if found]:
             bodies = self.bodies(chunks)
             proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
             if proposal.quotes:
@@ -288,8 +294,7 @@ class NewsChat:
             answer.refused = True
             if unmentioned:  # the reason is the missing name, not how likely the quotes were
                 answer.confidence = None
-            spellings = nearest_spellings(unmentioned, [c.title + "\n" + bodies.get(c.article_id, c.text)
-                                                        for c in chunks]) if unmentioned else {}
+            spellings = nearest_spellings(unmentioned, _found_texts(chunks, bodies)) if unmentioned else {}
             answer.text = self._with_script_hint(refusal_text(query, filters, chunks, proposal.confidence,
                                                               unmentioned=unmentioned, spellings=spellings), question)
             answer.related, _ = verify(proposal.related or proposal.quotes[:3], chunks, bodies)
@@ -319,12 +324,11 @@ class NewsChat:
                 asked = _letters(question)  # an outlet the question names whole ("the Valley Courier")
                 outlets.extend(o for o in map(_outlet_letters, names) if len(o) >= 4 and o in asked)
                 retrieved.update(terms(" ".join(names)))
-                retrieved.update(terms(" ".join(c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks)))
+                retrieved.update(terms(" ".join(_found_texts(chunks, bodies))))
             # a word of an outlet's name the question names whole, as it spells it: "Courier" of "the Valley
             # Courier" (valleycourier); not "Berg" because an outlet is Bloomberg
             return term in retrieved or any(term in outlet for outlet in outlets)
-        found = [c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks]
-        return unmentioned_names(question, mentioned) + unmatched_numbers(question, found)
+        return unmentioned_names(question, mentioned) + unmatched_numbers(question, _found_texts(chunks, bodies))
 
     def _outlet_as_stored(self, filters: Filters) -> Filters:
         """The filters with the outlet named as the stored articles name it: "CorvaNews", "corvanews " or

@@ -134,11 +134,12 @@ def restore_chat(kept, request: gr.Request | None = None):
     """The conversation the browser kept (`kept_turns`), shown again after a reload: the questions and
     answers with their citations, the last answer's sources and every popover; follow-ups go on from it.
     A page opened from a question's link (`?q=`) starts a conversation of its own instead (the linked
-    question is no follow-up of whatever was asked before), and does not keep it (`kept_turns`). What the browser hands back is read with care
-    (an older version's, or edited): a turn that cannot be shown is left out, never an error."""
-    turns, messages = [], []
+    question is no follow-up of whatever was asked before), and does not keep it (`kept_turns`). What the
+    browser hands back is read with care (an older version's, or edited): a turn that cannot be shown is
+    left out, never an error."""
     if _from_link(request):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    turns, messages = [], []
     for turn in kept if isinstance(kept, list) else []:
         try:
             answer = render.answer_markdown(turn, len(turns))
