@@ -14,6 +14,7 @@ import difflib
 import re
 from collections.abc import Callable
 
+from .dates import MONTH_ABBREVIATIONS, MONTHS
 from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Ranking, RawCitation, Span
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
@@ -122,9 +123,7 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
 # A name with a number: "Ward 7", "Game 7", "Flight 370", "Route 66", "District 12", "Stage 12". Not a
 # year ("Euro 2024" may be "the 2024 Euro"), a date ("March 3") or a score ("Panthers 9-3").
 _NUMBERED = re.compile(r"\b([A-Z][a-z]+)[ -](\d{1,3})\b(?![-–.,:/]?\d)")
-_NOT_NUMBERED = {"january", "february", "march", "april", "may", "june", "july", "august", "september",
-                 "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
-                 "sept", "oct", "nov", "dec", "about", "around", "nearly", "over", "under", "some", "top",
+_NOT_NUMBERED = {*MONTHS, *MONTH_ABBREVIATIONS, "about", "around", "nearly", "over", "under", "some", "top",
                  "approximately", "almost", "only", "just", "all", "page", "chapter", "section", "number", "no"}
 _NUMBER_WORDS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
                  "sixteen seventeen eighteen nineteen twenty").split()

@@ -128,14 +128,21 @@ _WINDOWS = [  # phrase -> (days before as-of where the window starts, where it e
 ]
 
 
+# English month and day names, in lower case: a date's words, which the sentence splitter, the numbered-name
+# check and `reported_day` read alike (the only list of them)
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+MONTH_ABBREVIATIONS = ("jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 # A day the question says something was reported on: "the death toll reported on September 22", "What did
 # Reuters report on Nov. 20 about Northwind?" (a tester's questions led with another day's story). Only with
 # a reporting word: "What happens on Dec. 1?" asks about an event, not when it was written.
 _REPORTED_ON = re.compile(r"\b(?i:reports?|reported|publish(es|ed)?|wr(ote|itten|ites?)|says?|said|announced?|dated)"
-                          r"\s+(?i:on\s+)?(?P<month>January|February|March|April|May|June|July|August|September|"
-                          r"October|November|December|(Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?)\s+"
+                          rf"\s+(?i:on\s+)?(?P<month>{'|'.join(m.capitalize() for m in MONTHS)}|"
+                          rf"({'|'.join(m.capitalize() for m in MONTH_ABBREVIATIONS)})\.?)\s+"
                           r"(?P<day>\d{1,2})(st|nd|rd|th)?\b(,?\s+(?P<year>(19|20)\d\d))?")  # (a month capitalised)
-_MONTH_NUMBERS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_MONTH_NUMBERS = {m[:3]: i for i, m in enumerate(MONTHS, 1)}
 
 
 def reported_day(question: str, as_of: str) -> str:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 
+from .dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAYS
 from .models import Span
 from .text import NAME_IDF, QUESTION_STOPWORDS, english_idf, terms
 
 # A period after these never ends a sentence when a capitalised word or a number follows.
 _TITLES = {"mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "col", "sgt", "capt", "adm",
            "cmdr", "rev", "st", "mt", "ft", "fr", "pres", "supt", "det", "insp", "hon", "no", "nos", "vs", "v",
-           "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "ave", "blvd",
+           *MONTH_ABBREVIATIONS, "ave", "blvd",
            "rd", "ariz", "calif", "colo", "conn", "fla", "ill", "ind", "kan", "mass", "mich", "minn", "miss",
            "neb", "nev", "okla", "ore", "pa", "penn", "tenn", "tex", "va", "wash", "wis", "wyo", "approx", "est",
            "fig", "op", "ed"}
@@ -32,9 +33,7 @@ _AMBIGUOUS = {"u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "inc", "co", "cor
 # a common English word (not a name: "10 a.m. Brussels time") in lower-case company (not "11 p.m. Election
 # Day"), and not one that goes on with the time: a day, a month, a time zone ("8 p.m. Tuesday", "6 p.m.
 # ET", "7:30 p.m. AEST": any all-capital word).
-_AFTER_TIME = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january",
-               "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-               "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+_AFTER_TIME = {*WEEKDAYS, *MONTHS, *MONTH_ABBREVIATIONS,
                "et", "est", "edt", "ct", "cst", "cdt", "mt", "mst", "mdt", "pt", "pst", "pdt", "gmt", "bst", "utc",
                "cet", "cest", "eastern", "central", "mountain", "pacific", "local", "today", "tonight", "tomorrow"}
 
