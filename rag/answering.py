@@ -78,8 +78,7 @@ def _is_follow_up(question: str, focus: list[str]) -> bool:
 def capitalised_words(question: str) -> list[str]:
     """The capitalised words of a question past its first word, as written: what names the people,
     places and things it asks about ("How much did the Corva plant cost?" -> ["Corva"])."""
-    rest = question.strip().split(None, 1)
-    return _NAME.findall(rest[1]) if len(rest) > 1 else []
+    return _NAME.findall(past_first_word(question))
 
 
 def question_names(question: str) -> list[tuple[str, str]]:
@@ -88,6 +87,68 @@ def question_names(question: str) -> list[tuple[str, str]]:
     read as the names a question asks about."""
     return [(written, word) for written in capitalised_words(question) for word in words(written)
             if word not in QUESTION_STOPWORDS]
+
+
+def past_first_word(question: str) -> str:
+    """The question without its first word, where its names are looked for: a question's first word is
+    capitalised whatever it is ("Who", "Did", "Corva")."""
+    rest = question.strip().split(None, 1)
+    return rest[1] if len(rest) > 1 else ""
+
+
+def bare_name(written: str) -> str:
+    """A capitalised word without its possessive: "Corva’s" -> "Corva", "Jones’" -> "Jones"."""
+    return written.rstrip("'’").removesuffix("’s").removesuffix("'s")
+
+
+# ---------------------------------------------------------------- an outlet the question names
+
+def name_letters(name: str) -> str:
+    """An outlet's name as its letters and digits, in lower case: "Valley Courier" and "valleycourier"
+    alike, and "TechWire" and "techwire"; a web address's ".example" or "www." are not taken out."""
+    return "".join(c for c in name.casefold() if c.isalnum())
+
+
+def outlet_letters(name: str) -> str:
+    """An outlet's name as a question would write it, in `name_letters`: a web address without "www." and its
+    domain ("valleycourier.example" -> valleycourier, "theweek.co.uk" -> theweek)."""
+    name = name.strip().casefold().removeprefix("www.")
+    if "." in name and " " not in name:
+        name = name.split(".", 1)[0]
+    return name_letters(name)
+
+
+# A run of capitalised words, as a question names an outlet ("the Valley Courier", "WBRK", "Reuters").
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
+# What a question asks of an outlet: without such a word "How hot is the Sun?" is no question to The Sun
+_REPORTING = re.compile(r"\b(report\w*|say|says|said|writ\w*|wrote|according|cover\w*|stor(y|ies)|articles?|"
+                        r"publish\w*|tell|told|headlines?|coverage)\b", re.I)
+
+
+def named_outlet(question: str, outlets: list[str]) -> str:
+    """The stored outlet a question names, as its letters (`outlet_letters`, at least three), by a whole
+    run of capitalised words past its first word ("The" before it or not), when it asks what was reported
+    (`_REPORTING`): "What did WBRK report about the budget?" -> "wbrk.example", "... according to the
+    Valley Courier?" -> "valleycourier"; "" when none. Part of a run is no outlet ("Michael Bloomberg" is
+    not Bloomberg, "Fox News" not news.sky.com), nor is one common English word, unless written in
+    capitals ("What did Time report?" may ask about anything at all; "NEWS" is a name)."""
+    if not _REPORTING.search(question):
+        return ""
+    by_letters = {}
+    for name in outlets:
+        letters = outlet_letters(name)
+        for key in (letters, letters.removeprefix("the")):  # "The Guardian" named "the Guardian"
+            if len(key) >= 3:
+                by_letters.setdefault(key, name)
+    for run in _CAPITALISED_RUN.findall(past_first_word(question)):
+        parts = [bare_name(w) for w in run.split()]
+        for named in (parts, parts[1:] if parts[0] in ("The", "THE") else []):
+            found = by_letters.get(name_letters("".join(named)))
+            common = len(named) == 1 and not named[0].isupper() and \
+                any(english_idf(t) < NAME_IDF for t in terms(named[0]))
+            if found and not common:
+                return found
+    return ""
 
 
 # ---------------------------------------------------------------- names no article mentions
@@ -112,7 +173,7 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
         return []  # "What Did The Plant In Corva Cost?": its capitals name nothing
     missing = []
     for written, word in question_names(question):
-        shown = written.rstrip("'’").removesuffix("’s").removesuffix("'s")
+        shown = bare_name(written)
         if (shown.isupper() and len(shown) <= ACRONYM_LETTERS) or not word.isalpha():
             continue  # "USD", "MW", "ECB": the articles may spell them out; "19" of "Covid-19"
         if any(english_idf(t) >= NAME_IDF and not mentioned(t) for t in terms(word)):
@@ -135,10 +196,9 @@ def unmatched_numbers(question: str, texts: list[str]) -> list[str]:
     in digits, in words ("Game Seven") or in Roman numerals ("World War II"), when some of them write
     the name's word: "Who won the Ward 7 election?" over articles on Ward 4's quoted Ward 4's winner. The
     question's first word is not looked at, as in `unmentioned_names`."""
-    rest = question.strip().split(None, 1)
     folded = [" ".join(re.findall(r"\w+", text.casefold())) for text in texts]
     missing = []
-    for word, number in _NUMBERED.findall(rest[1] if len(rest) > 1 else ""):
+    for word, number in _NUMBERED.findall(past_first_word(question)):
         name, n = word.casefold(), int(number)
         if name in _NOT_NUMBERED or name in QUESTION_STOPWORDS:
             continue

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -31,8 +30,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from .answering import (ExtractiveAnswerer, capitalised_words, compose, empty_question_text, has_words,
-                        nearest_spellings, no_words_text, refusal_text, standalone_query, unmatched_numbers,
-                        unmentioned_names)
+                        name_letters, named_outlet, nearest_spellings, no_words_text, outlet_letters, refusal_text,
+                        standalone_query, unmatched_numbers, unmentioned_names)
 from .citations import verify
 from .dates import as_of_or_today, reported_day
 from .embeddings import SentenceEmbeddings
@@ -43,7 +42,7 @@ from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, HANDSET, Settings
 from .store import Store, StoreError, StoreRebuilt, forget_open_stores
-from .text import NAME_IDF, english_idf, script_hint, terms, written_in
+from .text import NAME_IDF, script_hint, terms, written_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -76,59 +75,10 @@ def _warm_up(embeddings: SentenceEmbeddings, answerer: Answerer, lexical: Lexica
     lexical.ensure_fresh()
 
 
-def _letters(name: str) -> str:
-    """An outlet's name as its letters and digits, in lower case: "Valley Courier" and "valleycourier"
-    alike, and "TechWire" and "techwire"; a web address's ".example" or "www." are not taken out."""
-    return "".join(c for c in name.casefold() if c.isalnum())
-
-
-def _outlet_letters(name: str) -> str:
-    """An outlet's name as a question would write it, in `_letters`: a web address without "www." and its
-    domain ("valleycourier.example" -> valleycourier, "theweek.co.uk" -> theweek)."""
-    name = name.strip().casefold().removeprefix("www.")
-    if "." in name and " " not in name:
-        name = name.split(".", 1)[0]
-    return _letters(name)
-
-
-# A run of capitalised words, as a question names an outlet ("the Valley Courier", "WBRK", "Reuters").
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
-# What a question asks of an outlet: without such a word "How hot is the Sun?" is no question to The Sun
-_REPORTING = re.compile(r"\b(report\w*|say|says|said|writ\w*|wrote|according|cover\w*|stor(y|ies)|articles?|"
-                        r"publish\w*|tell|told|headlines?|coverage)\b", re.I)
-
-
 def _found_texts(chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
     """The retrieved passages' articles as text, their titles first (the whole body when at hand), for the
     names-no-article-mentions checks and a refusal's spelling hints."""
     return [c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks]
-
-
-def named_outlet(question: str, outlets: list[str]) -> str:
-    """The stored outlet a question names, as its letters (`_outlet_letters`, at least three), by a whole
-    run of capitalised words past its first word ("The" before it or not), when it asks what was reported
-    (`_REPORTING`): "What did WBRK report about the budget?" -> "wbrk.example", "... according to the
-    Valley Courier?" -> "valleycourier"; "" when none. Part of a run is no outlet ("Michael Bloomberg" is
-    not Bloomberg, "Fox News" not news.sky.com), nor is one common English word, unless written in
-    capitals ("What did Time report?" may ask about anything at all; "NEWS" is a name)."""
-    if not _REPORTING.search(question):
-        return ""
-    by_letters = {}
-    for name in outlets:
-        letters = _outlet_letters(name)
-        for key in (letters, letters.removeprefix("the")):  # "The Guardian" named "the Guardian"
-            if len(key) >= 3:
-                by_letters.setdefault(key, name)
-    rest = question.strip().split(None, 1)
-    for run in _CAPITALISED_RUN.findall(rest[1] if len(rest) > 1 else ""):
-        words = [w.removesuffix("’s").removesuffix("'s").rstrip("'’") for w in run.split()]
-        for named in (words, words[1:] if words[0] in ("The", "THE") else []):
-            found = by_letters.get(_letters("".join(named)))
-            common = len(named) == 1 and not named[0].isupper() and \
-                any(english_idf(t) < NAME_IDF for t in terms(named[0]))
-            if found and not common:
-                return found
-    return ""
 
 
 class NewsChat:
@@ -321,8 +271,8 @@ class NewsChat:
                 return True
             if not retrieved:  # (read only for a name the index lacks)
                 names = self._until_changed("outlets", self.store.catalog.sources)
-                asked = _letters(question)  # an outlet the question names whole ("the Valley Courier")
-                outlets.extend(o for o in map(_outlet_letters, names) if len(o) >= 4 and o in asked)
+                asked = name_letters(question)  # an outlet the question names whole ("the Valley Courier")
+                outlets.extend(o for o in map(outlet_letters, names) if len(o) >= 4 and o in asked)
                 retrieved.update(terms(" ".join(names)))
                 retrieved.update(terms(" ".join(_found_texts(chunks, bodies))))
             # a word of an outlet's name the question names whole, as it spells it: "Courier" of "the Valley
@@ -341,9 +291,9 @@ class NewsChat:
         known = self._until_changed("outlets", self.store.catalog.sources)
         if filters.source in known:
             return filters
-        letters = _letters(wanted)
+        letters = name_letters(wanted)
         alike = next((s for s in known if s.casefold() == wanted), None) or \
-            next((s for s in known if letters and _letters(s) == letters), filters.source)
+            next((s for s in known if letters and name_letters(s) == letters), filters.source)
         return replace(filters, source=alike)
 
     def _with_script_hint(self, refusal: str, question: str) -> str:

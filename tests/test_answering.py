@@ -19,7 +19,7 @@ from rag import ranker
 from rag.ranker import (HANDSET_FILE, TRAINED_PASSAGES, QuestionView, RankerWeights, coverage, lead_reading,
                         question_view)
 from rag.sentences import split
-from rag.service import named_outlet
+from rag.answering import named_outlet
 from rag.text import terms
 
 from news_fixtures import BRIDGE, write_corpus
