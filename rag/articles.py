@@ -540,10 +540,13 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
     title = plain_text(str(record.get("title") or "")).strip() or _title_from_path(path)
     url = str(record.get("url") or "")
     own_id = record.get("id")
-    return _make_article(title, body, path, notes=notes, where=where,
-                         published=_iso_date(published, notes, where), source=str(source), url=url,
-                         authors=_authors(record.get("authors") or record.get("author")),
-                         record_id=str(own_id) if own_id not in (None, "") else _record_key(url, title, body))
+    article = _make_article(title, body, path, notes=notes, where=where,
+                            published=_iso_date(published, notes, where), source=str(source), url=url,
+                            authors=_authors(record.get("authors") or record.get("author")),
+                            record_id=str(own_id) if own_id not in (None, "") else "")
+    if not article.record_id:  # (keyed by the text as stored, so that `keyed_by_text` knows it again)
+        article.record_id = _record_key(url, article.title, article.body)
+    return article
 
 
 # A news API's mark for a text cut short: "... stakeholders… [+2412 chars]".
@@ -593,9 +596,15 @@ def _make_article(title: str, body: str, path: str, notes: list[str] | None = No
                    published=published, source=source, authors=authors or [])
 
 
+def article_hash(title: str, body: str) -> str:
+    """What an article is compared by (copies, a record stored under another id), and a record with
+    neither an id nor a URL is known by: its title and body."""
+    return content_hash(f"{title}\n{body}")
+
+
 def _record_key(url: str, title: str, body: str) -> str:
-    """The id of a record that has none of its own: its URL, else its text."""
-    return content_hash(url or f"{title}\n{body}")
+    """The id of a record that has none of its own: its URL, else its text (`article_hash`)."""
+    return content_hash(url) if url else article_hash(title, body)
 
 
 def keyed_by_text(article: Article) -> bool:

@@ -31,7 +31,8 @@ from pathlib import Path
 from langchain_classic.indexes import index
 from langchain_core.documents import Document
 
-from .articles import ArticleError, content_hash, file_digest, is_article_name, is_hidden, keyed_by_text, read_file
+from .articles import (ArticleError, article_hash, file_digest, is_article_name, is_hidden, keyed_by_text,
+                       read_file)
 from .checkpoints import reached
 from .chunking import chunk_article, embedding_text, make_splitter
 from .models import Article, IngestReport, display_path, failure, warning
@@ -188,11 +189,6 @@ def _bad_name(path: Path, report: IngestReport) -> bool:
         _fail(report, path, "the file's name (or its folder's) is not valid UTF-8: rename it to index it")
         return True
     return False
-
-
-def _article_hash(article: Article) -> str:
-    """What an article is compared by (copies, a record stored under another id): its title and body."""
-    return content_hash(article.title + "\n" + article.body)
 
 
 def _description(article: Article) -> tuple:
@@ -602,11 +598,11 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     before = store.catalog.articles_in(key)
     stored = store.catalog.file_articles(key)
     described = {a.record_id: _description(a) for a in stored}  # as stored
-    hashed = [(_article_hash(a), a) for a in stored]
+    hashed = [(article_hash(a.title, a.body), a) for a in stored]
     stored_ids = {h: a.record_id for h, a in hashed}  # content -> its stored id
     if result.errors:  # records that no longer read stay as they were stored (a shared id's record is
         read_ids = {a.record_id for a in result.articles}  # stored under another name: its content tells),
-        read = {_article_hash(a) for a in result.articles}  # but not one known by its text whose headline
+        read = {article_hash(a.title, a.body) for a in result.articles}  # but not one known by its text whose headline
         titles = {a.title for a in result.articles if keyed_by_text(a)}  # reads with another text: edited
         result.articles += [a for h, a in hashed if a.record_id not in read_ids and h not in read
                             and not (keyed_by_text(a) and a.title in titles)]
@@ -619,7 +615,7 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     new_ids_seen = 0  # articles whose id this file did not hold before
     for article in result.articles:
         article.path = key
-        h = _article_hash(article)
+        h = article_hash(article.title, article.body)
         if own_ids[article.record_id] > 1:  # records sharing an id in one file: each keeps the id it is stored
             kept = stored_ids.get(h, "")    # under, else is named by its content (by their order, a reordered
             if kept in (article.record_id, f"{article.record_id}-{h[:8]}") and kept not in taken:  # export gave

@@ -842,9 +842,10 @@ def test_a_jsonl_line_that_fails_is_reported_on_every_sync_until_mended(news_cha
 def test_a_record_known_by_its_text_edited_beside_a_broken_line_is_replaced(news_chat, news):
     # A record with neither id nor address is known by its text: edited while another line of its file was
     # broken, it was kept in both versions (the old one taken for the broken line's), and answers quoted the
-    # company it no longer names.
+    # company it no longer names. (Also when the headline is stored otherwise than written: its spaces
+    # folded, a control character taken out; the text it was known by was the one written.)
     feed = news / "feed.jsonl"
-    ferry = {"title": "Ferry service returns", "text": "The Gloamport ferry service is run by Oldco Shipping."}
+    ferry = {"title": "Ferry  service\u0000 returns", "text": "The Gloamport ferry service is run by Oldco Shipping."}
     bakery = {"title": "Bakery reopens", "text": "The mill bakery reopened on Monday."}
     feed.write_text(json.dumps(ferry) + "\n" + json.dumps(bakery) + "\n")
     assert news_chat.ingest([feed]).added == 2
