@@ -306,8 +306,10 @@ def cmd_follow(args, settings: Settings) -> int:
         print("rag: no feeds followed yet: rag follow URL [URL ...] (or set RAG_FEEDS)", file=sys.stderr)
         return 2
     chat = NewsChat(settings)
+    earlier_failed = False
     if feeds.folder.is_dir():  # items saved earlier (polled into another store, or never indexed) are indexed
         report = chat.ingest([feeds.folder])  # (files stored already are only compared by their digests)
+        earlier_failed = bool(report.failed)
         if report.changed or report.failed:
             print(f"rag: {display_path(str(feeds.folder))} (saved earlier): {report.line()}", file=sys.stderr)
     runner = FeedRunner(lambda paths: chat.ingest(paths), feeds)
@@ -318,7 +320,7 @@ def cmd_follow(args, settings: Settings) -> int:
     try:
         if args.once:
             results = runner.poll_all(on_result=said)
-            return 1 if any(r.errors for r in results) else 0
+            return 1 if earlier_failed or any(r.errors for r in results) else 0
         print(f"rag: following {len(feeds.list())} feed(s), {every(settings.feed_minutes)} (Ctrl-C stops)",
               file=sys.stderr, flush=True)
         try:

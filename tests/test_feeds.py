@@ -840,6 +840,11 @@ def test_following_into_another_store_indexes_what_was_saved_before(site, tmp_pa
     assert "(saved earlier): 1 added" in capsys.readouterr().err
     assert main(["status", "--store", str(tmp_path / "two"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["articles"] == 1
+    # a saved file that no longer reads fails the command (it said so, and exited 0)
+    [saved] = saved_files(tmp_path / "articles")
+    (saved.parent / "broken.jsonl").write_text("{not json\n")
+    assert main(["follow", "--once", "--store", str(tmp_path / "three")]) == 1
+    assert "broken.jsonl" in capsys.readouterr().err
 
 
 def test_story_length_rules_keep_real_stories(site, tmp_path):
