@@ -7,6 +7,7 @@ needs it in the answer text and in a cited article; quote validity checks every 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -92,6 +93,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
 
 
+def _body(chat, article_id: str) -> str:
+    """A cited article's stored body; "" when it was removed meanwhile (its quotes then count as invalid)."""
+    article = chat.article(article_id)
+    return article.body if article is not None else ""
+
+
 def run_eval(chat, questions_path: Path, k: int | None = None, out: Path | None = None,
              with_answers: bool = False) -> dict:
     """Hits@k and MRR@10 of the retrieved passages, and with `with_answers` the answers' support and
@@ -99,48 +106,46 @@ def run_eval(chat, questions_path: Path, k: int | None = None, out: Path | None 
     an answer); the retrieval scores read the first MRR_DEPTH either way."""
     questions = [json.loads(line) for line in Path(questions_path).read_text(encoding="utf-8").splitlines()
                  if line.strip()]
-    sink = open(out, "w", encoding="utf-8") if out else None
     ranks = RankScores()
     support = quotes = bad_quotes = refused = 0
     unanswerable = refused_unanswerable = refused_answerable = 0
     latencies: list[float] = []
-    for i, q in enumerate(questions, 1):
-        if i % 25 == 0:
-            print(f"eval: {i}/{len(questions)} questions", file=sys.stderr)
-        filters = Filters(as_of=q.get("date") or "")
-        started = time.perf_counter()
-        if with_answers:
-            answer = chat.ask(q["question"], filters=filters, k=k)
-            chunks = answer.retrieved
-        else:
-            answer = None
-            chunks = chat.search(q["question"], filters, k)
-        latencies.append((time.perf_counter() - started) * 1000)
-        row = {"id": q.get("id"), "question": q["question"], "results": results_json(chunks)}
-        cited_bodies = []  # the body of each cited article, read once
-        if answer:
-            row["answer"] = answer.to_json()
-            refused += answer.refused
-            cited_bodies = [chat.article(c.chunk.article_id).body for c in answer.citations]
-            quotes += len(answer.citations)
-            bad_quotes += sum(body[c.start:c.end] != c.quote for c, body in zip(answer.citations, cited_bodies))
-        if answer and q.get("answerable") is False:  # the corpus cannot answer it: refusing is right
-            unanswerable += 1
-            refused_unanswerable += answer.refused
+    with open(out, "w", encoding="utf-8") if out else contextlib.nullcontext() as sink:
+        for i, q in enumerate(questions, 1):
+            if i % 25 == 0:
+                print(f"eval: {i}/{len(questions)} questions", file=sys.stderr)
+            filters = Filters(as_of=q.get("date") or "")
+            started = time.perf_counter()
+            if with_answers:
+                answer = chat.ask(q["question"], filters=filters, k=k)
+                chunks = answer.retrieved
+            else:
+                answer = None
+                chunks = chat.search(q["question"], filters, k)
+            latencies.append((time.perf_counter() - started) * 1000)
+            row = {"id": q.get("id"), "question": q["question"], "results": results_json(chunks)}
+            cited_bodies = []  # the body of each cited article, read once
+            if answer:
+                row["answer"] = answer.to_json()
+                refused += answer.refused
+                cited_bodies = [_body(chat, c.chunk.article_id) for c in answer.citations]
+                quotes += len(answer.citations)
+                bad_quotes += sum(body[c.start:c.end] != c.quote for c, body in zip(answer.citations, cited_bodies))
+            if answer and q.get("answerable") is False:  # the corpus cannot answer it: refusing is right
+                unanswerable += 1
+                refused_unanswerable += answer.refused
+                if sink:
+                    sink.write(json.dumps(row) + "\n")
+                continue
+            if answer:
+                refused_answerable += answer.refused
+            gold = norm(q.get("answer", ""))
+            if gold:
+                ranks.add(first_hit(gold in norm(c.text) for c in chunks))
+                if answer and gold in norm(answer.text) and any(gold in norm(body) for body in cited_bodies):
+                    support += 1
             if sink:
                 sink.write(json.dumps(row) + "\n")
-            continue
-        if answer:
-            refused_answerable += answer.refused
-        gold = norm(q.get("answer", ""))
-        if gold:
-            ranks.add(first_hit(gold in norm(c.text) for c in chunks))
-            if answer and gold in norm(answer.text) and any(gold in norm(body) for body in cited_bodies):
-                support += 1
-        if sink:
-            sink.write(json.dumps(row) + "\n")
-    if sink:
-        sink.close()
     n = max(ranks.questions, 1)
     summary = {"questions": len(questions), "scored": ranks.questions, **ranks.summary(),
                "latency_ms_p50": percentile(latencies, 50), "latency_ms_p95": percentile(latencies, 95)}
