@@ -19,7 +19,8 @@ from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Rankin
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
-from .text import NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word, terms, words
+from .text import (NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word, spelled_alike,
+                   terms, words)
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -179,6 +180,17 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
         if any(english_idf(t) >= NAME_IDF and not mentioned(t) for t in terms(word)):
             missing.append(shown)
     return list(dict.fromkeys(missing))
+
+
+def names_missing_from(question: str, text: str, outlet: str = "") -> list[str]:
+    """The names the question asks about (as `unmentioned_names` reads them) that one article, its title and
+    body as `text`, mentions in no spelling (`text.spelled_alike`), nor its outlet's name: "Who won the men's
+    race at the Riverton Marathon?" answered from an article on the Brookhaven Marathon -> ["Riverton"]. An
+    answer led from that article is another subject's, though other articles name Riverton."""
+    vocabulary = set(terms(text))
+    letters = outlet_letters(outlet) if outlet else ""
+    return unmentioned_names(question, lambda term: term in vocabulary or spelled_alike(term, vocabulary, NAME_IDF)
+                             or (len(term) >= 4 and term in letters))
 
 
 # A name with a number: "Ward 7", "Game 7", "Flight 370", "Route 66", "District 12", "Stage 12". Not a
@@ -515,11 +527,13 @@ def searched(query: Query, filters: Filters) -> str:
 
 def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence: float | None = None,
                  empty_store: bool = False, unembedded: tuple[int, int] | None = None,
-                 unmentioned: list[str] | None = None, spellings: dict[str, str] | None = None) -> str:
+                 unmentioned: list[str] | None = None, spellings: dict[str, str] | None = None,
+                 off_subject: list[str] | None = None) -> str:
     """Why there is no answer: no article stored yet, passages not embedded (`unembedded`: the passages of
     the stored articles, and how many of them have vectors), nothing within the filters, a name the
     question asks about that no article mentions (`unmentioned_names`; with the words the articles found
-    spell most like them, `nearest_spellings`), or nothing that answers."""
+    spell most like them, `nearest_spellings`), one the article an answer would come from does not mention
+    (`off_subject`, `names_missing_from`), or nothing that answers."""
     if empty_store:
         return "No articles are indexed yet: add some (a folder, uploads or a feed), then ask again."
     if not chunks and unembedded:
@@ -539,6 +553,11 @@ def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence
         return (f"The articles do not answer this: none of them mentions {named}. {searched(query, filters)}; "
                 f"the nearest passages are listed as related reading, not as an answer. {spelling}, "
                 f"or add articles about it.")
+    if off_subject:
+        named = " or ".join(f"“{name}”" for name in off_subject)
+        return (f"The articles do not answer this: the passage nearest an answer is from an article that does not "
+                f"mention {named}. {searched(query, filters)}; the nearest passages are listed as related reading, "
+                f"not as an answer. Try other words, or add articles about it.")
     sure = f" (confidence {confidence:.0%})" if confidence is not None else ""
     return (f"The articles do not answer this{sure}. {searched(query, filters)}; the nearest passages are "
             f"listed as related reading, not as an answer. Try other words, or widen the date or outlet filters.")

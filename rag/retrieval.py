@@ -4,7 +4,6 @@ outlet filters applied inside each search, and a time prior around the "as of" d
 from __future__ import annotations
 
 import bisect
-import difflib
 import json
 import logging
 import math
@@ -25,16 +24,10 @@ from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
 from .models import Chunk, Filters
 from .store import Store, chunk_from_metadata, metadata_uid
-from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer
+from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer, spelled_alike
 
 log = logging.getLogger(__name__)
 
-# Two spellings of one name: "Zelensky" and Zelenskyy 0.82, Kharkov and Kharkiv 0.86, Lukashenko and
-# Lukaschenko 0.95, a question's "Boheim" and the articles' Boeheim 0.92 (as `text.terms` stems them);
-# AlphaOstrava and BetaOstrava differ in their first letters; "Knicks" and knock are 0.8 alike, but knock is
-# no name. Set by hand on these examples; no store of name variants to measure on. (With the first three
-# letters required, s150's "Boheim" question was refused: the check is on two.)
-SPELLING_SIMILARITY = 0.8
 BACKGROUND_CHUNKS = 500  # English rarity counts as much as this many stored chunks (see _Snapshot.idf)
 
 
@@ -102,21 +95,13 @@ class _Snapshot:
                    {chunk_id: i for i, chunk_id in enumerate(ids)}, frequencies, tuple(sorted(frequencies)))
 
     def mentions(self, name: str, rarity: float) -> bool:
-        """Whether a stored chunk holds the name (a term, as `text.terms` gives it) or another spelling of it:
-        a word with the same first two letters, at least SPELLING_SIMILARITY alike (difflib's ratio) and
-        itself a name, at least `rarity` rare in English (`text.english_idf`): "Knicks" is not "knock".
-        The index's whole vocabulary, not only the chunks a search returned."""
+        """Whether a stored chunk holds the name (a term, as `text.terms` gives it) or another spelling of it
+        (`text.spelled_alike`). The index's whole vocabulary, not only the chunks a search returned."""
         if name in self.frequencies:
             return True
-        start = bisect.bisect_left(self.ordered, name[:2])
+        start = bisect.bisect_left(self.ordered, name[:2])  # (the words with its first two letters)
         end = bisect.bisect_left(self.ordered, name[:2] + "\uffff", start)
-        matcher = difflib.SequenceMatcher(a=name, autojunk=False)
-        for word in self.ordered[start:end]:
-            matcher.set_seq2(word)
-            if (matcher.real_quick_ratio() >= SPELLING_SIMILARITY and matcher.ratio() >= SPELLING_SIMILARITY
-                    and english_idf(word) >= rarity):
-                return True
-        return False
+        return spelled_alike(name, self.ordered[start:end], rarity)
 
     def idf(self, term: str) -> float:
         """How rare a term (as `text.terms` gives it) is: BM25's IDF among the stored chunks, blended

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from .answering import (ExtractiveAnswerer, capitalised_words, compose, empty_question_text, has_words,
-                        name_letters, named_outlet, nearest_spellings, no_words_text, outlet_letters, refusal_text,
-                        standalone_query, unmatched_numbers, unmentioned_names)
+                        name_letters, named_outlet, names_missing_from, nearest_spellings, no_words_text,
+                        outlet_letters, refusal_text, standalone_query, unmatched_numbers, unmentioned_names)
 from .citations import verify
 from .dates import as_of_or_today, reported_day
 from .embeddings import SentenceEmbeddings
@@ -237,16 +237,23 @@ class NewsChat:
         # a follow-up that names nothing itself ("and when did it open?") is checked with the names it
         # carries from the earlier question; one that names its own subject ("what about Corva?") with those
         # (a refusal names them too: its reason)
-        unmentioned = self._unmentioned(question if capitalised_words(question) else query.text, chunks, bodies)
-        if answer.citations and not unmentioned:
+        named = question if capitalised_words(question) else query.text
+        unmentioned = self._unmentioned(named, chunks, bodies)
+        # the lead's own article must name them too: "Who won the Riverton Marathon?" is not answered by the
+        # Brookhaven Marathon's winner because another article names Riverton
+        lead = answer.citations[0].chunk if answer.citations and not unmentioned else None
+        off_subject = names_missing_from(named, lead.title + "\n" + bodies.get(lead.article_id, lead.text),
+                                         lead.source) if lead else []
+        if answer.citations and not unmentioned and not off_subject:
             answer.text = compose(answer.citations)
         else:
             answer.refused = True
-            if unmentioned:  # the reason is the missing name, not how likely the quotes were
+            if unmentioned or off_subject:  # the reason is the missing name, not how likely the quotes were
                 answer.confidence = None
             spellings = nearest_spellings(unmentioned, _found_texts(chunks, bodies)) if unmentioned else {}
-            answer.text = self._with_script_hint(refusal_text(query, filters, chunks, proposal.confidence,
-                                                              unmentioned=unmentioned, spellings=spellings), question)
+            answer.text = self._with_script_hint(refusal_text(
+                query, filters, chunks, proposal.confidence, unmentioned=unmentioned, spellings=spellings,
+                off_subject=off_subject), question)
             answer.related, _ = verify(proposal.related or proposal.quotes[:3], chunks, bodies)
             answer.citations = []
         if answer.dropped:

@@ -8,9 +8,9 @@ from importlib import resources
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, naming_articles, quote_spans,
-                           introduces, quotes_speaker, standalone_query, unmatched_numbers,
-                           unmentioned_names)
+from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, named_outlet,
+                           names_missing_from, naming_articles, quote_spans, introduces, quotes_speaker,
+                           standalone_query, unmatched_numbers, unmentioned_names)
 from rag.cli import main
 from rag.dates import reported_day
 from rag.llm import LLMAnswerer
@@ -19,7 +19,6 @@ from rag import ranker
 from rag.ranker import (HANDSET_FILE, TRAINED_PASSAGES, QuestionView, RankerWeights, coverage, lead_reading,
                         question_view)
 from rag.sentences import split
-from rag.answering import named_outlet
 from rag.text import terms
 
 from news_fixtures import BRIDGE, write_corpus
@@ -527,6 +526,30 @@ def test_a_numbered_name_no_article_writes_is_refused_naming_it(chat, tmp_path):
     assert not chat.ask("Who won the Ward 4 special election?", filters=as_of).refused
     assert unmatched_numbers("When is Game Six? And Game 7? In World War II?", ["Game 6 is on Friday."]) == ["Game 7"]
     assert unmatched_numbers("What happened on March 3 after the 9-3 win, about 40 people?", ["March 4"]) == []
+
+
+def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_path):
+    # "Who won the men's race at the Riverton Marathon?" over a folder with the Brookhaven Marathon and a
+    # Riverton football story quoted Brookhaven's winner: Riverton is in the folder, so no name was missing.
+    records = [{"id": "marathon", "title": "Alemu and Chebet win the Brookhaven Marathon", "published": "2026-10-19",
+                "source": "wbrk", "text": "The men's race at the Brookhaven Marathon was won by Dawit Alemu in "
+                "2:09:47 on Sunday.\n\nRuth Chebet won the women's race, breaking the course record."},
+               {"id": "rovers", "title": "Riverton Rovers win the cup", "published": "2026-11-30",
+                "source": "valleycourier", "text": "The Riverton Rovers beat Hollis United 3-1 in the regional "
+                "cup final on Sunday.\n\nMayor Linda Okafor said the city would hold a parade for the team."}]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
+    as_of = Filters(as_of="2026-12-01")
+    refused = chat.ask("Who won the men's race at the Riverton Marathon?", filters=as_of)
+    assert refused.refused and "from an article that does not mention “Riverton”" in refused.text, refused.text
+    assert refused.related and not refused.citations and refused.confidence is None
+    # the same question about the marathon the folder has, a typo of a name, and an outlet that names itself
+    for question in ("Who won the men's race at the Brookhaven Marathon?",
+                     "Who won the men's race at the Brookhavenn Marathon?",
+                     "Who did the Riverton Rovers beat in the cup final, according to the Valley Courier?"):
+        answer = chat.ask(question, filters=as_of)
+        assert not answer.refused, (question, answer.text)
+    assert names_missing_from("Did Chebet win in Brookhaven?", "Chebet won the Brookhaven race.") == []
+    assert names_missing_from("Did Okafor's Riverton win?", "Okafor spoke.", "riverton.example") == []
 
 
 def test_a_day_the_question_says_something_was_reported_on_leads(chat, tmp_path):
