@@ -22,7 +22,7 @@ from .feeds import feed_address
 from .fetching import FetchError
 from .following import FeedRunner, FollowedFeeds
 from .llm import LLM_PASSAGES, BackendError
-from .models import Answer, Filters, display_path
+from .models import UNDATED, UNKNOWN_OUTLET, Answer, Filters, display_path
 from .progress import TerminalProgress, say_waiting
 from .rebuilding import rebuild
 from .service import NewsChat
@@ -218,7 +218,7 @@ def cmd_search(args, settings: Settings) -> int:
     width = _width()
     for r in found["results"]:
         a = r["article"]
-        print(f"{r['rank']}. [{r['score']:.2f}] {a['title']} ({a['source'] or 'unknown outlet'}, {a['published'] or 'undated'})")
+        print(f"{r['rank']}. [{r['score']:.2f}] {a['title']} ({a['source'] or UNKNOWN_OUTLET}, {a['published'] or UNDATED})")
         print(textwrap.fill(" ".join(r["text"].split())[:300], width, initial_indent="   ", subsequent_indent="   "))
     return 0
 
@@ -243,8 +243,8 @@ def answer_for_terminal(answer: Answer, width: int) -> str:
     for c in listed:
         where = c.chunk.url or display_path(c.chunk.path)
         head = f"[{c.n}] " if answer.citations else "- "
-        lines.append(textwrap.fill(f"{head}{c.chunk.title} ({c.chunk.source or 'unknown outlet'}, "
-                                   f"{c.chunk.published or 'undated'}) {where}", width, subsequent_indent="    "))
+        lines.append(textwrap.fill(f"{head}{c.chunk.title} ({c.chunk.source or UNKNOWN_OUTLET}, "
+                                   f"{c.chunk.published or UNDATED}) {where}", width, subsequent_indent="    "))
         if not answer.citations:
             lines.append(textwrap.fill(f"“{' '.join(c.quote.split())}”", width, initial_indent="    ",
                                        subsequent_indent="    "))

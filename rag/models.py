@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Callable, Protocol
 if TYPE_CHECKING:  # a type in an annotation only: the records need no numpy to be made
     import numpy as np
 
+# What a search result, a source card or a citation says of an article without an outlet or a date.
+UNKNOWN_OUTLET = "unknown outlet"
+UNDATED = "undated"
+
 
 def display_path(path: str) -> str:
     """A stored (absolute) path as users see it: relative to the working directory when inside it, with

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlparse
 
 from ..answering import shown_quote
-from ..models import display_path
+from ..models import UNDATED, UNKNOWN_OUTLET, display_path
 from ..settings import every
 
 
@@ -162,7 +162,7 @@ def popover_html(card: dict) -> str:
     """What hovering [n] shows: headline, outlet, date, and the quote with the words around it."""
     before, after = _around(card)
     return (f"<div class='pop-title'>{esc(card['title'] or 'untitled')}</div>"
-            f"<div class='pop-meta'>{esc(card['source'] or 'unknown outlet')} · {esc(card['published'] or 'undated')}</div>"
+            f"<div class='pop-meta'>{esc(card['source'] or UNKNOWN_OUTLET)} · {esc(card['published'] or UNDATED)}</div>"
             f"<div class='pop-text'>{esc(before)}<mark>{esc(_lines(card['quote']))}</mark>{esc(after)}</div>"
             f"<a class='pop-open' href='{article_link(card['article_id'], [card])}' "
             f"target='_blank' rel='noopener'>Open the whole article</a>")
@@ -185,8 +185,8 @@ def meta_line(turn: dict, index: int | None = None) -> str:
 
 def article_meta(source: str, published: str, url: str, path: str = "") -> str:
     # <bdi>: an outlet in Arabic or Hebrew turned the line right to left ("01-06-2024 · صحيفة المدينة")
-    bits = [f"<bdi class='outlet'>{esc(source or 'unknown outlet')}</bdi>",
-            f"<bdi class='date'>{esc(published or 'undated')}</bdi>"]
+    bits = [f"<bdi class='outlet'>{esc(source or UNKNOWN_OUTLET)}</bdi>",
+            f"<bdi class='date'>{esc(published or UNDATED)}</bdi>"]
     if _is_web(url):
         bits.append(f"<a href='{esc(url)}' target='_blank' rel='noopener noreferrer nofollow'>original page</a>")
     elif path:
@@ -309,8 +309,8 @@ def answer_as_markdown(turn: dict) -> str:
              "_Filters: " + re.sub(r"([\\_*])", r"\\\1", turn["filters"]) + "_", ""]  # (an outlet's "_" kept)
     for k, group in enumerate(by_source(turn["cards"]), 1):
         c = group[0]
-        lines.append(f"{k}. {c['title'] or 'untitled'}, {c['source'] or 'unknown outlet'}, "
-                     f"{c['published'] or 'undated'}" + (f", {c['url']}" if _is_web(c["url"]) else ""))
+        lines.append(f"{k}. {c['title'] or 'untitled'}, {c['source'] or UNKNOWN_OUTLET}, "
+                     f"{c['published'] or UNDATED}" + (f", {c['url']}" if _is_web(c["url"]) else ""))
     return "\n".join(lines).strip() + "\n"
 
 
