@@ -105,6 +105,15 @@ def test_an_article_page_after_the_article_changed_finds_the_quote_or_says_it_is
     rewritten = replace(before, body="The director said one cub is ill. They go on show in June.")
     page = render.article_page(rewritten, spans, "")
     assert "<mark" not in page and "This article changed after the answer quoted it: the quoted words are no longer" in page
+    # the same in the article panel inside the chat page, which showed the new text with no mark and no note
+    quoted = [card(quote=quote, start=0, end=len(quote), article_id="zoo")]
+    panel = render.article_panel(rewritten, quoted, "[1]", 0)
+    assert "<mark" not in panel and "This article changed after the answer quoted it" in panel
+    panel = render.article_panel(edited, quoted, "[1]", 0)
+    assert f"<mark id='quote'>{quote}</mark>" in panel and "changed after" not in panel
+    at_second = [card(quote=quote, start=second, end=second + len(quote), article_id="zoo")]
+    panel = render.article_panel(replace(twice, body="New line. " + twice.body), at_second, "[1]", 0)
+    assert panel.index("<mark") > panel.index("Intro.")  # the copy quoted, not the first
     # related reading's page underlines its nearest passages under a note, never highlighting them as quotes
     nearest = render.article_page(before, spans, "", related=True)
     assert f"<mark class='nearest' id='quote'>{quote}</mark>" in nearest and render.RELATED_NOTE in nearest

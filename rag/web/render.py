@@ -348,13 +348,25 @@ RELATED_NOTE = ("Related reading, not an answer: the passages nearest the questi
                 "articles do not answer it.")
 
 
+def changed_note(gone: int, quotes: int) -> str:
+    """The note over an article that `gone` of an answer's `quotes` are no longer in (it changed since)."""
+    if not gone:
+        return ""
+    what = "the quoted words are" if gone == quotes else f"{gone} of the {quotes} quotes {'is' if gone == 1 else 'are'}"
+    return (f"<p class='page-changed' role='note'>This article changed after the answer quoted it: {what} no "
+            f"longer in it. Ask again to quote it as it is now.</p>")
+
+
 def article_panel(article, cards: list[dict], label: str, turn: int, related: bool = False) -> str:
     """The whole article inside the page, answer `turn`'s quotes highlighted (the first of `cards`, the one
     the reader came from, scrolled into view by ARTICLE_JS); related reading's passages underlined, not
-    highlighted, under a note that they answer nothing."""
-    text, _ = highlighted_body(article.body, [(c["start"], c["end"], c["quote"]) for c in cards], related)
+    highlighted, under a note that they answer nothing. A quote is found in an article changed since as on
+    its own page (`located_spans`, `changed_note`)."""
+    located, gone = located_spans(article.body, [(c["start"], c["end"], quote_print(c["quote"])) for c in cards])
+    text, _ = highlighted_body(article.body, [(start, end, "") for start, end in located], related)
     note = f"<p class='related-note' role='note'>{RELATED_NOTE}</p>" if related else ""
-    return (f"<div class='article' data-article='{esc(article.id)}' data-turn='{turn}'>{note}"
+    return (f"<div class='article' data-article='{esc(article.id)}' data-turn='{turn}'>"
+            f"{note}{changed_note(gone, len(cards))}"
             f"<div class='article-head'><span class='card-n'>{esc(label)}</span> "
             f"<span class='article-title'>{esc(article.title or 'untitled')}</span>"
             f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, cards[0]['path'])}"
@@ -370,9 +382,6 @@ def article_page(article, spans: list[tuple[int, int, str]], css: str, related: 
     no longer in it is said to be gone. Related reading (`related`) is underlined under a note saying so."""
     located, gone = located_spans(article.body, spans)
     text, found = highlighted_body(article.body, [(start, end, "") for start, end in located], related)
-    what = "the quoted words are" if gone == len(spans) else f"{gone} of the {len(spans)} quotes {'is' if gone == 1 else 'are'}"
-    changed = (f"<p class='page-changed' role='note'>This article changed after the answer quoted it: {what} no "
-               f"longer in it. Ask again to quote it as it is now.</p>" if gone else "")
     authors = f"<div class='page-authors'>By {esc(', '.join(article.authors))}</div>" if article.authors else ""
     scroll = ("<script>document.getElementById('quote')?.scrollIntoView({block: 'center'});</script>"
               if found else "")
@@ -381,7 +390,7 @@ def article_page(article, spans: list[tuple[int, int, str]], css: str, related: 
             f"<title>{esc(article.title or 'untitled')}</title><style>{css}</style></head>"
             f"<body class='article-page'><main><h1>{esc(article.title or 'untitled')}</h1>"
             f"<div class='card-meta'>{article_meta(article.source, article.published, article.url, display_path(article.path))}</div>"
-            f"{authors}{changed}{f'<p class=related-note role=note>{RELATED_NOTE}</p>' if related else ''}"
+            f"{authors}{changed_note(gone, len(spans))}{f'<p class=related-note role=note>{RELATED_NOTE}</p>' if related else ''}"
             f"<div class='article-body'>{text}</div>"
             f"<p class='page-foot'><a href='/'>Ask a question about the articles</a></p></main>{scroll}</body></html>")
 
