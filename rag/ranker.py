@@ -29,7 +29,7 @@ from importlib import resources
 
 import numpy as np
 
-from .dates import day_number, time_prior, time_window
+from .dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAYS, day_number, time_prior, time_window
 from .models import Candidate, Chunk, Query, Ranking, Span
 from .sentences import split
 from .settings import HANDSET, RANKER_WEIGHT_NAMES, SettingsError
@@ -66,9 +66,11 @@ ASKS = {
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
                      r"forty|fifty|hundred|hundreds|thousand|thousands|million|millions|billion|billions|"
                      r"trillion|dozen|dozens|half|third|quarter)\b", re.I)
-_DATE = re.compile(r"\b(January|February|March|April|May|June|July|August|September|October|November|December|"
-                   r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.|Monday|Tuesday|Wednesday|Thursday|Friday|"
-                   r"Saturday|Sunday|(1[89]|20)\d\d)\b")
+# A date in a sentence: a month or weekday named, an abbreviated month ("Nov. 20"; before, the pattern's
+# closing \b after the full stop let only "Nov.20" match) or a year.
+_DATE = re.compile(r"\b(" + "|".join(name.capitalize() for name in (*MONTHS, *WEEKDAYS)) + r")\b|"
+                   r"\b(" + "|".join(a.capitalize() for a in MONTH_ABBREVIATIONS) + r")\.(?!\w)|"
+                   r"\b(1[89]|20)\d\d\b")
 _PLACE = re.compile(r"\b(in|at|from|near|to|of|across|throughout) (the )?[A-Z][a-z]+")
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’\-]*[A-Za-z0-9]|\b\d[\d,.]*\b")
 
