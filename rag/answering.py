@@ -317,13 +317,17 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
     """Whether a question (its own words, `Query.question`) asks what someone said (`_ASKS_WORDS`) and the
     lead sentence is that one speaking: it names the speaker with a speech verb ("said", "told", a
     quotation mark) at most SAYS_WITHIN words after them, or right before them as the clause ends ("...,
-    said Tom Becker."), and names what the question asks it about ("about the flood"). Such a lead
+    said Tom Becker."), and its passage names what the question asks it about ("about the flood"). Such a lead
     answers, whatever its answerability. Not "Tom Becker did not respond to requests for comment, the paper said", nor
     "Biden said Trump was unfit" for what Trump said."""
     asked = _ASKS_WORDS.match(question)
     speaker = content_terms(asked["who"]) if asked else []
-    if not speaker or lead is None or \
-            not set(content_terms(asked["about"] or "")) <= set(content_terms(lead.span.text)):
+    if not speaker or lead is None:
+        return False
+    # what it is asked about, in the lead's passage and headline: the fire chief's "crews rescued 14
+    # people" in the storm story answers "What did the fire chief say about the storm?"
+    around = f"{lead.chunk.title}\n{lead.chunk.text}" if lead.chunk is not None else lead.span.text
+    if not set(content_terms(asked["about"] or "")) <= set(content_terms(around)):
         return False
     tokens = re.findall(r"[\w'’\-]+|[\"“”:,.;!?]", lead.span.text)
     stems = [next(iter(content_terms(t)), t.casefold()) for t in tokens]

@@ -369,7 +369,9 @@ def test_a_question_for_someones_words_is_answered_with_them(chat, tmp_path):
                         "Mayor Ana Whitfield said the plan protects bus routes and the library."}]
     assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
     as_of = Filters(as_of="2024-09-20")
+    # (what he is asked about may be in the sentence or in its passage: a tester's "about the storm" was refused)
     for question in ("What did Tom Becker say?", "What did the fire chief say about the flooded streets?",
+                     "What did the fire chief say about the storm?",
                      "Who is Tom Becker?"):  # (and who someone is: the sentence that names them)
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused and "Tom Becker said crews rescued 37 people" in answer.citations[0].quote, \
@@ -550,6 +552,29 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
         assert not answer.refused, (question, answer.text)
     assert names_missing_from("Did Chebet win in Brookhaven?", "Chebet won the Brookhaven race.") == []
     assert names_missing_from("Did Okafor's Riverton win?", "Okafor spoke.", "riverton.example") == []
+
+
+def test_a_follow_up_naming_someone_else_is_answered_alone_when_the_topic_finds_nothing(chat, tmp_path):
+    # "and what did Rosa Falk say?" after a question on the harbor vote was searched with "Mayor Voss harbor
+    # expansion" and refused, though asked alone it is answered (a tester).
+    records = [{"id": "harbor", "title": "Brightwater approves harbor expansion", "published": "2026-11-02",
+                "source": "coastalherald", "text": "The Brightwater council voted 7 to 2 on Monday to approve the "
+                "harbor expansion.\n\n“This is the biggest investment in our waterfront in a generation,” "
+                "Mayor Anna Voss said after the vote."},
+               {"id": "zoo", "title": "Rare otter pups born at Brightwater Zoo", "published": "2026-11-03",
+                "source": "coastalherald", "text": "Two rare giant otter pups were born at the Brightwater Zoo "
+                "last week, keepers said.\n\n“It is a small miracle for an endangered species,” said Rosa Falk, "
+                "the zoo's head keeper."}]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
+    as_of = Filters(as_of="2026-11-10")
+    first = chat.ask("What did Mayor Voss say about the harbor expansion?", filters=as_of)
+    assert not first.refused and "biggest investment" in first.text, first.text
+    history = [(first.question, first.text)]
+    follow = chat.ask("and what did Rosa Falk say?", history=history, filters=as_of)
+    assert not follow.refused and "small miracle" in follow.text, follow.text
+    # a follow-up the topic does answer still carries it
+    again = chat.ask("and how did the council vote?", history=history, filters=as_of)
+    assert "Voss" in again.query and "7 to 2" in again.text, (again.query, again.text)
 
 
 def test_a_day_the_question_says_something_was_reported_on_leads(chat, tmp_path):
