@@ -9,8 +9,8 @@ import pytest
 from langchain_core.language_models import FakeListChatModel
 
 from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, named_outlet,
-                           names_missing_from, naming_articles, quote_spans, introduces, quotes_speaker,
-                           standalone_query, unmatched_numbers, unmentioned_names)
+                           names_missing_from, naming_articles, nearest_spellings, quote_spans, introduces,
+                           quotes_speaker, standalone_query, unmatched_numbers, unmentioned_names)
 from rag.cli import main
 from rag.dates import reported_day
 from rag.llm import LLMAnswerer
@@ -474,6 +474,7 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
     assert "none of them mentions “Millian”" in millian
     assert "Check the spelling (the articles found write “million”)" in millian  # a typo's refusal offers it
     assert "the articles found write" not in answer.text  # "Ostrava" is spelled like nothing they have
+    assert nearest_spellings(["Cheif", "Rosa"], ["Fire Chief Ott closed the coast road."]) == {"Cheif": "Chief"}
     # part of an outlet's name (Bloomberg) is no mention of a name the question asks about
     assert "none of them mentions “Berg”" in chat.ask("How much did the Berg plant cost?", filters=as_of).text
     for question, cost in [("How much did Corva’s new water plant cost?", "48 million"),
