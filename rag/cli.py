@@ -19,7 +19,7 @@ from .dates import DateError, as_of_or_today, check_window, filter_date
 from .embeddings import EmbeddingError
 from .evaluation import run_eval
 from .feeds import feed_address
-from .fetching import FetchError
+from .fetching import FetchError, Fetcher
 from .following import FeedRunner, FollowedFeeds
 from .llm import LLM_PASSAGES, BackendError
 from .models import UNDATED, UNKNOWN_OUTLET, Answer, Filters, display_path
@@ -334,11 +334,17 @@ def cmd_follow(args, settings: Settings) -> int:
 
 def follow(feeds: FollowedFeeds, from_settings: list[str], urls: list[str]) -> None:
     """Add the feeds of RAG_FEEDS (a bad address is said and skipped, as the web app does, so it never
-    blocks --list or --remove) and of the command line (FetchError for a bad address)."""
+    blocks --list or --remove) and of the command line (FetchError for a bad address, or one that cannot be
+    read now)."""
     for error in feeds.follow_configured(from_settings):
         print(f"rag: warning: {error}", file=sys.stderr)
-    for url in urls:
-        feeds.add(url)
+    if urls:
+        probe = Fetcher()
+        try:
+            for url in urls:
+                feeds.add(url, probe=probe)
+        finally:
+            probe.close()
 
 
 def print_feeds(listed, as_json: bool) -> None:

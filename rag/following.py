@@ -125,10 +125,17 @@ class FollowedFeeds:
                 errors.append(f"RAG_FEEDS: cannot follow {url}: {e}")
         return errors
 
-    def add(self, url: str) -> Feed:
-        """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is."""
+    def add(self, url: str, probe: Fetcher | None = None) -> Feed:
+        """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is.
+        With `probe`, a new address is read once first, and FetchError says why when it cannot be: a
+        mistyped address (a 404) was followed for good and failed at every poll."""
         url = feed_address(url)
         check_url(url)
+        if probe is not None and url not in {f.url for f in self.list()}:
+            try:
+                probe.get(url)
+            except FetchError as e:
+                raise FetchError(f"not followed: {url} cannot be read ({e}); check the address") from None
         with self._lock():
             data = self._read()
             if url not in data["feeds"]:

@@ -227,7 +227,8 @@ def test_follow_once_then_later_polls_fetch_only_new_and_changed_items(site, tmp
     assert status == 0, out
     first = json.loads(out.strip().splitlines()[-1])
     assert (first["url"], first["added"], first["updated"], first["errors"]) == (feed, 3, 0, [])
-    assert sorted(site.paths()) == ["/feed.xml", "/news/canoe", "/news/solar", "/news/trains"]
+    # (the feed read once more when followed: a new address is checked first)
+    assert sorted(site.paths()) == ["/feed.xml", "/feed.xml", "/news/canoe", "/news/solar", "/news/trains"]
     assert {e["headers"]["user-agent"] for e in site.log} == {fetching.USER_AGENT}
     assert len(saved_files(articles)) == 3
 
@@ -833,6 +834,9 @@ def test_following_into_another_store_indexes_what_was_saved_before(site, tmp_pa
     # modified" and NEW stayed empty. The feeds folder is synced into the store first.
     monkeypatch.setenv("RAG_ARTICLES", str(tmp_path / "articles"))
     monkeypatch.setattr(fetching, "HOST_DELAY_SECONDS", 0.0)
+    missing = f"{site.url}/news/nothing.xml"  # (a mistyped address is refused, and nothing followed)
+    assert main(["follow", missing, "--once", "--store", str(tmp_path / "one")]) == 2
+    assert f"not followed: {missing} cannot be read (the server answered 404" in capsys.readouterr().err
     feed = publish(site, [SOLAR], etag='"v1"')
     assert main(["follow", feed, "--once", "--store", str(tmp_path / "one")]) == 0
     capsys.readouterr()
@@ -924,10 +928,18 @@ def test_the_web_app_polls_feeds_in_the_background_and_lists_them(site, tmp_path
 
         message, *_ = handlers.follow_feed(backend, "file:///etc/passwd")
         assert "status-error" in message and "not http(s)" in message
+        # a mistyped address (a 404 here) is refused, not followed to fail at every poll (a tester)
         nasty = f"{site.url}/<script>alert(1)</script>"
+        message, box, panel, _ = handlers.follow_feed(backend, nasty)
+        assert "status-error" in message and "404 Not Found" in message and "check the address" in message
+        assert "<script>" not in message and handlers.feed_choices(backend) == [feed]
+        # one that could be read when followed and then fails is followed, and shown failing
+        nasty_path = "/%3Cscript%3Ealert(1)%3C/script%3E"  # (as the client sends it)
+        site.routes[nasty_path] = site.routes["/feed.xml"]
         message, box, panel, _ = handlers.follow_feed(backend, nasty)
         assert "status-ready" in message and box == "" and "<script>" not in panel
         assert handlers.feed_choices(backend) == [feed, nasty]
+        del site.routes[nasty_path]
         wait_for(lambda: backend.feeds.list()[1].errors)
         assert "404" in handlers.feeds_html(backend) and "<script>" not in handlers.feeds_html(backend)
         # the feed that could not be read is marked as failing; the one that works is not
