@@ -174,8 +174,8 @@ def run_sync(backend: Backend, start, result_label: str):
         yield render.status_box("error", f"{result_label} failed: {box['error']}", result=True)
         return
     report = box["report"]
-    kind = "error" if report.failed else "ready"
-    yield render.status_box(kind, f"{result_label}: {report.line()}", result=True) + \
+    kind = "error" if report.failed else "ready"  # (the counts; the list below names each failure, once)
+    yield render.status_box(kind, f"{result_label}: {report.counts()}", result=True) + \
         render.failed_list(report.failed, report.warnings)
 
 

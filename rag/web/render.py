@@ -219,8 +219,8 @@ def sources_html(turns: list[dict], index: int | None) -> str:
         if turn.get("related"):
             related = "".join(_card(group, index, f"rel-{index}-{group[0]['n']}", "related", related=True)
                               for group in by_source(turn["related"]))
-            listing = (f"<p class='related-head'>Related reading: the nearest passages, their closest "
-                       f"sentence in italics. <strong>They are not an answer.</strong></p>{related}")
+            listing = (f"<p class='related-head'>Related reading: the nearest passages, the sentences nearest the "
+                       f"question in italics. <strong>They are not an answer.</strong></p>{related}")
         elif turn["closest"]:
             closest = "".join(f"<li><b>{esc(c['title'] or 'untitled')}</b> "
                               f"({article_meta(c['source'], c['published'], '')})</li>" for c in turn["closest"])
