@@ -1,5 +1,5 @@
 """The plain records that flow through the pipeline: Article (and the ReadResult of a file, the Fetched
-page of a feed), Chunk, a Query; the sentence Spans of an
+page of a feed), Chunk, the Filters of a search, a Query; the sentence Spans of an
 article, the answerer's Candidate sentences and their Ranking, and its Proposal of RawCitations (what an
 Answerer is); then the checked Citations of an Answer, and an ingest's IngestReport; a followed Feed, a
 PollResult and where a poll is (Reading)."""

@@ -181,9 +181,10 @@ def _shifted(span: Span, offset: int) -> Span:
 # the candidates when the follow-up's own words are in none of them ("and when did it happen?" after a
 # question about a bridge collapse had the German tram article's sentences lead, and was refused), too
 # little to bring the earlier answer back. Set by hand on 10 turns of 4 conversations over 12 articles a
-# review wrote (no conversations in the benchmark; questions asked alone carry none, so the benchmark
-# figures do not move): 0.1 and 0.2 answered every follow-up those articles answer; from 0.3 on "and how
-# much did it cost?" after "When will the Corva plant open?" led with the opening date again.
+# review wrote (questions asked alone carry none, so the benchmark figures do not move): 0.1 and 0.2
+# answered every follow-up those articles answer; from 0.3 on "and how much did it cost?" after "When will
+# the Corva plant open?" led with the opening date again. Not tuned on the 60 conversations written later
+# (bench/conversations.py; docs/BENCHMARKS.md, "Follow-up questions", has their figures with it).
 CARRIED_WEIGHT = 0.15
 
 
