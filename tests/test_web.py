@@ -208,6 +208,11 @@ def test_related_reading_is_one_card_per_article():
             quoted(3, "Ships queued for days.", article="b")]
     panel = render.sources_html([turn(cards=[], related=near)], 0)
     assert panel.count("class='card related'") == 2 and "<mark" not in panel
+    # copied as Markdown, a refusal lists them as such (a tester: only the refusal was copied)
+    text = render.answer_as_markdown(turn(question="Q?", answer="The articles do not answer this.", cards=[],
+                                          related=near, filters="as of 2023-02-01"))
+    assert text.endswith("Related reading, not an answer:\n\n- Title a, S, 2023-01-02, https://e.x/a\n"
+                         "- Title b, S, 2023-01-02, https://e.x/b\n"), text
 
 
 def test_copy_as_markdown_lists_web_addresses_not_paths_on_this_machine():

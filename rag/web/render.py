@@ -304,14 +304,22 @@ def answer_as_markdown(turn: dict) -> str:
     """The answer with its quotes and a numbered list of its sources, as the page numbers them, for
     pasting into a report: headline, outlet, date and the web address (a file's path on this machine
     means nothing to the report's readers, so it is left out), and the filters it was asked with (an
-    answer from one outlet or one month says so where it is pasted)."""
+    answer from one outlet or one month says so where it is pasted). A refusal lists its related reading,
+    as such."""
     lines = [f"**{turn['question']}**", "", numbered_by_source(turn["answer"], turn["cards"]), "",
              "_Filters: " + re.sub(r"([\\_*])", r"\\\1", turn["filters"]) + "_", ""]  # (an outlet's "_" kept)
     for k, group in enumerate(by_source(turn["cards"]), 1):
-        c = group[0]
-        lines.append(f"{k}. {c['title'] or 'untitled'}, {c['source'] or UNKNOWN_OUTLET}, "
-                     f"{c['published'] or UNDATED}" + (f", {c['url']}" if _is_web(c["url"]) else ""))
+        lines.append(f"{k}. {_source_line(group[0])}")
+    if not turn["cards"] and turn.get("related"):  # a refusal: the nearest articles, said not to answer
+        lines += ["Related reading, not an answer:", ""]
+        lines += [f"- {_source_line(group[0])}" for group in by_source(turn["related"])]
     return "\n".join(lines).strip() + "\n"
+
+
+def _source_line(c: dict) -> str:
+    """A source as a pasted answer lists it: headline, outlet, date, web address."""
+    return (f"{c['title'] or 'untitled'}, {c['source'] or UNKNOWN_OUTLET}, {c['published'] or UNDATED}"
+            + (f", {c['url']}" if _is_web(c["url"]) else ""))
 
 
 def highlighted_body(body: str, quotes: list[tuple[int, int, str]], related: bool = False) -> tuple[str, bool]:
