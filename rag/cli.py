@@ -100,7 +100,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", parents=[common], help="the web chat (same as python app.py)")
     p.add_argument("--host", help=f"address to bind (default {DEFAULT_HOST}, env RAG_HOST)")
     p.add_argument("--port", type=int, help=f"port (default {DEFAULT_PORT}, env RAG_PORT)")
-    p.add_argument("--watch", help="folder to watch for new articles")
+    p.add_argument("--watch", help="another folder to watch for new articles (the articles folder is watched)")
+    p.add_argument("--no-watch", action="store_true", help="do not watch the articles folder (env RAG_WATCH_ARTICLES=0)")
     p.add_argument("--no-ingest", action="store_true", help="do not sync the articles folder at start")
     p.add_argument("--answerer", help=ANSWERER_HELP)
 
@@ -124,6 +125,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
     for name in ("host", "port", "watch"):
         if getattr(args, name, None):
             setattr(settings, name, getattr(args, name))
+    if getattr(args, "no_watch", False):
+        settings.watch_articles = False
     return settings.validate()
 
 

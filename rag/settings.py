@@ -124,7 +124,12 @@ class Settings:
     host: str = field(default_factory=lambda: _env("RAG_HOST", DEFAULT_HOST))
     port: int = field(default_factory=lambda: _env_int("RAG_PORT", DEFAULT_PORT))
     auth: str = field(default_factory=lambda: _env("RAG_AUTH"))  # "user:password", required off loopback
-    watch: str = field(default_factory=lambda: _env("RAG_WATCH"))
+    watch: str = field(default_factory=lambda: _env("RAG_WATCH"))  # a folder watched besides the articles folder
+    # The articles folder is watched while the web app runs, so an article edited or deleted there reaches the
+    # answers within seconds (a tester's edited article was quoted as it was until "Re-sync now");
+    # RAG_WATCH_ARTICLES=0 (or `rag serve --no-watch`) leaves it to the Re-sync button.
+    watch_articles: bool = field(default_factory=lambda: _env("RAG_WATCH_ARTICLES", "1").strip().lower()
+                                 not in ("0", "no", "off", "false"))
     feeds: list[str] = field(default_factory=lambda: _env("RAG_FEEDS").split())  # followed besides `rag follow`'s
     feed_minutes: float = field(default_factory=lambda: _env_float("RAG_FEED_MINUTES", 15.0))  # between two polls
     max_upload_mb: float = 10.0
@@ -133,6 +138,14 @@ class Settings:
     def answerer_kind(self) -> str:
         """The answerer's name as ANSWERERS spells it (RAG_ANSWERER may be written in capitals, or empty)."""
         return (self.answerer or EXTRACTIVE).lower()
+
+    def watched_folders(self) -> list[Path]:
+        """The folders the web app watches: the articles folder (unless `watch_articles` is off) and the
+        RAG_WATCH folder, each once."""
+        folders = [Path(self.articles_dir)] if self.watch_articles else []
+        if self.watch and Path(self.watch).resolve() != Path(self.articles_dir).resolve():
+            folders.append(Path(self.watch))
+        return folders
 
     def machine_name(self) -> str:
         """The name a shared store records with each file this machine stores ("" for a store in a folder,

@@ -59,7 +59,7 @@ def file_name(town: str) -> str:
 def env() -> dict:
     out = dict(os.environ, **OFFLINE_ENVIRONMENT, RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
     for name in ("RAG_AUTH", "RAG_HOST", "RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_EMBEDDING_MODEL", "RAG_WATCH",
-                 "RAG_PORT", "RAG_EMBEDDING_VARIANT", "RAG_STORE"):
+                 "RAG_WATCH_ARTICLES", "RAG_PORT", "RAG_EMBEDDING_VARIANT", "RAG_STORE"):
         out.pop(name, None)
     return out
 

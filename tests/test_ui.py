@@ -66,7 +66,7 @@ wildflower meadows along every road into Brindlecombe and to reopen the old quar
 def app_env() -> dict:
     env = dict(os.environ, **OFFLINE_ENVIRONMENT, RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
     for name in ("RAG_AUTH", "RAG_HOST", "RAG_CHROMA_URL", "RAG_DATABASE_URL", "RAG_EMBEDDING_MODEL", "RAG_WATCH",
-                 "RAG_PORT", "RAG_EMBEDDING_VARIANT"):
+                 "RAG_WATCH_ARTICLES", "RAG_PORT", "RAG_EMBEDDING_VARIANT"):
         env.pop(name, None)
     return env
 
@@ -564,6 +564,36 @@ def test_a_folder_moved_out_of_and_into_the_watched_folder_is_synced(app):
     wait_until(lambda: cited_from() == "", "a folder moved out")
     outside.rename(app["watch"] / "renamed")
     wait_until(lambda: cited_from().endswith("renamed/ferry.txt"), "a folder moved in")
+
+
+def test_an_article_edited_or_deleted_in_the_articles_folder_reaches_the_answers(app):
+    # The articles folder is watched by default: a tester's edited article was quoted as it was, and a
+    # deleted one still cited, until they pressed "Re-sync now".
+    from gradio_client import Client
+
+    client = Client(app["url"], verbose=False, download_files=False)
+    article = app["articles"] / "lighthouse.txt"
+    question = "Who runs the Tarnmouth lighthouse museum?"
+
+    def answered() -> str:
+        result = client.predict(question=question, api_name="/ask")
+        return "" if result["refused"] else " ".join(c["quote"] for c in result["citations"])
+
+    def wait_until(condition, what: str) -> None:
+        deadline = time.monotonic() + 60
+        while not condition():
+            assert time.monotonic() < deadline, f"not synced within a minute: {what}"
+            time.sleep(0.5)
+
+    text = ("Tarnmouth lighthouse reopens as a museum\n\nThe Tarnmouth lighthouse museum is run by the {} "
+            "Heritage Trust, which bought the tower in 2024.\n\nVisitors can climb its 120 steps on weekends.")
+    article.write_text(text.format("Harbour"))
+    wait_until(lambda: "Harbour Heritage Trust" in answered(), "a new file")
+    article.write_text(text.format("Coastal"))
+    wait_until(lambda: "Coastal Heritage Trust" in answered(), "an edited file")
+    assert "Harbour" not in answered()
+    article.unlink()
+    wait_until(lambda: "Heritage Trust" not in answered(), "a deleted file")
 
 
 def test_filters_in_the_page_narrow_the_search(page):

@@ -496,8 +496,8 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                            timeout_graceful_shutdown=SHUTDOWN_SECONDS))
     threading.Thread(target=backend.start, args=(ingest_at_start,), name="rag-open", daemon=True).start()
-    if settings.watch:
-        FolderWatcher(backend, Path(settings.watch)).start()
+    for folder in settings.watched_folders():
+        FolderWatcher(backend, folder).start()
     backend.poller = FeedPoller(backend)  # RAG_FEEDS and the followed feeds, every RAG_FEED_MINUTES
     backend.poller.start()
     where = f"http://{settings.host}:{settings.port}/"

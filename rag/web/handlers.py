@@ -244,8 +244,9 @@ def index_html(backend: Backend) -> str:
             ("Embedding model", f"{s.get('model', '')} ({s.get('embedding_variant', '')})"),
             ("Store", s.get("store", "")), ("Last update", s.get("last_ingest") or "never"),
             ("Articles folder", shown(settings.articles_dir))]
-    if settings.watch:
-        rows.append(("Watching", shown(settings.watch)))
+    watched = settings.watched_folders()
+    rows.append(("Watching", ", ".join(shown(f) for f in watched) if watched else
+                 "nothing (after editing files there, press Re-sync now)"))
     rows.append(("Answerer", answerer_label(settings.answerer_kind, settings.llm_model)))
     with backend.state_lock:
         last, failed = backend.last_sync, backend.last_failed

@@ -145,10 +145,8 @@ class Backend:
         return report
 
     def resync(self) -> IngestReport:
-        """The articles folder, and the watched folder when there is one."""
-        paths = [Path(self.settings.articles_dir)]
-        if self.settings.watch and Path(self.settings.watch).resolve() != paths[0].resolve():
-            paths.append(Path(self.settings.watch))
+        """The articles folder, and the other watched folder when there is one."""
+        paths = list(dict.fromkeys([Path(self.settings.articles_dir), *self.settings.watched_folders()]))
         return self.sync(paths, label=", ".join(shown(p) for p in paths))
 
     def progress(self) -> SyncProgress | None:
