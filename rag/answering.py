@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from .dates import MONTH_ABBREVIATIONS, MONTHS
 from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Ranking, RawCitation, Span
@@ -58,7 +59,8 @@ def conversation_topic(history: list[tuple[str, str]]) -> list[str]:
 
 
 # A question word this rare in English names a subject of its own: "What is the price of potash?" (8.7)
-# after a question about football is no follow-up. Not measured (no conversations to measure on): set
+# after a question about football is no follow-up. Set by hand before bench/conversations.py existed, and
+# not tuned on its conversations since (docs/BENCHMARKS.md, "Follow-up questions", has their figures): set
 # between such words (potash 8.7, ceasefire 7.5) and the words a short follow-up asks about (sanctions
 # 5.5, ferry 5.5, mayor 4.4, army 3.5; english_idf). Only English words count: a number, a typo or a word
 # of another language is unlisted, and so as rare as a word can be.
@@ -191,6 +193,21 @@ def names_missing_from(question: str, text: str, outlet: str = "") -> list[str]:
     letters = outlet_letters(outlet) if outlet else ""
     return unmentioned_names(question, lambda term: term in vocabulary or spelled_alike(term, vocabulary, NAME_IDF)
                              or (len(term) >= 4 and term in letters))
+
+
+def quotes_on_subject(question: str, citations: list[Citation], article_text: Callable[[Chunk], str]
+                      ) -> tuple[list[Citation], list[str]]:
+    """The quotes from the first whose own article (`article_text` of its passage: title and body) mentions
+    the question's names (`names_missing_from`) on, numbered again from 1; and, when none does, the names
+    the lead's article lacks (the refusal's reason). "How much rain fell in Plymouth?" led with Hurricane
+    Ian's rain in Florida, then quoted "Nine inches of rain was reported in Plymouth, Vermont": that quote
+    leads. The quotes after it stay as the answerer chose them (`choose_quotes`' own rule): leaving out
+    every quote from an article without all the names lost gold answers on the training stores."""
+    for first, c in enumerate(citations):
+        if not names_missing_from(question, article_text(c.chunk), c.chunk.source):
+            return [replace(c, n=n) for n, c in enumerate(citations[first:], 1)], []
+    return [], (names_missing_from(question, article_text(citations[0].chunk), citations[0].chunk.source)
+                if citations else [])
 
 
 # A name with a number: "Ward 7", "Game 7", "Flight 370", "Route 66", "District 12", "Stage 12". Not a

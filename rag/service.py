@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from .answering import (ExtractiveAnswerer, capitalised_words, compose, empty_question_text, has_words,
-                        name_letters, named_outlet, names_missing_from, nearest_spellings, no_words_text,
-                        outlet_letters, refusal_text, standalone_query, unmatched_numbers, unmentioned_names)
+                        name_letters, named_outlet, nearest_spellings, no_words_text, outlet_letters,
+                        quotes_on_subject, refusal_text, standalone_query, unmatched_numbers, unmentioned_names)
 from .citations import verify
 from .dates import as_of_or_today, reported_day
 from .embeddings import SentenceEmbeddings
@@ -75,10 +75,15 @@ def _warm_up(embeddings: SentenceEmbeddings, answerer: Answerer, lexical: Lexica
     lexical.ensure_fresh()
 
 
+def _article_text(chunk: Chunk, bodies: dict[str, str]) -> str:
+    """A passage's article as text, its title first (the whole body when at hand), for the name checks."""
+    return chunk.title + "\n" + bodies.get(chunk.article_id, chunk.text)
+
+
 def _found_texts(chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
-    """The retrieved passages' articles as text, their titles first (the whole body when at hand), for the
-    names-no-article-mentions checks and a refusal's spelling hints."""
-    return [c.title + "\n" + bodies.get(c.article_id, c.text) for c in chunks]
+    """The retrieved passages' articles as text (`_article_text`), for the names-no-article-mentions checks
+    and a refusal's spelling hints."""
+    return [_article_text(c, bodies) for c in chunks]
 
 
 class NewsChat:
@@ -239,12 +244,15 @@ class NewsChat:
         # (a refusal names them too: its reason)
         named = question if capitalised_words(question) else query.text
         unmentioned = self._unmentioned(named, chunks, bodies)
-        # the lead's own article must name them too: "Who won the Riverton Marathon?" is not answered by the
-        # Brookhaven Marathon's winner because another article names Riverton
-        lead = answer.citations[0].chunk if answer.citations and not unmentioned else None
-        off_subject = names_missing_from(named, lead.title + "\n" + bodies.get(lead.article_id, lead.text),
-                                         lead.source) if lead else []
-        if answer.citations and not unmentioned and not off_subject:
+        # the lead quote's own article must name the question's own names too: "Who won the Riverton Marathon?"
+        # is not answered by the Brookhaven Marathon's winner because another article names Riverton. A later
+        # quote whose article names them leads instead; none is a refusal (`quotes_on_subject`). (A follow-up's
+        # carried names are not looked for there: "and what did the head keeper say?" may leave the harbor.)
+        off_subject = []
+        if answer.citations and not unmentioned:
+            answer.citations, off_subject = quotes_on_subject(question, answer.citations,
+                                                              lambda chunk: _article_text(chunk, bodies))
+        if answer.citations and not unmentioned:
             answer.text = compose(answer.citations)
         else:
             answer.refused = True

@@ -10,7 +10,8 @@ from langchain_core.language_models import FakeListChatModel
 
 from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, named_outlet,
                            names_missing_from, naming_articles, nearest_spellings, quote_spans, introduces,
-                           quotes_speaker, standalone_query, unmatched_numbers, unmentioned_names)
+                           quotes_on_subject, quotes_speaker, standalone_query, unmatched_numbers,
+                           unmentioned_names)
 from rag.cli import main
 from rag.dates import reported_day
 from rag.llm import LLMAnswerer
@@ -552,30 +553,17 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused, (question, answer.text)
     assert names_missing_from("Did Chebet win in Brookhaven?", "Chebet won the Brookhaven race.") == []
+    # a later quote from an article on the subject leads when the lead's article is another's
+    ian = Chunk("Over 12 inches of rain fell from Port Charlotte to Orlando.", 0, 58, "ian", title="Ian floods Florida")
+    vermont = Chunk("Nine inches of rain was reported in Plymouth, Vermont.", 0, 54, "vt", title="Vermont floods")
+    quotes = [Citation(1, ian.text, 0, 58, ian), Citation(2, vermont.text, 0, 54, vermont)]
+    kept, lacking = quotes_on_subject("How much rain fell in Plymouth?", quotes, lambda c: c.title + "\n" + c.text)
+    assert [(c.n, c.chunk.article_id) for c in kept] == [(1, "vt")] and lacking == []
+    kept, _ = quotes_on_subject("How much rain fell in Plymouth?", quotes[::-1], lambda c: c.title + "\n" + c.text)
+    assert [(c.n, c.chunk.article_id) for c in kept] == [(1, "vt"), (2, "ian")]  # later quotes as chosen
+    kept, lacking = quotes_on_subject("How much rain fell in Plymouth?", quotes[:1], lambda c: c.title + "\n" + c.text)
+    assert kept == [] and lacking == ["Plymouth"]
     assert names_missing_from("Did Okafor's Riverton win?", "Okafor spoke.", "riverton.example") == []
-
-
-def test_a_follow_up_naming_someone_else_is_answered_alone_when_the_topic_finds_nothing(chat, tmp_path):
-    # "and what did Rosa Falk say?" after a question on the harbor vote was searched with "Mayor Voss harbor
-    # expansion" and refused, though asked alone it is answered (a tester).
-    records = [{"id": "harbor", "title": "Brightwater approves harbor expansion", "published": "2026-11-02",
-                "source": "coastalherald", "text": "The Brightwater council voted 7 to 2 on Monday to approve the "
-                "harbor expansion.\n\n“This is the biggest investment in our waterfront in a generation,” "
-                "Mayor Anna Voss said after the vote."},
-               {"id": "zoo", "title": "Rare otter pups born at Brightwater Zoo", "published": "2026-11-03",
-                "source": "coastalherald", "text": "Two rare giant otter pups were born at the Brightwater Zoo "
-                "last week, keepers said.\n\n“It is a small miracle for an endangered species,” said Rosa Falk, "
-                "the zoo's head keeper."}]
-    assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
-    as_of = Filters(as_of="2026-11-10")
-    first = chat.ask("What did Mayor Voss say about the harbor expansion?", filters=as_of)
-    assert not first.refused and "biggest investment" in first.text, first.text
-    history = [(first.question, first.text)]
-    follow = chat.ask("and what did Rosa Falk say?", history=history, filters=as_of)
-    assert not follow.refused and "small miracle" in follow.text, follow.text
-    # a follow-up the topic does answer still carries it
-    again = chat.ask("and how did the council vote?", history=history, filters=as_of)
-    assert "Voss" in again.query and "7 to 2" in again.text, (again.query, again.text)
 
 
 def test_a_day_the_question_says_something_was_reported_on_leads(chat, tmp_path):
