@@ -159,7 +159,7 @@ def _parse_saved_page(lines: list[str], path: str, notes: list[str] | None) -> A
     """The seed format: site header, title, ISO timestamp, a teaser line, then the page text.
 
     Site chrome (header, teaser, "Created:"/"By:" lines, photo credits, "also read ... READ"
-    blocks, "In the video:" lines and the footer) is dropped; the outlet comes from "Source: X".
+    blocks, "In the video:" lines and the footer) is dropped; the outlet comes from the last "Source: X".
     """
     head = [ln for ln in lines if ln]
     stamp_at = next(i for i, ln in enumerate(head[:5]) if _ISO_TIMESTAMP.match(ln))
@@ -176,11 +176,17 @@ def _parse_saved_page(lines: list[str], path: str, notes: list[str] | None) -> A
     source = ""
     body: list[str] = []
     in_also_read = False
+    # The page's last "Source: X" line ends its text and names its outlet; an earlier one is the article's own
+    # text ("Source: Marlow health board weekly figures" under a table cut the article there and became its
+    # outlet), unless no text came before it (a "Source:" line in the header names the outlet).
+    last_source = max((i for i, ln in enumerate(rest) if ln.startswith("Source: ")), default=-1)
     for i, ln in enumerate(rest):
         low = ln.lower()
-        if ln.startswith("Source: "):
+        if ln.startswith("Source: ") and (i == last_source or not body):
             source = ln[len("Source: "):].strip()
-            break
+            if body:
+                break
+            continue
         if _FOOTER_START.match(ln):
             break
         if low == "also read":

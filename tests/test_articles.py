@@ -85,6 +85,23 @@ def test_seed_body_keeps_the_article_text(seed):
     assert "Vladimir Putin and Alexander Lukashenko meet in Minsk.\n\nAccording to one assessment" in seed.body
 
 
+def test_a_source_line_inside_a_saved_page_is_its_text_and_the_last_one_its_outlet(tmp_path):
+    # A "Source: ..." line under a table cut the article there (its later paragraphs lost, with no warning)
+    # and named the outlet after the table's source (a tester).
+    page = ("Marlow Times\n\nFlu wards fill up\n\n2024-01-10T08:00:00Z\n\nFlu wards fill up\n\nBy: Ann Lee\n\n"
+            "Flu cases doubled in a week, the health board said.\n\nSource: Marlow health board weekly figures\n\n"
+            "Hospital chief Dr Priya Nand said the wards had added forty beds to cope.\n\nSource: marlowtimes\n\n"
+            "All news articles on 2024-01-10\n")
+    article = only_article(write(tmp_path / "flu.txt", page))
+    assert article.source == "marlowtimes" and article.authors == ["Ann Lee"]
+    assert article.body.endswith("Hospital chief Dr Priya Nand said the wards had added forty beds to cope.")
+    assert "Source: Marlow health board weekly figures" in article.body
+    # a "Source:" line before the text names the outlet and the text after it is kept
+    header = only_article(write(tmp_path / "header.txt", "Site\n\nFerry returns\n\n2024-02-01T09:00:00Z\n\n"
+                                                         "Source: coastnews\n\nThe ferry returned on Monday.\n"))
+    assert (header.source, header.body) == ("coastnews", "The ferry returned on Monday.")
+
+
 def test_plain_text_first_short_paragraph_is_the_title(tmp_path):
     article = only_article(write(tmp_path / "note.txt", "Harbour reopens after storm\n\nThe harbour reopened\non Monday.\n\n"
                                                         "Ferries run again.\n"))
