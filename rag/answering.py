@@ -184,15 +184,24 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
     return list(dict.fromkeys(missing))
 
 
+# A question that weighs one subject against another ("Northwind or Castlepeak?", "more in Elena than in the
+# tornado?") is answered from two articles, each naming one of them.
+_COMPARES = re.compile(r"\b(or|versus|vs|than|compared)\b", re.I)
+
+
 def names_missing_from(question: str, text: str, outlet: str = "") -> list[str]:
     """The names the question asks about (as `unmentioned_names` reads them) that one article, its title and
     body as `text`, mentions in no spelling (`text.spelled_alike`), nor its outlet's name: "Who won the men's
     race at the Riverton Marathon?" answered from an article on the Brookhaven Marathon -> ["Riverton"]. An
-    answer led from that article is another subject's, though other articles name Riverton."""
+    answer led from that article is another subject's, though other articles name Riverton. Of a question
+    that compares (`_COMPARES`), all of them only when the article names none."""
     vocabulary = set(terms(text))
     letters = outlet_letters(outlet) if outlet else ""
-    return unmentioned_names(question, lambda term: term in vocabulary or spelled_alike(term, vocabulary, NAME_IDF)
-                             or (len(term) >= 4 and term in letters))
+    missing = unmentioned_names(question, lambda term: term in vocabulary or spelled_alike(term, vocabulary, NAME_IDF)
+                                or (len(term) >= 4 and term in letters))
+    if missing and _COMPARES.search(question) and len(missing) < len(unmentioned_names(question, lambda _: False)):
+        return []
+    return missing
 
 
 def quotes_on_subject(question: str, citations: list[Citation], article_text: Callable[[Chunk], str]

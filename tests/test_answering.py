@@ -553,6 +553,13 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused, (question, answer.text)
     assert names_missing_from("Did Chebet win in Brookhaven?", "Chebet won the Brookhaven race.") == []
+    # a question that compares two subjects is answered from an article on either (a tester's "Which company
+    # had larger quarterly revenue, Northwind or Castlepeak?" was refused)
+    for question in ("Which company had larger revenue, Northwind or Castlepeak?",
+                     "Did more people die in Elena than in the Shawnee tornado?"):
+        assert names_missing_from(question, "Castlepeak and Shawnee revenue rose.") == [], question
+    assert names_missing_from("Was Northwind or Castlepeak bigger?", "Harbor Federal grew.") == ["Northwind",
+                                                                                                  "Castlepeak"]
     # a later quote from an article on the subject leads when the lead's article is another's
     ian = Chunk("Over 12 inches of rain fell from Port Charlotte to Orlando.", 0, 58, "ian", title="Ian floods Florida")
     vermont = Chunk("Nine inches of rain was reported in Plymouth, Vermont.", 0, 54, "vt", title="Vermont floods")
