@@ -231,11 +231,13 @@ class NewsChat:
                 unembedded=(passages, vectors) if vectors < passages else None), question)
             return answer
         snapshot = self.lexical.snapshot
-        for chunks in [found for found in (on_day, chunks) if found]:
-            bodies = self.bodies(chunks)
-            proposal = self.answerer.propose(query, chunks, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
+        # the day's passages first, when the question names one; from here on `chunks` are those answered from
+        for passages in [found for found in (on_day, chunks) if found]:
+            bodies = self.bodies(passages)
+            proposal = self.answerer.propose(query, passages, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
             if proposal.quotes:
                 break
+        chunks = passages
         answer.retrieved = chunks
         answer.confidence = proposal.confidence
         answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
