@@ -21,7 +21,7 @@ from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
 from .text import (NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word, spelled_alike,
-                   terms, words)
+                   terms, unaccented, words)
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -185,8 +185,9 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
 
 
 # A question that weighs one subject against another ("Northwind or Castlepeak?", "more in Elena than in the
-# tornado?") is answered from two articles, each naming one of them.
-_COMPARES = re.compile(r"\b(or|versus|vs|than|compared)\b", re.I)
+# tornado?") is answered from two articles, each naming one side. Not "more than 2,000 cars", "rather than".
+_COMPARES = re.compile(r"\b(or|versus|vs|compared (?:to|with))\b|(?<!\brather )(?<!\bother )\bthan\b(?!\s+(?:about\s+)?\d)",
+                       re.I)
 
 
 def names_missing_from(question: str, text: str, outlet: str = "") -> list[str]:
@@ -194,13 +195,20 @@ def names_missing_from(question: str, text: str, outlet: str = "") -> list[str]:
     body as `text`, mentions in no spelling (`text.spelled_alike`), nor its outlet's name: "Who won the men's
     race at the Riverton Marathon?" answered from an article on the Brookhaven Marathon -> ["Riverton"]. An
     answer led from that article is another subject's, though other articles name Riverton. Of a question
-    that compares (`_COMPARES`), all of them only when the article names none."""
-    vocabulary = set(terms(text))
+    that compares (`_COMPARES`), none when the article names one side whole and nothing of the other."""
+    vocabulary = {unaccented(t) for t in terms(text)}  # ("Zurich" is the article's "Zürich": the review)
     letters = outlet_letters(outlet) if outlet else ""
-    missing = unmentioned_names(question, lambda term: term in vocabulary or spelled_alike(term, vocabulary, NAME_IDF)
-                                or (len(term) >= 4 and term in letters))
-    if missing and _COMPARES.search(question) and len(missing) < len(unmentioned_names(question, lambda _: False)):
-        return []
+
+    def mentioned(term: str) -> bool:
+        bare = unaccented(term)
+        return bare in vocabulary or spelled_alike(bare, vocabulary, NAME_IDF) or (len(bare) >= 4 and bare in letters)
+    missing = unmentioned_names(question, mentioned)
+    compared = _COMPARES.search(question)
+    if missing and compared:  # one side of the comparison named whole, and none of the other side
+        named = unmentioned_names(question, lambda _: False)
+        before = {name for name in named if question.find(name) < compared.start()}
+        if before and before != set(named) and set(missing) in (before, set(named) - before):
+            return []
     return missing
 
 
@@ -344,16 +352,21 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
     """Whether a question (its own words, `Query.question`) asks what someone said (`_ASKS_WORDS`) and the
     lead sentence is that one speaking: it names the speaker with a speech verb ("said", "told", a
     quotation mark) at most SAYS_WITHIN words after them, or right before them as the clause ends ("...,
-    said Tom Becker."), and its passage names what the question asks it about ("about the flood"). Such a lead
+    said Tom Becker."), and it, a sentence beside it or the headline names what the question asks it about
+    ("about the flood"). Such a lead
     answers, whatever its answerability. Not "Tom Becker did not respond to requests for comment, the paper said", nor
     "Biden said Trump was unfit" for what Trump said."""
     asked = _ASKS_WORDS.match(question)
     speaker = content_terms(asked["who"]) if asked else []
     if not speaker or lead is None:
         return False
-    # what it is asked about, in the lead's passage and headline: the fire chief's "crews rescued 14
-    # people" in the storm story answers "What did the fire chief say about the storm?"
-    around = f"{lead.chunk.title}\n{lead.chunk.text}" if lead.chunk is not None else lead.span.text
+    # what it is asked about, in the lead sentence, the sentences beside it or the headline: the fire chief's
+    # "crews rescued 14 people" under "Storm floods Harbor streets" answers "What did the fire chief say about
+    # the storm?"; not the rest of the passage ("Biden said the economy was strong" is no answer to what he
+    # said about Trump because the passage names Trump further on: the review)
+    around = " ".join(span.text for span in (lead.previous, lead.span, lead.following) if span is not None)
+    if lead.chunk is not None:
+        around = f"{lead.chunk.title}\n{around}"
     if not set(content_terms(asked["about"] or "")) <= set(content_terms(around)):
         return False
     tokens = re.findall(r"[\w'’\-]+|[\"“”:,.;!?]", lead.span.text)

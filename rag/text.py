@@ -13,6 +13,7 @@ import difflib
 import functools
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import Stemmer
@@ -186,6 +187,13 @@ def script_hint(question: str, articles: tuple[str | None, str]) -> str:
 # no name. Set by hand on these examples; no store of name variants to measure on. (With the first three
 # letters required, s150's "Boheim" question was refused: the check is on two.)
 SPELLING_SIMILARITY = 0.8
+
+
+def unaccented(word: str) -> str:
+    """A word without its accents, in any script: "zürich" -> "zurich", "škoda" -> "skoda"."""
+    if word.isascii():
+        return word
+    return "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
 
 
 def spelled_alike(name: str, candidates: Iterable[str], rarity: float) -> bool:

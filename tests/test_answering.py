@@ -402,6 +402,18 @@ def test_whose_words_a_sentence_gives(question, sentence, speaks):
     assert quotes_speaker(question, lead) is speaks
 
 
+def test_what_someone_is_asked_about_is_looked_for_beside_their_words_not_anywhere_in_the_passage():
+    # (the review) "What did Biden say about Trump?" took Biden's words on the economy because the passage
+    # named Trump three sentences on
+    said, later = "Biden said the economy was strong.", "Markets rose. Jobs grew. Trump spoke in Ohio later."
+    chunk = Chunk(f"{said} {later}", 0, len(said) + 1 + len(later), "a", title="Biden speaks in Detroit")
+    lead = Candidate(span=Span(said, 0, len(said), True), passage=1, chunk=chunk, index=0,
+                     following=Span("Markets rose.", len(said) + 1, len(said) + 14, True))
+    assert not quotes_speaker("What did Biden say about Trump?", lead)
+    assert quotes_speaker("What did Biden say about Detroit?", lead)  # the headline names it
+    assert quotes_speaker("What did Biden say about the markets?", lead)  # the sentence after it does
+
+
 def test_two_versions_of_a_story_are_not_quoted_twice(chat, tmp_path):
     # An older copy of an article uploaded beside its update (zoo.md, zoo-2.md): the answer quoted the
     # director's sentence after its lead, then the same sentence again from the other file, as [1] and [2].
@@ -553,6 +565,8 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused, (question, answer.text)
     assert names_missing_from("Did Chebet win in Brookhaven?", "Chebet won the Brookhaven race.") == []
+    assert names_missing_from("What did Zurich vote on?", "Zürich voted on Sunday.") == []  # (with accents or not)
+    assert names_missing_from("What did Zürich vote on?", "Zurich voted on Sunday.") == []
     # a question that compares two subjects is answered from an article on either (a tester's "Which company
     # had larger quarterly revenue, Northwind or Castlepeak?" was refused)
     for question in ("Which company had larger revenue, Northwind or Castlepeak?",
@@ -560,6 +574,11 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
         assert names_missing_from(question, "Castlepeak and Shawnee revenue rose.") == [], question
     assert names_missing_from("Was Northwind or Castlepeak bigger?", "Harbor Federal grew.") == ["Northwind",
                                                                                                   "Castlepeak"]
+    # (the review) no comparison, or one side named only in part
+    assert names_missing_from("Did Northwind sell more than 2,000 cars in Norway?", "Northwind sold cars in "
+                              "Sweden.") == ["Norway"]
+    assert names_missing_from("Who won at the Riverton Marathon, the Kenyan or the Ethiopian?",
+                              "Ethiopia's Alemu won the Brookhaven Marathon ahead of Kenya's Chebet.") == ["Riverton"]
     # a later quote from an article on the subject leads when the lead's article is another's
     ian = Chunk("Over 12 inches of rain fell from Port Charlotte to Orlando.", 0, 58, "ian", title="Ian floods Florida")
     vermont = Chunk("Nine inches of rain was reported in Plymouth, Vermont.", 0, 54, "vt", title="Vermont floods")
