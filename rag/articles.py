@@ -176,10 +176,11 @@ def _parse_saved_page(lines: list[str], path: str, notes: list[str] | None) -> A
     source = ""
     body: list[str] = []
     in_also_read = False
-    # The page's last "Source: X" line ends its text and names its outlet; an earlier one is the article's own
-    # text ("Source: Marlow health board weekly figures" under a table cut the article there and became its
-    # outlet), unless no text came before it (a "Source:" line in the header names the outlet).
-    last_source = max((i for i, ln in enumerate(rest) if ln.startswith("Source: ")), default=-1)
+    # The page's last "Source: X" line before its footer ends its text and names its outlet; an earlier one is
+    # the article's own text ("Source: Marlow health board weekly figures" under a table cut the article there
+    # and became its outlet), unless no text came before it (a "Source:" line in the header names the outlet).
+    footer = next((i for i, ln in enumerate(rest) if _FOOTER_START.match(ln)), len(rest))
+    last_source = max((i for i, ln in enumerate(rest[:footer]) if ln.startswith("Source: ")), default=-1)
     for i, ln in enumerate(rest):
         low = ln.lower()
         if ln.startswith("Source: ") and (i == last_source or not body):

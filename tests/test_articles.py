@@ -91,7 +91,7 @@ def test_a_source_line_inside_a_saved_page_is_its_text_and_the_last_one_its_outl
     page = ("Marlow Times\n\nFlu wards fill up\n\n2024-01-10T08:00:00Z\n\nFlu wards fill up\n\nBy: Ann Lee\n\n"
             "Flu cases doubled in a week, the health board said.\n\nSource: Marlow health board weekly figures\n\n"
             "Hospital chief Dr Priya Nand said the wards had added forty beds to cope.\n\nSource: marlowtimes\n\n"
-            "All news articles on 2024-01-10\n")
+            "All news articles on 2024-01-10\n\nSource: a footer's own line\n")  # (the footer's lines are not looked at)
     article = only_article(write(tmp_path / "flu.txt", page))
     assert article.source == "marlowtimes" and article.authors == ["Ann Lee"]
     assert article.body.endswith("Hospital chief Dr Priya Nand said the wards had added forty beds to cope.")
