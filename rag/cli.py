@@ -342,12 +342,14 @@ def follow(feeds: FollowedFeeds, from_settings: list[str], urls: list[str]) -> N
     for error in feeds.follow_configured(from_settings):
         print(f"rag: warning: {error}", file=sys.stderr)
     if urls:
-        probe = Fetcher()
+        fetcher = Fetcher()
         try:
-            for url in urls:
-                feeds.add(url, probe=probe)
+            for url in urls:  # every new address read first: none followed when one cannot be
+                feeds.check(url, fetcher)
         finally:
-            probe.close()
+            fetcher.close()
+    for url in urls:
+        feeds.add(url)
 
 
 def print_feeds(listed, as_json: bool) -> None:

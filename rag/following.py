@@ -125,17 +125,22 @@ class FollowedFeeds:
                 errors.append(f"RAG_FEEDS: cannot follow {url}: {e}")
         return errors
 
-    def add(self, url: str, probe: Fetcher | None = None) -> Feed:
-        """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is.
-        With `probe`, a new address is read once first, and FetchError says why when it cannot be: a
-        mistyped address (a 404) was followed for good and failed at every poll."""
+    def check(self, url: str, fetcher: Fetcher) -> None:
+        """FetchError when an address not followed yet cannot be read now, saying why: a mistyped address
+        (a 404) was followed for good and failed at every poll. The page and `rag follow` check each new
+        address before following any."""
         url = feed_address(url)
         check_url(url)
-        if probe is not None and url not in {f.url for f in self.list()}:
+        if url not in {f.url for f in self.list()}:
             try:
-                probe.get(url)
+                fetcher.get(url)
             except FetchError as e:
                 raise FetchError(f"not followed: {url} cannot be read ({e}); check the address") from None
+
+    def add(self, url: str) -> Feed:
+        """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is."""
+        url = feed_address(url)
+        check_url(url)
         with self._lock():
             data = self._read()
             if url not in data["feeds"]:

@@ -141,10 +141,12 @@ class Settings:
 
     def watched_folders(self) -> list[Path]:
         """The folders the web app watches: the articles folder (unless `watch_articles` is off) and the
-        RAG_WATCH folder, each once."""
+        RAG_WATCH folder, unless it is in the articles folder watched already (two watchers, two syncs)."""
         folders = [Path(self.articles_dir)] if self.watch_articles else []
-        if self.watch and Path(self.watch).resolve() != Path(self.articles_dir).resolve():
-            folders.append(Path(self.watch))
+        if self.watch:
+            inside = Path(self.watch).resolve().is_relative_to(Path(self.articles_dir).resolve())
+            if not (self.watch_articles and inside):
+                folders.append(Path(self.watch))
         return folders
 
     def machine_name(self) -> str:

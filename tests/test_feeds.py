@@ -834,10 +834,11 @@ def test_following_into_another_store_indexes_what_was_saved_before(site, tmp_pa
     # modified" and NEW stayed empty. The feeds folder is synced into the store first.
     monkeypatch.setenv("RAG_ARTICLES", str(tmp_path / "articles"))
     monkeypatch.setattr(fetching, "HOST_DELAY_SECONDS", 0.0)
-    missing = f"{site.url}/news/nothing.xml"  # (a mistyped address is refused, and nothing followed)
-    assert main(["follow", missing, "--once", "--store", str(tmp_path / "one")]) == 2
+    missing = f"{site.url}/news/nothing.xml"  # (a mistyped address is refused, and nothing followed, not even
+    feed = publish(site, [SOLAR], etag='"v1"')  # the good address named before it: the review)
+    assert main(["follow", feed, missing, "--once", "--store", str(tmp_path / "one")]) == 2
     assert f"not followed: {missing} cannot be read (the server answered 404" in capsys.readouterr().err
-    feed = publish(site, [SOLAR], etag='"v1"')
+    assert main(["follow", "--list", "--store", str(tmp_path / "one")]) == 0 and not capsys.readouterr().out
     assert main(["follow", feed, "--once", "--store", str(tmp_path / "one")]) == 0
     capsys.readouterr()
     assert main(["follow", "--once", "--store", str(tmp_path / "two")]) == 0

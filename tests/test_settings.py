@@ -56,3 +56,19 @@ def test_passages_out_of_range_are_named():
             assert str(error) == f"{name} must be from 1 to 100, not 0"
         else:
             raise AssertionError(f"{name}=0 was accepted")
+
+
+def test_the_folders_the_web_app_watches(tmp_path):
+    articles = tmp_path / "articles"
+    settings = Settings(articles_dir=articles)
+    settings.watch = ""
+    assert settings.watched_folders() == [articles]  # the articles folder, by default
+    settings.watch = str(tmp_path / "inbox")
+    assert settings.watched_folders() == [articles, tmp_path / "inbox"]
+    settings.watch = str(articles / "wire")  # inside it: watched once, not by two watchers syncing twice
+    assert settings.watched_folders() == [articles]
+    settings.watch_articles, settings.watch = False, str(articles)  # (the review) --no-watch --watch ARTICLES
+    assert settings.watched_folders() == [articles]
+    settings.watch = ""
+    assert settings.watched_folders() == []
+

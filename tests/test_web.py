@@ -423,6 +423,30 @@ def test_the_watcher_syncs_for_what_was_stored_not_for_every_file_that_goes(back
     assert not watcher.wanted(Change.deleted, str(folder / "notes"))  # nothing stored under it
     assert not watcher.wanted(Change.deleted, str(folder / "draft.txt~"))
     assert not watcher.wanted(Change.deleted, str(folder / "4913"))  # vim's test of a folder's permissions
+    # the feeds folder's saved items are indexed by the poll that saves them, not digested again by the watcher
+    fed = FolderWatcher(backend, folder, ignored=folder / "feeds")
+    assert not fed.wanted(Change.added, str(folder / "feeds" / "courier" / "item.json"))
+    assert fed.wanted(Change.added, str(folder / "new.txt"))
+
+
+def test_the_articles_folder_watcher_does_not_sync_at_start(backend):
+    # The app syncs the articles folder at start itself, or not at all (--no-ingest), and the watcher
+    # synced it again once its watch was set up (the review).
+    folder = Path(backend.settings.articles_dir)
+    (folder / "tram.txt").write_text("Tram line extended\n\nThe tram line now runs to the harbour.\n")
+    watcher = FolderWatcher(backend, folder, sync_first=False)
+    watcher.start()
+    try:
+        time.sleep(3)  # the watch set up, and time for a first sync
+        assert str((folder / "tram.txt").resolve()) not in backend.chat.store.catalog.paths()
+        (folder / "bus.txt").write_text("Night bus returns\n\nThe night bus runs again on Fridays.\n")
+        deadline = time.monotonic() + 60
+        while str((folder / "bus.txt").resolve()) not in backend.chat.store.catalog.paths():
+            assert time.monotonic() < deadline, "a file dropped into the folder was not indexed"
+            time.sleep(0.3)
+    finally:
+        watcher.stopped.set()
+        watcher.join(10)
 
 
 def test_the_watcher_follows_a_replaced_folder_and_links_to_folders(backend, tmp_path):

@@ -496,8 +496,11 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
                                            timeout_graceful_shutdown=SHUTDOWN_SECONDS))
     threading.Thread(target=backend.start, args=(ingest_at_start,), name="rag-open", daemon=True).start()
-    for folder in settings.watched_folders():
-        FolderWatcher(backend, folder).start()
+    for folder in settings.watched_folders():  # (the articles folder is synced by `backend.start`, or not at all)
+        watcher = FolderWatcher(backend, folder, sync_first=folder != Path(settings.articles_dir),
+                                ignored=backend.feeds.folder)
+        backend.watchers.append(watcher)
+        watcher.start()
     backend.poller = FeedPoller(backend)  # RAG_FEEDS and the followed feeds, every RAG_FEED_MINUTES
     backend.poller.start()
     where = f"http://{settings.host}:{settings.port}/"

@@ -298,13 +298,14 @@ def follow_feed(backend: Backend, url):
     if not url:
         return render.status_box("error", "Type the address of a feed or a news page first (http:// or https://)."), gr.skip(), \
             gr.skip(), gr.skip()
-    probe = Fetcher()  # (a new address is read once first: a mistyped one is not followed)
+    fetcher = Fetcher()
     try:
-        url = backend.feeds.add(url, probe=probe).url  # as it is followed ("feed://host/x" is http://host/x)
+        backend.feeds.check(url, fetcher)  # (a new address is read once first: a mistyped one is not followed)
+        url = backend.feeds.add(url).url  # as it is followed ("feed://host/x" is http://host/x)
     except FetchError as e:
         return render.status_box("error", str(e)), gr.skip(), gr.skip(), gr.skip()
     finally:
-        probe.close()
+        fetcher.close()
     if backend.poller is not None:
         backend.poller.poll_soon()
         when = f"now, then {every(backend.settings.feed_minutes)}"

@@ -72,6 +72,7 @@ class Backend:
         self._status_at = 0.0
         self.feeds = FollowedFeeds(settings.articles_dir)  # the followed feeds, shown in the page
         self.poller: FeedPoller | None = None  # polls them while the app runs (started by `serve`)
+        self.watchers: list[FolderWatcher] = []  # the watched folders' (started by `serve`)
 
     # -- start-up
     def start(self, ingest_at_start: bool) -> None:
@@ -182,11 +183,16 @@ class FolderWatcher(threading.Thread):
     """Syncs a folder whenever article files in it change (watchfiles: the system's file events, with a
     debounce so a file still being written is synced once it holds still)."""
 
-    def __init__(self, backend: Backend, folder: Path):
+    def __init__(self, backend: Backend, folder: Path, sync_first: bool = True, ignored: Path | None = None):
+        """`sync_first`: sync the folder once the watch is set up (False for the articles folder, which the
+        app syncs at start unless told not to); `ignored`: a folder inside whose files the app indexes
+        itself (the feeds folder: every saved item made the watcher digest the whole articles folder again)."""
         super().__init__(name="rag-watch", daemon=True)
         self.backend, self.folder = backend, Path(folder)
         self.stopped = threading.Event()
         self.roots: list[Path] = []  # the folders watched now (`_watched_roots`)
+        self.synced = not sync_first  # (the first watch's first pass syncs only when this is False)
+        self.ignored = ignored.resolve() if ignored is not None else None
 
     def wanted(self, _change, path: str) -> bool:
         """An article file's event, or a folder's: a folder moved in, out or renamed brings only its own
@@ -196,6 +202,8 @@ class FolderWatcher(threading.Thread):
         p = Path(path)
         if p in self.roots:  # a watched folder itself deleted or moved (`_watch` sets the watch up again)
             return True
+        if self.ignored is not None and p.resolve().is_relative_to(self.ignored):
+            return False
         try:
             relative = p.relative_to(self.folder.resolve())
         except ValueError:
@@ -242,7 +250,7 @@ class FolderWatcher(threading.Thread):
                 return
         roots, links = _watched_roots(self.folder)
         self.roots, identities = roots, _identities(roots)
-        synced = False
+        synced, self.synced = self.synced, False  # (a watch set up again syncs what came meanwhile)
         for changes in watch(*roots, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000, step=200,
                              rust_timeout=2000, yield_on_timeout=True, raise_interrupt=False,
                              ignore_permission_denied=True):  # (a folder it may not read: `lost+found`)
