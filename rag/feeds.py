@@ -9,13 +9,11 @@ only when the feed is).
 
 from __future__ import annotations
 
-import hashlib
 import html
 import io
 import json
 import re
 import time
-from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urljoin, urlparse, urlsplit, urlunsplit
 
 import feedparser
@@ -27,7 +25,7 @@ from courlan.filters import extension_filter
 from .articles import ArticleError, parse_html, plain_text
 from .dates import DateError, iso_date
 from .fetching import FetchError, Fetcher, page_text, resolve_link
-from .models import Article, Fetched
+from .models import Article, Fetched, Item, ParsedFeed, digest
 from .text import CJK_LETTER
 
 FULL_TEXT_CHARS = 1500  # a feed item whose own content is at least this long is taken as the whole article
@@ -85,48 +83,18 @@ def feed_address(url: str) -> str:
 
 # ---------------------------------------------------------------- feeds and pages
 
-@dataclass
-class Item:
-    """One item of a feed, whatever the feed's format."""
-
-    key: str  # its id (RSS guid, Atom id, JSON Feed id), else its link; "" when it has neither
-    link: str
-    title: str = ""
-    content: str = ""  # the feed's own HTML for it (its full content, else its summary)
-    updated: str = ""  # as the feed wrote it (a page's headline link: its text without digits)
-    published: str = ""  # YYYY-MM-DD, "" when the feed gives no date
-    authors: list[str] = field(default_factory=list)
-    outlet: str = ""  # the outlet an aggregator's item names as its source (RSS <source>), else ""
-    from_page: bool = False  # a headline link of a followed page (`article_links`), not a feed's item
-    own_id: str = ""  # the feed's own id, when `key` is that id made the feed's (`following.scope_key`)
-    # a followed page's other headlines for the same story page (a live blog's "#update-2" links), in page order
-    also: list[str] = field(default_factory=list)
-
-    @property
-    def version(self) -> str:
-        """What the feed says of the item: another version means the item changed upstream (a followed
-        page: its headline, or a new headline linking to another part of its page)."""
-        return digest(f"{self.updated}\n{self.title}\n{self.content}" + "".join(f"\n{h}" for h in self.also))
-
-
-@dataclass
-class ParsedFeed:
-    title: str
-    link: str  # the site's own address, when the feed names it
-    items: list[Item]
-    page: bool = False  # a web page's article links read as a feed (`article_links`), not a feed
-
-    def __post_init__(self):
-        """Every item a key of its own: a feed that gives two items one guid would have them overwrite
-        each other at every poll (the later one keyed by its link too); an item with neither id nor link
-        but its whole text is known by that text."""
-        seen: set[str] = set()
-        for item in self.items:
-            if not item.key and len(_text_of(item.content)) >= FULL_TEXT_CHARS:
-                item.key = "content:" + digest(f"{item.title}\n{item.content}")
-            if item.key and item.key in seen:
-                item.key = f"{item.key} {item.link or digest(item.title + item.content)}"
-            seen.add(item.key)
+def with_own_keys(items: list[Item]) -> list[Item]:
+    """The items, every one with a key of its own: a feed that gives two items one guid would have them
+    overwrite each other at every poll (the later one keyed by its link too); an item with neither id nor
+    link but its whole text is known by that text."""
+    seen: set[str] = set()
+    for item in items:
+        if not item.key and len(_text_of(item.content)) >= FULL_TEXT_CHARS:
+            item.key = "content:" + digest(f"{item.title}\n{item.content}")
+        if item.key and item.key in seen:
+            item.key = f"{item.key} {item.link or digest(item.title + item.content)}"
+        seen.add(item.key)
+    return items
 
 
 def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
@@ -143,7 +111,7 @@ def parse_feed(body: bytes, url: str, content_type: str = "") -> ParsedFeed:
         detail = "; ".join(x for x in (content_type.split(";")[0].strip(), str(parsed.get("bozo_exception") or "")) if x)
         raise FetchError("not a feed: no RSS, Atom or JSON Feed in it" + (f" ({detail})" if detail else ""))
     return ParsedFeed(_title(parsed.feed), parsed.feed.get("link", ""),
-                      [_feedparser_item(entry, url) for entry in parsed.entries])
+                      with_own_keys([_feedparser_item(entry, url) for entry in parsed.entries]))
 
 
 # What a web page's <link rel="alternate" type=...> names as its feed (plain application/json is left
@@ -216,8 +184,9 @@ def article_links(page: Fetched) -> ParsedFeed | None:
     if not links:
         return None
     title = " ".join((tree.findtext(".//title") or "").split())
-    return ParsedFeed(title, page.url, [Item(key=href, link=href, updated=headlines[0], also=headlines[1:],
-                                             from_page=True) for href, headlines in links.values()], page=True)
+    items = [Item(key=href, link=href, updated=headlines[0], also=headlines[1:], from_page=True)
+             for href, headlines in links.values()]
+    return ParsedFeed(title, page.url, with_own_keys(items), page=True)
 
 
 def is_article_address(href: str, page_url: str) -> bool:
@@ -366,7 +335,7 @@ def parse_json_feed(body: bytes, url: str) -> ParsedFeed:
     if not isinstance(data.get("items") or [], list):
         raise FetchError("not a feed: a JSON Feed whose items are not a list")
     items = [_json_item(item, url, feed_authors) for item in data.get("items") or [] if isinstance(item, dict)]
-    return ParsedFeed(str(data.get("title") or ""), str(data.get("home_page_url") or ""), items)
+    return ParsedFeed(str(data.get("title") or ""), str(data.get("home_page_url") or ""), with_own_keys(items))
 
 
 def _json_item(item: dict, url: str, feed_authors: list[str]) -> Item:
@@ -509,5 +478,3 @@ def _text_of(html_text: str) -> str:
     return " ".join(plain_text(html_text).split())
 
 
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:12]

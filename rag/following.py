@@ -27,10 +27,10 @@ from pathlib import Path
 from filelock import FileLock
 
 from .articles import ArticleError, article_record
-from .feeds import (SHORTER_SHARE, STUB_WORDS, Item, NotAStory, digest, feed_address, fetch_feed, item_article,
+from .feeds import (SHORTER_SHARE, STUB_WORDS, NotAStory, feed_address, fetch_feed, item_article,
                     needs_page, outlet_of, story_page, story_path, story_words)
 from .fetching import FetchError, Fetcher, check_url, is_local
-from .models import Feed, IngestReport, PollResult, Reading
+from .models import Feed, IngestReport, Item, PollResult, Reading, digest
 from .store import StoreError
 
 log = logging.getLogger("rag.following")

@@ -2,7 +2,7 @@
 page of a feed), Chunk, the Filters of a search, a Query; the sentence Spans of an
 article, the answerer's Candidate sentences and their Ranking, and its Proposal of RawCitations (what an
 Answerer is); then the checked Citations of an Answer, and an ingest's IngestReport; a followed Feed, a
-PollResult and where a poll is (Reading)."""
+feed as read (ParsedFeed of Items), a PollResult and where a poll is (Reading)."""
 
 from __future__ import annotations
 
@@ -355,6 +355,48 @@ class IngestReport:
 
 
 # ---------------------------------------------------------------- followed feeds and pages (feeds.py)
+
+def digest(text: str) -> str:
+    """A short hash of a text: a feed item's version, a saved item's file name and text."""
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Item:
+    """One item of a feed, whatever the feed's format (`feeds.parse_feed`), or a headline link of a
+    followed page (`feeds.article_links`)."""
+
+    key: str  # its id (RSS guid, Atom id, JSON Feed id), else its link; "" when it has neither
+    link: str
+    title: str = ""
+    content: str = ""  # the feed's own HTML for it (its full content, else its summary)
+    updated: str = ""  # as the feed wrote it (a page's headline link: its text without digits)
+    published: str = ""  # YYYY-MM-DD, "" when the feed gives no date
+    authors: list[str] = field(default_factory=list)
+    outlet: str = ""  # the outlet an aggregator's item names as its source (RSS <source>), else ""
+    from_page: bool = False  # a headline link of a followed page (`article_links`), not a feed's item
+    own_id: str = ""  # the feed's own id, when `key` is that id made the feed's (`following.scope_key`)
+    # a followed page's other headlines for the same story page (a live blog's "#update-2" links), in page order
+    also: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> str:
+        """What the feed says of the item: another version means the item changed upstream (a followed
+        page: its headline, or a new headline linking to another part of its page)."""
+        return digest(f"{self.updated}\n{self.title}\n{self.content}" + "".join(f"\n{h}" for h in self.also))
+
+
+
+@dataclass
+class ParsedFeed:
+    """A feed as read (`feeds.parse_feed`), or a followed page's headline links; its items each with a key
+    of their own (`feeds.with_own_keys`)."""
+
+    title: str
+    link: str  # the site's own address, when the feed names it
+    items: list[Item]
+    page: bool = False  # a web page's article links read as a feed (`article_links`), not a feed
+
 
 @dataclass
 class Feed:
