@@ -190,18 +190,23 @@ _COMPARES = re.compile(r"\b(or|versus|vs|compared (?:to|with))\b|(?<!\brather )(
                        re.I)
 
 
-def names_missing_from(question: str, text: str, outlet: str = "") -> list[str]:
+def names_missing_from(question: str, text: str, outlet: str = "", known: Callable[[str], bool] | None = None
+                       ) -> list[str]:
     """The names the question asks about (as `unmentioned_names` reads them) that one article, its title and
     body as `text`, mentions in no spelling (`text.spelled_alike`), nor its outlet's name: "Who won the men's
     race at the Riverton Marathon?" answered from an article on the Brookhaven Marathon -> ["Riverton"]. An
     answer led from that article is another subject's, though other articles name Riverton. Of a question
-    that compares (`_COMPARES`), none when the article names one side whole and nothing of the other."""
+    that compares (`_COMPARES`), none when the article names one side whole and nothing of the other.
+    `known(term)`: whether the store holds the name as the question spells it; another spelling in this
+    article is then another name ("Corva" is no mention of "Corvo" in a store with both: a tester's
+    "How much did the Corvo water plant cost?" quoted the Corva plant's cost)."""
     vocabulary = {unaccented(t) for t in terms(text)}  # ("Zurich" is the article's "Zürich": the review)
     letters = outlet_letters(outlet) if outlet else ""
 
     def mentioned(term: str) -> bool:
         bare = unaccented(term)
-        return bare in vocabulary or spelled_alike(bare, vocabulary, NAME_IDF) or (len(bare) >= 4 and bare in letters)
+        alike = not (known and known(term)) and spelled_alike(bare, vocabulary, NAME_IDF)
+        return bare in vocabulary or alike or (len(bare) >= 4 and bare in letters)
     missing = unmentioned_names(question, mentioned)
     compared = _COMPARES.search(question)
     if missing and compared:  # one side of the comparison named whole, and none of the other side
@@ -212,18 +217,18 @@ def names_missing_from(question: str, text: str, outlet: str = "") -> list[str]:
     return missing
 
 
-def quotes_on_subject(question: str, citations: list[Citation], article_text: Callable[[Chunk], str]
-                      ) -> tuple[list[Citation], list[str]]:
+def quotes_on_subject(question: str, citations: list[Citation], article_text: Callable[[Chunk], str],
+                      known: Callable[[str], bool] | None = None) -> tuple[list[Citation], list[str]]:
     """The quotes from the first whose own article (`article_text` of its passage: title and body) mentions
     the question's names (`names_missing_from`) on, numbered again from 1; and, when none does, the names
     the lead's article lacks (the refusal's reason). "How much rain fell in Plymouth?" led with Hurricane
     Ian's rain in Florida, then quoted "Nine inches of rain was reported in Plymouth, Vermont": that quote
-    leads. The quotes after it stay as the answerer chose them (`choose_quotes`' own rule): leaving out
+    leads (`known`: as for `names_missing_from`). The quotes after it stay as the answerer chose them (`choose_quotes`' own rule): leaving out
     every quote from an article without all the names lost gold answers on the training stores."""
     for first, c in enumerate(citations):
-        if not names_missing_from(question, article_text(c.chunk), c.chunk.source):
+        if not names_missing_from(question, article_text(c.chunk), c.chunk.source, known):
             return [replace(c, n=n) for n, c in enumerate(citations[first:], 1)], []
-    return [], (names_missing_from(question, article_text(citations[0].chunk), citations[0].chunk.source)
+    return [], (names_missing_from(question, article_text(citations[0].chunk), citations[0].chunk.source, known)
                 if citations else [])
 
 

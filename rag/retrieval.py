@@ -24,7 +24,7 @@ from .checkpoints import reached
 from .dates import day_number, time_prior, time_window
 from .models import Chunk, Filters
 from .store import Store, chunk_from_metadata, metadata_uid
-from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer, spelled_alike
+from .text import INDEX_STOPWORDS, TOKEN_PATTERN, english_idf, english_stemmer, spelled_alike, unaccented
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class _Snapshot:
 
     frequencies: dict[str, int] = field(default_factory=dict)  # term -> how many chunks hold it
     ordered: tuple[str, ...] = ()  # the terms, sorted: for `mentions`' near spellings
+    unaccented: frozenset[str] = frozenset()  # the terms with accents, without them ("müller" -> "muller")
 
     @classmethod
     def of(cls, stamp: str, bm25, ids: list[str], days: list[int], sources: list[str]) -> _Snapshot:
@@ -92,13 +93,14 @@ class _Snapshot:
             counts = np.diff(np.asarray(bm25.scores["indptr"]))
             frequencies = {term: int(counts[i]) for term, i in bm25.vocab_dict.items() if i < len(counts) and counts[i]}
         return cls(stamp, bm25, tuple(ids), np.asarray(days, dtype=np.int32), tuple(sources),
-                   {chunk_id: i for i, chunk_id in enumerate(ids)}, frequencies, tuple(sorted(frequencies)))
+                   {chunk_id: i for i, chunk_id in enumerate(ids)}, frequencies, tuple(sorted(frequencies)),
+                   frozenset(unaccented(term) for term in frequencies if not term.isascii()))
 
     def mentions(self, name: str, rarity: float) -> bool:
         """Whether a stored chunk holds the name (a term, as `text.terms` gives it) or another spelling of it
         (`text.spelled_alike`). The index's whole vocabulary, not only the chunks a search returned."""
-        if name in self.frequencies:
-            return True
+        if name in self.frequencies or (bare := unaccented(name)) in self.frequencies or bare in self.unaccented:
+            return True  # (as spelled, or with or without accents: "Jose Muller" is the articles' José Müller)
         start = bisect.bisect_left(self.ordered, name[:2])  # (the words with its first two letters)
         end = bisect.bisect_left(self.ordered, name[:2] + "\uffff", start)
         return spelled_alike(name, self.ordered[start:end], rarity)

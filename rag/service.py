@@ -252,8 +252,9 @@ class NewsChat:
         # carried names are not looked for there: "and what did the head keeper say?" may leave the harbor.)
         off_subject = []
         if answer.citations and not unmentioned:
-            answer.citations, off_subject = quotes_on_subject(question, answer.citations,
-                                                              lambda chunk: _article_text(chunk, bodies))
+            answer.citations, off_subject = quotes_on_subject(
+                question, answer.citations, lambda chunk: _article_text(chunk, bodies),
+                known=lambda term: term in snapshot.frequencies)  # (a name the store holds as spelled)
         if answer.citations and not unmentioned:
             answer.text = compose(answer.citations)
         else:

@@ -467,8 +467,8 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
                 "source": {"Kharkiv": "valleycourier.example", "Belko": "Bloomberg"}.get(name, "corvanews.example"),
                 "text": f"The new water plant in {name} opened on Monday after two years of work.\n\n"
                         f"The plant cost {cost} million euros, the utility said."}
-               for i, (name, cost, _) in enumerate(PLANTS + [("Kharkiv", 61, 0)])]
-    assert chat.ingest([write_corpus(tmp_path, records)]).added == 5
+               for i, (name, cost, _) in enumerate(PLANTS + [("Kharkiv", 61, 0), ("Zürich", 70, 0)])]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 6
     chosen = RankerWeights.load(weights)
     chat.answerer = ExtractiveAnswerer(chat.embeddings, chosen, small_store_weights=chosen)
     as_of = Filters(as_of="2024-06-01")
@@ -494,6 +494,7 @@ def test_a_question_about_a_place_no_article_mentions_is_refused_naming_it(chat,
                            ("How much did the Corva plant cost, as CorvaNews reported?", "48 million"),  # an outlet
                            ("How much did the Corva plant cost in EUR?", "48 million"),  # an acronym
                            ("How much did the Kharkov water plant cost?", "61 million"),
+                           ("How much did the Zurich water plant cost?", "70 million"),  # without its accent
                            # an outlet's name as the question spells it, not as it is stored (valleycourier)
                            ("How much did the Kharkiv water plant cost, according to the Valley Courier?",
                             "61 million")]:
@@ -553,8 +554,17 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
                {"id": "rovers", "title": "Riverton Rovers win the cup", "published": "2026-11-30",
                 "source": "valleycourier", "text": "The Riverton Rovers beat Hollis United 3-1 in the regional "
                 "cup final on Sunday.\n\nMayor Linda Okafor said the city would hold a parade for the team."}]
-    assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
+    records += [{"id": "plant", "title": "Corva water plant opens", "published": "2026-11-20", "source": "wbrk",
+                 "text": "The new Corva water plant opened on Monday.\n\nThe Corva plant cost 48 million euros, the "
+                 "utility said."},
+                {"id": "bridge", "title": "Corvo bridge reopens", "published": "2026-11-21", "source": "wbrk",
+                 "text": "The Corvo bridge reopened on Tuesday after two months of repairs, the county said."}]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 4
     as_of = Filters(as_of="2026-12-01")
+    # a near spelling of a name the store also holds is another place's: the Corva plant's cost is no answer
+    corvo = chat.ask("How much did the Corvo water plant cost?", filters=as_of)
+    assert "48 million" not in corvo.text, corvo.text
+    assert "48 million" in chat.ask("How much did the Corva water plant cost?", filters=as_of).text
     refused = chat.ask("Who won the men's race at the Riverton Marathon?", filters=as_of)
     assert refused.refused and "from an article that does not mention “Riverton”" in refused.text, refused.text
     assert refused.related and not refused.citations and refused.confidence is None
@@ -565,6 +575,10 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
         answer = chat.ask(question, filters=as_of)
         assert not answer.refused, (question, answer.text)
     assert names_missing_from("Did Chebet win in Brookhaven?", "Chebet won the Brookhaven race.") == []
+    # another spelling counts only while the store holds none as the question writes it (a tester's "Corvo")
+    assert names_missing_from("How much did the Corvo plant cost?", "The Corva plant cost 48 million.") == []
+    assert names_missing_from("How much did the Corvo plant cost?", "The Corva plant cost 48 million.",
+                              known=lambda term: term == "corvo") == ["Corvo"]
     assert names_missing_from("What did Zurich vote on?", "Zürich voted on Sunday.") == []  # (with accents or not)
     assert names_missing_from("What did Zürich vote on?", "Zurich voted on Sunday.") == []
     # a question that compares two subjects is answered from an article on either (a tester's "Which company
