@@ -161,8 +161,11 @@ def named_outlet(question: str, outlets: list[str]) -> str:
 # Not names to look up (set by hand, from a review's examples; no questions of these kinds to measure on):
 # a question with more than this share of its words past the first capitalised (Title Case, ALL CAPS),
 # and an all-capital word this short ("USD", "MW", "ECB": articles write "dollars", "megawatts",
-# "European Central Bank"). Such names ("NBA", "BTS") are then answered as before the rule.
+# "European Central Bank"). Such names ("NBA", "BTS") are then answered as before the rule. A question this
+# short is never Title Case: "Who owns Café Lumière?" names a café in two of its three words (a tester:
+# answered with Café Étoile's owner).
 TITLE_CASE_SHARE = 0.6
+TITLE_CASE_WORDS = 4
 ACRONYM_LETTERS = 4
 
 
@@ -172,7 +175,8 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
     AlphaOstrava plant cost?" over articles that only know BetaOstrava -> ["AlphaOstrava"]. An answer
     to it would quote another place's figure."""
     capitalised = capitalised_words(question)
-    if len(capitalised) > TITLE_CASE_SHARE * (len(question.split()) - 1):
+    words_past_first = len(question.split()) - 1
+    if words_past_first >= TITLE_CASE_WORDS and len(capitalised) > TITLE_CASE_SHARE * words_past_first:
         return []  # "What Did The Plant In Corva Cost?": its capitals name nothing
     missing = []
     for written, word in question_names(question):

@@ -643,6 +643,7 @@ def test_the_names_a_question_asks_about():
     assert names("NFL player Damar Hamlin is a member of which team?") == ["Damar"]  # not "FL"
     assert names("What did the ECB and the IMF say about Corva?") == []  # acronyms
     assert names("What Did The Plant In Ostrava Cost?") == []  # Title Case names nothing
+    assert names("Who owns Café Lumière?") == ["Café", "Lumière"]  # (a short question is no Title Case)
     assert names("How did Covid-19 and Hollywood change Corva?") == []  # a number, a common word
     assert names("Ostrava: how much did the plant cost?") == []  # the first word is not looked at
 
