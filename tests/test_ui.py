@@ -477,6 +477,17 @@ def test_uploaded_articles_can_be_asked_about_at_once(app, page, tmp_path):
     assert "Port Zephyr" in page.inner_text("#src-0-1 .card-title")
 
 
+def test_a_file_over_the_upload_limit_is_named_and_the_others_are_saved(app, page, tmp_path):
+    # Gradio refused the whole upload when one file was over the limit: "File(s) exceed the maximum allowed
+    # size", and the good file beside it was not saved either (a tester).
+    (tmp_path / "huge.txt").write_text("Filler text about nothing in particular.\n" * 290_000)  # about 11.9 MB
+    (tmp_path / "kites.md").write_text("# Kite festival draws crowds\n\nThe Brindle kite festival drew 4,000 "
+                                       "visitors on Saturday, organisers said.\n")
+    result = upload(page, tmp_path / "huge.txt", tmp_path / "kites.md")
+    assert "1 added" in result and "huge.txt" in result and "over the 10 MB upload limit" in result, result
+    assert (app["articles"] / "kites.md").exists() and not (app["articles"] / "huge.txt").exists()
+
+
 def test_an_upload_never_replaces_a_different_file_of_the_same_name(app, page, tmp_path):
     (app["articles"] / "festival.txt").write_text(OTHER_HARBOR)  # the user's own file, already there
     (tmp_path / "festival.txt").write_text(HARBOR.replace("Port Zephyr", "Port Quillon"))

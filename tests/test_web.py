@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import re
 import shutil
 import time
@@ -426,7 +427,36 @@ def test_the_watcher_syncs_for_what_was_stored_not_for_every_file_that_goes(back
     # the feeds folder's saved items are indexed by the poll that saves them, not digested again by the watcher
     fed = FolderWatcher(backend, folder, ignored=folder / "feeds")
     assert not fed.wanted(Change.added, str(folder / "feeds" / "courier" / "item.json"))
+    assert not fed.wanted(Change.modified, str(folder / "feeds" / "courier" / "item.json"))
+    assert fed.wanted(Change.deleted, str(folder / "feeds" / "courier" / "item.json"))  # a user's clean-up
     assert fed.wanted(Change.added, str(folder / "new.txt"))
+
+
+def test_a_file_written_in_pieces_is_synced_once_it_holds_still(backend, capsys):
+    # A JSON export written a piece every 0.6 s was synced after 200 ms of quiet each time: seven failures
+    # ("invalid JSON ... Unterminated string") before it was whole (a tester).
+    folder = Path(backend.settings.articles_dir)
+    watcher = FolderWatcher(backend, folder)
+    watcher.start()
+    try:
+        time.sleep(2)  # the watch set up
+        capsys.readouterr()
+        record = json.dumps({"title": "Kite festival", "text": "The Brindle kite festival drew 4,000 visitors."})
+        path, pieces = folder / "slow.json", [record[i:i + 20] for i in range(0, len(record), 20)]
+        with open(path, "w") as out:
+            for piece in pieces:
+                out.write(piece)
+                out.flush()
+                time.sleep(0.6)
+        deadline = time.monotonic() + 60
+        while str(path.resolve()) not in backend.chat.store.catalog.paths():
+            assert time.monotonic() < deadline, "the finished file was not indexed"
+            time.sleep(0.3)
+        out = capsys.readouterr().out
+        assert "rag: failed:" not in out and "updated" not in out.replace("0 updated", ""), out
+    finally:
+        watcher.stopped.set()
+        watcher.join(10)
 
 
 def test_the_articles_folder_watcher_does_not_sync_at_start(backend):

@@ -35,6 +35,10 @@ from .turns import ALL_OUTLETS, make_filters, read_question_link
 log = logging.getLogger("rag.web")
 
 STATIC = Path(__file__).resolve().parent / "static"
+# Gradio refuses a whole upload when one file is over its limit, before the app sees any: an 11.9 MB file
+# cancelled the other files uploaded with it (a tester). Its limit is this many times the app's own, which
+# `uploads.save_uploads` checks file by file, naming the file too large and saving the others.
+UPLOAD_CEILING = 10
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
 PAGE_JS = (STATIC / "app.js").read_text(encoding="utf-8")
 POLL_SECONDS = 2.0
@@ -489,7 +493,7 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
     add_article_pages(app, backend, auth)
     app = gr.mount_gradio_app(app, demo, path="", auth=auth,
                               auth_message="Log in with the user and password from RAG_AUTH." if auth else None,
-                              show_error=True, max_file_size=f"{settings.max_upload_mb:g}mb", footer_links=["api"],
+                              show_error=True, max_file_size=f"{UPLOAD_CEILING * settings.max_upload_mb:g}mb", footer_links=["api"],
                               theme=make_theme(), css=CSS, js=PAGE_JS)
     # Ctrl-C waits this long for open pages' connections (a page keeps one open): without a limit, `rag
     # serve` never stopped while a browser tab was open on it

@@ -406,7 +406,8 @@ def article_page(article, spans: list[tuple[int, int, str]], css: str, related: 
 def missing_article_page(css: str) -> str:
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Article not found</title>"
             f"<style>{css}</style></head><body class='article-page'><main><h1>Article not found</h1>"
-            f"<p>This article is no longer in the store: its file was removed or changed.</p>"
+            f"<p>This article is no longer in the store: its file was removed, renamed, moved or changed. "
+            f"Ask again to find it where it is now.</p>"
             f"<p><a href='/'>Ask a question about the articles</a></p></main></body></html>")
 
 

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchfiles import watch
+from watchfiles import Change, watch
 
 from ..articles import is_hidden, is_supported
 from ..following import FeedRunner, FollowedFeeds
@@ -179,14 +179,22 @@ class Backend:
             return []
 
 
+# A change is synced once its folder has held still this long, or after this long at most while files keep
+# changing: with 200 ms, a file written in pieces (a download, a slow export) was synced, and failed as
+# half-written JSON, seven times before it was whole (a tester).
+STILL_MS = 1500
+WRITING_MS = 10_000
+
+
 class FolderWatcher(threading.Thread):
     """Syncs a folder whenever article files in it change (watchfiles: the system's file events, with a
     debounce so a file still being written is synced once it holds still)."""
 
     def __init__(self, backend: Backend, folder: Path, sync_first: bool = True, ignored: Path | None = None):
         """`sync_first`: sync the folder once the watch is set up (False for the articles folder, which the
-        app syncs at start unless told not to); `ignored`: a folder inside whose files the app indexes
-        itself (the feeds folder: every saved item made the watcher digest the whole articles folder again)."""
+        app syncs at start unless told not to); `ignored`: a folder inside whose new and changed files the
+        app indexes itself (the feeds folder: every saved item made the watcher digest the whole articles
+        folder again); a file deleted there is still synced."""
         super().__init__(name="rag-watch", daemon=True)
         self.backend, self.folder = backend, Path(folder)
         self.stopped = threading.Event()
@@ -194,7 +202,7 @@ class FolderWatcher(threading.Thread):
         self.synced = not sync_first  # (the first watch's first pass syncs only when this is False)
         self.ignored = ignored.resolve() if ignored is not None else None
 
-    def wanted(self, _change, path: str) -> bool:
+    def wanted(self, change: Change, path: str) -> bool:
         """An article file's event, or a folder's: a folder moved in, out or renamed brings only its own
         event, not its files'. A path that is gone (a folder moved out cannot be told from a file any
         more) counts when it was an article file or the store holds files under it, so an editor's
@@ -203,7 +211,7 @@ class FolderWatcher(threading.Thread):
         if p in self.roots:  # a watched folder itself deleted or moved (`_watch` sets the watch up again)
             return True
         if self.ignored is not None and p.resolve().is_relative_to(self.ignored):
-            return False
+            return change == Change.deleted  # (a saved item the user deleted: its story leaves the store)
         try:
             relative = p.relative_to(self.folder.resolve())
         except ValueError:
@@ -251,7 +259,8 @@ class FolderWatcher(threading.Thread):
         roots, links = _watched_roots(self.folder)
         self.roots, identities = roots, _identities(roots)
         synced, self.synced = self.synced, False  # (a watch set up again syncs what came meanwhile)
-        for changes in watch(*roots, watch_filter=self.wanted, stop_event=self.stopped, debounce=1000, step=200,
+        for changes in watch(*roots, watch_filter=self.wanted, stop_event=self.stopped, debounce=WRITING_MS,
+                             step=STILL_MS,
                              rust_timeout=2000, yield_on_timeout=True, raise_interrupt=False,
                              ignore_permission_denied=True):  # (a folder it may not read: `lost+found`)
             if _identities(roots) != identities or any(
