@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -194,3 +195,38 @@ def test_questions_while_another_process_ingests(tmp_path):
             stop(ingest)
         stop(app)
     assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def test_ctrl_c_during_a_sync_stops_the_app_and_the_next_sync_finishes_it(tmp_path):
+    # Ctrl-C while the app's first sync embedded a large folder printed "terminate called without an active
+    # exception" and exited 134 (SIGABRT): Python's exit tore down the model's threads under the sync
+    # (a tester). Now it says so and exits 130, and the store is as a killed sync leaves it.
+    articles, store = tmp_path / "articles", tmp_path / "store"
+    articles.mkdir()
+    for i in range(200):
+        (articles / f"boat-{i}.txt").write_text(f"Boat {i} returns to the harbour\n\nThe harbour master said boat "
+                                                f"{i} returned safely on Monday after the storm.\n")
+    port, log = free_port(), tmp_path / "app.log"
+    with open(log, "w") as sink:
+        app = subprocess.Popen([sys.executable, str(PROJECT / "app.py"), "--store", str(store), "--port", str(port)],
+                               cwd=tmp_path, env=dict(env(), RAG_ARTICLES=str(articles)), stdout=sink,
+                               stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while "rag: syncing" not in log.read_text():
+            assert time.monotonic() < deadline and app.poll() is None, log.read_text()
+            time.sleep(0.2)
+        time.sleep(1)
+        app.send_signal(signal.SIGINT)
+        assert app.wait(timeout=30) == 130, log.read_text()
+    finally:
+        stop(app)
+    said = log.read_text()
+    assert "stopped during a sync" in said and "terminate called" not in said, said
+    again = rag("ingest", str(articles), "--store", str(store), "--quiet", "--json", cwd=tmp_path)
+    out, _ = again.communicate(timeout=300)
+    assert again.returncode == 0, out
+    status = rag("status", "--store", str(store), "--json", cwd=tmp_path)
+    out, _ = status.communicate(timeout=120)
+    assert json.loads(out.strip().splitlines()[-1])["articles"] == 200, out
+

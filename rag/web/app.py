@@ -11,6 +11,7 @@ import functools
 import hashlib
 import ipaddress
 import logging
+import os
 import secrets
 import socket
 import threading
@@ -521,6 +522,13 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
             print("rag: stopped", flush=True)
         finally:
             logging.getLogger("uvicorn.error").removeFilter(quiet)
+        if backend.progress() is not None:
+            # A sync still running cannot be stopped mid-batch: Python's exit then tore down the embedding
+            # model's threads under it ("terminate called without an active exception", exit 134). The store
+            # is left as a killed process leaves it, which the next sync repairs (tests/test_crash_recovery.py).
+            print("rag: stopped during a sync: the next start finishes it, and nothing indexed before is lost",
+                  flush=True)
+            os._exit(130)
         return server, backend
     thread = threading.Thread(target=server.run, name="rag-server", daemon=True)
     thread.start()
