@@ -126,14 +126,15 @@ class FollowedFeeds:
         return errors
 
     def check(self, url: str, fetcher: Fetcher) -> None:
-        """FetchError when an address not followed yet cannot be read now, saying why: a mistyped address
-        (a 404) was followed for good and failed at every poll. The page and `rag follow` check each new
-        address before following any."""
+        """FetchError when an address not followed yet cannot be read now as a feed, a page naming one or a
+        page of headlines, saying why: a mistyped address (a 404), or a single article's page, was followed
+        for good and failed at every poll. The page and `rag follow` check each new address before
+        following any."""
         url = feed_address(url)
         check_url(url)
         if url not in {f.url for f in self.list()}:
-            try:
-                fetcher.get(url)
+            try:  # read as a poll reads it: a feed, a page naming one, or a page of headlines
+                fetch_feed(fetcher, url, "", "", is_local(url))
             except FetchError as e:
                 raise FetchError(f"not followed: {url} cannot be read ({e}); check the address") from None
 

@@ -935,6 +935,9 @@ def test_the_web_app_polls_feeds_in_the_background_and_lists_them(site, tmp_path
         message, box, panel, _ = handlers.follow_feed(backend, nasty)
         assert "status-error" in message and "404 Not Found" in message and "check the address" in message
         assert "<script>" not in message and handlers.feed_choices(backend) == [feed]
+        # nor is a single story's page, which names no feed and links to no stories (the new-user tester)
+        message, *_ = handlers.follow_feed(backend, f"{site.url}/news/solar")
+        assert "status-error" in message and "links to no articles" in message, message
         # one that could be read when followed and then fails is followed, and shown failing
         nasty_path = "/%3Cscript%3Ealert(1)%3C/script%3E"  # (as the client sends it)
         site.routes[nasty_path] = site.routes["/feed.xml"]

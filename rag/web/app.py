@@ -518,10 +518,11 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
         logging.getLogger("uvicorn.error").addFilter(quiet)
         try:
             server.run()
-        except KeyboardInterrupt:  # (uvicorn raises Ctrl-C again once it has stopped)
-            print("rag: stopped", flush=True)
+        except KeyboardInterrupt:  # (uvicorn raises Ctrl-C again once it has stopped, or returns)
+            pass
         finally:
             logging.getLogger("uvicorn.error").removeFilter(quiet)
+        print("rag: stopped", flush=True)
         if backend.progress() is not None:
             # A sync still running cannot be stopped mid-batch: Python's exit then tore down the embedding
             # model's threads under it ("terminate called without an active exception", exit 134). The store
