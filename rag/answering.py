@@ -20,8 +20,8 @@ from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Rankin
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
-from .text import (NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word, spelled_alike,
-                   terms, unaccented, words)
+from .text import (NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word,
+                   spelled_alike, terms, unaccented, words)
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -190,8 +190,8 @@ def unmentioned_names(question: str, mentioned: Callable[[str], bool]) -> list[s
 
 # A question that weighs one subject against another ("Northwind or Castlepeak?", "more in Elena than in the
 # tornado?") is answered from two articles, each naming one side. Not "more than 2,000 cars", "rather than".
-_COMPARES = re.compile(r"\b(or|versus|vs|compared (?:to|with))\b|(?<!\brather )(?<!\bother )\bthan\b(?!\s+(?:about\s+)?\d)",
-                       re.I)
+_COMPARES = re.compile(r"\b(or|versus|vs|compared (?:to|with))\b|"
+                       r"(?<!\brather )(?<!\bother )\bthan\b(?!\s+(?:about\s+)?\d)", re.I)
 
 
 def names_missing_from(question: str, text: str, outlet: str = "", known: Callable[[str], bool] | None = None
@@ -224,16 +224,19 @@ def names_missing_from(question: str, text: str, outlet: str = "", known: Callab
 def quotes_on_subject(question: str, citations: list[Citation], article_text: Callable[[Chunk], str],
                       known: Callable[[str], bool] | None = None) -> tuple[list[Citation], list[str]]:
     """The quotes from the first whose own article (`article_text` of its passage: title and body) mentions
-    the question's names (`names_missing_from`) on, numbered again from 1; and, when none does, the names
-    the lead's article lacks (the refusal's reason). "How much rain fell in Plymouth?" led with Hurricane
-    Ian's rain in Florida, then quoted "Nine inches of rain was reported in Plymouth, Vermont": that quote
-    leads (`known`: as for `names_missing_from`). The quotes after it stay as the answerer chose them (`choose_quotes`' own rule): leaving out
-    every quote from an article without all the names lost gold answers on the training stores."""
+    the question's names (`names_missing_from`, with `known`) on, numbered again from 1; and, when none
+    does, the names the lead's article lacks (the refusal's reason). "How much rain fell in Plymouth?" led
+    with Hurricane Ian's rain in Florida, then quoted "Nine inches of rain was reported in Plymouth,
+    Vermont": that quote leads. The quotes after it stay as the answerer chose them (`choose_quotes`' own
+    rule): leaving out every quote from an article without all the names lost gold answers on the training
+    stores. Each article is read once, however many of the quotes are its."""
+    missing: dict[str, list[str]] = {}
     for first, c in enumerate(citations):
-        if not names_missing_from(question, article_text(c.chunk), c.chunk.source, known):
+        if c.chunk.article_id not in missing:
+            missing[c.chunk.article_id] = names_missing_from(question, article_text(c.chunk), c.chunk.source, known)
+        if not missing[c.chunk.article_id]:
             return [replace(c, n=n) for n, c in enumerate(citations[first:], 1)], []
-    return [], (names_missing_from(question, article_text(citations[0].chunk), citations[0].chunk.source, known)
-                if citations else [])
+    return [], (missing[citations[0].chunk.article_id] if citations else [])
 
 
 # A name with a number: "Ward 7", "Game 7", "Flight 370", "Route 66", "District 12", "Stage 12". Not a
@@ -362,9 +365,8 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
     lead sentence is that one speaking: it names the speaker with a speech verb ("said", "told", a
     quotation mark) at most SAYS_WITHIN words after them, or right before them as the clause ends ("...,
     said Tom Becker."), and it, a sentence beside it or the headline names what the question asks it about
-    ("about the flood"). Such a lead
-    answers, whatever its answerability. Not "Tom Becker did not respond to requests for comment, the paper said", nor
-    "Biden said Trump was unfit" for what Trump said."""
+    ("about the flood"). Such a lead answers, whatever its answerability. Not "Tom Becker did not respond
+    to requests for comment, the paper said", nor "Biden said Trump was unfit" for what Trump said."""
     asked = _ASKS_WORDS.match(question)
     speaker = content_terms(asked["who"]) if asked else []
     if not speaker or lead is None:
@@ -600,20 +602,24 @@ def refusal_text(query: Query, filters: Filters, chunks: list[Chunk], confidence
                 f"those filters. " + ("Try widening the date or outlet filters." if narrowed else
                                       "Every stored article was published later: try a later “as of” date."))
     if unmentioned:
-        named = " or ".join(f"“{name}”" for name in unmentioned)
+        named = _either(unmentioned)
         hints = ", ".join(f"“{word}”" for name, word in (spellings or {}).items() if name in unmentioned)
         spelling = f"Check the spelling (the articles found write {hints})" if hints else "Check the spelling"
         return (f"The articles do not answer this: none of them mentions {named}. {searched(query, filters)}; "
                 f"the nearest passages are listed as related reading, not as an answer. {spelling}, "
                 f"or add articles about it.")
     if off_subject:
-        named = " or ".join(f"“{name}”" for name in off_subject)
-        return (f"The articles do not answer this: the passage nearest an answer is from an article that does not "
-                f"mention {named}. {searched(query, filters)}; the nearest passages are listed as related reading, "
-                f"not as an answer. Try other words, or add articles about it.")
+        return (f"The articles do not answer this: the passage nearest an answer is from an article that does "
+                f"not mention {_either(off_subject)}. {searched(query, filters)}; the nearest passages are "
+                f"listed as related reading, not as an answer. Try other words, or add articles about it.")
     sure = f" (confidence {confidence:.0%})" if confidence is not None else ""
     return (f"The articles do not answer this{sure}. {searched(query, filters)}; the nearest passages are "
             f"listed as related reading, not as an answer. Try other words, or widen the date or outlet filters.")
+
+
+def _either(names: list[str]) -> str:
+    """Names as a refusal gives them: “Ward 7” or “Corvo”."""
+    return " or ".join(f"“{name}”" for name in names)
 
 
 def empty_question_text() -> str:
