@@ -19,7 +19,7 @@ from .dates import DateError, as_of_or_today, check_window, filter_date
 from .embeddings import EmbeddingError
 from .evaluation import run_eval
 from .feeds import feed_address
-from .fetching import FetchError, Fetcher
+from .fetching import FetchError
 from .following import FeedRunner, FollowedFeeds
 from .llm import LLM_PASSAGES, BackendError
 from .models import UNDATED, UNKNOWN_OUTLET, Answer, Filters, display_path
@@ -341,13 +341,7 @@ def follow(feeds: FollowedFeeds, from_settings: list[str], urls: list[str]) -> N
     read now)."""
     for error in feeds.follow_configured(from_settings):
         print(f"rag: warning: {error}", file=sys.stderr)
-    if urls:
-        fetcher = Fetcher()
-        try:
-            for url in urls:  # every new address read first: none followed when one cannot be
-                feeds.check(url, fetcher)
-        finally:
-            fetcher.close()
+    feeds.check(urls)  # every new address read first: none followed when one cannot be
     for url in urls:
         feeds.add(url)
 

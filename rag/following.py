@@ -125,18 +125,26 @@ class FollowedFeeds:
                 errors.append(f"RAG_FEEDS: cannot follow {url}: {e}")
         return errors
 
-    def check(self, url: str, fetcher: Fetcher) -> None:
+    def check(self, urls: list[str]) -> None:
         """FetchError when an address not followed yet cannot be read now as a feed, a page naming one or a
         page of headlines, saying why: a mistyped address (a 404), or a single article's page, was followed
-        for good and failed at every poll. The page and `rag follow` check each new address before
+        for good and failed at every poll. The page and `rag follow` check every new address before
         following any."""
-        url = feed_address(url)
-        check_url(url)
-        if url not in {f.url for f in self.list()}:
-            try:  # read as a poll reads it: a feed, a page naming one, or a page of headlines
-                fetch_feed(fetcher, url, "", "", is_local(url))
-            except FetchError as e:
-                raise FetchError(f"not followed: {url} cannot be read ({e}); check the address") from None
+        if not urls:
+            return
+        followed = {f.url for f in self.list()}
+        fetcher = Fetcher()
+        try:
+            for url in map(feed_address, urls):
+                check_url(url)
+                if url in followed:
+                    continue
+                try:  # read as a poll reads it: a feed, a page naming one, or a page of headlines
+                    fetch_feed(fetcher, url, "", "", is_local(url))
+                except FetchError as e:
+                    raise FetchError(f"not followed: {url} cannot be read ({e}); check the address") from None
+        finally:
+            fetcher.close()
 
     def add(self, url: str) -> Feed:
         """Follow a feed (FetchError for an address that is not http(s)); one already followed stays as it is."""

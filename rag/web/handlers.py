@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..feeds import feed_address
-from ..fetching import FetchError, Fetcher
+from ..fetching import FetchError
 from ..models import IngestReport
 from ..settings import ANSWERERS, EXTRACTIVE, every
 from . import render
@@ -298,14 +298,11 @@ def follow_feed(backend: Backend, url):
     if not url:
         return render.status_box("error", "Type the address of a feed or a news page first (http:// or https://)."), gr.skip(), \
             gr.skip(), gr.skip()
-    fetcher = Fetcher()
     try:
-        backend.feeds.check(url, fetcher)  # (a new address is read once first: a mistyped one is not followed)
+        backend.feeds.check([url])  # (a new address is read once first: a mistyped one is not followed)
         url = backend.feeds.add(url).url  # as it is followed ("feed://host/x" is http://host/x)
     except FetchError as e:
         return render.status_box("error", str(e)), gr.skip(), gr.skip(), gr.skip()
-    finally:
-        fetcher.close()
     if backend.poller is not None:
         backend.poller.poll_soon()
         when = f"now, then {every(backend.settings.feed_minutes)}"
