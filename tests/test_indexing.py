@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rag import indexing
+from rag import articles, indexing
 from rag.indexing import sync
 from rag.models import Filters, article_uid
 from rag.rebuilding import rebuild
@@ -107,6 +107,29 @@ def test_reingest_unchanged_embeds_nothing(news_chat):
     assert (report.added, report.updated, report.unchanged, report.deleted) == (0, 0, 2, 0)
     assert report.chunks_embedded == 0
     assert stored(news_chat) == before
+
+
+def test_a_reader_fix_reaches_files_stored_before_it_and_embeds_only_what_it_changed(news_chat, news, monkeypatch):
+    news_chat.ingest()
+    drills = {i: v for i, v in stored(news_chat).items() if v[1]["path"].endswith("drills.md")}
+    read = indexing.read_file
+
+    def fixed(path, *args):  # a later version reads the Kansas page's headline better
+        result = read(path, *args)
+        for article in result.articles:
+            article.title = article.title.replace("Kansas", "Kansas, a decade's best")
+        return result
+
+    monkeypatch.setattr(indexing, "read_file", fixed)
+    news_chat.ingest()  # the same version: the unchanged files are not read at all
+    assert "a decade's best" not in documents(news_chat)
+    monkeypatch.setattr(articles, "READER_VERSION", articles.READER_VERSION + 1)
+    report = news_chat.ingest()
+    assert (report.updated, report.unchanged) == (1, 1)
+    assert "Record wheat harvest in Kansas, a decade's best" in documents(news_chat)
+    assert report.chunks_embedded == sum(1 for _, m in stored(news_chat).values() if m["path"].endswith("harvest.txt"))
+    assert {i: v for i, v in stored(news_chat).items() if i in drills} == drills
+    assert_consistent(news_chat)
 
 
 def test_edited_file_replaces_its_old_text(news_chat, news):
