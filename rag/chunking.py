@@ -22,10 +22,6 @@ class PassageSplitter(RecursiveCharacterTextSplitter):
         self.overlap = chunk_overlap
 
 
-def make_splitter(chunk_size: int, chunk_overlap: int) -> PassageSplitter:
-    return PassageSplitter(chunk_size, chunk_overlap)
-
-
 def chunk_article(article: Article, splitter: PassageSplitter) -> list[Chunk]:
     """The article's passages; each chunk's text is exactly `article.body[start:end]`, and each
     starts inside the one before it (by up to the splitter's overlap)."""

@@ -34,7 +34,7 @@ from langchain_core.documents import Document
 from .articles import (ArticleError, article_hash, file_digest, is_article_name, is_hidden, keyed_by_text,
                        read_file)
 from .checkpoints import reached
-from .chunking import chunk_article, embedding_text, make_splitter
+from .chunking import PassageSplitter, chunk_article, embedding_text
 from .models import Article, IngestReport, display_path, failure, warning
 from .settings import DEFAULT_STORE, Settings
 from .store import Store, StoreError, WriterLockLost, chunk_metadata, is_store_folder
@@ -546,7 +546,7 @@ def _plan(store: Store, digests: dict[str, str], stored: dict[str, str | None], 
     digests.update(_digests(there, report))
     plans: list[FilePlan] = []
     seen_hashes: dict[str, str] = {}
-    splitter = make_splitter(settings.chunk_size, settings.chunk_overlap)
+    splitter = PassageSplitter(settings.chunk_size, settings.chunk_overlap)
 
     def plan(keys: list[str], stale: set[str]) -> None:
         for key in keys:

@@ -6,7 +6,7 @@ import pytest
 
 from news_fixtures import SEED
 from rag.articles import read_file
-from rag.chunking import chunk_article, embedding_text, make_splitter
+from rag.chunking import PassageSplitter, chunk_article, embedding_text
 from rag.models import Article
 from rag.settings import Settings
 
@@ -35,7 +35,7 @@ BODIES = {
 @pytest.fixture(params=list(BODIES), ids=list(BODIES))
 def chunked(request):
     a = article(BODIES[request.param])
-    return a, chunk_article(a, make_splitter(SIZE, OVERLAP))
+    return a, chunk_article(a, PassageSplitter(SIZE, OVERLAP))
 
 
 def test_chunk_text_is_the_body_slice(chunked):
@@ -70,29 +70,29 @@ def test_chunks_stay_near_the_configured_size(chunked):
 
 def test_overlap_starts_at_a_sentence_when_paragraphs_are_long():
     a = article(BODIES["paragraphs longer than the overlap"])
-    chunks = chunk_article(a, make_splitter(SIZE, OVERLAP))
+    chunks = chunk_article(a, PassageSplitter(SIZE, OVERLAP))
     assert all(c.text.startswith("In paragraph ") for c in chunks)
 
 
 def test_chunks_carry_the_article_metadata():
     a = article(BODIES["short paragraphs"])
-    for c in chunk_article(a, make_splitter(SIZE, OVERLAP)):
+    for c in chunk_article(a, PassageSplitter(SIZE, OVERLAP)):
         assert (c.article_id, c.title, c.url, c.published, c.source, c.path) == (
             a.id, a.title, a.url, a.published, a.source, a.path)
 
 
 def test_short_article_is_one_chunk():
     a = article("The harbour reopened on Monday.")
-    [c] = chunk_article(a, make_splitter(SIZE, OVERLAP))
+    [c] = chunk_article(a, PassageSplitter(SIZE, OVERLAP))
     assert (c.start, c.end, c.text) == (0, len(a.body), a.body)
 
 
 def test_embedded_text_starts_with_the_title():
     a = article(BODIES["short paragraphs"], title="Harbour reopens after storm")
-    chunks = chunk_article(a, make_splitter(SIZE, OVERLAP))
+    chunks = chunk_article(a, PassageSplitter(SIZE, OVERLAP))
     for c in chunks:
         text = embedding_text(c)
         assert text.startswith("Harbour reopens after storm\n\n")
         assert text.endswith(c.text)
-    untitled = chunk_article(article("Body only.", title=""), make_splitter(SIZE, OVERLAP))[0]
+    untitled = chunk_article(article("Body only.", title=""), PassageSplitter(SIZE, OVERLAP))[0]
     assert embedding_text(untitled) == "Body only."
