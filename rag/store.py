@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import chromadb
+import httpx
 import sqlalchemy as sa
 from chromadb.api.client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
@@ -450,9 +451,11 @@ class Store:
                                  f"the rest")
 
     def unreachable(self, error: BaseException) -> str:
-        """The reason in one line when `error` is the store's database server not answering (stopped,
-        restarted, out of reach): "" for any other error, which deserves its traceback. An outage then
-        logs one line per failed step, not a hundred lines of driver traceback each."""
+        """The reason in one line when `error` is the store's Chroma or database server not answering
+        (stopped, restarted, out of reach): "" for any other error, which deserves its traceback. An outage
+        then logs one line per failed step, not a hundred lines of HTTP client or driver traceback each."""
+        if self.chroma_url and isinstance(error, httpx.TransportError):  # (Chroma's client is httpx)
+            return f"the Chroma server {self.chroma_url} does not answer: {error}"
         if not self.database_url or not isinstance(error, sa.exc.OperationalError):
             return ""  # (SQLite's OperationalErrors are a locked or damaged file: their traceback is wanted)
         state = getattr(getattr(error, "orig", None), "sqlstate", None) or ""

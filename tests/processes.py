@@ -76,11 +76,23 @@ def chroma_server(folder: Path):
     port = free_port()
     proc = subprocess.Popen([command, "run", "--path", str(folder), "--host", "127.0.0.1", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    CHROMA_SERVERS[url] = proc
     try:
         wait_port(port, proc, "chroma run")
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         stop(proc)
+        CHROMA_SERVERS.pop(url)
+
+
+CHROMA_SERVERS: dict[str, subprocess.Popen] = {}  # each running `chroma run`, by its URL
+
+
+def stop_chroma(url: str) -> None:
+    """Stop a server `chroma_server` started, as a crash would."""
+    CHROMA_SERVERS[url].kill()
+    CHROMA_SERVERS[url].wait()
 
 
 STOP_POSTGRES: dict[str, list[str]] = {}  # the command that stops each running server, by its URL

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from processes import STOP_POSTGRES, chroma_server, postgres_server, stop_postgres
+from processes import STOP_POSTGRES, chroma_server, postgres_server, stop_chroma, stop_postgres
 from rag import embeddings, indexing, rebuilding
 from rag.models import Filters
 from rag.rebuilding import rebuild
@@ -315,6 +315,29 @@ def test_a_database_that_stops_during_an_ingest_is_reported_not_raised(servers, 
     failed = [str(news / "b-ferry.txt")] if step == "_commit" else [str(news / "a-ferry.txt"), str(news / "b-ferry.txt")]
     assert [f["path"] for f in report.failed] == failed
     assert "does not answer" in report.failed[0]["error"] and "\n" not in report.failed[0]["error"]
+    logged = [r for r in caplog.records if r.name.startswith("rag")]
+    assert logged and not any(r.exc_info for r in logged), [r.getMessage() for r in logged]
+
+
+def test_a_chroma_server_that_stops_during_an_ingest_is_reported_in_one_line(servers, tmp_path, articles_dir,
+                                                                            monkeypatch, caplog):
+    # The report was right, but each failed step logged the HTTP client's whole traceback on stderr.
+    one = instance(tmp_path / "one", servers, articles_dir)
+    assert one.ingest().added == 1
+    news = tmp_path / "news"
+    news.mkdir()
+    (news / "a-ferry.txt").write_text(FERRY)
+    real = indexing.index
+
+    def crash(*args, **kwargs):  # the real server is gone when the first unit is written
+        stop_chroma(servers[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(indexing, "index", crash)
+    report = one.ingest([news])
+    assert [f["path"] for f in report.failed] == [str(news / "a-ferry.txt")]
+    assert f"the Chroma server {servers[0]} does not answer" in report.failed[0]["error"]
+    assert "\n" not in report.failed[0]["error"]
     logged = [r for r in caplog.records if r.name.startswith("rag")]
     assert logged and not any(r.exc_info for r in logged), [r.getMessage() for r in logged]
 
