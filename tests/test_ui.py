@@ -386,6 +386,30 @@ def test_a_reload_brings_the_conversation_back(page):
     assert page.locator("#chat .answer-meta").count() == 0
 
 
+def test_each_tab_keeps_its_own_conversation(app, browser):
+    # One conversation was kept for the whole address: a second tab opened on the first one's, and its Clear
+    # (or its questions) replaced the first tab's for good.
+    answers = "() => document.querySelectorAll('#chat .answer-meta').length"
+    first = open_page(app, browser)
+    try:
+        ask(first, SOLDIERS)
+        first.wait_for_timeout(500)
+        second = first.context.new_page()  # (the same browser: the same localStorage)
+        second.goto(app["url"], wait_until="domcontentloaded")
+        second.wait_for_function(f"{answers} === 1", timeout=60_000)  # a new tab goes on from it
+        second.locator("#chat button[aria-label='Clear']").first.click()
+        second.wait_for_function(f"{answers} === 0", timeout=30_000)
+        second.wait_for_timeout(500)
+        first.reload(wait_until="domcontentloaded")
+        first.wait_for_function(f"{answers} === 1", timeout=60_000)
+        second.reload(wait_until="domcontentloaded")
+        second.wait_for_selector("#status-line .status-ready", timeout=60_000)
+        second.wait_for_timeout(1500)
+        assert second.locator("#chat .answer-meta").count() == 0
+    finally:
+        first.context.close()
+
+
 # The panel's scrolled boxes, from the sources up to the panel: scrolled to their ends, how far each went.
 SCROLL_SOURCES_DOWN = """() => {
     const moved = [];

@@ -42,6 +42,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 UPLOAD_CEILING = 10
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
 PAGE_JS = (STATIC / "app.js").read_text(encoding="utf-8")
+TABS_HEAD = f"<script>{(STATIC / 'tabs.js').read_text(encoding='utf-8')}</script>"  # each tab's own conversation
 POLL_SECONDS = 2.0
 FEEDS_POLL_SECONDS = 5.0  # how often the feeds panel is refreshed (a feed's poll takes seconds, not less)
 
@@ -217,6 +218,7 @@ def build_ui(backend: Backend) -> gr.Blocks:
     with gr.Blocks(title="News chat", fill_width=True) as demo:
         turns = gr.State([])
         # the turns, over a reload; with a secret of its own each start, Gradio could not read them after a restart
+        # (each browser tab's own: static/tabs.js files it under the tab's id)
         kept = gr.BrowserState([], storage_key="news-chat-conversation", secret=browser_secret(backend.settings))
         status = header(backend)
         with gr.Row(equal_height=False, elem_id="main-row"):
@@ -495,7 +497,7 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
     app = gr.mount_gradio_app(app, demo, path="", auth=auth,
                               auth_message="Log in with the user and password from RAG_AUTH." if auth else None,
                               show_error=True, max_file_size=f"{UPLOAD_CEILING * settings.max_upload_mb:g}mb", footer_links=["api"],
-                              theme=make_theme(), css=CSS, js=PAGE_JS)
+                              theme=make_theme(), css=CSS, js=PAGE_JS, head=TABS_HEAD)
     # Ctrl-C waits this long for open pages' connections (a page keeps one open): without a limit, `rag
     # serve` never stopped while a browser tab was open on it
     server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",

@@ -120,7 +120,7 @@ KEPT_TURNS = 30  # the answers a browser keeps over a reload (each with its card
 def kept_turns(turns, request: gr.Request | None = None):
     """The turns to keep in the browser (gr.BrowserState), so a reload brings the conversation back. A
     page opened from a question's link (`?q=`) keeps nothing: its conversation is its own, and would
-    replace the one the browser kept for the main page (every tab keeps under one name)."""
+    replace the one the browser kept for the main page in this tab (static/tabs.js)."""
     if _from_link(request):
         return gr.skip()
     return list(turns or [])[-KEPT_TURNS:]
