@@ -20,8 +20,8 @@ from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Rankin
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
-from .text import (NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, content_terms, english_idf, is_english_word,
-                   spelled_alike, terms, unaccented, words)
+from .text import (NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, abbreviates, content_terms, english_idf,
+                   is_english_word, spelled_alike, terms, unaccented, words)
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -122,6 +122,7 @@ def outlet_letters(name: str) -> str:
 
 
 # A run of capitalised words, as a question names an outlet ("the Valley Courier", "WBRK", "Reuters").
+_CAPITALISED_WORD = re.compile(r"\b[A-Z][a-z]+")
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
 # What a question asks of an outlet: without such a word "How hot is the Sun?" is no question to The Sun
 _REPORTING = re.compile(r"\b(report\w*|say|says|said|writ\w*|wrote|according|cover\w*|stor(y|ies)|articles?|"
@@ -210,7 +211,8 @@ def names_missing_from(question: str, text: str, outlet: str = "", known: Callab
     def mentioned(term: str) -> bool:
         bare = unaccented(term)
         alike = not (known and known(term)) and spelled_alike(bare, vocabulary, NAME_IDF)
-        return bare in vocabulary or alike or (len(bare) >= 4 and bare in letters)
+        return (bare in vocabulary or alike or (len(bare) >= 4 and bare in letters)
+                or abbreviates(bare, {w.lower() for w in _CAPITALISED_WORD.findall(text)}))  # "Utd": United
     missing = unmentioned_names(question, mentioned)
     compared = _COMPARES.search(question)
     if missing and compared:  # one side of the comparison named whole, and none of the other side
@@ -339,10 +341,15 @@ class ExtractiveAnswerer:
         ranking = ranker.rank(question_view(query, idf), chunks, bodies)
         chosen = choose_quotes(ranking, weights.max_quotes, weights.relative, weights.context,
                                on_topic=naming_articles(query.text, bodies))
-        spans = quote_spans(chosen, weights.context, bodies)
+        context = weights.context
+        speaks = quotes_speaker(query.question, chosen[0] if chosen else None)
+        if speaks:  # "and what did Tom Baker say?": his words, not the mayor's beside them (a tester); the lead
+            chosen = chosen[:1] + [c for c in chosen[1:] if names_speaker(query.question, c)]  # names him, so
+            context = "after" if context == "around" else context  # the sentence before it is not his
+        spans = quote_spans(chosen, context, bodies)
         quotes = [RawCitation(n=c.passage, quote=text, at=start) for c, start, text in spans]
         if not quotes or ranking.answerable < weights.threshold_for(store_chunks) and not (
-                quotes_speaker(query.question, chosen[0]) or introduces(query.question, chosen[0])):
+                speaks or introduces(query.question, chosen[0])):
             # related reading: the best sentences, not the sentence before the lead quoted apart
             related = [q for q, (c, start, _) in zip(quotes, spans) if c is not chosen[0] or start == c.span.start]
             return Proposal([], ranking.answerable, related=related[:3])
@@ -353,7 +360,7 @@ class ExtractiveAnswerer:
 # someone's words. A few words, so its answerability was low (refused at 18-41%) with the answer first in
 # the related reading. Set by hand from two testers' questions; on s150 and held-out A no question has
 # this form, so their figures cannot move.
-_ASKS_WORDS = re.compile(r"^\s*what did (?P<who>.{2,60}?) (say|tell|announce|write|claim|reveal)\b"
+_ASKS_WORDS = re.compile(r"^\s*(?:(?:and|but|so|also|then),?\s+)?what did (?P<who>.{2,60}?) (say|tell|announce|write|claim|reveal)\b"
                          r"(?:.*?\b(about|on|regarding)\b(?P<about>.*?))?\s*\??\s*$", re.I)
 _SAYS = re.compile(r"(said|says|saying|told|tells|announced|wrote|writes|claimed|stated|added|according|[\"“”:])$",
                    re.I)
@@ -392,6 +399,15 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
         if closes and any(_SAYS.search(t) for t in tokens[max(0, i - 3):i]):
             return True
     return False
+
+
+def names_speaker(question: str, cand: Candidate) -> bool:
+    """Whether a sentence names whom a question asks the words of (`_ASKS_WORDS`): beside a lead that quotes
+    them (`quotes_speaker`), the answer's other quotes must ("Councillor Tom Baker, who voted against the
+    plan, said ..." has its verb too far for `quotes_speaker`, and is his words all the same)."""
+    asked = _ASKS_WORDS.match(question)
+    speaker = set(content_terms(asked["who"])) if asked else set()
+    return bool(speaker) and speaker <= set(content_terms(cand.span.text))
 
 
 # "Who is Lou Ferrante?": refused at 33% with "Transit director Lou Ferrante said ..." as related reading.

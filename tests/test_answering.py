@@ -388,6 +388,25 @@ def test_a_question_for_someones_words_is_answered_with_them(chat, tmp_path):
     assert not introduces("Who was Fire?", candidate)  # one common word is no name (the review: "Who was Mayor?")
 
 
+def test_a_follow_up_for_someones_words_quotes_only_theirs(chat, tmp_path):
+    # "and what did Tom Baker say?" after a question on the mayor quoted Baker, then the mayor twice (a tester)
+    records = [{"id": "lanes", "title": "Council approves bicycle lanes on Harbor Street", "published": "2024-03-04",
+                "source": "harborgazette", "text": "The city council voted 7 to 2 on Monday to approve bicycle lanes "
+                "along Harbor Street. Mayor Elena Ruiz said the lanes would be finished by September. Councillor Tom "
+                "Baker, who voted against the plan, said the money should go to fixing potholes instead."},
+               {"id": "budget", "title": "Mayor Ruiz defends bike lane budget", "published": "2024-03-05",
+                "source": "valleytimes", "text": "Mayor Elena Ruiz on Tuesday defended the 4.2 million dollar budget "
+                "for the Harbor Street bicycle lanes. Ruiz also announced a new garage on Pier Road to replace the lost "
+                "parking. Critics, including Councillor Tom Baker, said the grant had not yet been confirmed."}]
+    assert chat.ingest([write_corpus(tmp_path, records)]).added == 2
+    first = "What did Mayor Ruiz say about the bike lanes?"
+    answer = chat.ask("and what did Tom Baker say?", history=[(first, chat.ask(first).text)])
+    assert not answer.refused and answer.citations
+    assert all("Baker" in c.quote for c in answer.citations), answer.text
+    assert "fixing potholes" in answer.text  # (his verb seven words on: his words all the same)
+    assert_quotes_verbatim(chat, answer)
+
+
 @pytest.mark.parametrize("question, sentence, speaks", [
     ("What did Tom Becker say?", "“We rescued 37 people,” said Tom Becker.", True),
     ("What did Peskov say?", "Kremlin spokesman Dmitry Peskov told reporters: “We don't interfere.”", True),
@@ -581,6 +600,12 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
                               known=lambda term: term == "corvo") == ["Corvo"]
     assert names_missing_from("What did Zurich vote on?", "Zürich voted on Sunday.") == []  # (with accents or not)
     assert names_missing_from("What did Zürich vote on?", "Zurich voted on Sunday.") == []
+    # a short form of a name's word ("Man Utd" was refused over Manchester United's cup: held-out B), not a name
+    # that only shares letters with a word, nor a short form of a word the article does not write as a name
+    cup = "Manchester City beat Manchester United 2-1 to win the FA Cup, it was understood."
+    assert names_missing_from("How many FA Cups has City won after beating Man Utd?", cup) == []
+    assert names_missing_from("What did Ana Lund say?", "Lund said Atlanta was ready.") == ["Ana"]
+    assert names_missing_from("Did Man Utd win the cup?", "City won the cup, it was understood.") == ["Utd"]
     # a question that compares two subjects is answered from an article on either (a tester's "Which company
     # had larger quarterly revenue, Northwind or Castlepeak?" was refused)
     for question in ("Which company had larger revenue, Northwind or Castlepeak?",
