@@ -815,6 +815,31 @@ def test_off_loopback_the_page_requires_the_login(browser, tmp_path):
         stop(proc)
 
 
+def test_a_page_whose_app_stopped_says_so(browser, tmp_path):
+    # After Ctrl-C the status line still said "Ready", and Ask did nothing (a tester).
+    port = free_port()
+    log = tmp_path / "app.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(PROJECT / "app.py"), "--port", str(port), "--no-ingest", "--store",
+             str(tmp_path / "store")], cwd=tmp_path, env=dict(app_env(), RAG_ARTICLES=str(tmp_path)),
+            stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", proc, log)
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+        pg.wait_for_selector("#question textarea", timeout=30_000)
+        pg.wait_for_timeout(4000)  # (asked while it runs: no false alarm)
+        assert not pg.locator("#status-line [data-state=stopped]").count()
+    finally:
+        stop(proc)
+    pg.wait_for_selector("#status-line [data-state=stopped]", timeout=20_000)
+    assert "not running" in pg.inner_text("#status-line")
+    assert pg.locator("#ask-button").is_disabled()
+    context.close()
+
+
 def test_a_port_in_use_is_one_clear_line(tmp_path):
     import socket
 

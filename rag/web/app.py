@@ -22,7 +22,7 @@ from pathlib import Path
 import gradio as gr
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from gradio.themes.utils.fonts import Font
 
@@ -494,6 +494,7 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
     demo.queue(default_concurrency_limit=4)
     app = FastAPI()
     add_article_pages(app, backend, auth)
+    app.add_api_route("/alive", lambda: Response(status_code=204))  # the page asks it to tell a stopped app (app.js)
     app = gr.mount_gradio_app(app, demo, path="", auth=auth,
                               auth_message="Log in with the user and password from RAG_AUTH." if auth else None,
                               show_error=True, max_file_size=f"{UPLOAD_CEILING * settings.max_upload_mb:g}mb", footer_links=["api"],

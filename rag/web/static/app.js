@@ -244,6 +244,25 @@
       [100, 400, 1000].forEach((ms) => setTimeout(toQuestion, ms));
     }
   }).observe(document.body, {childList: true, subtree: true});
+  // A stopped app (Ctrl-C, a crash): the status line said "Ready" under Gradio's "connection lost" toast,
+  // and Ask did nothing (a tester). The app's /alive is asked every few seconds; after two misses in a row
+  // the status line says so and Ask is disabled; when it answers again, the page asks to be reloaded (the
+  // new app knows nothing of this page's session).
+  let misses = 0, stopped = false;
+  setInterval(async () => {
+    let ok = false;
+    try { ok = (await fetch('alive', {cache: 'no-store'})).ok; } catch (err) { ok = false; }
+    misses = ok ? 0 : misses + 1;
+    const line = document.querySelector('#status-line .status');
+    const ask = document.querySelector('#ask-button');
+    if (!line || (ok !== stopped) || (!ok && misses < 2)) return;
+    stopped = !ok;
+    line.className = stopped ? 'status status-error' : 'status status-busy';
+    line.dataset.state = stopped ? 'stopped' : 'restarted';
+    line.textContent = stopped ? 'Stopped: the app is not running. Start it again, then reload this page.'
+                               : 'The app is running again: reload this page to go on.';
+    if (ask) ask.disabled = stopped;
+  }, 3000);
   // "Copy as Markdown": the answer with its quotes and a numbered source list.
   document.addEventListener('click', async (e) => {
     const button = e.target.closest ? e.target.closest('button.copy-md') : null;
