@@ -195,8 +195,13 @@ _COMPARES = re.compile(r"\b(or|versus|vs|compared (?:to|with))\b|"
                        r"(?<!\brather )(?<!\bother )\bthan\b(?!\s+(?:about\s+)?\d)", re.I)
 
 
-def names_missing_from(question: str, text: str, outlet: str = "", known: Callable[[str], bool] | None = None
-                       ) -> list[str]:
+# A year a question names ("How many passengers used Harwick Airport in 2018?" was answered with 2025's and
+# 2019's figures: a tester). The lead's article must write it, or be published in it (its "this year").
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+def names_missing_from(question: str, text: str, outlet: str = "", known: Callable[[str], bool] | None = None,
+                       published: str = "") -> list[str]:
     """The names the question asks about (as `unmentioned_names` reads them) that one article, its title and
     body as `text`, mentions in no spelling (`text.spelled_alike`), nor its outlet's name: "Who won the men's
     race at the Riverton Marathon?" answered from an article on the Brookhaven Marathon -> ["Riverton"]. An
@@ -204,7 +209,10 @@ def names_missing_from(question: str, text: str, outlet: str = "", known: Callab
     that compares (`_COMPARES`), none when the article names one side whole and nothing of the other.
     `known(term)`: whether the store holds the name as the question spells it; another spelling in this
     article is then another name ("Corva" is no mention of "Corvo" in a store with both: a tester's
-    "How much did the Corvo water plant cost?" quoted the Corva plant's cost)."""
+    "How much did the Corvo water plant cost?" quoted the Corva plant's cost). The years the question names
+    (`_YEAR`) that the article neither writes nor was `published` in are missing too."""
+    years = [year for year in dict.fromkeys(_YEAR.findall(question))
+             if year != published[:4] and not re.search(rf"\b{year}\b", text)]
     vocabulary = {unaccented(t) for t in terms(text)}  # ("Zurich" is the article's "Zürich": the review)
     letters = outlet_letters(outlet) if outlet else ""
 
@@ -219,8 +227,8 @@ def names_missing_from(question: str, text: str, outlet: str = "", known: Callab
         named = unmentioned_names(question, lambda _: False)
         before = {name for name in named if question.find(name) < compared.start()}
         if before and before != set(named) and set(missing) in (before, set(named) - before):
-            return []
-    return missing
+            return years
+    return missing + years
 
 
 def quotes_on_subject(question: str, citations: list[Citation], article_text: Callable[[Chunk], str],
@@ -235,7 +243,8 @@ def quotes_on_subject(question: str, citations: list[Citation], article_text: Ca
     missing: dict[str, list[str]] = {}
     for first, c in enumerate(citations):
         if c.chunk.article_id not in missing:
-            missing[c.chunk.article_id] = names_missing_from(question, article_text(c.chunk), c.chunk.source, known)
+            missing[c.chunk.article_id] = names_missing_from(question, article_text(c.chunk), c.chunk.source, known,
+                                                             c.chunk.published)
         if not missing[c.chunk.article_id]:
             return [replace(c, n=n) for n, c in enumerate(citations[first:], 1)], []
     return [], (missing[citations[0].chunk.article_id] if citations else [])
@@ -343,9 +352,13 @@ class ExtractiveAnswerer:
                                on_topic=naming_articles(query.text, bodies))
         context = weights.context
         speaks = quotes_speaker(query.question, chosen[0] if chosen else None)
-        if speaks:  # "and what did Tom Baker say?": his words, not the mayor's beside them (a tester); the lead
-            chosen = chosen[:1] + [c for c in chosen[1:] if names_speaker(query.question, c)]  # names him, so
-            context = "after" if context == "around" else context  # the sentence before it is not his
+        if speaks:  # "and what did Tom Baker say?": his words, not the mayor's beside them (a tester)
+            lead = chosen[0]
+            chosen = chosen[:1] + [c for c in chosen[1:]
+                                   if gives_words_of(query.question, c.span.text, c.previous.text if c.previous else "")]
+            if context == "around" and lead.previous and not gives_words_of(query.question, lead.previous.text,
+                                                                             lead.span.text):
+                context = "after"  # (the sentence before the lead is quoted only when it is theirs too)
         spans = quote_spans(chosen, context, bodies)
         quotes = [RawCitation(n=c.passage, quote=text, at=start) for c, start, text in spans]
         if not quotes or ranking.answerable < weights.threshold_for(store_chunks) and not (
@@ -401,13 +414,24 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
     return False
 
 
-def names_speaker(question: str, cand: Candidate) -> bool:
-    """Whether a sentence names whom a question asks the words of (`_ASKS_WORDS`): beside a lead that quotes
-    them (`quotes_speaker`), the answer's other quotes must ("Councillor Tom Baker, who voted against the
-    plan, said ..." has its verb too far for `quotes_speaker`, and is his words all the same)."""
+# Someone's words given with a pronoun: "According to him, the army ...", "..., she said."
+_PRONOUN_SAYS = re.compile(r"\b(according to (him|her|them)|(he|she|they) (said|says|told|tells|added|adds|"
+                           r"stated|claimed|wrote|warned|insisted))\b", re.I)
+
+
+def gives_words_of(question: str, text: str, beside: str = "") -> bool:
+    """Whether a sentence gives the words of whom a question asks about (`_ASKS_WORDS`): beside a lead
+    that quotes them (`quotes_speaker`), the answer's other quotes must. It names them ("Councillor Tom
+    Baker, who voted against the plan, said ...": his verb too far for `quotes_speaker`, his words all the
+    same), or gives words with a pronoun (`_PRONOUN_SAYS`) next to a sentence or heading (`beside`) that
+    names them ("Alexander Lukashenko: ..." then "According to him, the army ...")."""
     asked = _ASKS_WORDS.match(question)
     speaker = set(content_terms(asked["who"])) if asked else set()
-    return bool(speaker) and speaker <= set(content_terms(cand.span.text))
+    if not speaker:
+        return False
+    if speaker <= set(content_terms(text)):
+        return True
+    return bool(_PRONOUN_SAYS.search(text)) and speaker <= set(content_terms(beside))
 
 
 # "Who is Lou Ferrante?": refused at 33% with "Transit director Lou Ferrante said ..." as related reading.

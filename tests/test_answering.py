@@ -8,9 +8,9 @@ from importlib import resources
 import pytest
 from langchain_core.language_models import FakeListChatModel
 
-from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, named_outlet,
-                           names_missing_from, naming_articles, nearest_spellings, quote_spans, introduces,
-                           quotes_on_subject, quotes_speaker, standalone_query, unmatched_numbers,
+from rag.answering import (SMALL_STORE_CHUNKS, ExtractiveAnswerer, choose_quotes, compose, gives_words_of,
+                           introduces, named_outlet, names_missing_from, naming_articles, nearest_spellings,
+                           quote_spans, quotes_on_subject, quotes_speaker, standalone_query, unmatched_numbers,
                            unmentioned_names)
 from rag.cli import main
 from rag.dates import reported_day
@@ -37,6 +37,7 @@ def test_answer_is_quotes_with_numbered_citations(seeded_chat):
     assert not answer.refused
     assert "[1]" in answer.text
     assert "send soldiers" in answer.citations[0].quote
+    assert "35,000 to 40,000 men" in answer.text  # ("According to him, ...", his words before the lead)
     assert answer.citations[0].chunk.source == "merkur"
     assert_quotes_verbatim(seeded_chat, answer)
     for c in answer.citations:
@@ -407,6 +408,15 @@ def test_a_follow_up_for_someones_words_quotes_only_theirs(chat, tmp_path):
     assert_quotes_verbatim(chat, answer)
 
 
+def test_words_given_with_a_pronoun_beside_the_speakers_name_are_theirs():
+    # (the seed) "Alexander Lukashenko: Belarusian army probably too weak ..." then "According to him, the
+    # Belarusian army, which has 35,000 to 40,000 men, ..." is his answer too
+    said = "According to him, the army, which has 35,000 men, will not solve the problem."
+    assert gives_words_of("What did Lukashenko say?", said, "Alexander Lukashenko: army too weak")
+    assert not gives_words_of("What did Lukashenko say?", said, "Putin spoke on Tuesday.")
+    assert not gives_words_of("What did Lukashenko say?", "The army has 35,000 men.", "Lukashenko spoke.")
+
+
 @pytest.mark.parametrize("question, sentence, speaks", [
     ("What did Tom Becker say?", "“We rescued 37 people,” said Tom Becker.", True),
     ("What did Peskov say?", "Kremlin spokesman Dmitry Peskov told reporters: “We don't interfere.”", True),
@@ -606,6 +616,15 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
     assert names_missing_from("How many FA Cups has City won after beating Man Utd?", cup) == []
     assert names_missing_from("What did Ana Lund say?", "Lund said Atlanta was ready.") == ["Ana"]
     assert names_missing_from("Did Man Utd win the cup?", "City won the cup, it was understood.") == ["Utd"]
+    # a year the question names: written in the article, or the year it was published in ("this year's")
+    airport = "Harwick Airport served 3.1 million passengers, up from 2.6 million in 2025."
+    assert names_missing_from("How many passengers used Harwick Airport in 2018?", airport) == ["2018"]
+    assert names_missing_from("How many passengers used Harwick Airport in 2025?", airport) == []
+    assert names_missing_from("How many passengers used Harwick Airport in 2026?", airport, published="2026-02-01") == []
+    contest = Chunk("Sweden won this year's contest in Liverpool.", 0, 44, "esc", title="Sweden wins", published="2023-05-14")
+    kept, _ = quotes_on_subject("Which country won the 2023 contest?", [Citation(1, contest.text, 0, 44, contest)],
+                                lambda c: c.title + "\n" + c.text)
+    assert [c.chunk.article_id for c in kept] == ["esc"]
     # a question that compares two subjects is answered from an article on either (a tester's "Which company
     # had larger quarterly revenue, Northwind or Castlepeak?" was refused)
     for question in ("Which company had larger revenue, Northwind or Castlepeak?",
