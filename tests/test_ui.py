@@ -335,6 +335,26 @@ def test_a_question_can_be_linked_with_its_filters(app, browser):
         page.context.close()
 
 
+def test_a_follow_ups_link_shows_the_conversation_it_follows(app, browser):
+    # A follow-up's link asked its search words alone ("and what did Peskov say? (Lukashenko ...)") as the
+    # question, and its answer differed from the one the sender saw (the page tester).
+    page = open_page(app, browser)
+    try:
+        ask(page, SOLDIERS)
+        follow_up = ask(page, "and what did Peskov say?")
+        href = page.locator("#chat a.question-link").last.get_attribute("href")
+    finally:
+        page.context.close()
+    linked = open_page(app, browser, href.lstrip("/"))
+    try:
+        linked.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length === 2", timeout=60_000)
+        asked = [squash(q) for q in linked.locator("#chat [data-testid=user]").all_inner_texts()]
+        assert asked == [SOLDIERS, "and what did Peskov say?"]
+        assert squash(linked.locator("#chat [data-testid=bot]").last.inner_text()) == squash(follow_up)
+    finally:
+        linked.context.close()
+
+
 def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(page):
     ask(page, SOLDIERS)
     answer = ask(page, "and what did Peskov say?")

@@ -19,6 +19,7 @@ import pytest
 from watchfiles import Change
 
 from rag import cli
+from rag.dates import as_of_or_today
 from rag.models import Article, Filters, IngestReport, display_path
 from rag.service import NewsChat
 from rag.settings import ANSWERERS, Settings, SettingsError
@@ -246,10 +247,13 @@ def test_page_state_helpers():
         make_filters("yesterday", "", "", "")
     link = question_link("What now?", Filters(since="2023-01-01", source="cnn.com", as_of="2023-02-01"))
     assert link == "/?q=What+now%3F&since=2023-01-01&outlet=cnn.com&as_of=2023-02-01"
-    question, fields = read_question_link(dict(parse_qsl(urlsplit(link).query)))  # the page reads it back whole
-    assert question == "What now?" and make_filters(fields["since"], fields["until"], fields["source"],
+    question, earlier, fields = read_question_link(parse_qsl(urlsplit(link).query))  # the page reads it back whole
+    assert question == "What now?" and earlier == [] and make_filters(fields["since"], fields["until"], fields["source"],
                                                      fields["as_of"]) == Filters(since="2023-01-01", source="cnn.com",
                                                                                  as_of="2023-02-01")
+    # a follow-up's link names the questions it went on from, in order
+    link = question_link("and then?", Filters(as_of=as_of_or_today("")), ["Who won?", "and where?"])
+    assert read_question_link(parse_qsl(urlsplit(link).query))[:2] == ("and then?", ["Who won?", "and where?"])
     assert find_card([turn()], "0", "1")["n"] == 1 and find_card([turn()], "x", "1") is None
     assert find_card([turn()], 5, 1) is None
 

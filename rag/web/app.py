@@ -145,7 +145,7 @@ def make_theme():
 
 def linked_question(backend: Backend, request: gr.Request):
     """A link to a question (/?q=...&since=...&until=...&outlet=...&as_of=...) fills the page."""
-    question, fields = read_question_link(dict(request.query_params) if request else {})
+    question, _, fields = read_question_link(request.query_params.multi_items() if request else [])
     if not question:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), as_of_or_today("")
     outlet = fields["source"] or ALL_OUTLETS
@@ -350,9 +350,13 @@ def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceP
     def from_link(request: gr.Request):  # Gradio passes the request by this signature's type hint
         return linked_question(backend, request)
 
-    demo.load(handlers.restore_chat, [kept], [chat.chatbot, turns, shown.sources, shown.popovers],
-              show_progress="hidden", **PRIVATE).then(
+    def replay(since, until, outlet, as_of, request: gr.Request):  # (the request: as `from_link`)
+        return handlers.replay_link(backend, since, until, outlet, as_of, request)
+
+    shown_parts = [chat.chatbot, turns, shown.sources, shown.popovers]
+    demo.load(handlers.restore_chat, [kept], shown_parts, show_progress="hidden", **PRIVATE).then(
         from_link, None, [chat.question, *chat.filters()], show_progress="hidden", **PRIVATE).then(
+        replay, chat.filters(), shown_parts, **PRIVATE).then(  # a follow-up's link: its conversation first
         respond, ask_inputs, ask_outputs, **PRIVATE).then(handlers.kept_turns, [turns], [kept], **PRIVATE)
 
 

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import gradio as gr
 
+from ..answering import conversation_topic
 from ..feeds import feed_address
 from ..fetching import FetchError
 from ..models import IngestReport
 from ..settings import ANSWERERS, EXTRACTIVE, every
 from . import render
 from .runtime import Backend, NotReady, shown
-from .turns import ALL_OUTLETS, find_card, make_filters, make_turn
+from .turns import ALL_OUTLETS, find_card, make_filters, make_turn, read_question_link
 from .uploads import save_uploads, upload_name
 
 log = logging.getLogger("rag.web")
@@ -47,7 +48,8 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
     try:
         chat = backend.wait()
         answer = chat.ask(question, history=history, filters=filters, indexing=indexing(backend))
-        turn = make_turn(chat, answer, filters)
+        follows = answer.query != answer.question  # (searched with earlier questions' words: a follow-up)
+        turn = make_turn(chat, answer, filters, earlier=conversation_topic(history) if follows else [])
     except NotReady as e:
         gr.Warning(str(e))
         yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
@@ -130,6 +132,42 @@ def _from_link(request: gr.Request | None) -> bool:
     return request is not None and bool(request.query_params.get("q"))
 
 
+def replay_link(backend: Backend, since, until, outlet, as_of, request: gr.Request | None = None):
+    """A follow-up's link (`?q=...&earlier=...`): the earlier questions it follows up are asked first, in
+    order, and shown as the conversation the linked question goes on from (it then asks as the sender's
+    page did, with their words). Yields the page's (messages, turns, sources, popovers); nothing to change
+    for any other page, or when the earlier questions cannot be asked (the linked one is then asked alone,
+    and says why it could not be)."""
+    _, earlier, _ = read_question_link(request.query_params.multi_items() if request is not None else [])
+    if not earlier:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    turns: list[dict] = []
+    try:
+        filters = make_filters(since, until, outlet, as_of)
+        chat = backend.wait()
+        for question in earlier:
+            history = [(t["question"], t["answer"]) for t in turns]
+            answer = chat.ask(question, history=history, filters=filters, indexing=indexing(backend))
+            turns.append(make_turn(chat, answer, filters))
+    except (ValueError, NotReady) as e:
+        gr.Warning(str(e))
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    except Exception as e:  # (as `respond`)
+        why = backend.chat.store.log_failure(log, e, f"the question {earlier!r}") if backend.chat else str(e)
+        gr.Warning(f"The search failed: {why}")
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return shown_turns(turns)
+
+
+def shown_turns(turns: list[dict]):
+    """The page showing these turns: (messages, turns, the last answer's sources, every popover)."""
+    messages = []
+    for index, turn in enumerate(turns):
+        messages += [{"role": "user", "content": render.md_text(turn["question"])},
+                     {"role": "assistant", "content": render.answer_markdown(turn, index)}]
+    return messages, turns, render.sources_html(turns, len(turns) - 1), popovers(turns)
+
+
 def restore_chat(kept, request: gr.Request | None = None):
     """The conversation the browser kept (`kept_turns`), shown again after a reload: the questions and
     answers with their citations, the last answer's sources and every popover; follow-ups go on from it.
@@ -139,18 +177,17 @@ def restore_chat(kept, request: gr.Request | None = None):
     left out, never an error."""
     if _from_link(request):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    turns, messages = [], []
+    turns = []
     for turn in kept if isinstance(kept, list) else []:
         try:
-            answer = render.answer_markdown(turn, len(turns))
-            question = render.md_text(turn["question"])
+            render.answer_markdown(turn, len(turns))
+            render.md_text(turn["question"])
         except (TypeError, KeyError, AttributeError, ValueError):
             continue
         turns.append(turn)
-        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
     if not turns:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return messages, turns, render.sources_html(turns, len(turns) - 1), popovers(turns)
+    return shown_turns(turns)
 
 
 def run_sync(backend: Backend, start, result_label: str):

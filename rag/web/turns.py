@@ -13,12 +13,13 @@ CONTEXT_CHARS = 160  # characters of the article shown on each side of a quote, 
 # (240 made four cards of one answer about 450 characters each: two fitted the panel)
 
 
-def make_turn(chat, answer: Answer, filters: Filters) -> dict:
-    """One answer as the page keeps it. Its link asks what was searched (a follow-up with the earlier
-    question's words), so opened alone it finds what the conversation found."""
+def make_turn(chat, answer: Answer, filters: Filters, earlier: list[str] | tuple = ()) -> dict:
+    """One answer as the page keeps it. Its link asks the question again after `earlier` (the questions
+    a follow-up went on from: `answering.conversation_topic`), so opened alone it shows the conversation
+    that led to it and finds what it found."""
     return {"question": answer.question, "answer": answer.text, "refused": answer.refused,
             "query": answer.query, "answerer": answer.answerer, "filters": filters.describe(),
-            "confidence": answer.confidence, "link": question_link(answer.query or answer.question, filters),
+            "confidence": answer.confidence, "link": question_link(answer.question, filters, earlier),
             "cards": [make_card(chat, c) for c in answer.citations],
             "related": [make_card(chat, c) for c in answer.related],
             "closest": [{"title": c.title, "source": c.source, "published": c.published}
@@ -52,21 +53,25 @@ def make_card(chat, citation: Citation, context: int = CONTEXT_CHARS) -> dict:
 LINK_KEYS = {"since": "since", "until": "until", "source": "outlet", "as_of": "as_of"}
 
 
-def question_link(question: str, filters: Filters) -> str:
+def question_link(question: str, filters: Filters, earlier: list[str] | tuple = ()) -> str:
     """The page's address that asks this question again with these filters (as-of left out when it is
-    today, so a saved link keeps asking as of the day it is opened)."""
-    params = {"q": question}
+    today, so a saved link keeps asking as of the day it is opened), after the `earlier` questions of the
+    conversation it follows up (`&earlier=`, in order)."""
+    params = [("q", question), *(("earlier", q) for q in earlier)]
     for name, key in LINK_KEYS.items():
         value = getattr(filters, name)
         if value and not (name == "as_of" and value == as_of_or_today("")):
-            params[key] = value
+            params.append((key, value))
     return "/?" + urlencode(params)
 
 
-def read_question_link(params: dict) -> tuple[str, dict[str, str]]:
-    """The question and the filter fields (Filters field -> text, "" when absent) of a question link's
-    query parameters; the fields are checked later, as typed ones are (`make_filters`)."""
-    return params.get("q") or "", {name: params.get(key) or "" for name, key in LINK_KEYS.items()}
+def read_question_link(params: list[tuple[str, str]]) -> tuple[str, list[str], dict[str, str]]:
+    """The question, the earlier questions it follows up and the filter fields (Filters field -> text, ""
+    when absent) of a question link's query parameters (as pairs: `earlier` repeats); the fields are
+    checked later, as typed ones are (`make_filters`)."""
+    given = dict(params)  # (a key given twice: its last value)
+    earlier = [value for key, value in params if key == "earlier" and value.strip()]
+    return given.get("q") or "", earlier, {name: given.get(key) or "" for name, key in LINK_KEYS.items()}
 
 
 def make_filters(since: str | None, until: str | None, outlet: str | None, as_of: str | None) -> Filters:
