@@ -166,6 +166,8 @@ class _WhileRunning(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not self.server.should_exit
+
+
 PRIVATE = {"api_visibility": "private"}  # the page's own events are not part of the API
 
 
