@@ -254,6 +254,7 @@ def test_page_state_helpers():
     # a follow-up's link names the questions it went on from, in order
     link = question_link("and then?", Filters(as_of=as_of_or_today("")), ["Who won?", "and where?"])
     assert read_question_link(parse_qsl(urlsplit(link).query))[:2] == ("and then?", ["Who won?", "and where?"])
+    assert len(read_question_link([("q", "x")] + [("earlier", "y")] * 100)[1]) == 2  # (a crafted link asks 3)
     assert find_card([turn()], "0", "1")["n"] == 1 and find_card([turn()], "x", "1") is None
     assert find_card([turn()], 5, 1) is None
 

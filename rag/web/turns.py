@@ -51,6 +51,9 @@ def make_card(chat, citation: Citation, context: int = CONTEXT_CHARS) -> dict:
 # A question link's keys after "q", by Filters field: /?q=...&since=...&until=...&outlet=...&as_of=...
 # ("outlet", as the page calls Filters.source).
 LINK_KEYS = {"since": "since", "until": "until", "source": "outlet", "as_of": "as_of"}
+# The most earlier questions a link asks before its own (`answering.conversation_topic` gives two at most):
+# a crafted link must not make the app answer a hundred questions.
+LINK_EARLIER = 2
 
 
 def question_link(question: str, filters: Filters, earlier: list[str] | tuple = ()) -> str:
@@ -70,7 +73,7 @@ def read_question_link(params: list[tuple[str, str]]) -> tuple[str, list[str], d
     when absent) of a question link's query parameters (as pairs: `earlier` repeats); the fields are
     checked later, as typed ones are (`make_filters`)."""
     given = dict(params)  # (a key given twice: its last value)
-    earlier = [value for key, value in params if key == "earlier" and value.strip()]
+    earlier = [value for key, value in params if key == "earlier" and value.strip()][:LINK_EARLIER]
     return given.get("q") or "", earlier, {name: given.get(key) or "" for name, key in LINK_KEYS.items()}
 
 
