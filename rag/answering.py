@@ -197,7 +197,10 @@ _COMPARES = re.compile(r"\b(or|versus|vs|compared (?:to|with))\b|"
 
 # A year a question names ("How many passengers used Harwick Airport in 2018?" was answered with 2025's and
 # 2019's figures: a tester). The lead's article must write it, or be published in it (its "this year").
-_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+# Only a year as years are written: after "in", "the", "of" ... or before "'s" ("Did 2000 people march?"
+# names no year: the review).
+_YEAR = re.compile(r"(?:\b(?:in|since|by|of|during|until|before|after|from|the|between|and|or|early|late|mid)[\s-]+"
+                   r"((?:19|20)\d\d)\b)|\b((?:19|20)\d\d)(?=['’]s\b)", re.I)
 
 
 def names_missing_from(question: str, text: str, outlet: str = "", known: Callable[[str], bool] | None = None,
@@ -211,8 +214,10 @@ def names_missing_from(question: str, text: str, outlet: str = "", known: Callab
     article is then another name ("Corva" is no mention of "Corvo" in a store with both: a tester's
     "How much did the Corvo water plant cost?" quoted the Corva plant's cost). The years the question names
     (`_YEAR`) that the article neither writes nor was `published` in are missing too."""
-    years = [year for year in dict.fromkeys(_YEAR.findall(question))
-             if year != published[:4] and not re.search(rf"\b{year}\b", text)]
+    asked = list(dict.fromkeys(a or b for a, b in _YEAR.findall(question)))
+    years = [year for year in asked if year != published[:4] and not re.search(rf"\b{year}\b", text)]
+    if _COMPARES.search(question) and len(years) < len(asked):
+        years = []  # ("more in 2024 or in 2018?": one side's article)
     vocabulary = {unaccented(t) for t in terms(text)}  # ("Zurich" is the article's "Zürich": the review)
     letters = outlet_letters(outlet) if outlet else ""
 
@@ -375,8 +380,8 @@ class ExtractiveAnswerer:
 # this form, so their figures cannot move.
 _ASKS_WORDS = re.compile(r"^\s*(?:(?:and|but|so|also|then),?\s+)?what did (?P<who>.{2,60}?) (say|tell|announce|write|claim|reveal)\b"
                          r"(?:.*?\b(about|on|regarding)\b(?P<about>.*?))?\s*\??\s*$", re.I)
-_SAYS = re.compile(r"(said|says|saying|told|tells|announced|wrote|writes|claimed|stated|added|according|[\"“”:])$",
-                   re.I)
+_SPEECH_VERBS = "said|says|saying|told|tells|announced|wrote|writes|claimed|stated|added|adds|warned|insisted"
+_SAYS = re.compile(rf"({_SPEECH_VERBS}|according|[\"“”:])$", re.I)
 SAYS_WITHIN = 6  # "Fire chief Tom Becker, 52, said": the speech verb this few words after the speaker
 
 
@@ -415,23 +420,23 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
 
 
 # Someone's words given with a pronoun: "According to him, the army ...", "..., she said."
-_PRONOUN_SAYS = re.compile(r"\b(according to (him|her|them)|(he|she|they) (said|says|told|tells|added|adds|"
-                           r"stated|claimed|wrote|warned|insisted))\b", re.I)
+_PRONOUN_SAYS = re.compile(rf"\b(according to (him|her|them)|(he|she|they) ({_SPEECH_VERBS}))\b", re.I)
 
 
 def gives_words_of(question: str, text: str, beside: str = "") -> bool:
     """Whether a sentence gives the words of whom a question asks about (`_ASKS_WORDS`): beside a lead
     that quotes them (`quotes_speaker`), the answer's other quotes must. It names them ("Councillor Tom
     Baker, who voted against the plan, said ...": his verb too far for `quotes_speaker`, his words all the
-    same), or gives words with a pronoun (`_PRONOUN_SAYS`) next to a sentence or heading (`beside`) that
-    names them ("Alexander Lukashenko: ..." then "According to him, the army ...")."""
+    same) or by the last word of their name, as news names someone after the first mention ("Baker added
+    that ..."), or gives words with a pronoun (`_PRONOUN_SAYS`) next to a sentence or heading (`beside`)
+    that names them ("Alexander Lukashenko: ..." then "According to him, the army ...")."""
     asked = _ASKS_WORDS.match(question)
-    speaker = set(content_terms(asked["who"])) if asked else set()
+    speaker = content_terms(asked["who"]) if asked else []
     if not speaker:
         return False
-    if speaker <= set(content_terms(text)):
+    if speaker[-1] in content_terms(text):
         return True
-    return bool(_PRONOUN_SAYS.search(text)) and speaker <= set(content_terms(beside))
+    return bool(_PRONOUN_SAYS.search(text)) and set(speaker) <= set(content_terms(beside))
 
 
 # "Who is Lou Ferrante?": refused at 33% with "Transit director Lou Ferrante said ..." as related reading.

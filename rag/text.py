@@ -214,8 +214,8 @@ def spelled_alike(name: str, candidates: Iterable[str], rarity: float) -> bool:
 # A short form of a word as names abbreviate them: "Man Utd" (United), "Intl" (International), "Dept", "Natl",
 # "Ltd". A question's "Man Utd" was refused ("an article that does not mention “Utd”") over the article on
 # Manchester United's cup (held-out B). Only forms of consonants after the first letter: "Ada" or "Ana" are
-# names, not short for "adapted" or "Anna". Set by hand on these examples.
-_SHORT_FORM = re.compile(r"[a-z][b-df-hj-np-tv-z]{1,3}")
+# names, not short for "adapted" or "Anna", nor "Bryn" for "Bryant" (the review). Set by hand on these examples.
+_SHORT_FORM = re.compile(r"[a-z][b-df-hj-np-tv-xz]{1,3}")  # (no "y": "Bryn" is a name, not short for Bryant)
 
 
 def abbreviates(short: str, words: Iterable[str]) -> bool:

@@ -415,6 +415,9 @@ def test_words_given_with_a_pronoun_beside_the_speakers_name_are_theirs():
     assert gives_words_of("What did Lukashenko say?", said, "Alexander Lukashenko: army too weak")
     assert not gives_words_of("What did Lukashenko say?", said, "Putin spoke on Tuesday.")
     assert not gives_words_of("What did Lukashenko say?", "The army has 35,000 men.", "Lukashenko spoke.")
+    # (the review) news names someone by their last name after the first mention
+    assert gives_words_of("and what did Tom Baker say?", "Baker added that the lanes were a mistake.")
+    assert not gives_words_of("and what did Tom Baker say?", "Tom Ruiz added that the lanes were fine.")
 
 
 @pytest.mark.parametrize("question, sentence, speaks", [
@@ -621,6 +624,10 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
     assert names_missing_from("How many passengers used Harwick Airport in 2018?", airport) == ["2018"]
     assert names_missing_from("How many passengers used Harwick Airport in 2025?", airport) == []
     assert names_missing_from("How many passengers used Harwick Airport in 2026?", airport, published="2026-02-01") == []
+    # (the review) a number that is no year, and a comparison of two years, one of them written
+    assert names_missing_from("Did 2000 people march in Harwick?", "About 2,000 people marched in Harwick.") == []
+    assert names_missing_from("Were more passengers counted in 2025 or in 2018 at Harwick Airport?", airport) == []
+    assert names_missing_from("What did Bryn Lund say?", "Brayden and Lund spoke.") == ["Bryn"]  # (no "y")
     contest = Chunk("Sweden won this year's contest in Liverpool.", 0, 44, "esc", title="Sweden wins", published="2023-05-14")
     kept, _ = quotes_on_subject("Which country won the 2023 contest?", [Citation(1, contest.text, 0, 44, contest)],
                                 lambda c: c.title + "\n" + c.text)
