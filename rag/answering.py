@@ -359,8 +359,8 @@ class ExtractiveAnswerer:
         speaks = quotes_speaker(query.question, chosen[0] if chosen else None)
         if speaks:  # "and what did Tom Baker say?": his words, not the mayor's beside them (a tester)
             lead = chosen[0]
-            chosen = chosen[:1] + [c for c in chosen[1:]
-                                   if gives_words_of(query.question, c.span.text, c.previous.text if c.previous else "")]
+            chosen = chosen[:1] + [c for c in chosen[1:] if gives_words_of(
+                query.question, c.span.text, c.previous.text if c.previous else "")]
             if context == "around" and lead.previous and not gives_words_of(query.question, lead.previous.text,
                                                                              lead.span.text):
                 context = "after"  # (the sentence before the lead is quoted only when it is theirs too)
@@ -378,7 +378,8 @@ class ExtractiveAnswerer:
 # someone's words. A few words, so its answerability was low (refused at 18-41%) with the answer first in
 # the related reading. Set by hand from two testers' questions; on s150 and held-out A no question has
 # this form, so their figures cannot move.
-_ASKS_WORDS = re.compile(r"^\s*(?:(?:and|but|so|also|then),?\s+)?what did (?P<who>.{2,60}?) (say|tell|announce|write|claim|reveal)\b"
+_ASKS_WORDS = re.compile(r"^\s*(?:(?:and|but|so|also|then),?\s+)?what did (?P<who>.{2,60}?) "
+                         r"(say|tell|announce|write|claim|reveal)\b"
                          r"(?:.*?\b(about|on|regarding)\b(?P<about>.*?))?\s*\??\s*$", re.I)
 _SPEECH_VERBS = "said|says|saying|told|tells|announced|wrote|writes|claimed|stated|added|adds|warned|insisted"
 _SAYS = re.compile(rf"({_SPEECH_VERBS}|according|[\"“”:])$", re.I)

@@ -341,18 +341,27 @@ def test_a_follow_ups_link_shows_the_conversation_it_follows(app, browser):
     page = open_page(app, browser)
     try:
         ask(page, SOLDIERS)
-        follow_up = ask(page, "and what did Peskov say?")
+        ask(page, "and what did Peskov say?")
+        follow_up = ask(page, "and what did Putin say?")
         href = page.locator("#chat a.question-link").last.get_attribute("href")
     finally:
         page.context.close()
     linked = open_page(app, browser, href.lstrip("/"))
     try:
-        linked.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length === 2", timeout=60_000)
+        linked.wait_for_function("() => document.querySelectorAll('#chat .answer-meta').length === 3", timeout=60_000)
         asked = [squash(q) for q in linked.locator("#chat [data-testid=user]").all_inner_texts()]
-        assert asked == [SOLDIERS, "and what did Peskov say?"]
+        assert asked == [SOLDIERS, "and what did Peskov say?", "and what did Putin say?"]
         assert squash(linked.locator("#chat [data-testid=bot]").last.inner_text()) == squash(follow_up)
+        links = linked.locator("#chat a.question-link")  # (the replayed follow-up's own link goes on from it too)
+        assert "earlier=" in links.nth(1).get_attribute("href") and "earlier=" in links.nth(2).get_attribute("href")
     finally:
         linked.context.close()
+    bare = open_page(app, browser, "?earlier=" + quote(SOLDIERS))  # (the review) no question: nothing is asked
+    try:
+        bare.wait_for_timeout(3000)
+        assert bare.locator("#chat .answer-meta").count() == 0
+    finally:
+        bare.context.close()
 
 
 def test_follow_up_uses_the_conversation_and_earlier_answers_keep_their_sources(page):

@@ -48,8 +48,7 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
     try:
         chat = backend.wait()
         answer = chat.ask(question, history=history, filters=filters, indexing=indexing(backend))
-        follows = answer.query != answer.question  # (searched with earlier questions' words: a follow-up)
-        turn = make_turn(chat, answer, filters, earlier=conversation_topic(history) if follows else [])
+        turn = make_turn(chat, answer, filters, earlier=followed(answer, history))
     except NotReady as e:
         gr.Warning(str(e))
         yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
@@ -132,23 +131,29 @@ def _from_link(request: gr.Request | None) -> bool:
     return request is not None and bool(request.query_params.get("q"))
 
 
+def followed(answer, history: list[tuple[str, str]]) -> list[str]:
+    """The earlier questions an answer's question went on from (`answering.conversation_topic`), for its
+    link; [] for a question searched with its own words alone."""
+    return conversation_topic(history) if answer.query != answer.question else []
+
+
 def replay_link(backend: Backend, since, until, outlet, as_of, request: gr.Request | None = None):
     """A follow-up's link (`?q=...&earlier=...`): the earlier questions it follows up are asked first, in
     order, and shown as the conversation the linked question goes on from (it then asks as the sender's
-    page did, with their words). Yields the page's (messages, turns, sources, popovers); nothing to change
-    for any other page, or when the earlier questions cannot be asked (the linked one is then asked alone,
-    and says why it could not be)."""
-    _, earlier, _ = read_question_link(request.query_params.multi_items() if request is not None else [])
-    if not earlier:
+    page did, with their words). Returns the page's (messages, turns, sources, popovers); nothing to change
+    for any other page, or when the earlier questions cannot be asked (a warning says why; the linked
+    question is then asked alone)."""
+    question, earlier, _ = read_question_link(request.query_params.multi_items() if request is not None else [])
+    if not question or not earlier:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     turns: list[dict] = []
     try:
         filters = make_filters(since, until, outlet, as_of)
         chat = backend.wait()
-        for question in earlier:
+        for asked in earlier:
             history = [(t["question"], t["answer"]) for t in turns]
-            answer = chat.ask(question, history=history, filters=filters, indexing=indexing(backend))
-            turns.append(make_turn(chat, answer, filters))
+            answer = chat.ask(asked, history=history, filters=filters, indexing=indexing(backend))
+            turns.append(make_turn(chat, answer, filters, earlier=followed(answer, history)))
     except (ValueError, NotReady) as e:
         gr.Warning(str(e))
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()

@@ -54,6 +54,7 @@ LINK_KEYS = {"since": "since", "until": "until", "source": "outlet", "as_of": "a
 # The most earlier questions a link asks before its own (`answering.conversation_topic` gives two at most):
 # a crafted link must not make the app answer a hundred questions.
 LINK_EARLIER = 2
+MAX_QUESTION_CHARS = 1000  # of each earlier question a link holds
 
 
 def question_link(question: str, filters: Filters, earlier: list[str] | tuple = ()) -> str:
@@ -73,8 +74,9 @@ def read_question_link(params: list[tuple[str, str]]) -> tuple[str, list[str], d
     when absent) of a question link's query parameters (as pairs: `earlier` repeats); the fields are
     checked later, as typed ones are (`make_filters`)."""
     given = dict(params)  # (a key given twice: its last value)
-    earlier = [value for key, value in params if key == "earlier" and value.strip()][:LINK_EARLIER]
-    return given.get("q") or "", earlier, {name: given.get(key) or "" for name, key in LINK_KEYS.items()}
+    earlier = [value[:MAX_QUESTION_CHARS] for key, value in params if key == "earlier" and value.strip()]
+    fields = {name: given.get(key) or "" for name, key in LINK_KEYS.items()}
+    return given.get("q") or "", earlier[:LINK_EARLIER], fields
 
 
 def make_filters(since: str | None, until: str | None, outlet: str | None, as_of: str | None) -> Filters:
