@@ -454,7 +454,7 @@ class Store:
         """The reason in one line when `error` is the store's Chroma or database server not answering
         (stopped, restarted, out of reach): "" for any other error, which deserves its traceback. An outage
         then logs one line per failed step, not a hundred lines of HTTP client or driver traceback each."""
-        if self.chroma_url and isinstance(error, httpx.TransportError):  # (Chroma's client is httpx)
+        if self.chroma_url and isinstance(error, httpx.TransportError) and self._from_chroma(error):
             return f"the Chroma server {self.chroma_url} does not answer: {error}"
         if not self.database_url or not isinstance(error, sa.exc.OperationalError):
             return ""  # (SQLite's OperationalErrors are a locked or damaged file: their traceback is wanted)
@@ -463,6 +463,16 @@ class Store:
             return ""  # a deadlock, a timeout, a full disk on the server: the server answered
         why = str(getattr(error, "orig", None) or error).splitlines()[0]
         return f"the database {_redacted(self.database_url)} does not answer: {why}"
+
+    def _from_chroma(self, error: httpx.TransportError) -> bool:
+        """Whether an HTTP client's error was met asking the Chroma server (Chroma's client is httpx; so is
+        a chat model's, whose server may be the one gone: the review)."""
+        try:
+            url = error.request.url
+        except RuntimeError:  # (an error raised without its request)
+            return False
+        chroma = httpx.URL(self.chroma_url)
+        return (url.host, url.port or url.scheme) == (chroma.host, chroma.port or chroma.scheme)
 
     def log_failure(self, logger: logging.Logger, error: BaseException, doing: str) -> str:
         """Log that `doing` failed: in one line when the database does not answer (`unreachable`) or the

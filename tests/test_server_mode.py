@@ -15,6 +15,7 @@ from pathlib import Path
 
 import chromadb
 import gradio as gr
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -340,6 +341,9 @@ def test_a_chroma_server_that_stops_during_an_ingest_is_reported_in_one_line(ser
     assert "\n" not in report.failed[0]["error"]
     logged = [r for r in caplog.records if r.name.startswith("rag")]
     assert logged and not any(r.exc_info for r in logged), [r.getMessage() for r in logged]
+    # (the review) another server's HTTP error (a chat model's) is not the Chroma server's
+    other = httpx.ConnectError("refused", request=httpx.Request("POST", "http://127.0.0.1:11434/api/chat"))
+    assert one.store.unreachable(other) == ""
 
 
 def test_only_a_database_that_does_not_answer_counts_as_an_outage(servers, tmp_path, articles_dir):
