@@ -435,6 +435,17 @@ def test_each_tab_keeps_its_own_conversation(app, browser):
         second.wait_for_selector("#status-line .status-ready", timeout=60_000)
         second.wait_for_timeout(1500)
         assert second.locator("#chat .answer-meta").count() == 0
+        # a tab the browser duplicates has its original's id (sessionStorage is copied): it takes its own
+        second.evaluate("id => sessionStorage.setItem('news-chat-tab', id)",
+                        first.evaluate("() => sessionStorage.getItem('news-chat-tab')"))
+        second.reload(wait_until="domcontentloaded")
+        second.wait_for_function(f"{answers} === 1", timeout=60_000)  # (a copy of the first tab's)
+        second.wait_for_timeout(1000)
+        second.locator("#chat button[aria-label='Clear']").first.click()
+        second.wait_for_function(f"{answers} === 0", timeout=30_000)
+        second.wait_for_timeout(500)
+        first.reload(wait_until="domcontentloaded")
+        first.wait_for_function(f"{answers} === 1", timeout=60_000)
     finally:
         first.context.close()
 
@@ -861,6 +872,13 @@ def test_a_page_whose_app_stopped_says_so(browser, tmp_path):
         pg.wait_for_selector("#question textarea", timeout=30_000)
         pg.wait_for_timeout(4000)  # (asked while it runs: no false alarm)
         assert not pg.locator("#status-line [data-state=stopped]").count()
+        proc.send_signal(signal.SIGSTOP)  # a blip: the same app answers again, and the page is as it was
+        try:
+            pg.wait_for_selector("#status-line [data-state=stopped]", timeout=30_000)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        pg.wait_for_selector("#status-line [data-state=stopped]", state="detached", timeout=30_000)
+        assert pg.locator("#ask-button").is_enabled() and "reload" not in pg.inner_text("#status-line")
     finally:
         stop(proc)
     pg.wait_for_selector("#status-line [data-state=stopped]", timeout=20_000)

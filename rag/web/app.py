@@ -500,7 +500,8 @@ def serve(settings: Settings, ingest_at_start: bool = True, block: bool = True):
     demo.queue(default_concurrency_limit=4)
     app = FastAPI()
     add_article_pages(app, backend, auth)
-    app.add_api_route("/alive", lambda: Response(status_code=204))  # the page asks it to tell a stopped app (app.js)
+    started = secrets.token_hex(8)  # the page asks /alive to tell a stopped app, and a restarted one (app.js)
+    app.add_api_route("/alive", lambda: Response(started, media_type="text/plain"))
     app = gr.mount_gradio_app(app, demo, path="", auth=auth,
                               auth_message="Log in with the user and password from RAG_AUTH." if auth else None,
                               show_error=True, max_file_size=f"{UPLOAD_CEILING * settings.max_upload_mb:g}mb", footer_links=["api"],

@@ -245,23 +245,38 @@
     }
   }).observe(document.body, {childList: true, subtree: true});
   // A stopped app (Ctrl-C, a crash): the status line said "Ready" under Gradio's "connection lost" toast,
-  // and Ask did nothing (a tester). The app's /alive is asked every few seconds; after two misses in a row
-  // the status line says so and Ask is disabled; when it answers again, the page asks to be reloaded (the
-  // new app knows nothing of this page's session).
-  let misses = 0, stopped = false;
+  // and Ask did nothing (a tester). The app's /alive (an id of its start) is asked every few seconds; after
+  // two misses in a row the status line says so and Ask is disabled. When the same app answers again (a
+  // network blip), the page is as it was; a restarted app knows nothing of this page: a reload is asked for.
+  let misses = 0, started = null, saved = null;
   setInterval(async () => {
-    let ok = false;
-    try { ok = (await fetch('alive', {cache: 'no-store'})).ok; } catch (err) { ok = false; }
-    misses = ok ? 0 : misses + 1;
+    let id = null;
+    try {
+      const reply = await fetch('alive', {cache: 'no-store', signal: AbortSignal.timeout(4000)});
+      id = reply.ok ? await reply.text() : null;
+    } catch (err) { id = null; }
+    started = started || id;
+    misses = id ? 0 : misses + 1;
     const line = document.querySelector('#status-line .status');
     const ask = document.querySelector('#ask-button');
-    if (!line || (ok !== stopped) || (!ok && misses < 2)) return;
-    stopped = !ok;
-    line.className = stopped ? 'status status-error' : 'status status-busy';
-    line.dataset.state = stopped ? 'stopped' : 'restarted';
-    line.textContent = stopped ? 'Stopped: the app is not running. Start it again, then reload this page.'
-                               : 'The app is running again: reload this page to go on.';
-    if (ask) ask.disabled = stopped;
+    if (!line) return;
+    if (!id && misses >= 2 && !saved) {
+      saved = {className: line.className, state: line.dataset.state, text: line.textContent};
+      line.className = 'status status-error';
+      line.dataset.state = 'stopped';
+      line.textContent = 'Stopped: the app is not running. Start it again, then reload this page.';
+      if (ask) ask.disabled = true;
+    } else if (id && saved) {
+      if (id === started) {
+        Object.assign(line, {className: saved.className, textContent: saved.text});
+        line.dataset.state = saved.state;
+      } else {
+        line.dataset.state = 'restarted';
+        line.textContent = 'The app is running again: reload this page to go on.';
+      }
+      if (ask) ask.disabled = id !== started;
+      saved = id === started ? null : saved;
+    }
   }, 3000);
   // "Copy as Markdown": the answer with its quotes and a numbered source list.
   document.addEventListener('click', async (e) => {
