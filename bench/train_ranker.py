@@ -393,6 +393,8 @@ def calibrate_handset(items: list[dict], path: Path, verbose: bool = True) -> di
                      "calibrated_by": "bench/train_ranker.py --calibrate-handset",
                      "questions": len({it["id"] for it in answerable}), "score_scale": round(scale * a, 4),
                      "score_shift": round(shift * a + b, 4), "kind_match_weight": kind_weight,
+                     # (set on small folders, bench/small_stores.py --weights; kept through a calibration)
+                     **({"novel_share_weight": before["novel_share_weight"]} if "novel_share_weight" in before else {}),
                      "training_support_before_refusals": round(support, 4),
                      "mean_answer_chars": round(length)}
     if verbose:
