@@ -241,6 +241,11 @@ def test_the_page_the_api_and_the_cli_read_a_filter_date_by_one_rule():
         cli.filters_from(parse_since(["ask", "q", "--since", "2024-09-01", "--until", "2024-01-01"]))
 
 
+def test_the_page_load_asks_only_a_linked_question():
+    # a question typed while the page was loading was asked by the load too (the new-user run)
+    assert list(handlers.respond_to_link(None, "What now?", [], [], "", "", "", "")) == [(gr.skip(),) * 6]
+
+
 def test_page_state_helpers():
     assert make_filters("2023-01-01", "", "All outlets", "").source == ""
     with pytest.raises(ValueError, match="not a date"):

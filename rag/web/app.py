@@ -355,11 +355,15 @@ def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceP
     def replay(since, until, outlet, as_of, request: gr.Request):  # (the request: as `from_link`)
         return handlers.replay_link(backend, since, until, outlet, as_of, request)
 
+    def ask_linked(question, messages, turns_state, since, until, outlet, as_of, request: gr.Request):
+        yield from handlers.respond_to_link(backend, question, messages, turns_state, since, until, outlet, as_of,
+                                            request)
+
     shown_parts = [chat.chatbot, turns, shown.sources, shown.popovers]
     demo.load(handlers.restore_chat, [kept], shown_parts, show_progress="hidden", **PRIVATE).then(
         from_link, None, [chat.question, *chat.filters()], show_progress="hidden", **PRIVATE).then(
         replay, chat.filters(), shown_parts, **PRIVATE).then(  # a follow-up's link: its conversation first
-        respond, ask_inputs, ask_outputs, **PRIVATE).then(handlers.kept_turns, [turns], [kept], **PRIVATE)
+        ask_linked, ask_inputs, ask_outputs, **PRIVATE).then(handlers.kept_turns, [turns], [kept], **PRIVATE)
 
 
 def wire_library(backend: Backend, library: LibraryParts) -> None:

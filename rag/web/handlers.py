@@ -131,6 +131,16 @@ def _from_link(request: gr.Request | None) -> bool:
     return request is not None and bool(request.query_params.get("q"))
 
 
+def respond_to_link(backend: Backend, question, messages, turns, since, until, outlet, as_of,
+                    request: gr.Request | None = None):
+    """The page's load asks the linked question (`respond`), and nothing on any other page: a question
+    typed while the page was still loading was asked twice at once, by the load and by Enter."""
+    if not _from_link(request):
+        yield (gr.skip(),) * 6
+        return
+    yield from respond(backend, question, messages, turns, since, until, outlet, as_of)
+
+
 def followed(answer, history: list[tuple[str, str]]) -> list[str]:
     """The earlier questions an answer's question went on from (`answering.conversation_topic`), for its
     link; [] for a question searched with its own words alone."""
