@@ -122,7 +122,6 @@ def outlet_letters(name: str) -> str:
 
 
 # A run of capitalised words, as a question names an outlet ("the Valley Courier", "WBRK", "Reuters").
-_CAPITALISED_WORD = re.compile(r"\b[A-Z][a-z]+")
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
 # What a question asks of an outlet: without such a word "How hot is the Sun?" is no question to The Sun
 _REPORTING = re.compile(r"\b(report\w*|say|says|said|writ\w*|wrote|according|cover\w*|stor(y|ies)|articles?|"
@@ -201,6 +200,7 @@ _COMPARES = re.compile(r"\b(or|versus|vs|compared (?:to|with))\b|"
 # names no year: the review).
 _YEAR = re.compile(r"(?:\b(?:in|since|by|of|during|until|before|after|from|the|between|and|or|early|late|mid)[\s-]+"
                    r"((?:19|20)\d\d)\b)|\b((?:19|20)\d\d)(?=['’]s\b)", re.I)
+_CAPITALISED_WORD = re.compile(r"\b[A-Z][a-z]+")  # an article's words as names are written ("United")
 
 
 def names_missing_from(question: str, text: str, outlet: str = "", known: Callable[[str], bool] | None = None,
@@ -214,20 +214,21 @@ def names_missing_from(question: str, text: str, outlet: str = "", known: Callab
     article is then another name ("Corva" is no mention of "Corvo" in a store with both: a tester's
     "How much did the Corvo water plant cost?" quoted the Corva plant's cost). The years the question names
     (`_YEAR`) that the article neither writes nor was `published` in are missing too."""
+    compared = _COMPARES.search(question)
     asked = list(dict.fromkeys(a or b for a, b in _YEAR.findall(question)))
     years = [year for year in asked if year != published[:4] and not re.search(rf"\b{year}\b", text)]
-    if _COMPARES.search(question) and len(years) < len(asked):
+    if compared and len(years) < len(asked):
         years = []  # ("more in 2024 or in 2018?": one side's article)
     vocabulary = {unaccented(t) for t in terms(text)}  # ("Zurich" is the article's "Zürich": the review)
+    capitalised = {w.lower() for w in _CAPITALISED_WORD.findall(text)}  # ("Utd" abbreviates its "United")
     letters = outlet_letters(outlet) if outlet else ""
 
     def mentioned(term: str) -> bool:
         bare = unaccented(term)
         alike = not (known and known(term)) and spelled_alike(bare, vocabulary, NAME_IDF)
         return (bare in vocabulary or alike or (len(bare) >= 4 and bare in letters)
-                or abbreviates(bare, {w.lower() for w in _CAPITALISED_WORD.findall(text)}))  # "Utd": United
+                or abbreviates(bare, capitalised))
     missing = unmentioned_names(question, mentioned)
-    compared = _COMPARES.search(question)
     if missing and compared:  # one side of the comparison named whole, and none of the other side
         named = unmentioned_names(question, lambda _: False)
         before = {name for name in named if question.find(name) < compared.start()}
