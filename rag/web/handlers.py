@@ -44,7 +44,7 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
     messages.append({"role": "user", "content": render.md_text(question)})
     messages.append({"role": "assistant", "content": "*Searching the articles…*"})
     yield messages, turns, gr.skip(), "", gr.skip(), gr.skip()
-    history = [(t["question"], t["answer"]) for t in turns]
+    history = conversation(turns)
     try:
         chat = backend.wait()
         answer = chat.ask(question, history=history, filters=filters, indexing=indexing(backend))
@@ -141,6 +141,11 @@ def respond_to_link(backend: Backend, question, messages, turns, since, until, o
     yield from respond(backend, question, messages, turns, since, until, outlet, as_of)
 
 
+def conversation(turns: list[dict]) -> list[tuple[str, str]]:
+    """The (question, answer) pairs a follow-up is asked with (`NewsChat.ask`'s history)."""
+    return [(t["question"], t["answer"]) for t in turns]
+
+
 def followed(answer, history: list[tuple[str, str]]) -> list[str]:
     """The earlier questions an answer's question went on from (`answering.conversation_topic`), for its
     link; [] for a question searched with its own words alone."""
@@ -161,7 +166,7 @@ def replay_link(backend: Backend, since, until, outlet, as_of, request: gr.Reque
         filters = make_filters(since, until, outlet, as_of)
         chat = backend.wait()
         for asked in earlier:
-            history = [(t["question"], t["answer"]) for t in turns]
+            history = conversation(turns)
             answer = chat.ask(asked, history=history, filters=filters, indexing=indexing(backend))
             turns.append(make_turn(chat, answer, filters, earlier=followed(answer, history)))
     except (ValueError, NotReady) as e:
@@ -174,13 +179,22 @@ def replay_link(backend: Backend, since, until, outlet, as_of, request: gr.Reque
     return shown_turns(turns)
 
 
-def shown_turns(turns: list[dict]):
-    """The page showing these turns: (messages, turns, the last answer's sources, every popover)."""
-    messages = []
-    for index, turn in enumerate(turns):
-        messages += [{"role": "user", "content": render.md_text(turn["question"])},
-                     {"role": "assistant", "content": render.answer_markdown(turn, index)}]
-    return messages, turns, render.sources_html(turns, len(turns) - 1), popovers(turns)
+def shown_turns(turns: list) -> tuple:
+    """The page showing these turns: (messages, turns, the last answer's sources, every popover); a turn
+    that cannot be shown (one a browser kept from an older version, or edited) is left out, never an error.
+    Nothing to change when none can."""
+    shown, messages = [], []
+    for turn in turns:
+        try:
+            answer = render.answer_markdown(turn, len(shown))
+            question = render.md_text(turn["question"])
+        except (TypeError, KeyError, AttributeError, ValueError):
+            continue
+        shown.append(turn)
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    if not shown:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return messages, shown, render.sources_html(shown, len(shown) - 1), popovers(shown)
 
 
 def restore_chat(kept, request: gr.Request | None = None):
@@ -192,17 +206,7 @@ def restore_chat(kept, request: gr.Request | None = None):
     left out, never an error."""
     if _from_link(request):
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    turns = []
-    for turn in kept if isinstance(kept, list) else []:
-        try:
-            render.answer_markdown(turn, len(turns))
-            render.md_text(turn["question"])
-        except (TypeError, KeyError, AttributeError, ValueError):
-            continue
-        turns.append(turn)
-    if not turns:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return shown_turns(turns)
+    return shown_turns(kept if isinstance(kept, list) else [])
 
 
 def run_sync(backend: Backend, start, result_label: str):
