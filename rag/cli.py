@@ -13,6 +13,7 @@ import shutil
 import sys
 import textwrap
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from .dates import DateError, as_of_or_today, check_window, filter_date
@@ -188,6 +189,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+@contextmanager
+def outage_in_one_line(chat: NewsChat):
+    """The store's Chroma or database server not answering (`Store.unreachable`) said in one line and exit 2,
+    as `rag ingest` and the page say it: `rag ask` printed the HTTP client's whole traceback."""
+    try:
+        yield
+    except Exception as e:
+        if why := chat.store.unreachable(e):
+            raise StoreError(why) from None
+        raise
+
+
 def cmd_ingest(args, settings: Settings) -> int:
     with TerminalProgress(enabled=not args.quiet and sys.stderr.isatty()) as progress:
         if args.rebuild and args.prune:
@@ -212,7 +225,8 @@ def cmd_ingest(args, settings: Settings) -> int:
 def cmd_search(args, settings: Settings) -> int:
     existing_store(settings)
     chat = NewsChat(settings)
-    found = chat.search_json(args.query, filters_from(args), args.k)
+    with outage_in_one_line(chat):
+        found = chat.search_json(args.query, filters_from(args), args.k)
     if args.json:
         print(json.dumps(found))
         return 0
@@ -229,7 +243,8 @@ def cmd_search(args, settings: Settings) -> int:
 def cmd_ask(args, settings: Settings) -> int:
     existing_store(settings)
     chat = NewsChat(settings)
-    answer = chat.ask(args.question, filters=filters_from(args), k=args.k)
+    with outage_in_one_line(chat):
+        answer = chat.ask(args.question, filters=filters_from(args), k=args.k)
     if args.json:
         print(json.dumps(answer.to_json()))
     else:
@@ -261,14 +276,17 @@ def _width() -> int:
 def cmd_eval(args, settings: Settings) -> int:
     existing_store(settings)
     chat = NewsChat(settings)
-    chat.warm_up()  # the models load before the clock starts, as the app loads them before its first question
-    summary = run_eval(chat, args.questions, k=args.k, out=args.out, with_answers=args.answers)
+    with outage_in_one_line(chat):
+        chat.warm_up()  # the models load before the clock starts, as the app loads them before its first question
+        summary = run_eval(chat, args.questions, k=args.k, out=args.out, with_answers=args.answers)
     print(json.dumps(summary))
     return 0
 
 
 def cmd_status(args, settings: Settings) -> int:
-    status = NewsChat(settings).status()
+    chat = NewsChat(settings)
+    with outage_in_one_line(chat):
+        status = chat.status()
     if args.json:
         print(json.dumps(status))
     else:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from processes import STOP_POSTGRES, chroma_server, postgres_server, stop_chroma, stop_postgres
-from rag import embeddings, indexing, rebuilding
+from rag import cli, embeddings, indexing, rebuilding
 from rag.models import Filters
 from rag.rebuilding import rebuild
 from rag.service import NewsChat
@@ -344,6 +344,29 @@ def test_a_chroma_server_that_stops_during_an_ingest_is_reported_in_one_line(ser
     # (the review) another server's HTTP error (a chat model's) is not the Chroma server's
     other = httpx.ConnectError("refused", request=httpx.Request("POST", "http://127.0.0.1:11434/api/chat"))
     assert one.store.unreachable(other) == ""
+
+
+@pytest.mark.parametrize("command", [["ask", "What did Lukashenko say?"], ["search", "Lukashenko"], ["status"]])
+def test_a_chroma_server_that_stops_during_rag_ask_is_reported_in_one_line(servers, tmp_path, articles_dir,
+                                                                            monkeypatch, capsys, command):
+    # `rag ingest` and the page said an outage in one line; `rag ask`, `search` and `status` printed the HTTP
+    # client's whole traceback when the server stopped once the store was open (a server down before is
+    # said in one line by Store's opening).
+    assert instance(tmp_path / "one", servers, articles_dir).ingest().added == 1
+    monkeypatch.setenv("RAG_CHROMA_URL", servers[0])
+    monkeypatch.setenv("RAG_DATABASE_URL", servers[1])
+    opened = NewsChat.__init__
+
+    def open_then_stop(chat, settings):
+        opened(chat, settings)
+        stop_chroma(servers[0])
+
+    monkeypatch.setattr(NewsChat, "__init__", open_then_stop)
+    capsys.readouterr()
+    assert cli.main([*command, "--store", str(tmp_path / "one")]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("rag: ") and "Chroma server" in said and "Traceback" not in said, said
+    assert said.count("\n") == 1, said
 
 
 def test_only_a_database_that_does_not_answer_counts_as_an_outage(servers, tmp_path, articles_dir):
