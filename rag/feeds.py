@@ -248,11 +248,17 @@ def plain_address(address: str) -> str:
     return urlunsplit(parts._replace(query="&".join(kept)))
 
 
+# A folder's index file: "/story/index.html" is the page "/story/" (a followed page's links wrote it both ways,
+# and the story was saved twice).
+_INDEX_FILE = re.compile(r"/index\.(html?|php)$", re.I)
+
+
 def story_page(link: str | None) -> str:
     """The page a link leads to, as links are compared: without its "#fragment" (a live blog's items link
     to one page's updates), tracking parameters (`plain_address`) or a slash ending its path ("/story/" and
-    "/story" are one page). The one rule by which headline links, feed items and a state's recorded
-    addresses (written before it dropped tracking parameters) name their story; written alike as courlan
+    "/story" are one page) or a folder's index file ("/story/index.html" is "/story/"). The one rule by which
+    headline links, feed items and a state's recorded addresses (written before it dropped tracking
+    parameters) name their story; written alike as courlan
     wrote them before (host case, query order, "%C3%BC" or "ü"). (Not an address to fetch: a server may
     want its slash, or its order.)"""
     page = plain_address(str(link or "")).partition("#")[0]
@@ -260,7 +266,7 @@ def story_page(link: str | None) -> str:
         parts = urlsplit(page)
         if parts.scheme.lower() in ("http", "https") and parts.hostname:
             port = "" if parts.port in (None, 80, 443) else f":{parts.port}"
-            path = quote(unquote(parts.path), safe="/:@!$&'()*+,;=~-._")
+            path = _INDEX_FILE.sub("/", quote(unquote(parts.path), safe="/:@!$&'()*+,;=~-._"))
             query = "&".join(sorted(pair for pair in parts.query.split("&") if pair))
             page = urlunsplit((parts.scheme.lower(), parts.hostname + port, path, query, ""))
     except ValueError:  # a malformed address: compared as written
@@ -274,7 +280,7 @@ def story_path(link: str | None) -> str:
     `story_page` is the same (cheap: a state of 20,000 items is looked through with it first, and only
     the few addresses it lets through are compared whole)."""
     path = str(link or "").partition("#")[0].partition("?")[0].partition("://")[2].partition("/")[2]
-    return (unquote(path) if "%" in path else path).rstrip("/").lower()
+    return _INDEX_FILE.sub("/", "/" + (unquote(path) if "%" in path else path)).strip("/").lower()
 
 
 def _own_id(entry_id: str, url: str, link: str) -> str:

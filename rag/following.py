@@ -132,12 +132,12 @@ class FollowedFeeds:
         following any."""
         if not urls:
             return
-        followed = {f.url for f in self.list()}
+        followed = {story_page(f.url) for f in self.list()}
         fetcher = Fetcher()
         try:
             for url in map(feed_address, urls):
                 check_url(url)
-                if url in followed:
+                if story_page(url) in followed:
                     continue
                 try:  # read as a poll reads it: a feed, a page naming one, or a page of headlines
                     fetch_feed(fetcher, url, "", "", is_local(url))
@@ -152,6 +152,7 @@ class FollowedFeeds:
         check_url(url)
         with self._lock():
             data = self._read()
+            url = next((key for key in data["feeds"] if _same_page(key, url)), url)
             if url not in data["feeds"]:
                 data["feeds"][url] = Feed(url).to_json()
                 self._write(data)
@@ -166,7 +167,8 @@ class FollowedFeeds:
             return []
         with self._lock():
             data = self._read()
-            keys = [key for key, feed in data["feeds"].items() if url in (key, feed.get("feed_url"))]
+            keys = [key for key, feed in data["feeds"].items()
+                    if _same_page(url, key) or _same_page(url, feed.get("feed_url") or "")]
             for key in keys:
                 del data["feeds"][key]
             if keys:
@@ -480,6 +482,12 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
     if item.content:
         return next(((k, r) for k, r in items.items() if r.get("version") == item.version), None)
     return None
+
+
+def _same_page(followed: str, url: str) -> bool:
+    """Whether two addresses name one followed feed or page: `feeds.story_page`'s rule ("https://site/",
+    "https://site/index.html" and "HTTPS://Site" are one site, followed once)."""
+    return bool(url) and story_page(followed) == story_page(url)
 
 
 def _another_update(before: dict, item: Item) -> bool:

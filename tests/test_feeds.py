@@ -1281,6 +1281,18 @@ def test_stories_a_followed_page_tells_apart_by_a_query_parameter_stay_apart(sit
     assert sorted(r["title"] for r in records) == sorted(s.title for s in (SOLAR, TRAINS, CANOE))
 
 
+def test_a_site_followed_as_its_folder_and_as_its_index_file_is_followed_once(tmp_path):
+    # "https://site/" and "https://site/index.html" are one page (feeds.story_page): followed both ways, the
+    # site was listed and polled twice. Either address now names the one followed, to add or to remove.
+    followed = FollowedFeeds(tmp_path / "articles")
+    first = followed.add("https://news.example/")
+    for again in ("https://news.example/index.html", "news.example", "HTTPS://News.Example/Index.html#top"):
+        assert followed.add(again).url == first.url
+    assert [f.url for f in followed.list()] == ["https://news.example/"]
+    assert followed.remove("https://news.example/index.html") == ["https://news.example/"]
+    assert followed.list() == []
+
+
 def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story(site, tmp_path, monkeypatch):
     # "Local elections: all our coverage" reads like a headline and leads to a page of six headlines, each
     # with its first paragraph: not a story. It is said once and left alone until a day has passed
