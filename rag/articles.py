@@ -42,7 +42,7 @@ class ArticleError(ValueError):
 # Bump when a change to the readers would read an unchanged file differently (a headline, a date, a
 # cleaned footer): the digest below then differs for every stored file, so the next sync reads each one
 # again, and only the chunks whose text changed are embedded again (the record manager knows the rest).
-READER_VERSION = 2
+READER_VERSION = 3  # 3: a JSON record without a title is titled by its text's opening words
 
 
 def file_digest(path: Path) -> str:
@@ -233,6 +233,19 @@ def _paragraphs(lines: list[str]) -> list[str]:
 
 def _title_from_path(path: str) -> str:
     return Path(path).stem.replace("_", " ").replace("-", " ").strip()
+
+
+UNTITLED_WORDS = 12  # (judgement, not measured: about a headline's length)
+
+
+def _title_from_text(body: str) -> str:
+    """The title of a JSON record that has none: its text's first UNTITLED_WORDS words ("The council voted
+    on Tuesday to close the Wexley bridge to lorries from…"). It was the file's name, the same on the
+    source card of every untitled record of an export."""
+    words = body.split()
+    if len(words) <= UNTITLED_WORDS:
+        return " ".join(words)
+    return " ".join(words[:UNTITLED_WORDS]).rstrip(",;:") + "…"
 
 
 # ---------------------------------------------------------------- Markdown
@@ -551,7 +564,7 @@ def parse_record(record: object, path: str, notes: list[str] | None = None, wher
         source = source.get("name") or source.get("id") or ""
     published = next((str(record[k]) for k in DATE_FIELDS if record.get(k)), "")
     body = "\n\n".join(_paragraphs([ln.strip() for ln in _unix_lines(text).split("\n")]))
-    title = plain_text(str(record.get("title") or "")).strip() or _title_from_path(path)
+    title = plain_text(str(record.get("title") or "")).strip() or _title_from_text(body)
     url = str(record.get("url") or "")
     own_id = record.get("id")
     article = _make_article(title, body, path, notes=notes, where=where,

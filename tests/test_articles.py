@@ -403,6 +403,17 @@ def test_jsonl_field_variants(tmp_path):
     assert result.articles[2].source == "ap.org"
 
 
+def test_records_without_a_title_are_told_apart_by_their_opening_words(tmp_path):
+    # Every untitled record of an export was titled with the file's name ("export"): ten source cards of one
+    # title. Each is now titled by its text's opening words.
+    lines = [{"text": "The council voted on Tuesday to close the Wexley bridge to lorries from March, after "
+                      "engineers found cracks."},
+             {"content": "Ferry fares rise by 4% in April."}]
+    result = read_file(write(tmp_path / "export.jsonl", "\n".join(json.dumps(x) for x in lines)))
+    assert [a.title for a in result.articles] == [
+        "The council voted on Tuesday to close the Wexley bridge to lorries…", "Ferry fares rise by 4% in April."]
+
+
 def test_jsonl_bad_lines_are_named_and_good_ones_kept(tmp_path):
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b'{"title": "Good", "text": "Fine."}\n'
