@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from .dates import MONTH_ABBREVIATIONS, MONTHS
-from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Ranking, RawCitation, Span
+from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Ranking, RawCitation, Span, WordsAsked
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
@@ -357,12 +357,13 @@ class ExtractiveAnswerer:
         chosen = choose_quotes(ranking, weights.max_quotes, weights.relative, weights.context,
                                on_topic=naming_articles(query.text, bodies))
         context = weights.context
-        speaks = quotes_speaker(query.question, chosen[0] if chosen else None)
+        asked = words_asked(query.question)
+        speaks = quotes_speaker(asked, chosen[0] if chosen else None)
         if speaks:  # "and what did Tom Baker say?": his words, not the mayor's beside them (a tester)
             lead = chosen[0]
             chosen = chosen[:1] + [c for c in chosen[1:] if gives_words_of(
-                query.question, c.span.text, c.previous.text if c.previous else "")]
-            if context == "around" and lead.previous and not gives_words_of(query.question, lead.previous.text,
+                asked, c.span.text, c.previous.text if c.previous else "")]
+            if context == "around" and lead.previous and not gives_words_of(asked, lead.previous.text,
                                                                              lead.span.text):
                 context = "after"  # (the sentence before the lead is quoted only when it is theirs too)
         spans = quote_spans(chosen, context, bodies)
@@ -387,16 +388,21 @@ _SAYS = re.compile(rf"({_SPEECH_VERBS}|according|[\"“”:])$", re.I)
 SAYS_WITHIN = 6  # "Fire chief Tom Becker, 52, said": the speech verb this few words after the speaker
 
 
-def quotes_speaker(question: str, lead: Candidate | None) -> bool:
-    """Whether a question (its own words, `Query.question`) asks what someone said (`_ASKS_WORDS`) and the
-    lead sentence is that one speaking: it names the speaker with a speech verb ("said", "told", a
+def words_asked(question: str) -> WordsAsked | None:
+    """The speaker and subject of a question for someone's words (`_ASKS_WORDS`), read from its own words
+    (`Query.question`); None for any other question."""
+    asked = _ASKS_WORDS.match(question)
+    speaker = content_terms(asked["who"]) if asked else []
+    return WordsAsked(speaker, content_terms(asked["about"] or "")) if speaker else None
+
+
+def quotes_speaker(asked: WordsAsked | None, lead: Candidate | None) -> bool:
+    """Whether a question asks what someone said (`words_asked`) and the lead sentence is that one speaking: it names the speaker with a speech verb ("said", "told", a
     quotation mark) at most SAYS_WITHIN words after them, or right before them as the clause ends ("...,
     said Tom Becker."), and it, a sentence beside it or the headline names what the question asks it about
     ("about the flood"). Such a lead answers, whatever its answerability. Not "Tom Becker did not respond
     to requests for comment, the paper said", nor "Biden said Trump was unfit" for what Trump said."""
-    asked = _ASKS_WORDS.match(question)
-    speaker = content_terms(asked["who"]) if asked else []
-    if not speaker or lead is None:
+    if asked is None or lead is None:
         return False
     # what it is asked about, in the lead sentence, the sentences beside it or the headline: the fire chief's
     # "crews rescued 14 people" under "Storm floods Harbor streets" answers "What did the fire chief say about
@@ -405,10 +411,11 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
     around = " ".join(span.text for span in (lead.previous, lead.span, lead.following) if span is not None)
     if lead.chunk is not None:
         around = f"{lead.chunk.title}\n{around}"
-    if not set(content_terms(asked["about"] or "")) <= set(content_terms(around)):
+    if not set(asked.about) <= set(content_terms(around)):
         return False
     tokens = re.findall(r"[\w'’\-]+|[\"“”:,.;!?]", lead.span.text)
     stems = [next(iter(content_terms(t)), t.casefold()) for t in tokens]
+    speaker = asked.speaker
     for i in range(len(tokens)):
         if stems[i:i + len(speaker)] != speaker:
             continue
@@ -425,20 +432,18 @@ def quotes_speaker(question: str, lead: Candidate | None) -> bool:
 _PRONOUN_SAYS = re.compile(rf"\b(according to (him|her|them)|(he|she|they) ({_SPEECH_VERBS}))\b", re.I)
 
 
-def gives_words_of(question: str, text: str, beside: str = "") -> bool:
-    """Whether a sentence gives the words of whom a question asks about (`_ASKS_WORDS`): beside a lead
+def gives_words_of(asked: WordsAsked | None, text: str, beside: str = "") -> bool:
+    """Whether a sentence gives the words of whom a question asks about (`words_asked`): beside a lead
     that quotes them (`quotes_speaker`), the answer's other quotes must. It names them ("Councillor Tom
     Baker, who voted against the plan, said ...": his verb too far for `quotes_speaker`, his words all the
     same) or by the last word of their name, as news names someone after the first mention ("Baker added
     that ..."), or gives words with a pronoun (`_PRONOUN_SAYS`) next to a sentence or heading (`beside`)
     that names them ("Alexander Lukashenko: ..." then "According to him, the army ...")."""
-    asked = _ASKS_WORDS.match(question)
-    speaker = content_terms(asked["who"]) if asked else []
-    if not speaker:
+    if asked is None:
         return False
-    if speaker[-1] in content_terms(text):
+    if asked.speaker[-1] in content_terms(text):
         return True
-    return bool(_PRONOUN_SAYS.search(text)) and set(speaker) <= set(content_terms(beside))
+    return bool(_PRONOUN_SAYS.search(text)) and set(asked.speaker) <= set(content_terms(beside))
 
 
 # "Who is Lou Ferrante?": refused at 33% with "Transit director Lou Ferrante said ..." as related reading.

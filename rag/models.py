@@ -211,6 +211,16 @@ class Query:
         self.question = self.question or self.text
 
 
+@dataclass(frozen=True)
+class WordsAsked:
+    """A question for someone's words ("What did Tom Becker say about the flood?"), as
+    `answering.words_asked` reads it once: the speaker's terms and what they are asked about ([] for
+    anything)."""
+
+    speaker: list[str]  # content terms, stemmed, in order: ["tom", "becker"]
+    about: list[str]
+
+
 UNQUOTED = -1  # RawCitation.n of a model's reply that quotes no passage at all (shown only as dropped)
 
 
