@@ -46,12 +46,20 @@ READER_VERSION = 3  # 3: a JSON record without a title is titled by its text's o
 
 
 def file_digest(path: Path) -> str:
-    """What a sync compares to skip a file unread: its bytes' hash, and the readers' version."""
-    h = hashlib.sha256(f"reader {READER_VERSION}\n".encode())
+    """What a sync compares to skip a file unread: the readers' version and its bytes' hash ("r3:9f86...")."""
+    h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+    return f"r{READER_VERSION}:{h.hexdigest()}"
+
+
+def bytes_digest(file_digest: str) -> str:
+    """The hash of a file's bytes alone, from its `file_digest`: the same after a new readers' version, so a
+    sync that meets moved files and a new version at once still knows them as moved (`indexing._moved_away`).
+    (A digest stored before version 3 hashed the version in: such a file, moved in the sync that reads it
+    again, is kept at its old path too until that path is synced.)"""
+    return file_digest.rpartition(":")[2]
 
 
 def content_hash(text: str) -> str:

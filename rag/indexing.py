@@ -31,7 +31,7 @@ from pathlib import Path
 from langchain_classic.indexes import index
 from langchain_core.documents import Document
 
-from .articles import (ArticleError, article_hash, file_digest, is_article_name, is_hidden, keyed_by_text,
+from .articles import (ArticleError, article_hash, bytes_digest, file_digest, is_article_name, is_hidden, keyed_by_text,
                        read_file)
 from .checkpoints import reached
 from .chunking import PassageSplitter, chunk_article, embedding_text
@@ -512,10 +512,10 @@ def _moved_away(mine: dict[str, str | None], present: set[str], digests: dict[st
     files read now; `stored`: every stored file's (`Catalog.digests`)."""
     # only a file this sync meets for the first time can be where one went, under the same name (a copy
     # already stored, or a new one under another name, leaves a drive not mounted its files)
-    arrived = {(Path(p).name, d) for p, d in digests.items() if p not in stored}
+    arrived = {(Path(p).name, bytes_digest(d)) for p, d in digests.items() if p not in stored}
     if not arrived:
         return []
-    return [p for p in mine if p not in present and (Path(p).name, stored.get(p)) in arrived
+    return [p for p in mine if p not in present and (Path(p).name, bytes_digest(stored.get(p) or "")) in arrived
             and not _exists(Path(p))]  # (looked at last: a hung network mount blocks only when it matters)
 
 

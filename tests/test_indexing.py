@@ -489,6 +489,18 @@ def test_a_renamed_folder_takes_its_articles_along_so_edits_and_deletions_there_
     assert_consistent(news_chat)
 
 
+def test_a_folder_renamed_as_the_readers_change_still_takes_its_articles_along(news_chat, news, tmp_path,
+                                                                              monkeypatch):
+    # A move was known by the file's name and digest, and the digest held the readers' version: a folder
+    # renamed before the first sync of a new version left its old paths stored, every article twice.
+    news_chat.ingest([news])
+    monkeypatch.setattr(articles, "READER_VERSION", articles.READER_VERSION + 1)
+    moved = news.rename(tmp_path / "news-2024")
+    news_chat.ingest([moved])
+    assert news_chat.status()["articles"] == 2 and all("news-2024" in p for p in news_chat.store.catalog.paths())
+    assert_consistent(news_chat)
+
+
 def test_a_drive_not_mounted_keeps_its_files_when_a_copy_of_one_is_elsewhere(news_chat, news, tmp_path):
     # Found by a review of the rule above: a copy already stored elsewhere, or a new one under another
     # name, is no move: the drive's file is kept while the drive is away.
