@@ -31,7 +31,7 @@ from ..dates import as_of_or_today
 from ..settings import Settings, SettingsError, passage_count
 from . import handlers, render
 from .runtime import Backend, FeedPoller, FolderWatcher, NotReady
-from .turns import ALL_OUTLETS, make_filters, read_question_link
+from .turns import ALL_OUTLETS, make_filters
 
 log = logging.getLogger("rag.web")
 
@@ -145,7 +145,7 @@ def make_theme():
 
 def linked_question(backend: Backend, request: gr.Request):
     """A link to a question (/?q=...&since=...&until=...&outlet=...&as_of=...) fills the page."""
-    question, _, fields = read_question_link(request.query_params.multi_items() if request else [])
+    question, _, fields = handlers.page_link(request)
     if not question:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), as_of_or_today("")
     outlet = fields["source"] or ALL_OUTLETS

@@ -127,8 +127,14 @@ def kept_turns(turns, request: gr.Request | None = None):
     return list(turns or [])[-KEPT_TURNS:]
 
 
+def page_link(request: gr.Request | None) -> tuple[str, list[str], dict[str, str]]:
+    """What the page's address asks (`turns.read_question_link`): the question ("" on a page opened without
+    one), the earlier questions it follows up, and the filter fields. The one reading of a page's link."""
+    return read_question_link(request.query_params.multi_items() if request is not None else [])
+
+
 def _from_link(request: gr.Request | None) -> bool:
-    return request is not None and bool(request.query_params.get("q"))
+    return bool(page_link(request)[0])
 
 
 def respond_to_link(backend: Backend, question, messages, turns, since, until, outlet, as_of,
@@ -158,7 +164,7 @@ def replay_link(backend: Backend, since, until, outlet, as_of, request: gr.Reque
     page did, with their words). Returns the page's (messages, turns, sources, popovers); nothing to change
     for any other page, or when the earlier questions cannot be asked (a warning says why; the linked
     question is then asked alone)."""
-    question, earlier, _ = read_question_link(request.query_params.multi_items() if request is not None else [])
+    question, earlier, _ = page_link(request)
     if not question or not earlier:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     turns: list[dict] = []
