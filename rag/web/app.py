@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import ipaddress
+import json
 import logging
 import os
 import secrets
@@ -42,7 +43,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 UPLOAD_CEILING = 10
 CSS = (STATIC / "app.css").read_text(encoding="utf-8")
 PAGE_JS = (STATIC / "app.js").read_text(encoding="utf-8")
-TABS_HEAD = f"<script>{(STATIC / 'tabs.js').read_text(encoding='utf-8')}</script>"  # each tab's own conversation
+CONVERSATION_KEY = "news-chat-conversation"  # where the browser keeps the conversation (gr.BrowserState, tabs.js)
+TABS_HEAD = "<script>{}</script>".format(  # each tab's own conversation
+    (STATIC / "tabs.js").read_text(encoding="utf-8").replace("__CONVERSATION_KEY__", json.dumps(CONVERSATION_KEY)))
 POLL_SECONDS = 2.0
 FEEDS_POLL_SECONDS = 5.0  # how often the feeds panel is refreshed (a feed's poll takes seconds, not less)
 
@@ -221,7 +224,7 @@ def build_ui(backend: Backend) -> gr.Blocks:
         turns = gr.State([])
         # the turns, over a reload; with a secret of its own each start, Gradio could not read them after a restart
         # (each browser tab's own: static/tabs.js files it under the tab's id)
-        kept = gr.BrowserState([], storage_key="news-chat-conversation", secret=browser_secret(backend.settings))
+        kept = gr.BrowserState([], storage_key=CONVERSATION_KEY, secret=browser_secret(backend.settings))
         status = header(backend)
         with gr.Row(equal_height=False, elem_id="main-row"):
             chat = chat_column(backend)

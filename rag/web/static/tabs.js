@@ -4,7 +4,7 @@
 // conversation is read, and files it under the tab's own id (in sessionStorage: a reload keeps it, another
 // tab has its own). A new tab goes on from the conversation written last, as a copy of its own.
 (() => {
-  const KEY = "news-chat-conversation";  // gr.BrowserState's storage_key (rag/web/app.py)
+  const KEY = __CONVERSATION_KEY__;  // gr.BrowserState's storage_key, written in by rag/web/app.py
   const TABS = KEY + ":tabs";  // the tabs' ids, the latest first; the conversations of older ones are dropped
   const KEEP = 10;
   const newId = () => Date.now().toString(36) + Math.random().toString(36).slice(2);
