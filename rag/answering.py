@@ -245,9 +245,17 @@ def quotes_on_subject(question: str, citations: list[Citation], article_text: Ca
     with Hurricane Ian's rain in Florida, then quoted "Nine inches of rain was reported in Plymouth,
     Vermont": that quote leads. The quotes after it stay as the answerer chose them (`choose_quotes`' own
     rule): leaving out every quote from an article without all the names lost gold answers on the training
-    stores. Each article is read once, however many of the quotes are its."""
+    stores. A later quote leads only if it also has one of the question's words that are not names, when
+    the question has such words ("rain", "fell"): "When will the Harbor Foods plant in Dunmore close?" was
+    answered with "The Millbrook Mariners opened the season with a 3-1 win over Dunmore City on Saturday at
+    Harbor Field" (its article names Harbor and Dunmore; the plant's names no Dunmore: an answers tester).
+    Each article is read once, however many of the quotes are its."""
     missing: dict[str, list[str]] = {}
+    named = {t for _, word in question_names(question) for t in content_terms(word)}
+    asked = set(content_terms(question)) - named
     for first, c in enumerate(citations):
+        if first and asked and not asked & set(content_terms(c.quote)):
+            continue
         if c.chunk.article_id not in missing:
             missing[c.chunk.article_id] = names_missing_from(question, article_text(c.chunk), c.chunk.source, known,
                                                              c.chunk.published)

@@ -655,6 +655,14 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
     assert [(c.n, c.chunk.article_id) for c in kept] == [(1, "vt"), (2, "ian")]  # later quotes as chosen
     kept, lacking = quotes_on_subject("How much rain fell in Plymouth?", quotes[:1], lambda c: c.title + "\n" + c.text)
     assert kept == [] and lacking == ["Plymouth"]
+    # (an answers tester) a later quote that only shares the names leads nothing: its article named Harbor and
+    # Dunmore, the plant's article no Dunmore, and the match at Harbor Field answered when the plant closes
+    plant = Chunk("Harbor Foods will close its Millbrook plant on June 30.", 0, 55, "plant", title="Plant to close")
+    match = Chunk("The Mariners beat Dunmore City 3-1 at Harbor Field.", 0, 51, "match", title="Mariners win")
+    quotes = [Citation(1, plant.text, 0, 55, plant), Citation(2, match.text, 0, 51, match)]
+    kept, lacking = quotes_on_subject("When will the Harbor Foods plant in Dunmore close?", quotes,
+                                      lambda c: c.title + "\n" + c.text)
+    assert kept == [] and lacking == ["Dunmore"]
     assert names_missing_from("Did Okafor's Riverton win?", "Okafor spoke.", "riverton.example") == []
 
 
