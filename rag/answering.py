@@ -245,16 +245,17 @@ def quotes_on_subject(question: str, citations: list[Citation], article_text: Ca
     with Hurricane Ian's rain in Florida, then quoted "Nine inches of rain was reported in Plymouth,
     Vermont": that quote leads. The quotes after it stay as the answerer chose them (`choose_quotes`' own
     rule): leaving out every quote from an article without all the names lost gold answers on the training
-    stores. A later quote leads only if it also has one of the question's words that are not names, when
-    the question has such words ("rain", "fell"): "When will the Harbor Foods plant in Dunmore close?" was
-    answered with "The Millbrook Mariners opened the season with a 3-1 win over Dunmore City on Saturday at
-    Harbor Field" (its article names Harbor and Dunmore; the plant's names no Dunmore: an answers tester).
-    Each article is read once, however many of the quotes are its."""
+    stores. A later quote leads only if it, the words around it or its headline also have one of the
+    question's words that are not names (`_near_quote`), when the question has such words: "When will the
+    Harbor Foods plant in Dunmore close?" was answered with "The Millbrook Mariners opened the season with a
+    3-1 win over Dunmore City on Saturday at Harbor Field" (its article names Harbor and Dunmore; the
+    plant's names no Dunmore: an answers tester). Each article is read once, however many of the quotes
+    are its."""
     missing: dict[str, list[str]] = {}
     named = {t for _, word in question_names(question) for t in content_terms(word)}
-    asked = set(content_terms(question)) - named
+    asked = set(content_terms(question)) - named - _GENERIC_TERMS
     for first, c in enumerate(citations):
-        if first and asked and not asked & set(content_terms(c.quote)):
+        if first and asked and not _near_quote(asked, c, article_text(c.chunk)):
             continue
         if c.chunk.article_id not in missing:
             missing[c.chunk.article_id] = names_missing_from(question, article_text(c.chunk), c.chunk.source, known,
@@ -262,6 +263,24 @@ def quotes_on_subject(question: str, citations: list[Citation], article_text: Ca
         if not missing[c.chunk.article_id]:
             return [replace(c, n=n) for n, c in enumerate(citations[first:], 1)], []
     return [], (missing[citations[0].chunk.article_id] if citations else [])
+
+
+# Words that ask about anything ("What happened to the Starliner?"): no quote needs them (the review).
+_GENERIC_TERMS = frozenset(content_terms("happen happened do does did get go make take say come give"))
+NEAR_QUOTE_CHARS = 300  # about a sentence on either side of a quote (judgement, not measured)
+STEM_PREFIX = 4  # "rain" is "rainfall"'s word, "council" a "councillor"'s (at least this long)
+
+
+def _near_quote(asked: set[str], citation: Citation, article: str) -> bool:
+    """Whether a quote, the NEAR_QUOTE_CHARS of its article on either side of it, or its headline (the first
+    line of `article`, as `quotes_on_subject` reads it) hold one of the `asked` terms, or a word they begin
+    or that begins them: "Plymouth, Vermont, recorded nine inches of rainfall" has "rain"."""
+    at = article.find(citation.quote)
+    window = article[max(0, at - NEAR_QUOTE_CHARS):at + len(citation.quote) + NEAR_QUOTE_CHARS] if at >= 0 else \
+        citation.quote
+    found = set(content_terms(f"{article.partition(chr(10))[0]}\n{window}"))
+    return any(t == w or (min(len(t), len(w)) >= STEM_PREFIX and (w.startswith(t) or t.startswith(w)))
+               for t in asked for w in found)
 
 
 # A name with a number: "Ward 7", "Game 7", "Flight 370", "Route 66", "District 12", "Stage 12". Not a

@@ -663,6 +663,20 @@ def test_an_answer_whose_article_does_not_name_the_subject_is_refused(chat, tmp_
     kept, lacking = quotes_on_subject("When will the Harbor Foods plant in Dunmore close?", quotes,
                                       lambda c: c.title + "\n" + c.text)
     assert kept == [] and lacking == ["Dunmore"]
+    # (the review) the question's other words in another form, beside the quote or in its headline, or none
+    # that a quote needs
+    for question, text, title in (("How much rain fell in Plymouth?", "Plymouth recorded nine inches of rainfall.",
+                                   "Vermont"),
+                                  ("What did the Corva council decide?", "Corva councillors voted 5-2.", "Budget"),
+                                  ("What happened to the Starliner?", "Starliner landed without its crew.", "Space"),
+                                  ("How many people died in Lahaina?", "More people died overnight. The toll in "
+                                   "Lahaina rose to 115.", "Maui fires")):
+        later = Chunk(text, 0, len(text), "later", title=title)
+        quote = text.split(". ")[-1]
+        kept, _ = quotes_on_subject(question, [Citation(1, ian.text, 0, 58, ian),
+                                               Citation(2, quote, text.find(quote), len(text), later)],
+                                    lambda c: c.title + "\n" + c.text)
+        assert [c.chunk.article_id for c in kept] == ["later"], question
     assert names_missing_from("Did Okafor's Riverton win?", "Okafor spoke.", "riverton.example") == []
 
 
