@@ -515,7 +515,10 @@ def _moved_away(mine: dict[str, str | None], present: set[str], digests: dict[st
     arrived = {(Path(p).name, bytes_digest(d)) for p, d in digests.items() if p not in stored}
     if not arrived:
         return []
-    return [p for p in mine if p not in present and (Path(p).name, bytes_digest(stored.get(p) or "")) in arrived
+    # (a partly read file is no move: the records kept at its old path because their lines no longer read
+    # would be lost with it, as they fail to read at the new path too)
+    return [p for p in mine if p not in present and not (stored.get(p) or "").startswith(PARTLY_READ)
+            and (Path(p).name, bytes_digest(stored.get(p) or "")) in arrived
             and not _exists(Path(p))]  # (looked at last: a hung network mount blocks only when it matters)
 
 
@@ -603,9 +606,10 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     if result.errors:  # records that no longer read stay as they were stored (a shared id's record is
         read_ids = {a.record_id for a in result.articles}  # stored under another name: its content tells),
         read = {article_hash(a.title, a.body) for a in result.articles}  # but not one known by its text whose headline
-        titles = {a.title for a in result.articles if keyed_by_text(a)}  # reads with another text: edited
-        result.articles += [a for h, a in hashed if a.record_id not in read_ids and h not in read
-                            and not (keyed_by_text(a) and a.title in titles)]
+        titles = {a.title for a in result.articles if keyed_by_text(a)}  # reads with another text: edited,
+        bodies = {a.body for a in result.articles if keyed_by_text(a)}  # nor one whose text reads under another
+        result.articles += [a for h, a in hashed if a.record_id not in read_ids and h not in read  # headline
+                            and not (keyed_by_text(a) and (a.title in titles or a.body in bodies))]
     # a file with records that failed to read keeps a digest that never matches, so every sync reads it
     # again and reports them until the file is mended (its good records are not embedded again)
     plan = FilePlan(path=key, digest=PARTLY_READ + digest if result.errors else digest)

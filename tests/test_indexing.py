@@ -501,6 +501,41 @@ def test_a_folder_renamed_as_the_readers_change_still_takes_its_articles_along(n
     assert_consistent(news_chat)
 
 
+def test_untitled_records_of_a_partly_read_file_are_not_kept_twice_when_their_title_changes(news_chat, news,
+                                                                                          monkeypatch):
+    # (the review) The records of a file with a bad line are kept as stored, unless read now: READER_VERSION 3
+    # titles an untitled record by its text, not by the file's name, and the old ones were kept beside the
+    # new, every untitled record of the export twice until the bad line was mended.
+    records = [json.dumps({"text": "The Wexley bridge closes to lorries from March, the council said."}),
+               "{broken", json.dumps({"text": "Ferry fares rise by 4% in April, the operator said."})]
+    (news / "export.jsonl").write_text("\n".join(records) + "\n")
+    monkeypatch.setattr(articles, "_title_from_text", lambda body: "export")  # (as version 2 titled them)
+    news_chat.ingest()
+    assert news_chat.status()["articles"] == 4
+    monkeypatch.undo()
+    monkeypatch.setattr(articles, "READER_VERSION", articles.READER_VERSION + 1)
+    report = news_chat.ingest()
+    assert news_chat.status()["articles"] == 4 and len(report.failed) == 1, report.to_json()
+    assert "Wexley bridge closes to lorries from March, the council said.\n\nThe Wexley" in documents(news_chat)
+    assert_consistent(news_chat)
+
+
+def test_a_partly_read_file_in_a_renamed_folder_keeps_the_records_that_no_longer_read(news_chat, news, tmp_path):
+    # (the review) A record whose line broke stays stored as it was (README, "Bad input"); its file's folder
+    # renamed, the old path was taken as moved and deleted, and that record with it.
+    records = [{"title": "Bridge", "text": "The Wexley bridge closes to lorries from March."},
+               {"title": "Ferry", "text": "Ferry fares rise by 4% in April."}]
+    export = news / "export.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in records))
+    news_chat.ingest([news])
+    export.write_text(json.dumps(records[0]) + "\n{broken\n")
+    news_chat.ingest([news])
+    moved = news.rename(tmp_path / "news-2024")
+    news_chat.ingest([moved])
+    assert "Ferry fares rise by 4% in April." in documents(news_chat)
+    assert_consistent(news_chat)
+
+
 def test_a_drive_not_mounted_keeps_its_files_when_a_copy_of_one_is_elsewhere(news_chat, news, tmp_path):
     # Found by a review of the rule above: a copy already stored elsewhere, or a new one under another
     # name, is no move: the drive's file is kept while the drive is away.
