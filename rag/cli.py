@@ -19,7 +19,7 @@ from pathlib import Path
 from .dates import DateError, as_of_or_today, check_window, filter_date
 from .embeddings import EmbeddingError
 from .evaluation import run_eval
-from .feeds import feed_address
+from .feeds import feed_address, same_page
 from .fetching import FetchError
 from .following import FeedRunner, FollowedFeeds
 from .llm import LLM_PASSAGES, BackendError
@@ -318,7 +318,7 @@ def cmd_follow(args, settings: Settings) -> int:
         if not stopped:
             unknown.append(url)
             print(f"rag: not followed: {url}", file=sys.stderr)
-        elif stopped != [feed_address(url)]:  # a feed address: the pages that named it
+        elif not any(same_page(s, feed_address(url)) for s in stopped):  # a feed address: the pages that named it
             print(f"rag: no longer following {', '.join(stopped)} (its feed {feed_address(url)})", file=sys.stderr)
     if args.list or (args.remove and not args.urls and not args.once):
         print_feeds(feeds.list(), args.json)

@@ -250,7 +250,7 @@ def plain_address(address: str) -> str:
 
 # A folder's index file: "/story/index.html" is the page "/story/" (a followed page's links wrote it both ways,
 # and the story was saved twice).
-_INDEX_FILE = re.compile(r"/index\.(html?|php)$", re.I)
+_INDEX_FILE = re.compile(r"/index\.(html?|php)/?$", re.I)
 
 
 def story_page(link: str | None) -> str:
@@ -273,6 +273,12 @@ def story_page(link: str | None) -> str:
         pass
     base, mark, query = page.partition("?")
     return base.rstrip("/") + mark + query
+
+
+def same_page(one: str, other: str) -> bool:
+    """Whether two addresses name one followed feed or page (`story_page`): "https://site/",
+    "https://site/index.html" and "HTTPS://Site" are one site, followed once."""
+    return bool(one) and bool(other) and story_page(one) == story_page(other)
 
 
 def story_path(link: str | None) -> str:

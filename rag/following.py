@@ -28,7 +28,7 @@ from filelock import FileLock
 
 from .articles import ArticleError, article_record
 from .feeds import (SHORTER_SHARE, STUB_WORDS, NotAStory, feed_address, fetch_feed, item_article,
-                    needs_page, outlet_of, story_page, story_path, story_words)
+                    needs_page, outlet_of, same_page, story_page, story_path, story_words)
 from .fetching import FetchError, Fetcher, check_url, is_local
 from .models import Feed, IngestReport, Item, PollResult, Reading, digest
 from .store import StoreError
@@ -152,7 +152,7 @@ class FollowedFeeds:
         check_url(url)
         with self._lock():
             data = self._read()
-            url = next((key for key in data["feeds"] if _same_page(key, url)), url)
+            url = next((key for key in data["feeds"] if same_page(key, url)), url)
             if url not in data["feeds"]:
                 data["feeds"][url] = Feed(url).to_json()
                 self._write(data)
@@ -168,7 +168,7 @@ class FollowedFeeds:
         with self._lock():
             data = self._read()
             keys = [key for key, feed in data["feeds"].items()
-                    if _same_page(url, key) or _same_page(url, feed.get("feed_url") or "")]
+                    if same_page(url, key) or same_page(url, feed.get("feed_url") or "")]
             for key in keys:
                 del data["feeds"][key]
             if keys:
@@ -484,12 +484,6 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
     return None
 
 
-def _same_page(followed: str, url: str) -> bool:
-    """Whether two addresses name one followed feed or page: `feeds.story_page`'s rule ("https://site/",
-    "https://site/index.html" and "HTTPS://Site" are one site, followed once)."""
-    return bool(url) and story_page(followed) == story_page(url)
-
-
 def _another_update(before: dict, item: Item) -> bool:
     """Whether the item links to another part ("#update-3") of a page saved for an earlier item."""
     return "#" in item.link and before.get("url", "") != item.link and bool(before.get("file")) \
@@ -505,8 +499,8 @@ def _named(item: Item) -> str:
 def _alias(item: Item, key: str, before: dict) -> dict:
     """The record of an item that is another's (`key`) under its own id: for the same page, the same
     file (a later change replaces it); for the same content elsewhere, a file of its own if it changes."""
-    same_page = story_page(before.get("url", "")) == story_page(item.link)
-    kept = {name: before[name] for name in ("file", "content", "id") if same_page and name in before}
+    same = story_page(before.get("url", "")) == story_page(item.link)
+    kept = {name: before[name] for name in ("file", "content", "id") if same and name in before}
     return kept | {"version": item.version, "url": item.link, "same_as": key}
 
 

@@ -1281,7 +1281,7 @@ def test_stories_a_followed_page_tells_apart_by_a_query_parameter_stay_apart(sit
     assert sorted(r["title"] for r in records) == sorted(s.title for s in (SOLAR, TRAINS, CANOE))
 
 
-def test_a_site_followed_as_its_folder_and_as_its_index_file_is_followed_once(tmp_path):
+def test_a_site_followed_as_its_folder_and_as_its_index_file_is_followed_once(tmp_path, monkeypatch, capsys):
     # "https://site/" and "https://site/index.html" are one page (feeds.story_page): followed both ways, the
     # site was listed and polled twice. Either address now names the one followed, to add or to remove.
     followed = FollowedFeeds(tmp_path / "articles")
@@ -1291,6 +1291,18 @@ def test_a_site_followed_as_its_folder_and_as_its_index_file_is_followed_once(tm
     assert [f.url for f in followed.list()] == ["https://news.example/"]
     assert followed.remove("https://news.example/index.html") == ["https://news.example/"]
     assert followed.list() == []
+    # `rag follow --remove` of the other spelling says nothing more than the list (it said "no longer following
+    # https://news.example/ (its feed https://news.example/index.html)", as of a page that named a feed)
+    monkeypatch.setenv("RAG_ARTICLES", str(tmp_path / "articles"))
+    followed.add("https://news.example/")
+    capsys.readouterr()
+    assert main(["follow", "--remove", "https://news.example/index.html"]) == 0
+    assert "its feed" not in capsys.readouterr().err and followed.list() == []
+    # one page, however its links end; story_path (the cheap first look) agrees
+    for one, other in (("https://n.example/x/index.html/", "https://n.example/x"),
+                       ("https://n.example/x/INDEX.PHP?id=5", "https://n.example/x/?id=5")):
+        assert feeds.story_page(one) == feeds.story_page(other) and feeds.story_path(one) == feeds.story_path(other)
+    assert feeds.story_page("https://n.example/x/index.php?id=5") != feeds.story_page("https://n.example/x/?id=6")
 
 
 def test_a_section_page_among_a_followed_pages_headlines_is_not_saved_as_a_story(site, tmp_path, monkeypatch):

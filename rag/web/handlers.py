@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 
 from ..answering import conversation_topic
-from ..feeds import feed_address
+from ..feeds import feed_address, same_page
 from ..fetching import FetchError
 from ..models import IngestReport
 from ..settings import ANSWERERS, EXTRACTIVE, every
@@ -384,9 +384,9 @@ def unfollow_feed(backend: Backend, url):
     if not removed:
         return render.status_box("error", f"Not followed: {url}"), feeds_html(backend), \
             gr.update(choices=feed_choices(backend), value=None)
-    configured = {feed_address(u) for u in backend.settings.feeds}  # as written there ("feed://", no "/")
+    configured = [feed_address(u) for u in backend.settings.feeds]  # as written there ("feed://", no "/")
     note = " It is also in RAG_FEEDS, so it comes back when the app starts again." \
-        if configured & set(removed) else ""
+        if any(same_page(c, r) for c in configured for r in removed) else ""
     return (render.status_box("ready", f"No longer following {url}; the articles saved from it stay.{note}"),
             feeds_html(backend), gr.update(choices=feed_choices(backend), value=None))
 
