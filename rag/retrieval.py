@@ -177,13 +177,22 @@ class LexicalIndex:
         question) the index at hand is returned at once, and a due rebuild runs in the background."""
         if not wait and self.snapshot.stamp:
             if not self.hold and not self._lock.locked() and self.current_stamp() != self.snapshot.stamp:
-                threading.Thread(target=self.ensure_fresh, name="rag-bm25", daemon=True).start()
+                threading.Thread(target=self._refresh, name="rag-bm25", daemon=True).start()
             return self.snapshot
         with self._lock:
             stamp = self.current_stamp()
             if stamp != self.snapshot.stamp:
                 self.snapshot = self._load(stamp) or self._build(stamp)
             return self.snapshot
+
+    def _refresh(self) -> None:
+        """`ensure_fresh` in the background: a failure is logged (in one line when the store's server does not
+        answer, `Store.log_failure`), not printed whole by the thread's default hook over `rag eval`'s
+        output (the review); the next question tries again."""
+        try:
+            self.ensure_fresh()
+        except Exception as e:
+            self.store.log_failure(log, e, "bringing the keyword index up to date")
 
     def _current_dir(self) -> Path | None:
         try:

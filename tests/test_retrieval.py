@@ -130,6 +130,23 @@ def test_a_question_during_a_keyword_index_rebuild_uses_the_previous_index(news_
     assert news_chat.lexical.search("Zanzibar brass band", Filters(), 10)
 
 
+def test_a_background_rebuild_of_the_keyword_index_that_fails_is_logged_not_printed(news_chat, monkeypatch,
+                                                                                    caplog):
+    # (the review) A rebuild a question starts in the background, failing (the Chroma server stopped during
+    # `rag eval`), had its whole traceback printed by the thread's default hook over the command's output.
+    lexical = news_chat.lexical
+    lexical.ensure_fresh()
+    printed = []
+    monkeypatch.setattr(threading, "excepthook", printed.append)
+    monkeypatch.setattr(lexical, "current_stamp", lambda: "changed by another process")
+    monkeypatch.setattr(lexical, "_build", lambda stamp: (_ for _ in ()).throw(RuntimeError("server gone")))
+    assert lexical.search("Damar Hamlin", Filters(), 10)  # the question uses the index at hand
+    for rebuild in [t for t in threading.enumerate() if t.name == "rag-bm25"]:  # (it may be over already)
+        rebuild.join(30)
+    assert printed == []
+    assert any("keyword index" in r.getMessage() and "server gone" in r.getMessage() for r in caplog.records)
+
+
 def test_while_an_ingest_runs_its_new_chunks_are_already_found_by_meaning(news_chat, tmp_path):
     from rag.indexing import sync
 
