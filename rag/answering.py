@@ -442,11 +442,12 @@ def words_asked(question: str) -> WordsAsked | None:
 
 
 def quotes_speaker(asked: WordsAsked | None, lead: Candidate | None) -> bool:
-    """Whether a question asks what someone said (`words_asked`) and the lead sentence is that one speaking: it names the speaker with a speech verb ("said", "told", a
-    quotation mark) at most SAYS_WITHIN words after them, or right before them as the clause ends ("...,
-    said Tom Becker."), and it, a sentence beside it or the headline names what the question asks it about
-    ("about the flood"). Such a lead answers, whatever its answerability. Not "Tom Becker did not respond
-    to requests for comment, the paper said", nor "Biden said Trump was unfit" for what Trump said."""
+    """Whether a question asks what someone said (`words_asked`) and the lead sentence is that one speaking:
+    it names the speaker with a speech verb ("said", "told", a quotation mark) at most SAYS_WITHIN words
+    after them, or right before them as the clause ends ("..., said Tom Becker."), and it, a sentence beside
+    it or the headline names what the question asks it about ("about the flood"). Such a lead answers,
+    whatever its answerability. Not "Tom Becker did not respond to requests for comment, the paper said",
+    nor "Biden said Trump was unfit" for what Trump said."""
     if asked is None or lead is None:
         return False
     # what it is asked about, in the lead sentence, the sentences beside it or the headline: the fire chief's
