@@ -251,15 +251,18 @@ def quotes_on_subject(question: str, citations: list[Citation], article_text: Ca
     3-1 win over Dunmore City on Saturday at Harbor Field" (its article names Harbor and Dunmore; the
     plant's names no Dunmore: an answers tester). Each article is read once, however many of the quotes
     are its."""
+    texts: dict[str, str] = {}
     missing: dict[str, list[str]] = {}
     asked = other_words(question)
     for first, c in enumerate(citations):
-        if first and asked and not _near_quote(asked, c, article_text(c.chunk)):
+        key = c.chunk.article_id
+        if key not in texts:
+            texts[key] = article_text(c.chunk)
+        if first and asked and not _near_quote(asked, c, texts[key]):
             continue
-        if c.chunk.article_id not in missing:
-            missing[c.chunk.article_id] = names_missing_from(question, article_text(c.chunk), c.chunk.source, known,
-                                                             c.chunk.published)
-        if not missing[c.chunk.article_id]:
+        if key not in missing:
+            missing[key] = names_missing_from(question, texts[key], c.chunk.source, known, c.chunk.published)
+        if not missing[key]:
             return [replace(c, n=n) for n, c in enumerate(citations[first:], 1)], []
     return [], (missing[citations[0].chunk.article_id] if citations else [])
 
@@ -433,6 +436,13 @@ _SAYS = re.compile(rf"({_SPEECH_VERBS}|according|[\"“”:])$", re.I)
 SAYS_WITHIN = 6  # "Fire chief Tom Becker, 52, said": the speech verb this few words after the speaker
 
 
+def with_neighbours(cand: Candidate) -> str:
+    """A candidate sentence with the sentences before and after it, under its article's headline: where
+    `quotes_speaker` and `speaks_of` look for the question's words."""
+    around = " ".join(span.text for span in (cand.previous, cand.span, cand.following) if span is not None)
+    return f"{cand.chunk.title}\n{around}" if cand.chunk is not None else around
+
+
 def words_asked(question: str) -> WordsAsked | None:
     """The speaker and subject of a question for someone's words (`_ASKS_WORDS`), read from its own words
     (`Query.question`); None for any other question."""
@@ -454,10 +464,7 @@ def quotes_speaker(asked: WordsAsked | None, lead: Candidate | None) -> bool:
     # "crews rescued 14 people" under "Storm floods Harbor streets" answers "What did the fire chief say about
     # the storm?"; not the rest of the passage ("Biden said the economy was strong" is no answer to what he
     # said about Trump because the passage names Trump further on: the review)
-    around = " ".join(span.text for span in (lead.previous, lead.span, lead.following) if span is not None)
-    if lead.chunk is not None:
-        around = f"{lead.chunk.title}\n{around}"
-    if not set(asked.about) <= set(content_terms(around)):
+    if not set(asked.about) <= set(content_terms(with_neighbours(lead))):
         return False
     tokens = re.findall(r"[\w'’\-]+|[\"“”:,.;!?]", lead.span.text)
     stems = [next(iter(content_terms(t)), t.casefold()) for t in tokens]
@@ -592,11 +599,7 @@ def speaks_of(question: str) -> Callable[[Candidate], bool] | None:
     asked = other_words(question)
     if not asked:
         return None
-
-    def check(cand: Candidate) -> bool:
-        around = " ".join(s.text for s in (cand.previous, cand.span, cand.following) if s is not None)
-        return has_word_of(asked, f"{cand.chunk.title}\n{around}")
-    return check
+    return lambda cand: has_word_of(asked, with_neighbours(cand))
 
 
 def choose_quotes(ranking: Ranking, max_quotes: int, relative: float, context: str | None = None,

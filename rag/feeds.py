@@ -258,9 +258,8 @@ def story_page(link: str | None) -> str:
     to one page's updates), tracking parameters (`plain_address`) or a slash ending its path ("/story/" and
     "/story" are one page) or a folder's index file ("/story/index.html" is "/story/"). The one rule by which
     headline links, feed items and a state's recorded addresses (written before it dropped tracking
-    parameters) name their story; written alike as courlan
-    wrote them before (host case, query order, "%C3%BC" or "ü"). (Not an address to fetch: a server may
-    want its slash, or its order.)"""
+    parameters) name their story; written alike as courlan wrote them before (host case, query order,
+    "%C3%BC" or "ü"). (Not an address to fetch: a server may want its slash, or its order.)"""
     page = plain_address(str(link or "")).partition("#")[0]
     try:  # written alike: the host in lower case, no default port, the path quoted once, the query sorted
         parts = urlsplit(page)
