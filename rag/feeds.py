@@ -200,7 +200,7 @@ def is_article_address(href: str, page_url: str) -> bool:
         path = parts.path.rstrip("/")
         segments = [x for x in path.split("/") if x]
         return (parts.scheme in ("http", "https") and outlet_of(href) == outlet_of(page_url) and bool(segments)
-                and story_page(href) != story_page(page_url)
+                and not same_page(href, page_url)
                 and not all(x.isdigit() for x in segments)
                 and not _FEED_PATH.search(path.lower())
                 and not (len(segments) == 1 and segments[0].isalpha())

@@ -132,12 +132,12 @@ class FollowedFeeds:
         following any."""
         if not urls:
             return
-        followed = {story_page(f.url) for f in self.list()}
+        followed = [f.url for f in self.list()]
         fetcher = Fetcher()
         try:
             for url in map(feed_address, urls):
                 check_url(url)
-                if story_page(url) in followed:
+                if _followed_as(followed, url):  # as `add` finds it
                     continue
                 try:  # read as a poll reads it: a feed, a page naming one, or a page of headlines
                     fetch_feed(fetcher, url, "", "", is_local(url))
@@ -152,7 +152,7 @@ class FollowedFeeds:
         check_url(url)
         with self._lock():
             data = self._read()
-            url = next((key for key in data["feeds"] if same_page(key, url)), url)
+            url = _followed_as(data["feeds"], url) or url
             if url not in data["feeds"]:
                 data["feeds"][url] = Feed(url).to_json()
                 self._write(data)
@@ -487,7 +487,7 @@ def _seen_in(items: dict, item: Item) -> tuple[str, dict] | None:
 def _another_update(before: dict, item: Item) -> bool:
     """Whether the item links to another part ("#update-3") of a page saved for an earlier item."""
     return "#" in item.link and before.get("url", "") != item.link and bool(before.get("file")) \
-        and story_page(before.get("url", "")) == story_page(item.link) and not before.get("not_a_story")
+        and same_page(before.get("url", ""), item.link) and not before.get("not_a_story")
 
 
 def _named(item: Item) -> str:
@@ -498,10 +498,21 @@ def _named(item: Item) -> str:
 
 def _alias(item: Item, key: str, before: dict) -> dict:
     """The record of an item that is another's (`key`) under its own id: for the same page, the same
-    file (a later change replaces it); for the same content elsewhere, a file of its own if it changes."""
-    same = story_page(before.get("url", "")) == story_page(item.link)
+    file (a later change replaces it); for the same content elsewhere, a file of its own if it changes.
+    Two items without a link (matched by their content: `_seen_in`) are one story too, as an item's own
+    text names it wherever it is listed (`GLOBAL_IDS`): a feed that lists it again under a new id, and
+    then edits it, replaces its file. (`same_page` holds two empty addresses apart: no feed is followed
+    by none.)"""
+    url = before.get("url") or ""
+    same = same_page(url, item.link) or not (url or item.link)
     kept = {name: before[name] for name in ("file", "content", "id") if same and name in before}
     return kept | {"version": item.version, "url": item.link, "same_as": key}
+
+
+def _followed_as(followed, url: str) -> str | None:
+    """The address, of those followed (`followed`), under which `url` is followed (`same_page`, the rule
+    `remove` matches by too); None when it is not. `add` and `check` agree by it."""
+    return next((key for key in followed if same_page(key, url)), None)
 
 
 def _rested(before: dict) -> bool:

@@ -735,6 +735,31 @@ def test_two_feeds_whose_items_share_an_id_keep_both_stories(site, tmp_path):
     assert len(saved_files(tmp_path / "earlier")) == 3
 
 
+def test_an_item_without_a_link_listed_again_under_a_new_id_keeps_its_one_file(site, tmp_path):
+    # An item without a link is its own text (`following.GLOBAL_IDS`): listed again under another id, it is
+    # that story, and an edit replaces its file. (`feeds.same_page` holds two empty addresses apart; taken
+    # for `_alias`'s rule, the edit was saved as a second story beside the stale one.)
+    whole = [f"Paragraph {i} of the ferry report says the timetable holds all winter." * 3 for i in range(12)]
+
+    def ferry(item_id: str, paragraphs: list[str]) -> Page:
+        item = {"id": item_id, "title": "Ferry timetable", "content_html": "".join(f"<p>{p}</p>" for p in paragraphs),
+                "date_published": "2026-11-29T06:00:00Z"}
+        return Page(json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [item]}).encode(),
+                    type="application/feed+json")
+
+    followed = FollowedFeeds(tmp_path / "articles")
+    followed.add(f"{site.url}/ferry.json")
+    runner = FeedRunner(no_store([]), followed, Fetcher(host_delay=0))
+    site.routes["/ferry.json"] = ferry("7", whole)
+    assert [(r.added, r.updated, r.unchanged) for r in runner.poll_all()] == [(1, 0, 0)]
+    site.routes["/ferry.json"] = ferry("8", whole)  # the same item under a new id: seen
+    assert [(r.added, r.updated, r.unchanged) for r in runner.poll_all()] == [(0, 0, 1)]
+    site.routes["/ferry.json"] = ferry("8", whole + ["The council added that the winter fares stay as they are."])
+    assert [(r.added, r.updated, r.unchanged) for r in runner.poll_all()] == [(0, 1, 0)]
+    (saved,) = saved_files(tmp_path / "articles")
+    assert "winter fares stay" in json.loads(saved.read_text())["text"]
+
+
 def test_a_page_without_a_story_is_never_saved_and_never_replaces_a_saved_one(site, tmp_path):
     # Found by a feeds review: a gallery page ("Home") and a page that needs JavaScript were saved and
     # indexed as stories, and marked as seen, so the real story never came; and a story whose page became
