@@ -43,6 +43,9 @@ _AFTER_TIME = {*WEEKDAYS, *MONTHS, *MONTH_ABBREVIATIONS,
 _MONTHS = "Januar|Jänner|Februar|März|April|Mai|Juni|Juli|August|September|Oktober|November|Dezember"
 _DAY_ORDINAL = re.compile(rf"(?<![\d.,])(0?[1-9]|[12]\d|3[01])\.\s+({_MONTHS})\b")
 
+# A sentence may end here (`_ends_sentence` decides, by the words around it). Not chunking's rule
+# (`chunking._SENTENCE_START`, where an overlapping chunk may start): that one fixes every stored chunk's
+# boundaries and stays as it is, so that no store is embedded again (chunking.py says by how much).
 _BOUNDARY = re.compile(r"[.!?…]+[\"”’')\]]*\s+(?=[\"“‘'(\[]?[A-Z0-9])")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
