@@ -114,7 +114,10 @@ def name_letters(name: str) -> str:
 
 def outlet_letters(name: str) -> str:
     """An outlet's name as a question would write it, in `name_letters`: a web address without "www." and its
-    domain ("valleycourier.example" -> valleycourier, "theweek.co.uk" -> theweek)."""
+    domain ("valleycourier.example" -> valleycourier, "theweek.co.uk" -> theweek). For matching only, never
+    stored: not `feeds.outlet_of`, which names a stored outlet by its address (the host kept whole, as the
+    outlet filter matches it); a stored outlet may also be a site's own name or an imported file's, with
+    its "www." still on."""
     name = name.strip().casefold().removeprefix("www.")
     if "." in name and " " not in name:
         name = name.split(".", 1)[0]

@@ -480,6 +480,11 @@ def feed_article(item: Item) -> Article:
 
 
 def outlet_of(url: str) -> str:
+    """The outlet an address is of: its host without "www." ("https://www.Courier.example/x" ->
+    "courier.example"), so a site read with and without it is one outlet. A saved item's source when its
+    feed names no other (`following.FeedRunner._record`), stored and filtered as written. (Not the rule of
+    `answering.outlet_letters`, which reads any stored outlet, a host or a site's own name, as a question
+    writes it, "courier", to match a question's words; that one is never stored.)"""
     host = urlparse(url).hostname or ""
     return host[len("www."):] if host.startswith("www.") else host
 

@@ -301,7 +301,9 @@ class NewsChat:
     def _outlet_as_stored(self, filters: Filters) -> Filters:
         """The filters with the outlet named as the stored articles name it: "CorvaNews", "corvanews " or
         "Valley Courier" finds corvanews or valleycourier (an outlet is a name; Chroma's filters match
-        exactly); of names that differ only so, one written alike first."""
+        exactly); of names that differ only so, one written alike first. Its letters whole (`name_letters`),
+        not as a question writes an outlet (`outlet_letters`, for `named_outlet`): a filter names an outlet as
+        the list of outlets shows it ("wbrk.example"), a question as people say it ("WBRK")."""
         wanted = filters.source.strip().casefold()
         if not wanted:
             return filters
