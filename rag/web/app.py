@@ -363,6 +363,9 @@ def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceP
                                             request)
 
     shown_parts = [chat.chatbot, turns, shown.sources, shown.popovers]
+    # Each step reads the page's link from its own request (`handlers.page_link`: microseconds), not from a
+    # gr.State the first step would fill: `kept_turns` runs after a typed question too, which may be asked
+    # before this chain's first step has run, and every event has its request.
     demo.load(handlers.restore_chat, [kept], shown_parts, show_progress="hidden", **PRIVATE).then(
         from_link, None, [chat.question, *chat.filters()], show_progress="hidden", **PRIVATE).then(
         replay, chat.filters(), shown_parts, **PRIVATE).then(  # a follow-up's link: its conversation first
