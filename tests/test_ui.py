@@ -62,6 +62,21 @@ Residents of Brindlecombe elected the beekeeper Tomas Okafor as mayor on Sunday.
 wildflower meadows along every road into Brindlecombe and to reopen the old quarry as a public swimming lake.
 """
 
+# One story in two articles (two sources, two cards); the second quotes with a bracketed reference number
+# of its own, as Wikipedia's articles do.
+TRAM_CLOSED = """Quillmere tram bridge closed after cracks are found
+
+Engineers closed the Quillmere tram bridge on Monday after cracks were found in two of its piers. "We cannot
+risk a single tram on it," the city engineer, Marta Kolb, said.
+"""
+TRAM_REPAIRS = """Quillmere council pays for the tram bridge repairs
+
+The Quillmere city council voted on Thursday to pay for repairs to the tram bridge,[2] the first since 1961.
+The mayor, Otto Brenn, said trams would cross the bridge again by December.
+"""
+TRAM = "What happened to the Quillmere tram bridge?"
+TRAM_AGAIN = "When will trams cross the Quillmere bridge again?"
+
 
 def app_env() -> dict:
     env = dict(os.environ, **OFFLINE_ENVIRONMENT, RAG_ANSWERER="extractive", PYTHONUNBUFFERED="1")
@@ -131,6 +146,28 @@ def page(app, browser):
     pg = open_page(app, browser)
     yield pg
     pg.context.close()
+
+
+@pytest.fixture(scope="module")
+def tram_bridge(app):
+    """The tram bridge's two articles (TRAM_CLOSED, TRAM_REPAIRS) in the articles folder, synced."""
+    from gradio_client import Client
+
+    (app["articles"] / "tram-closed.txt").write_text(TRAM_CLOSED)
+    (app["articles"] / "tram-repairs.txt").write_text(TRAM_REPAIRS)
+    client = Client(app["url"], verbose=False, download_files=False)
+
+    def synced() -> bool:
+        try:
+            results = client.predict(query="Quillmere tram bridge", k=4, api_name="/search")["results"]
+        except Exception:  # (the store still opening)
+            return False
+        return len({r["article"]["path"] for r in results if "Quillmere" in r["text"]}) == 2
+
+    deadline = time.monotonic() + 60
+    while not synced():
+        assert time.monotonic() < deadline, "the tram bridge's articles were not synced within a minute"
+        time.sleep(0.5)
 
 
 def ask(page, question: str, timeout: float = 60_000) -> str:
@@ -288,6 +325,29 @@ def test_citation_popover_on_hover_and_keyboard_focus(page):
     assert not page.evaluate(inside) and page.evaluate("() => document.activeElement !== document.body")
     assert marker.get_attribute("aria-describedby") is None
     assert page.evaluate("() => document.activeElement.textContent").startswith(("[", "link to this question"))
+
+
+def test_back_to_the_answer_leads_only_to_the_citation_followed_last(page, tram_bridge):
+    # Each card a [n] had led to kept its "Back to [n]", and Escape's way back outlived the answer: with
+    # answer 2's sources shown, Escape in them jumped to a [n] of answer 1.
+    ask(page, TRAM)
+    cites = page.locator("#chat [data-testid=bot]").last.locator("a.cite")
+    back = page.locator("button.back-to-answer")
+    cites.filter(has_text="[1]").first.click()
+    page.locator("#src-0-1 button.back-to-answer").wait_for(timeout=10_000)
+    cites.filter(has_text="[2]").first.click()
+    page.locator("#src-0-2 button.back-to-answer").wait_for(timeout=10_000)
+    assert back.count() == 1 and back.inner_text() == "Back to [2] in the answer"  # card [1]'s went
+    page.screenshot(path=str(ARTIFACTS / "back-to-answer.png"))
+    back.click()
+    assert page.evaluate("() => document.activeElement.textContent").startswith("[2]")
+    ask(page, TRAM_AGAIN)
+    page.wait_for_function("() => document.querySelector('#sources-panel').innerText.includes('Sources of answer 2')",
+                           timeout=10_000)
+    assert back.count() == 0  # answer 2's sources lead back to nothing of answer 1, by button or by Escape
+    page.focus("#sources-panel .card button.open-article")
+    page.keyboard.press("Escape")
+    assert page.evaluate("() => document.activeElement.classList.contains('open-article')")
 
 
 def test_the_article_has_its_own_address_with_the_quote_in_view(page):

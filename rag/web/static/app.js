@@ -101,24 +101,49 @@
   };
   new MutationObserver(nameMessages).observe(document.body, {childList: true, subtree: true, characterData: true,
                                                              attributes: true, attributeFilter: ['aria-label']});
-  let backTo = null;  // the [n] whose card was last shown
+  // "Back to [n]": the way back from the card a [n] led to, to that [n] (Escape in the sources, or the card's
+  // button, for a mouse or a finger: on a phone the card is far below the answer), as a reference list's
+  // backlink. One at a time, and only while it leads somewhere: following another [n] moves it to that
+  // [n]'s card; it goes with its button when the panel shows other sources (another answer's, a new
+  // answer's, a Clear: Gradio rewrites the panel, its cards' nodes kept) and when the [n] goes (the answer
+  // cleared while its sources still show). It outlived its answer: Escape in answer 2's sources jumped to
+  // answer 1's [n].
+  let back = null;  // {citation, button}
+  const backTarget = () => (back && back.citation.isConnected && back.button.isConnected ? back.citation : null);
+  const dropBack = () => {
+    if (back) back.button.remove();
+    back = null;
+  };
+  const offerBack = (citation, card) => {
+    dropBack();
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'back-to-answer';
+    button.textContent = `Back to ${citation.firstChild.textContent} in the answer`;
+    (card.querySelector('.card-actions') || card).appendChild(button);
+    back = {citation, button};
+  };
+  new MutationObserver(() => { if (back && !backTarget()) dropBack(); })
+    .observe(document.body, {childList: true, subtree: true});
+  const goBack = () => {
+    const citation = backTarget();
+    if (!citation) return;
+    citation.scrollIntoView({block: 'center'});
+    refocus(citation, {preventScroll: true});
+  };
   document.addEventListener('click', (e) => {
-    const back = e.target.closest ? e.target.closest('button.back-to-answer') : null;
-    if (!back || !back.citation || !back.citation.isConnected) return;
-    back.citation.scrollIntoView({block: 'center'});
-    refocus(back.citation, {preventScroll: true});
+    if (back && e.target.closest && e.target.closest('button.back-to-answer') === back.button) goBack();
   });
   document.addEventListener('keydown', (e) => {
-    if (e.key !== 'Escape' || popover || !backTo || !backTo.isConnected) return;
-    if (!(e.target.closest && e.target.closest('#sources-panel'))) return;
-    refocus(backTo);
-    backTo = null;
+    if (e.key !== 'Escape' || popover || !back) return;
+    if (e.target.closest && e.target.closest('#sources-panel')) goBack();
   });
   document.addEventListener('click', (e) => {
     const link = citeOf(e);
     if (!link || e.ctrlKey || e.metaKey || e.shiftKey || e.button === 1) return;
     e.preventDefault();
     hide();  // the popover would cover the card it leads to
+    dropBack();  // (the reader moved on from the last [n] followed)
     const id = `src-${citeKey(link, 'card') ?? citeKey(link)}`;  // (an answer shown before sources were numbered)
     const quote = citeKey(link).split('-')[1];  // which of the card's highlights this [n] quotes
     let tries = 0;
@@ -132,17 +157,7 @@
         const mark = card.querySelector(`mark[data-n="${quote}"]`);
         if (mark) mark.classList.add('current');
         card.dataset.current = quote;  // the card's whole article opens at this quote (openAt)
-        backTo = link;  // Escape in the card goes back to this [n], as a reference list's backlink does
-        // ... and so does a button, for a mouse or a finger (on a phone the card is far below the answer)
-        let back = card.querySelector('button.back-to-answer');
-        if (!back) {
-          back = document.createElement('button');
-          back.type = 'button';
-          back.className = 'back-to-answer';
-          (card.querySelector('.card-actions') || card).appendChild(back);
-        }
-        back.textContent = `Back to ${link.firstChild.textContent} in the answer`;
-        back.citation = link;
+        offerBack(link, card);
         card.addEventListener('blur', () => {
           card.classList.remove('flash');
           if (mark) mark.classList.remove('current');
