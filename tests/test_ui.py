@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -579,6 +580,23 @@ def test_copy_as_markdown_gives_the_answer_with_numbered_sources(page):
         getSelection().removeAllRanges(); getSelection().addRange(range); document.execCommand('copy'); }""")
     selected = page.evaluate("() => navigator.clipboard.readText()")
     assert "[1]" in selected and "source:" not in selected, selected
+
+
+def test_copy_as_markdown_tells_a_quotes_own_bracketed_number_from_the_citations(page, tram_bridge):
+    # A quote's own "[2]" (the article's reference number) was copied bare: pasted, it read as a citation
+    # of source 2, the other article.
+    from markdown_it import MarkdownIt
+
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    ask(page, TRAM_AGAIN)
+    page.click("#sources-panel button.copy-md")
+    page.wait_for_function("() => document.querySelector('#sources-panel button.copy-md').innerText === 'Copied'")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert "to the tram bridge,\\[2\\] the first since 1961." in copied, copied
+    sources = re.findall(r"^(\d+)\. ", copied, re.M)
+    markers = re.findall(r"(?<!\\)\[(\d+)\]", copied)  # the bare [k]: the answer's citations, and only they
+    assert "2" in sources and len(markers) == page.locator("#chat [data-testid=bot]").last.locator("a.cite").count()
+    assert "to the tram bridge,[2] the first since 1961." in MarkdownIt().render(copied)  # shown as the article has it
 
 
 # ---------------------------------------------------------------- adding articles

@@ -131,10 +131,17 @@ def _with_markers(text: str, cards: list[dict], plain, marker) -> str:
     return "".join(out + [plain(text[at:])])
 
 
+_MD_BRACKET = re.compile(r"([\\\[\]])")
+
+
 def numbered_by_source(text: str, cards: list[dict]) -> str:
-    """An answer's text with each citing [n] written as its source's number."""
+    """An answer's text as Markdown (`answer_as_markdown`): each citing [n] written as its source's number,
+    every other bracket escaped (and a backslash, which would escape what follows it). An article's own
+    "the audit [2] showed" in a quote read, once pasted, as a citation of source 2 (and the Markdown it was
+    pasted into could make it a link or a footnote); escaped, it shows as the article wrote it, and only
+    the answer's own markers are bare [k]."""
     numbers = source_numbers(cards)
-    return _with_markers(text, cards, str, lambda n: f"[{numbers[n]}]")
+    return _with_markers(text, cards, lambda words: _MD_BRACKET.sub(r"\\\1", words), lambda n: f"[{numbers[n]}]")
 
 
 def answer_markdown(turn: dict, index: int) -> str:
