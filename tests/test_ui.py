@@ -27,6 +27,7 @@ from processes import free_port, stop, wait_http
 from rag.following import FollowedFeeds
 from rag.models import Feed
 from rag.settings import OFFLINE_ENVIRONMENT
+from rag.web.app import CONVERSATION_KEY
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEED = PROJECT / "seeds" / "000_11f259bdbcec11cc.txt"
@@ -507,8 +508,36 @@ def test_each_tab_keeps_its_own_conversation(app, browser):
         second.wait_for_timeout(500)
         first.reload(wait_until="domcontentloaded")
         first.wait_for_function(f"{answers} === 1", timeout=60_000)
+        # Tabs opened and left (never asked in, nor cleared) do not count among the ten conversations kept
+        # (tabs.js's KEEP): every tab opened was filed (Gradio writes back what it read as a page loads), and
+        # ten such tabs dropped the first tab's conversation; its reload showed the latest, another tab's.
+        army = "How big is the Belarusian army, according to Lukashenko?"
+        ask(second, army)  # the latest conversation, which a new tab shows
+        second.wait_for_timeout(500)
+        first.context.add_init_script(WRITTEN_BACK.replace("KEY", json.dumps(CONVERSATION_KEY)))
+        for _ in range(10):
+            idle = first.context.new_page()
+            idle.goto(app["url"], wait_until="commit")
+            idle.wait_for_function("() => window.writtenBack", timeout=60_000)
+            idle.close()  # (an open page holds a connection: the browser opens six at most to the app)
+        first.reload(wait_until="domcontentloaded")
+        first.wait_for_function(f"{answers} === 1", timeout=60_000)
+        first.wait_for_timeout(500)
+        asked = first.locator("#chat [data-testid=user]").all_inner_texts()
+        assert [squash(q) for q in asked] == [SOLDIERS]
     finally:
         first.context.close()
+
+
+# Sets window.writtenBack once the page has written its conversation to the browser's storage (gr.BrowserState,
+# under KEY; tabs.js files it).
+WRITTEN_BACK = """(() => {
+    const setItem = Storage.prototype.setItem;
+    Storage.prototype.setItem = function (key, value) {
+        if (this === window.localStorage && key === KEY) window.writtenBack = true;
+        return setItem.call(this, key, value);
+    };
+})()"""
 
 
 # The panel's scrolled boxes, from the sources up to the panel: scrolled to their ends, how far each went.

@@ -2,7 +2,7 @@
 // whole address, so a question or a Clear in a second tab replaced the first tab's conversation (a tester
 // lost one so). Gradio has no per-tab storage: this script, in the page's head, runs before the kept
 // conversation is read, and files it under the tab's own id (in sessionStorage: a reload keeps it, another
-// tab has its own). A new tab goes on from the conversation written last, as a copy of its own.
+// tab has its own). A new tab goes on from the conversation written last, its own copy once it asks.
 (() => {
   const KEY = __CONVERSATION_KEY__;  // gr.BrowserState's storage_key, written in by rag/web/app.py
   const TABS = KEY + ":tabs";  // the tabs' ids, the latest first; the conversations of older ones are dropped
@@ -15,6 +15,31 @@
   } catch (e) {
     return;  // no sessionStorage: one conversation for every tab, as Gradio keeps it
   }
+  const { getItem, setItem, removeItem } = Storage.prototype;
+  const tabs = () => {
+    try {
+      return JSON.parse(getItem.call(localStorage, TABS)) || [];
+    } catch (e) {
+      return [];
+    }
+  };
+  // Only a tab whose conversation is its own is filed under its id, and counts toward KEEP: one the reader
+  // asked in (Enter in the question box, or Ask) or cleared, now or before (filed already). Gradio writes
+  // back what it read as a page loads: every tab opened was filed, and ten tabs opened and left pushed ten
+  // real conversations out. A tab that never was the reader's reads the latest conversation.
+  let own = false;
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && e.target.closest?.("#question")) own = true;
+  }, true);
+  document.addEventListener("click", (e) => {
+    if (e.target.closest?.("#ask-button, #chat button[aria-label='Clear']")) own = true;
+  }, true);
+  const file = (value) => {
+    const kept = [tab, ...tabs().filter((t) => t !== tab)];
+    kept.slice(KEEP).forEach((t) => removeItem.call(localStorage, KEY + ":" + t));  // room first: storage may be full
+    setItem.call(localStorage, TABS, JSON.stringify(kept.slice(0, KEEP)));
+    setItem.call(localStorage, KEY + ":" + tab, value);
+  };
   // A tab the browser duplicates copies sessionStorage, and with it the id: the tab that has the id says
   // so, and the newcomer takes one of its own (it has read the same conversation: its copy).
   try {
@@ -22,15 +47,14 @@
     channel.onmessage = (e) => {
       if (e.data && e.data.asks === tab) channel.postMessage({has: tab});
       else if (e.data && e.data.has === tab && !e.data.asks) {
-        const copy = localStorage.getItem(KEY);  // (the original's: this tab's id is still its id)
+        const copy = getItem.call(localStorage, KEY + ":" + tab);  // the original's, when it has one
         tab = newId();
         sessionStorage.setItem("news-chat-tab", tab);
-        if (copy !== null) Storage.prototype.setItem.call(localStorage, KEY, copy);
+        if (copy !== null) file(copy);
       }
     };
     channel.postMessage({asks: tab});
   } catch (e) { /* no BroadcastChannel: a duplicated tab shares its original's conversation */ }
-  const { getItem, setItem, removeItem } = Storage.prototype;
   Storage.prototype.getItem = function (key) {
     if (this !== window.localStorage || key !== KEY) return getItem.call(this, key);
     const mine = getItem.call(this, KEY + ":" + tab);
@@ -38,16 +62,7 @@
   };
   Storage.prototype.setItem = function (key, value) {
     if (this !== window.localStorage || key !== KEY) return setItem.call(this, key, value);
-    let tabs = [];
-    try {
-      tabs = JSON.parse(getItem.call(this, TABS)) || [];
-    } catch (e) {
-      tabs = [];
-    }
-    tabs = [tab, ...tabs.filter((t) => t !== tab)];
-    tabs.slice(KEEP).forEach((t) => removeItem.call(this, KEY + ":" + t));  // room first: storage may be full
-    setItem.call(this, TABS, JSON.stringify(tabs.slice(0, KEEP)));
-    setItem.call(this, KEY + ":" + tab, value);
+    if (own || tabs().includes(tab)) file(value);
     setItem.call(this, KEY, value);  // the latest, for the next new tab
   };
 })();
