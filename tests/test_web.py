@@ -204,6 +204,8 @@ def test_a_bracketed_number_in_a_quote_is_the_articles_text_not_a_citation():
     assert md.count("class=\"cite\"") == 2 and "audit \\[2\\] showed" in md
     # copied as Markdown, it is escaped: shown as the article wrote it, never read as source 2
     assert "audit \\[2\\] showed cracks.” [1]" in render.answer_as_markdown(t)
+    asked = render.answer_as_markdown(turn(question="What did audit [2] show?", answer=t["answer"], cards=[audit, other]))
+    assert asked.startswith("**What did audit \\[2\\] show?**")  # (the question's own brackets too)
 
 
 def test_related_reading_is_one_card_per_article():

@@ -343,8 +343,10 @@ def wire_chat(backend: Backend, demo: gr.Blocks, chat: ChatParts, shown: SourceP
                   chat.send.click(respond, ask_inputs, ask_outputs, **PRIVATE)):
         asked.then(handlers.kept_turns, [turns], [kept], **PRIVATE)
     chat.chatbot.select(handlers.show_turn, [turns, shown.article], [shown.sources, shown.article_box], **PRIVATE)
+    # (tabs.js files a tab's conversation once its reader clears it: told so here, not by the Clear button's
+    # label, which Gradio writes in the browser's language)
     chat.chatbot.clear(handlers.clear_chat, None, [turns, shown.sources, shown.article_box, shown.popovers, kept],
-                       **PRIVATE)
+                       js="() => { window.newsChatOwn?.(); }", **PRIVATE)
 
     def open_article(turns_state, evt: gr.EventData):  # Gradio finds `evt` by this signature's type hint
         return handlers.open_article(backend, turns_state, evt)

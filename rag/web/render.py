@@ -141,7 +141,12 @@ def numbered_by_source(text: str, cards: list[dict]) -> str:
     pasted into could make it a link or a footnote); escaped, it shows as the article wrote it, and only
     the answer's own markers are bare [k]."""
     numbers = source_numbers(cards)
-    return _with_markers(text, cards, lambda words: _MD_BRACKET.sub(r"\\\1", words), lambda n: f"[{numbers[n]}]")
+    return _with_markers(text, cards, markdown_brackets, lambda n: f"[{numbers[n]}]")
+
+
+def markdown_brackets(text: str) -> str:
+    """`text` for the copied Markdown with its brackets (and backslashes) escaped: no bare [k] but a citation's."""
+    return _MD_BRACKET.sub(r"\\\1", text)
 
 
 def answer_markdown(turn: dict, index: int) -> str:
@@ -313,7 +318,8 @@ def answer_as_markdown(turn: dict) -> str:
     means nothing to the report's readers, so it is left out), and the filters it was asked with (an
     answer from one outlet or one month says so where it is pasted). A refusal lists its related reading,
     as such."""
-    lines = [f"**{turn['question']}**", "", numbered_by_source(turn["answer"], turn["cards"]), "",
+    # (the question's own brackets escaped too: "What did audit [2] show?" is no citation)
+    lines = [f"**{markdown_brackets(turn['question'])}**", "", numbered_by_source(turn["answer"], turn["cards"]), "",
              "_Filters: " + re.sub(r"([\\_*])", r"\\\1", turn["filters"]) + "_", ""]  # (an outlet's "_" kept)
     for k, group in enumerate(by_source(turn["cards"]), 1):
         lines.append(f"{k}. {_source_line(group[0])}")

@@ -24,7 +24,8 @@
     }
   };
   // Only a tab whose conversation is its own is filed under its id, and counts toward KEEP: one the reader
-  // asked in (Enter in the question box, or Ask) or cleared, now or before (filed already). Gradio writes
+  // asked in (Enter in the question box, or Ask) or cleared (the chat's clear event calls newsChatOwn: the
+  // button's label is in the browser's language), now or before (filed already). Gradio writes
   // back what it read as a page loads: every tab opened was filed, and ten tabs opened and left pushed ten
   // real conversations out. A tab that never was the reader's reads the latest conversation.
   let own = false;
@@ -32,13 +33,16 @@
     if (e.key === "Enter" && !e.shiftKey && e.target.closest?.("#question")) own = true;
   }, true);
   document.addEventListener("click", (e) => {
-    if (e.target.closest?.("#ask-button, #chat button[aria-label='Clear']")) own = true;
+    if (e.target.closest?.("#ask-button")) own = true;
   }, true);
+  window.newsChatOwn = () => { own = true; };
   const file = (value) => {
-    const kept = [tab, ...tabs().filter((t) => t !== tab)];
-    kept.slice(KEEP).forEach((t) => removeItem.call(localStorage, KEY + ":" + t));  // room first: storage may be full
-    setItem.call(localStorage, TABS, JSON.stringify(kept.slice(0, KEEP)));
-    setItem.call(localStorage, KEY + ":" + tab, value);
+    try {
+      const kept = [tab, ...tabs().filter((t) => t !== tab)];
+      kept.slice(KEEP).forEach((t) => removeItem.call(localStorage, KEY + ":" + t));  // room first: storage may be full
+      setItem.call(localStorage, TABS, JSON.stringify(kept.slice(0, KEEP)));
+      setItem.call(localStorage, KEY + ":" + tab, value);
+    } catch (e) { /* storage full: this tab's copy is not kept; the latest (below) still is, when it fits */ }
   };
   // A tab the browser duplicates copies sessionStorage, and with it the id: the tab that has the id says
   // so, and the newcomer takes one of its own (it has read the same conversation: its copy).
