@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.answering import choose_quotes, lead_quotes  # noqa: E402
 from rag.ranker import (QUESTION_FEATURES, QUOTE_CONTEXTS, SENTENCE_FEATURES, LinearModel,  # noqa: E402
-                        QuestionView, RankerWeights, lead_reading, question_features)
+                        RankerWeights, lead_reading, question_features)
 from rag.models import Candidate, Chunk, Ranking, Span  # noqa: E402
 
 NO_PASSAGE = Chunk("", 0, 0, "")  # the recorded data keeps no passage: every candidate gets this one
@@ -76,20 +76,19 @@ def load(paths: list[Path]) -> list[dict]:
             items += pickle.load(f)
     column = SENTENCE_FEATURES.index("reader")
     for it in items:
-        add_later_features(it)
+        require_current_features(it)
         if "reader" in it and len(it["labels"]):
             it["rows"][:, column] = it["reader"]
     return items
 
 
-def add_later_features(it: dict) -> None:
-    """Data recorded before "kind_match" joined SENTENCE_FEATURES (the last column) gets it from the recorded
-    question and sentence texts, as `sentence_features` computes it."""
+def require_current_features(it: dict) -> None:
+    """Stop, naming the file to record again, at data recorded with fewer SENTENCE_FEATURES than there are
+    now ("beyond_headline" joined them last; it needs the passages' headlines, which are not recorded)."""
     rows = it["rows"]
-    if rows.shape[1] == len(SENTENCE_FEATURES) - 1:
-        view = QuestionView(it["question"], [], [], "", None)
-        column = np.asarray([[view.names_new_of_kind(text)] for text in it["texts"]], dtype=rows.dtype)
-        it["rows"] = np.hstack([rows, column.reshape(len(rows), 1)])
+    if rows.shape[1] != len(SENTENCE_FEATURES):
+        raise SystemExit(f"question {it.get('id', '?')}: recorded with {rows.shape[1]} sentence features, not "
+                         f"{len(SENTENCE_FEATURES)}: record it again with bench/ranker_data.py")
 
 
 def fit(rows: np.ndarray, labels: np.ndarray, names: list[str], all_names, c: float,

@@ -21,7 +21,7 @@ from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
 from .text import (NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, abbreviates, content_terms, english_idf,
-                   is_english_word, spelled_alike, terms, unaccented, words)
+                   is_english_word, sentence_terms, spelled_alike, spelled_out, terms, unaccented, words)
 
 # ---------------------------------------------------------------- follow-up questions
 
@@ -279,7 +279,7 @@ STEM_PREFIX = 4  # "rain" is "rainfall"'s word, "council" a "councillor"'s (at l
 def other_words(question: str) -> set[str]:
     """The question's words that are not its names (`question_names`) nor ask about anything: what a quote
     from another story than the names' must speak of too (`quotes_on_subject`, `speaks_of`)."""
-    named = {t for _, word in question_names(question) for t in content_terms(word)}
+    named = {t for _, word in question_names(spelled_out(question)) for t in content_terms(word)}  # ("Gov. Holt")
     return set(content_terms(question)) - named - _GENERIC_TERMS
 
 
@@ -469,7 +469,7 @@ def quotes_speaker(asked: WordsAsked | None, lead: Candidate | None) -> bool:
     # said about Trump because the passage names Trump further on: the review)
     if not set(asked.about) <= set(content_terms(with_neighbours(lead))):
         return False
-    tokens = re.findall(r"[\w'’\-]+|[\"“”:,.;!?]", lead.span.text)
+    tokens = re.findall(r"[\w'’\-]+|[\"“”:,.;!?]", spelled_out(lead.span.text))  # ("Gov. Holt": the governor)
     stems = [next(iter(content_terms(t)), t.casefold()) for t in tokens]
     speaker = asked.speaker
     for i in range(len(tokens)):
@@ -543,7 +543,7 @@ def in_lead_quotes(cand: Candidate, lead: Candidate, context: str) -> bool:
     if cand.chunk.article_id == lead.chunk.article_id:
         return any(first.start <= cand.span.start < last.end for first, last in quotes)
     beside = {span.text for pair in quotes for span in pair if span is not lead.span}
-    return any(_alike(set(cand.terms), set(terms(text))) for text in beside)
+    return any(_alike(set(cand.terms), set(sentence_terms(text))) for text in beside)
 
 
 def quote_spans(chosen: list[Candidate], context: str, bodies: dict[str, str]) -> list[tuple[Candidate, int, str]]:

@@ -33,7 +33,7 @@ from .dates import MONTH_ABBREVIATIONS, MONTHS, WEEKDAYS, day_number, time_prior
 from .models import Candidate, Chunk, Query, Ranking, Span
 from .sentences import split
 from .settings import HANDSET, RANKER_WEIGHT_NAMES, SettingsError
-from .text import QUOTE_MARKS, content_terms, english_stemmer, terms, words
+from .text import QUOTE_MARKS, content_terms, english_stemmer, sentence_terms, spelled_out, words
 
 WEIGHTS_FILE = "sentence_ranker.json"  # the default: learned by bench/train_ranker.py
 HANDSET_FILE = "sentence_ranker_handset.json"  # RAG_RANKER_WEIGHTS=handset: the earlier hand-set rule as weights
@@ -101,6 +101,8 @@ SENTENCE_FEATURES = (
     "reader",           # the reader's score of the question and the sentence read together (stage 2 only)
     "kind_match",       # the question asks for a listed kind ("which country") and it names one the question
                         # does not (stage 2 only; see NamedKind)
+    "beyond_headline",  # overlap_local of the question words its article's headline does not have: what
+                        # tells apart the sentences of one article, all about the headline's subject
 )
 QUESTION_FEATURES = (
     "top_probability", "second_probability", "any_probability", "top_cosine", "passage_score",
@@ -166,7 +168,7 @@ def candidates(passages: list[Chunk], bodies: dict[str, str]) -> list[Candidate]
             at = (chunk.article_id, span.start + offset)
             if at in found:
                 continue
-            found[at] = Candidate(_shifted(span, offset), rank, chunk, i, terms(span.text),
+            found[at] = Candidate(_shifted(span, offset), rank, chunk, i, sentence_terms(span.text),
                                   _shifted(spans[i - 1], offset) if i else None,
                                   _shifted(spans[i + 1], offset) if i + 1 < len(spans) else None)
     return list(found.values())
@@ -196,8 +198,8 @@ class QuestionView:
         self.text = text
         self.focus = list(dict.fromkeys(focus))
         self.context = [t for t in dict.fromkeys(context) if t not in self.focus]
-        self.words = set(words(text))
-        sequence = terms(text)
+        self.words = set(words(spelled_out(text)))  # (as a sentence's names are read: `sentence_features`)
+        sequence = sentence_terms(text)
         self.bigrams = {(a, b) for a, b in zip(sequence, sequence[1:]) if a != b}
         self.asks = {kind: bool(pattern.search(text)) for kind, pattern in ASKS.items()}
         if self.asks["amount"] or self.asks["date"] or self.asks["place"]:
@@ -233,8 +235,8 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
     df = Counter(t for s in sets for t in s)
     local = {t: math.log(1 + n / (1 + df[t])) * view.share(t) for t in view.weights}
     highest = max(view.weights.values(), default=0.0)
-    passage_terms = [set(terms(f"{p.title} {p.text}")) for p in passages]
-    headline_terms = [set(terms(p.title)) for p in passages]
+    passage_terms = [set(sentence_terms(f"{p.title} {p.text}")) for p in passages]
+    headline_terms = [set(sentence_terms(p.title)) for p in passages]
     passage_tokens = [set(_CAPITALISED.findall(f"{p.title} {p.text}")) for p in passages]
     days = [day_number(p.published) for p in passages]
     rows = np.zeros((n, len(SENTENCE_FEATURES)), dtype=np.float32)
@@ -242,7 +244,8 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
     for r, (c, found) in enumerate(zip(cands, sets)):
         text = c.span.text
         sequence = c.terms
-        novel = [w for w in _CAPITALISED.findall(text)[1:] if w.lower() not in view.words]
+        read = spelled_out(text)  # its names and words as the question's are read ("Gov." is "Governor")
+        novel = [w for w in _CAPITALISED.findall(read)[1:] if w.lower() not in view.words]
         names = [w for w in novel if not w[0].isdigit()]
         others = [i for i in range(len(passages)) if i != c.passage - 1]
         votes = max((sum(token in passage_tokens[i] for i in others) for token in set(novel)), default=0)
@@ -257,10 +260,10 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
             "missing_rare": max(missing) / highest if missing and highest else 0.0,
             "bigrams": len(view.bigrams & pairs) / len(view.bigrams) if view.bigrams else 0.0,
             "context": view.overlap(found, view.context_weights) if view.context else 0.0,
-            "neighbour_overlap": max(view.overlap(set(terms(n.text))) if n else 0.0 for n in (c.previous, c.following)),
+            "neighbour_overlap": max(view.overlap(set(sentence_terms(n.text))) if n else 0.0 for n in (c.previous, c.following)),
             "passage_overlap": view.overlap(passage_terms[c.passage - 1]),
             "headline_overlap": view.overlap(headline_terms[c.passage - 1]),
-            "proximity": _proximity(text, view, novel),
+            "proximity": _proximity(read, view, novel),
             "novel_share": sum(t not in view.weights for t in found) / len(found) if found else 0.0,
             "novel_names": min(len(set(names)), 3) / 3,
             "votes": votes / len(others) if others else 0.0,
@@ -281,6 +284,7 @@ def sentence_features(view: QuestionView, cands: list[Candidate], passages: list
             "lead": math.exp(-c.index / 5),
             "recency": time_prior(days[c.passage - 1], view.as_of_day, view.window, RECENCY_SCALE_DAYS),
             "kind_match": view.names_new_of_kind(text),
+            "beyond_headline": view.overlap(found - headline_terms[c.passage - 1], local),
         }
         for name, value in values.items():
             rows[r, col[name]] = float(value)
@@ -311,7 +315,7 @@ def add_column(rows: np.ndarray, name: str, which: list[int], values: list[float
 def coverage(view: QuestionView, passages: list[Chunk]) -> dict[str, float]:
     """How much of the question the retrieved passages hold at all (the question features that do not
     depend on sentence choice)."""
-    everywhere = set().union(*(set(terms(f"{p.title} {p.text}")) for p in passages)) if passages else set()
+    everywhere = set().union(*(set(sentence_terms(f"{p.title} {p.text}")) for p in passages)) if passages else set()
     missing = [view.weights[t] for t in view.focus if t not in everywhere]
     highest = max(view.weights.values(), default=0.0)
     return {"passage_score": passages[0].score if passages else 0.0, "coverage": view.overlap(everywhere),
