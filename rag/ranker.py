@@ -102,7 +102,9 @@ SENTENCE_FEATURES = (
     "kind_match",       # the question asks for a listed kind ("which country") and it names one the question
                         # does not (stage 2 only; see NamedKind)
     "beyond_headline",  # overlap_local of the question words its article's headline does not have: what
-                        # tells apart the sentences of one article, all about the headline's subject
+                        # tells apart the sentences of one article, all about the headline's subject (weighted
+                        # in no shipped file: on small folders it cost support, docs/BENCHMARKS.md; left for
+                        # bench/train_pipeline.sh to weigh at the next retrain)
 )
 QUESTION_FEATURES = (
     "top_probability", "second_probability", "any_probability", "top_cosine", "passage_score",
