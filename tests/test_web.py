@@ -16,6 +16,7 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
+from markdown_it import MarkdownIt
 from watchfiles import Change
 
 from rag import cli
@@ -224,6 +225,65 @@ def test_copy_as_markdown_lists_web_addresses_not_paths_on_this_machine():
     local = card(title="T", source="S", published="2023-01-02", url="", path="/home/me/news/t.txt", quote="A.")
     text = render.answer_as_markdown(turn(question="Q?", answer="“A.” [1]", cards=[local], filters="as of 2023-02-01"))
     assert text == "**Q?**\n\n“A.” [1]\n\n_Filters: as of 2023-02-01_\n\n1. T, S, 2023-01-02\n"
+
+
+# An article's (or a reader's) text that Markdown would read as its own: emphasis, code, a table, HTML, an
+# entity, a heading, a quote block, a list, a setext underline, strikethrough, an image, a citation, an escape
+MARKDOWN_NASTY = ["a * b ** c", "_x_ and *y* and __z__", "use `rm -rf` now", "|a|b|", "<b>bold</b> &amp; co",
+                  "# Not a heading", "> not a quote", "1. not a list", "2) nor this", "- not a bullet", "+ nor this",
+                  "===", "~~kept~~", "![img](x.png)", "the audit [2] showed", "C:\\new\\table \\*"]
+
+
+def shown(markdown: str) -> tuple[list[str], set[str]]:
+    """What a reader sees of Markdown rendered (CommonMark, with GitHub's tables and strikethrough): the text
+    of each paragraph and list item, and the elements it made."""
+    rendered = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+    blocks = [html.unescape(re.sub(r"<[^>]+>", "", inner)) for _, inner in re.findall(r"<(p|li)>(.*?)</\1>", rendered, re.S)]
+    return blocks, set(re.findall(r"<(\w+)", rendered))
+
+
+@pytest.mark.parametrize("escape", [render.markdown_text, render.md_text])
+@pytest.mark.parametrize("text", MARKDOWN_NASTY + ["Heading\n===", "|a|b|\n|-|-|", "a line\n- and a bullet"])
+def test_markdown_escapes_show_the_text_as_written(escape, text):
+    # the copied Markdown's escape and the chat's: rendered, each shows its text's own characters, in one
+    # paragraph (and its lines' too: a setext heading, a table, a list)
+    assert shown(escape(text)) == ([text], {"p"})
+
+
+def test_copy_as_markdown_shows_quotes_question_headlines_and_filters_as_written():
+    # a quote's "*", "`", "<b>" or "# " changed the pasted answer (italics, code, HTML, a heading), a
+    # question's "*" broke its bold, and a headline was not escaped at all
+    a = dict(article_id="a", title="# 1. *Breaking* <i>news</i> | [2] _x_", source="The_Outlet*", url="https://e.x/a")
+    b = dict(article_id="b", title="> Quoted `code`", source="[Wire]", url="https://e.x/news_*b*?x=1&y=2")
+    cards = [card(n=n, quote=q, published="2023-01-02", **(a if n <= 8 else b)) for n, q in enumerate(MARKDOWN_NASTY, 1)]
+    answer = "\n\n".join(f"{q} [{n}]" for n, q in enumerate(MARKDOWN_NASTY, 1))  # each at a line's start
+    question, filters = "What did **audit [2]** mean by `a*b` and <b>x</b>? _y_ \\", "outlet Foo_Bar* `x` <b>W</b> [2], as of 2023-02-01"
+    copied = render.answer_as_markdown(turn(question=question, answer=answer, cards=cards, filters=filters))
+    blocks, elements = shown(copied)
+    assert blocks == [question, *(f"{q} [{1 if n <= 8 else 2}]" for n, q in enumerate(MARKDOWN_NASTY, 1)),
+                      f"Filters: {filters}",
+                      "# 1. *Breaking* <i>news</i> | [2] _x_, The_Outlet*, 2023-01-02, https://e.x/a",
+                      "> Quoted `code`, [Wire], 2023-01-02, https://e.x/news_*b*?x=1&y=2"]
+    assert elements == {"p", "strong", "em", "ol", "li", "a"}  # bold question, italic filters, the source list
+    assert copied.startswith("**What did ") and "\n_Filters: outlet Foo\\_Bar\\* \\`x\\` \\<b>W\\</b> \\[2\\], as of 2023-02-01_\n" in copied
+    assert '<a href="https://e.x/news_*b*?x=1&amp;y=2">' in MarkdownIt("commonmark").render(copied)  # still a link
+    assert "\n1. Title a, S, 2023-01-02, https://e.x/a\n" in render.answer_as_markdown(
+        turn(question="Q?", answer="“A.” [1]", cards=[quoted(1, "The port reopened on Monday.")]))  # a plain one as it is
+    # the bare [k] are the answer's citations, numbered by source; every other bracket is the text's own
+    assert re.findall(r"(?<!\\)\[(\d+)\]", copied) == ["1"] * 8 + ["2"] * 8
+
+
+def test_copy_as_markdown_keeps_a_web_address_or_a_line_break_from_breaking_out():
+    # an address with a line break and a heading in it stays one link in the source's list item
+    odd = card(title="T", source="S", published="2023-01-02", url="https://e.x/a b\n# Heading <i>", quote="A.")
+    copied = render.answer_as_markdown(turn(question="Q?", answer="“A.” [1]", cards=[odd], filters="f"))
+    assert copied.endswith("\n1. T, S, 2023-01-02, <https://e.x/a%20b%0A#%20Heading%20%3Ci%3E>\n")
+    rendered = MarkdownIt("commonmark").render(copied)
+    assert shown(copied)[1] == {"p", "strong", "em", "ol", "li", "a"}  # no heading, no <i>
+    assert '<li>T, S, 2023-01-02, <a href="https://e.x/a%20b%0A#%20Heading%20%3Ci%3E">' in rendered
+    # a question's blank line ended its bold (both "**" shown), as a headline's its list item
+    split = render.answer_as_markdown(turn(question=" Q\n\non two *lines* ", answer="“A.” [1]", cards=[odd | {"title": "T\n\n# x"}]))
+    assert shown(split)[0][0] == "Q on two *lines*" and shown(split)[0][-1].startswith("T # x, S, ")
 
 
 def test_the_page_the_api_and_the_cli_read_a_filter_date_by_one_rule():

@@ -21,16 +21,36 @@ def esc(value) -> str:
     return html.escape(str(value), quote=True)
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]()~|$!{}])")
-_MD_LINE_START = re.compile(r"^(\s*)([#>+\-=]|\d+[.)])", re.M)
+# Markdown's marks (CommonMark's and GitHub's: emphasis, code, links, images, tables, strikethrough, math),
+# each escaped with a backslash wherever it stands; and what opens a block only at a line's start (a heading,
+# a quote block, a list item "-", "+" or "1." / "1)", a setext underline), escaped there: "1\." (a backslash
+# before the digit is no escape and would show). Escaped marks show as themselves.
+_MD_MARKS = r"\\`*_\[\]()~|$!{}"
+_MD_LINE_START = re.compile(r"^(\s*(?:\d+(?=[.)]))?)([#>+\-=.)])", re.M)
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
+def _md_escaped(text: str, marks: str) -> str:
+    """`text` with each of `marks`, and each block mark at a line's start, escaped with a backslash."""
+    return _MD_LINE_START.sub(r"\1\\\2", re.sub(f"([{marks}])", r"\\\1", text))
+
+
 def md_text(text: str) -> str:
-    """Plain text for the Chatbot's Markdown: Markdown syntax and HTML both neutralised."""
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    text = _MD_LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
-    return html.escape(text, quote=False)
+    """Plain text for the Chatbot's Markdown: Markdown syntax and HTML both neutralised.
+
+    Its HTML ("<", "&") is entity-escaped, not backslash-escaped as `markdown_text` does: the message mixes
+    this text with the app's own HTML (the citations' links), and an entity is the escape any HTML reader
+    honours; a backslash before "&lt;" would show the entity itself."""
+    return _md_escaped(html.escape(text, quote=False), _MD_MARKS)  # (a line's "&gt;" opens no quote block)
+
+
+def markdown_text(text: str) -> str:
+    """Plain text for the copied Markdown (`answer_as_markdown`): every Markdown mark `md_text` escapes, and
+    HTML's "<" and "&" (a tag, an autolink, an entity), escaped with a backslash, so that the pasted Markdown,
+    rendered, shows exactly the characters written (a quote as the article wrote it: its "*", "_x_", "`",
+    "|a|b|", "<b>", "# " or "1. " never becomes emphasis, code, a table, HTML, a heading or a list, and its
+    "[2]" never a citation), and read as plain text stays readable (a backslash, not an entity)."""
+    return _md_escaped(text, _MD_MARKS + "<&")
 
 
 def quote_print(quote: str) -> str:
@@ -131,22 +151,13 @@ def _with_markers(text: str, cards: list[dict], plain, marker) -> str:
     return "".join(out + [plain(text[at:])])
 
 
-_MD_BRACKET = re.compile(r"([\\\[\]])")
-
-
 def numbered_by_source(text: str, cards: list[dict]) -> str:
     """An answer's text as Markdown (`answer_as_markdown`): each citing [n] written as its source's number,
-    every other bracket escaped (and a backslash, which would escape what follows it). An article's own
-    "the audit [2] showed" in a quote read, once pasted, as a citation of source 2 (and the Markdown it was
-    pasted into could make it a link or a footnote); escaped, it shows as the article wrote it, and only
-    the answer's own markers are bare [k]."""
+    every other piece escaped (`markdown_text`). An article's own "the audit [2] showed" in a quote read,
+    once pasted, as a citation of source 2 (and the Markdown it was pasted into could make it a link or a
+    footnote); escaped, it shows as the article wrote it, and only the answer's own markers are bare [k]."""
     numbers = source_numbers(cards)
-    return _with_markers(text, cards, markdown_brackets, lambda n: f"[{numbers[n]}]")
-
-
-def markdown_brackets(text: str) -> str:
-    """`text` for the copied Markdown with its brackets (and backslashes) escaped: no bare [k] but a citation's."""
-    return _MD_BRACKET.sub(r"\\\1", text)
+    return _with_markers(text, cards, markdown_text, lambda n: f"[{numbers[n]}]")
 
 
 def answer_markdown(turn: dict, index: int) -> str:
@@ -318,9 +329,8 @@ def answer_as_markdown(turn: dict) -> str:
     means nothing to the report's readers, so it is left out), and the filters it was asked with (an
     answer from one outlet or one month says so where it is pasted). A refusal lists its related reading,
     as such."""
-    # (the question's own brackets escaped too: "What did audit [2] show?" is no citation)
-    lines = [f"**{markdown_brackets(turn['question'])}**", "", numbered_by_source(turn["answer"], turn["cards"]), "",
-             "_Filters: " + re.sub(r"([\\_*])", r"\\\1", turn["filters"]) + "_", ""]  # (an outlet's "_" kept)
+    lines = [f"**{_markdown_line(turn['question'])}**", "", numbered_by_source(turn["answer"], turn["cards"]), "",
+             f"_Filters: {_markdown_line(turn['filters'])}_", ""]
     for k, group in enumerate(by_source(turn["cards"]), 1):
         lines.append(f"{k}. {_source_line(group[0])}")
     if not turn["cards"] and turn.get("related"):  # a refusal: the nearest articles, said not to answer
@@ -331,8 +341,23 @@ def answer_as_markdown(turn: dict) -> str:
 
 def _source_line(c: dict) -> str:
     """A source as a pasted answer lists it: headline, outlet, date, web address."""
-    return (f"{c['title'] or 'untitled'}, {c['source'] or UNKNOWN_OUTLET}, {c['published'] or UNDATED}"
-            + (f", {c['url']}" if _is_web(c["url"]) else ""))
+    return (_markdown_line(f"{c['title'] or 'untitled'}, {c['source'] or UNKNOWN_OUTLET}, {c['published'] or UNDATED}")
+            + (f", {_markdown_address(c['url'])}" if _is_web(c["url"]) else ""))
+
+
+def _markdown_line(text: str) -> str:
+    """`markdown_text` on one line, its white space single spaces: a bold question, the italic filters and
+    a list item's headline end at a line break (and bold at a space before its closing "**")."""
+    return markdown_text(" ".join(text.split()))
+
+
+def _markdown_address(url: str) -> str:
+    """A web address in the copied Markdown, clickable: as it is where Markdown reads nothing in it
+    (`markdown_text` leaves it alone), else an autolink <...>, inside which Markdown reads nothing, with
+    what would end it early (white space, "<", ">", a control character) percent-encoded."""
+    if markdown_text(url) == url:
+        return url
+    return "<" + re.sub(r"[\x00-\x20<>\x7f]", lambda m: f"%{ord(m.group()):02X}", url) + ">"
 
 
 def highlighted_body(body: str, quotes: list[tuple[int, int, str]], related: bool = False) -> tuple[str, bool]:
