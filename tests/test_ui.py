@@ -838,22 +838,48 @@ def test_long_feed_addresses_wrap_in_the_feeds_panel(app, page):
         feeds.remove(site)
 
 
-def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(browser, tmp_path):
+@pytest.fixture(scope="module")
+def bridge_server(tmp_path_factory):
+    """One `python app.py` over the bridge articles (BRIDGE), shared by the tests that need an app of their
+    own rather than `app` (its seed and watched folder): started by `bridge_app` when first needed, and
+    again if a test stopped it. `test_a_page_whose_app_stopped_says_so` stops it, so it comes last in the
+    file."""
+    server: dict = {}
+    yield server
+    if "proc" in server:
+        stop(server["proc"])
+        assert "Traceback" not in server["log"].read_text(), server["log"].read_text()
+
+
+@pytest.fixture
+def bridge_app(bridge_server, tmp_path_factory):
+    """The running app of `bridge_server`: three articles (the Baltimore bridge collapse, and gun violence
+    and Covid deaths, which share "died" and "workers" with a follow-up), synced at start."""
+    if "proc" in bridge_server and bridge_server["proc"].poll() is None:
+        return bridge_server
+    if "proc" in bridge_server:  # (stopped by an earlier test: its log was checked there)
+        stop(bridge_server["proc"])
+    root = tmp_path_factory.mktemp("bridge")
+    articles = root / "articles"
+    articles.mkdir()
+    write_corpus(articles, BRIDGE)
+    port, log = free_port(), root / "app.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(PROJECT / "app.py"), "--store", str(root / "store"), "--port", str(port)],
+            cwd=root, env=dict(app_env(), RAG_ARTICLES=str(articles)),
+            stdout=out, stderr=subprocess.STDOUT)
+    bridge_server.update(proc=proc, log=log, url=f"http://127.0.0.1:{port}/")
+    wait_http(bridge_server["url"], proc, log)
+    return bridge_server
+
+
+def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(bridge_app, browser):
     # Three articles: the Baltimore bridge collapse, and gun violence and Covid deaths, which share "died"
     # and "workers" with the follow-up. A store this small is answered by the hand-set rule (the learned
     # weights take over at 500 chunks; tests/test_answering.py checks both on this case).
-    articles = tmp_path / "articles"
-    articles.mkdir()
-    write_corpus(articles, BRIDGE)
-    port, log = free_port(), tmp_path / "app.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(PROJECT / "app.py"), "--store", str(tmp_path / "store"), "--port", str(port)],
-            cwd=tmp_path, env=dict(app_env(), RAG_ARTICLES=str(articles)),
-            stdout=out, stderr=subprocess.STDOUT)
+    page = open_page(bridge_app, browser)
     try:
-        wait_http(f"http://127.0.0.1:{port}/", proc, log)
-        page = open_page({"url": f"http://127.0.0.1:{port}/"}, browser)
         ask(page, "What happened to the Key Bridge in Baltimore?")
         answer = ask(page, "And how many workers died?")
         assert "Six construction workers" in answer, answer
@@ -861,13 +887,9 @@ def test_a_follow_up_answer_is_not_padded_with_sentences_that_only_share_a_word(
         titles = page.locator("#sources-panel .card-title").all_inner_texts()
         assert titles and all("Key Bridge" in t for t in titles), titles
         page.screenshot(path=str(ARTIFACTS / "follow-up-not-padded.png"))
-        # Ctrl-C stops the app while the page is still open on it (it waited on the page's connection forever)
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
-        page.context.close()
     finally:
-        stop(proc)
-    assert "Traceback" not in log.read_text(), log.read_text()
+        page.context.close()
+    assert "Traceback" not in bridge_app["log"].read_text(), bridge_app["log"].read_text()
 
 
 # ---------------------------------------------------------------- the page as a whole
@@ -962,21 +984,12 @@ def test_off_loopback_the_page_requires_the_login(browser, tmp_path):
         stop(proc)
 
 
-def test_a_page_whose_app_stopped_says_so(browser, tmp_path):
-    # After Ctrl-C the status line still said "Ready", and Ask did nothing (a tester).
-    port = free_port()
-    log = tmp_path / "app.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, str(PROJECT / "app.py"), "--port", str(port), "--no-ingest", "--store",
-             str(tmp_path / "store")], cwd=tmp_path, env=dict(app_env(), RAG_ARTICLES=str(tmp_path)),
-            stdout=out, stderr=subprocess.STDOUT)
+def test_a_page_whose_app_stopped_says_so(bridge_app, browser):
+    # After Ctrl-C the status line still said "Ready", and Ask did nothing (a tester). It stops the shared
+    # `bridge_app` (a blip, then Ctrl-C), so it is the last test in the file to use it.
+    proc, log = bridge_app["proc"], bridge_app["log"]
+    pg = open_page(bridge_app, browser)  # (the first sync over: Ctrl-C comes with nothing else running)
     try:
-        wait_http(f"http://127.0.0.1:{port}/", proc, log)
-        context = browser.new_context()
-        pg = context.new_page()
-        pg.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-        pg.wait_for_selector("#question textarea", timeout=30_000)
         pg.wait_for_timeout(4000)  # (asked while it runs: no false alarm)
         assert not pg.locator("#status-line [data-state=stopped]").count()
         proc.send_signal(signal.SIGSTOP)  # a blip: the same app answers again, and the page is as it was
@@ -986,12 +999,15 @@ def test_a_page_whose_app_stopped_says_so(browser, tmp_path):
             proc.send_signal(signal.SIGCONT)
         pg.wait_for_selector("#status-line [data-state=stopped]", state="detached", timeout=30_000)
         assert pg.locator("#ask-button").is_enabled() and "reload" not in pg.inner_text("#status-line")
+        # Ctrl-C stops the app while the page is still open on it (it waited on the page's connection forever)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=20)
+        pg.wait_for_selector("#status-line [data-state=stopped]", timeout=20_000)
+        assert "not running" in pg.inner_text("#status-line")
+        assert pg.locator("#ask-button").is_disabled()
     finally:
-        stop(proc)
-    pg.wait_for_selector("#status-line [data-state=stopped]", timeout=20_000)
-    assert "not running" in pg.inner_text("#status-line")
-    assert pg.locator("#ask-button").is_disabled()
-    context.close()
+        pg.context.close()
+    assert "Traceback" not in log.read_text(), log.read_text()
 
 
 def test_a_port_in_use_is_one_clear_line(tmp_path):
