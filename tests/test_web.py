@@ -552,16 +552,27 @@ def test_the_articles_folder_watcher_does_not_sync_at_start(backend):
         watcher.join(10)
 
 
-def test_the_watcher_follows_a_replaced_folder_and_links_to_folders(backend, tmp_path):
+def test_the_watcher_follows_a_replaced_folder_and_links_to_folders(backend, tmp_path, monkeypatch):
     # The system's file events follow a folder, not its name, and do not follow symbolic links: a file
     # dropped into a folder put in the watched one's place, or into a folder linked from it, was never
     # indexed (until something else changed).
+    import watchfiles.main
+
     folder = Path(backend.settings.articles_dir)
     outside = tmp_path / "outside"
     outside.mkdir()
     (folder / "sub").mkdir()  # two links back up: a walk that follows them without a check never ends
     (folder / "sub" / "up").symlink_to(folder)
     (folder / "sub" / "up2").symlink_to(folder)
+    set_up: list[set[Path]] = []  # the folders of each of the system's watches, once it is in place
+    system_watch = watchfiles.main.RustNotify
+
+    def recorded(paths, *args):
+        notify = system_watch(paths, *args)  # (the watches are in place when it returns)
+        set_up.append({Path(p) for p in paths})
+        return notify
+
+    monkeypatch.setattr(watchfiles.main, "RustNotify", recorded)
     watcher = FolderWatcher(backend, folder)
     watcher.start()
 
@@ -573,28 +584,41 @@ def test_the_watcher_follows_a_replaced_folder_and_links_to_folders(backend, tmp
             time.sleep(0.3)
         return True
 
+    def watched(*folders: Path, after: int) -> None:
+        """Wait until a watch set up after the first `after` ones is in place on `folders` (where they
+        are now: a link's folder where it lives)."""
+        wanted = {f.resolve() for f in folders}
+        deadline = time.monotonic() + 60
+        while not any(wanted <= {p.resolve() for p in paths} for paths in set_up[after:]):
+            assert time.monotonic() < deadline, f"no watch was set up on {sorted(wanted)}: {set_up}"
+            time.sleep(0.05)
+
     try:
-        time.sleep(1)  # the first sync and the watch set up
+        watched(folder, after=0)  # the first watch in place
+        before = len(set_up)
         (folder / "linked").symlink_to(outside)
-        time.sleep(3)
+        watched(folder, outside, after=before)
         (outside / "ferry.txt").write_text("Ferry service resumes\n\nThe island ferry runs again.\n")
         assert indexed(outside / "ferry.txt"), "a file dropped into a linked folder was not indexed"
+        before = len(set_up)
         folder.rename(tmp_path / "old")
         folder.mkdir()
         (folder / "tram.txt").write_text("Tram line extended\n\nThe tram line now runs to the harbour.\n")
         assert indexed(folder / "tram.txt")
-        time.sleep(3)
+        watched(folder, after=before)
         (folder / "bus.txt").write_text("Night bus returns\n\nThe night bus runs again on Fridays.\n")
         assert indexed(folder / "bus.txt"), "a second file in the replacing folder was not indexed"
+        before = len(set_up)
         (folder / "linked").symlink_to(outside)
-        time.sleep(3)
+        watched(folder, outside, after=before)
+        before = len(set_up)
         shutil.rmtree(outside)  # the linked folder deleted and made again: the watch followed the old one
         outside.mkdir()
-        time.sleep(3)
+        watched(folder, outside, after=before)
         (outside / "taxi.txt").write_text("Taxi fares fall\n\nTaxi fares fall by a tenth in June.\n")
         assert indexed(outside / "taxi.txt"), "a file in a linked folder made again was not indexed"
         folder.rename(tmp_path / "older")  # gone a while, then made again with a file in it at once
-        time.sleep(3)
+        time.sleep(3)  # (the while: longer than the events' quiet time, STILL_MS, so the watch ends meanwhile)
         folder.mkdir()
         (folder / "boat.txt").write_text("Boat race postponed\n\nThe boat race moves to Sunday.\n")
         assert indexed(folder / "boat.txt"), "a file in a folder made again was not indexed"
