@@ -218,20 +218,34 @@ def test_bf16_and_fp32_passages_share_a_store(tmp_path):
     assert chat_with("", "fp32").status()["embedding_variant"] == "bf16"  # the store says what built it now
 
 
+def rag_command(store: Path, *command: str) -> subprocess.CompletedProcess:
+    """`python -m rag COMMAND --store STORE` in a process of its own, closed, as a user's is."""
+    return subprocess.run([sys.executable, "-m", "rag", *command, "--store", str(store)], cwd=PROJECT,
+                          env=dict(os.environ, **OFFLINE_ENVIRONMENT), capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def ingested_by_the_cli(tmp_path_factory) -> tuple[Path, Path]:
+    """A store `rag ingest` built from a folder holding the harbour story (once for the module: each test
+    damages a copy); the store and the folder."""
+    root = tmp_path_factory.mktemp("cli-store")
+    news = root / "news"
+    news.mkdir()
+    (news / "harbour.txt").write_text(STORY)
+    done = rag_command(root / "store", "ingest", str(news), "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root / "store", news
+
+
 @pytest.mark.parametrize("damaged", ["catalog.sqlite", "records.sqlite"])
-def test_a_damaged_catalog_is_one_line_that_names_it(tmp_path, news, damaged):
+def test_a_damaged_catalog_is_one_line_that_names_it(tmp_path, ingested_by_the_cli, damaged):
     # a damaged catalog file gave a traceback of 120 lines, then "file is not a database" naming no file
-    store = tmp_path / "store"
-
-    def rag(*command: str) -> subprocess.CompletedProcess:  # (processes of their own, closed, as a user's are)
-        return subprocess.run([sys.executable, "-m", "rag", *command, "--store", str(store)], cwd=PROJECT,
-                              env=dict(os.environ, **OFFLINE_ENVIRONMENT), capture_output=True, text=True, timeout=120)
-
-    assert rag("ingest", str(news), "--quiet").returncode == 0
+    built, news = ingested_by_the_cli
+    store = shutil.copytree(built, tmp_path / "store")
     with open(store / damaged, "r+b") as f:
         f.write(b"this is not a database, whatever its name says" * 4)
     for command in (["ask", "When did the harbour reopen?"], ["ingest", str(news)]):
-        done = rag(*command)
+        done = rag_command(store, *command)
         assert done.returncode == 2, done.stdout
         err = done.stderr
         assert f"cannot open the store's catalog in {store}" in err and "restore it from a backup" in err
