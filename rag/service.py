@@ -37,7 +37,7 @@ from .dates import as_of_or_today, reported_day
 from .embeddings import SentenceEmbeddings
 from .indexing import Progress, sync
 from .llm import LLMAnswerer, make_chat_model
-from .models import Answer, Answerer, Article, Chunk, Filters, IngestReport, results_json
+from .models import Answer, Answerer, Article, Chunk, Citation, Filters, IngestReport, Proposal, Query, results_json
 from .ranker import RankerWeights
 from .retrieval import HybridRetriever, LexicalIndex
 from .settings import EXTRACTIVE, HANDSET, Settings
@@ -204,73 +204,101 @@ class NewsChat:
             return answer
         query = standalone_query(question, history or [], as_of=filters.as_of)
         filters, k = self._outlet_as_stored(filters), k or self.settings.answer_passages
-        chunks = []
-        # an outlet the question names ("What did WBRK report about the budget?") is searched alone; the
-        # other outlets' articles only when it has nothing for it
-        if not filters.source and (outlet := named_outlet(query.text, self._until_changed(
-                "outlets", self.store.catalog.sources))):
-            chunks = self.retriever.search(query.text, replace(filters, source=outlet), k)
-            filters = replace(filters, source=outlet) if chunks else filters
-        chunks = chunks or self.retriever.search(query.text, filters, k)
-        # a day the question itself (not the words a follow-up carries) says something was reported on ("the
-        # death toll reported on September 22"): that day's passages are answered from first, and the others
-        # when they do not answer (that day's articles are about something else)
-        on_day = []
-        if chunks and not (filters.since or filters.until) and (day := reported_day(question, filters.as_of)):
-            on_day = self.retriever.search(query.text, replace(filters, since=day, until=day), k)
-        answer.retrieved, answer.query = chunks, query.text
+        chunks, on_day, filters = self._retrieve(question, query.text, filters, k)
+        answer.query = query.text
         if not chunks:
-            answer.refused = True
-            if indexing is not None:
-                answer.text = still_indexing_text(*indexing)
-                return answer
-            articles, passages = self.store.catalog.counts()
-            vectors = self.store.collection.count()
-            answer.text = self._with_script_hint(refusal_text(
-                query, filters, chunks, empty_store=not articles,
-                unembedded=(passages, vectors) if vectors < passages else None), question)
+            answer.retrieved, answer.refused = chunks, True
+            answer.text = (still_indexing_text(*indexing) if indexing is not None
+                           else self._nothing_found_text(question, query, filters, chunks))
             return answer
         snapshot = self.lexical.snapshot
-        # the day's passages first, when the question names one; from here on `chunks` are those answered from
-        for passages in [found for found in (on_day, chunks) if found]:
-            bodies = self.bodies(passages)
-            proposal = self.answerer.propose(query, passages, bodies, snapshot.idf, store_chunks=len(snapshot.ids))
-            if proposal.quotes:
-                break
-        chunks = passages
-        answer.retrieved = chunks
-        answer.confidence = proposal.confidence
-        answer.citations, answer.dropped = verify(proposal.quotes, chunks, bodies)
-        # a follow-up that names nothing itself ("and when did it open?") is checked with the names it
-        # carries from the earlier question; one that names its own subject ("what about Corva?") with those
-        # (a refusal names them too: its reason)
-        named = question if capitalised_words(question) else query.text
-        unmentioned = self._unmentioned(named, chunks, bodies)
-        # the lead quote's own article must name the question's own names too: "Who won the Riverton Marathon?"
-        # is not answered by the Brookhaven Marathon's winner because another article names Riverton. A later
-        # quote whose article names them leads instead; none is a refusal (`quotes_on_subject`). (A follow-up's
-        # carried names are not looked for there: "and what did the head keeper say?" may leave the harbor.)
-        off_subject = []
-        if answer.citations and not unmentioned:
-            answer.citations, off_subject = quotes_on_subject(
-                question, answer.citations, lambda chunk: _article_text(chunk, bodies),
-                known=lambda term: term in snapshot.frequencies)  # (a name the store holds as spelled)
+        # the day's passages first, when the question names one
+        passages, bodies, proposal = self._first_answered(query, [on_day, chunks], snapshot.idf, len(snapshot.ids))
+        answer.retrieved, answer.confidence = passages, proposal.confidence
+        answer.citations, answer.dropped = verify(proposal.quotes, passages, bodies)
+        answer.citations, unmentioned, off_subject = self._on_subject(
+            question, query.text, answer.citations, passages, bodies,
+            known=lambda term: term in snapshot.frequencies)  # (a name the store holds as spelled)
         if answer.citations and not unmentioned:
             answer.text = compose(answer.citations)
         else:
             answer.refused = True
             if unmentioned or off_subject:  # the reason is the missing name, not how likely the quotes were
                 answer.confidence = None
-            spellings = nearest_spellings(unmentioned, _found_texts(chunks, bodies)) if unmentioned else {}
+            spellings = nearest_spellings(unmentioned, _found_texts(passages, bodies)) if unmentioned else {}
             answer.text = self._with_script_hint(refusal_text(
-                query, filters, chunks, proposal.confidence, unmentioned=unmentioned, spellings=spellings,
+                query, filters, passages, proposal.confidence, unmentioned=unmentioned, spellings=spellings,
                 off_subject=off_subject), question)
-            answer.related, _ = verify(proposal.related or proposal.quotes[:3], chunks, bodies)
+            answer.related, _ = verify(proposal.related or proposal.quotes[:3], passages, bodies)
             answer.citations = []
         if answer.dropped:
             answer.text += (f"\n\n({len(answer.dropped)} quote(s) from the {answer.answerer} model left out: "
                             f"not found word for word in the cited articles.)")
         return answer
+
+    def _retrieve(self, question: str, query: str, filters: Filters,
+                  k: int) -> tuple[list[Chunk], list[Chunk], Filters]:
+        """The passages found for `query`, the passages found on the day the question says something was
+        reported on ([] when it names none), and the filters they were found with.
+
+        An outlet the question names ("What did WBRK report about the budget?") is searched alone; the other
+        outlets' articles only when it has nothing for it. The day is one the question itself (not the words
+        a follow-up carries) says something was reported on ("the death toll reported on September 22"):
+        that day's passages are answered from first, and the others when they do not answer (that day's
+        articles are about something else)."""
+        chunks: list[Chunk] = []
+        if not filters.source and (outlet := named_outlet(query, self._until_changed(
+                "outlets", self.store.catalog.sources))):
+            chunks = self.retriever.search(query, replace(filters, source=outlet), k)
+            filters = replace(filters, source=outlet) if chunks else filters
+        chunks = chunks or self.retriever.search(query, filters, k)
+        on_day: list[Chunk] = []
+        if chunks and not (filters.since or filters.until) and (day := reported_day(question, filters.as_of)):
+            on_day = self.retriever.search(query, replace(filters, since=day, until=day), k)
+        return chunks, on_day, filters
+
+    def _nothing_found_text(self, question: str, query: Query, filters: Filters, chunks: list[Chunk]) -> str:
+        """The refusal when no passage is found: the store empty, its passages not all embedded yet, or
+        nothing in it on the question."""
+        articles, passages = self.store.catalog.counts()
+        vectors = self.store.collection.count()
+        return self._with_script_hint(refusal_text(
+            query, filters, chunks, empty_store=not articles,
+            unembedded=(passages, vectors) if vectors < passages else None), question)
+
+    def _first_answered(self, query: Query, candidates: list[list[Chunk]], idf: Callable[[str], float],
+                        store_chunks: int) -> tuple[list[Chunk], dict[str, str], Proposal]:
+        """The first of the `candidates` (lists of passages; empty ones skipped, one at least not empty) for
+        which the answerer proposes quotes, with their articles' bodies and the proposal; the last one tried
+        when none has."""
+        tried = [found for found in candidates if found]
+        for i, passages in enumerate(tried, 1):
+            bodies = self.bodies(passages)
+            proposal = self.answerer.propose(query, passages, bodies, idf, store_chunks=store_chunks)
+            if proposal.quotes or i == len(tried):
+                return passages, bodies, proposal
+        raise ValueError("no passages to answer from")
+
+    def _on_subject(self, question: str, query: str, citations: list[Citation], chunks: list[Chunk],
+                    bodies: dict[str, str],
+                    known: Callable[[str], bool]) -> tuple[list[Citation], list[str], list[str]]:
+        """The quotes kept, the names no stored article mentions (`_unmentioned`), and the names the lead
+        quote's article lacks when no quote's article has them (`answering.quotes_on_subject`, with `known`).
+
+        A follow-up that names nothing itself ("and when did it open?") is checked with the names it carries
+        from the earlier question; one that names its own subject ("what about Corva?") with those (a refusal
+        names them too: its reason). The lead quote's own article must name the question's own names too:
+        "Who won the Riverton Marathon?" is not answered by the Brookhaven Marathon's winner because another
+        article names Riverton. A later quote whose article names them leads instead; none is a refusal. (A
+        follow-up's carried names are not looked for there: "and what did the head keeper say?" may leave the
+        harbor.)"""
+        named = question if capitalised_words(question) else query
+        unmentioned = self._unmentioned(named, chunks, bodies)
+        off_subject: list[str] = []
+        if citations and not unmentioned:
+            citations, off_subject = quotes_on_subject(
+                question, citations, lambda chunk: _article_text(chunk, bodies), known=known)
+        return citations, unmentioned, off_subject
 
     def _unmentioned(self, question: str, chunks: list[Chunk], bodies: dict[str, str]) -> list[str]:
         """The names the question asks about that no stored article mentions (`answering.unmentioned_names`):
@@ -281,21 +309,21 @@ class NewsChat:
         snapshot = self.lexical.snapshot
         if not snapshot.ids:
             return []
-        retrieved: set[str] = set()
+        known_terms: set[str] = set()
         outlets: list[str] = []
 
         def mentioned(term: str) -> bool:
             if snapshot.mentions(term, NAME_IDF):
                 return True
-            if not retrieved:  # (read only for a name the index lacks)
+            if not known_terms:  # (read only for a name the index lacks)
                 names = self._until_changed("outlets", self.store.catalog.sources)
                 asked = name_letters(question)  # an outlet the question names whole ("the Valley Courier")
                 outlets.extend(o for o in map(outlet_letters, names) if len(o) >= 4 and o in asked)
-                retrieved.update(terms(" ".join(names)))
-                retrieved.update(terms(" ".join(_found_texts(chunks, bodies))))
+                known_terms.update(terms(" ".join(names)))
+                known_terms.update(terms(" ".join(_found_texts(chunks, bodies))))
             # a word of an outlet's name the question names whole, as it spells it: "Courier" of "the Valley
             # Courier" (valleycourier); not "Berg" because an outlet is Bloomberg
-            return term in retrieved or any(term in outlet for outlet in outlets)
+            return term in known_terms or any(term in outlet for outlet in outlets)
         return unmentioned_names(question, mentioned) + unmatched_numbers(question, _found_texts(chunks, bodies))
 
     def _outlet_as_stored(self, filters: Filters) -> Filters:
