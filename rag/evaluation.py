@@ -2,7 +2,9 @@
 
 Scoring follows ../shared/bench/README.md: text normalized (straight quotes, folded white space,
 lower case); Hits@k and MRR@10 look for the gold answer in the retrieved chunks; answer support
-needs it in the answer text and in a cited article; quote validity checks every quote verbatim.
+(`run_eval`) needs it in the answer text and in a cited article's body; quote validity checks every quote
+verbatim. An answer read back from a `--out` file (`RecordedAnswer.supported`) is judged by a looser check:
+not refused and the gold answer in the answer text (the file holds the quotes, not the cited bodies).
 """
 
 from __future__ import annotations
@@ -58,12 +60,18 @@ class RankScores:
 
 @dataclass
 class RecordedAnswer:
-    """One answer of a `rag eval --answers --out` file, judged against its question file."""
+    """One answer of a `rag eval --answers --out` file, judged against its question file.
+
+    `supported` is a looser check than `run_eval`'s answer support: not refused and the gold answer in the
+    answer text, without looking for it in a cited article's body (a recorded row holds the quotes and where
+    they are, not the cited articles' bodies). An answer `run_eval` counts as supported is supported here
+    too, not always the other way round. bench/small_stores.py reports its support with it (bench/
+    refusal_curve.py reads recorded answers too, but uses `quoted`)."""
 
     answerable: bool  # False where the question file marks it "answerable": false
     confidence: float  # the answerability score the app compared with its threshold
     refused: bool
-    supported: bool  # not refused, and the gold answer is in the answer text
+    supported: bool  # not refused, and the gold answer is in the answer text (not checked in the cited bodies)
     quoted: bool  # the gold answer is in one of the quotes, refused or not (what a lower threshold would show)
 
 
