@@ -357,8 +357,15 @@ def nearest_spellings(names: list[str], texts: list[str]) -> dict[str, str]:
 # what many articles tell apart (passage rank, names other passages repeat, a sentence's place in its
 # article). On the seed alone (one article, 15 chunks) they led 3 of the 4 seed questions in
 # tests/test_answering.py with the wrong sentence, where the hand-set rule leads with the answer.
-# 500 chunks is also where a store's own word rarity starts to outweigh English rarity
-# (retrieval.BACKGROUND_CHUNKS). Stores between 15 and 9,558 chunks were not measured.
+# docs/BENCHMARKS.md, "Small folders of mixed news", measured folders of 10 to 1,000 articles (64 to 7,979
+# chunks) with both weight sets. Under 500 chunks (10 and 30 articles, 64-210 chunks) neither wins
+# outright: on the training questions support 0.675 hand-set / 0.675 learned at 10 articles and 0.639 /
+# 0.694 at 30, with the hand-set rule wrongly refusing fewer answerable questions (5.0% / 12.5%, 2.8% /
+# 5.6%); on the reported questions 0.711 / 0.737 and 0.743 / 0.714. At 100 articles (815-860 chunks) the
+# learned weights, with their small-store threshold (RankerWeights.threshold_for), wrongly refused 10.0%
+# (training) and 3.4% (reported) and answer from there up. No folder between 210 and 815 chunks was
+# measured: where in that gap the switch lies is a choice. (retrieval.BACKGROUND_CHUNKS is also 500, a
+# separate rule: how a store's word rarity is blended with English rarity.)
 SMALL_STORE_CHUNKS = 500
 
 
