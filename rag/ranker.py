@@ -415,9 +415,13 @@ class RankerWeights:
 
         Between the largest folder the small-store threshold was measured on and the smallest store the
         main one was, neither was measured, so the threshold moves from one to the other in proportion
-        to the logarithm of the store's size: a few more articles never change it by a step. (With a
-        step at 9,000 chunks, a store of 8,999 chunks would have refused at 0.074 where one of 9,000 did at
-        0.1198: on held-out set A's questions, 15% of unanswerable ones refused against 58%.)"""
+        to the logarithm of the store's size: a few more articles never change it by a step. The two ends
+        are the weights file's fields: `small_store_threshold["threshold"]` up to `["up_to_chunks"]`, and
+        `threshold` from `["main_from_chunks"]` (the shipped values: rag/data/sentence_ranker.json). (With a
+        step at 9,000 chunks, as before, a store of 8,999 chunks would have refused at the small-store
+        threshold where one of 9,000 did at the main one: on held-out set A's questions, with the thresholds
+        of that time, 15% of unanswerable ones refused against 58%; docs/BENCHMARKS.md, "Small folders of
+        mixed news".)"""
         small = self.small_store_threshold
         if not small or store_chunks is None or store_chunks >= small["main_from_chunks"]:
             return self.threshold
