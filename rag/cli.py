@@ -213,12 +213,9 @@ def cmd_ingest(args, settings: Settings) -> int:
     if args.json:
         print(json.dumps(report.to_json()))
     else:
-        for failure in report.failures():
-            print(f"failed: {failure}", file=sys.stderr)
-        for warning in report.warnings:
-            print(f"warning: {warning['path']}: {warning['warning']}", file=sys.stderr)
-        repaired = f"; {report.repaired} leftovers of an interrupted ingest removed" if report.repaired else ""
-        print(f"{report.counts()} ({report.chunks_embedded} chunks embedded{repaired})")
+        for problem in report.problem_lines():
+            print(problem, file=sys.stderr)
+        print(f"{report.counts()} ({report.embedded()})")
     return 1 if report.failed else 0
 
 

@@ -350,6 +350,18 @@ class IngestReport:
         """ "path: reason" for each file that failed (`by_name`: the file's name alone, as the page lists them)."""
         return [f"{Path(f['path']).name if by_name else f['path']}: {f['error']}" for f in self.failed]
 
+    def problem_lines(self, prefix: str = "") -> list[str]:
+        """The terminal's lines for the files that failed ("failed: path: reason") and those ingested with
+        a caveat ("warning: path: warning"), each after `prefix` (`rag ingest`: none; the app: "rag: ")."""
+        return ([f"{prefix}failed: {reason}" for reason in self.failures()]
+                + [f"{prefix}warning: {w['path']}: {w['warning']}" for w in self.warnings])
+
+    def embedded(self) -> str:
+        """ "12 chunks embedded", then "; 2 leftovers of an interrupted ingest removed" when there were any
+        (`repaired`): what the terminal's summary line says after the counts."""
+        repaired = f"; {self.repaired} leftovers of an interrupted ingest removed" if self.repaired else ""
+        return f"{self.chunks_embedded} chunks embedded{repaired}"
+
     def to_json(self) -> dict:
         return {
             "added": self.added,

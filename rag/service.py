@@ -63,10 +63,15 @@ def make_answerer(settings: Settings, embeddings: SentenceEmbeddings) -> Answere
     return LLMAnswerer(make_chat_model(settings), name=kind)
 
 
+def articles_so_far(done: int, total: int) -> str:
+    """ "3 of 10 articles so far" of a sync running now; "" while it has not counted the articles yet
+    (`total` 0)."""
+    return f"{done} of {total} articles so far" if total else ""
+
+
 def still_indexing_text(done: int, total: int) -> str:
     """The reply to a question that finds nothing while a sync is still running."""
-    so_far = f"{done} of {total} articles so far" if total else "reading the article files"
-    return f"Still indexing: {so_far}; ask again in a moment."
+    return f"Still indexing: {articles_so_far(done, total) or 'reading the article files'}; ask again in a moment."
 
 
 def _warm_up(embeddings: SentenceEmbeddings, answerer: Answerer, lexical: LexicalIndex) -> None:

@@ -17,6 +17,7 @@ from ..answering import conversation_topic
 from ..feeds import feed_address, same_page
 from ..fetching import FetchError
 from ..models import IngestReport
+from ..service import articles_so_far
 from ..settings import ANSWERERS, EXTRACTIVE, every
 from . import render
 from .runtime import Backend, NotReady, shown
@@ -60,8 +61,8 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
         return
     progress = backend.progress()
     if progress is not None and answer.retrieved:  # (with nothing found, the answer says it is still indexing)
-        done = f"{progress.articles_done} of {progress.articles_total} articles" if progress.articles_total else "some articles"
-        turn["note"] = f"still indexing ({done} so far): this answer uses the articles indexed until now"
+        so_far = articles_so_far(progress.articles_done, progress.articles_total) or "some articles so far"
+        turn["note"] = f"still indexing ({so_far}): this answer uses the articles indexed until now"
     turns.append(turn)
     index = len(turns) - 1
     messages[-1] = {"role": "assistant", "content": render.answer_markdown(turn, index)}

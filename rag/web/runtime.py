@@ -133,12 +133,9 @@ class Backend:
         line = report.line()
         if quiet and not (report.changed or report.failed or report.warnings):
             return report
-        print(f"rag: {label}: {line} ({report.chunks_embedded} chunks embedded, "
-              f"{time.monotonic() - started:.1f} s)", flush=True)
-        for reason in report.failures():
-            print(f"rag: failed: {reason}", flush=True)
-        for warning in report.warnings:
-            print(f"rag: warning: {warning['path']}: {warning['warning']}", flush=True)
+        print(f"rag: {label}: {line} ({report.embedded()}, {time.monotonic() - started:.1f} s)", flush=True)
+        for problem in report.problem_lines("rag: "):
+            print(problem, flush=True)
         with self.state_lock:
             self.last_sync = f"{time.strftime('%H:%M:%S')} {label}: {line}"
             self.last_failed = report.failed
