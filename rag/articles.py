@@ -71,6 +71,14 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
+def unsupported_type_text(suffix: str = "", separator: str = ", ") -> str:
+    """ "unsupported file type '.pdf' (use .htm, .html, ...)": why a file is not read as an article;
+    `suffix` "" leaves its type unnamed; `separator` goes between the supported types (an ingest's report
+    lists them with commas, the upload form with spaces)."""
+    named = f" '{suffix}'" if suffix else ""
+    return f"unsupported file type{named} (use {separator.join(sorted(SUPPORTED_SUFFIXES))})"
+
+
 def is_article_name(relative: Path) -> bool:
     """Whether a file, named relative to the folder being read, is read as an article: a supported type,
     not hidden (`is_hidden`)."""
@@ -88,7 +96,7 @@ def read_file(path: Path, max_file_mb: float = MAX_FILE_MB, max_jsonl_mb: float 
     of many (JSON or JSONL) of up to `max_jsonl_mb`. Raises ArticleError when the file as a whole is unusable."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise ArticleError(f"unsupported file type '{suffix or path.name}' (use {', '.join(sorted(SUPPORTED_SUFFIXES))})")
+        raise ArticleError(unsupported_type_text(suffix or path.name))
     size = path.stat().st_size
     limit = max_jsonl_mb if suffix in JSON_SUFFIXES | JSONL_SUFFIXES else max_file_mb
     if size > limit * 1024 * 1024:

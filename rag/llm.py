@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from .models import UNQUOTED, Chunk, Proposal, Query, RawCitation
-from .settings import ANSWERERS, EXTRACTIVE, Settings
+from .settings import ANSWERERS, EXTRACTIVE, Settings, unknown_answerer_text
 
 SYSTEM_PROMPT = """You answer questions about news articles using ONLY the numbered passages given.
 Answer with 1 to 3 quotes copied word for word from the passages, most relevant first.
@@ -67,10 +67,12 @@ assert set(BACKENDS) == set(ANSWERERS) - {EXTRACTIVE}, "settings.ANSWERERS names
 
 
 def make_chat_model(settings: Settings):
+    """The LangChain chat model of the settings' answerer; BackendError for a name no chat model is built
+    for (`extractive` included: it has none) or a missing extra."""
     kind = settings.answerer_kind
     build = BACKENDS.get(kind)
     if build is None:
-        raise BackendError(f"unknown answerer '{settings.answerer}': use {', '.join(ANSWERERS)}")
+        raise BackendError(unknown_answerer_text(settings.answerer))
     try:
         return build(settings)
     except ImportError as e:

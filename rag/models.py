@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Protocol
 
+from .settings import EXTRACTIVE
+
 if TYPE_CHECKING:  # a type in an annotation only: the records need no numpy to be made
     import numpy as np
 
@@ -270,7 +272,7 @@ class Answer:
     refused: bool = False
     query: str = ""  # the standalone query actually searched (after follow-up rewriting)
     dropped: list[str] = field(default_factory=list)  # quotes that failed verification
-    answerer: str = "extractive"
+    answerer: str = EXTRACTIVE
     # The probability that the quotes contain the answer (None: the answerer cannot tell). Below the
     # threshold the answer is refused and the nearest sentences are offered as related reading.
     confidence: float | None = None

@@ -34,6 +34,12 @@ class SettingsError(ValueError):
     """A setting that cannot be used; the message names it and says what it should be."""
 
 
+def unknown_answerer_text(answerer: str, where: str = "") -> str:
+    """ "unknown answerer 'bogus'{where}: use extractive, ollama, openai, gguf": what an answerer name that
+    is none of ANSWERERS gets told (`Settings.validate`; `llm.make_chat_model`)."""
+    return f"unknown answerer '{answerer}'{where}: use {', '.join(ANSWERERS)}"
+
+
 MAX_PASSAGES = 100  # the most passages a search lists or an answer reads (-k, the API's k, top_k)
 
 
@@ -161,8 +167,7 @@ class Settings:
     def validate(self) -> Settings:
         """Raise SettingsError for a combination that cannot work; returns self."""
         if self.answerer_kind not in ANSWERERS:
-            raise SettingsError(f"unknown answerer '{self.answerer}' (RAG_ANSWERER or --answerer): "
-                                f"use {', '.join(ANSWERERS)}")
+            raise SettingsError(unknown_answerer_text(self.answerer, " (RAG_ANSWERER or --answerer)"))
         named = not self.ranker_weights or self.ranker_weights in RANKER_WEIGHT_NAMES
         if not named and not os.path.isfile(self.ranker_weights):
             raise SettingsError(f"RAG_RANKER_WEIGHTS must be learned, handset or a weights file; "

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from watchfiles import Change, watch
 
-from ..articles import is_hidden, is_supported
+from ..articles import is_article_name, is_hidden
 from ..following import FeedRunner, FollowedFeeds
 from ..fetching import Fetcher
 from ..models import IngestReport, PollResult, display_path, failure
@@ -213,11 +213,11 @@ class FolderWatcher(threading.Thread):
             relative = p.relative_to(self.folder.resolve())
         except ValueError:
             relative = Path(p.name)
+        if is_article_name(relative):
+            return True
         if is_hidden(relative):
             return False
-        if p.exists():
-            return is_supported(p) or p.is_dir()
-        return is_supported(p) or self._holds_under(p.resolve())
+        return p.is_dir() if p.exists() else self._holds_under(p.resolve())
 
     def _holds_under(self, path: Path) -> bool:
         try:

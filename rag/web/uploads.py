@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..articles import SUPPORTED_SUFFIXES, is_article_name
+from ..articles import is_article_name, unsupported_type_text
 from ..indexing import is_unwritten
 from ..models import failure
 
@@ -69,8 +69,7 @@ def save_uploads(files: list, folder: Path, max_mb: float) -> Saved:
         src = Path(item) if isinstance(item, (str, os.PathLike)) else Path(item.name)
         name = upload_name(item)
         if not is_article_name(Path(name)):
-            kinds = " ".join(sorted(SUPPORTED_SUFFIXES))
-            result.failed.append(failure(name, f"unsupported file type (use {kinds})"))
+            result.failed.append(failure(name, unsupported_type_text(separator=" ")))
             continue
         try:
             size = src.stat().st_size
