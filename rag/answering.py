@@ -20,14 +20,14 @@ from .models import Candidate, Chunk, Citation, Filters, Proposal, Query, Rankin
 from .ranker import RankerWeights, SentenceRanker, can_lead, can_quote, question_view, running_text
 from .reader import SentenceReader
 from .settings import EXTRACTIVE
-from .text import (NAME_IDF, QUESTION_STOPWORDS, QUOTE_MARKS, abbreviates, content_terms, english_idf,
+from .text import (NAME_IDF, NAME_WORD, QUESTION_STOPWORDS, QUOTE_MARKS, abbreviates, content_terms, english_idf,
                    is_english_word, sentence_terms, spelled_alike, spelled_out, terms, unaccented, words)
 
 # ---------------------------------------------------------------- follow-up questions
 
 _FOLLOW_UP_START = re.compile(r"^\s*(and|but|also|so|then|what about|how about|and what|why|what else|more)\b", re.I)
 _PRONOUNS = re.compile(r"\b(he|she|they|it|his|her|their|them|that|this|those|these|there|him)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][\w'’\-]*")
+_NAME = re.compile(rf"\b{NAME_WORD}")
 
 
 def standalone_query(question: str, history: list[tuple[str, str]], as_of: str = "") -> Query:
@@ -125,8 +125,11 @@ def outlet_letters(name: str) -> str:
 
 
 # A run of capitalised words, as a question names an outlet ("the Valley Courier", "WBRK", "Reuters").
-_CAPITALISED_RUN = re.compile(r"[A-Z][\w'’\-]*(?:\s+[A-Z][\w'’\-]*)*")
-# What a question asks of an outlet: without such a word "How hot is the Sun?" is no question to The Sun
+_CAPITALISED_RUN = re.compile(rf"{NAME_WORD}(?:\s+{NAME_WORD})*")
+# What a question asks of an outlet: without such a word "How hot is the Sun?" is no question to The Sun.
+# Two other lists of reporting words differ on purpose: `_SPEECH_VERBS` (a speaker's verb after the name:
+# "added", "warned", no nouns) and dates._REPORTED_ON (a reporting verb before a day: "dated", no
+# "according" or "story"). These also take nouns ("story", "coverage", "headlines") and "tell".
 _REPORTING = re.compile(r"\b(report\w*|say|says|said|writ\w*|wrote|according|cover\w*|stor(y|ies)|articles?|"
                         r"publish\w*|tell|told|headlines?|coverage)\b", re.I)
 
@@ -441,6 +444,8 @@ class ExtractiveAnswerer:
 _ASKS_WORDS = re.compile(r"^\s*(?:(?:and|but|so|also|then),?\s+)?what did (?P<who>.{2,60}?) "
                          r"(say|tell|announce|write|claim|reveal)\b"
                          r"(?:.*?\b(about|on|regarding)\b(?P<about>.*?))?\s*\??\s*$", re.I)
+# The verbs that follow a speaker's name ("Tom Becker, 52, said"); not `_REPORTING` (what a question asks
+# of an outlet, nouns included) nor dates._REPORTED_ON (a verb before the day something was reported on).
 _SPEECH_VERBS = "said|says|saying|told|tells|announced|wrote|writes|claimed|stated|added|adds|warned|insisted"
 _SAYS = re.compile(rf"({_SPEECH_VERBS}|according|[\"“”:])$", re.I)
 SAYS_WITHIN = 6  # "Fire chief Tom Becker, 52, said": the speech verb this few words after the speaker
@@ -511,7 +516,8 @@ def gives_words_of(asked: WordsAsked | None, text: str, beside: str = "") -> boo
 
 # "Who is Lou Ferrante?": refused at 33% with "Transit director Lou Ferrante said ..." as related reading.
 # Only a name (capitalised words); "Who is the mayor of Riverton?" asks for more than a mention. Set by
-# hand, as `_ASKS_WORDS`; no s150, held-out A or conversation question has this form.
+# hand, as `_ASKS_WORDS`; no s150, held-out A or conversation question has this form. Its words are
+# `text.NAME_WORD` with full stops too, for initials and titles ("Who is J. R. Holt?", "Dr. Ames").
 _WHO_IS = re.compile(r"^\s*(?i:who (is|was)) (?P<name>(?:[A-Z][\w'’.\-]*\s*){1,4})\??\s*$")
 
 

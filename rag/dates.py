@@ -137,7 +137,9 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 
 # A day the question says something was reported on: "the death toll reported on September 22", "What did
 # Reuters report on Nov. 20 about Northwind?" (a tester's questions led with another day's story). Only with
-# a reporting word: "What happens on Dec. 1?" asks about an event, not when it was written.
+# a reporting word: "What happens on Dec. 1?" asks about an event, not when it was written. Its own list of
+# verbs: answering._REPORTING (what a question asks of an outlet) also takes nouns and "according", which
+# before a day say nothing of when it was reported; answering._SPEECH_VERBS follow a speaker's name.
 _REPORTED_ON = re.compile(r"\b(?i:reports?|reported|publish(es|ed)?|wr(ote|itten|ites?)|says?|said|announced?|dated)"
                           rf"\s+(?i:on\s+)?(?P<month>{'|'.join(m.capitalize() for m in MONTHS)}|"
                           rf"({'|'.join(m.capitalize() for m in MONTH_ABBREVIATIONS)})\.?)\s+"

@@ -72,6 +72,9 @@ _DATE = re.compile(r"\b(" + "|".join(name.capitalize() for name in (*MONTHS, *WE
                    r"\b(" + "|".join(a.capitalize() for a in MONTH_ABBREVIATIONS) + r")\.(?!\w)|"
                    r"\b(1[89]|20)\d\d\b")
 _PLACE = re.compile(r"\b(in|at|from|near|to|of|across|throughout) (the )?[A-Z][a-z]+")
+# Not text.NAME_WORD: a word here ends with a letter or digit (no trailing hyphen or apostrophe, no
+# one-letter "A"), and numbers count. The learned weights were fitted on the features this pattern gives,
+# so changing it would change what they mean.
 _CAPITALISED = re.compile(r"\b[A-Z][\w'’\-]*[A-Za-z0-9]|\b\d[\d,.]*\b")
 
 SENTENCE_FEATURES = (

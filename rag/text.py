@@ -26,6 +26,10 @@ from wordfreq import get_frequency_dict
 TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # bm25s's default: runs of two or more word characters
 _TOKEN = re.compile(TOKEN_PATTERN)
 
+# A word as a name is written: a capital, then word characters, apostrophes and hyphens ("O’Brien",
+# "Jean-Luc", "WBRK"). A pattern string, for the regular expressions that find names in a question.
+NAME_WORD = r"[A-Z][\w'’\-]*"
+
 # What the keyword index leaves out (bm25s's English list: articles, pronouns, a few verbs).
 INDEX_STOPWORDS: tuple[str, ...] = tuple(STOPWORDS_EN)
 
