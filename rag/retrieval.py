@@ -357,7 +357,8 @@ class HybridRetriever:
         self.store.catch_up()  # another process changed the store: read it afresh
         try:
             return self._search(query, filters, k or self.k)
-        except (ChromaError, StaleIndex):  # ids the local index still held were deleted meanwhile
+        except (ChromaError, StaleIndex) as e:  # ids the local index still held were deleted meanwhile
+            log.info("searching %s again, the vectors opened afresh: %s", self.store.location, e)
             self.store.reopen()
             # (a Chroma server may still return ids another machine's ingest is deleting, however
             # often it is asked: they are left out, as deleted, rather than failing the question)

@@ -55,8 +55,7 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
         yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
         return
     except Exception as e:  # said in the page and logged (with its traceback, unless the database is down)
-        why = backend.chat.store.log_failure(log, e, f"the question {question!r}") if backend.chat else str(e)
-        gr.Warning(f"The search failed: {why}")
+        gr.Warning(f"The search failed: {logged_failure(backend, e, f'the question {question!r}')}")
         yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
         return
     progress = backend.progress()
@@ -68,6 +67,15 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
     messages[-1] = {"role": "assistant", "content": render.answer_markdown(turn, index)}
     yield (messages, turns, render.sources_html(turns, index), "", gr.Column(visible=False),
            popovers(turns))
+
+
+def logged_failure(backend: Backend, error: Exception, doing: str) -> str:
+    """Why `doing` failed, in one line, once logged: by the store (`Store.log_failure`: one line when its
+    database does not answer, else with the traceback), or with the traceback when no store is open."""
+    if backend.chat is not None:
+        return backend.chat.store.log_failure(log, error, doing)
+    log.error("%s failed (no store open: %s): %s", doing, backend.error or "not yet", error, exc_info=error)
+    return str(error)
 
 
 def indexing(backend: Backend) -> tuple[int, int] | None:
@@ -180,8 +188,7 @@ def replay_link(backend: Backend, since, until, outlet, as_of, request: gr.Reque
         gr.Warning(str(e))
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     except Exception as e:  # (as `respond`)
-        why = backend.chat.store.log_failure(log, e, f"the question {earlier!r}") if backend.chat else str(e)
-        gr.Warning(f"The search failed: {why}")
+        gr.Warning(f"The search failed: {logged_failure(backend, e, f'the question {earlier!r}')}")
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     return shown_turns(turns)
 
