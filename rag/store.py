@@ -5,8 +5,9 @@ Layout of a store directory:
     records.sqlite     LangChain SQLRecordManager: which chunk ids exist, per source file
     catalog.sqlite     one row per ingested file and per article (with its cleaned body)
     bm25/              the keyword index, a cache rebuilt from the vectors' texts
+    open.lock          the file lock held while the store is opened; it marks the folder as a store (OPEN_LOCK)
 With RAG_DATABASE_URL the record manager and the catalog live in that database instead, and the
-folder holds only the keyword index: several machines can then share one store.
+folder holds only the keyword index and open.lock: several machines can then share one store.
 """
 
 from __future__ import annotations
