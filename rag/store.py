@@ -258,8 +258,8 @@ class Store:
             if self.generation:
                 return make_engine(self.database_url, schema=_generation_schema(self.generation))
             return make_engine(self.database_url or f"sqlite:///{self.dir / file_name}")
-        except Exception as e:  # a malformed URL or a missing driver: said in one line, logged whole
-            log.exception("cannot use the database %s", _redacted(self.database_url))
+        except Exception as e:  # a malformed URL or a missing driver: said in one line (its traceback at debug level)
+            log.debug("cannot use the database %s", _redacted(self.database_url), exc_info=True)
             raise StoreError(f"cannot use the database {_redacted(self.database_url)}: {e}") from None
 
     @property
@@ -290,8 +290,8 @@ class Store:
             try:
                 return chromadb.HttpClient(host=url.hostname, port=url.port or 8000, ssl=url.scheme == "https",
                                            settings=settings)
-            except Exception as e:  # (as below)
-                log.exception("cannot reach the Chroma server at %s", self.chroma_url)
+            except Exception as e:  # (as the database's above: an outage is one line)
+                log.debug("cannot reach the Chroma server at %s", self.chroma_url, exc_info=True)
                 raise StoreError(f"cannot reach the Chroma server at {self.chroma_url}: {e}") from None
         try:
             return chromadb.PersistentClient(path=str(self.dir / "chroma"), settings=settings)
