@@ -273,7 +273,8 @@ class Catalog:
         """Record articles of several files in one transaction. Per file: (path, digest, rows, kept):
         `rows` are (article, content hash, chunk count, duplicate_of), replacing those with the same
         record id; when the file is complete, `digest` is its new digest and `kept` the record ids it
-        now holds (the others are dropped); both are None while more of the file is still to come.
+        now holds (the others are dropped); both are None while more of the file is still to come (its
+        stored digest is then dropped: the next sync reads it whole, whatever its bytes).
         `machine`: a shared store's machine that stores them (`Settings.machine_name`; "" for none), recorded
         with a new file from its first part on, and with a file stored before machines were recorded
         when its last part is written (a file another machine stored stays that machine's)."""
@@ -298,11 +299,14 @@ class Catalog:
                         # whose original went, a rebuild), only its sync sees it deleted and removes it
                         db.execute(FILES.update().where(FILES.c.path == path, FILES.c.machine.is_(None))
                                    .values(machine=machine))
-                elif rows and db.execute(sa.select(FILES.c.path).where(FILES.c.path == path)).first() is None:
+                elif rows and not db.execute(FILES.update().where(FILES.c.path == path).values(digest=None)).rowcount:
                     # the first part of a new file: listed at once, with no digest (the next sync reads it
                     # whole), so a sync that stops before its last part can still find it gone or renamed and
                     # remove what it stored; unlisted, those articles answered for good
                     db.execute(FILES.insert().values(path=path, digest=None, ingested_at=time.time(), machine=machine))
+                # (a part of a stored file's new version drops its old digest, above, until the last part
+                # brings the new one: with the old digest kept, the file put back as it was after a sync that
+                # stopped half way counted as unchanged, and the part written of the edit answered for good)
             self._touch(db)
 
     def file_articles(self, path: str) -> list[Article]:

@@ -19,6 +19,7 @@ What a crash, a kill or a failed batch can leave behind, and why it never shows:
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shlex
@@ -468,15 +469,17 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
         if prune:
             mine, theirs = stored_links, {}
         digests, stored_digests = _digests(found.files, report), store.catalog.digests()
+        moving = _moved_away({p: v for p, v in mine.items() if p not in ownerless}, present, digests,
+                             stored_digests) | _moving_before(store, machine, mine, present, stored_digests)
         gone = list(dict.fromkeys(_gone(present, found, mine, report, prune, settings, theirs)
                                   + _repointed(present, found, mine)
                                   + [p for p in deleted.values() if p not in present and p not in theirs]
                                   + [p for p, via in stored_links.items() if reached_under(p, via, pruned)]
-                                  + _moved_away({p: v for p, v in mine.items() if p not in ownerless},
-                                                present, digests, stored_digests)))
+                                  + list(moving)))
         _count_kept_elsewhere(theirs, stored_links, present, found, deleted, report)
         plans = _plan(store, digests, stored_digests, gone, settings, report, again)
         reached("planned")
+        _note_moving(store, machine, moving)  # (a sync stopped before it removed them: the next one does)
         _write(store, plans, on_progress, report, again, machine)
         # (a file ingested in its own right stays so when a link also reaches it: removing the link must not
         # remove it)
@@ -497,29 +500,75 @@ def sync(store: Store, paths: Iterable[Path], settings: Settings, on_progress: P
                 report.deleted += _remove_file(store, path)
             except Exception as e:  # (a full disk fails deletes too) the next sync removes it
                 _fail(report, path, f"{NOT_REMOVED}(the next sync retries): {e}{_logged(store, e, 'removing ' + path)}")
+        if moving:
+            left = set(store.catalog.paths())
+            _note_moving(store, machine, {old: new for old, new in moving.items() if old in left})
         if again and not report.failed:
             store.record_model()  # a rebuild with another variant of the model's space: now the store's
     return report
 
 
 def _moved_away(mine: dict[str, str | None], present: set[str], digests: dict[str, str],
-                stored: dict[str, str | None]) -> list[str]:
+                stored: dict[str, str | None]) -> dict[str, str]:
     """The stored files (this machine's: `mine`) that are no longer where they were stored and whose
-    content this sync found, under the same file name, at a path it meets for the first time: moved (`mv news news-2024`, then `rag ingest news-2024`), so gone. Before, a renamed
+    content this sync found, under the same file name, at a path it meets for the first time: moved (`mv
+    news news-2024`, then `rag ingest news-2024`), so gone; {old path: new path}. Before, a renamed
     folder's files were stored as copies of the old paths, which stayed the originals: an edit or a
-    deletion in the new folder left the old text answering. A file missing with no such twin (a drive
-    not mounted) is kept, as before. (Its articles are embedded again at their new path.) `digests`: the
-    files read now; `stored`: every stored file's (`Catalog.digests`)."""
+    deletion in the new folder left the old text answering. A file of such a folder edited on the way
+    went too: a missing file whose folder's other files moved, and whose name arrived in the folder they
+    went to. A file missing with no such twin (a drive not mounted) is kept, as before. (Its articles are
+    embedded again at their new path.) `digests`: the files read now; `stored`: every stored file's
+    (`Catalog.digests`)."""
     # only a file this sync meets for the first time can be where one went, under the same name (a copy
     # already stored, or a new one under another name, leaves a drive not mounted its files)
-    arrived = {(Path(p).name, bytes_digest(d)) for p, d in digests.items() if p not in stored}
+    arrived: dict[tuple[str, str], str] = {}
+    for p, d in digests.items():
+        if p not in stored:
+            arrived.setdefault((Path(p).name, bytes_digest(d)), p)
     if not arrived:
-        return []
+        return {}
     # (a partly read file is no move: the records kept at its old path because their lines no longer read
     # would be lost with it, as they fail to read at the new path too)
-    return [p for p in mine if p not in present and not (stored.get(p) or "").startswith(PARTLY_READ)
-            and (Path(p).name, bytes_digest(stored.get(p) or "")) in arrived
-            and not _exists(Path(p))]  # (looked at last: a hung network mount blocks only when it matters)
+    missing = [p for p in mine if p not in present and not (stored.get(p) or "").startswith(PARTLY_READ)]
+    moved = {p: arrived[key] for p in missing if (key := (Path(p).name, bytes_digest(stored.get(p) or ""))) in arrived}
+    went = {str(Path(old).parent): str(Path(new).parent) for old, new in moved.items()}  # folder -> where it went
+    new_paths = {p for p in digests if p not in stored}
+    for p in missing:
+        folder = str(Path(p).parent)
+        if p not in moved and folder in went and (there := str(Path(went[folder]) / Path(p).name)) in new_paths:
+            moved[p] = there
+    # (looked at last: a hung network mount blocks only when it matters)
+    return {old: new for old, new in moved.items() if not _exists(Path(old))}
+
+
+_MOVING = "moving"  # catalog meta (per machine): {old path: new path} of the moves a sync is carrying out
+
+
+def _note_moving(store: Store, machine: str, moving: dict[str, str]) -> None:
+    """Note the moves a sync carries out ({} once done): a sync stopped after it wrote the new paths and
+    before it removed the old ones left every article twice, as the next sync no longer met the new paths
+    for the first time (`_moving_before`)."""
+    key = f"{_MOVING}:{machine}" if machine else _MOVING
+    try:
+        if moving or store.catalog.meta(key):
+            store.catalog.set_meta(key, json.dumps(moving))
+    except Exception as e:  # (a full disk) the moves are still carried out; only a stop's aftermath is not
+        _logged(store, e, "noting the files being moved")
+
+
+def _moving_before(store: Store, machine: str, mine: dict[str, str | None], present: set[str],
+                   stored: dict[str, str | None]) -> dict[str, str]:
+    """The moves an earlier sync noted and did not finish (`_note_moving`) whose new path is now stored
+    whole (a digest: its last part written) and whose old path is still stored and still not there."""
+    key = f"{_MOVING}:{machine}" if machine else _MOVING
+    try:
+        noted = json.loads(store.catalog.meta(key) or "{}")
+        noted = {str(old): str(new) for old, new in noted.items()}
+    except (ValueError, AttributeError):  # (written by hand?) nothing is removed on its word
+        log.warning("the store's note of files being moved cannot be read; it is ignored")
+        return {}
+    return {old: new for old, new in noted.items()
+            if old in mine and old not in present and stored.get(new) and not _exists(Path(old))}
 
 
 def _exists(path: Path) -> bool:
@@ -689,7 +738,7 @@ def _write(store: Store, plans: list[FilePlan], on_progress: Progress | None, re
     When a unit fails (model error, disk full, server gone), what it wrote is removed again and its
     files, and every file not yet finished, are reported as failed: their articles keep the version
     the store held (or, for a file that spans units, the units already committed), the catalog keeps
-    the old digest, and the next sync retries them."""
+    the old digest (none, for a file with units already committed) and the next sync retries them."""
     total_chunks = sum(len(a.docs) for p in plans for a in p.articles)
     total_articles = sum(len(p.articles) for p in plans)
     done_chunks = done_articles = 0

@@ -489,6 +489,43 @@ def test_a_renamed_folder_takes_its_articles_along_so_edits_and_deletions_there_
     assert_consistent(news_chat)
 
 
+def test_a_renamed_folder_whose_sync_stopped_after_writing_still_takes_its_articles_along(news_chat, news, tmp_path,
+                                                                                          monkeypatch):
+    # `mv news news-2024`, then a sync of news-2024 stopped after it wrote the files at their new paths but
+    # before it removed the old ones (Ctrl-C; a kill does the same): a move was known only while the new
+    # paths were new to the store, so the next sync kept the old paths as a drive not mounted: every
+    # article twice, and after an edit the old text answering from a file that is gone.
+    news_chat.ingest([news])
+    moved = news.rename(tmp_path / "news-2024")
+
+    def stop_once_written(moment: str) -> None:
+        if moment == "committed":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(indexing, "reached", stop_once_written)
+    with pytest.raises(KeyboardInterrupt):
+        news_chat.ingest([moved])
+    monkeypatch.setattr(indexing, "reached", lambda moment: None)
+    news_chat.ingest([moved])
+    assert news_chat.status()["articles"] == 2 and all("news-2024" in p for p in news_chat.store.catalog.paths())
+    (moved / "harvest.txt").write_text(HARVEST.replace("helped by a wet spring", "despite a dry spring"))
+    news_chat.ingest([moved])
+    assert "wet spring" not in documents(news_chat)
+    assert_consistent(news_chat)
+
+
+def test_a_folder_renamed_with_a_file_edited_on_the_way_takes_that_file_along_too(news_chat, news, tmp_path):
+    # `mv news news-2024`, one file edited, then a sync: the unedited files were known as moved, the edited
+    # one was not (its content differs), so its old path was kept and its old text answered.
+    news_chat.ingest([news])
+    moved = news.rename(tmp_path / "news-2024")
+    (moved / "harvest.txt").write_text(HARVEST.replace("helped by a wet spring", "despite a dry spring"))
+    news_chat.ingest([moved])
+    assert news_chat.status()["articles"] == 2 and all("news-2024" in p for p in news_chat.store.catalog.paths())
+    assert "wet spring" not in documents(news_chat) and "despite a dry spring" in documents(news_chat)
+    assert_consistent(news_chat)
+
+
 def test_a_folder_renamed_as_the_readers_change_still_takes_its_articles_along(news_chat, news, tmp_path,
                                                                               monkeypatch):
     # A move was known by the file's name and digest, and the digest held the readers' version: a folder
@@ -720,6 +757,37 @@ def test_a_file_whose_write_stopped_half_way_goes_when_it_is_renamed_or_deleted(
     news_chat.ingest()
     named = {Path(h.path).name for h in news_chat.search("Ashby town council session", k=20)}
     assert news_chat.status()["articles"] == 2 and named == {"drills.md", "harvest.txt"}
+    assert_consistent(news_chat)
+
+
+def test_a_file_put_back_after_its_edit_stopped_half_way_is_read_again(news_chat, news, monkeypatch):
+    # An export edited, its sync stopped after the first unit (a kill does the same), then the file put back
+    # as it was (an undo, a backup): the catalog still held the old digest beside the first unit's new
+    # text, so the restored file counted as unchanged and the edit's words answered for good.
+    council_in_units(news_chat, news, monkeypatch)
+    council = news / "council.jsonl"
+    before = council.read_bytes()
+    news_chat.ingest()
+    rows = [json.loads(line) for line in before.decode().splitlines()]
+    for row in rows:  # every record edited, so the edit spans all three units
+        row["text"] = row["text"].replace("met for session", "was dissolved after session")
+    council.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    written = []
+
+    def stop_at_the_second_unit(moment: str) -> None:
+        written.append(moment)
+        if written.count("vectors-written") == 2:
+            raise RuntimeError("the machine went to sleep")
+
+    monkeypatch.setattr(indexing, "reached", stop_at_the_second_unit)
+    assert news_chat.ingest().failed
+    assert "was dissolved after session" in documents(news_chat)  # the first unit's records: the edit
+    monkeypatch.setattr(indexing, "reached", lambda moment: None)
+    council.write_bytes(before)  # put back
+    report = news_chat.ingest()
+    assert report.failed == [] and report.updated > 0, report
+    assert "was dissolved" not in documents(news_chat), "the edit's words stayed after the file was put back"
+    assert "met for session 0." in documents(news_chat)
     assert_consistent(news_chat)
 
 
