@@ -732,18 +732,23 @@ def council_in_units(chat: NewsChat, news: Path, monkeypatch) -> None:
     (news / "council.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def test_a_file_whose_write_stopped_half_way_goes_when_it_is_renamed_or_deleted(news_chat, news, monkeypatch):
-    # a JSONL of several units stopped after its first (a failure here; a kill does the same): its first
-    # articles were stored under a file the catalog did not list, so no sync ever removed them
-    council_in_units(news_chat, news, monkeypatch)
+def stop_at_the_second_unit(monkeypatch) -> None:
+    """The next sync fails as its second unit's vectors are written (a kill there does the same)."""
     written = []
 
-    def stop_at_the_second_unit(moment: str) -> None:
+    def reached(moment: str) -> None:
         written.append(moment)
         if written.count("vectors-written") == 2:
             raise RuntimeError("the machine went to sleep")
 
-    monkeypatch.setattr(indexing, "reached", stop_at_the_second_unit)
+    monkeypatch.setattr(indexing, "reached", reached)
+
+
+def test_a_file_whose_write_stopped_half_way_goes_when_it_is_renamed_or_deleted(news_chat, news, monkeypatch):
+    # a JSONL of several units stopped after its first (a failure here; a kill does the same): its first
+    # articles were stored under a file the catalog did not list, so no sync ever removed them
+    council_in_units(news_chat, news, monkeypatch)
+    stop_at_the_second_unit(monkeypatch)
     report = news_chat.ingest()
     assert report.failed and "the machine went to sleep" in report.failed[0]["error"]
     assert 0 < len(news_chat.store.catalog.articles_in(str((news / "council.jsonl").resolve()))) < 10
@@ -772,14 +777,7 @@ def test_a_file_put_back_after_its_edit_stopped_half_way_is_read_again(news_chat
     for row in rows:  # every record edited, so the edit spans all three units
         row["text"] = row["text"].replace("met for session", "was dissolved after session")
     council.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    written = []
-
-    def stop_at_the_second_unit(moment: str) -> None:
-        written.append(moment)
-        if written.count("vectors-written") == 2:
-            raise RuntimeError("the machine went to sleep")
-
-    monkeypatch.setattr(indexing, "reached", stop_at_the_second_unit)
+    stop_at_the_second_unit(monkeypatch)
     assert news_chat.ingest().failed
     assert "was dissolved after session" in documents(news_chat)  # the first unit's records: the edit
     monkeypatch.setattr(indexing, "reached", lambda moment: None)
