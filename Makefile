@@ -37,5 +37,8 @@ system:
 run: install
 	$(VENV)/bin/python app.py
 
+# Two workers, each test file on one (`--dist loadfile`: a file's servers and stores are its own): the
+# suite's real servers and processes wait as much as they compute, so two run in about two thirds of the
+# time of one on a 2-core machine (536 s against 798 s here, docs/BENCHMARKS.md "Test suite time").
 test: install-test system
-	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/python -m pytest -q -n 2 --dist loadfile
