@@ -100,7 +100,7 @@ def read_file(path: Path, max_file_mb: float = MAX_FILE_MB, max_jsonl_mb: float 
     size = path.stat().st_size
     limit = max_jsonl_mb if suffix in JSON_SUFFIXES | JSONL_SUFFIXES else max_file_mb
     if size > limit * 1024 * 1024:
-        raise ArticleError(f"file is {size / 1024 / 1024:.0f} MB, over the {limit:g} MB limit for {suffix} files")
+        raise ArticleError(f"file is {round(size / 1024 / 1024, 2):g} MB, over the {limit:g} MB limit for {suffix} files")
     if size == 0:
         raise ArticleError("file is empty")
     if suffix in JSONL_SUFFIXES:
@@ -488,8 +488,9 @@ def _load_json(text: str, where: str = "") -> object:
     try:
         return _mended(json.loads(text))
     except json.JSONDecodeError as e:
-        raise ArticleError(f"{where}invalid JSON ({e.msg})" if where else
-                           f"invalid JSON at line {e.lineno}: {e.msg}") from None
+        what = e.msg.removesuffix(" at")  # ("Invalid control character at": json's message for its own position)
+        raise ArticleError(f"{where}invalid JSON at column {e.colno}: {what}" if where else
+                           f"invalid JSON at line {e.lineno}, column {e.colno}: {what}") from None
     except RecursionError:
         raise ArticleError(f"{where}invalid JSON: nested too deeply to read") from None
     except ValueError:  # (json.loads refuses a number of over 4,300 digits)

@@ -632,14 +632,14 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     try:
         result = read_file(file, settings.max_file_mb, settings.max_jsonl_mb)
     except ArticleError as e:
-        _fail(report, file, str(e))
+        _fail(report, file, str(e) + _kept(store, key))
         return None  # whatever the file held before stays in the store
     except OSError as e:
-        _fail(report, file, f"cannot read: {e.strerror}")
+        _fail(report, file, f"cannot read: {e.strerror}{_kept(store, key)}")
         return None
     except Exception as e:  # a reader's own fault must cost this file only, never the batch
         log.exception("reading %s failed", file)
-        _fail(report, file, f"could not be read ({type(e).__name__}: {e})")
+        _fail(report, file, f"could not be read ({type(e).__name__}: {e}){_kept(store, key)}")
         return None
     for error in result.errors:
         _fail(report, file, error)
@@ -704,6 +704,13 @@ def _plan_file(store: Store, file: Path, digest: str, settings: Settings, splitt
     counts.updated += replaced
     counts.deleted += vanished - replaced
     return plan
+
+
+def _kept(store: Store, path: str) -> str:
+    """What a failure to read a stored file adds: that its stored version still answers ("" for a new
+    file). Only "failed" was said, and "0 unchanged": as if the file's articles had left the store."""
+    n = len(store.catalog.articles_in(path))
+    return f" (the store keeps its earlier version: {n} article{'s' if n != 1 else ''})" if n else ""
 
 
 def _stored_duplicate(store: Store, h: str, path: str, stale: set[str]) -> str | None:

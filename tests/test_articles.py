@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -427,7 +428,10 @@ def test_jsonl_bad_lines_are_named_and_good_ones_kept(tmp_path):
     assert result.articles[1].body == "café"  # not UTF-8: read as Windows-1252, and said
     assert result.warnings == ["line 5 is not UTF-8: read as Windows-1252"]
     assert [e.split(":")[0].split(" is")[0] for e in result.errors] == ["line 2", "line 3", "line 4"]
-    assert "invalid JSON" in result.errors[0]
+    # where on the line: json's own "Invalid control character at" stopped at "at"
+    assert re.match(r"^line 2: invalid JSON at column \d+: Expecting value$", result.errors[0]), result.errors[0]
+    control = write(tmp_path / "control.jsonl", '{"title": "Tab", "text": "a\tb"}\n{"title": "Ok", "text": "Fine."}\n')
+    assert read_file(control).errors == ["line 1: invalid JSON at column 28: Invalid control character"]
     assert "no article text" in result.errors[1]
     assert "expected an object" in result.errors[2]
 
@@ -453,6 +457,6 @@ def test_unreadable_files_say_why(tmp_path, name, content, reason):
 
 def test_file_over_the_size_limit(tmp_path):
     path = write(tmp_path / "big.txt", "word " * 50_000)
-    with pytest.raises(ArticleError, match=r"over the 0.1 MB limit"):
+    with pytest.raises(ArticleError, match=r"^file is 0\.24 MB, over the 0\.1 MB limit"):  # (not "0 MB")
         read_file(path, max_file_mb=0.1)
     assert read_file(path, max_file_mb=1).articles  # the same file under a higher limit reads

@@ -691,7 +691,8 @@ def test_original_that_breaks_keeps_its_article_once(news_chat, news):
     before = stored(news_chat)
     (news / "harvest.txt").write_bytes(b"\x00\x01 not text any more")
     report = news_chat.ingest()
-    assert [f["error"] for f in report.failed] == ["file is binary, not text"]
+    # (it says so: "failed" and "0 unchanged" alone read as if the file's articles had left the store)
+    assert [f["error"] for f in report.failed] == ["file is binary, not text (the store keeps its earlier version: 1 article)"]
     assert stored(news_chat) == before
     assert news_chat.status()["articles"] == 2
 
