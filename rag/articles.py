@@ -667,11 +667,14 @@ def _authors(value: object) -> list[str]:
 
 
 def _iso_date(value: str, notes: list[str] | None, where: str) -> str:
-    """YYYY-MM-DD, or "" when there is no date. An impossible date (2023-02-30) is said in `notes`: the
-    article is kept without a date."""
+    """YYYY-MM-DD, or "" when there is no date. An impossible date (2023-02-30), or one written in no way
+    `iso_date` reads, is said in `notes`: the article is kept without a date (it was dropped unsaid)."""
     try:
-        return iso_date(value)
+        day = iso_date(value)
     except DateError as e:
-        if notes is not None:
-            notes.append(f"{where}: {e}; the article is kept without a date")
-        return ""
+        day, why = "", str(e)
+    else:
+        why = f"'{str(value).strip()[:40]}' is not a date this app reads" if str(value or "").strip() and not day else ""
+    if why and notes is not None:
+        notes.append(f"{where}: {why}; the article is kept without a date")
+    return day

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 _ISO_START = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
@@ -17,6 +17,10 @@ _ISO_START = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 # optionally with a time after it (the page's date picker may send "2023-01-06 00:00:00").
 _FILTER_DATE = re.compile(_ISO_START.pattern + r"(?:[ T][0-9:.+Z-]*)?$")
 _FORMATS = ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y", "%Y/%m/%d", "%d.%m.%Y")
+# Compact, as GDELT's exports write it: "20240301", "20240301T120000Z".
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T\d{4,6}Z?)?$")
+# Seconds (or milliseconds) since 1970 in UTC, as some APIs give a date: "1709251200", 1709251200000.
+_EPOCH = re.compile(r"^(\d{9,10})(\d{3})?(?:\.\d+)?$")
 
 
 class DateError(ValueError):
@@ -57,13 +61,14 @@ def check_window(since: str, until: str) -> None:
 
 
 def iso_date(value: object) -> str:
-    """YYYY-MM-DD from the date formats news exports use; "" when there is none.
+    """YYYY-MM-DD from the date formats news exports use (ISO, compact "20240301", seconds since 1970,
+    written-out dates, RFC 2822); "" when there is none.
 
     Raises DateError for a value shaped like a date that does not exist, so the reader can say so."""
     text = str(value or "").strip()
     if not text:
         return ""
-    m = _ISO_START.match(text)
+    m = _ISO_START.match(text) or _COMPACT.match(text)
     if m:
         try:
             return date(int(m[1]), int(m[2]), int(m[3])).isoformat()
@@ -74,6 +79,8 @@ def iso_date(value: object) -> str:
             return datetime.strptime(text, fmt).date().isoformat()
         except ValueError:
             continue
+    if m := _EPOCH.match(text):
+        return datetime.fromtimestamp(int(m[1]), tz=timezone.utc).date().isoformat()
     if _BLANK_YEAR.search(text):  # (the standard library reads year -1 as 2000)
         raise DateError(f"'{text[:40]}' is not a real date (a blank date, written as year -1)")
     try:  # RFC 2822, as in RSS: "Tue, 20 Dec 2022 15:47:17 GMT"

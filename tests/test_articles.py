@@ -460,3 +460,15 @@ def test_file_over_the_size_limit(tmp_path):
     with pytest.raises(ArticleError, match=r"^file is 0\.24 MB, over the 0\.1 MB limit"):  # (not "0 MB")
         read_file(path, max_file_mb=0.1)
     assert read_file(path, max_file_mb=1).articles  # the same file under a higher limit reads
+
+
+def test_an_exports_dates_are_read_in_the_ways_news_apis_write_them_and_an_unreadable_one_is_said(tmp_path):
+    # GDELT writes "20240301T120000Z", other APIs seconds since 1970: both were dropped without a word, and
+    # the articles then escaped every date filter and the "this week" prior.
+    rows = [{"title": f"Story {i}", "text": f"The Pelton story number {i}.", "published": published}
+            for i, published in enumerate(["20240301", "20240301T120000Z", 1709251200, "1709251200000",
+                                           "2024-03-01T09:00:00Z", "last Tuesday"])]
+    path = write(tmp_path / "export.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    result = read_file(path)
+    assert [a.published for a in result.articles] == ["2024-03-01"] * 5 + [""]
+    assert result.warnings == ["line 6: 'last Tuesday' is not a date this app reads; the article is kept without a date"]
