@@ -42,7 +42,7 @@ def standalone_query(question: str, history: list[tuple[str, str]], as_of: str =
     carried = list(dict.fromkeys(w for earlier in topic for w in re.findall(r"[\w'’\-]+", earlier)
                                  if w.lower() not in QUESTION_STOPWORDS and len(w) > 1))
     carried_terms = list(dict.fromkeys(t for earlier in topic for t in content_terms(earlier) if t not in focus))
-    return Query(f"{question} ({' '.join(carried)})", focus, carried_terms, as_of, question)
+    return Query(f"{question} ({' '.join(carried)})", focus, carried_terms, as_of, question, earlier=topic)
 
 
 def conversation_topic(history: list[tuple[str, str]]) -> list[str]:

@@ -208,6 +208,7 @@ class Query:
     context: list[str]  # terms carried over from earlier questions
     as_of: str = ""  # the date "this week" counts from (YYYY-MM-DD)
     question: str = ""  # the question's own words: a follow-up's `text` holds the earlier ones too ("": `text`)
+    earlier: list[str] = field(default_factory=list)  # the earlier questions a follow-up borrowed words from
 
     def __post_init__(self):
         self.question = self.question or self.text
@@ -271,6 +272,7 @@ class Answer:
     retrieved: list[Chunk] = field(default_factory=list)
     refused: bool = False
     query: str = ""  # the standalone query actually searched (after follow-up rewriting)
+    followed: list[str] = field(default_factory=list)  # the earlier questions `query` borrowed from (Query.earlier)
     dropped: list[str] = field(default_factory=list)  # quotes that failed verification
     answerer: str = EXTRACTIVE
     # The probability that the quotes contain the answer (None: the answerer cannot tell). Below the

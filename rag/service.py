@@ -210,7 +210,7 @@ class NewsChat:
         query = standalone_query(question, history or [], as_of=filters.as_of)
         filters, k = self._outlet_as_stored(filters), k or self.settings.answer_passages
         chunks, on_day, filters = self._retrieve(question, query.text, filters, k)
-        answer.query = query.text
+        answer.query, answer.followed = query.text, query.earlier
         if not chunks:
             answer.retrieved, answer.refused = chunks, True
             answer.text = (still_indexing_text(*indexing) if indexing is not None

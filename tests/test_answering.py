@@ -90,6 +90,11 @@ def test_follow_up_answer_quotes_the_new_subject(seeded_chat):
     assert not answer.refused
     assert "Peskov" in answer.citations[0].quote
     assert_quotes_verbatim(seeded_chat, answer)
+    # the earlier question it borrowed from, which its link asks first (rag/web/turns.py), and none for a
+    # question that names its own subject after it, or one with no words at all
+    assert answer.followed == [SOLDIERS] and first.followed == []
+    assert seeded_chat.ask("What did Zelensky say about the talks?", history=[(SOLDIERS, first.text)]).followed == []
+    assert seeded_chat.ask("???", history=[(SOLDIERS, first.text)]).followed == []
 
 
 def test_filters_that_exclude_everything_lead_to_a_refusal_naming_them(seeded_chat):

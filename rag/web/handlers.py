@@ -13,7 +13,6 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..answering import conversation_topic
 from ..feeds import feed_address, same_page
 from ..fetching import FetchError
 from ..models import IngestReport
@@ -49,7 +48,7 @@ def respond(backend: Backend, question, messages, turns, since, until, outlet, a
     try:
         chat = backend.wait()
         answer = chat.ask(question, history=history, filters=filters, indexing=indexing(backend))
-        turn = make_turn(chat, answer, filters, earlier=followed(answer, history))
+        turn = make_turn(chat, answer, filters, earlier=answer.followed)
     except NotReady as e:
         gr.Warning(str(e))
         yield messages[:-2], turns, gr.skip(), question, gr.skip(), gr.skip()
@@ -161,12 +160,6 @@ def conversation(turns: list[dict]) -> list[tuple[str, str]]:
     return [(t["question"], t["answer"]) for t in turns]
 
 
-def followed(answer, history: list[tuple[str, str]]) -> list[str]:
-    """The earlier questions an answer's question went on from (`answering.conversation_topic`), for its
-    link; [] for a question searched with its own words alone."""
-    return conversation_topic(history) if answer.query != answer.question else []
-
-
 def replay_link(backend: Backend, since, until, outlet, as_of, request: gr.Request | None = None):
     """A follow-up's link (`?q=...&earlier=...`): the earlier questions it follows up are asked first, in
     order, and shown as the conversation the linked question goes on from (it then asks as the sender's
@@ -183,7 +176,7 @@ def replay_link(backend: Backend, since, until, outlet, as_of, request: gr.Reque
         for asked in earlier:
             history = conversation(turns)
             answer = chat.ask(asked, history=history, filters=filters, indexing=indexing(backend))
-            turns.append(make_turn(chat, answer, filters, earlier=followed(answer, history)))
+            turns.append(make_turn(chat, answer, filters, earlier=answer.followed))
     except (ValueError, NotReady) as e:
         gr.Warning(str(e))
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
