@@ -20,7 +20,7 @@ _FORMATS = ("%m/%d/%Y", "%d %B %Y", "%B %d, %Y", "%d %b %Y", "%b %d, %Y", "%Y/%m
 # Compact, as GDELT's exports write it: "20240301", "20240301T120000Z".
 _COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:T\d{4,6}Z?)?$")
 # Seconds (or milliseconds) since 1970 in UTC, as some APIs give a date: "1709251200", 1709251200000.
-_EPOCH = re.compile(r"^(\d{9,10})(\d{3})?(?:\.\d+)?$")
+_EPOCH = re.compile(r"^(\d{10})(\d{3})?(?:\.\d+)?$")  # (exactly 10 or 13 digits: "202403011200" is no epoch)
 
 
 class DateError(ValueError):

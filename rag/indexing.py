@@ -514,9 +514,7 @@ def _moved_away(mine: dict[str, str | None], present: set[str], digests: dict[st
     content this sync found, under the same file name, at a path it meets for the first time: moved (`mv
     news news-2024`, then `rag ingest news-2024`), so gone; {old path: new path}. Before, a renamed
     folder's files were stored as copies of the old paths, which stayed the originals: an edit or a
-    deletion in the new folder left the old text answering. A file of such a folder edited on the way
-    went too: a missing file whose folder's other files moved, and whose name arrived in the folder they
-    went to. A file missing with no such twin (a drive not mounted) is kept, as before. (Its articles are
+    deletion in the new folder left the old text answering. A file missing with no such twin (a drive not mounted) is kept, as before. (Its articles are
     embedded again at their new path.) `digests`: the files read now; `stored`: every stored file's
     (`Catalog.digests`)."""
     # only a file this sync meets for the first time can be where one went, under the same name (a copy
@@ -530,13 +528,10 @@ def _moved_away(mine: dict[str, str | None], present: set[str], digests: dict[st
     # (a partly read file is no move: the records kept at its old path because their lines no longer read
     # would be lost with it, as they fail to read at the new path too)
     missing = [p for p in mine if p not in present and not (stored.get(p) or "").startswith(PARTLY_READ)]
+    # (a file edited on the way is not taken along by its name alone: a drive not mounted whose files'
+    # names turned up elsewhere lost them all, and a moved file that no longer reads lost its stored
+    # version; a review of that rule)
     moved = {p: arrived[key] for p in missing if (key := (Path(p).name, bytes_digest(stored.get(p) or ""))) in arrived}
-    went = {str(Path(old).parent): str(Path(new).parent) for old, new in moved.items()}  # folder -> where it went
-    new_paths = {p for p in digests if p not in stored}
-    for p in missing:
-        folder = str(Path(p).parent)
-        if p not in moved and folder in went and (there := str(Path(went[folder]) / Path(p).name)) in new_paths:
-            moved[p] = there
     # (looked at last: a hung network mount blocks only when it matters)
     return {old: new for old, new in moved.items() if not _exists(Path(old))}
 

@@ -514,18 +514,6 @@ def test_a_renamed_folder_whose_sync_stopped_after_writing_still_takes_its_artic
     assert_consistent(news_chat)
 
 
-def test_a_folder_renamed_with_a_file_edited_on_the_way_takes_that_file_along_too(news_chat, news, tmp_path):
-    # `mv news news-2024`, one file edited, then a sync: the unedited files were known as moved, the edited
-    # one was not (its content differs), so its old path was kept and its old text answered.
-    news_chat.ingest([news])
-    moved = news.rename(tmp_path / "news-2024")
-    (moved / "harvest.txt").write_text(HARVEST.replace("helped by a wet spring", "despite a dry spring"))
-    news_chat.ingest([moved])
-    assert news_chat.status()["articles"] == 2 and all("news-2024" in p for p in news_chat.store.catalog.paths())
-    assert "wet spring" not in documents(news_chat) and "despite a dry spring" in documents(news_chat)
-    assert_consistent(news_chat)
-
-
 def test_a_folder_renamed_as_the_readers_change_still_takes_its_articles_along(news_chat, news, tmp_path,
                                                                               monkeypatch):
     # A move was known by the file's name and digest, and the digest held the readers' version: a folder
