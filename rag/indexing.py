@@ -514,9 +514,9 @@ def _moved_away(mine: dict[str, str | None], present: set[str], digests: dict[st
     content this sync found, under the same file name, at a path it meets for the first time: moved (`mv
     news news-2024`, then `rag ingest news-2024`), so gone; {old path: new path}. Before, a renamed
     folder's files were stored as copies of the old paths, which stayed the originals: an edit or a
-    deletion in the new folder left the old text answering. A file missing with no such twin (a drive not mounted) is kept, as before. (Its articles are
-    embedded again at their new path.) `digests`: the files read now; `stored`: every stored file's
-    (`Catalog.digests`)."""
+    deletion in the new folder left the old text answering. A file missing with no such twin (a drive
+    not mounted) is kept, as before. (Its articles are embedded again at their new path.) `digests`: the
+    files read now; `stored`: every stored file's (`Catalog.digests`)."""
     # only a file this sync meets for the first time can be where one went, under the same name (a copy
     # already stored, or a new one under another name, leaves a drive not mounted its files)
     arrived: dict[tuple[str, str], str] = {}
@@ -527,23 +527,23 @@ def _moved_away(mine: dict[str, str | None], present: set[str], digests: dict[st
         return {}
     # (a partly read file is no move: the records kept at its old path because their lines no longer read
     # would be lost with it, as they fail to read at the new path too)
-    missing = [p for p in mine if p not in present and not (stored.get(p) or "").startswith(PARTLY_READ)]
-    # (a file edited on the way is not taken along by its name alone: a drive not mounted whose files'
-    # names turned up elsewhere lost them all, and a moved file that no longer reads lost its stored
-    # version; a review of that rule)
-    moved = {p: arrived[key] for p in missing if (key := (Path(p).name, bytes_digest(stored.get(p) or ""))) in arrived}
-    # (looked at last: a hung network mount blocks only when it matters)
-    return {old: new for old, new in moved.items() if not _exists(Path(old))}
+    # (nor is a file edited on the way taken along by its name alone: a drive not mounted whose files' names
+    # turned up elsewhere lost them all, and a moved file that no longer reads lost its stored version)
+    return {p: arrived[key] for p in mine if p not in present and not (stored.get(p) or "").startswith(PARTLY_READ)
+            and (key := (Path(p).name, bytes_digest(stored.get(p) or ""))) in arrived
+            and not _exists(Path(p))}  # (looked at last: a hung network mount blocks only when it matters)
 
 
-_MOVING = "moving"  # catalog meta (per machine): {old path: new path} of the moves a sync is carrying out
+def _moving_key(machine: str) -> str:
+    """The catalog meta key of the moves a sync is carrying out ({old path: new path}), one per machine."""
+    return f"moving:{machine}" if machine else "moving"
 
 
 def _note_moving(store: Store, machine: str, moving: dict[str, str]) -> None:
     """Note the moves a sync carries out ({} once done): a sync stopped after it wrote the new paths and
     before it removed the old ones left every article twice, as the next sync no longer met the new paths
     for the first time (`_moving_before`)."""
-    key = f"{_MOVING}:{machine}" if machine else _MOVING
+    key = _moving_key(machine)
     try:
         if moving or store.catalog.meta(key):
             store.catalog.set_meta(key, json.dumps(moving))
@@ -555,9 +555,8 @@ def _moving_before(store: Store, machine: str, mine: dict[str, str | None], pres
                    stored: dict[str, str | None]) -> dict[str, str]:
     """The moves an earlier sync noted and did not finish (`_note_moving`) whose new path is now stored
     whole (a digest: its last part written) and whose old path is still stored and still not there."""
-    key = f"{_MOVING}:{machine}" if machine else _MOVING
     try:
-        noted = json.loads(store.catalog.meta(key) or "{}")
+        noted = json.loads(store.catalog.meta(_moving_key(machine)) or "{}")
         noted = {str(old): str(new) for old, new in noted.items()}
     except (ValueError, AttributeError):  # (written by hand?) nothing is removed on its word
         log.warning("the store's note of files being moved cannot be read; it is ignored")
